@@ -1,0 +1,43 @@
+#!/usr/bin/env node
+/**
+ * `pka`: the operator's command line. Each subcommand lives in its own module and is loaded
+ * only when asked for, so `pka check-key` never pays for the local fleet's imports.
+ */
+const commands: Record<string, { module: string; summary: string }> = {
+    keygen: { module: "./keygen", summary: "generate a key pair (OpenSSH, optional passphrase and PuTTY .ppk)" },
+    "check-key": { module: "./checkKey", summary: "judge a public or private key by the policy pack's key rules" },
+    document: { module: "./document", summary: "print the SSM Command document as SetupDocument deploys it" },
+    "document-params": { module: "./document", summary: "print the SendCommand Parameters for an access spec" },
+    "local-fleet": { module: "./localFleet", summary: "run the whole pipeline against real sshd hosts on this machine" },
+};
+
+function usage(): string {
+    const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(16)} ${c.summary}`);
+    return `usage: pka <command> [options]\n\ncommands:\n${lines.join("\n")}\n`;
+}
+
+async function main(argv: string[]): Promise<number> {
+    const [name, ...rest] = argv;
+    if (!name || name === "--help" || name === "-h" || name === "help") {
+        process.stdout.write(usage());
+        return name ? 0 : 2;
+    }
+    const command = commands[name];
+    if (!command) {
+        process.stderr.write(`pka: unknown command '${name}'\n${usage()}`);
+        return 2;
+    }
+    // Each module exports `run(name, args): Promise<number>` returning the exit code.
+    const mod = require(command.module) as { run: (name: string, args: string[]) => Promise<number> };
+    return mod.run(name, rest);
+}
+
+main(process.argv.slice(2)).then(
+    (code) => {
+        process.exitCode = code;
+    },
+    (err: unknown) => {
+        process.stderr.write(`pka: ${err instanceof Error ? err.message : String(err)}\n`);
+        process.exitCode = 2;
+    },
+);

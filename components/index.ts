@@ -1,0 +1,1 @@
+// The package entry: exports only. Importing it creates no resource.
