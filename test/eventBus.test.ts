@@ -1,0 +1,154 @@
+import * as assert from "assert";
+import { EventSourceMapping, LocalQueue, SqsEvent, SqsRecord } from "../local/queue";
+
+function sleep(ms: number): Promise<void> {
+    return new Promise((r) => setTimeout(r, ms));
+}
+
+async function until(cond: () => boolean, what: string, maxMs = 10_000): Promise<void> {
+    const end = Date.now() + maxMs;
+    while (!cond()) {
+        if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+        await sleep(5);
+    }
+}
+
+/** A consumer that records every record it saw and fails the ones `fail` picks. */
+function recorder(fail: (r: SqsRecord) => boolean = () => false) {
+    const seen: { record: SqsRecord; at: number; batch: number }[] = [];
+    let batch = 0;
+    const invoke = async (event: SqsEvent) => {
+        const b = batch++;
+        for (const record of event.Records) seen.push({ record, at: Date.now(), batch: b });
+        return { batchItemFailures: event.Records.filter(fail).map((r) => ({ itemIdentifier: r.messageId })) };
+    };
+    return { seen, invoke };
+}
+
+describe("local queue (SQS semantics)", () => {
+    const mappings: EventSourceMapping[] = [];
+    afterEach(async () => {
+        await Promise.all(mappings.splice(0).map((m) => m.stop()));
+    });
+    function map(opts: ConstructorParameters<typeof EventSourceMapping>[0]): EventSourceMapping {
+        const m = new EventSourceMapping(opts);
+        mappings.push(m);
+        m.start();
+        return m;
+    }
+
+    it("delivers every message once, in batches of at most batchSize, and deletes the acknowledged ones", async () => {
+        const queue = new LocalQueue({ name: "q", visibilityTimeoutMs: 5_000 });
+        for (let i = 0; i < 25; i++) queue.send(JSON.stringify({ n: i }));
+        const { seen, invoke } = recorder();
+        const sizes: number[] = [];
+        map({ queue, invoke, batchSize: 10, maxConcurrency: 1, onBatch: (r) => sizes.push(r.records) });
+        await until(() => queue.depth === 0, "the queue to drain");
+        assert.strictEqual(seen.length, 25);
+        assert.deepStrictEqual(new Set(seen.map((s) => JSON.parse(s.record.body).n)).size, 25);
+        assert.ok(sizes.every((s) => s >= 1 && s <= 10), `batch sizes ${sizes}`);
+        assert.ok(sizes.length >= 3);
+        const r = seen[0].record;
+        assert.strictEqual(r.eventSource, "aws:sqs");
+        assert.strictEqual(r.eventSourceARN, queue.arn);
+        assert.strictEqual(r.attributes.ApproximateReceiveCount, "1");
+        assert.match(r.md5OfBody, /^[0-9a-f]{32}$/);
+    });
+
+    it("redelivers a record reported in batchItemFailures only after the visibility timeout, with a higher receive count", async () => {
+        const queue = new LocalQueue({ name: "q", visibilityTimeoutMs: 300 });
+        const failId = queue.send("fail-once");
+        queue.send("ok");
+        let failedOnce = false;
+        const { seen, invoke } = recorder((r) => {
+            if (r.messageId === failId && !failedOnce) {
+                failedOnce = true;
+                return true;
+            }
+            return false;
+        });
+        map({ queue, invoke, batchSize: 10 });
+        await until(() => queue.depth === 0, "the queue to drain");
+        const deliveries = seen.filter((s) => s.record.messageId === failId);
+        assert.strictEqual(deliveries.length, 2);
+        assert.strictEqual(deliveries[0].record.attributes.ApproximateReceiveCount, "1");
+        assert.strictEqual(deliveries[1].record.attributes.ApproximateReceiveCount, "2");
+        assert.notStrictEqual(deliveries[0].record.receiptHandle, deliveries[1].record.receiptHandle);
+        assert.ok(deliveries[1].at - deliveries[0].at >= 300, "redelivered before the visibility timeout");
+        assert.strictEqual(seen.filter((s) => s.record.body === "ok").length, 1, "the acknowledged record came back");
+    });
+
+    it("moves a message that keeps failing to the dead-letter queue after maxReceiveCount receives", async () => {
+        const dlq = new LocalQueue({ name: "dlq" });
+        const queue = new LocalQueue({ name: "q", visibilityTimeoutMs: 50, maxReceiveCount: 3, deadLetterQueue: dlq });
+        const id = queue.send("always-fails", { messageAttributes: { reason: { dataType: "String", stringValue: "x" } } });
+        const { seen, invoke } = recorder(() => true);
+        map({ queue, invoke });
+        await until(() => dlq.depth === 1, "the dead letter");
+        assert.strictEqual(queue.depth, 0);
+        assert.strictEqual(seen.length, 3, "received more or fewer times than maxReceiveCount");
+        const [dead] = dlq.deadLetters();
+        assert.strictEqual(dead.messageId, id);
+        assert.strictEqual(dead.body, "always-fails");
+        assert.strictEqual(dead.deadLetterSourceArn, queue.arn);
+        assert.strictEqual(dead.messageAttributes.reason.stringValue, "x");
+        assert.strictEqual(queue.stats.movedToDlq, 1);
+    });
+
+    it("fails the whole batch when the handler throws", async () => {
+        const queue = new LocalQueue({ name: "q", visibilityTimeoutMs: 100 });
+        queue.send("a");
+        queue.send("b");
+        let calls = 0;
+        const seen: string[] = [];
+        map({
+            queue,
+            maxConcurrency: 1,
+            invoke: async (e) => {
+                seen.push(...e.Records.map((r) => r.body));
+                if (calls++ === 0) throw new Error("boom");
+                return {};
+            },
+        });
+        await until(() => queue.depth === 0, "the queue to drain");
+        assert.deepStrictEqual(seen.sort(), ["a", "a", "b", "b"]);
+    });
+
+    it("fails the whole batch when batchItemFailures names a record that is not in it", async () => {
+        const queue = new LocalQueue({ name: "q", visibilityTimeoutMs: 100 });
+        queue.send("a");
+        queue.send("b");
+        let calls = 0;
+        const errors: string[] = [];
+        map({
+            queue,
+            maxConcurrency: 1,
+            invoke: async () => (calls++ === 0 ? { batchItemFailures: [{ itemIdentifier: "not-a-message-id" }] } : { batchItemFailures: [] }),
+            onBatch: (r) => r.batchError && errors.push(r.batchError),
+        });
+        await until(() => queue.depth === 0, "the queue to drain");
+        assert.strictEqual(calls, 2);
+        assert.strictEqual(errors.length, 1);
+        assert.match(errors[0], /not-a-message-id/);
+    });
+
+    it("honours a send delay and ignores a stale receipt handle", async () => {
+        const queue = new LocalQueue({ name: "q", visibilityTimeoutMs: 50 });
+        queue.send("later", { delayMs: 200 });
+        assert.strictEqual(queue.receive(10).length, 0, "a delayed message was visible at once");
+        await sleep(220);
+        const [first] = queue.receive(10);
+        assert.ok(first);
+        const staleHandle = first.receiptHandle!;
+        await sleep(70);
+        const [again] = queue.receive(10);
+        assert.strictEqual(again.messageId, first.messageId);
+        assert.strictEqual(queue.delete(staleHandle), false, "a stale receipt handle deleted the message");
+        assert.strictEqual(queue.delete(again.receiptHandle!), true);
+        assert.strictEqual(queue.depth, 0);
+    });
+
+    it("rejects a redrive policy without a dead-letter queue", () => {
+        assert.throws(() => new LocalQueue({ name: "q", maxReceiveCount: 3 }), /deadLetterQueue/);
+    });
+});
