@@ -1,4 +1,6 @@
 import * as assert from "assert";
+import { commandResultPattern, EC2_RUNNING_PATTERN, PUSH_DETAIL_TYPE, PUSH_PATTERN, PUSH_SOURCE, SSM_ASSOCIATION_PATTERN } from "../core/events";
+import { LocalEventBus } from "../local/eventBus";
 import { EventSourceMapping, LocalQueue, SqsEvent, SqsRecord } from "../local/queue";
 
 function sleep(ms: number): Promise<void> {
@@ -150,5 +152,60 @@ describe("local queue (SQS semantics)", () => {
 
     it("rejects a redrive policy without a dead-letter queue", () => {
         assert.throws(() => new LocalQueue({ name: "q", maxReceiveCount: 3 }), /deadLetterQueue/);
+    });
+});
+
+describe("local event bus (the Provisioner's exact patterns)", () => {
+    function bus() {
+        const queue = new LocalQueue({ name: "provisioner" });
+        const b = new LocalEventBus();
+        b.addRule("ec2-running", EC2_RUNNING_PATTERN, queue);
+        b.addRule("ssm-association", SSM_ASSOCIATION_PATTERN, queue);
+        b.addRule("command-result", commandResultPattern("pka-setup"), queue);
+        b.addRule("push", PUSH_PATTERN, queue);
+        return { b, queue };
+    }
+
+    it("delivers the events the provisioner wants, stamped as EventBridge stamps them, as the SQS message body", () => {
+        const { b, queue } = bus();
+        const d = b.put({ source: "aws.ec2", detailType: "EC2 Instance State-change Notification", detail: { "instance-id": "i-0123456789abcdef0", state: "running" } });
+        assert.deepStrictEqual(d.matched, ["ec2-running"]);
+        b.put({ source: "aws.ssm", detailType: "EC2 State Manager Instance Association State Change", detail: { "instance-id": "i-0123456789abcdef0", status: "Success" } });
+        b.put({
+            source: "aws.ssm",
+            detailType: "EC2 Command Invocation Status-change Notification",
+            detail: { "instance-id": "i-0123456789abcdef0", "command-id": "0b1b2c3d-1111-2222-3333-444455556666", "document-name": "pka-setup", status: "Failed" },
+        });
+        b.put({ source: PUSH_SOURCE, detailType: PUSH_DETAIL_TYPE, detail: { reason: "rotation" } });
+        const bodies = queue.receive(10).map((m) => JSON.parse(m.body));
+        assert.strictEqual(bodies.length, 4);
+        const first = bodies[0];
+        assert.strictEqual(first.version, "0");
+        assert.strictEqual(first["detail-type"], "EC2 Instance State-change Notification");
+        assert.match(first.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+        assert.match(first.id, /^[0-9a-f-]{36}$/);
+        assert.strictEqual(first.detail["instance-id"], "i-0123456789abcdef0");
+    });
+
+    it("drops what the patterns exclude: another state, another document, a non-terminal status, a hybrid node, another source", () => {
+        const { b, queue } = bus();
+        const none = [
+            b.put({ source: "aws.ec2", detailType: "EC2 Instance State-change Notification", detail: { "instance-id": "i-0123456789abcdef0", state: "stopped" } }),
+            b.put({
+                source: "aws.ssm",
+                detailType: "EC2 Command Invocation Status-change Notification",
+                detail: { "instance-id": "i-0123456789abcdef0", "command-id": "0b1b2c3d-1111-2222-3333-444455556666", "document-name": "AWS-RunShellScript", status: "Success" },
+            }),
+            b.put({
+                source: "aws.ssm",
+                detailType: "EC2 Command Invocation Status-change Notification",
+                detail: { "instance-id": "i-0123456789abcdef0", "command-id": "0b1b2c3d-1111-2222-3333-444455556666", "document-name": "pka-setup", status: "InProgress" },
+            }),
+            b.put({ source: "aws.ssm", detailType: "EC2 State Manager Instance Association State Change", detail: { "instance-id": "mi-0123456789abcdef0", status: "Success" } }),
+            b.put({ source: "custom.app", detailType: "EC2 Instance State-change Notification", detail: { "instance-id": "i-0123456789abcdef0", state: "running" } }),
+        ];
+        assert.ok(none.every((d) => d.matched.length === 0));
+        assert.strictEqual(queue.depth, 0);
+        assert.strictEqual(b.stats.unmatched, 5);
     });
 });
