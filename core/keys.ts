@@ -557,7 +557,9 @@ export function parseOpensshPrivate(s: string, passphrase: string | undefined, l
         case "ssh-ed25519": {
             const pk = pr.bytes();
             const sk = pr.bytes();
-            if (sk.length !== 64 || !sk.subarray(32).equals(pk)) throw new KeyError(label, "the ed25519 private key is corrupt");
+            if (sk.length !== 64 || !sk.subarray(32).equals(pk) || !ed25519PublicOf(sk.subarray(0, 32)).equals(pk)) {
+                throw new KeyError(label, "the ed25519 private key is corrupt (it does not match its public key)");
+            }
             fields.push(pk, sk);
             rebuilt = Buffer.concat([sshString(wireType), sshString(pk)]);
             break;
@@ -580,6 +582,17 @@ export function parseOpensshPrivate(s: string, passphrase: string | undefined, l
                 const curve = pr.bytes();
                 const qpt = pr.bytes();
                 const d = pr.mpint();
+                const c = CURVES[curve.toString("latin1")];
+                if (!c) throw new KeyError(label, "the ecdsa private key names an unknown curve: corrupt");
+                let derived: Buffer | undefined;
+                try {
+                    const ecdh = crypto.createECDH(c.nodeName);
+                    ecdh.setPrivateKey(d);
+                    derived = ecdh.getPublicKey();
+                } catch {
+                    derived = undefined;
+                }
+                if (!derived || !derived.equals(qpt)) throw new KeyError(label, "the ecdsa private key is corrupt (it does not match its public key)");
                 fields.push(curve, qpt, d);
                 rebuilt = Buffer.concat([sshString(wireType), sshString(curve), sshString(qpt)]);
                 break;
@@ -597,6 +610,14 @@ export function parseOpensshPrivate(s: string, passphrase: string | undefined, l
         info: infoFromBlob(pub, { comment, isPrivate: true, encrypted: false, format: "openssh" }),
         plain: { wireType, publicBlob: pub.blob, fields, comment },
     };
+}
+
+const ED25519_PKCS8_PREFIX = Buffer.from("302e020100300506032b657004220420", "hex");
+
+function ed25519PublicOf(seed: Buffer): Buffer {
+    const key = crypto.createPrivateKey({ key: Buffer.concat([ED25519_PKCS8_PREFIX, seed]), format: "der", type: "pkcs8" });
+    const spki = crypto.createPublicKey(key).export({ type: "spki", format: "der" });
+    return spki.subarray(spki.length - 32);
 }
 
 // ---- PEM, PKCS#8, SPKI (through node:crypto)
