@@ -1,0 +1,167 @@
+/**
+ * The events the provisioner reacts to: the EventBridge patterns the Provisioner deploys
+ * (exported constants, so the rules, the local fleet's bus and the tests use the same objects)
+ * and the parser the Lambda applies to each SQS record body.
+ *
+ * Event shapes: EC2 User Guide "State change events for Amazon EC2 instances"
+ * (monitoring-instance-state-changes); Systems Manager User Guide "Amazon EventBridge event
+ * examples for Systems Manager" (monitoring-systems-manager-event-examples). Samples are kept
+ * in test/fixtures/events/.
+ */
+
+/** Our own events (deploy-time backfill, rotation, revocation) carry this `source`. */
+export const PUSH_SOURCE = "pka-fleet";
+export const PUSH_DETAIL_TYPE = "PKA Fleet Access Push";
+
+/** EC2 says an instance is running. The SSM agent may not be online yet: the Lambda waits via redelivery. */
+export const EC2_RUNNING_PATTERN = {
+    source: ["aws.ec2"],
+    "detail-type": ["EC2 Instance State-change Notification"],
+    detail: { state: ["running"] },
+} as const;
+
+/**
+ * State Manager reports an association run on an instance: its agent is online and takes commands.
+ * Only EC2 instance ids (`i-`): hybrid managed nodes (`mi-`) cannot carry the EC2 fleet tag.
+ */
+export const SSM_ASSOCIATION_PATTERN = {
+    source: ["aws.ssm"],
+    "detail-type": ["EC2 State Manager Instance Association State Change"],
+    detail: { "instance-id": [{ prefix: "i-" }] },
+} as const;
+
+/** Terminal statuses of a command invocation that the Lambda acts on. */
+export const COMMAND_TERMINAL_STATUSES = ["Success", "Failed", "TimedOut", "Cancelled"] as const;
+export const COMMAND_FAILED_STATUSES: readonly string[] = ["Failed", "TimedOut", "Cancelled"];
+
+/** Run Command results, for our document only (its name is known at deploy time). */
+export function commandResultPattern(documentName: string) {
+    return {
+        source: ["aws.ssm"],
+        "detail-type": ["EC2 Command Invocation Status-change Notification"],
+        detail: { "document-name": [documentName], status: [...COMMAND_TERMINAL_STATUSES] },
+    };
+}
+
+/** Our push events. */
+export const PUSH_PATTERN = {
+    source: [PUSH_SOURCE],
+    "detail-type": [PUSH_DETAIL_TYPE],
+} as const;
+
+/** The detail of a push event. */
+export interface PushDetail {
+    /** Why: "access-spec-changed" (deploy), "rotation", "revocation", "manual". Informational. */
+    reason?: string;
+    /** accessSpecHash of the spec the sender expects the parameter to hold (hex). */
+    specHash?: string;
+    /** Only these instances; default: every online tagged instance. */
+    instanceIds?: string[];
+}
+
+/** A push event as it travels through EventBridge (or as the Provisioner's deploy-time Invocation sends it). */
+export function pushEvent(detail: PushDetail, time = new Date()): Record<string, unknown> {
+    return {
+        version: "0",
+        id: `pka-push-${(detail.specHash ?? "manual").slice(0, 16)}`,
+        "detail-type": PUSH_DETAIL_TYPE,
+        source: PUSH_SOURCE,
+        time: time.toISOString().replace(/\.\d{3}Z$/, "Z"),
+        resources: [],
+        detail,
+    };
+}
+
+export type QueuedEvent =
+    | { kind: "instance-running"; instanceId: string; eventId?: string }
+    | { kind: "association"; instanceId: string; status?: string; documentName?: string; eventId?: string }
+    | { kind: "command-result"; instanceId: string; commandId: string; status: string; documentName: string; eventId?: string }
+    | { kind: "push"; specHash?: string; instanceIds?: string[]; reason?: string; eventId?: string };
+
+export type QueuedEventErrorReason = "not-json" | "not-an-event" | "unknown-event" | "unwanted-state" | "missing-instance-id" | "invalid-field";
+
+/** A record that can never succeed: the Lambda logs it with its messageId and acknowledges it. */
+export class QueuedEventError extends Error {
+    constructor(
+        readonly reason: QueuedEventErrorReason,
+        message: string,
+    ) {
+        super(message);
+        this.name = "QueuedEventError";
+    }
+}
+
+/** EC2 instance ids as the SSM API accepts them (i- plus 8 or 17 characters), and hybrid managed nodes (mi-). */
+export const INSTANCE_ID_RE = /^(i-(\w{8}|\w{17})|mi-\w{17})$/;
+const COMMAND_ID_RE = /^[0-9a-fA-F-]{36}$/;
+const SPEC_HASH_RE = /^[0-9a-f]{8,64}$/;
+
+function obj(v: unknown): Record<string, unknown> | undefined {
+    return typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+}
+
+function instanceIdOf(detail: Record<string, unknown>, what: string): string {
+    const id = detail["instance-id"];
+    if (id === undefined || id === null || id === "") throw new QueuedEventError("missing-instance-id", `${what} has no detail.instance-id`);
+    if (typeof id !== "string" || !INSTANCE_ID_RE.test(id)) throw new QueuedEventError("invalid-field", `${what} has an invalid detail.instance-id`);
+    return id;
+}
+
+/** Parses one SQS record body (an EventBridge event). Throws QueuedEventError for a record that cannot succeed. */
+export function parseQueuedEvent(body: string): QueuedEvent {
+    let ev: unknown;
+    try {
+        ev = JSON.parse(body);
+    } catch {
+        throw new QueuedEventError("not-json", "record body is not JSON");
+    }
+    const e = obj(ev);
+    if (!e || typeof e.source !== "string" || typeof e["detail-type"] !== "string") {
+        throw new QueuedEventError("not-an-event", "record body is not an EventBridge event (no source/detail-type)");
+    }
+    const detail = obj(e.detail);
+    const eventId = typeof e.id === "string" ? e.id : undefined;
+    const type = `${e.source} / ${e["detail-type"]}`;
+    if (!detail) throw new QueuedEventError("not-an-event", `${type} has no detail object`);
+
+    if (e.source === "aws.ec2" && e["detail-type"] === EC2_RUNNING_PATTERN["detail-type"][0]) {
+        const instanceId = instanceIdOf(detail, type);
+        if (detail.state !== "running") throw new QueuedEventError("unwanted-state", `${type} for state ${JSON.stringify(detail.state)}, not running`);
+        return { kind: "instance-running", instanceId, eventId };
+    }
+    if (e.source === "aws.ssm" && e["detail-type"] === SSM_ASSOCIATION_PATTERN["detail-type"][0]) {
+        const instanceId = instanceIdOf(detail, type);
+        const status = typeof detail.status === "string" ? detail.status : undefined;
+        const documentName = typeof detail["document-name"] === "string" ? (detail["document-name"] as string) : undefined;
+        return { kind: "association", instanceId, status, documentName, eventId };
+    }
+    if (e.source === "aws.ssm" && e["detail-type"] === "EC2 Command Invocation Status-change Notification") {
+        const instanceId = instanceIdOf(detail, type);
+        const commandId = detail["command-id"];
+        const status = detail.status;
+        const documentName = detail["document-name"];
+        if (typeof commandId !== "string" || !COMMAND_ID_RE.test(commandId)) throw new QueuedEventError("invalid-field", `${type} has an invalid detail.command-id`);
+        if (typeof status !== "string" || !status) throw new QueuedEventError("invalid-field", `${type} has no detail.status`);
+        if (typeof documentName !== "string" || !documentName) throw new QueuedEventError("invalid-field", `${type} has no detail.document-name`);
+        return { kind: "command-result", instanceId, commandId, status, documentName, eventId };
+    }
+    if (e.source === PUSH_SOURCE) {
+        const specHash = detail.specHash;
+        const ids = detail.instanceIds;
+        if (specHash !== undefined && (typeof specHash !== "string" || !SPEC_HASH_RE.test(specHash))) {
+            throw new QueuedEventError("invalid-field", `${type} has an invalid detail.specHash`);
+        }
+        if (ids !== undefined && (!Array.isArray(ids) || !ids.every((i) => typeof i === "string" && INSTANCE_ID_RE.test(i)))) {
+            throw new QueuedEventError("invalid-field", `${type} has an invalid detail.instanceIds`);
+        }
+        const reason = typeof detail.reason === "string" ? detail.reason.slice(0, 64) : undefined;
+        return { kind: "push", specHash: specHash as string | undefined, instanceIds: ids as string[] | undefined, reason, eventId };
+    }
+    throw new QueuedEventError("unknown-event", `unknown event ${type}`);
+}
+
+/** The document name in an event may be a name or an ARN; compare by name. */
+export function sameDocument(a: string, b: string): boolean {
+    const name = (s: string) => (s.startsWith("arn:") ? s.slice(s.lastIndexOf("/") + 1) : s);
+    return name(a) === name(b);
+}
