@@ -1,0 +1,217 @@
+/**
+ * Each rule's configuration: its JSON schema (what `--policy-pack-config` may set, shown by
+ * `pulumi policy` tooling) and the defaults the rule applies itself, so a rule behaves the same
+ * whether the engine filled the defaults in or not (direct calls, older CLIs).
+ */
+import type { PolicyConfigSchema } from "@pulumi/policy";
+import { DEFAULT_KEY_RULES } from "../core/keys";
+
+/** Reads a rule's config over its defaults; unset (undefined/null) fields keep the default. */
+export function readConfig<T extends object>(args: { getConfig<U extends object>(): U }, defaults: T): T {
+    let given: Record<string, unknown> = {};
+    try {
+        given = (args.getConfig<Record<string, unknown>>() ?? {}) as Record<string, unknown>;
+    } catch {
+        given = {};
+    }
+    const out: Record<string, unknown> = { ...(defaults as Record<string, unknown>) };
+    for (const [k, v] of Object.entries(given)) {
+        if (k === "enforcementLevel" || v === undefined || v === null) continue;
+        out[k] = v;
+    }
+    return out as unknown as T;
+}
+
+const stringList = (description: string, def: readonly string[]) => ({
+    type: "array" as const,
+    items: { type: "string" as const },
+    description,
+    default: [...def],
+});
+
+// ---- ssh-key-algorithm ----
+export interface KeyAlgorithmConfig {
+    allowedTypes: string[];
+    minRsaBits: number;
+    allowedCurves: string[];
+    ec2ImportRsaBits: number;
+}
+export const KEY_ALGORITHM_DEFAULTS: KeyAlgorithmConfig = {
+    allowedTypes: [...DEFAULT_KEY_RULES.allowedTypes],
+    minRsaBits: DEFAULT_KEY_RULES.minRsaBits,
+    allowedCurves: [...DEFAULT_KEY_RULES.allowedCurves],
+    ec2ImportRsaBits: DEFAULT_KEY_RULES.ec2ImportRsaBits,
+};
+export const KEY_ALGORITHM_SCHEMA: PolicyConfigSchema = {
+    properties: {
+        allowedTypes: {
+            ...stringList("Key types allowed: any of ed25519, ecdsa, rsa (dsa and rsa1 are never accepted).", KEY_ALGORITHM_DEFAULTS.allowedTypes),
+            items: { type: "string", enum: ["ed25519", "ecdsa", "rsa"] },
+        },
+        minRsaBits: { type: "integer", minimum: 1024, maximum: 16384, description: "Smallest RSA modulus accepted, in bits.", default: KEY_ALGORITHM_DEFAULTS.minRsaBits },
+        allowedCurves: {
+            ...stringList("ECDSA curves allowed (OpenSSH names).", KEY_ALGORITHM_DEFAULTS.allowedCurves),
+            items: { type: "string", enum: ["nistp256", "nistp384", "nistp521"] },
+        },
+        ec2ImportRsaBits: {
+            type: "integer",
+            enum: [1024, 2048, 4096],
+            description: "RSA size required for keys imported into EC2 (aws.ec2.KeyPair): EC2 accepts only 1024, 2048 and 4096 bits, so with minRsaBits 3072 only 4096 qualifies.",
+            default: KEY_ALGORITHM_DEFAULTS.ec2ImportRsaBits,
+        },
+    },
+};
+
+// ---- ssh-key-passphrase ----
+export interface KeyPassphraseConfig {
+    requirePassphrase: boolean;
+    serviceAccountUsers: string[];
+    serviceAccountPatterns: string[];
+}
+export const KEY_PASSPHRASE_DEFAULTS: KeyPassphraseConfig = {
+    requirePassphrase: DEFAULT_KEY_RULES.requirePassphrase,
+    serviceAccountUsers: ["svc_user"],
+    serviceAccountPatterns: ["(^|[-_.])(svc|service|ci|bot|automation|deploy|deployer)([-_.@]|$)"],
+};
+export const KEY_PASSPHRASE_SCHEMA: PolicyConfigSchema = {
+    properties: {
+        requirePassphrase: {
+            type: "boolean",
+            description: "A person's private key must be passphrase-protected (false turns the check off, as in `pka check-key`).",
+            default: true,
+        },
+        serviceAccountUsers: stringList(
+            "Users (or key resource names) that are non-interactive service accounts: their private keys may be unencrypted.",
+            KEY_PASSPHRASE_DEFAULTS.serviceAccountUsers,
+        ),
+        serviceAccountPatterns: stringList(
+            "Regular expressions; a user or key resource name matching one is a service account.",
+            KEY_PASSPHRASE_DEFAULTS.serviceAccountPatterns,
+        ),
+    },
+};
+
+// ---- ssh-private-key-secret ----
+export interface PrivateKeySecretConfig {
+    ignore: string[];
+}
+export const PRIVATE_KEY_SECRET_DEFAULTS: PrivateKeySecretConfig = { ignore: [] };
+export const PRIVATE_KEY_SECRET_SCHEMA: PolicyConfigSchema = {
+    properties: {
+        ignore: stringList(
+            "Properties not to judge, as `<type token>:<property path>` globs, e.g. `aws:ssm/parameter:Parameter:value`.",
+            PRIVATE_KEY_SECRET_DEFAULTS.ignore,
+        ),
+    },
+};
+
+// ---- ssh-key-max-age ----
+export interface KeyMaxAgeConfig {
+    maxAgeDays: number;
+    asOf?: string;
+}
+export const KEY_MAX_AGE_DEFAULTS: KeyMaxAgeConfig = { maxAgeDays: 365 };
+export const KEY_MAX_AGE_SCHEMA: PolicyConfigSchema = {
+    properties: {
+        maxAgeDays: { type: "integer", minimum: 1, description: "Oldest a key may be, in days, before it must be rotated.", default: 365 },
+        asOf: { type: "string", description: "Judge ages as of this date (ISO 8601) instead of today; for reproducible CI runs." },
+    },
+};
+
+// ---- no-sudoers-append ----
+export interface NoSudoersAppendConfig {
+    protectedFiles: string[];
+    requireVisudoForSudoersD: boolean;
+}
+export const NO_SUDOERS_APPEND_DEFAULTS: NoSudoersAppendConfig = {
+    protectedFiles: ["/etc/sudoers"],
+    requireVisudoForSudoersD: true,
+};
+export const NO_SUDOERS_APPEND_SCHEMA: PolicyConfigSchema = {
+    properties: {
+        protectedFiles: stringList("Files a script must never write directly.", NO_SUDOERS_APPEND_DEFAULTS.protectedFiles),
+        requireVisudoForSudoersD: {
+            type: "boolean",
+            description: "A script that writes into /etc/sudoers.d/ must also check with `visudo -c` (a broken drop-in disables sudo for everyone).",
+            default: true,
+        },
+    },
+};
+
+// ---- ssm-document-injection ----
+export interface DocumentInjectionConfig {
+    shellActions: string[];
+    shellDocuments: string[];
+    forbiddenCharacters: string;
+}
+/** What a strict allowedPattern must not be able to match: shell and PowerShell metacharacters, quotes and line breaks. */
+export const DEFAULT_FORBIDDEN_CHARACTERS = "`$;&|<>()\\\"'\n\r*?[]{}!#~";
+export const DOCUMENT_INJECTION_DEFAULTS: DocumentInjectionConfig = {
+    shellActions: ["aws:runShellScript", "aws:runPowerShellScript"],
+    shellDocuments: ["AWS-RunShellScript", "AWS-RunPowerShellScript"],
+    forbiddenCharacters: DEFAULT_FORBIDDEN_CHARACTERS,
+};
+export const DOCUMENT_INJECTION_SCHEMA: PolicyConfigSchema = {
+    properties: {
+        shellActions: stringList("Document step actions whose runCommand is shell text.", DOCUMENT_INJECTION_DEFAULTS.shellActions),
+        shellDocuments: stringList("Documents whose `commands` parameter is shell text (for associations and Automation aws:runCommand steps).", DOCUMENT_INJECTION_DEFAULTS.shellDocuments),
+        forbiddenCharacters: {
+            type: "string",
+            description: "Characters a strict allowedPattern must not be able to match.",
+            default: DEFAULT_FORBIDDEN_CHARACTERS,
+        },
+    },
+};
+
+// ---- provisioner-least-privilege ----
+export interface LeastPrivilegeConfig {
+    actions: string[];
+    shellDocuments: string[];
+    tagConditionKeys: string[];
+    broadManagedPolicies: string[];
+}
+export const LEAST_PRIVILEGE_DEFAULTS: LeastPrivilegeConfig = {
+    actions: ["ssm:SendCommand"],
+    shellDocuments: ["AWS-RunShellScript", "AWS-RunPowerShellScript"],
+    tagConditionKeys: ["ssm:resourceTag/", "aws:ResourceTag/"],
+    broadManagedPolicies: ["AdministratorAccess", "PowerUserAccess", "AmazonSSMFullAccess"],
+};
+export const LEAST_PRIVILEGE_SCHEMA: PolicyConfigSchema = {
+    properties: {
+        actions: stringList("Actions that run commands on instances.", LEAST_PRIVILEGE_DEFAULTS.actions),
+        shellDocuments: stringList("Documents that run arbitrary shell text.", LEAST_PRIVILEGE_DEFAULTS.shellDocuments),
+        tagConditionKeys: stringList("Condition key prefixes that scope instances by tag.", LEAST_PRIVILEGE_DEFAULTS.tagConditionKeys),
+        broadManagedPolicies: stringList("AWS managed policies (by name) that grant those actions on everything.", LEAST_PRIVILEGE_DEFAULTS.broadManagedPolicies),
+    },
+};
+
+// ---- lambda-runtime-supported ----
+export interface LambdaRuntimeConfig {
+    deprecatedRuntimes: string[];
+    useDeprecationCalendar: boolean;
+    asOf?: string;
+}
+/** Runtimes AWS had deprecated by the pack's release (2026-11); the calendar in lambda.ts adds later ones as their dates pass. */
+export const DEFAULT_DEPRECATED_RUNTIMES = [
+    "nodejs", "nodejs4.3", "nodejs4.3-edge", "nodejs6.10", "nodejs8.10", "nodejs10.x", "nodejs12.x", "nodejs14.x", "nodejs16.x", "nodejs18.x", "nodejs20.x",
+    "python2.7", "python3.6", "python3.7", "python3.8", "python3.9", "python3.10",
+    "ruby2.5", "ruby2.7", "ruby3.2",
+    "java8", "java8.al2", "java11",
+    "go1.x", "provided", "provided.al2",
+    "dotnetcore1.0", "dotnetcore2.0", "dotnetcore2.1", "dotnetcore3.1", "dotnet5.0", "dotnet6", "dotnet7", "dotnet8",
+];
+export const LAMBDA_RUNTIME_DEFAULTS: LambdaRuntimeConfig = {
+    deprecatedRuntimes: DEFAULT_DEPRECATED_RUNTIMES,
+    useDeprecationCalendar: true,
+};
+export const LAMBDA_RUNTIME_SCHEMA: PolicyConfigSchema = {
+    properties: {
+        deprecatedRuntimes: stringList("Runtime identifiers that are refused.", DEFAULT_DEPRECATED_RUNTIMES),
+        useDeprecationCalendar: {
+            type: "boolean",
+            description: "Also refuse runtimes whose AWS deprecation date (built-in calendar) has passed.",
+            default: true,
+        },
+        asOf: { type: "string", description: "Judge deprecation dates as of this date (ISO 8601) instead of today." },
+    },
+};
