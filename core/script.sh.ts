@@ -1,0 +1,425 @@
+/**
+ * The shell script the setup document runs on every host: the one place its text lives.
+ *
+ * It is written as a String.raw template so backslashes stay as written; the only `${...}` in it
+ * are the TypeScript constants interpolated below (grammar, markers, reserved names), which keeps
+ * the script and the TypeScript validation on one definition. The script itself never uses the
+ * `${...}` form, and never contains a double opening brace, so the SSM agent's text substitution
+ * has nothing to act on.
+ */
+import {
+    BLOCK_BEGIN,
+    BLOCK_END,
+    HEADER_ERE,
+    KEY_LINE_ERE,
+    MANIFEST_VERSION,
+    RESERVED_ERE,
+    USER_LINE_ERE,
+} from "./accessSpec";
+
+/** Exit codes of the script (also in the README). */
+export const SCRIPT_EXIT_CODES: Readonly<Record<number, string>> = Object.freeze({
+    0: "done (the summary line says what changed)",
+    10: "parameters missing or malformed (SSM_AccessSpec / SSM_AccessSpecSha256; an SSM Agent older than 3.3.2746.0 sets neither)",
+    11: "AccessSpec is not valid base64 or does not match AccessSpecSha256 (truncated or altered)",
+    12: "the access spec's content is invalid (a line that breaks the grammar, a duplicate or reserved user)",
+    13: "a command the script needs is missing on the host",
+    14: "a user needs sudo but sudo/visudo is missing or /etc/sudoers does not include /etc/sudoers.d",
+    15: "a spec user conflicts with the host (system account, odd home, symlinked ~/.ssh or authorized_keys)",
+    16: "another run held the lock for 120 s",
+    17: "a sudoers drop-in failed `visudo -cf` (nothing was changed)",
+    18: "a write failed part-way (files already written are complete; the rest keep their previous content)",
+});
+
+/** Only what cannot break out of single quotes may be interpolated. */
+function sq(value: string): string {
+    if (value.includes("'") || /[\n\r]/.test(value)) throw new Error(`cannot embed ${JSON.stringify(value)} in the script`);
+    return `'${value}'`;
+}
+
+const RAW = String.raw`#!/bin/sh
+# pka-fleet host setup, run by the pka-fleet SSM document (README: "Setup document").
+# Input, set by the SSM agent from ENV_VAR parameters (never spliced into this text):
+#   SSM_AccessSpec        base64 of the access manifest (lines: header, u NAME SUDO, k NAME KEYLINE)
+#   SSM_AccessSpecSha256  hex sha256 of the decoded manifest
+# Exit codes: 0 done; 10 parameters missing/malformed; 11 not base64 or sha256 mismatch;
+# 12 spec content invalid; 13 a required command is missing; 14 sudo wanted but unusable;
+# 15 a spec user conflicts with this host; 16 lock busy for 120 s; 17 a sudoers drop-in failed
+# visudo; 18 a write failed part-way. Codes 10-17 are raised before anything is changed.
+PATH="$PATH:/usr/sbin:/sbin"
+export PATH
+set -eu
+umask 077
+LC_ALL=C
+export LC_ALL
+
+STATE_DIR=/var/lib/pka-fleet
+SUDOERS_D=/etc/sudoers.d
+BEGIN_MARK=${sq(BLOCK_BEGIN)}
+END_MARK=${sq(BLOCK_END)}
+HEADER_RE=${sq(HEADER_ERE)}
+USER_RE=${sq(USER_LINE_ERE)}
+KEYLINE_RE=${sq(KEY_LINE_ERE)}
+RESERVED_RE=${sq(RESERVED_ERE)}
+NAME_ONLY_RE='[a-z_][a-z0-9_-]{0,31}'
+MAX_B64=65536
+WORK=''
+LOCK_DIR=''
+CHANGES=0
+
+fail() {
+    code=$1
+    shift
+    printf 'PKA-ERROR code=%s %s\n' "$code" "$*" >&2
+    exit "$code"
+}
+cleanup() {
+    if [ -n "$WORK" ]; then rm -rf -- "$WORK"; fi
+    if [ -n "$LOCK_DIR" ]; then rm -rf -- "$LOCK_DIR"; fi
+}
+trap cleanup EXIT
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ---- 1. parameters (agent environment) --------------------------------------------------
+if ! printenv SSM_AccessSpec >/dev/null || ! printenv SSM_AccessSpecSha256 >/dev/null; then
+    fail 10 'SSM_AccessSpec and SSM_AccessSpecSha256 are not set: run this document with its parameters (SSM Agent 3.3.2746.0 or later passes ENV_VAR parameters)'
+fi
+spec_b64=$(printenv SSM_AccessSpec)
+spec_sha=$(printenv SSM_AccessSpecSha256)
+if [ -n "$(printf '%s' "$spec_sha" | tr -d '0-9a-f')" ] || [ "$(printf '%s' "$spec_sha" | wc -c)" -ne 64 ]; then
+    fail 10 'AccessSpecSha256 must be 64 lower-case hex digits'
+fi
+if [ -z "$spec_b64" ] || [ -n "$(printf '%s' "$spec_b64" | tr -d 'A-Za-z0-9+/=')" ]; then
+    fail 10 'AccessSpec must be non-empty base64 (A-Z a-z 0-9 + / =)'
+fi
+if [ "$(printf '%s' "$spec_b64" | wc -c)" -gt "$MAX_B64" ]; then
+    fail 10 "AccessSpec is longer than $MAX_B64 characters"
+fi
+
+# ---- 2. tools ---------------------------------------------------------------------------
+for tool in base64 sha256sum grep sed awk sort uniq comm cut tr wc head tail mktemp getent stat \
+    useradd usermod chown chmod mv rm cat; do
+    command -v "$tool" >/dev/null 2>&1 || fail 13 "required command '$tool' not found in PATH"
+done
+if command -v setpriv >/dev/null 2>&1; then
+    AS_USER=setpriv
+elif command -v runuser >/dev/null 2>&1; then
+    AS_USER=runuser
+else
+    fail 13 "neither setpriv nor runuser (util-linux) found: files in home directories are written as their owner"
+fi
+
+# ---- 3. decode and re-validate the spec ----------------------------------------------------
+WORK=$(mktemp -d) || fail 18 'cannot create a temporary directory'
+spec="$WORK/spec"
+printf '%s' "$spec_b64" | base64 -d >"$spec" 2>/dev/null || fail 11 'AccessSpec is not valid base64'
+got=$(sha256sum <"$spec" | cut -d' ' -f1)
+[ "$got" = "$spec_sha" ] || fail 11 'AccessSpec does not match AccessSpecSha256 (truncated or altered in transit)'
+[ -s "$spec" ] || fail 12 'the spec is empty'
+if [ "$(tr -d '\000\r' <"$spec" | wc -c)" -ne "$(wc -c <"$spec")" ]; then
+    fail 12 'the spec contains NUL or carriage-return bytes'
+fi
+[ -z "$(tail -c 1 "$spec")" ] || fail 12 'the spec does not end with a newline'
+bad=$(grep -Evn -x -e "$HEADER_RE" -e "$USER_RE" -e "$KEYLINE_RE" "$spec" | cut -d: -f1 | head -n 1) || true
+[ -z "$bad" ] || fail 12 "spec line $bad breaks the spec grammar"
+[ "$(head -n 1 "$spec" | cut -d' ' -f1)" = pka-access ] || fail 12 'spec line 1 must be the pka-access header'
+[ "$(grep -c '^pka-access ' "$spec")" -eq 1 ] || fail 12 'the spec has more than one header line'
+spec_hash=$(head -n 1 "$spec" | cut -d' ' -f3)
+grep '^u ' "$spec" | cut -d' ' -f2,3 >"$WORK/plan" || true
+cut -d' ' -f1 "$WORK/plan" | sort >"$WORK/users"
+dup=$(uniq -d "$WORK/users" | head -n 1)
+[ -z "$dup" ] || fail 12 "user $dup appears twice"
+grep '^k ' "$spec" | cut -d' ' -f2 | sort -u >"$WORK/keyusers" || true
+orphan=$(comm -23 "$WORK/keyusers" "$WORK/users" | head -n 1)
+[ -z "$orphan" ] || fail 12 "keys for $orphan, who is not a user of the spec"
+reserved=$(grep -Ex "$RESERVED_RE" "$WORK/users" | head -n 1) || true
+[ -z "$reserved" ] || fail 12 "user $reserved is a reserved system or cloud-init account"
+
+# ---- 4. sudo must be usable before any user is promised it ---------------------------------
+if grep -q ' nopasswd$' "$WORK/plan"; then
+    command -v sudo >/dev/null 2>&1 || fail 14 'a user needs sudo but the sudo package is not installed (install sudo, or set sudo: none)'
+    command -v visudo >/dev/null 2>&1 || fail 14 'a user needs sudo but visudo is not installed'
+    [ -d "$SUDOERS_D" ] || fail 14 "$SUDOERS_D does not exist"
+    grep -Eq '^[[:space:]]*[#@]includedir[[:space:]]+/etc/sudoers\.d/?[[:space:]]*$' /etc/sudoers ||
+        fail 14 '/etc/sudoers does not include /etc/sudoers.d (@includedir /etc/sudoers.d): a drop-in would grant nothing'
+fi
+
+# ---- 5. one run at a time ----------------------------------------------------------------
+mkdir -p -- "$STATE_DIR"
+if command -v flock >/dev/null 2>&1; then
+    # Appending opens without truncating, so the lock file's mtime never changes.
+    exec 9>>"$STATE_DIR/lock"
+    flock -w 120 9 || fail 16 "another run held $STATE_DIR/lock for 120 s"
+else
+    waited=0
+    until mkdir -- "$STATE_DIR/lock.d" 2>/dev/null; do
+        holder=$(cat -- "$STATE_DIR/lock.d/pid" 2>/dev/null || true)
+        if [ -n "$holder" ] && ! kill -0 "$holder" 2>/dev/null; then
+            rm -rf -- "$STATE_DIR/lock.d"
+            continue
+        fi
+        [ "$waited" -lt 120 ] || fail 16 "another run held $STATE_DIR/lock.d for 120 s"
+        sleep 1
+        waited=$((waited + 1))
+    done
+    LOCK_DIR="$STATE_DIR/lock.d"
+    echo "$$" >"$LOCK_DIR/pid"
+fi
+
+# ---- 6. inspect the host: every check before any change --------------------------------------
+uid_min=$(awk '$1 == "UID_MIN" { print $2; exit }' /etc/login.defs 2>/dev/null || true)
+case $uid_min in '' | *[!0-9]*) uid_min=1000 ;; esac
+if [ -f "$STATE_DIR/managed-users" ]; then
+    grep -Ex "$NAME_ONLY_RE" "$STATE_DIR/managed-users" | grep -Evx "$RESERVED_RE" | sort -u >"$WORK/managed" || true
+else
+    : >"$WORK/managed"
+fi
+comm -23 "$WORK/managed" "$WORK/users" >"$WORK/dropped"
+
+same() {
+    [ "$(sha256sum <"$1")" = "$(sha256sum <"$2")" ]
+}
+
+# inspect NAME: sets exists uid gid home ssh ak
+inspect() {
+    ent=$(getent passwd "$1" || true)
+    exists=0 uid='' gid='' home='' ssh='' ak=''
+    [ -n "$ent" ] || return 0
+    exists=1
+    uid=$(printf '%s\n' "$ent" | cut -d: -f3)
+    gid=$(printf '%s\n' "$ent" | cut -d: -f4)
+    home=$(printf '%s\n' "$ent" | cut -d: -f6)
+    ssh="$home/.ssh"
+    ak="$ssh/authorized_keys"
+}
+
+# check NAME: refuses accounts and files this script must not manage
+check() {
+    inspect "$1"
+    [ "$exists" = 1 ] || return 0
+    case $uid$gid in '' | *[!0-9]*) fail 15 "account $1 has a malformed passwd entry" ;; esac
+    [ "$uid" -ge "$uid_min" ] || fail 15 "account $1 exists with uid $uid, below UID_MIN $uid_min: a system account is not managed"
+    case $home in
+        /*/* | /[!/]*) ;;
+        *) fail 15 "account $1 has home '$home', not an absolute path below /" ;;
+    esac
+    case $home in
+        *[!A-Za-z0-9._/-]* | */../* | */.. | */./* | */.) fail 15 "account $1 has an unusual home path; fix it by hand" ;;
+    esac
+    if [ -e "$home" ] || [ -L "$home" ]; then
+        if [ -L "$home" ] || [ ! -d "$home" ]; then fail 15 "home $home of $1 is not a directory"; fi
+        [ "$(stat -c %u -- "$home")" = "$uid" ] || fail 15 "home $home of $1 is not owned by $1"
+    fi
+    if [ -e "$ssh" ] || [ -L "$ssh" ]; then
+        if [ -L "$ssh" ] || [ ! -d "$ssh" ]; then fail 15 "$ssh is not a directory (a symlink?)"; fi
+    fi
+    if [ -e "$ak" ] || [ -L "$ak" ]; then
+        if [ -L "$ak" ] || [ ! -f "$ak" ]; then fail 15 "$ak is not a regular file (a symlink?)"; fi
+    fi
+    return 0
+}
+
+as_user() {
+    au_name=$1 au_uid=$2 au_gid=$3
+    shift 3
+    if [ "$AS_USER" = setpriv ]; then
+        setpriv --reuid="$au_uid" --regid="$au_gid" --clear-groups -- "$@"
+    else
+        runuser -u "$au_name" -- "$@"
+    fi
+}
+
+# stage NAME BLOCKFILE: WORK/new.NAME = current authorized_keys with the managed block replaced
+stage() {
+    old="$WORK/old.$1"
+    : >"$old"
+    if [ "$exists" = 1 ] && [ -f "$ak" ]; then
+        if [ "$(stat -c %u -- "$ak")" = "$uid" ]; then
+            # Read as the owner: a symlink swapped in now could only reach what the owner can read.
+            as_user "$1" "$uid" "$gid" cat -- "$ak" >"$old" || fail 15 "cannot read $ak"
+        else
+            cat -- "$ak" >"$old" || fail 15 "cannot read $ak"
+        fi
+    fi
+    awk -v b="$BEGIN_MARK" -v e="$END_MARK" -v blk="$2" '
+        function emit(  l) { while ((getline l < blk) > 0) print l; close(blk); done = 1 }
+        $0 == b { if (!done) emit(); inblock = 1; next }
+        $0 == e { inblock = 0; next }
+        inblock { next }
+        { print }
+        END {
+            if (inblock) print "pka-fleet: an unterminated managed block was removed" > "/dev/stderr"
+            if (!done) emit()
+        }' "$old" >"$WORK/new.$1"
+}
+
+while read -r name sudo; do
+    check "$name"
+    block="$WORK/block.$name"
+    {
+        printf '%s\n' "$BEGIN_MARK"
+        sed -n "s/^k $name //p" "$spec"
+        printf '%s\n' "$END_MARK"
+    } >"$block"
+    stage "$name" "$block"
+    if [ "$sudo" = nopasswd ]; then
+        d="$WORK/sudo.$name"
+        printf '# Managed by pka-fleet: rewritten or removed on every run; do not edit.\n%s ALL=(ALL:ALL) NOPASSWD: ALL\n' "$name" >"$d"
+        chmod 0440 "$d"
+        if ! visudo -cf "$d" >"$WORK/visudo.out" 2>&1; then
+            fail 17 "the sudoers drop-in for $name does not pass visudo -cf; nothing was changed"
+        fi
+    fi
+done <"$WORK/plan"
+: >"$WORK/empty"
+while read -r name; do
+    check "$name"
+    [ "$exists" = 0 ] || stage "$name" "$WORK/empty"
+done <"$WORK/dropped"
+
+# ---- 7. apply ------------------------------------------------------------------------------
+# write_state FILE: the managed-users list, replaced atomically and only when it differs
+write_state() {
+    if [ -f "$STATE_DIR/managed-users" ] && same "$1" "$STATE_DIR/managed-users"; then return 0; fi
+    st=$(mktemp "$STATE_DIR/.managed-users.XXXXXX") || fail 18 "cannot write in $STATE_DIR"
+    if cat "$1" >"$st" && chmod 0600 "$st" && mv -f -- "$st" "$STATE_DIR/managed-users"; then
+        CHANGES=$((CHANGES + 1))
+        return 0
+    fi
+    rm -f -- "$st"
+    fail 18 "cannot write $STATE_DIR/managed-users"
+}
+
+# Remember the new users before creating them, so that a run that stops half-way still
+# revokes them later.
+sort -u "$WORK/managed" "$WORK/users" >"$WORK/managed.union"
+write_state "$WORK/managed.union"
+
+if [ -x /bin/bash ]; then LOGIN_SHELL=/bin/bash; else LOGIN_SHELL=/bin/sh; fi
+
+# keys NAME: installs WORK/new.NAME as the user's authorized_keys when it differs; fixes modes
+keys() {
+    inspect "$1"
+    [ "$exists" = 1 ] || return 0
+    if [ ! -d "$home" ]; then
+        if ! mkdir -m 700 -- "$home" || ! chown -- "$uid:$gid" "$home"; then fail 18 "cannot create $home"; fi
+        CHANGES=$((CHANGES + 1))
+    fi
+    # Ownership is fixed by root without following links; everything else runs as the owner.
+    for f in "$ssh" "$ak"; do
+        if [ -e "$f" ] && [ ! -L "$f" ] && [ "$(stat -c %u:%g -- "$f")" != "$uid:$gid" ]; then
+            chown -h -- "$uid:$gid" "$f" || fail 18 "cannot chown $f"
+            CHANGES=$((CHANGES + 1))
+        fi
+    done
+    if [ -f "$ak" ] && same "$WORK/new.$1" "$WORK/old.$1"; then
+        :
+    elif [ ! -e "$ak" ] && [ ! -s "$WORK/new.$1" ]; then
+        :
+    else
+        # shellcheck disable=SC2016
+        as_user "$1" "$uid" "$gid" sh -c '
+            umask 077
+            cd -- "$1" || exit 1
+            if [ ! -d .ssh ]; then mkdir .ssh || exit 1; fi
+            tmp=$(mktemp .ssh/.pka-authorized_keys.XXXXXX) || exit 1
+            if cat >"$tmp" && mv -f -- "$tmp" .ssh/authorized_keys; then exit 0; fi
+            rm -f -- "$tmp"
+            exit 1' pka-write "$home" <"$WORK/new.$1" || fail 18 "writing $ak failed"
+        CHANGES=$((CHANGES + 1))
+    fi
+    if [ -d "$ssh" ] && [ "$(stat -c %a -- "$ssh")" != 700 ]; then
+        as_user "$1" "$uid" "$gid" chmod 700 -- "$ssh" || fail 18 "cannot chmod $ssh"
+        CHANGES=$((CHANGES + 1))
+    fi
+    if [ -f "$ak" ] && [ "$(stat -c %a -- "$ak")" != 600 ]; then
+        as_user "$1" "$uid" "$gid" chmod 600 -- "$ak" || fail 18 "cannot chmod $ak"
+        CHANGES=$((CHANGES + 1))
+    fi
+    return 0
+}
+
+# sudoers NAME MODE: installs or removes /etc/sudoers.d/90-pka-NAME
+sudoers() {
+    target="$SUDOERS_D/90-pka-$1"
+    if [ "$2" = nopasswd ]; then
+        if [ -f "$target" ] && [ ! -L "$target" ] && same "$target" "$WORK/sudo.$1" &&
+            [ "$(stat -c '%a %u %g' -- "$target")" = '440 0 0' ]; then
+            return 0
+        fi
+        # sudo skips names that contain a dot, so the staged file is inert until the rename.
+        tmp=$(mktemp "$SUDOERS_D/.pka-XXXXXX") || fail 18 "cannot write in $SUDOERS_D"
+        if cat "$WORK/sudo.$1" >"$tmp" && chmod 0440 "$tmp" && mv -f -- "$tmp" "$target"; then
+            CHANGES=$((CHANGES + 1))
+            return 0
+        fi
+        rm -f -- "$tmp"
+        fail 18 "cannot install $target"
+    elif [ -e "$target" ] || [ -L "$target" ]; then
+        rm -f -- "$target" || fail 18 "cannot remove $target"
+        CHANGES=$((CHANGES + 1))
+    fi
+    return 0
+}
+
+users_n=0
+while read -r name sudo; do
+    users_n=$((users_n + 1))
+    inspect "$name"
+    what=unchanged
+    if [ "$exists" = 0 ]; then
+        useradd -m -s "$LOGIN_SHELL" -p '*' -c 'pka-fleet managed user' -- "$name" >/dev/null ||
+            fail 18 "useradd $name failed"
+        CHANGES=$((CHANGES + 1))
+        what=created
+    else
+        # sshd without PAM refuses key logins to a locked ('!') account; an empty password
+        # would allow password logins. Both become '*': no usable password, keys work.
+        pw=$(getent shadow "$name" | cut -d: -f2)
+        case $pw in
+            '' | '!'*)
+                usermod -p '*' -- "$name" || fail 18 "usermod $name failed"
+                CHANGES=$((CHANGES + 1))
+                what=updated
+                ;;
+        esac
+    fi
+    before=$CHANGES
+    keys "$name"
+    sudoers "$name" "$sudo"
+    if [ "$what" = unchanged ] && [ "$CHANGES" -ne "$before" ]; then what=updated; fi
+    if [ "$what" != unchanged ]; then printf 'PKA-USER %s %s sudo=%s\n' "$name" "$what" "$sudo"; fi
+done <"$WORK/plan"
+
+revoked_n=0
+while read -r name; do
+    inspect "$name"
+    before=$CHANGES
+    keys "$name"
+    sudoers "$name" none
+    revoked_n=$((revoked_n + 1))
+    if [ "$CHANGES" -ne "$before" ]; then printf 'PKA-REVOKED %s\n' "$name"; fi
+done <"$WORK/dropped"
+
+write_state "$WORK/users"
+
+# ---- 8. report ----------------------------------------------------------------------------
+for f in /etc/ssh/ssh_host_*_key.pub; do
+    [ -f "$f" ] || continue
+    hk=$(cut -d' ' -f1,2 <"$f" | head -n 1 |
+        grep -Ex '(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/]+={0,2}') || true
+    if [ -n "$hk" ]; then printf 'PKA-HOSTKEY %s\n' "$hk"; fi
+done
+printf 'PKA-SUMMARY status=ok manifest=${MANIFEST_VERSION} spec=%s users=%s revoked=%s changes=%s\n' \
+    "$spec_hash" "$users_n" "$revoked_n" "$CHANGES"
+`;
+
+/** The script exactly as the document carries it. */
+export const SETUP_SCRIPT: string = RAW;
+
+/** The script as the document's runCommand lines (the agent joins them with newlines). */
+export function scriptLines(): string[] {
+    return SETUP_SCRIPT.replace(/\n$/, "").split("\n");
+}
