@@ -71,6 +71,7 @@ describe("local SSM endpoint (wire protocol through the real AWS SDK)", () => {
     }
 
     it("runs a command asynchronously, hides the invocation at first, then reports it and emits the AWS events", async () => {
+        endpoint.knobs.invocationVisibleAfterMs = 1500;
         const h = host();
         endpoint.launch(h.instanceId);
         await sleep(20);
@@ -78,7 +79,7 @@ describe("local SSM endpoint (wire protocol through the real AWS SDK)", () => {
         const commandId = sent.Command!.CommandId!;
         const early = await error(ssm.send(new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: h.instanceId })));
         assert.strictEqual(early.name, "InvocationDoesNotExist");
-        await sleep(250);
+        await sleep(1600);
         const inv = await ssm.send(new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: h.instanceId }));
         assert.strictEqual(inv.Status, "Success");
         assert.strictEqual(inv.StandardOutputContent, "ok svc_user");
