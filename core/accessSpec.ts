@@ -244,6 +244,9 @@ export function safeComment(comment: string): string {
 function normalizeKey(input: unknown, path: string, rules: Partial<KeyRules> | undefined): { id: string; line: string } {
     if (typeof input !== "string") throw new AccessSpecError(path, "must be a string: an OpenSSH public key line");
     let line = input;
+    if (/PRIVATE KEY-----|PuTTY-User-Key-File/.test(line)) {
+        throw new AccessSpecError(path, "is a PRIVATE key; give its public key (the .pub file) and keep the private key secret");
+    }
     // One trailing newline is what reading a .pub file gives; anything else is a second line.
     if (line.endsWith("\n")) line = line.slice(0, -1);
     if (/[\x00-\x1f\x7f]/.test(line)) {
