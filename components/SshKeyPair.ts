@@ -98,8 +98,9 @@ export function resolveKeySpec(input: string, a: { keyType?: string; bits?: numb
         spec = { keyType: "rsa", bits: a.bits ?? 4096 };
         if (spec.bits > 16384) fail(`\`${input}.bits\` must be at most 16384; got ${spec.bits}.`);
     }
-    const violations = judgeKeySpec({ type: spec.keyType, bits: spec.bits, curve: spec.curve }, undefined, { ec2Import, service: true, label: input });
-    if (violations.length) fail(`\`${input}\` ${spec.keyType}${spec.curve ? " " + spec.curve : ""} ${spec.bits}: ${violations.join(" ")}${ec2Import ? " (`ec2KeyName` is set)" : ""}`);
+    const label = `\`${input}\` (${spec.keyType} ${spec.curve ?? spec.bits})`;
+    const violations = judgeKeySpec({ type: spec.keyType, bits: spec.bits, curve: spec.curve }, undefined, { ec2Import, service: true, label });
+    if (violations.length) fail(violations.join(" ") + (ec2Import ? " (`ec2KeyName` is set.)" : ""));
     return spec;
 }
 
@@ -107,7 +108,7 @@ export function resolveKeySpec(input: string, a: { keyType?: string; bits?: numb
 export function checkPublicKey(input: string, line: string, ec2Import: boolean): KeyInfo {
     const info = parsePublicKey(line, `\`${input}\``);
     const violations = judgeKey(info, undefined, { ec2Import, label: `\`${input}\`` });
-    if (violations.length) throw new Error(`\`${input}\`: ${violations.join(" ")}${ec2Import ? " (`ec2KeyName` is set)" : ""}`);
+    if (violations.length) throw new Error(violations.join(" ") + (ec2Import ? " (`ec2KeyName` is set.)" : ""));
     return info;
 }
 
