@@ -88,10 +88,10 @@ if ! printenv SSM_AccessSpec >/dev/null || ! printenv SSM_AccessSpecSha256 >/dev
 fi
 spec_b64=$(printenv SSM_AccessSpec)
 spec_sha=$(printenv SSM_AccessSpecSha256)
-if [ -n "$(printf '%s' "$spec_sha" | tr -d '0-9a-f')" ] || [ "$(printf '%s' "$spec_sha" | wc -c)" -ne 64 ]; then
+if [ "$(printf '%s' "$spec_sha" | tr -d '0-9a-f' | wc -c)" -ne 0 ] || [ "$(printf '%s' "$spec_sha" | wc -c)" -ne 64 ]; then
     fail 10 'AccessSpecSha256 must be 64 lower-case hex digits'
 fi
-if [ -z "$spec_b64" ] || [ -n "$(printf '%s' "$spec_b64" | tr -d 'A-Za-z0-9+/=')" ]; then
+if [ -z "$spec_b64" ] || [ "$(printf '%s' "$spec_b64" | tr -d 'A-Za-z0-9+/=' | wc -c)" -ne 0 ]; then
     fail 10 'AccessSpec must be non-empty base64 (A-Z a-z 0-9 + / =)'
 fi
 if [ "$(printf '%s' "$spec_b64" | wc -c)" -gt "$MAX_B64" ]; then
@@ -160,9 +160,12 @@ else
             rm -rf -- "$STATE_DIR/lock.d"
             continue
         fi
-        [ "$waited" -lt 120 ] || fail 16 "another run held $STATE_DIR/lock.d for 120 s"
-        sleep 1
-        waited=$((waited + 1))
+        [ "$waited" -lt 1200 ] || fail 16 "another run held $STATE_DIR/lock.d for 120 s"
+        # waited counts tenths of a second; sleep without fractions waits whole seconds
+        if sleep 0.1 2>/dev/null; then waited=$((waited + 1)); else
+            sleep 1
+            waited=$((waited + 10))
+        fi
     done
     LOCK_DIR="$STATE_DIR/lock.d"
     echo "$$" >"$LOCK_DIR/pid"
