@@ -1,0 +1,563 @@
+/**
+ * The local fleet: the whole pka-fleet pipeline on this machine, with real parts where they can
+ * be real. Hosts are disposable real-sshd sandboxes (local/sandbox.ts) whose "SSM agent" runs the
+ * real document (local/agent.ts); the local AWS endpoint (local/ssmEndpoint.ts) emits the events
+ * EC2 and SSM would emit; the local EventBridge bus matches them against the Provisioner's exact
+ * patterns and feeds an SQS queue (visibility timeout, redrive to a DLQ); an event source mapping
+ * invokes the REAL bundled Lambda (bin/lambda/provisioner.js) in child processes whose AWS SDK
+ * reaches the endpoint through AWS_ENDPOINT_URL_SSM/_EC2/_SQS. When the Lambda pins a host's keys
+ * in Parameter Store, the central server's key logs in with exactly those pinned keys
+ * (StrictHostKeyChecking yes) and runs `sudo -n true`.
+ *
+ * Used by `pka local-fleet`, the end-to-end tests and the bench. `simulated: true` replaces the
+ * sshd hosts with hosts whose document run succeeds instantly (for bursts of hundreds).
+ */
+import { ChildProcess, fork } from "child_process";
+import { randomBytes } from "crypto";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { AccessSpec, accessSpecHash, canonicalAccessSpecJson, validateAccessSpec } from "../core/accessSpec";
+import { splitAccessSpec } from "../core/accessStore";
+import { renderDocument } from "../core/document";
+import { commandResultPattern, EC2_RUNNING_PATTERN, PUSH_DETAIL_TYPE, PUSH_PATTERN, PUSH_SOURCE, SSM_ASSOCIATION_PATTERN } from "../core/events";
+import { generateKey } from "../core/keys";
+import type { FleetPlan } from "../components/PkaFleet";
+import { runDocumentLikeAgent } from "./agent";
+import { EventSourceMapping, LocalEventBus, LocalQueue, SqsEvent } from "./eventBus";
+import { SandboxHost, sshRun, startHost } from "./sandbox";
+import { DocumentRunner, EndpointKnobs, LocalSsmEndpoint, SsmDocument } from "./ssmEndpoint";
+
+export const DOCUMENT_NAME = "pka-fleet-local-setup";
+export const SERVICE_USER = "svc_user";
+
+export interface LocalFleetOptions {
+    /** Hosts to start (default 5). */
+    hosts?: number;
+    /** Fleet name: /pka/<name>/access, tag pka-fleet=<name>. Default "local". */
+    fleetName?: string;
+    /** Hosts without sshd whose document run succeeds at once (bench bursts). Default false. */
+    simulated?: boolean;
+    /** SQS visibility timeout of the provisioner queue (ms). Default 3000 (AWS: 6x the function timeout). */
+    visibilityTimeoutMs?: number;
+    /** Redrive: receives before a record goes to the DLQ. Default 20. */
+    maxReceiveCount?: number;
+    /** Event source mapping: batch size (default 10), batching window (default 200 ms), concurrent batches (default 2). */
+    batchSize?: number;
+    batchingWindowMs?: number;
+    lambdaConcurrency?: number;
+    /** PKA_MAX_ATTEMPTS: command runs per instance before the Lambda dead-letters it. Default 3. */
+    maxAttempts?: number;
+    /** Endpoint knobs: throttling, invocation visibility lag, ... */
+    knobs?: EndpointKnobs;
+    /** Agent registration delay per host index (ms) — an agent that comes online late. */
+    agentDelayMs?: (index: number) => number;
+    /** Host indexes on which the document always fails (knob). */
+    failingHosts?: number[];
+    /** Log in with ssh as soon as a host's keys are pinned (default true unless simulated). */
+    login?: boolean;
+    /** Progress lines. */
+    log?: (line: string) => void;
+}
+
+export type HostResult = "access" | "denied" | "dead-lettered" | "timed out" | "provisioned";
+
+export interface FleetHost {
+    index: number;
+    name: string;
+    instanceId: string;
+    sandbox?: SandboxHost;
+    launchedAt?: number;
+    agentOnlineAt?: number;
+    firstCommandAt?: number;
+    /** First successful document run. */
+    provisionedAt?: number;
+    /** Latest successful document run. */
+    lastSuccessAt?: number;
+    keysPinnedAt?: number;
+    accessAt?: number;
+    result?: HostResult;
+    detail?: string;
+    deadLetterReason?: string;
+}
+
+export interface LambdaLogLine {
+    at: number;
+    line: string;
+}
+
+/** Finds the repository root (the pka-fleet package.json) from this file, compiled or not. */
+export function packageRoot(): string {
+    let dir = __dirname;
+    for (let i = 0; i < 6; i++) {
+        const p = path.join(dir, "package.json");
+        if (fs.existsSync(p) && JSON.parse(fs.readFileSync(p, "utf8")).name === "pka-fleet") return dir;
+        dir = path.dirname(dir);
+    }
+    throw new Error("cannot find the pka-fleet package root");
+}
+
+export function lambdaBundlePath(): string {
+    return path.join(packageRoot(), "bin", "lambda", "provisioner.js");
+}
+
+/** The worker each Lambda "container" runs: it requires the bundle once and serves invocations over IPC. */
+const WORKER = `
+const bundle = require(process.env.PKA_LOCAL_LAMBDA_BUNDLE);
+process.on("message", async (m) => {
+  const end = Date.now() + m.timeoutMs;
+  const context = { awsRequestId: m.id, functionName: "pka-fleet-provisioner", getRemainingTimeInMillis: () => end - Date.now() };
+  try {
+    const result = await bundle.handler(m.event, context);
+    process.send({ id: m.id, ok: true, result });
+  } catch (e) {
+    process.send({ id: m.id, ok: false, error: String((e && e.message) || e) });
+  }
+});
+process.send({ ready: true });
+`;
+
+/** A pool of Lambda containers (child processes) running the real bundle; one invocation per container at a time. */
+export class LambdaPool {
+    private readonly idle: ChildProcess[] = [];
+    private readonly all: ChildProcess[] = [];
+    private readonly waiting: ((c: ChildProcess) => void)[] = [];
+    private readonly pending = new Map<string, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+    readonly logs: LambdaLogLine[] = [];
+    invocations = 0;
+    private closed = false;
+
+    constructor(private readonly env: Record<string, string>, private readonly size: number, private readonly timeoutMs = 60_000) {}
+
+    async start(): Promise<void> {
+        const bundle = lambdaBundlePath();
+        if (!fs.existsSync(bundle)) throw new Error(`the Lambda bundle ${bundle} is missing: run \`npm run build\` first`);
+        const workerFile = path.join(os.tmpdir(), `pka-lambda-worker-${process.pid}-${randomBytes(4).toString("hex")}.js`);
+        fs.writeFileSync(workerFile, WORKER);
+        try {
+            await Promise.all(
+                Array.from({ length: this.size }, () => {
+                    const child = fork(workerFile, [], {
+                        env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...this.env, PKA_LOCAL_LAMBDA_BUNDLE: bundle },
+                        stdio: ["ignore", "pipe", "pipe", "ipc"],
+                        execArgv: [],
+                    });
+                    this.all.push(child);
+                    const capture = (d: Buffer) => {
+                        for (const line of d.toString().split("\n")) if (line.trim()) this.logs.push({ at: Date.now(), line });
+                    };
+                    child.stdout?.on("data", capture);
+                    child.stderr?.on("data", capture);
+                    child.on("message", (m: { id?: string; ok?: boolean; result?: unknown; error?: string; ready?: boolean }) => {
+                        if (m.ready || !m.id) return;
+                        const p = this.pending.get(m.id);
+                        this.pending.delete(m.id);
+                        this.release(child);
+                        if (!p) return;
+                        if (m.ok) p.resolve(m.result);
+                        else p.reject(new Error(m.error ?? "invocation failed"));
+                    });
+                    child.on("exit", () => {
+                        for (const [id, p] of this.pending) {
+                            p.reject(new Error("the Lambda container exited"));
+                            this.pending.delete(id);
+                        }
+                    });
+                    return new Promise<void>((resolve, reject) => {
+                        child.once("message", () => resolve());
+                        child.once("error", reject);
+                        child.once("exit", (code) => reject(new Error(`the Lambda container exited with ${code} while loading the bundle: ${this.logs.map((l) => l.line).join("\n").slice(-2000)}`)));
+                    }).then(() => {
+                        this.idle.push(child);
+                    });
+                }),
+            );
+        } finally {
+            fs.rmSync(workerFile, { force: true });
+        }
+    }
+
+    private release(child: ChildProcess): void {
+        const next = this.waiting.shift();
+        if (next) next(child);
+        else this.idle.push(child);
+    }
+
+    async invoke(event: SqsEvent): Promise<unknown> {
+        if (this.closed) throw new Error("the Lambda pool is closed");
+        const child = this.idle.pop() ?? (await new Promise<ChildProcess>((r) => this.waiting.push(r)));
+        const id = randomBytes(8).toString("hex");
+        this.invocations++;
+        return new Promise((resolve, reject) => {
+            this.pending.set(id, { resolve, reject });
+            child.send({ id, event, timeoutMs: this.timeoutMs });
+        });
+    }
+
+    stop(): void {
+        this.closed = true;
+        for (const c of this.all) if (c.exitCode === null) c.kill("SIGKILL");
+    }
+}
+
+/** Fake but well-formed host keys (`PKA-HOSTKEY type base64`) for simulated hosts. */
+function simulatedHostKeyOutput(): string {
+    const s = (b: Buffer) => {
+        const len = Buffer.alloc(4);
+        len.writeUInt32BE(b.length);
+        return Buffer.concat([len, b]);
+    };
+    const blob = Buffer.concat([s(Buffer.from("ssh-ed25519")), s(randomBytes(32))]);
+    return `PKA-HOSTKEY ssh-ed25519 ${blob.toString("base64")}\n`;
+}
+
+function percentile(xs: number[], p: number): number | undefined {
+    if (xs.length === 0) return undefined;
+    const s = [...xs].sort((a, b) => a - b);
+    return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))];
+}
+
+export { percentile };
+
+type Plan = Pick<FleetPlan, "fleetName" | "tag" | "accessPath" | "knownHostsPath">;
+
+/**
+ * The same code path as PkaFleet: args -> planFleet -> buildAccessSpec. components/PkaFleet.ts
+ * loads the Pulumi SDK and providers; when it cannot load, the spec is built with the validation
+ * it delegates to (validateAccessSpec, no fallback keys) and the paths it documents.
+ */
+function buildSpec(fleetName: string, publicKey: string): { plan: Plan; spec: AccessSpec; source: string } {
+    const args = { users: [{ name: SERVICE_USER, sudo: "nopasswd" as const, publicKeys: [publicKey], service: true }] };
+    try {
+        // eslint-disable-next-line @typescript-eslint/no-var-requires
+        const fleet = require("../components/PkaFleet") as typeof import("../components/PkaFleet");
+        const plan = fleet.planFleet(fleetName, args);
+        return { plan, spec: fleet.buildAccessSpec(plan, [[publicKey]]), source: "PkaFleet planFleet/buildAccessSpec" };
+    } catch (err) {
+        if (!/Cannot find module/.test(String((err as Error).message))) throw err;
+        const spec = validateAccessSpec({ users: args.users.map((u) => ({ name: u.name, sudo: u.sudo, keys: u.publicKeys })) });
+        const plan: Plan = {
+            fleetName,
+            tag: { key: "pka-fleet", value: fleetName },
+            accessPath: `/pka/${fleetName}/access`,
+            knownHostsPath: `/pka/${fleetName}/known_hosts`,
+        };
+        return { plan, spec, source: `validateAccessSpec (components/PkaFleet could not load: ${(err as Error).message.split("\n")[0]})` };
+    }
+}
+
+export class LocalFleet {
+    readonly opts: LocalFleetOptions;
+    readonly plan: Plan;
+    readonly bus = new LocalEventBus();
+    readonly dlq: LocalQueue;
+    readonly queue: LocalQueue;
+    readonly endpoint: LocalSsmEndpoint;
+    readonly hosts: FleetHost[] = [];
+    readonly workDir: string;
+    /** The central server's key (private key file in workDir, mode 600). */
+    readonly keyFile: string;
+    publicKey: string;
+    spec: AccessSpec;
+    /** Which code built the spec: PkaFleet's planFleet/buildAccessSpec, or validateAccessSpec when the component cannot load. */
+    readonly specSource: string;
+    private mapping?: EventSourceMapping;
+    private lambda?: LambdaPool;
+    private readonly byId = new Map<string, FleetHost>();
+    private readonly log: (line: string) => void;
+    private readonly logins = new Set<Promise<void>>();
+    private readonly loggingIn = new Set<FleetHost>();
+    private stopped = false;
+
+    private constructor(opts: LocalFleetOptions) {
+        this.opts = opts;
+        this.log = opts.log ?? (() => undefined);
+        this.workDir = fs.mkdtempSync(path.join(os.tmpdir(), "pka-local-fleet-"));
+        fs.chmodSync(this.workDir, 0o700);
+        // The central server's key: an unencrypted service key, as a non-interactive central server uses.
+        const key = generateKey({ type: "ed25519", comment: "pka-local-central" });
+        this.keyFile = path.join(this.workDir, "central_ed25519");
+        fs.writeFileSync(this.keyFile, key.privateKey, { mode: 0o600 });
+        this.publicKey = key.publicKey;
+        const built = buildSpec(opts.fleetName ?? "local", key.publicKey);
+        this.plan = built.plan;
+        this.spec = built.spec;
+        this.specSource = built.source;
+        this.dlq = new LocalQueue({ name: `${this.plan.fleetName}-provisioner-dlq` });
+        this.queue = new LocalQueue({
+            name: `${this.plan.fleetName}-provisioner`,
+            visibilityTimeoutMs: opts.visibilityTimeoutMs ?? 3000,
+            maxReceiveCount: opts.maxReceiveCount ?? 20,
+            deadLetterQueue: this.dlq,
+        });
+        this.endpoint = new LocalSsmEndpoint({
+            bus: this.bus,
+            queues: [this.dlq],
+            knobs: { requiredTag: this.plan.tag, ...(opts.knobs ?? {}) },
+        });
+        // The rules the Provisioner deploys, with its exact patterns.
+        this.bus.addRule("instance-running", EC2_RUNNING_PATTERN, this.queue);
+        this.bus.addRule("association-change", SSM_ASSOCIATION_PATTERN, this.queue);
+        this.bus.addRule("command-result", commandResultPattern(DOCUMENT_NAME), this.queue);
+        this.bus.addRule("push", PUSH_PATTERN, this.queue);
+    }
+
+    /** Builds everything except the hosts' launch: endpoint, document, access parameter, Lambda, queue polling, hosts started (pending). */
+    static async create(opts: LocalFleetOptions = {}): Promise<LocalFleet> {
+        const fleet = new LocalFleet(opts);
+        try {
+            await fleet.setup();
+        } catch (err) {
+            await fleet.stop();
+            throw err;
+        }
+        return fleet;
+    }
+
+    private async setup(): Promise<void> {
+        const n = this.opts.hosts ?? 5;
+        await this.endpoint.start();
+        this.endpoint.addDocument(DOCUMENT_NAME, renderDocument() as SsmDocument);
+        this.storeSpec(this.spec);
+        this.watch();
+
+        const env: Record<string, string> = {
+            ...this.endpoint.lambdaEnv(),
+            PKA_DOCUMENT_NAME: DOCUMENT_NAME,
+            PKA_TARGET_TAG: `${this.plan.tag.key}=${this.plan.tag.value}`,
+            PKA_ACCESS_PARAMETER: this.plan.accessPath,
+            PKA_KNOWN_HOSTS_PATH: this.plan.knownHostsPath,
+            PKA_DEAD_LETTER_QUEUE_URL: this.dlq.url,
+            PKA_MAX_ATTEMPTS: String(this.opts.maxAttempts ?? 3),
+            PKA_COMMAND_TIMEOUT_SECONDS: "600",
+            AWS_LAMBDA_FUNCTION_NAME: "pka-fleet-provisioner",
+            POWERTOOLS_LOG_LEVEL: "INFO",
+        };
+        this.lambda = new LambdaPool(env, this.opts.lambdaConcurrency ?? 2);
+        await this.lambda.start();
+        this.mapping = new EventSourceMapping({
+            queue: this.queue,
+            invoke: (e) => this.lambda!.invoke(e),
+            batchSize: this.opts.batchSize ?? 10,
+            maximumBatchingWindowMs: this.opts.batchingWindowMs ?? 200,
+            maxConcurrency: this.opts.lambdaConcurrency ?? 2,
+        });
+        this.mapping.start();
+
+        if (!this.opts.simulated) this.log(`starting ${n} hosts (real sshd, one mount+pid namespace each)`);
+        const started = await Promise.allSettled(
+            Array.from({ length: n }, async (_, index) => {
+                const name = `pka-host-${index + 1}`;
+                let sandbox: SandboxHost | undefined;
+                let runner: DocumentRunner;
+                if (this.opts.simulated) {
+                    runner = async () => ({ exitCode: 0, stdout: simulatedHostKeyOutput(), stderr: "" });
+                } else {
+                    sandbox = await startHost({ name });
+                    const sb = sandbox;
+                    runner = async ({ document, parameters, instanceId }) => {
+                        const r = await runDocumentLikeAgent(sb, document, parameters, { instanceId });
+                        return { exitCode: r.status === "Success" ? 0 : r.responseCode === 0 ? 1 : r.responseCode, stdout: r.stdout, stderr: r.stderr };
+                    };
+                }
+                const inst = this.endpoint.addInstance({ tags: { [this.plan.tag.key]: this.plan.tag.value, Name: name }, runner, computerName: name });
+                const host: FleetHost = { index, name, instanceId: inst.instanceId, sandbox };
+                if (this.opts.failingHosts?.includes(index)) {
+                    this.endpoint.setFailing(inst.instanceId, "pka-local-fleet knob: the setup document always fails on this host");
+                }
+                return host;
+            }),
+        );
+        for (const r of started) if (r.status === "fulfilled") this.hosts.push(r.value);
+        this.hosts.sort((a, b) => a.index - b.index);
+        for (const h of this.hosts) this.byId.set(h.instanceId, h);
+        const failed = started.find((r) => r.status === "rejected") as PromiseRejectedResult | undefined;
+        if (failed) throw failed.reason;
+    }
+
+    /** Writes the spec as PkaFleet does: chunked under the access path. */
+    storeSpec(spec: AccessSpec): void {
+        const json = canonicalAccessSpecJson(spec);
+        for (const p of splitAccessSpec(json, this.plan.accessPath)) this.endpoint.putParameterDirect(p.name, p.value);
+        this.spec = spec;
+    }
+
+    /** Follows the pipeline's effects: commands, results, pinned keys, dead letters. */
+    private watch(): void {
+        this.endpoint.on("agentOnline", (inst: { instanceId: string }) => {
+            const h = this.byId.get(inst.instanceId);
+            if (h) h.agentOnlineAt = Date.now();
+        });
+        this.endpoint.on("commandSent", (inv: { instanceId: string }) => {
+            const h = this.byId.get(inv.instanceId);
+            if (h && h.firstCommandAt === undefined) h.firstCommandAt = Date.now();
+        });
+        this.endpoint.on("invocation", (inv: { instanceId: string; status: string; documentName: string }) => {
+            const h = this.byId.get(inv.instanceId);
+            if (!h || inv.documentName !== DOCUMENT_NAME) return;
+            if (inv.status === "Success") {
+                h.provisionedAt ??= Date.now();
+                h.lastSuccessAt = Date.now();
+                if (this.opts.simulated || this.opts.login === false) h.result ??= "provisioned";
+            } else if (inv.status === "Failed") {
+                this.log(`  ${h.name} ${h.instanceId}: the document failed (the Lambda retries, then dead-letters)`);
+            }
+        });
+        this.endpoint.on("parameter", (p: { name: string; value: string }) => {
+            const prefix = `${this.plan.knownHostsPath}/`;
+            if (!p.name.startsWith(prefix)) return;
+            const h = this.byId.get(p.name.slice(prefix.length));
+            if (!h) return;
+            h.keysPinnedAt = Date.now();
+            if (!this.opts.simulated && this.opts.login !== false && h.result !== "access" && !this.loggingIn.has(h)) {
+                this.loggingIn.add(h);
+                const job = this.checkAccess(h).finally(() => {
+                    this.logins.delete(job);
+                    this.loggingIn.delete(h);
+                });
+                this.logins.add(job);
+            }
+        });
+        this.dlq.on("visible", () => this.readDeadLetters());
+    }
+
+    private readDeadLetters(): void {
+        for (const m of this.dlq.peek()) {
+            let id: string | undefined;
+            let reason: string;
+            try {
+                const body = JSON.parse(m.body);
+                if (typeof body.instanceId === "string") {
+                    id = body.instanceId;
+                    reason = `${body.reason ?? "dead-lettered"}: ${body.status ?? ""} after ${body.attempts ?? "?"} attempts${body.stderrTail ? `: ${String(body.stderrTail).trim().split("\n").pop()}` : ""}`;
+                } else {
+                    id = body?.detail?.["instance-id"];
+                    reason = `redrive: received ${m.receiveCount} times (${body?.["detail-type"] ?? "event"}) without success`;
+                }
+            } catch {
+                continue;
+            }
+            const h = id ? this.byId.get(id) : undefined;
+            if (!h || h.deadLetterReason) continue;
+            h.deadLetterReason = reason;
+            if (h.result !== "access") {
+                h.result = "dead-lettered";
+                h.detail = reason;
+                this.log(`  ${h.name} ${h.instanceId}: dead-lettered: ${reason}`);
+            }
+        }
+    }
+
+    /** known_hosts built only from the parameters the Lambda wrote. */
+    knownHostsFile(): string {
+        const lines: string[] = [];
+        const prefix = `${this.plan.knownHostsPath}/`;
+        for (const [name, p] of this.endpoint.parameters) {
+            if (!name.startsWith(prefix)) continue;
+            const h = this.byId.get(name.slice(prefix.length));
+            if (!h?.sandbox) continue;
+            for (const key of p.value.split("\n").filter(Boolean)) lines.push(`[127.0.0.1]:${h.sandbox.port} ${key}`);
+        }
+        const file = path.join(this.workDir, "known_hosts");
+        fs.writeFileSync(file, lines.join("\n") + "\n", { mode: 0o600 });
+        return file;
+    }
+
+    /** Logs in from the central server's key (or `keyFile`) with the pinned known_hosts and runs `sudo -n true`. */
+    async login(h: FleetHost, opts: { keyFile?: string; user?: string; command?: string } = {}): Promise<{ ok: boolean; output: string }> {
+        if (!h.sandbox) throw new Error(`${h.name} is simulated: no sshd to log in to`);
+        const r = await sshRun(h.sandbox, {
+            user: opts.user ?? SERVICE_USER,
+            identityFile: opts.keyFile ?? this.keyFile,
+            knownHostsFile: this.knownHostsFile(),
+            command: opts.command ?? "sudo -n true",
+        });
+        return { ok: r.code === 0, output: (r.stderr || r.stdout).trim() };
+    }
+
+    private async checkAccess(h: FleetHost): Promise<void> {
+        if (this.stopped) return;
+        const r = await this.login(h);
+        if (r.ok) {
+            h.accessAt ??= Date.now();
+            h.result = "access";
+            h.detail = undefined;
+            this.log(`  ${h.name} ${h.instanceId}: ssh ${SERVICE_USER}@host 'sudo -n true' ok (${((h.accessAt - h.launchedAt!) / 1000).toFixed(1)} s after launch)`);
+        } else {
+            h.result = "denied";
+            h.detail = r.output.split("\n").pop();
+        }
+    }
+
+    /** Launches every host: EC2 says running now; each agent registers after agentDelayMs(index). */
+    launchAll(spreadMs = 0): void {
+        for (const h of this.hosts) {
+            const delay = this.opts.agentDelayMs?.(h.index) ?? 0;
+            const go = () => {
+                if (this.stopped) return;
+                h.launchedAt = Date.now();
+                this.endpoint.launch(h.instanceId, delay);
+            };
+            if (spreadMs > 0) setTimeout(go, Math.floor((h.index / Math.max(1, this.hosts.length)) * spreadMs));
+            else go();
+        }
+        this.log(`launched ${this.hosts.length} instances: EC2 "running" events on the bus${this.opts.agentDelayMs ? " (some agents register late)" : ""}`);
+    }
+
+    /** Sends the Provisioner's push event for the current spec (rotation, revocation, backfill). */
+    push(reason: string): number {
+        const at = Date.now();
+        this.bus.put({ source: PUSH_SOURCE, detailType: PUSH_DETAIL_TYPE, detail: { reason, specHash: accessSpecHash(this.spec) } });
+        return at;
+    }
+
+    /** Waits until every host has a result (access, dead-lettered, ...) or the deadline passes. */
+    async settle(timeoutMs = 120_000, done: (h: FleetHost) => boolean = (h) => h.result === "access" || h.result === "dead-lettered" || h.result === "provisioned"): Promise<void> {
+        const end = Date.now() + timeoutMs;
+        let lastReport = 0;
+        while (Date.now() < end) {
+            this.readDeadLetters();
+            if (this.hosts.every(done)) break;
+            if (Date.now() - lastReport > 5000 && !this.opts.simulated) {
+                lastReport = Date.now();
+                const ok = this.hosts.filter((h) => h.result === "access").length;
+                this.log(`  ... ${ok}/${this.hosts.length} with access; queue ${this.queue.depth} messages (${this.queue.inFlight} in flight), DLQ ${this.dlq.depth}`);
+            }
+            await new Promise((r) => setTimeout(r, 50));
+        }
+        await Promise.allSettled([...this.logins]);
+        for (const h of this.hosts) if (!done(h)) h.result ??= "timed out";
+        for (const h of this.hosts) if (!done(h) && h.result !== "denied") h.result = "timed out";
+    }
+
+    /** Waits until every host that is not failing ran the current spec successfully after `since`. */
+    async settlePush(since: number, timeoutMs = 60_000): Promise<void> {
+        const end = Date.now() + timeoutMs;
+        const failing = new Set(this.opts.failingHosts ?? []);
+        while (Date.now() < end) {
+            if (this.hosts.every((h) => failing.has(h.index) || (h.lastSuccessAt ?? 0) > since)) return;
+            await new Promise((r) => setTimeout(r, 50));
+        }
+        const missing = this.hosts.filter((h) => !failing.has(h.index) && (h.lastSuccessAt ?? 0) <= since).map((h) => h.name);
+        throw new Error(`the push did not reach ${missing.join(", ")} within ${timeoutMs} ms`);
+    }
+
+    lambdaLogs(): LambdaLogLine[] {
+        return this.lambda?.logs ?? [];
+    }
+
+    get lambdaInvocations(): number {
+        return this.lambda?.invocations ?? 0;
+    }
+
+    /** Tears everything down: queue polling, Lambda containers, endpoint, hosts, the work dir. Idempotent. */
+    async stop(): Promise<void> {
+        if (this.stopped) return;
+        this.stopped = true;
+        await Promise.race([this.mapping?.stop(), new Promise((r) => setTimeout(r, 5000))]);
+        this.lambda?.stop();
+        await this.endpoint.stop();
+        await Promise.allSettled(this.hosts.map((h) => h.sandbox?.stop()));
+        fs.rmSync(this.workDir, { recursive: true, force: true });
+    }
+}
