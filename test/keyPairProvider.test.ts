@@ -50,12 +50,15 @@ async function serializeLikePulumi(provider: pulumi.dynamic.ResourceProvider): P
  * (`requireFromString(text).handler()`, with the program directory as cwd) in a fresh node,
  * and calls `create`. Returns the create result.
  */
-function createInFreshNode(providerText: string, inputs: GeneratedKeyInputs, cwd: string): { id: string; outs: GeneratedKeyState } {
+function createInFreshNode(providerText: string, inputs: GeneratedKeyInputs, cwd: string): { id: string; outs: GeneratedKeyState };
+function createInFreshNode(providerText: string, inputs: GeneratedKeyInputs[], cwd: string): { id: string; outs: GeneratedKeyState }[];
+function createInFreshNode(providerText: string, inputs: GeneratedKeyInputs | GeneratedKeyInputs[], cwd: string): any {
     const rfs = require.resolve("require-from-string", { paths: [path.dirname(require.resolve("@pulumi/pulumi"))] });
     const script = `
         const text = require("fs").readFileSync(process.argv[1], "utf8");
         const provider = require(${JSON.stringify(rfs)})(text).handler();
-        provider.create(JSON.parse(process.argv[2])).then(
+        const inputs = JSON.parse(process.argv[2]);
+        (Array.isArray(inputs) ? Promise.all(inputs.map((i) => provider.create(i))) : provider.create(inputs)).then(
             (r) => process.stdout.write(JSON.stringify(r)),
             (e) => { process.stderr.write(String(e && e.stack || e)); process.exit(3); });`;
     const env: NodeJS.ProcessEnv = { ...process.env, NODE_NO_WARNINGS: "1" };
@@ -171,9 +174,10 @@ describe("SshKeyPair dynamic provider", function () {
             assert.ok(text.includes(JSON.stringify(path.join(REPO, "components", "keyPairProvider.ts"))), "the module path is captured");
         });
 
-        it("from this repository (TypeScript sources): create() gives a valid key, from the project dir and elsewhere", () => {
-            assertValidKey(createInFreshNode(text, BASE, REPO).outs, "ed25519");
-            assertValidKey(createInFreshNode(text, { ...BASE, keyType: "rsa", bits: 3072 }, os.tmpdir()).outs, "rsa");
+        it("from this repository (TypeScript sources, run from another directory): create() gives valid keys", () => {
+            const [ed, rsa] = createInFreshNode(text, [BASE, { ...BASE, keyType: "rsa", bits: 3072 }], os.tmpdir());
+            assertValidKey(ed.outs, "ed25519");
+            assertValidKey(rsa.outs, "rsa");
         });
 
         it("from an installed pka-fleet package, also after the project directory moved", function () {

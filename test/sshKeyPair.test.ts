@@ -201,7 +201,7 @@ describe("SshKeyPair component (mocks)", function () {
         });
 
         it("a second program run against the same state keeps the key; a passphrase change updates, a type change replaces", async () => {
-            const args = (extra: object = {}) => ({ generate: { comment: "svc", passphrase: "one-pass", ...extra } });
+            const args = (extra: object = {}) => ({ generate: { comment: "svc", ...extra } });
             const run1 = new mod.SshKeyPair("stable", args());
             await value(run1.publicKey);
             const state = keyState.get("stable-key")!;
