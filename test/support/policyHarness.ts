@@ -37,8 +37,10 @@ export interface AnalyzerResourceSpec {
     name: string;
     /** Default: urn:pulumi:test::pka-fleet::<type>::<name>. */
     urn?: string;
-    /** Inputs for Analyze, outputs for AnalyzeStack (use `secret()`/`UNKNOWN` as the engine would). */
+    /** Outputs for AnalyzeStack, and inputs for Analyze unless `inputs` is given (use `secret()`/`UNKNOWN` as the engine would). */
     properties: Record<string, unknown>;
+    /** Inputs for Analyze when they differ from the outputs (a stack's Analyze inputs are `{}`). */
+    inputs?: Record<string, unknown>;
     /** Parent URN. */
     parent?: string;
     additionalSecretOutputs?: string[];
@@ -163,7 +165,7 @@ export class PolicyServer {
         req.setType(r.type);
         req.setName(r.name);
         req.setUrn(r.urn ?? urnOf(r.type, r.name));
-        req.setProperties(structPb.Struct.fromJavaScript(r.properties));
+        req.setProperties(structPb.Struct.fromJavaScript(r.inputs ?? r.properties));
         req.setOptions(options(r));
         return toDiagnostics(await this.call("analyze", req));
     }
