@@ -8,7 +8,9 @@ import * as assert from "assert";
 import * as crypto from "crypto";
 import * as sshpk from "sshpk";
 import type { Policy, ResourceValidationArgs, ResourceValidationPolicy, StackValidationArgs, StackValidationPolicy } from "@pulumi/policy";
-import { encryptPrivateKey, generateKey } from "../core/keys";
+import * as fs from "fs";
+import * as path from "path";
+import { encryptPrivateKey, generateKey, keyRulesFromPolicyConfig } from "../core/keys";
 import { renderDocumentJson } from "../core/document";
 import { noSudoersAppend, ssmDocumentInjection, strictPatternProblem, sudoersProblems } from "../policy/documents";
 import { policyProblems, provisionerLeastPrivilege } from "../policy/iam";
@@ -595,6 +597,25 @@ describe("policy rules (called directly, engine-shaped arguments)", () => {
         it("skips container-image functions and unknown runtimes", async () => {
             assert.deepStrictEqual(await check(lambdaRuntimeSupported, "aws:lambda/function:Function", "f", { packageType: "Image", imageUri: "x" }), []);
             assert.deepStrictEqual(await check(lambdaRuntimeSupported, "aws:lambda/function:Function", "f", { runtime: UNKNOWN }), []);
+        });
+    });
+
+    describe("the README's example config", () => {
+        const md = fs.readFileSync(path.join(__dirname, "..", "docs", "readme", "50-policy-pack.md"), "utf8");
+        const example = JSON.parse(/### Example config\s+```json\n([\s\S]*?)```/.exec(md)![1]);
+        const policies = [sshKeyAlgorithm, sshKeyPassphrase, sshPrivateKeySecret, sshKeyMaxAge, noSudoersAppend, ssmDocumentInjection, provisionerLeastPrivilege, lambdaRuntimeSupported];
+        it("names only rules of the pack and properties of their configSchema", () => {
+            for (const [rule, c] of Object.entries(example)) {
+                const policy = policies.find((p) => p.name === rule);
+                assert.ok(policy, `no rule ${rule}`);
+                if (typeof c === "string") continue;
+                for (const k of Object.keys(c as object)) {
+                    assert.ok(k === "enforcementLevel" || k in policy!.configSchema!.properties, `${rule}.${k} is not in its configSchema`);
+                }
+            }
+        });
+        it("is read the same way by pka check-key", () => {
+            assert.deepStrictEqual(keyRulesFromPolicyConfig(example), { allowedTypes: ["ed25519", "rsa"], minRsaBits: 4096 });
         });
     });
 
