@@ -1,0 +1,160 @@
+/**
+ * End to end on real sshd hosts: EC2/SSM events -> local EventBridge bus (the Provisioner's exact
+ * patterns) -> SQS semantics -> the real bundled Lambda -> local SSM endpoint -> the real document
+ * on the host -> host keys pinned in Parameter Store -> the real ssh with StrictHostKeyChecking.
+ */
+import * as assert from "assert";
+import { execFileSync } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+import { validateAccessSpec } from "../core/accessSpec";
+import { generateKey } from "../core/keys";
+import { FleetHost, LocalFleet, packageRoot } from "../local/fleet";
+import { requireReal } from "./support/env";
+
+function buildBundle(): void {
+    const root = packageRoot();
+    execFileSync(process.execPath, [path.join(root, "scripts", "bundle-lambda.js")], { cwd: root, stdio: "ignore" });
+    if (!fs.existsSync(path.join(root, "bin", "lambda", "provisioner.js"))) throw new Error("bin/lambda/provisioner.js was not built");
+}
+
+function newKey(fleet: LocalFleet, name: string): { publicKey: string; file: string } {
+    const k = generateKey({ type: "ed25519", comment: name });
+    const file = path.join(fleet.workDir, name);
+    fs.writeFileSync(file, k.privateKey, { mode: 0o600 });
+    fs.writeFileSync(`${file}.pub`, k.publicKey + "\n");
+    return { publicKey: k.publicKey, file };
+}
+
+describe("local fleet end to end (real sshd, real Lambda bundle)", function () {
+    this.timeout(120_000);
+
+    describe("a fleet with a late agent and a failing host", () => {
+        let fleet: LocalFleet;
+        const LATE = 1;
+        const FAILING = 3;
+
+        before(async function () {
+            requireReal(this, { root: true, commands: ["sshd", "ssh", "unshare", "nsenter"] });
+            buildBundle();
+            fleet = await LocalFleet.create({
+                hosts: 4,
+                visibilityTimeoutMs: 1000,
+                maxReceiveCount: 20,
+                maxAttempts: 2,
+                agentDelayMs: (i) => (i === LATE ? 5000 : 0),
+                failingHosts: [FAILING],
+            });
+            fleet.launchAll();
+            await fleet.settle(60_000);
+        });
+        after(async () => {
+            await fleet?.stop();
+        });
+
+        const host = (i: number): FleetHost => fleet.hosts[i];
+
+        it("new instances get access: the central key logs in with the pinned host keys and sudo -n true works", async () => {
+            for (const i of [0, 2]) {
+                assert.strictEqual(host(i).result, "access", `${host(i).name}: ${host(i).detail}`);
+                const r = await fleet.login(host(i));
+                assert.ok(r.ok, r.output);
+            }
+            // The pinned keys are exactly the host's own: the known_hosts parameter equals the host key files.
+            const pinned = fleet.endpoint.parameters.get(`${fleet.plan.knownHostsPath}/${host(0).instanceId}`)!.value.split("\n").sort();
+            assert.deepStrictEqual(pinned, host(0).sandbox!.hostKeys().sort());
+        });
+
+        it("an agent that comes online 5 s late still gets access (its early event is redelivered, not dropped)", () => {
+            const h = host(LATE);
+            assert.strictEqual(h.result, "access", `${h.name}: ${h.detail}`);
+            assert.ok(h.agentOnlineAt! - h.launchedAt! >= 5000);
+            assert.ok(h.firstCommandAt! >= h.agentOnlineAt!, "a command was sent before the agent was online");
+            assert.ok(fleet.lambdaLogs().some((l) => l.line.includes(h.instanceId) && l.line.includes("agent not online")), "the Lambda never saw the agent offline");
+            assert.ok(fleet.queue.stats.redelivered > 0, "no record was redelivered");
+        });
+
+        it("an instance that keeps failing ends in the DLQ with its reason, and gets no access", async () => {
+            const h = host(FAILING);
+            assert.strictEqual(h.result, "dead-lettered");
+            const letters = fleet.dlq.peek().map((m) => JSON.parse(m.body)).filter((b) => b.instanceId === h.instanceId);
+            assert.ok(letters.length >= 1, "no dead letter for the failing instance");
+            assert.strictEqual(letters[0].reason, "command-failed");
+            assert.strictEqual(letters[0].status, "Failed");
+            assert.strictEqual(letters[0].attempts, 2);
+            assert.match(letters[0].stderrTail, /always fails on this host/);
+            const r = await fleet.login(h).catch((e: Error) => ({ ok: false, output: e.message }));
+            assert.strictEqual(r.ok, false);
+            // No other instance went to the DLQ.
+            assert.ok(fleet.dlq.peek().every((m) => JSON.parse(m.body).instanceId === h.instanceId || JSON.parse(m.body).detail?.["instance-id"] === h.instanceId));
+        });
+
+        it("a key rotation pushed to the fleet: the old key is refused and the new key accepted on every host", async () => {
+            const oldKey = fleet.keyFile;
+            const rotated = newKey(fleet, "central_rotated");
+            const deploy = newKey(fleet, "deploy_user");
+            fleet.storeSpec(
+                validateAccessSpec({
+                    users: [
+                        { name: "svc_user", sudo: "nopasswd", keys: [rotated.publicKey] },
+                        { name: "deployer", sudo: "none", keys: [deploy.publicKey] },
+                    ],
+                }),
+            );
+            await fleet.settlePush(fleet.push("rotation"), 60_000);
+            for (const i of [0, 1, 2]) {
+                const fresh = await fleet.login(host(i), { keyFile: rotated.file });
+                assert.ok(fresh.ok, `${host(i).name}: new key refused: ${fresh.output}`);
+                const stale = await fleet.login(host(i), { keyFile: oldKey });
+                assert.strictEqual(stale.ok, false, `${host(i).name}: the old key still logs in`);
+                assert.match(stale.output, /Permission denied/);
+                const dep = await fleet.login(host(i), { keyFile: deploy.file, user: "deployer", command: "true" });
+                assert.ok(dep.ok, `${host(i).name}: deployer refused: ${dep.output}`);
+                const depSudo = await fleet.login(host(i), { keyFile: deploy.file, user: "deployer", command: "sudo -n true" });
+                assert.strictEqual(depSudo.ok, false, "a sudo: none user got sudo");
+            }
+
+        });
+
+        it("a user removed from the spec is refused everywhere; the others keep access (follows the rotation above)", async () => {
+            const rotated = { file: path.join(fleet.workDir, "central_rotated"), publicKey: fs.readFileSync(path.join(fleet.workDir, "central_rotated.pub"), "utf8").trim() };
+            const deploy = { file: path.join(fleet.workDir, "deploy_user") };
+            fleet.storeSpec(validateAccessSpec({ users: [{ name: "svc_user", sudo: "nopasswd", keys: [rotated.publicKey] }] }));
+            await fleet.settlePush(fleet.push("revocation"), 60_000);
+            for (const i of [0, 1, 2]) {
+                const gone = await fleet.login(host(i), { keyFile: deploy.file, user: "deployer", command: "true" });
+                assert.strictEqual(gone.ok, false, `${host(i).name}: the removed user still logs in`);
+                assert.match(gone.output, /Permission denied/);
+                const kept = await fleet.login(host(i), { keyFile: rotated.file });
+                assert.ok(kept.ok, `${host(i).name}: svc_user lost access: ${kept.output}`);
+            }
+        });
+    });
+
+    describe("throttling", () => {
+        let fleet: LocalFleet;
+        before(async function () {
+            requireReal(this, { root: true, commands: ["sshd", "ssh", "unshare", "nsenter"] });
+            buildBundle();
+            fleet = await LocalFleet.create({
+                hosts: 3,
+                visibilityTimeoutMs: 1000,
+                batchSize: 1,
+                lambdaConcurrency: 3,
+                knobs: { throttle: { ratePerSecond: 1, burst: 1 } },
+            });
+            fleet.launchAll();
+            await fleet.settle(60_000);
+        });
+        after(async () => {
+            await fleet?.stop();
+        });
+
+        it("does not lose an instance: every host gets access although the endpoint throttled the Lambda", () => {
+            const throttled = Object.values(fleet.endpoint.stats.throttled).reduce((a, b) => a + b, 0);
+            assert.ok(throttled > 0, "the endpoint never throttled: the test proves nothing");
+            for (const h of fleet.hosts) assert.strictEqual(h.result, "access", `${h.name}: ${h.result} ${h.detail ?? ""}`);
+            assert.strictEqual(fleet.dlq.depth, 0);
+        });
+    });
+});
