@@ -3,7 +3,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import * as command from "@pulumi/command";
-import { judgeKey, judgeKeySpec, KeyInfo, parsePublicKey } from "../core/keys";
+import { judgeKey, judgeKeySpec, KeyInfo, parsePublicKey, resolveKeySpec } from "../core/keys";
 import { GeneratedKeyInputs, keyPairProvider, SECRET_OUTPUTS } from "./keyPairProvider";
 
 /** Key algorithms SshKeyPair generates. */
@@ -73,34 +73,24 @@ export interface SshKeyPairArgs {
 }
 
 type Spec = { keyType: SshKeyType; bits: number; curve?: SshKeyCurve };
-const CURVE_BITS: Record<SshKeyCurve, number> = { nistp256: 256, nistp384: 384, nistp521: 521 };
 
-/** Normalizes keyType/bits/curve (defaults applied) and judges them by the key rules. Throws on a bad spec. */
-export function resolveKeySpec(input: string, a: { keyType?: string; bits?: number; curve?: string }, ec2Import: boolean): Spec {
-    const keyType = a.keyType ?? "ed25519";
-    const fail = (msg: string): never => { throw new Error(msg); };
-    if (keyType !== "ed25519" && keyType !== "ecdsa" && keyType !== "rsa") {
-        fail(`\`${input}.keyType\` must be "ed25519", "ecdsa" or "rsa"; got ${JSON.stringify(keyType)}.`);
+/**
+ * keyType/bits/curve with defaults applied (core/keys resolveKeySpec: ed25519; ecdsa nistp256;
+ * rsa 4096) and judged by the key rules (for EC2 import too). Throws naming the input.
+ */
+export function resolveSshKeySpec(input: string, a: { keyType?: string; bits?: number; curve?: string }, ec2Import: boolean): Spec {
+    let resolved: { type: string; bits: number; curve?: string };
+    try {
+        resolved = resolveKeySpec({ type: a.keyType, bits: a.bits, curve: a.curve });
+    } catch (e) {
+        // core says "field: problem"; name the field as the user wrote it.
+        const m = /^(type|bits|curve): ([\s\S]*)$/.exec((e as Error).message);
+        throw new Error(m ? `\`${input}.${m[1] === "type" ? "keyType" : m[1]}\`: ${m[2]}` : `\`${input}\`: ${(e as Error).message}`);
     }
-    if (a.bits !== undefined && !(Number.isInteger(a.bits) && a.bits > 0)) fail(`\`${input}.bits\` must be a positive integer; got ${JSON.stringify(a.bits)}.`);
-    if (a.curve !== undefined && keyType !== "ecdsa") fail(`\`${input}.curve\` applies to ecdsa keys only; \`${input}.keyType\` is "${keyType}".`);
-    let spec: Spec;
-    if (keyType === "ecdsa") {
-        const byBits = Object.entries(CURVE_BITS).find(([, b]) => b === a.bits)?.[0] as SshKeyCurve | undefined;
-        const curve = (a.curve ?? byBits ?? "nistp256") as SshKeyCurve;
-        if (!(curve in CURVE_BITS)) fail(`\`${input}.curve\` must be "nistp256", "nistp384" or "nistp521"; got ${JSON.stringify(curve)}.`);
-        if (a.bits !== undefined && a.bits !== CURVE_BITS[curve]) fail(`\`${input}.bits\` is ${a.bits} but curve ${curve} has ${CURVE_BITS[curve]} bits; give one of them.`);
-        spec = { keyType, bits: CURVE_BITS[curve], curve };
-    } else if (keyType === "ed25519") {
-        if (a.bits !== undefined && a.bits !== 256) fail(`\`${input}.bits\` must be left out for ed25519 keys (always 256); got ${a.bits}.`);
-        spec = { keyType, bits: 256 };
-    } else {
-        spec = { keyType: "rsa", bits: a.bits ?? 4096 };
-        if (spec.bits > 16384) fail(`\`${input}.bits\` must be at most 16384; got ${spec.bits}.`);
-    }
+    const spec = { keyType: resolved.type, bits: resolved.bits, curve: resolved.curve } as Spec;
     const label = `\`${input}\` (${spec.keyType} ${spec.curve ?? spec.bits})`;
     const violations = judgeKeySpec({ type: spec.keyType, bits: spec.bits, curve: spec.curve }, undefined, { ec2Import, service: true, label });
-    if (violations.length) fail(violations.join(" ") + (ec2Import ? " (`ec2KeyName` is set.)" : ""));
+    if (violations.length) throw new Error(violations.join(" ") + (ec2Import ? " (`ec2KeyName` is set.)" : ""));
     return spec;
 }
 
@@ -203,7 +193,7 @@ export function planSshKeyPair(args: SshKeyPairArgs): Plan {
     if (args.generate) {
         const g = args.generate;
         if (typeof g.comment === "string") checkComment("generate.comment", g.comment);
-        return { source: "generate", spec: resolveKeySpec("generate", g, ec2Import) };
+        return { source: "generate", spec: resolveSshKeySpec("generate", g, ec2Import) };
     }
     if (args.onHost) {
         const h = args.onHost;
@@ -211,7 +201,7 @@ export function planSshKeyPair(args: SshKeyPairArgs): Plan {
         if (!h.connection || h.connection.host === undefined || h.connection.host === "") throw new Error("`onHost.connection.host` is required.");
         if (h.connection.privateKey === undefined) throw new Error("`onHost.connection.privateKey` is required (the central server's login key).");
         if (typeof h.comment === "string") checkComment("onHost.comment", h.comment);
-        return { source: "onHost", spec: resolveKeySpec("onHost", h, ec2Import), path: p };
+        return { source: "onHost", spec: resolveSshKeySpec("onHost", h, ec2Import), path: p };
     }
     // A key known only at deployment (an Output) is checked when it resolves.
     return { source: "import", info: typeof args.publicKey === "string" ? checkPublicKey("publicKey", args.publicKey, ec2Import) : undefined };
@@ -287,7 +277,8 @@ export class SshKeyPair extends pulumi.ComponentResource {
                 // A new spec or trigger replaces the command, so it runs again and rotates the key.
                 triggers: [pulumi.all([spec.keyType, spec.bits, spec.curve ?? "", h.rotationTrigger ?? ""])],
             }, { parent: this });
-            info = cmd.stdout.apply((out) => checkPublicKey("onHost", out.trim(), ec2Import));
+            // The last line: a chatty shell profile on the server may print before the command runs.
+            info = cmd.stdout.apply((out) => checkPublicKey("onHost", out.trim().split("\n").pop() ?? "", ec2Import));
         } else {
             info = plan.info ? pulumi.output(plan.info) : pulumi.output(args.publicKey!).apply((l) => checkPublicKey("publicKey", l, ec2Import));
         }
