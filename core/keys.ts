@@ -177,6 +177,8 @@ const CURVES: Record<string, { bits: number; coord: number; nodeName: string; jw
     nistp521: { bits: 521, coord: 66, nodeName: "secp521r1", jwk: "P-521", oid: "1.3.132.0.35" },
 };
 
+const EC_BITS: Record<number, string> = { 224: "nistp224", 256: "nistp256", 384: "nistp384", 521: "nistp521" };
+
 function b64url(b: Buffer): string {
     return b.toString("base64url");
 }
@@ -782,9 +784,10 @@ export function readPpkFile(s: string, label: string): PpkFile {
         const passes = Number(take("Argon2-Passes"));
         const parallelism = Number(take("Argon2-Parallelism"));
         const saltHex = take("Argon2-Salt");
-        // Bounded work: refuse parameters that would make reading the file a denial of service.
-        if (!(memory >= 8 && memory <= 1 << 20 && passes >= 1 && passes <= 1000 && parallelism >= 1 && parallelism <= 64) || !/^([0-9a-f]{2})+$/i.test(saltHex)) {
-            throw new KeyError(label, "has out-of-range Argon2 parameters");
+        // Bounded work: refuse parameters that would make reading the file a denial of service
+        // (PuTTY writes 8 MiB and ~20 passes; we allow up to 256 MiB and 256 passes).
+        if (!(memory >= 8 && memory <= 1 << 18 && passes >= 1 && passes <= 256 && parallelism >= 1 && parallelism <= 64) || !/^([0-9a-f]{2}){1,64}$/i.test(saltHex)) {
+            throw new KeyError(label, "has out-of-range Argon2 parameters (at most 256 MiB and 256 passes are read)");
         }
         kdf = { flavour, memory, passes, parallelism, salt: Buffer.from(saltHex, "hex") };
     }
@@ -899,7 +902,8 @@ export function judgeKeySpec(
     const label = ctx.label ?? "key";
     const norm = normalizeType(spec.type);
     const type = norm.type;
-    const curve = spec.curve !== undefined ? normalizeCurve(spec.curve) : norm.curve;
+    // An ecdsa key described only by its size (256/384/521) names its curve that way.
+    const curve = spec.curve !== undefined ? normalizeCurve(spec.curve) : norm.curve ?? (type === "ecdsa" && spec.bits ? EC_BITS[spec.bits] : undefined);
     const accepted = `expected ${describeAccepted(r, ctx)}`;
     const size = type === "rsa" && spec.bits ? `-${spec.bits}` : type === "ecdsa" && curve ? ` ${curve}` : "";
     const out: string[] = [];
@@ -1013,8 +1017,6 @@ export interface GeneratedKey {
     privateKey: string;
 }
 
-const EC_BITS: Record<number, string> = { 256: "nistp256", 384: "nistp384", 521: "nistp521" };
-
 /** Resolve keygen options to a concrete spec (defaults: ed25519; ecdsa nistp256; rsa 4096). Throws Error on a bad option. */
 export function resolveKeySpec(opts: { type?: string; bits?: number; curve?: string }): { type: "ed25519" | "ecdsa" | "rsa"; bits: number; curve?: string } {
     const type = opts.type ?? "ed25519";
@@ -1026,13 +1028,13 @@ export function resolveKeySpec(opts: { type?: string; bits?: number; curve?: str
         case "ecdsa": {
             let curve = opts.curve !== undefined ? normalizeCurve(opts.curve) : undefined;
             if (opts.bits !== undefined) {
-                const fromBits = EC_BITS[opts.bits];
+                const fromBits = opts.bits === 224 ? undefined : EC_BITS[opts.bits];
                 if (!fromBits) throw new Error(`bits: ecdsa keys are 256, 384 or 521 bits; got ${opts.bits}`);
                 if (curve && curve !== fromBits) throw new Error(`curve: ${curve} does not have ${opts.bits} bits`);
                 curve = fromBits;
             }
             curve = curve ?? "nistp256";
-            if (!["nistp256", "nistp384", "nistp521"].includes(curve)) throw new Error(`curve: expected nistp256, nistp384 or nistp521; got ${opts.curve}`);
+            if (!["nistp256", "nistp384", "nistp521"].includes(curve)) throw new Error(`curve: expected nistp256, nistp384 or nistp521; got ${String(opts.curve).slice(0, 30)}`);
             return { type, bits: CURVES[curve].bits, curve };
         }
         case "rsa": {

@@ -269,6 +269,55 @@ describe("keys: refusing bad input", function () {
     });
 });
 
+describe("keys: mutated keys never crash the parser", function () {
+    // A small deterministic fuzz: every corruption of a valid key is either still a key or a
+    // KeyError; a TypeError/RangeError from deep inside would be a crash for the CLI and policy pack.
+    it("2000 seeded mutations of keys in every format: a KeyInfo or a KeyError, nothing else", async function () {
+        let seed = 0x2545f491;
+        const rnd = (n: number) => {
+            seed ^= seed << 13;
+            seed ^= seed >>> 17;
+            seed ^= seed << 5;
+            return (seed >>> 0) % n;
+        };
+        const pem = crypto.generateKeyPairSync("rsa", { modulusLength: 1024 }).privateKey.export({ type: "pkcs1", format: "pem" }) as string;
+        const p8 = crypto.generateKeyPairSync("ec", { namedCurve: "P-384" }).privateKey.export({ type: "pkcs8", format: "pem" }) as string;
+        const inputs = [ed.publicKey, ec256.publicKey, rsa3072.publicKey, ed.privateKey, ec256.privateKey, rsa3072.privateKey, pem, p8, await toPpk(ec256.privateKey)];
+        const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/= \n-:";
+        const crashes: string[] = [];
+        let refused = 0;
+        for (let i = 0; i < 2000; i++) {
+            const src = inputs[rnd(inputs.length)];
+            let s: string;
+            switch (rnd(3)) {
+                case 0: {
+                    const a = src.split("");
+                    a[rnd(a.length)] = alphabet[rnd(alphabet.length)];
+                    s = a.join("");
+                    break;
+                }
+                case 1:
+                    s = src.slice(0, rnd(src.length));
+                    break;
+                default: {
+                    const p = rnd(src.length);
+                    s = src.slice(0, p) + src.slice(p + 1 + rnd(20));
+                }
+            }
+            for (const fn of [() => parseKey(s, { label: "fuzz" }), () => parsePublicKey(s, "fuzz")]) {
+                try {
+                    fn();
+                } catch (e) {
+                    if (e instanceof KeyError) refused++;
+                    else crashes.push(`${String(e)} on ${JSON.stringify(s.slice(0, 80))}`);
+                }
+            }
+        }
+        assert.deepStrictEqual(crashes.slice(0, 5), []);
+        assert.ok(refused > 2000, `only ${refused} refusals: the mutations did not bite`);
+    });
+});
+
 describe("keys: parsing what real tools write", function () {
     let dir: string;
     before(function () {
@@ -485,6 +534,14 @@ describe("keys: rules and configuration", function () {
             assert.deepStrictEqual(judgeKeySpec(s), [], JSON.stringify(s));
         }
         assert.deepStrictEqual(DEFAULT_KEY_RULES.allowedTypes, ["ed25519", "ecdsa", "rsa"]);
+    });
+
+    it("judges specs the way tls.PrivateKey and aws describe keys", () => {
+        assert.deepStrictEqual(judgeKeySpec({ type: "ECDSA", curve: "P256" }), []);
+        assert.deepStrictEqual(judgeKeySpec({ type: "ecdsa", bits: 384 }), []);
+        assert.match(judgeKeySpec({ type: "ECDSA", curve: "P224" }).join(), /curve nistp224 is not allowed/);
+        assert.match(judgeKeySpec({ type: "ssh-dss", bits: 1024 }).join(), /dsa keys are not allowed/);
+        assert.match(judgeKeySpec({ type: "RSA", bits: 2048 }, undefined, { label: "tls.PrivateKey k" }).join(), /^tls.PrivateKey k: rsa-2048 is too small/);
     });
 
     it("refuses an rsa or ecdsa spec whose size is not given", () => {
