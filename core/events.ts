@@ -30,6 +30,18 @@ export const SSM_ASSOCIATION_PATTERN = {
     detail: { "instance-id": [{ prefix: "i-" }] },
 } as const;
 
+/**
+ * The association rule the Provisioner deploys: SSM_ASSOCIATION_PATTERN minus runs of our own
+ * document (the fleet's drift-correction association already applied the spec; re-sending it
+ * would double every scheduled run).
+ */
+export function associationPattern(documentName: string) {
+    return {
+        ...SSM_ASSOCIATION_PATTERN,
+        detail: { ...SSM_ASSOCIATION_PATTERN.detail, "document-name": [{ "anything-but": documentName }] },
+    };
+}
+
 /** Terminal statuses of a command invocation that the Lambda acts on. */
 export const COMMAND_TERMINAL_STATUSES = ["Success", "Failed", "TimedOut", "Cancelled"] as const;
 export const COMMAND_FAILED_STATUSES: readonly string[] = ["Failed", "TimedOut", "Cancelled"];

@@ -7,6 +7,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { matchesPattern } from "../core/eventPattern";
 import {
+    associationPattern,
     commandResultPattern,
     EC2_RUNNING_PATTERN,
     parseQueuedEvent,
@@ -65,6 +66,13 @@ describe("core/events patterns vs AWS sample events", () => {
         assert.deepStrictEqual(which(fixture("pka-fleet-push.json")), ["push"]);
         assert.deepStrictEqual(which(pushEvent({ reason: "rotation" })), ["push"]);
         assert.deepStrictEqual(which({ ...fixture("pka-fleet-push.json"), source: "someone-else" }), []);
+    });
+
+    it("the deployed association rule ignores runs of our own document (drift correction)", () => {
+        const e = fixture("ssm-instance-association-state-change.json");
+        assert.ok(matchesPattern(associationPattern(DOC), e));
+        assert.ok(!matchesPattern(associationPattern(DOC), { ...e, detail: { ...e.detail, "document-name": DOC } }));
+        assert.ok(!matchesPattern(associationPattern(DOC), { ...e, detail: { ...e.detail, "instance-id": "mi-0123456789abcdef0" } }));
     });
 
     it("a hybrid managed node (mi-) does not trigger the association rule", () => {

@@ -1,0 +1,76 @@
+/**
+ * The Lambda's configuration, from its environment. Nothing secret lives here: the access spec is
+ * read from Parameter Store at run time (so a key change needs no redeploy), and AWS endpoints and
+ * credentials come from the SDK's default resolution (AWS_ENDPOINT_URL_SSM etc. work).
+ */
+export interface ProvisionerConfig {
+    /** PKA_DOCUMENT_NAME: the SSM Command document (name or ARN). */
+    documentName: string;
+    /** PKA_TARGET_TAG `key=value`: only instances carrying this tag are provisioned. */
+    tagKey: string;
+    tagValue: string;
+    /** PKA_ACCESS_PARAMETER: the Parameter Store path holding the access spec chunks. */
+    accessPath: string;
+    /** PKA_KNOWN_HOSTS_PATH: host keys go to <path>/<instance-id>; unset: not written. */
+    knownHostsPath?: string;
+    /** PKA_DEAD_LETTER_QUEUE_URL: where instances that keep failing are reported; unset: logged only. */
+    deadLetterQueueUrl?: string;
+    /** PKA_MAX_ATTEMPTS: command runs per instance before it is dead-lettered (default 3). */
+    maxAttempts: number;
+    /** PKA_KEY_RULES: optional JSON of key-rule overrides the spec is validated with (same as the fleet's). */
+    keyRules?: Record<string, unknown>;
+    /** PKA_COMMAND_TIMEOUT_SECONDS: SendCommand TimeoutSeconds, the delivery deadline (default 600). */
+    commandTimeoutSeconds: number;
+}
+
+export class ConfigError extends Error {
+    constructor(message: string) {
+        super(message);
+        this.name = "ConfigError";
+    }
+}
+
+const PATH_RE = /^\/[A-Za-z0-9_.\-/]+[^/]$/;
+
+export function readConfig(env: Record<string, string | undefined>): ProvisionerConfig {
+    const need = (k: string): string => {
+        const v = env[k];
+        if (!v || !v.trim()) throw new ConfigError(`environment variable ${k} is required`);
+        return v.trim();
+    };
+    const documentName = need("PKA_DOCUMENT_NAME");
+    const tag = need("PKA_TARGET_TAG");
+    const eq = tag.indexOf("=");
+    if (eq <= 0) throw new ConfigError(`PKA_TARGET_TAG must be key=value; got ${JSON.stringify(tag)}`);
+    const accessPath = need("PKA_ACCESS_PARAMETER");
+    if (!PATH_RE.test(accessPath)) throw new ConfigError(`PKA_ACCESS_PARAMETER must be a parameter path like /pka/<fleet>/access; got ${JSON.stringify(accessPath)}`);
+    const knownHostsPath = env.PKA_KNOWN_HOSTS_PATH?.trim() || undefined;
+    if (knownHostsPath && !PATH_RE.test(knownHostsPath)) throw new ConfigError(`PKA_KNOWN_HOSTS_PATH must be a parameter path; got ${JSON.stringify(knownHostsPath)}`);
+    const int = (k: string, def: number, min: number, max: number): number => {
+        const raw = env[k]?.trim();
+        if (!raw) return def;
+        const n = Number(raw);
+        if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`${k} must be an integer from ${min} to ${max}; got ${JSON.stringify(raw)}`);
+        return n;
+    };
+    let keyRules: Record<string, unknown> | undefined;
+    if (env.PKA_KEY_RULES?.trim()) {
+        try {
+            keyRules = JSON.parse(env.PKA_KEY_RULES);
+        } catch {
+            throw new ConfigError("PKA_KEY_RULES must be a JSON object of key rules");
+        }
+        if (typeof keyRules !== "object" || keyRules === null || Array.isArray(keyRules)) throw new ConfigError("PKA_KEY_RULES must be a JSON object of key rules");
+    }
+    return {
+        documentName,
+        tagKey: tag.slice(0, eq),
+        tagValue: tag.slice(eq + 1),
+        accessPath,
+        knownHostsPath,
+        deadLetterQueueUrl: env.PKA_DEAD_LETTER_QUEUE_URL?.trim() || undefined,
+        maxAttempts: int("PKA_MAX_ATTEMPTS", 3, 1, 20),
+        keyRules,
+        commandTimeoutSeconds: int("PKA_COMMAND_TIMEOUT_SECONDS", 600, 30, 2592000),
+    };
+}

@@ -1,0 +1,609 @@
+/**
+ * The provisioner Lambda: SQS batches of EventBridge events in, SSM commands out.
+ *
+ *   parse each record (malformed: logged with its messageId and acknowledged)
+ *   results  -> Success: host keys to <PKA_KNOWN_HOSTS_PATH>/<id>;
+ *               Failed/TimedOut/Cancelled: run again (attempt+1) or, past PKA_MAX_ATTEMPTS, dead-letter with the reason
+ *   pushes   -> every online tagged instance (or the listed ones)
+ *   the rest -> tag filter (ec2:DescribeInstances) -> readiness (DescribeInstanceInformation, Online)
+ *            -> dedupe -> SendCommand, <= 50 instance ids a call, backoff with full jitter on throttling
+ *
+ * Only the records whose work failed are returned in batchItemFailures; SQS redelivers them after
+ * the visibility timeout, and the redrive policy ends in the DLQ. Logs are structured JSON and
+ * never carry key material (no spec, no parameters, no command output).
+ */
+import type { EC2Client } from "@aws-sdk/client-ec2";
+import { SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
+import {
+    DescribeInstanceInformationCommand,
+    GetCommandInvocationCommand,
+    GetCommandInvocationCommandOutput,
+    GetParametersByPathCommand,
+    PutParameterCommand,
+    SendCommandCommand,
+    SSMClient,
+} from "@aws-sdk/client-ssm";
+import { Logger } from "@aws-lambda-powertools/logger";
+import { AccessSpec, accessSpecHash, validateAccessSpec } from "../core/accessSpec";
+import { joinAccessSpec } from "../core/accessStore";
+import { documentParameters } from "../core/document";
+import { COMMAND_FAILED_STATUSES, parseQueuedEvent, QueuedEvent, QueuedEventError, sameDocument } from "../core/events";
+import { ProvisionerConfig, readConfig } from "./config";
+import { parseHostKeyLines } from "./hostKeys";
+import { errorName, realSleep, withBackoff, BackoffOptions, isThrottling, isServerFault } from "./retry";
+
+export interface SQSRecord {
+    messageId: string;
+    body: string;
+    eventSource?: string;
+    eventSourceARN?: string;
+    attributes?: Record<string, string>;
+    [k: string]: unknown;
+}
+export interface SQSEvent {
+    Records: SQSRecord[];
+}
+export interface SQSBatchResponse {
+    batchItemFailures: { itemIdentifier: string }[];
+}
+export interface LambdaContext {
+    getRemainingTimeInMillis?: () => number;
+}
+
+/** The subset of a logger the handler uses (Powertools' Logger fits). */
+export interface Log {
+    debug(message: string, extra?: Record<string, unknown>): void;
+    info(message: string, extra?: Record<string, unknown>): void;
+    warn(message: string, extra?: Record<string, unknown>): void;
+    error(message: string, extra?: Record<string, unknown>): void;
+}
+
+export interface ProvisionerDeps {
+    ssm: SSMClient;
+    /** Created on first use: the EC2 client is half the bundle, and most batches never need it. */
+    ec2: () => Promise<EC2Client>;
+    sqs: SQSClient;
+    env: Record<string, string | undefined>;
+    log: Log;
+    sleep: (ms: number) => Promise<void>;
+    random: () => number;
+    /** SendCommand Parameters for a spec (core/document.ts). */
+    documentParameters: (spec: AccessSpec) => Record<string, string[]>;
+    /** Host key lines (`type base64`) from the script's stdout. */
+    parseHostKeys: (stdout: string) => string[];
+}
+
+/** SendCommand takes at most 50 InstanceIds (SSM API reference). */
+export const SEND_COMMAND_MAX_IDS = 50;
+/** DescribeInstanceInformation returns at most 50 a page. */
+const DII_PAGE = 50;
+/** Values per ec2:DescribeInstances filter, well under EC2's limit. */
+const EC2_FILTER_VALUES = 100;
+/** Stop starting new SendCommand calls when less than this remains: fail the rest so SQS redelivers them. */
+const DEADLINE_MARGIN_MS = 8000;
+
+const COMMENT_RE = /pka-fleet attempt=(\d+)/;
+
+export function commandComment(attempt: number, specHash: string): string {
+    return `pka-fleet attempt=${attempt} spec=${specHash.slice(0, 8)}`;
+}
+
+export function attemptFromComment(comment: string | undefined): number | undefined {
+    const m = comment ? COMMENT_RE.exec(comment) : null;
+    return m ? Number(m[1]) : undefined;
+}
+
+/** Replaces anything that looks like key material (long base64 runs) before text reaches a log or the DLQ. */
+export function redact(text: string): string {
+    return text.replace(/[A-Za-z0-9+/]{40,}={0,3}/g, "[redacted]");
+}
+
+function chunk<T>(xs: T[], n: number): T[][] {
+    const out: T[][] = [];
+    for (let i = 0; i < xs.length; i += n) out.push(xs.slice(i, i + n));
+    return out;
+}
+
+interface Target {
+    records: Set<string>;
+    attempt: number;
+    /** Already known to carry the fleet tag (from a tag-filtered listing). */
+    tagged: boolean;
+    /** Already known to be Online. */
+    online: boolean;
+}
+
+/** What one batch did (for logs, tests and the bench). */
+export interface BatchStats {
+    records: number;
+    malformed: number;
+    ignored: number;
+    untagged: number;
+    notReady: number;
+    instancesSent: number;
+    sendCommandCalls: number;
+    throttled: number;
+    retriesScheduled: number;
+    deadLettered: number;
+    knownHostsWritten: number;
+    failedRecords: number;
+}
+
+let ec2Module: Promise<typeof import("@aws-sdk/client-ec2")> | undefined;
+/** Loads @aws-sdk/client-ec2 on first use (esbuild keeps it in the bundle but defers its evaluation). */
+function ec2Lib(): Promise<typeof import("@aws-sdk/client-ec2")> {
+    return (ec2Module ??= import("@aws-sdk/client-ec2"));
+}
+
+function lazyEc2(): () => Promise<EC2Client> {
+    let client: EC2Client | undefined;
+    return async () => (client ??= new (await ec2Lib()).EC2Client({ maxAttempts: 1 }));
+}
+
+/** Structured JSON logs through Powertools (one line per entry, Lambda request id attached by the runtime). */
+function powertoolsLog(): Log {
+    const l = new Logger({ serviceName: "pka-fleet-provisioner" });
+    return {
+        debug: (m, x) => l.debug(m, x ?? {}),
+        info: (m, x) => l.info(m, x ?? {}),
+        warn: (m, x) => l.warn(m, x ?? {}),
+        error: (m, x) => l.error(m, x ?? {}),
+    };
+}
+
+export function createHandler(partial: Partial<ProvisionerDeps> = {}) {
+    const env = partial.env ?? process.env;
+    const deps: ProvisionerDeps = {
+        ssm: partial.ssm ?? new SSMClient({ maxAttempts: 1 }),
+        ec2: partial.ec2 ?? lazyEc2(),
+        // With an endpoint override (AWS_ENDPOINT_URL_SQS: a local fleet), the SQS client would still send to the
+        // QueueUrl's host by default; use the configured endpoint instead. On AWS both are the same.
+        sqs: partial.sqs ?? new SQSClient({ maxAttempts: 1, useQueueUrlAsEndpoint: !(env.AWS_ENDPOINT_URL_SQS || env.AWS_ENDPOINT_URL) }),
+        env,
+        log: partial.log ?? powertoolsLog(),
+        sleep: partial.sleep ?? realSleep,
+        random: partial.random ?? Math.random,
+        documentParameters: partial.documentParameters ?? documentParameters,
+        parseHostKeys: partial.parseHostKeys ?? parseHostKeyLines,
+    };
+    let lastStats: BatchStats | undefined;
+
+    async function handler(event: SQSEvent, context?: LambdaContext): Promise<SQSBatchResponse> {
+        const run = new Batch(deps, readConfig(deps.env), context);
+        const result = await run.process(event.Records ?? []);
+        lastStats = run.stats;
+        deps.log.info("batch done", { ...run.stats });
+        // A direct invocation (the Provisioner's deploy-time push) has no queue to redeliver from:
+        // fail loudly so `pulumi up` reports it instead of pretending the fleet was provisioned.
+        const direct = (event.Records ?? []).length > 0 && event.Records.every((r) => r.eventSource !== "aws:sqs");
+        if (direct && result.batchItemFailures.length > 0) {
+            throw new Error(`pka-fleet push failed for ${result.batchItemFailures.length} record(s); see the function's log for the reasons`);
+        }
+        return result;
+    }
+    return Object.assign(handler, { stats: () => lastStats });
+}
+
+class Batch {
+    readonly stats: BatchStats = {
+        records: 0, malformed: 0, ignored: 0, untagged: 0, notReady: 0, instancesSent: 0, sendCommandCalls: 0,
+        throttled: 0, retriesScheduled: 0, deadLettered: 0, knownHostsWritten: 0, failedRecords: 0,
+    };
+    private readonly failures = new Set<string>();
+    private readonly targets = new Map<string, Target>();
+    private readonly log: Log;
+
+    constructor(
+        private readonly deps: ProvisionerDeps,
+        private readonly cfg: ProvisionerConfig,
+        private readonly context?: LambdaContext,
+    ) {
+        this.log = deps.log;
+    }
+
+    private backoff(extra: Partial<BackoffOptions> = {}): BackoffOptions {
+        return {
+            sleep: this.deps.sleep,
+            random: this.deps.random,
+            onRetry: (err, attempt, delayMs) => {
+                if (isThrottling(err)) this.stats.throttled++;
+                this.log.warn("retrying AWS call", { error: errorName(err), attempt, delayMs });
+            },
+            ...extra,
+        };
+    }
+
+    private fail(messageId: string, why: string, extra: Record<string, unknown> = {}): void {
+        if (!this.failures.has(messageId)) this.log.warn("record will be retried", { messageId, why, ...extra });
+        this.failures.add(messageId);
+    }
+
+    private addTarget(instanceId: string, messageId: string, attempt: number, known: { tagged?: boolean; online?: boolean } = {}): void {
+        const t = this.targets.get(instanceId) ?? { records: new Set<string>(), attempt: 0, tagged: false, online: false };
+        t.records.add(messageId);
+        // Several events for one instance in a batch: one command. Keep the highest attempt so the bound holds.
+        t.attempt = Math.max(t.attempt, attempt);
+        t.tagged ||= known.tagged === true;
+        t.online ||= known.online === true;
+        this.targets.set(instanceId, t);
+    }
+
+    private failTargets(ids: string[], why: string, extra: Record<string, unknown> = {}): void {
+        for (const id of ids) {
+            const t = this.targets.get(id);
+            if (!t) continue;
+            for (const m of t.records) this.fail(m, why, { instanceId: id, ...extra });
+            this.targets.delete(id);
+        }
+    }
+
+    async process(records: SQSRecord[]): Promise<SQSBatchResponse> {
+        this.stats.records = records.length;
+        const results: { messageId: string; ev: Extract<QueuedEvent, { kind: "command-result" }> }[] = [];
+        const pushes: { messageId: string; ev: Extract<QueuedEvent, { kind: "push" }> }[] = [];
+
+        for (const r of records) {
+            let ev: QueuedEvent;
+            try {
+                ev = parseQueuedEvent(typeof r.body === "string" ? r.body : "");
+            } catch (err) {
+                if (!(err instanceof QueuedEventError)) throw err;
+                // It cannot succeed on retry: acknowledge it, loudly.
+                this.stats.malformed++;
+                this.log.error("malformed record acknowledged", { messageId: r.messageId, reason: err.reason, error: err.message });
+                continue;
+            }
+            switch (ev.kind) {
+                case "association":
+                    if (ev.documentName && sameDocument(ev.documentName, this.cfg.documentName)) {
+                        // Our own association (drift correction) just applied the spec.
+                        this.stats.ignored++;
+                        this.log.info("association run of our own document ignored", { messageId: r.messageId, instanceId: ev.instanceId });
+                        break;
+                    }
+                    this.addTarget(ev.instanceId, r.messageId, 1);
+                    break;
+                case "instance-running":
+                    this.addTarget(ev.instanceId, r.messageId, 1);
+                    break;
+                case "command-result":
+                    if (!sameDocument(ev.documentName, this.cfg.documentName)) {
+                        this.stats.ignored++;
+                        this.log.info("result for another document ignored", { messageId: r.messageId, documentName: ev.documentName });
+                    } else results.push({ messageId: r.messageId, ev });
+                    break;
+                case "push":
+                    pushes.push({ messageId: r.messageId, ev });
+                    break;
+            }
+        }
+
+        for (const res of results) await this.handleResult(res.messageId, res.ev);
+        const expected = await this.expandPushes(pushes);
+        if (this.targets.size > 0) await this.provision(expected, pushes);
+
+        this.stats.failedRecords = this.failures.size;
+        return { batchItemFailures: [...this.failures].map((itemIdentifier) => ({ itemIdentifier })) };
+    }
+
+    // ---- results --------------------------------------------------------------------------
+
+    private async getInvocation(commandId: string, instanceId: string): Promise<GetCommandInvocationCommandOutput> {
+        // Right after a command, GetCommandInvocation can say InvocationDoesNotExist (eventually consistent).
+        return withBackoff(
+            () => this.deps.ssm.send(new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: instanceId })),
+            this.backoff({ maxAttempts: 4, baseMs: 500, retryable: (e) => errorName(e) === "InvocationDoesNotExist" || isThrottling(e) || isServerFault(e) }),
+        );
+    }
+
+    private async handleResult(messageId: string, ev: Extract<QueuedEvent, { kind: "command-result" }>): Promise<void> {
+        const { instanceId, commandId, status } = ev;
+        if (status === "Success") {
+            if (!this.cfg.knownHostsPath) return;
+            let inv: GetCommandInvocationCommandOutput;
+            try {
+                inv = await this.getInvocation(commandId, instanceId);
+            } catch (err) {
+                return this.fail(messageId, "cannot read the command output", { instanceId, commandId, error: errorName(err) });
+            }
+            const keys = this.deps.parseHostKeys(inv.StandardOutputContent ?? "");
+            if (keys.length === 0) {
+                this.log.warn("command succeeded but printed no host keys; known_hosts not updated", { instanceId, commandId });
+                return;
+            }
+            const name = `${this.cfg.knownHostsPath}/${instanceId}`;
+            try {
+                await withBackoff(
+                    () => this.deps.ssm.send(new PutParameterCommand({ Name: name, Value: keys.join("\n"), Type: "String", Overwrite: true })),
+                    this.backoff(),
+                );
+                this.stats.knownHostsWritten++;
+                this.log.info("host keys pinned", { instanceId, parameter: name, keyTypes: keys.map((k) => k.split(" ")[0]) });
+            } catch (err) {
+                this.fail(messageId, "cannot write known_hosts parameter", { instanceId, error: errorName(err) });
+            }
+            return;
+        }
+        if (!COMMAND_FAILED_STATUSES.includes(status)) {
+            this.stats.ignored++;
+            this.log.debug("non-terminal command status ignored", { messageId, instanceId, status });
+            return;
+        }
+        let inv: GetCommandInvocationCommandOutput | undefined;
+        try {
+            inv = await this.getInvocation(commandId, instanceId);
+        } catch (err) {
+            return this.fail(messageId, "cannot read the failed invocation", { instanceId, commandId, error: errorName(err) });
+        }
+        const attempt = attemptFromComment(inv.Comment) ?? 1;
+        if (attempt < this.cfg.maxAttempts) {
+            this.stats.retriesScheduled++;
+            this.log.warn("command failed; running it again", { instanceId, commandId, status, statusDetails: inv.StatusDetails, attempt });
+            this.addTarget(instanceId, messageId, attempt + 1);
+            return;
+        }
+        const reason = {
+            reason: "command-failed",
+            instanceId,
+            commandId,
+            documentName: ev.documentName,
+            status,
+            statusDetails: inv.StatusDetails,
+            responseCode: inv.ResponseCode,
+            attempts: attempt,
+            stderrTail: redact((inv.StandardErrorContent ?? "").slice(-1000)),
+            time: new Date().toISOString(),
+        };
+        this.log.error("instance dead-lettered after repeated command failures", { ...reason, stderrTail: undefined });
+        if (!this.cfg.deadLetterQueueUrl) return;
+        try {
+            await withBackoff(
+                () => this.deps.sqs.send(new SendMessageCommand({ QueueUrl: this.cfg.deadLetterQueueUrl, MessageBody: JSON.stringify(reason) })),
+                this.backoff(),
+            );
+            this.stats.deadLettered++;
+        } catch (err) {
+            this.fail(messageId, "cannot send to the dead-letter queue", { instanceId, error: errorName(err) });
+        }
+    }
+
+    // ---- pushes ---------------------------------------------------------------------------
+
+    private async expandPushes(pushes: { messageId: string; ev: Extract<QueuedEvent, { kind: "push" }> }[]): Promise<Map<string, string>> {
+        const expected = new Map<string, string>(); // messageId -> spec hash the sender expects
+        let online: string[] | undefined;
+        for (const { messageId, ev } of pushes) {
+            if (ev.specHash) expected.set(messageId, ev.specHash);
+            if (ev.instanceIds) {
+                for (const id of new Set(ev.instanceIds)) this.addTarget(id, messageId, 1);
+                continue;
+            }
+            try {
+                online ??= await this.listOnlineTagged();
+            } catch (err) {
+                this.fail(messageId, "cannot list the fleet", { error: errorName(err) });
+                continue;
+            }
+            this.log.info("push", { messageId, reason: ev.reason, instances: online.length });
+            for (const id of online) this.addTarget(id, messageId, 1, { tagged: true, online: true });
+        }
+        return expected;
+    }
+
+    /** Every Online instance carrying the fleet tag (a tag filter cannot be combined with other filters: PingStatus is checked here). */
+    private async listOnlineTagged(): Promise<string[]> {
+        const ids: string[] = [];
+        let token: string | undefined;
+        do {
+            const page = await withBackoff(
+                () =>
+                    this.deps.ssm.send(
+                        new DescribeInstanceInformationCommand({
+                            Filters: [{ Key: `tag:${this.cfg.tagKey}`, Values: [this.cfg.tagValue] }],
+                            MaxResults: DII_PAGE,
+                            NextToken: token,
+                        }),
+                    ),
+                this.backoff(),
+            );
+            for (const i of page.InstanceInformationList ?? []) {
+                if (i.InstanceId?.startsWith("i-") && i.PingStatus === "Online") ids.push(i.InstanceId);
+            }
+            token = page.NextToken;
+        } while (token);
+        return [...new Set(ids)];
+    }
+
+    // ---- provisioning ---------------------------------------------------------------------
+
+    private async loadSpec(): Promise<{ spec: AccessSpec; hash: string }> {
+        const params: { name: string; value: string }[] = [];
+        let token: string | undefined;
+        do {
+            const page = await withBackoff(
+                () =>
+                    this.deps.ssm.send(
+                        new GetParametersByPathCommand({ Path: this.cfg.accessPath, Recursive: false, WithDecryption: true, NextToken: token }),
+                    ),
+                this.backoff(),
+            );
+            for (const p of page.Parameters ?? []) if (p.Name && p.Value !== undefined) params.push({ name: p.Name, value: p.Value });
+            token = page.NextToken;
+        } while (token);
+        const json = joinAccessSpec(params);
+        let parsed: unknown;
+        try {
+            parsed = JSON.parse(json);
+        } catch {
+            throw new Error("the stored access spec is not JSON");
+        }
+        const spec = validateAccessSpec(parsed, this.cfg.keyRules ? { keyRules: this.cfg.keyRules as never } : {});
+        return { spec, hash: accessSpecHash(spec) };
+    }
+
+    private async provision(expected: Map<string, string>, pushes: { messageId: string }[]): Promise<void> {
+        let loaded: { spec: AccessSpec; hash: string };
+        const wanted = new Set(expected.values());
+        // A push names the spec it was sent for; the parameter can lag behind the deploy briefly.
+        for (let i = 0; ; i++) {
+            try {
+                loaded = await this.loadSpec();
+            } catch (err) {
+                // Invalid, torn or missing spec: never provision; every record that needed it goes back to the queue.
+                const message = err instanceof Error ? err.message : String(err);
+                this.log.error("access spec unusable: nothing provisioned", { error: errorName(err), message: redact(message), path: this.cfg.accessPath });
+                this.failTargets([...this.targets.keys()], "access spec unusable");
+                return;
+            }
+            if ([...wanted].every((h) => h === loaded.hash) || i >= 3) break;
+            await this.deps.sleep(1000 * 2 ** i);
+        }
+        for (const [messageId, hash] of expected) {
+            if (hash === loaded.hash) continue;
+            this.log.error("push expects another access spec than the parameter holds", { messageId, expected: hash.slice(0, 8), stored: loaded.hash.slice(0, 8) });
+            for (const [id, t] of this.targets) {
+                if (!t.records.delete(messageId)) continue;
+                if (t.records.size === 0) this.targets.delete(id);
+            }
+            this.fail(messageId, "spec hash mismatch");
+        }
+        void pushes;
+
+        let parameters: Record<string, string[]>;
+        try {
+            parameters = this.deps.documentParameters(loaded.spec);
+        } catch (err) {
+            this.log.error("cannot build the command parameters: nothing provisioned", { error: errorName(err), message: redact(String((err as Error).message)) });
+            this.failTargets([...this.targets.keys()], "parameters");
+            return;
+        }
+
+        await this.filterTagged();
+        await this.filterReady();
+
+        const byAttempt = new Map<number, string[]>();
+        for (const [id, t] of this.targets) byAttempt.set(t.attempt, [...(byAttempt.get(t.attempt) ?? []), id]);
+        for (const [attempt, ids] of byAttempt) {
+            for (const part of chunk(ids.sort(), SEND_COMMAND_MAX_IDS)) {
+                await this.send(part, attempt, loaded.hash, parameters);
+            }
+        }
+    }
+
+    private async filterTagged(): Promise<void> {
+        const unknown = [...this.targets].filter(([, t]) => !t.tagged).map(([id]) => id);
+        if (unknown.length === 0) return;
+        const tagged = new Set<string>();
+        const { DescribeInstancesCommand } = await ec2Lib();
+        const ec2 = await this.deps.ec2();
+        for (const part of chunk(unknown.filter((id) => id.startsWith("i-")), EC2_FILTER_VALUES)) {
+            let token: string | undefined;
+            try {
+                do {
+                    const page = await withBackoff(
+                        () =>
+                            ec2.send(
+                                new DescribeInstancesCommand({
+                                    Filters: [
+                                        { Name: "instance-id", Values: part },
+                                        { Name: `tag:${this.cfg.tagKey}`, Values: [this.cfg.tagValue] },
+                                    ],
+                                    NextToken: token,
+                                }),
+                            ),
+                        this.backoff(),
+                    );
+                    for (const r of page.Reservations ?? []) for (const i of r.Instances ?? []) if (i.InstanceId) tagged.add(i.InstanceId);
+                    token = page.NextToken;
+                } while (token);
+            } catch (err) {
+                this.log.error("cannot check instance tags", { error: errorName(err) });
+                this.failTargets(part, "tag check failed");
+                for (const id of part) tagged.add(id); // already failed; keep out of the untagged path
+            }
+        }
+        for (const id of unknown) {
+            if (tagged.has(id)) continue;
+            // With an IAM tag condition one untagged id fails the whole SendCommand: skip it here.
+            this.stats.untagged++;
+            this.log.info("instance skipped: it does not carry the fleet tag", { instanceId: id, tag: this.cfg.tagKey });
+            this.targets.delete(id);
+        }
+    }
+
+    private async filterReady(): Promise<void> {
+        const unknown = [...this.targets].filter(([, t]) => !t.online).map(([id]) => id);
+        if (unknown.length === 0) return;
+        const status = new Map<string, string>();
+        for (const part of chunk(unknown, DII_PAGE)) {
+            let token: string | undefined;
+            try {
+                do {
+                    const page = await withBackoff(
+                        () =>
+                            this.deps.ssm.send(
+                                new DescribeInstanceInformationCommand({ Filters: [{ Key: "InstanceIds", Values: part }], MaxResults: DII_PAGE, NextToken: token }),
+                            ),
+                        this.backoff(),
+                    );
+                    for (const i of page.InstanceInformationList ?? []) if (i.InstanceId) status.set(i.InstanceId, i.PingStatus ?? "Unknown");
+                    token = page.NextToken;
+                } while (token);
+            } catch (err) {
+                if (errorName(err) === "InvalidInstanceId") {
+                    for (const id of part) if (!status.has(id)) status.set(id, "NotManaged");
+                    continue;
+                }
+                this.log.error("cannot check agent readiness", { error: errorName(err) });
+                this.failTargets(part, "readiness check failed");
+            }
+        }
+        for (const id of unknown) {
+            if (!this.targets.has(id)) continue;
+            const s = status.get(id) ?? "NotRegistered";
+            if (s === "Online") continue;
+            // The agent is not online yet (a fresh instance): the record comes back after the visibility timeout.
+            this.stats.notReady++;
+            this.failTargets([id], "agent not online", { pingStatus: s });
+        }
+    }
+
+    private async send(ids: string[], attempt: number, specHash: string, parameters: Record<string, string[]>): Promise<void> {
+        const remaining = this.context?.getRemainingTimeInMillis?.();
+        if (remaining !== undefined && remaining < DEADLINE_MARGIN_MS) {
+            this.failTargets(ids, "out of time in this invocation");
+            return;
+        }
+        try {
+            const out = await withBackoff(() => {
+                this.stats.sendCommandCalls++;
+                return this.deps.ssm.send(
+                    new SendCommandCommand({
+                        DocumentName: this.cfg.documentName,
+                        InstanceIds: ids,
+                        Parameters: parameters,
+                        Comment: commandComment(attempt, specHash),
+                        TimeoutSeconds: this.cfg.commandTimeoutSeconds,
+                    }),
+                );
+            }, this.backoff());
+            this.stats.instancesSent += ids.length;
+            this.log.info("command sent", { commandId: out.Command?.CommandId, instances: ids.length, attempt, spec: specHash.slice(0, 8) });
+        } catch (err) {
+            const name = errorName(err);
+            if (name === "InvalidInstanceId" && ids.length > 1) {
+                // One id in the call is not ready (SendCommand rejects the whole call): split to find it.
+                const mid = Math.ceil(ids.length / 2);
+                await this.send(ids.slice(0, mid), attempt, specHash, parameters);
+                await this.send(ids.slice(mid), attempt, specHash, parameters);
+                return;
+            }
+            if (name === "InvalidInstanceId") this.stats.notReady++;
+            else this.log.error("SendCommand failed", { error: name, instances: ids.length, message: redact(String((err as Error).message ?? "")) });
+            this.failTargets(ids, name === "InvalidInstanceId" ? "agent not ready (InvalidInstanceId)" : `SendCommand failed: ${name}`);
+        }
+    }
+}
+
+/** The Lambda entry point (bin/lambda/provisioner.js exports it). Clients are created once per container. */
+export const handler = createHandler();

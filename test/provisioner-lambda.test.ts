@@ -1,0 +1,483 @@
+/**
+ * The provisioner Lambda against a recorded AWS: aws-sdk-client-mock routes every SDK call to the
+ * fake in local/fakeAws.ts, which rejects what AWS rejects (> 50 InstanceIds, unknown document,
+ * an agent that is not online, an untagged instance under the IAM tag condition, MaxResults out
+ * of range, tag filters mixed with other filters, ...). Any call the fake does not know fails.
+ * The last block runs the REAL bundle (bin/lambda/provisioner.js) in a child process against the
+ * fake served over HTTP (AWS_ENDPOINT_URL_SSM / _EC2 / _SQS).
+ */
+import * as assert from "assert";
+import { spawn, execFileSync } from "child_process";
+import * as path from "path";
+import { mockClient } from "aws-sdk-client-mock";
+import { DescribeInstancesCommand, EC2Client } from "@aws-sdk/client-ec2";
+import { SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
+import {
+    DescribeInstanceInformationCommand,
+    GetCommandInvocationCommand,
+    GetParametersByPathCommand,
+    PutParameterCommand,
+    SendCommandCommand,
+    SSMClient,
+} from "@aws-sdk/client-ssm";
+import { accessSpecHash, canonicalAccessSpecJson } from "../core/accessSpec";
+import { documentParameters } from "../core/document";
+import { pushEvent } from "../core/events";
+import { FakeAwsState, startFakeAwsServer, AwsApiError } from "../local/fakeAws";
+import { createHandler, Log, SEND_COMMAND_MAX_IDS } from "../lambda/provisioner";
+import {
+    associationEvent,
+    DLQ_URL,
+    DOC,
+    ENV,
+    hostKeyOutput,
+    instanceId,
+    KNOWN_HOSTS,
+    makeFleet,
+    record,
+    resultEvent,
+    runningEvent,
+    SPEC,
+    storeSpec,
+    TAG,
+    USER_KEY,
+} from "./support/provisionerFixture";
+
+const ssmMock = mockClient(SSMClient);
+const ec2Mock = mockClient(EC2Client);
+const sqsMock = mockClient(SQSClient);
+
+interface Harness {
+    fleet: FakeAwsState;
+    logs: { level: string; message: string; extra: Record<string, unknown> }[];
+    sleeps: number[];
+    handler: ReturnType<typeof createHandler>;
+}
+
+/** Wires the mocks to `fleet` and builds a handler with instant, recorded sleeps on a virtual clock. */
+function harness(fleet: FakeAwsState, env: Record<string, string> = ENV): Harness {
+    ssmMock.reset();
+    ec2Mock.reset();
+    sqsMock.reset();
+    const unmocked = (input: unknown) => Promise.reject(new Error(`unmocked AWS call ${JSON.stringify(input).slice(0, 80)}`));
+    ssmMock.onAnyCommand().callsFake(unmocked);
+    ec2Mock.onAnyCommand().callsFake(unmocked);
+    sqsMock.onAnyCommand().callsFake(unmocked);
+    const h = fleet.handlers();
+    ssmMock.on(SendCommandCommand).callsFake(h.ssm!.SendCommand);
+    ssmMock.on(DescribeInstanceInformationCommand).callsFake(h.ssm!.DescribeInstanceInformation);
+    ssmMock.on(GetCommandInvocationCommand).callsFake(h.ssm!.GetCommandInvocation);
+    ssmMock.on(GetParametersByPathCommand).callsFake(h.ssm!.GetParametersByPath);
+    ssmMock.on(PutParameterCommand).callsFake(h.ssm!.PutParameter);
+    ec2Mock.on(DescribeInstancesCommand).callsFake(h.ec2!.DescribeInstances);
+    sqsMock.on(SendMessageCommand).callsFake(h.sqs!.SendMessage);
+
+    let now = 0;
+    fleet.clock = () => now;
+    const logs: Harness["logs"] = [];
+    const log: Log = Object.fromEntries(
+        ["debug", "info", "warn", "error"].map((level) => [level, (message: string, extra: Record<string, unknown> = {}) => logs.push({ level, message, extra })]),
+    ) as unknown as Log;
+    const sleeps: number[] = [];
+    const ec2 = new EC2Client({ region: "us-east-1" });
+    const handler = createHandler({
+        ssm: new SSMClient({ region: "us-east-1" }),
+        ec2: async () => ec2,
+        sqs: new SQSClient({ region: "us-east-1" }),
+        env,
+        log,
+        sleep: async (ms) => {
+            sleeps.push(ms);
+            now += ms;
+        },
+        random: () => 0.5,
+    });
+    return { fleet, logs, sleeps, handler };
+}
+
+const sent = (f: FakeAwsState) => f.commands.flatMap((c) => c.instanceIds);
+const failedIds = (r: { batchItemFailures: { itemIdentifier: string }[] }) => r.batchItemFailures.map((f) => f.itemIdentifier).sort();
+
+describe("provisioner Lambda (mocked AWS)", () => {
+    after(() => {
+        ssmMock.restore();
+        ec2Mock.restore();
+        sqsMock.restore();
+    });
+
+    it("the fake rejects what AWS rejects", async () => {
+        const f = makeFleet({ tagged: 60 });
+        const ids = Array.from({ length: 51 }, (_, i) => instanceId(i + 1));
+        const h = f.handlers().ssm!;
+        await assert.rejects(async () => h.SendCommand({ DocumentName: DOC, InstanceIds: ids }), /ValidationException|at 'instanceIds' failed/);
+        await assert.rejects(async () => h.SendCommand({ DocumentName: "AWS-RunShellScript", InstanceIds: ids.slice(0, 2) }), (e: AwsApiError) => e.name === "InvalidDocument");
+        await assert.rejects(async () => h.DescribeInstanceInformation({ MaxResults: 51 }), (e: AwsApiError) => e.name === "ValidationException");
+        await assert.rejects(
+            async () => h.DescribeInstanceInformation({ Filters: [{ Key: "tag:a", Values: ["b"] }, { Key: "PingStatus", Values: ["Online"] }] }),
+            /can't be combined/,
+        );
+        f.addInstance("i-0000000000000ffff", { other: "x" }, "Online");
+        await assert.rejects(async () => h.SendCommand({ DocumentName: DOC, InstanceIds: [instanceId(1), "i-0000000000000ffff"] }), (e: AwsApiError) => e.name === "AccessDeniedException");
+    });
+
+    it("instance running: tag check, readiness, one SendCommand with the real document parameters", async () => {
+        const { fleet, handler } = harness(makeFleet({ tagged: 1 }));
+        const res = await handler({ Records: [record(runningEvent(instanceId(1)))] });
+        assert.deepStrictEqual(res.batchItemFailures, []);
+        assert.strictEqual(fleet.commands.length, 1);
+        const call = fleet.callsOf("SendCommand")[0].input;
+        assert.deepStrictEqual(call.InstanceIds, [instanceId(1)]);
+        assert.strictEqual(call.DocumentName, DOC);
+        assert.deepStrictEqual(call.Parameters, documentParameters(SPEC));
+        assert.strictEqual(call.Comment, `pka-fleet attempt=1 spec=${accessSpecHash(SPEC).slice(0, 8)}`);
+        assert.strictEqual(fleet.callsOf("DescribeInstances").length, 1);
+        const gp = fleet.callsOf("GetParametersByPath")[0].input;
+        assert.strictEqual(gp.WithDecryption, true);
+    });
+
+    it("association state change (agent online) provisions the instance", async () => {
+        const { fleet, handler } = harness(makeFleet({ tagged: 1 }));
+        const res = await handler({ Records: [record(associationEvent(instanceId(1)))] });
+        assert.deepStrictEqual(res.batchItemFailures, []);
+        assert.deepStrictEqual(sent(fleet), [instanceId(1)]);
+    });
+
+    it("120 tagged instances -> 3 SendCommand calls of at most 50 ids; duplicates collapse", async () => {
+        const { fleet, handler } = harness(makeFleet({ tagged: 120 }));
+        const records = Array.from({ length: 120 }, (_, i) => record(runningEvent(instanceId(i + 1))));
+        // The same instances again through association events: deduplicated within the batch.
+        records.push(...Array.from({ length: 30 }, (_, i) => record(associationEvent(instanceId(i + 1)))));
+        const res = await handler({ Records: records });
+        assert.deepStrictEqual(res.batchItemFailures, []);
+        assert.strictEqual(fleet.callsOf("SendCommand").length, 3);
+        assert.deepStrictEqual(fleet.commands.map((c) => c.instanceIds.length), [50, 50, 20]);
+        assert.ok(fleet.commands.every((c) => c.instanceIds.length <= SEND_COMMAND_MAX_IDS));
+        assert.deepStrictEqual(new Set(sent(fleet)).size, 120);
+        assert.strictEqual(sent(fleet).length, 120);
+        assert.strictEqual(fleet.callsOf("DescribeInstances").length, 2, "100 ids per tag-check call");
+        assert.strictEqual(fleet.callsOf("DescribeInstanceInformation").length, 3, "50 ids per readiness call");
+    });
+
+    it("throttling twice then success: provisioned, nothing dropped, backoff with jitter", async () => {
+        const { fleet, handler, sleeps } = harness(makeFleet({ tagged: 3 }));
+        fleet.throttleNext.SendCommand = 2;
+        const res = await handler({ Records: [1, 2, 3].map((n) => record(runningEvent(instanceId(n)))) });
+        assert.deepStrictEqual(res.batchItemFailures, []);
+        assert.strictEqual(fleet.callsOf("SendCommand").length, 3);
+        assert.deepStrictEqual(fleet.callsOf("SendCommand").map((c) => c.error), ["ThrottlingException", "ThrottlingException", undefined]);
+        assert.deepStrictEqual(sent(fleet).sort(), [1, 2, 3].map(instanceId));
+        // Full jitter with random()=0.5: half of 100 ms, then half of 200 ms.
+        assert.deepStrictEqual(sleeps, [50, 100]);
+        assert.strictEqual(handler.stats()?.throttled, 2);
+    });
+
+    it("throttling past the bound: the records go back to the queue, none is acknowledged", async () => {
+        const { fleet, handler } = harness(makeFleet({ tagged: 2 }));
+        fleet.throttleNext.SendCommand = 100;
+        const recs = [record(runningEvent(instanceId(1))), record(runningEvent(instanceId(2)))];
+        const res = await handler({ Records: recs });
+        assert.deepStrictEqual(failedIds(res), recs.map((r) => r.messageId).sort());
+        assert.strictEqual(fleet.commands.length, 0);
+        assert.strictEqual(fleet.callsOf("SendCommand").length, 6, "bounded attempts");
+    });
+
+    it("agent not online (lost or never registered): item failure, no command", async () => {
+        const fleet = makeFleet({ tagged: 1, offline: 1 });
+        fleet.addInstance("i-00000000000000abc", { [TAG.key]: TAG.value }); // running, agent not registered yet
+        const { handler, logs } = harness(fleet);
+        const ok = record(runningEvent(instanceId(1)));
+        const lost = record(runningEvent(instanceId(2)));
+        const fresh = record(runningEvent("i-00000000000000abc"));
+        const res = await handler({ Records: [ok, lost, fresh] });
+        assert.deepStrictEqual(failedIds(res), [lost.messageId, fresh.messageId].sort());
+        assert.deepStrictEqual(sent(fleet), [instanceId(1)]);
+        assert.ok(logs.some((l) => l.extra.pingStatus === "ConnectionLost"));
+    });
+
+    it("untagged instances: no command (one would deny the whole call), acknowledged and logged", async () => {
+        const { fleet, handler, logs } = harness(makeFleet({ tagged: 1, untagged: 1 }));
+        const recs = [record(runningEvent(instanceId(1))), record(runningEvent(instanceId(2)))];
+        const res = await handler({ Records: recs });
+        assert.deepStrictEqual(res.batchItemFailures, []);
+        assert.deepStrictEqual(sent(fleet), [instanceId(1)]);
+        assert.ok(!fleet.calls.some((c) => c.error === "AccessDeniedException"));
+        assert.ok(logs.some((l) => /does not carry the fleet tag/.test(l.message) && l.extra.instanceId === instanceId(2)));
+    });
+
+    it("malformed records are acknowledged and logged with their messageId; the batch goes on", async () => {
+        const { fleet, handler, logs } = harness(makeFleet({ tagged: 1 }));
+        const bad = [
+            record("this is not json", "bad-json"),
+            record({ source: "aws.s3", "detail-type": "Object Created", detail: {} }, "bad-kind"),
+            record({ ...runningEvent(instanceId(1)), detail: { state: "running" } }, "bad-id"),
+            record(runningEvent(instanceId(1), "stopped"), "bad-state"),
+        ];
+        const res = await handler({ Records: [...bad, record(runningEvent(instanceId(1)))] });
+        assert.deepStrictEqual(res.batchItemFailures, []);
+        assert.deepStrictEqual(sent(fleet), [instanceId(1)]);
+        const logged = logs.filter((l) => l.message === "malformed record acknowledged").map((l) => [l.extra.messageId, l.extra.reason]);
+        assert.deepStrictEqual(logged, [
+            ["bad-json", "not-json"],
+            ["bad-kind", "unknown-event"],
+            ["bad-id", "missing-instance-id"],
+            ["bad-state", "unwanted-state"],
+        ]);
+    });
+
+    it("invalid stored spec: no command, a loud error, the records fail for retry/DLQ", async () => {
+        const fleet = makeFleet({ tagged: 2 });
+        storeSpec(fleet, JSON.stringify({ users: [{ name: "root", sudo: "nopasswd", keys: [USER_KEY] }] }));
+        const { handler, logs } = harness(fleet);
+        const recs = [record(runningEvent(instanceId(1))), record(runningEvent(instanceId(2)))];
+        const res = await handler({ Records: recs });
+        assert.deepStrictEqual(failedIds(res), recs.map((r) => r.messageId).sort());
+        assert.strictEqual(fleet.callsOf("SendCommand").length, 0);
+        const err = logs.find((l) => l.level === "error" && /access spec unusable/.test(l.message));
+        assert.ok(err, "error logged");
+        assert.strictEqual(err!.extra.error, "AccessSpecError");
+    });
+
+    it("torn or missing spec: nothing provisioned", async () => {
+        const fleet = makeFleet({ tagged: 1 });
+        const [p] = [...fleet.parameters.entries()];
+        fleet.parameters.set(p[0], { ...p[1], value: p[1].value.replace("0/1", "0/2") });
+        const { handler } = harness(fleet);
+        const res = await handler({ Records: [record(runningEvent(instanceId(1)))] });
+        assert.strictEqual(res.batchItemFailures.length, 1);
+        assert.strictEqual(fleet.callsOf("SendCommand").length, 0);
+    });
+
+    it("an unknown document (AWS rejects SendCommand): records fail, error logged", async () => {
+        const { fleet, handler, logs } = harness(makeFleet({ tagged: 1 }), { ...ENV, PKA_DOCUMENT_NAME: "not-deployed" });
+        const res = await handler({ Records: [record(runningEvent(instanceId(1)))] });
+        assert.strictEqual(res.batchItemFailures.length, 1);
+        assert.strictEqual(fleet.commands.length, 0);
+        assert.ok(logs.some((l) => l.level === "error" && l.extra.error === "InvalidDocument"));
+    });
+
+    it("push: every online tagged instance (paginated listing), offline and untagged ones skipped", async () => {
+        const { fleet, handler } = harness(makeFleet({ tagged: 70, offline: 3, untagged: 5 }));
+        const res = await handler({ Records: [record(pushEvent({ reason: "access-spec-changed", specHash: accessSpecHash(SPEC) }))] });
+        assert.deepStrictEqual(res.batchItemFailures, []);
+        assert.strictEqual(new Set(sent(fleet)).size, 70);
+        assert.deepStrictEqual(fleet.commands.map((c) => c.instanceIds.length), [50, 20]);
+        const listing = fleet.callsOf("DescribeInstanceInformation");
+        assert.ok(listing.length >= 2 && listing.every((c) => c.input.Filters[0].Key === `tag:${TAG.key}`));
+        assert.strictEqual(fleet.callsOf("DescribeInstances").length, 0, "the tag-filtered listing already proves the tag");
+    });
+
+    it("push for a spec the parameter does not hold (yet): retried, then the push fails loudly", async () => {
+        const { fleet, handler, logs } = harness(makeFleet({ tagged: 2 }));
+        const push = record(pushEvent({ specHash: "f".repeat(64) }));
+        const res = await handler({ Records: [push, record(runningEvent(instanceId(1)))] });
+        assert.deepStrictEqual(failedIds(res), [push.messageId]);
+        assert.ok(fleet.callsOf("GetParametersByPath").length >= 4, "re-read while the deploy catches up");
+        assert.ok(logs.some((l) => l.level === "error" && /another access spec/.test(l.message)));
+        assert.deepStrictEqual(sent(fleet), [instanceId(1)], "the other record still provisions with the stored spec");
+    });
+
+    it("a direct invocation (deploy-time push) throws when something failed, so the deploy reports it", async () => {
+        const fleet = makeFleet({ tagged: 1 });
+        fleet.throttleNext.SendCommand = 100;
+        const { handler } = harness(fleet);
+        const direct = { ...record(pushEvent({ specHash: accessSpecHash(SPEC) })), eventSource: "pka-fleet:deploy" };
+        await assert.rejects(handler({ Records: [direct] }), /push failed for 1 record/);
+    });
+
+    it("failed result: run again with attempt+1, then dead-letter with the reason after PKA_MAX_ATTEMPTS", async () => {
+        const fleet = makeFleet({ tagged: 1 });
+        fleet.runCommand = () => ({ status: "Failed", stderr: "pka: visudo refused the drop-in\n", responseCode: 1 });
+        const { handler } = harness(fleet);
+        const id = instanceId(1);
+        await handler({ Records: [record(runningEvent(id))] });
+        for (let attempt = 1; attempt <= 3; attempt++) {
+            const last = fleet.commands[fleet.commands.length - 1];
+            assert.strictEqual(last.comment.split(" ")[1], `attempt=${attempt}`);
+            const res = await handler({ Records: [record(resultEvent(id, last.commandId, "Failed"))] });
+            assert.deepStrictEqual(res.batchItemFailures, []);
+        }
+        assert.strictEqual(fleet.commands.length, 3, "three runs, no fourth");
+        const dlq = fleet.queues.get(DLQ_URL)!;
+        assert.strictEqual(dlq.length, 1);
+        const reason = JSON.parse(dlq[0].body);
+        assert.deepStrictEqual([reason.reason, reason.instanceId, reason.status, reason.attempts, reason.responseCode], ["command-failed", id, "Failed", 3, 1]);
+        assert.match(reason.stderrTail, /visudo refused/);
+    });
+
+    it("success result: host keys read (after InvocationDoesNotExist) and pinned in <known_hosts>/<id>", async () => {
+        const fleet = makeFleet({ tagged: 1 });
+        const hk = hostKeyOutput();
+        fleet.runCommand = () => ({ status: "Success", stdout: hk.stdout });
+        fleet.invocationLag = 2;
+        const { handler, logs } = harness(fleet);
+        const id = instanceId(1);
+        await handler({ Records: [record(runningEvent(id))] });
+        const res = await handler({ Records: [record(resultEvent(id, fleet.commands[0].commandId, "Success"))] });
+        assert.deepStrictEqual(res.batchItemFailures, []);
+        assert.strictEqual(fleet.callsOf("GetCommandInvocation").length, 3);
+        const p = fleet.parameters.get(`${KNOWN_HOSTS}/${id}`);
+        assert.ok(p, "known_hosts parameter written");
+        assert.strictEqual(p!.value, hk.lines.join("\n"));
+        assert.strictEqual(fleet.callsOf("PutParameter")[0].input.Overwrite, true);
+        // No key material in any log entry.
+        const all = JSON.stringify(logs);
+        assert.ok(!all.includes(hk.lines[0].split(" ")[1]) && !all.includes(USER_KEY.split(" ")[1]), "no key material in logs");
+    });
+
+    it("a result whose invocation never appears fails the record for redelivery", async () => {
+        const fleet = makeFleet({ tagged: 1 });
+        const { handler } = harness(fleet);
+        const r = record(resultEvent(instanceId(1), "e8d3c0e4-71f7-4491-898f-c9b35bee5f3b", "Success"));
+        const res = await handler({ Records: [r] });
+        assert.deepStrictEqual(failedIds(res), [r.messageId]);
+        assert.strictEqual(fleet.callsOf("GetCommandInvocation").length, 4);
+    });
+
+    it("results for another document are ignored", async () => {
+        const { fleet, handler } = harness(makeFleet({ tagged: 1 }));
+        const res = await handler({ Records: [record(resultEvent(instanceId(1), "e8d3c0e4-71f7-4491-898f-c9b35bee5f3b", "Failed", "AWS-RunShellScript"))] });
+        assert.deepStrictEqual(res.batchItemFailures, []);
+        assert.strictEqual(fleet.calls.length, 0);
+    });
+
+    it("an agent that drops between the readiness check and SendCommand: the call is split, only that record fails", async () => {
+        const fleet = makeFleet({ tagged: 4 });
+        const { handler } = harness(fleet);
+        const dii = fleet.handlers().ssm!.DescribeInstanceInformation;
+        ssmMock.on(DescribeInstanceInformationCommand).callsFake(async (input) => {
+            const out = await dii(input);
+            fleet.instances.get(instanceId(3))!.pingStatus = "ConnectionLost";
+            return out;
+        });
+        const recs = [1, 2, 3, 4].map((n) => record(runningEvent(instanceId(n))));
+        const res = await handler({ Records: recs });
+        assert.deepStrictEqual(failedIds(res), [recs[2].messageId]);
+        assert.deepStrictEqual(sent(fleet).sort(), [1, 2, 4].map(instanceId));
+    });
+
+    it("a missing or bad configuration fails the whole invocation loudly", async () => {
+        const { handler } = harness(makeFleet({ tagged: 1 }), { ...ENV, PKA_TARGET_TAG: "novalue" });
+        await assert.rejects(handler({ Records: [record(runningEvent(instanceId(1)))] }), /PKA_TARGET_TAG must be key=value/);
+    });
+
+    it("measured: a burst of 1,000 new instances against a throttling SendCommand (token bucket 5/s, burst 10)", async () => {
+        const fleet = makeFleet({ tagged: 1000 });
+        fleet.rateLimit.SendCommand = { ratePerSec: 5, burst: 10 };
+        const { handler } = harness(fleet);
+        // SQS semantics: batches of 50; failed records come back in a later round.
+        let queue = Array.from({ length: 1000 }, (_, i) => record(runningEvent(instanceId(i + 1))));
+        let rounds = 0;
+        while (queue.length > 0 && rounds < 20) {
+            rounds++;
+            const next: typeof queue = [];
+            for (let i = 0; i < queue.length; i += 50) {
+                const batch = queue.slice(i, i + 50);
+                const res = await handler({ Records: batch });
+                const failed = new Set(failedIds(res));
+                next.push(...batch.filter((r) => failed.has(r.messageId)));
+            }
+            queue = next;
+        }
+        const calls = fleet.callsOf("SendCommand");
+        const throttled = calls.filter((c) => c.error === "ThrottlingException").length;
+        const ok = calls.filter((c) => !c.error).length;
+        console.log(`      burst: 1000 instances, ${calls.length} SendCommand calls (${ok} accepted, ${throttled} throttled), ${rounds} round(s), every instance provisioned once`);
+        assert.strictEqual(queue.length, 0, "no record left behind");
+        assert.strictEqual(new Set(sent(fleet)).size, 1000);
+        assert.strictEqual(sent(fleet).length, 1000, "no instance got two commands");
+        assert.strictEqual(ok, 20, "20 accepted calls per 1,000 instances");
+        assert.ok(throttled > 0, "the bucket did throttle");
+    });
+});
+
+describe("provisioner Lambda: the real bundle over HTTP", function () {
+    const root = path.resolve(__dirname, "..");
+    const bundle = path.join(root, "bin", "lambda", "provisioner.js");
+
+    before(function () {
+        execFileSync(process.execPath, [path.join(root, "scripts", "bundle-lambda.js")], { cwd: root, stdio: "pipe" });
+    });
+
+    function runBundle(env: Record<string, string>, event: object): Promise<{ code: number; stdout: string; stderr: string }> {
+        const script = `
+            const { handler } = require(${JSON.stringify(bundle)});
+            handler(JSON.parse(process.env.EVENT), { getRemainingTimeInMillis: () => 60000 })
+                .then((r) => { process.stdout.write("RESULT " + JSON.stringify(r) + "\\n"); })
+                .catch((e) => { process.stdout.write("ERROR " + e.message + "\\n"); process.exitCode = 1; });`;
+        const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("AWS_") && !k.startsWith("PKA_")));
+        return new Promise((resolve) => {
+            const child = spawn(process.execPath, ["-e", script], { env: { ...clean, ...env, EVENT: JSON.stringify(event) } });
+            let stdout = "";
+            let stderr = "";
+            child.stdout.on("data", (d) => (stdout += d));
+            child.stderr.on("data", (d) => (stderr += d));
+            child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
+        });
+    }
+
+    it("provisions, skips, fails and pins through AWS_ENDPOINT_URL_SSM/_EC2/_SQS with the SDK's own wire protocols", async () => {
+        const fleet = makeFleet({ tagged: 1, offline: 1, untagged: 1 });
+        const hk = hostKeyOutput();
+        fleet.runCommand = () => ({ status: "Success", stdout: hk.stdout });
+        // A failed earlier run at the last attempt, to be dead-lettered through SQS's JSON protocol.
+        const failedCmd = "0b7c3a8e-1f2d-4c5b-9a6e-7d8f9e0a1b2c";
+        fleet.invocations.set(`${failedCmd}:${instanceId(1)}`, {
+            commandId: failedCmd, instanceId: instanceId(1), documentName: DOC, comment: "pka-fleet attempt=3 spec=00000000",
+            parameters: {}, status: "Failed", statusDetails: "Failed", stdout: "", stderr: "boom", responseCode: 2, lag: 0,
+        });
+        const server = await startFakeAwsServer(fleet.handlers());
+        try {
+            const okId = instanceId(1);
+            const recs = [
+                record(runningEvent(okId), "ok"),
+                record(runningEvent(instanceId(2)), "offline"),
+                record(runningEvent(instanceId(3)), "untagged"),
+                record("{oops", "malformed"),
+                record(resultEvent(okId, failedCmd, "Failed"), "dead"),
+            ];
+            const out = await runBundle(
+                {
+                    ...ENV,
+                    AWS_REGION: "us-east-1",
+                    AWS_ACCESS_KEY_ID: "AKIDFAKEFAKEFAKE",
+                    AWS_SECRET_ACCESS_KEY: "fake-secret",
+                    AWS_ENDPOINT_URL_SSM: server.url,
+                    AWS_ENDPOINT_URL_EC2: server.url,
+                    AWS_ENDPOINT_URL_SQS: server.url,
+                    POWERTOOLS_DEV: "false",
+                },
+                { Records: recs },
+            );
+            const line = out.stdout.split("\n").find((l) => l.startsWith("RESULT ") || l.startsWith("ERROR "));
+            assert.ok(line?.startsWith("RESULT "), `bundle failed: ${line}\n${out.stderr.slice(0, 2000)}`);
+            const result = JSON.parse(line!.slice(7));
+            assert.deepStrictEqual(result, { batchItemFailures: [{ itemIdentifier: "offline" }] });
+            assert.deepStrictEqual(sent(fleet), [okId]);
+            assert.deepStrictEqual(fleet.callsOf("SendCommand")[0].input.Parameters, documentParameters(SPEC));
+            assert.strictEqual(fleet.queues.get(DLQ_URL)!.length, 1, "dead-lettered over SQS JSON 1.0");
+
+            // The command's own result, through a second invocation: host keys pinned.
+            const out2 = await runBundle(
+                {
+                    ...ENV, AWS_REGION: "us-east-1", AWS_ACCESS_KEY_ID: "AKIDFAKEFAKEFAKE", AWS_SECRET_ACCESS_KEY: "fake-secret",
+                    AWS_ENDPOINT_URL_SSM: server.url, AWS_ENDPOINT_URL_EC2: server.url, AWS_ENDPOINT_URL_SQS: server.url,
+                },
+                { Records: [record(resultEvent(okId, fleet.commands[0].commandId, "Success"))] },
+            );
+            assert.ok(out2.stdout.includes('RESULT {"batchItemFailures":[]}'), out2.stdout + out2.stderr);
+            assert.strictEqual(fleet.parameters.get(`${KNOWN_HOSTS}/${okId}`)?.value, hk.lines.join("\n"));
+
+            // Structured JSON logs, with the malformed record's id, and no key material.
+            // Powertools writes info to stdout and warn/error to stderr; Lambda sends both to the log group.
+            const logs = [out.stdout, out.stderr, out2.stdout, out2.stderr].join("\n").split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l));
+            assert.ok(logs.some((l) => l.message === "malformed record acknowledged" && l.messageId === "malformed"), JSON.stringify(logs).slice(0, 1500));
+            assert.ok(logs.length > 3 && logs.every((l) => l.service === "pka-fleet-provisioner" && typeof l.level === "string"), JSON.stringify(logs).slice(0, 1500));
+            const text = out.stdout + out2.stdout + out.stderr + out2.stderr;
+            assert.ok(!text.includes(USER_KEY.split(" ")[1]) && !text.includes(hk.lines[0].split(" ")[1]), "no key material in logs");
+            assert.ok(fleet.calls.every((c) => c.service !== "ec2" || c.op === "DescribeInstances"));
+            assert.ok(canonicalAccessSpecJson(SPEC).length > 0);
+        } finally {
+            await server.close();
+        }
+    });
+});
