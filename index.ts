@@ -1,3 +1,80 @@
-// The stack program that `pulumi up` runs on this repository (Pulumi.yaml `main`).
-// It grows into a whole PkaFleet built from stack config.
-export {};
+// The stack program that `pulumi up` runs on this repository (Pulumi.yaml `main: index.ts`).
+// It builds one PkaFleet from the typed stack config declared in Pulumi.yaml; Pulumi.example.yaml
+// is a complete example. The package entry (package.json) is the component library, not this file.
+import * as pulumi from "@pulumi/pulumi";
+import { FleetUser, PkaFleet } from "./components/PkaFleet";
+
+const config = new pulumi.Config();
+
+/** Reads `users` (Pulumi.yaml cannot type a list of objects) and checks its shape, naming the key. */
+function readUsers(): FleetUser[] {
+    const raw = config.requireObject<unknown>("users");
+    const where = `config \`${config.name}:users\``;
+    if (!Array.isArray(raw)) throw new Error(`${where} must be a list of users: [{ name, sudo, publicKeys | generateKey }].`);
+    const fields = ["name", "sudo", "publicKeys", "generateKey", "ec2KeyName", "service", "keyOptions", "fromCidrs"];
+    const keyFields = ["keyType", "bits", "curve", "comment", "rotationTrigger", "ppk"];
+    return raw.map((u: unknown, i: number) => {
+        if (typeof u !== "object" || u === null || Array.isArray(u)) throw new Error(`${where}[${i}] must be an object { name, sudo, publicKeys | generateKey }.`);
+        const user = u as Record<string, unknown>;
+        for (const k of Object.keys(user)) {
+            if (!fields.includes(k)) throw new Error(`${where}[${i}].${k} is not a user field; the fields are ${fields.join(", ")}.`);
+        }
+        if (user.publicKeys !== undefined && (!Array.isArray(user.publicKeys) || user.publicKeys.some((k) => typeof k !== "string"))) {
+            throw new Error(`${where}[${i}].publicKeys must be a list of OpenSSH public key lines.`);
+        }
+        const gen = user.generateKey;
+        if (gen !== undefined) {
+            if (typeof gen !== "object" || gen === null || Array.isArray(gen)) throw new Error(`${where}[${i}].generateKey must be an object { keyType, bits, curve, ppk }.`);
+            for (const k of Object.keys(gen)) {
+                if (k === "passphrase") throw new Error(`${where}[${i}].generateKey.passphrase must not be in plain config: set it as a secret in keyPassphrases (pulumi config set --secret --path 'keyPassphrases.${String(user.name)}' ...).`);
+                if (!keyFields.includes(k)) throw new Error(`${where}[${i}].generateKey.${k} is not a key field; the fields are ${keyFields.join(", ")}.`);
+            }
+        }
+        const name = String(user.name);
+        const passphrase = passphrases[name];
+        return {
+            ...(user as unknown as FleetUser),
+            ...(gen !== undefined ? { generateKey: { ...(gen as object), ...(passphrase !== undefined ? { passphrase: pulumi.secret(passphrase) } : {}) } } : {}),
+        };
+    });
+}
+
+// Passphrases are secrets (`pulumi config set --secret --path 'keyPassphrases.<user>' ...`). Which
+// users have one must be known now (a person's generated key needs one), so the map is read as a
+// plain structure here, never logged, and every value is re-wrapped with pulumi.secret above.
+const passphrases: Record<string, string> = {};
+{
+    const plain = config.getObject<unknown>("keyPassphrases") ?? {};
+    if (typeof plain !== "object" || plain === null || Array.isArray(plain)) throw new Error(`config \`${config.name}:keyPassphrases\` must be a map from user name to passphrase.`);
+    for (const [user, value] of Object.entries(plain)) {
+        if (typeof value !== "string" || value === "") throw new Error(`config \`${config.name}:keyPassphrases.${user}\` must be a non-empty string.`);
+        passphrases[user] = value;
+    }
+}
+
+const fleetName = config.get("fleetName") || "main";
+const fleet = new PkaFleet(fleetName, {
+    fleetName,
+    targetTag: { key: config.get("targetTagKey") || "pka-fleet", value: config.get("targetTagValue") || fleetName },
+    users: readUsers(),
+    fallbackPublicKey: config.get("fallbackPublicKey") || undefined,
+    triggers: config.getObject("triggers"),
+    driftCorrectionSchedule: config.get("driftCorrectionSchedule") || undefined,
+    logRetentionDays: config.getNumber("logRetentionDays") ?? 30,
+    keyRules: {
+        allowedTypes: config.getObject<string[]>("allowedKeyTypes"),
+        minRsaBits: config.getNumber("minRsaBits"),
+    },
+});
+
+export const documentName = fleet.documentName;
+export const queueUrl = fleet.queueUrl;
+export const dlqUrl = fleet.dlqUrl;
+export const accessParameterPath = fleet.accessParameterPath;
+export const knownHostsPath = fleet.knownHostsPath;
+export const accessSpecHash = fleet.accessSpecHash;
+export const fingerprints = fleet.fingerprints;
+export const sshConfig = fleet.sshConfig;
+export const knownHostsCommand = fleet.knownHostsCommand;
+export const privateKeys = fleet.privateKeys;
+export const privateKeysPpk = fleet.privateKeysPpk;

@@ -1,0 +1,429 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as aws from "@pulumi/aws";
+import { AccessSpec, accessSpecHash, canonicalAccessSpecJson, normalizeKeyOptions, userNameProblem, validateAccessSpec } from "../core/accessSpec";
+import { documentParameters } from "../core/document";
+import { ACCESS_CHUNK_BYTES, ACCESS_MAX_CHUNKS, splitAccessSpec } from "../core/accessStore";
+import { judgeKey, KeyRules, parsePublicKey } from "../core/keys";
+import { Provisioner } from "./Provisioner";
+import { SetupDocument } from "./SetupDocument";
+import { planSshKeyPair, SshKeyPair, SshKeyPairGenerateArgs } from "./SshKeyPair";
+
+/** Sudo for a fleet user. */
+export const SudoMode = {
+    /** Full sudo without a password, through /etc/sudoers.d/90-pka-<user> (checked with visudo). */
+    Nopasswd: "nopasswd",
+    /** No sudo; a sudoers drop-in left by an earlier spec is removed. */
+    None: "none",
+} as const;
+export type SudoMode = (typeof SudoMode)[keyof typeof SudoMode];
+
+/** What provisions an instance. */
+export const FleetTrigger = {
+    /** EC2 "state running": waits for the SSM agent through redelivery, never drops the instance. */
+    InstanceRunning: "instanceRunning",
+    /** SSM association state change: the agent is online (also covers instances that were stopped). */
+    AssociationChange: "associationChange",
+    /** A deploy that changes the access spec re-provisions every online tagged instance (rotation, revocation, backfill). */
+    Push: "push",
+} as const;
+export type FleetTrigger = (typeof FleetTrigger)[keyof typeof FleetTrigger];
+
+/** The tag that marks the fleet's instances. */
+export interface FleetTargetTag {
+    /** Tag key. Default `"pka-fleet"`. */
+    readonly key: string;
+    /** Tag value. Default: the fleet name. */
+    readonly value: string;
+}
+
+/** One login account on every instance of the fleet. */
+export interface FleetUser {
+    /** Login name, `^[a-z_][a-z0-9_-]{0,31}$`, not a system account nor an AMI default user. Required. */
+    readonly name: string;
+    /** Sudo mode. Default `"none"`. */
+    readonly sudo?: SudoMode;
+    /** Existing OpenSSH public key lines (one key each, no options). An `SshKeyPair`'s `publicKey` output works too. Default: none. */
+    readonly publicKeys?: pulumi.Input<string>[];
+    /** Generate a key for this user (child `SshKeyPair` `<fleet>-<user>`); its private key is in `privateKeys`. Default: none. */
+    readonly generateKey?: SshKeyPairGenerateArgs;
+    /** Also register the generated key as this EC2 key pair name (ed25519 or RSA 4096). Default: not registered. */
+    readonly ec2KeyName?: string;
+    /** A non-interactive service account: its generated key may have no passphrase. Default `false` (a person: a generated key needs `generateKey.passphrase`). */
+    readonly service?: boolean;
+    /** authorized_keys options for this user's keys, from the allow-list (`restrict`, `no-*`, `command="..."`, `expiry-time="..."`). Default: none. */
+    readonly keyOptions?: string;
+    /** Source addresses allowed to use this user's keys (CIDRs or addresses; becomes `from="..."`). Default: any. */
+    readonly fromCidrs?: string[];
+}
+
+/** Key rules the access spec is judged by (the policy pack's `ssh-key-algorithm` rule). */
+export interface FleetKeyRules {
+    /** Allowed key types. Default `["ed25519", "ecdsa", "rsa"]`. */
+    readonly allowedTypes?: string[];
+    /** Smallest RSA key in bits. Default `3072`. */
+    readonly minRsaBits?: number;
+}
+
+export interface PkaFleetArgs {
+    /** Fleet name: names children and the SSM paths `/pka/<fleetName>/access` and `/pka/<fleetName>/known_hosts`. `^[a-z0-9][a-z0-9-]{0,31}$`. Default: the resource name. */
+    readonly fleetName?: string;
+    /** The tag that marks the fleet's instances. Default `{ key: "pka-fleet", value: <fleetName> }`. */
+    readonly targetTag?: FleetTargetTag;
+    /** The login accounts. The spec is exclusive: users and keys not listed lose access on the next run. Required, at least one. */
+    readonly users: FleetUser[];
+    /** Organization-level OpenSSH public key given to every user without a key of its own. Default: none (every user needs a key). */
+    readonly fallbackPublicKey?: string;
+    /** What provisions an instance. Default: all of `instanceRunning`, `associationChange`, `push`. */
+    readonly triggers?: FleetTrigger[];
+    /** Re-apply the spec on every tagged instance on this schedule (State Manager association), e.g. `"rate(1 day)"`. Default: off. */
+    readonly driftCorrectionSchedule?: string;
+    /** Retention of the provisioner's log group, days (a CloudWatch Logs value). Default `30`. */
+    readonly logRetentionDays?: number;
+    /** Key rules for the access spec. Default: the policy pack's (ed25519, ecdsa P-256/384/521, RSA >= 3072). */
+    readonly keyRules?: FleetKeyRules;
+    /** Tags for every taggable child. Default: none. */
+    readonly tags?: { [key: string]: string };
+}
+
+const FLEET_NAME = /^[a-z0-9][a-z0-9-]{0,31}$/;
+const TAG_TEXT = /^[A-Za-z0-9 +\-.:/@_]+$/;
+const SCHEDULE = /^(rate\((30 minutes|[1-9][0-9]* (hour|hours|day|days))\)|cron\([0-9A-Za-z*?\/,#\- ]{9,100}\))$/;
+const RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
+const ALL_TRIGGERS: FleetTrigger[] = ["instanceRunning", "associationChange", "push"];
+/** A valid key used only to validate the rest of a user whose keys are known at deployment (an Output or a generated key). */
+const PROBE_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHqES5zNG9al28zqQu3ZQwKMG8xswUKYWhqvGcMZATU7 probe";
+
+/** The validated, defaulted args: everything PkaFleet creates follows from this. */
+export interface FleetPlan {
+    fleetName: string;
+    tag: { key: string; value: string };
+    accessPath: string;
+    knownHostsPath: string;
+    triggers: FleetTrigger[];
+    schedule?: string;
+    logRetentionDays: number;
+    keyRules: Partial<KeyRules>;
+    fallbackKeys: string[];
+    users: { name: string; sudo: SudoMode; keyOptions?: string; plainKeys: string[]; pendingKeys: number; generate?: SshKeyPairGenerateArgs; ec2KeyName?: string }[];
+    /** Standard-tier parameters reserved for the spec chunks (an upper bound while keys are unknown). */
+    slots: number;
+}
+
+/** Validates PkaFleet's args before any resource exists. Throws with a message naming the input. */
+export function planFleet(name: string, args: PkaFleetArgs): FleetPlan {
+    const fail = (msg: string): never => { throw new Error(msg); };
+    if (!args || typeof args !== "object") fail("`args` is required: { users: [...] }.");
+    const fleetName = args.fleetName ?? name;
+    if (typeof fleetName !== "string" || !FLEET_NAME.test(fleetName)) {
+        fail(`\`fleetName\` must match ${FLEET_NAME} (it names the SSM paths /pka/<fleetName>/...)${args.fleetName === undefined ? " (default: the resource name)" : ""}; got ${JSON.stringify(fleetName)}.`);
+    }
+    const tag = { key: args.targetTag?.key ?? "pka-fleet", value: args.targetTag?.value ?? fleetName };
+    for (const [k, v, max] of [["targetTag.key", tag.key, 128], ["targetTag.value", tag.value, 256]] as const) {
+        if (typeof v !== "string" || v.length === 0 || v.length > max || !TAG_TEXT.test(v)) fail(`\`${k}\` must be 1-${max} characters of letters, digits, spaces and + - . : / @ _; got ${JSON.stringify(v)}.`);
+    }
+    if (tag.key.toLowerCase().startsWith("aws:")) fail("`targetTag.key` must not start with `aws:` (reserved by AWS).");
+    const keyRules: Partial<KeyRules> = {};
+    if (args.keyRules?.allowedTypes !== undefined) {
+        if (!Array.isArray(args.keyRules.allowedTypes) || args.keyRules.allowedTypes.length === 0) fail("`keyRules.allowedTypes` must be a non-empty list such as [\"ed25519\", \"ecdsa\", \"rsa\"].");
+        keyRules.allowedTypes = [...args.keyRules.allowedTypes];
+    }
+    if (args.keyRules?.minRsaBits !== undefined) {
+        if (!Number.isInteger(args.keyRules.minRsaBits) || args.keyRules.minRsaBits < 1024) fail(`\`keyRules.minRsaBits\` must be an integer >= 1024; got ${JSON.stringify(args.keyRules.minRsaBits)}.`);
+        keyRules.minRsaBits = args.keyRules.minRsaBits;
+    }
+    const triggers = args.triggers ?? ALL_TRIGGERS;
+    if (!Array.isArray(triggers) || triggers.length === 0) fail(`\`triggers\` must list at least one of ${ALL_TRIGGERS.join(", ")}.`);
+    for (const [i, t] of triggers.entries()) if (!ALL_TRIGGERS.includes(t)) fail(`\`triggers[${i}]\` must be one of ${ALL_TRIGGERS.join(", ")}; got ${JSON.stringify(t)}.`);
+    const schedule = args.driftCorrectionSchedule || undefined;
+    if (schedule !== undefined && !SCHEDULE.test(schedule)) {
+        fail(`\`driftCorrectionSchedule\` must be a State Manager schedule such as "rate(1 day)", "rate(30 minutes)" or "cron(0 3 ? * * *)" (at least 30 minutes apart); got ${JSON.stringify(schedule)}.`);
+    }
+    const logRetentionDays = args.logRetentionDays ?? 30;
+    if (!RETENTION_DAYS.includes(logRetentionDays)) fail(`\`logRetentionDays\` must be one of CloudWatch's values (${RETENTION_DAYS.join(", ")}); got ${JSON.stringify(logRetentionDays)}.`);
+    let fallbackKeys: string[] = [];
+    if (args.fallbackPublicKey !== undefined && args.fallbackPublicKey !== "") {
+        const info = parsePublicKey(String(args.fallbackPublicKey), "`fallbackPublicKey`");
+        const bad = judgeKey(info, keyRules, { label: "`fallbackPublicKey`" });
+        if (bad.length) fail(`\`fallbackPublicKey\`: ${bad.join(" ")}`);
+        fallbackKeys = [info.publicKey];
+    }
+    if (!Array.isArray(args.users) || args.users.length === 0) fail("`users` must list at least one user: { name, sudo, publicKeys | generateKey }.");
+
+    const users: FleetPlan["users"] = [];
+    const probe: { name: string; sudo: string; keys: string[]; keyOptions?: string }[] = [];
+    let pendingBytes = 0;
+    for (const [i, u] of args.users.entries()) {
+        const p = `users[${i}]`;
+        if (!u || typeof u !== "object") fail(`\`${p}\` must be an object { name, sudo, publicKeys | generateKey }.`);
+        if (typeof u.name !== "string") fail(`\`${p}.name\` is required: the login name.`);
+        const problem = userNameProblem(u.name);
+        if (problem) fail(`\`${p}.name\` ${JSON.stringify(u.name)}: ${problem}.`);
+        const sudo = u.sudo ?? "none";
+        if (sudo !== "nopasswd" && sudo !== "none") fail(`\`${p}.sudo\` must be "nopasswd" or "none"; got ${JSON.stringify(sudo)}.`);
+        if (u.publicKeys !== undefined && !Array.isArray(u.publicKeys)) fail(`\`${p}.publicKeys\` must be a list of OpenSSH public key lines.`);
+        const plainKeys: string[] = [];
+        let pendingKeys = 0;
+        for (const [j, k] of (u.publicKeys ?? []).entries()) {
+            if (typeof k === "string") {
+                const info = parsePublicKey(k, `\`${p}.publicKeys[${j}]\``);
+                const bad = judgeKey(info, keyRules, { label: `\`${p}.publicKeys[${j}]\`` });
+                if (bad.length) fail(`\`${p}.publicKeys[${j}]\`: ${bad.join(" ")}`);
+                plainKeys.push(info.publicKey);
+            } else {
+                pendingKeys++;
+                pendingBytes += 3000; // an RSA-16384 line is ~2.8 KB: the largest key an Output can turn out to be
+            }
+        }
+        if (u.generateKey !== undefined) {
+            if (typeof u.generateKey !== "object" || u.generateKey === null) fail(`\`${p}.generateKey\` must be an object { keyType, bits, curve, passphrase, ppk }.`);
+            try {
+                planSshKeyPair({ generate: u.generateKey, ec2KeyName: u.ec2KeyName });
+            } catch (e) {
+                fail(`\`${p}.generateKey\`: ${(e as Error).message}`);
+            }
+            if (!u.service && (u.generateKey.passphrase === undefined || u.generateKey.passphrase === "")) {
+                fail(`\`${p}.generateKey.passphrase\` is required: ${u.name} is a person (\`service\` is not true), and a person's private key must be passphrase-protected.`);
+            }
+            pendingKeys++;
+            pendingBytes += 3000;
+        } else if (u.ec2KeyName !== undefined) {
+            fail(`\`${p}.ec2KeyName\` needs \`${p}.generateKey\`: only a generated key is registered as an EC2 key pair.`);
+        }
+        let keyOptions = u.keyOptions;
+        if (u.fromCidrs !== undefined) {
+            if (!Array.isArray(u.fromCidrs) || u.fromCidrs.length === 0 || u.fromCidrs.some((c) => typeof c !== "string" || !/^[0-9A-Fa-f.:/]+$/.test(c))) {
+                fail(`\`${p}.fromCidrs\` must be a non-empty list of addresses or CIDRs such as "10.0.0.0/16".`);
+            }
+            const from = `from="${u.fromCidrs.join(",")}"`;
+            keyOptions = keyOptions ? `${keyOptions},${from}` : from;
+        }
+        if (keyOptions !== undefined) {
+            try {
+                keyOptions = normalizeKeyOptions(keyOptions, `${p}.keyOptions`);
+            } catch (e) {
+                fail(`\`${p}.keyOptions\`${u.fromCidrs ? " (with fromCidrs)" : ""}: ${(e as Error).message}`);
+            }
+        }
+        users.push({ name: u.name, sudo, keyOptions, plainKeys, pendingKeys, generate: u.generateKey, ec2KeyName: u.ec2KeyName });
+        probe.push({ name: u.name, sudo, keys: pendingKeys > 0 ? [...plainKeys, PROBE_KEY] : plainKeys, ...(keyOptions ? { keyOptions } : {}) });
+    }
+    // The same validation the Lambda and the on-host script apply: names (unique, not reserved),
+    // options, keys, fallback. Users whose keys are not known yet are checked with a probe key.
+    let known: AccessSpec;
+    try {
+        known = validateAccessSpec({ users: probe }, { keyRules, fallbackKeys });
+    } catch (e) {
+        return fail(`\`users\`: ${(e as Error).message}`);
+    }
+    try {
+        documentParameters(known); // SSM's 64 KB limit for document plus parameters
+    } catch (e) {
+        fail(`\`users\`: ${(e as Error).message}`);
+    }
+    const accessPath = `/pka/${fleetName}/access`;
+    const slots = parameterSlots(Buffer.byteLength(canonicalAccessSpecJson(known)) + pendingBytes, ACCESS_CHUNK_BYTES);
+    if (slots > ACCESS_MAX_CHUNKS) fail(`\`users\`: the access spec would need ${slots} SSM parameters (more than ${ACCESS_MAX_CHUNKS}); split the fleet.`);
+    return {
+        fleetName, tag, accessPath, knownHostsPath: `/pka/${fleetName}/known_hosts`, triggers, schedule, logRetentionDays, keyRules,
+        fallbackKeys, users, slots,
+    };
+}
+
+/** Builds and validates the final spec once every key is known. */
+export function buildAccessSpec(plan: FleetPlan, keysByUser: string[][]): AccessSpec {
+    return validateAccessSpec({
+        users: plan.users.map((u, i) => ({ name: u.name, sudo: u.sudo, keys: keysByUser[i], ...(u.keyOptions ? { keyOptions: u.keyOptions } : {}) })),
+    }, { keyRules: plan.keyRules, fallbackKeys: plan.fallbackKeys });
+}
+
+/**
+ * A whole fleet: key pairs, the access spec in Parameter Store, the SSM setup document, the
+ * event-driven provisioner, push on change and optional drift correction. Access is exclusive:
+ * the managed authorized_keys block and sudoers drop-ins follow the spec, so a key or user removed
+ * here loses access on the next run. Type token `pka-fleet:index:PkaFleet`.
+ */
+export class PkaFleet extends pulumi.ComponentResource {
+    /** Name of the SSM Command document that sets up access on a host. */
+    public readonly documentName: pulumi.Output<string>;
+    /** URL of the provisioner's SQS queue. */
+    public readonly queueUrl: pulumi.Output<string>;
+    /** URL of the dead-letter queue (instances that could not be provisioned). */
+    public readonly dlqUrl: pulumi.Output<string>;
+    /** Parameter Store path holding the access spec chunks (`/pka/<fleet>/access`). */
+    public readonly accessParameterPath: pulumi.Output<string>;
+    /** Parameter Store path of the pinned host keys, one parameter per instance (`/pka/<fleet>/known_hosts/<instance-id>`). */
+    public readonly knownHostsPath: pulumi.Output<string>;
+    /** sha256 of the canonical access spec; a change re-provisions the fleet. */
+    public readonly accessSpecHash: pulumi.Output<string>;
+    /** SHA256 fingerprints of each user's keys (as `ssh-keygen -l`), by user name. */
+    public readonly fingerprints: pulumi.Output<{ [user: string]: string[] }>;
+    /** Secret. Generated private keys (OpenSSH, encrypted with the user's passphrase), by user name. */
+    public readonly privateKeys: pulumi.Output<{ [user: string]: string }>;
+    /** Secret. Generated private keys as PuTTY PPK (users with `generateKey.ppk`), by user name. */
+    public readonly privateKeysPpk: pulumi.Output<{ [user: string]: string }>;
+    /** A ready `~/.ssh/config` snippet for the central server. */
+    public readonly sshConfig: pulumi.Output<string>;
+    /** Shell command that writes the fleet's pinned host keys to `~/.ssh/known_hosts.pka-<fleet>`. */
+    public readonly knownHostsCommand: pulumi.Output<string>;
+
+    constructor(name: string, args: PkaFleetArgs, opts?: pulumi.ComponentResourceOptions) {
+        // Validate everything before registering anything: a refused fleet leaves no resource behind.
+        let p: FleetPlan;
+        try {
+            p = planFleet(name, args);
+        } catch (e) {
+            throw new Error(`PkaFleet "${name}": ${(e as Error).message}`);
+        }
+        super("pka-fleet:index:PkaFleet", name, {}, opts);
+        const tags = { ...(args.tags ?? {}), "pka-fleet:fleet": p.fleetName };
+
+        const keyPairs = new Map<string, SshKeyPair>();
+        for (const u of p.users) {
+            if (!u.generate) continue;
+            keyPairs.set(u.name, new SshKeyPair(`${name}-${u.name}`, {
+                generate: { ...u.generate, comment: u.generate.comment ?? `${u.name}@pka-${p.fleetName}` },
+                ec2KeyName: u.ec2KeyName,
+            }, { parent: this }));
+        }
+        const keysByUser: pulumi.Output<string[][]> = pulumi.all(args.users.map((u, i) => pulumi.all([
+            ...p.users[i].plainKeys,
+            ...(u.publicKeys ?? []).filter((k) => typeof k !== "string"),
+            ...(keyPairs.has(u.name) ? [keyPairs.get(u.name)!.publicKey] : []),
+        ])));
+        const spec = keysByUser.apply((keys) => buildAccessSpec(p, keys));
+        const json = spec.apply(canonicalAccessSpecJson);
+        this.accessSpecHash = spec.apply(accessSpecHash);
+
+        // Public keys and user names are not secret, so the chunks are plain `String` parameters
+        // that operators (and previews) can read; integrity comes from IAM on the path, and the hash in every
+        // chunk lets the Lambda refuse a torn read. Slots beyond the spec hold a filler the
+        // reader ignores, so the count stays fixed while keys are unknown (preview).
+        const chunks = json.apply((j) => {
+            const c = splitAccessSpec(j, p.accessPath);
+            if (c.length > p.slots) throw new Error(`access spec needs ${c.length} parameters, ${p.slots} were planned`);
+            return c;
+        });
+        const params: aws.ssm.Parameter[] = [];
+        for (let i = 0; i < p.slots; i++) {
+            params.push(new aws.ssm.Parameter(`${name}-access-${i}`, {
+                name: `${p.accessPath}/${String(i).padStart(4, "0")}`,
+                type: "String",
+                tier: "Standard",
+                dataType: "text",
+                // insecureValue: not secret, so `pulumi preview` shows which users and keys change.
+                insecureValue: chunks.apply((c) => c[i]?.value ?? `pka-unused slot ${i} of ${p.slots}`),
+                description: `pka-fleet ${p.fleetName}: access spec chunk ${i} (written by PkaFleet; do not edit)`,
+                tags,
+            }, { parent: this }));
+        }
+
+        const document = new SetupDocument(`${name}-document`, { tags }, { parent: this });
+        const provisioner = new Provisioner(`${name}-provisioner`, {
+            documentName: document.documentName,
+            documentArn: document.documentArn,
+            targetTag: p.tag,
+            accessParameterPath: p.accessPath,
+            knownHostsPath: p.knownHostsPath,
+            accessSpecHash: this.accessSpecHash,
+            triggers: p.triggers,
+            logRetentionDays: p.logRetentionDays,
+            keyRules: p.keyRules,
+            tags,
+        }, { parent: this, dependsOn: params });
+
+        if (p.schedule) {
+            new aws.ssm.Association(`${name}-drift`, {
+                name: document.documentName,
+                associationName: `pka-${p.fleetName}-drift-correction`,
+                targets: [{ key: `tag:${p.tag.key}`, values: [p.tag.value] }],
+                scheduleExpression: p.schedule,
+                parameters: spec.apply(associationParameters),
+                complianceSeverity: "HIGH",
+                maxConcurrency: "10%",
+                maxErrors: "10%",
+            }, { parent: this, dependsOn: params });
+        }
+
+        this.documentName = document.documentName;
+        this.queueUrl = provisioner.queueUrl;
+        this.dlqUrl = provisioner.dlqUrl;
+        this.accessParameterPath = pulumi.output(p.accessPath);
+        this.knownHostsPath = pulumi.output(p.knownHostsPath);
+        this.fingerprints = spec.apply((s) => Object.fromEntries(s.users.map((u) => [u.name, u.keys.map((k) => parsePublicKey(k).fingerprint)])));
+        const pick = (f: (kp: SshKeyPair) => pulumi.Output<string | undefined>) => pulumi.secret(pulumi.all(
+            [...keyPairs].map(([user, kp]) => f(kp).apply((v) => [user, v] as const)),
+        ).apply((pairs) => Object.fromEntries(pairs.filter(([, v]) => typeof v === "string" && v !== "")) as { [user: string]: string }));
+        this.privateKeys = pick((kp) => kp.privateKey);
+        this.privateKeysPpk = pick((kp) => kp.privateKeyPpk);
+        const defaultUser = (p.users.find((u) => u.generate) ?? p.users[0]).name;
+        this.sshConfig = pulumi.output(fleetSshConfig({ fleetName: p.fleetName, defaultUser, users: p.users.map((u) => u.name) }));
+        this.knownHostsCommand = pulumi.output(knownHostsCommand({ fleetName: p.fleetName, knownHostsPath: p.knownHostsPath, tag: p.tag }));
+
+        this.registerOutputs({
+            documentName: this.documentName,
+            queueUrl: this.queueUrl,
+            dlqUrl: this.dlqUrl,
+            accessParameterPath: this.accessParameterPath,
+            knownHostsPath: this.knownHostsPath,
+            accessSpecHash: this.accessSpecHash,
+            fingerprints: this.fingerprints,
+            privateKeys: this.privateKeys,
+            privateKeysPpk: this.privateKeysPpk,
+            sshConfig: this.sshConfig,
+            knownHostsCommand: this.knownHostsCommand,
+        });
+    }
+}
+
+/** Parameters reserved for `bytes` of spec JSON at `perChunk` bytes each (at least one). */
+export function parameterSlots(bytes: number, perChunk: number): number {
+    return Math.max(1, Math.ceil(bytes / perChunk));
+}
+
+function shq(s: string): string {
+    return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * The central server's `~/.ssh/config` snippet. Hosts are named by instance id, the name their
+ * pinned keys are stored under; Session Manager carries the connection (no inbound port 22
+ * needed). To connect by address instead, drop the ProxyCommand: knownHostsCommand pins the
+ * private addresses too.
+ */
+export function fleetSshConfig(o: { fleetName: string; defaultUser: string; users: string[] }): string {
+    return [
+        `# pka-fleet "${o.fleetName}": ssh <user>@i-0123456789abcdef0 (users: ${o.users.join(", ")})`,
+        `# Private keys: pulumi stack output --show-secrets privateKeys, one file per user, mode 600.`,
+        `Host i-* mi-*`,
+        `    User ${o.defaultUser}`,
+        ...o.users.map((u) => `    IdentityFile ~/.ssh/pka-${o.fleetName}-${u}`),
+        `    IdentitiesOnly yes`,
+        `    UserKnownHostsFile ~/.ssh/known_hosts.pka-${o.fleetName}`,
+        `    StrictHostKeyChecking yes`,
+        `    ProxyCommand aws ssm start-session --target %h --document-name AWS-StartSSHSession --parameters portNumber=%p`,
+        "",
+    ].join("\n");
+}
+
+/**
+ * A POSIX sh command for the central server that writes the fleet's pinned host keys (as the
+ * Lambda stored them, `<knownHostsPath>/<instance-id>` = key lines) to
+ * `~/.ssh/known_hosts.pka-<fleet>`: each key under the instance id and, for running tagged
+ * instances, its private address (`i-0abc,10.0.1.23 ssh-ed25519 AAAA...`). Needs the AWS CLI with
+ * ssm:GetParametersByPath and ec2:DescribeInstances. The file is replaced atomically.
+ */
+export function knownHostsCommand(o: { fleetName: string; knownHostsPath: string; tag: { key: string; value: string } }): string {
+    const out = `"$HOME/.ssh/known_hosts.pka-${o.fleetName}"`;
+    return [
+        `set -eu; umask 077; mkdir -p "$HOME/.ssh"; t=$(mktemp -d)`,
+        `aws ssm get-parameters-by-path --path ${shq(o.knownHostsPath)} --query 'Parameters[].[Name,Value]' --output text > "$t/keys"`,
+        `aws ec2 describe-instances --filters ${shq(`Name=tag:${o.tag.key},Values=${o.tag.value}`)} 'Name=instance-state-name,Values=running' --query 'Reservations[].Instances[].[InstanceId,PrivateIpAddress]' --output text > "$t/addrs"`,
+        `awk -F '\\t' 'NR == FNR { if ($2 != "" && $2 != "None") ip[$1] = $2; next } /^\\// { n = split($1, p, "/"); id = p[n]; $0 = $2 } id != "" && NF { h = id; if (id in ip) h = h "," ip[id]; print h, $0 }' "$t/addrs" "$t/keys" > ${out}.new`,
+        `mv ${out}.new ${out}; rm -rf "$t"`,
+    ].join("\n");
+}
+
+/** State Manager association parameters: the document's parameters for this spec (each a single string). */
+function associationParameters(spec: AccessSpec): { [key: string]: string } {
+    return Object.fromEntries(Object.entries(documentParameters(spec)).map(([k, v]) => [k, v.join("\n")]));
+}
