@@ -185,7 +185,7 @@ export function planFleet(name: string, args: PkaFleetArgs): FleetPlan {
                 fail(`\`${p}.generateKey.passphrase\` is required: ${u.name} is a person (\`service\` is not true), and a person's private key must be passphrase-protected.`);
             }
             pendingKeys++;
-            pendingBytes += 3000;
+            pendingBytes += generatedKeyBound(u.generateKey);
         } else if (u.ec2KeyName !== undefined) {
             fail(`\`${p}.ec2KeyName\` needs \`${p}.generateKey\`: only a generated key is registered as an EC2 key pair.`);
         }
@@ -373,6 +373,13 @@ export class PkaFleet extends pulumi.ComponentResource {
             knownHostsCommand: this.knownHostsCommand,
         });
     }
+}
+
+/** Upper bound of the spec bytes a generated key adds: its line (type, base64 blob, comment of <= 100) and JSON quoting. */
+export function generatedKeyBound(g: SshKeyPairGenerateArgs): number {
+    const t = g.keyType ?? "ed25519";
+    const blob = t === "rsa" ? Math.ceil((g.bits ?? 4096) / 8) + 40 : t === "ecdsa" ? 172 : 51;
+    return 40 + Math.ceil(blob / 3) * 4 + 100 + 10;
 }
 
 /** Parameters reserved for `bytes` of spec JSON at `perChunk` bytes each (at least one). */

@@ -80,7 +80,7 @@ export class AwsMocks implements pulumi.runtime.Mocks {
         const { type, name } = args;
         const i = args.inputs ?? {};
         this.registered.push(`${type}::${name}`);
-        if (type.startsWith("pka-fleet:index:")) return { id: undefined, state: {} };
+        if (type.startsWith("pka-fleet:index:") || type === "pulumi:pulumi:Stack") return { id: undefined, state: {} };
         const id = `${name}-id`;
         const region = "eu-west-1";
         const account = "123456789012";
