@@ -71,14 +71,18 @@ export interface PushDetail {
     instanceIds?: string[];
 }
 
-/** A push event as it travels through EventBridge (or as the Provisioner's deploy-time Invocation sends it). */
-export function pushEvent(detail: PushDetail, time = new Date()): Record<string, unknown> {
+/**
+ * A push event as it travels through EventBridge, or as the Provisioner's deploy-time Invocation
+ * sends it. Without `time` the event is deterministic (same detail, same JSON): the Invocation's
+ * input must not change between deploys unless the spec hash does.
+ */
+export function pushEvent(detail: PushDetail, time?: Date): Record<string, unknown> {
     return {
         version: "0",
         id: `pka-push-${(detail.specHash ?? "manual").slice(0, 16)}`,
         "detail-type": PUSH_DETAIL_TYPE,
         source: PUSH_SOURCE,
-        time: time.toISOString().replace(/\.\d{3}Z$/, "Z"),
+        ...(time ? { time: time.toISOString().replace(/\.\d{3}Z$/, "Z") } : {}),
         resources: [],
         detail,
     };

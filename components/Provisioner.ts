@@ -1,0 +1,404 @@
+import * as fs from "fs";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import * as aws from "@pulumi/aws";
+import { associationPattern, commandResultPattern, EC2_RUNNING_PATTERN, PUSH_PATTERN, pushEvent } from "../core/events";
+
+/** What provisions an instance (the command-result rule is always on: retries and host keys need it). */
+export const ProvisionerTrigger = {
+    /** EC2 "state running": waits for the SSM agent through redelivery, never drops the instance. */
+    InstanceRunning: "instanceRunning",
+    /** SSM instance association state change: the agent is online (any association but our own document's). */
+    AssociationChange: "associationChange",
+    /** `pka-fleet` push events: deploy-time backfill, rotation, revocation; also the deploy-time push itself. */
+    Push: "push",
+} as const;
+export type ProvisionerTrigger = (typeof ProvisionerTrigger)[keyof typeof ProvisionerTrigger];
+
+/** The tag that marks the fleet's instances. */
+export interface ProvisionerTargetTag {
+    /** Tag key (also the IAM condition key `ssm:resourceTag/<key>`). Required. */
+    readonly key: pulumi.Input<string>;
+    /** Tag value. Required. */
+    readonly value: pulumi.Input<string>;
+}
+
+/** Key-rule overrides the Lambda validates the stored spec with (the same as the fleet's). */
+export interface ProvisionerKeyRules {
+    /** Allowed key types. Default `["ed25519", "ecdsa", "rsa"]`. */
+    readonly allowedTypes?: string[];
+    /** Smallest RSA key in bits. Default `3072`. */
+    readonly minRsaBits?: number;
+}
+
+export interface ProvisionerArgs {
+    /** Name of the SSM Command document to run (SetupDocument.documentName). Required. */
+    readonly documentName: pulumi.Input<string>;
+    /** ARN of that document, for the IAM statement. Default: built from the document name, the region and the account. */
+    readonly documentArn?: pulumi.Input<string>;
+    /** Only instances with this tag are provisioned (checked by the Lambda AND enforced by the role's IAM condition). Required. */
+    readonly targetTag: ProvisionerTargetTag;
+    /** Parameter Store path of the access spec chunks (core/accessStore.ts), e.g. `/pka/<fleet>/access`. Required. */
+    readonly accessParameterPath: pulumi.Input<string>;
+    /** Parameter Store path for pinned host keys, one parameter per instance. Default: the access path's parent + `/known_hosts`. */
+    readonly knownHostsPath?: pulumi.Input<string>;
+    /** accessSpecHash of the spec stored at accessParameterPath. When set, a change re-provisions every online tagged instance in the same deploy. Default: no push. */
+    readonly accessSpecHash?: pulumi.Input<string>;
+    /** Which events provision. Default: all of `instanceRunning`, `associationChange`, `push`. */
+    readonly triggers?: ProvisionerTrigger[];
+    /** SQS records per Lambda batch (1-10000). Default `50`. */
+    readonly batchSize?: number;
+    /** Seconds SQS gathers records before invoking (0-300; >= 1 when batchSize > 10). Default `5`. */
+    readonly batchingWindowSeconds?: number;
+    /** Receives before a record goes to the DLQ: with the visibility timeout, the longest wait for a slow agent. Default `10`. */
+    readonly maxReceiveCount?: number;
+    /** Command runs per instance before it is dead-lettered with the reason (1-20). Default `3`. */
+    readonly maxAttempts?: number;
+    /** Maximum concurrent Lambda invocations from the queue (2-1000): bounds the SendCommand burst. Default `5`. */
+    readonly maximumConcurrency?: number;
+    /** Log retention in days (a CloudWatch Logs value). Default `30`. */
+    readonly logRetentionDays?: number;
+    /** Lambda runtime, a supported Node.js one. Default `nodejs22.x`. Deprecated runtimes are refused. */
+    readonly runtime?: string;
+    /** Lambda timeout in seconds (1-900). Default `60`. */
+    readonly timeoutSeconds?: number;
+    /** Lambda memory in MB. Default `256`. */
+    readonly memorySize?: number;
+    /** The bundled handler (one CommonJS file). Default: `bin/lambda/provisioner.js` of this package (`npm run build`). */
+    readonly codePath?: string;
+    /** ARNs notified when the DLQ holds messages (SNS topics ...). Default: none. */
+    readonly alarmActions?: pulumi.Input<pulumi.Input<string>[]>;
+    /** Key rules the Lambda re-validates the spec with. Default: the policy pack's. */
+    readonly keyRules?: ProvisionerKeyRules;
+    /** Tags on every taggable child. Default: none. */
+    readonly tags?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+}
+
+const ALL_TRIGGERS: ProvisionerTrigger[] = ["instanceRunning", "associationChange", "push"];
+const RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
+/** Node.js runtimes and the day AWS deprecates them (Lambda runtimes page); older majors are past end of support. */
+export const NODE_RUNTIME_DEPRECATION: Readonly<Record<string, string>> = { "nodejs20.x": "2026-04-30", "nodejs22.x": "2027-04-30", "nodejs24.x": "2028-04-30" };
+
+/** Why `runtime` is refused, or undefined. Only Node.js runs the bundle; deprecated runtimes get no security patches. */
+export function runtimeProblem(runtime: string, now = new Date()): string | undefined {
+    const m = /^nodejs(\d+)\.x$/.exec(runtime);
+    if (!m) return `\`runtime\` must be a Node.js runtime such as nodejs22.x (the handler is a JavaScript bundle); got ${runtime}`;
+    const dep = NODE_RUNTIME_DEPRECATION[runtime];
+    if (Number(m[1]) < 20 || (dep && new Date(`${dep}T00:00:00Z`) <= now)) {
+        return `\`runtime\` ${runtime} is deprecated by AWS${dep ? ` since ${dep}` : ""}; use nodejs22.x or nodejs24.x`;
+    }
+    return undefined;
+}
+
+export interface ProvisionerPolicyInput {
+    partition: string;
+    region: string;
+    account: string;
+    documentArn: string;
+    tagKey: string;
+    tagValue: string;
+    accessParameterPath: string;
+    knownHostsPath: string;
+    logGroupArn: string;
+    queueArn: string;
+    dlqArn: string;
+}
+
+/** The Lambda role's policy: every statement scoped to what the handler touches. */
+export function buildProvisionerPolicy(i: ProvisionerPolicyInput): { Version: string; Statement: Record<string, unknown>[] } {
+    const param = (p: string) => `arn:${i.partition}:ssm:${i.region}:${i.account}:parameter${p}`;
+    return {
+        Version: "2012-10-17",
+        Statement: [
+            // AWSLambdaBasicExecutionRole, narrowed to the function's own log group.
+            { Sid: "Logs", Effect: "Allow", Action: ["logs:CreateLogStream", "logs:PutLogEvents"], Resource: `${i.logGroupArn.replace(/:\*$/, "")}:*` },
+            // SendCommand authorizes the document and every instance: our document only ...
+            { Sid: "SendCommandDocument", Effect: "Allow", Action: "ssm:SendCommand", Resource: i.documentArn },
+            // ... and only instances carrying the fleet tag (one untagged id denies the whole call: the Lambda filters first).
+            {
+                Sid: "SendCommandTaggedInstances",
+                Effect: "Allow",
+                Action: "ssm:SendCommand",
+                Resource: `arn:${i.partition}:ec2:${i.region}:${i.account}:instance/*`,
+                Condition: { StringEquals: { [`ssm:resourceTag/${i.tagKey}`]: i.tagValue } },
+            },
+            { Sid: "ReadAccessSpec", Effect: "Allow", Action: "ssm:GetParametersByPath", Resource: param(i.accessParameterPath) },
+            { Sid: "PinHostKeys", Effect: "Allow", Action: "ssm:PutParameter", Resource: param(`${i.knownHostsPath}/*`) },
+            // These three support no resource-level permissions (Service Authorization Reference): "*" is the only valid Resource.
+            { Sid: "DescribeFleet", Effect: "Allow", Action: ["ssm:DescribeInstanceInformation", "ssm:GetCommandInvocation", "ec2:DescribeInstances"], Resource: "*" },
+            { Sid: "ConsumeQueue", Effect: "Allow", Action: ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"], Resource: i.queueArn },
+            { Sid: "DeadLetter", Effect: "Allow", Action: "sqs:SendMessage", Resource: i.dlqArn },
+        ],
+    };
+}
+
+/** Queue policy: only EventBridge, and only for our rules (aws:SourceArn), may send. */
+export function eventBridgeQueuePolicy(queueArn: string, ruleArns: string[]): string {
+    return JSON.stringify({
+        Version: "2012-10-17",
+        Statement: [
+            {
+                Sid: "OurRulesOnly",
+                Effect: "Allow",
+                Principal: { Service: "events.amazonaws.com" },
+                Action: "sqs:SendMessage",
+                Resource: queueArn,
+                Condition: { ArnEquals: { "aws:SourceArn": ruleArns } },
+            },
+        ],
+    });
+}
+
+/** Where the bundled handler is: `bin/lambda/provisioner.js` of this package. */
+export function provisionerCodePath(): string {
+    // From bin/components (the package) the bundle is ../lambda; from the sources (ts-node) it is ../bin/lambda.
+    const candidates = [path.resolve(__dirname, "..", "lambda", "provisioner.js"), path.resolve(__dirname, "..", "bin", "lambda", "provisioner.js")];
+    return candidates.find((c) => fs.existsSync(c)) ?? candidates[candidates.length - 1];
+}
+
+/**
+ * The event-driven provisioner: EventBridge rules -> SQS queue (+ DLQ and an alarm) -> the bundled
+ * Lambda -> SSM SendCommand on the fleet's tagged instances, with results fed back for retries,
+ * dead-lettering and host-key pinning; and, when `accessSpecHash` changes, a push in the same deploy.
+ */
+export class Provisioner extends pulumi.ComponentResource {
+    declare public readonly queueUrl: pulumi.Output<string>;
+    declare public readonly queueArn: pulumi.Output<string>;
+    declare public readonly dlqUrl: pulumi.Output<string>;
+    declare public readonly dlqArn: pulumi.Output<string>;
+    declare public readonly functionName: pulumi.Output<string>;
+    declare public readonly functionArn: pulumi.Output<string>;
+    declare public readonly roleArn: pulumi.Output<string>;
+    declare public readonly ruleNames: pulumi.Output<string[]>;
+    declare public readonly alarmName: pulumi.Output<string>;
+    declare public readonly logGroupName: pulumi.Output<string>;
+
+    constructor(name: string, args: ProvisionerArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("pka-fleet:index:Provisioner", name, {}, opts);
+
+        // ---- validate first, naming the inputs ----
+        const triggers = args.triggers ?? ALL_TRIGGERS;
+        const batchSize = args.batchSize ?? 50;
+        const windowSeconds = args.batchingWindowSeconds ?? 5;
+        const maxReceiveCount = args.maxReceiveCount ?? 10;
+        const maxAttempts = args.maxAttempts ?? 3;
+        const maximumConcurrency = args.maximumConcurrency ?? 5;
+        const retention = args.logRetentionDays ?? 30;
+        const runtime = args.runtime ?? "nodejs22.x";
+        const timeout = args.timeoutSeconds ?? 60;
+        const memorySize = args.memorySize ?? 256;
+        const fail = (msg: string): never => {
+            throw new pulumi.ResourceError(msg, this);
+        };
+        const bad = triggers.find((t) => !ALL_TRIGGERS.includes(t));
+        if (bad !== undefined) fail(`\`triggers\` may contain ${ALL_TRIGGERS.join(", ")}; got ${bad}`);
+        if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10000) fail(`\`batchSize\` must be 1-10000; got ${batchSize}`);
+        if (!Number.isInteger(windowSeconds) || windowSeconds < 0 || windowSeconds > 300) fail(`\`batchingWindowSeconds\` must be 0-300; got ${windowSeconds}`);
+        if (batchSize > 10 && windowSeconds < 1) fail("`batchingWindowSeconds` must be at least 1 when `batchSize` is over 10 (an SQS event source rule)");
+        if (!Number.isInteger(maxReceiveCount) || maxReceiveCount < 1 || maxReceiveCount > 1000) fail(`\`maxReceiveCount\` must be 1-1000; got ${maxReceiveCount}`);
+        if (!Number.isInteger(maxAttempts) || maxAttempts < 1 || maxAttempts > 20) fail(`\`maxAttempts\` must be 1-20; got ${maxAttempts}`);
+        if (!Number.isInteger(maximumConcurrency) || maximumConcurrency < 2 || maximumConcurrency > 1000) fail(`\`maximumConcurrency\` must be 2-1000; got ${maximumConcurrency}`);
+        if (!RETENTION_DAYS.includes(retention)) fail(`\`logRetentionDays\` must be one of ${RETENTION_DAYS.join(", ")}; got ${retention}`);
+        const rp = runtimeProblem(runtime);
+        if (rp) fail(rp);
+        if (!Number.isInteger(timeout) || timeout < 1 || timeout > 900) fail(`\`timeoutSeconds\` must be 1-900; got ${timeout}`);
+        if (!Number.isInteger(memorySize) || memorySize < 128 || memorySize > 10240) fail(`\`memorySize\` must be 128-10240; got ${memorySize}`);
+        // AWS: the queue's visibility timeout at least 6x the function timeout (plus the batching window).
+        const visibility = 6 * timeout + windowSeconds;
+        const codePath = args.codePath ?? provisionerCodePath();
+        if (!fs.existsSync(codePath)) pulumi.log.warn(`Provisioner: the Lambda bundle ${codePath} does not exist yet; run \`npm run build\` before deploying`, this);
+
+        const accessPath = pulumi.output(args.accessParameterPath).apply((p) => {
+            if (!/^\/[A-Za-z0-9_.\-/]*[A-Za-z0-9_.-]$/.test(p)) fail(`\`accessParameterPath\` must be a parameter path like /pka/<fleet>/access; got ${p}`);
+            return p;
+        });
+        const knownHostsPath = pulumi.output(args.knownHostsPath ?? accessPath.apply((p) => `${p.slice(0, p.lastIndexOf("/")) || ""}/known_hosts`)).apply((p) => {
+            if (!/^\/[A-Za-z0-9_.\-/]*[A-Za-z0-9_.-]$/.test(p)) fail(`\`knownHostsPath\` must be a parameter path like /pka/<fleet>/known_hosts; got ${p}`);
+            return p;
+        });
+        const tagKey = pulumi.output(args.targetTag.key).apply((k) => {
+            if (!k || k.includes("=") || k.toLowerCase().startsWith("aws:")) fail(`\`targetTag.key\` must be a tag key without '=' and not aws:*; got ${JSON.stringify(k)}`);
+            return k;
+        });
+        const tagValue = pulumi.output(args.targetTag.value);
+        const documentName = pulumi.output(args.documentName);
+        // Region, account and partition: from the document ARN when given (no provider call), else from the provider.
+        const where: pulumi.Output<{ partition: string; region: string; account: string }> = args.documentArn
+            ? pulumi.output(args.documentArn).apply((arn) => {
+                  const [, partition, , region, account] = arn.split(":");
+                  if (!partition || !region || !account) fail(`\`documentArn\` is not an SSM document ARN: ${arn}`);
+                  return { partition, region, account };
+              })
+            : pulumi
+                  .all([aws.getPartitionOutput({}, { parent: this }), aws.getRegionOutput({}, { parent: this }), aws.getCallerIdentityOutput({}, { parent: this })])
+                  .apply(([p, r, c]) => ({ partition: p.partition, region: String(r.region ?? r.name), account: c.accountId }));
+        const documentArn = args.documentArn
+            ? pulumi.output(args.documentArn)
+            : pulumi.all([where, documentName]).apply(([w, n]) => `arn:${w.partition}:ssm:${w.region}:${w.account}:document/${n}`);
+        const tags = args.tags;
+        const child = { parent: this };
+
+        // ---- queues ----
+        const dlq = new aws.sqs.Queue(`${name}-dlq`, { messageRetentionSeconds: 1209600, sqsManagedSseEnabled: true, tags }, child);
+        const queue = new aws.sqs.Queue(
+            `${name}-queue`,
+            {
+                visibilityTimeoutSeconds: visibility,
+                messageRetentionSeconds: 345600,
+                sqsManagedSseEnabled: true,
+                redrivePolicy: dlq.arn.apply((arn) => JSON.stringify({ deadLetterTargetArn: arn, maxReceiveCount })),
+                tags,
+            },
+            child,
+        );
+
+        // ---- rules -> queue ----
+        const patterns: { key: string; pattern: pulumi.Output<object>; description: string }[] = [];
+        if (triggers.includes("instanceRunning")) patterns.push({ key: "running", pattern: pulumi.output(EC2_RUNNING_PATTERN), description: "EC2 instance entered running" });
+        if (triggers.includes("associationChange")) patterns.push({ key: "association", pattern: documentName.apply(associationPattern), description: "SSM agent online (association state change)" });
+        patterns.push({ key: "results", pattern: documentName.apply(commandResultPattern), description: "Results of the setup document" });
+        if (triggers.includes("push")) patterns.push({ key: "push", pattern: pulumi.output(PUSH_PATTERN), description: "pka-fleet push events" });
+        const rules = patterns.map(
+            (p) => new aws.cloudwatch.EventRule(`${name}-${p.key}`, { description: `pka-fleet: ${p.description}`, eventPattern: p.pattern.apply((x) => JSON.stringify(x)), tags }, child),
+        );
+        const ruleArns = pulumi.all(rules.map((r) => r.arn));
+        const queuePolicy = new aws.sqs.QueuePolicy(`${name}-queue-policy`, { queueUrl: queue.url, policy: pulumi.all([queue.arn, ruleArns]).apply(([q, r]) => eventBridgeQueuePolicy(q, r)) }, child);
+        // Events EventBridge cannot deliver (after its retries) land in the same DLQ instead of being dropped.
+        const dlqPolicy = new aws.sqs.QueuePolicy(`${name}-dlq-policy`, { queueUrl: dlq.url, policy: pulumi.all([dlq.arn, ruleArns]).apply(([q, r]) => eventBridgeQueuePolicy(q, r)) }, child);
+        rules.forEach(
+            (r, i) =>
+                new aws.cloudwatch.EventTarget(
+                    `${name}-${patterns[i].key}-target`,
+                    { rule: r.name, arn: queue.arn, deadLetterConfig: { arn: dlq.arn }, retryPolicy: { maximumEventAgeInSeconds: 86400, maximumRetryAttempts: 185 } },
+                    { parent: this, dependsOn: [queuePolicy, dlqPolicy] },
+                ),
+        );
+
+        // ---- the Lambda ----
+        const logGroup = new aws.cloudwatch.LogGroup(`${name}-logs`, { retentionInDays: retention, tags }, child);
+        const role = new aws.iam.Role(
+            `${name}-role`,
+            {
+                assumeRolePolicy: JSON.stringify({
+                    Version: "2012-10-17",
+                    Statement: [{ Effect: "Allow", Principal: { Service: "lambda.amazonaws.com" }, Action: "sts:AssumeRole" }],
+                }),
+                tags,
+            },
+            child,
+        );
+        const rolePolicy = new aws.iam.RolePolicy(
+            `${name}-policy`,
+            {
+                role: role.name,
+                policy: pulumi
+                    .all([where, documentArn, tagKey, tagValue, accessPath, knownHostsPath, logGroup.arn, pulumi.all([queue.arn, dlq.arn])])
+                    .apply(([w, doc, k, v, ap, kh, lg, [q, d]]) =>
+                        JSON.stringify(buildProvisionerPolicy({ ...w, documentArn: doc, tagKey: k, tagValue: v, accessParameterPath: ap, knownHostsPath: kh, logGroupArn: lg, queueArn: q, dlqArn: d })),
+                    ),
+            },
+            child,
+        );
+        const variables: Record<string, pulumi.Input<string>> = {
+            PKA_DOCUMENT_NAME: documentName,
+            PKA_TARGET_TAG: pulumi.interpolate`${tagKey}=${tagValue}`,
+            PKA_ACCESS_PARAMETER: accessPath,
+            PKA_KNOWN_HOSTS_PATH: knownHostsPath,
+            PKA_DEAD_LETTER_QUEUE_URL: dlq.url,
+            PKA_MAX_ATTEMPTS: String(maxAttempts),
+        };
+        if (args.keyRules) variables.PKA_KEY_RULES = JSON.stringify(args.keyRules);
+        const fn = new aws.lambda.Function(
+            `${name}-fn`,
+            {
+                description: "pka-fleet provisioner: SQS batches of EventBridge events -> SSM SendCommand on tagged instances",
+                runtime,
+                handler: "provisioner.handler",
+                code: new pulumi.asset.AssetArchive({ "provisioner.js": new pulumi.asset.FileAsset(codePath) }),
+                role: role.arn,
+                timeout,
+                memorySize,
+                environment: { variables },
+                loggingConfig: { logFormat: "JSON", logGroup: logGroup.name },
+                tags,
+            },
+            { parent: this, dependsOn: [rolePolicy, logGroup] },
+        );
+        const mapping = new aws.lambda.EventSourceMapping(
+            `${name}-mapping`,
+            {
+                eventSourceArn: queue.arn,
+                functionName: fn.arn,
+                batchSize,
+                maximumBatchingWindowInSeconds: windowSeconds,
+                functionResponseTypes: ["ReportBatchItemFailures"],
+                scalingConfig: { maximumConcurrency },
+            },
+            { parent: this, dependsOn: [rolePolicy] },
+        );
+
+        const alarm = new aws.cloudwatch.MetricAlarm(
+            `${name}-dlq-alarm`,
+            {
+                alarmDescription: "pka-fleet: instances or events could not be provisioned (messages in the dead-letter queue)",
+                namespace: "AWS/SQS",
+                metricName: "ApproximateNumberOfMessagesVisible",
+                dimensions: { QueueName: dlq.name },
+                statistic: "Maximum",
+                period: 300,
+                evaluationPeriods: 1,
+                threshold: 0,
+                comparisonOperator: "GreaterThanThreshold",
+                treatMissingData: "notBreaching",
+                alarmActions: args.alarmActions ?? [],
+                tags,
+            },
+            child,
+        );
+
+        // ---- push on change: the same deploy re-provisions every online tagged instance ----
+        if (args.accessSpecHash !== undefined && triggers.includes("push")) {
+            const hash = pulumi.output(args.accessSpecHash);
+            // Wait for what the component itself waits for (the access parameters the caller writes).
+            const callerDeps = opts?.dependsOn;
+            const extra: pulumi.Input<pulumi.Resource>[] = Array.isArray(callerDeps) ? callerDeps : pulumi.Resource.isInstance(callerDeps) ? [callerDeps] : [];
+            new aws.lambda.Invocation(
+                `${name}-push`,
+                {
+                    functionName: fn.name,
+                    // SQS-shaped, so the handler takes one code path; eventSource marks it as direct (no redelivery: it throws on failure).
+                    input: hash.apply((h) =>
+                        JSON.stringify({
+                            Records: [{ messageId: `pka-push-${h.slice(0, 16)}`, eventSource: "pka-fleet:deploy", body: JSON.stringify(pushEvent({ reason: "access-spec-changed", specHash: h })) }],
+                        }),
+                    ),
+                    triggers: { accessSpecHash: hash },
+                },
+                { parent: this, dependsOn: [fn, mapping, rolePolicy, ...extra] },
+            );
+        }
+
+        this.queueUrl = queue.url;
+        this.queueArn = queue.arn;
+        this.dlqUrl = dlq.url;
+        this.dlqArn = dlq.arn;
+        this.functionName = fn.name;
+        this.functionArn = fn.arn;
+        this.roleArn = role.arn;
+        this.ruleNames = pulumi.all(rules.map((r) => r.name));
+        this.alarmName = alarm.name;
+        this.logGroupName = logGroup.name;
+        this.registerOutputs({
+            queueUrl: this.queueUrl,
+            queueArn: this.queueArn,
+            dlqUrl: this.dlqUrl,
+            dlqArn: this.dlqArn,
+            functionName: this.functionName,
+            functionArn: this.functionArn,
+            roleArn: this.roleArn,
+            ruleNames: this.ruleNames,
+            alarmName: this.alarmName,
+            logGroupName: this.logGroupName,
+        });
+    }
+}
