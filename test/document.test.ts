@@ -19,6 +19,7 @@ import { SETUP_SCRIPT, scriptLines } from "../core/script.sh";
 import { InvalidParametersError, validateCommandParameters } from "../local/agent";
 import { requireReal } from "./support/env";
 
+
 const ED = generateKey({ type: "ed25519", comment: "k" }).publicKey;
 
 function users(n: number, keysEach: number, key: (i: number, j: number) => string): AccessUser[] {
@@ -141,5 +142,86 @@ describe("setup document", () => {
         assert.throws(() => documentParameters(withNewline), AccessSpecError);
         // a reserved name is grammatical: the script refuses it itself (tested on hosts)
         assert.doesNotThrow(() => documentParameters(bad));
+    });
+});
+
+// ---- the CLI: `pka document` and `pka document-params` (run as a user runs them) ----
+
+const ROOT = path.resolve(__dirname, "..");
+
+function pka(args: string[], input?: string) {
+    const r = spawnSync(process.execPath, ["-r", "ts-node/register/transpile-only", "cli/pka.ts", ...args], {
+        cwd: ROOT,
+        encoding: "utf8",
+        input,
+        env: { ...process.env, TS_NODE_TRANSPILE_ONLY: "true" },
+    });
+    return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe("pka document / document-params", function () {
+    this.timeout(60000);
+    let dir: string;
+    const ED = generateKey({ type: "ed25519", comment: "ops" }).publicKey;
+    const ORG = generateKey({ type: "ed25519", comment: "org" }).publicKey;
+    const write = (name: string, text: string) => {
+        const p = path.join(dir, name);
+        fs.writeFileSync(p, text);
+        return p;
+    };
+
+    before(() => {
+        dir = fs.mkdtempSync(path.join(os.tmpdir(), "pka-cli-doc-"));
+    });
+    after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+    it("pka document prints exactly what SetupDocument deploys", () => {
+        const r = pka(["document"]);
+        assert.equal(r.code, 0, r.stderr);
+        assert.equal(r.stdout, renderDocumentJson() + "\n");
+    });
+
+    it("pka document-params prints the Parameters for a spec file (and from stdin)", () => {
+        const spec = { users: [{ name: "svc_user", sudo: "nopasswd", keys: [ED], keyOptions: "restrict" }] };
+        const file = write("spec.json", JSON.stringify(spec));
+        const r = pka(["document-params", "--spec", file]);
+        assert.equal(r.code, 0, r.stderr);
+        assert.deepEqual(JSON.parse(r.stdout), documentParameters(validateAccessSpec(spec)));
+        const s = pka(["document-params", "--spec", "-"], JSON.stringify(spec));
+        assert.equal(s.stdout, r.stdout);
+    });
+
+    it("applies --fallback-key to users without keys", () => {
+        const file = write("nokeys.json", JSON.stringify({ users: [{ name: "svc_user", sudo: "none" }] }));
+        const pub = write("org.pub", ORG + "\n");
+        const r = pka(["document-params", "--spec", file, "--fallback-key", pub]);
+        assert.equal(r.code, 0, r.stderr);
+        const manifest = Buffer.from(JSON.parse(r.stdout).AccessSpec[0], "base64").toString();
+        assert.match(manifest, new RegExp(`^k svc_user ${ORG.replace(/[+/]/g, "\\$&")}$`, "m"));
+    });
+
+    it("exits 2 on a bad spec, naming the path and what would fix it", () => {
+        const file = write("bad.json", JSON.stringify({ users: [{ name: "ok", sudo: "none", keys: [ED] }, { name: "root", keys: [ED] }] }));
+        const r = pka(["document-params", "--spec", file]);
+        assert.equal(r.code, 2);
+        assert.equal(r.stdout, "");
+        assert.match(r.stderr, /users\[1\]\.name: 'root' is a system account/);
+        assert.match(r.stderr, /fix the value at users\[1\]\.name/);
+        const badKey = write("badkey.json", JSON.stringify({ users: [{ name: "ok", keys: [ED, "ssh-ed25519 nope"] }] }));
+        const k = pka(["document-params", "--spec", badKey]);
+        assert.equal(k.code, 2);
+        assert.match(k.stderr, /users\[0\]\.keys\[1\]/);
+    });
+
+    it("exits 2 on input that is not JSON, a missing file, or bad usage", () => {
+        const notJson = pka(["document-params", "--spec", write("x.json", "users: []")]);
+        assert.equal(notJson.code, 2);
+        assert.match(notJson.stderr, /is not JSON/);
+        const missing = pka(["document-params", "--spec", path.join(dir, "nope.json")]);
+        assert.equal(missing.code, 2);
+        assert.match(missing.stderr, /cannot read spec/);
+        const usage = pka(["document-params", "--spec"]);
+        assert.equal(usage.code, 2);
+        assert.match(usage.stderr, /--spec needs a value/);
     });
 });

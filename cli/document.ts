@@ -1,0 +1,103 @@
+/**
+ * `pka document`: prints the SSM Command document exactly as SetupDocument deploys it.
+ * `pka document-params --spec FILE|- [--fallback-key FILE]... [--config policy-config.json]`:
+ *   validates an access spec and prints the SendCommand `Parameters` object for it, ready for
+ *   `aws ssm send-command --parameters file://params.json`. Exit 2 on a bad spec or bad usage.
+ */
+import * as fs from "fs";
+import { AccessSpecError, validateAccessSpec } from "../core/accessSpec";
+import { documentParameters, renderDocumentJson } from "../core/document";
+import { keyRulesFromPolicyConfig, KeyRules } from "../core/keys";
+
+const USAGE = {
+    document: "usage: pka document\n  prints the SSM Command document JSON exactly as SetupDocument deploys it\n",
+    "document-params":
+        "usage: pka document-params --spec FILE|- [--fallback-key FILE]... [--config policy-config.json]\n" +
+        "  prints the SendCommand Parameters ({\"AccessSpec\": [...], \"AccessSpecSha256\": [...]}) for an access spec:\n" +
+        '  { "users": [ { "name": "svc_user", "sudo": "nopasswd", "keys": ["ssh-ed25519 AAAA... c"], "keyOptions": "restrict" } ] }\n' +
+        "  --fallback-key FILE  an organization key (a .pub file) for users that list no key (repeatable)\n" +
+        "  --config FILE        key rules from a policy pack config (as pka check-key)\n" +
+        "  exit 0: printed; 2: the spec is invalid (the message names the path in the spec), or bad usage\n",
+};
+
+class UsageError extends Error {}
+
+const MAX_SPEC_FILE = 1024 * 1024;
+
+function readInput(file: string, what: string): string {
+    try {
+        const text = file === "-" ? fs.readFileSync(0, "utf8") : fs.readFileSync(file, "utf8");
+        if (text.length > MAX_SPEC_FILE) throw new UsageError(`${what} ${file} is larger than ${MAX_SPEC_FILE} bytes`);
+        return text;
+    } catch (e) {
+        if (e instanceof UsageError) throw e;
+        throw new UsageError(`cannot read ${what} ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+}
+
+function documentParams(args: string[]): string {
+    let spec: string | undefined;
+    let config: string | undefined;
+    const fallback: string[] = [];
+    for (let i = 0; i < args.length; i++) {
+        const a = args[i];
+        const value = (): string => {
+            const v = args[++i];
+            if (v === undefined) throw new UsageError(`${a} needs a value`);
+            return v;
+        };
+        if (a === "--spec") spec = value();
+        else if (a === "--fallback-key") fallback.push(value());
+        else if (a === "--config") config = value();
+        else throw new UsageError(`unknown argument '${a}'`);
+    }
+    if (!spec) throw new UsageError("--spec FILE is required");
+
+    let rules: Partial<KeyRules> | undefined;
+    if (config) {
+        try {
+            rules = keyRulesFromPolicyConfig(JSON.parse(readInput(config, "config")));
+        } catch (e) {
+            if (e instanceof UsageError) throw e;
+            throw new UsageError(`config ${config}: ${(e as Error).message}`);
+        }
+    }
+    const fallbackKeys = fallback.map((f) => readInput(f, "fallback key").trim());
+    const text = readInput(spec, "spec");
+    let input: unknown;
+    try {
+        input = JSON.parse(text);
+    } catch (e) {
+        throw new AccessSpecError("", `${spec} is not JSON (${(e as Error).message}); expected { "users": [ ... ] }`);
+    }
+    const validated = validateAccessSpec(input, { keyRules: rules, fallbackKeys });
+    return JSON.stringify(documentParameters(validated), null, 2) + "\n";
+}
+
+export async function run(name: string, args: string[]): Promise<number> {
+    const usage = name === "document" ? USAGE.document : USAGE["document-params"];
+    if (args.includes("--help") || args.includes("-h")) {
+        process.stdout.write(usage);
+        return 0;
+    }
+    try {
+        if (name === "document") {
+            if (args.length) throw new UsageError(`unknown argument '${args[0]}'`);
+            process.stdout.write(renderDocumentJson() + "\n");
+            return 0;
+        }
+        process.stdout.write(documentParams(args));
+        return 0;
+    } catch (e) {
+        if (e instanceof UsageError) {
+            process.stderr.write(`pka ${name}: ${e.message}\n${usage}`);
+            return 2;
+        }
+        if (e instanceof AccessSpecError) {
+            const where = e.path ? ` (fix the value at ${e.path} in the spec)` : "";
+            process.stderr.write(`pka ${name}: invalid access spec: ${e.message}${where}\n`);
+            return 2;
+        }
+        throw e;
+    }
+}
