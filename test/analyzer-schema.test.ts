@@ -9,7 +9,7 @@ import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { AwsMocks, peek, settle, watch } from "./fleet.test";
+import { AwsMocks, peek, settle, watch } from "./support/awsMocks";
 
 const ROOT = path.resolve(__dirname, "..");
 const COMPONENTS = ["SshKeyPair", "SetupDocument", "Provisioner", "PkaFleet"];

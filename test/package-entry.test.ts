@@ -12,8 +12,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { AwsMocks, settle } from "./fleet.test";
-import { exampleConfig, runStackProgram } from "./stack.test";
+import { AwsMocks, settle } from "./support/awsMocks";
+import { exampleConfig, runStackProgram } from "./support/stackRun";
 
 const ROOT = path.resolve(__dirname, "..");
 const BUILT = path.join(ROOT, "bin/components/index.js");

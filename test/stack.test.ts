@@ -5,100 +5,12 @@
  * in a fresh node process (as the host would start one).
  */
 import * as assert from "assert";
-import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { parse as parseYaml } from "yaml";
+import { configEnv, exampleConfig, runStackProgram, StackRun } from "./support/stackRun";
 
 const ROOT = path.resolve(__dirname, "..");
-
-export interface StackRun {
-    /** resource type -> count (custom resources) */
-    inventory: Record<string, number>;
-    /** components registered, by type */
-    components: Record<string, number>;
-    /** stack output name -> { secret, type of value, and for strings a safe summary } */
-    outputs: Record<string, { secret: boolean; value?: unknown; keys?: string[] }>;
-    error?: string;
-    ms: number;
-}
-
-/** Stack config from a Pulumi.<stack>.yaml `config:` block, as PULUMI_CONFIG carries it (objects as JSON text). */
-export function configEnv(config: Record<string, unknown>): Record<string, string> {
-    return Object.fromEntries(Object.entries(config).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]));
-}
-
-const CHILD = `
-global.describe = () => undefined;
-const path = require("path");
-const pulumi = require("@pulumi/pulumi");
-const { AwsMocks, settle } = require(path.join(process.env.PKA_ROOT, "test/fleet.test.ts"));
-(async () => {
-    const mocks = new AwsMocks();
-    await pulumi.runtime.setMocks(mocks, "pka-fleet", "example", false);
-    // run.js imports its package's index only for an exit-code constant; that index would start a
-    // second runner from process.argv, so it is stood in for before run.js loads.
-    const runIndex = require.resolve("@pulumi/pulumi/cmd/run/index.js");
-    require.cache[runIndex] = { id: runIndex, filename: runIndex, loaded: true, exports: { nodeJSProcessExitedAfterLoggingUserActionableMessage: 32 } };
-    const { run } = require("@pulumi/pulumi/cmd/run/run.js");
-    const t0 = Date.now();
-    const result = { inventory: {}, components: {}, outputs: {} };
-    try {
-        await run({ _: [process.env.PKA_ENTRY], pwd: process.env.PKA_ROOT }, () => {}, () => {}, () => false);
-        // What the program exported (the Outputs the Stack resource serializes, secret flags included).
-        const entry = require.resolve(path.join(process.env.PKA_ROOT, process.env.PKA_ENTRY));
-        const outputs = require.cache[entry] ? require.cache[entry].exports : {};
-        for (const [k, v] of Object.entries(outputs || {})) {
-            const o = pulumi.output(v);
-            const value = await new Promise((r) => o.apply((x) => { r(x); return x; }));
-            const secret = await pulumi.isSecret(o);
-            const entry = { secret };
-            if (typeof value === "string") entry.value = /PRIVATE KEY|PuTTY-User-Key-File/.test(value) ? "<key material>" : value;
-            else if (value && typeof value === "object") { entry.keys = Object.keys(value).sort(); entry.value = secret ? undefined : value; }
-            result.outputs[k] = entry;
-        }
-        await settle(mocks);
-    } catch (e) {
-        result.error = String(e && e.message || e);
-    }
-    result.ms = Date.now() - t0;
-    result.inventory = mocks.inventory();
-    for (const r of mocks.registered) { const t = r.split("::")[0]; if (t.startsWith("pka-fleet:")) result.components[t] = (result.components[t] || 0) + 1; }
-    if (mocks.errors.length) result.error = (result.error ? result.error + " | " : "") + mocks.errors.join(" | ");
-    process.stdout.write("\\n@@RESULT@@" + JSON.stringify(result) + "\\n");
-    process.exit(0);
-})();
-`;
-
-/** Runs Pulumi's program runner on `entry` (relative to the repo root) in a fresh node, under the AWS mocks. */
-export function runStackProgram(entry: string, config: Record<string, string>, secretKeys: string[] = []): StackRun {
-    const r = spawnSync(process.execPath, ["-r", "ts-node/register/transpile-only", "-e", CHILD], {
-        cwd: ROOT,
-        env: {
-            ...process.env,
-            TS_NODE_TRANSPILE_ONLY: "true",
-            PKA_ROOT: ROOT,
-            PKA_ENTRY: entry,
-            PULUMI_CONFIG: JSON.stringify(config),
-            PULUMI_CONFIG_SECRET_KEYS: JSON.stringify(secretKeys),
-        },
-        encoding: "utf8",
-        maxBuffer: 64 * 1024 * 1024,
-        timeout: 180000,
-    });
-    const line = (r.stdout ?? "").split("\n").find((l) => l.startsWith("@@RESULT@@"));
-    if (line) return JSON.parse(line.slice("@@RESULT@@".length));
-    // A program error ends the process through Pulumi's own handler, which logs it on stderr.
-    return { inventory: {}, components: {}, outputs: {}, error: `exit ${r.status}: ${(r.stderr ?? "") + (r.stdout ?? "")}`.slice(0, 20000), ms: 0 };
-}
-
-/** The example stack config plus alice's passphrase, which the example leaves to `pulumi config set --secret`. */
-export function exampleConfig(): { config: Record<string, string>; secretKeys: string[] } {
-    const doc = parseYaml(fs.readFileSync(path.join(ROOT, "Pulumi.example.yaml"), "utf8"));
-    const config = configEnv(doc.config);
-    config["pka-fleet:keyPassphrases"] = JSON.stringify({ alice: "correct horse battery staple" });
-    return { config, secretKeys: ["pka-fleet:keyPassphrases"] };
-}
 
 describe("stack program (Pulumi.yaml main -> index.ts) with Pulumi.example.yaml", function () {
     this.timeout(240000);

@@ -1,0 +1,263 @@
+/**
+ * AWS as Pulumi mocks that reject what AWS would reject, shared by the fleet, stack-program,
+ * package-entry and analyzer tests.
+ */
+import * as pulumi from "@pulumi/pulumi";
+
+// ---------------------------------------------------------------------------------------------
+// AWS as mocks: every resource type the package creates, with AWS's own limits; anything else throws.
+
+export interface Created { type: string; name: string; inputs: any; id: string }
+
+const RETENTION = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
+const DEPRECATED_RUNTIMES = ["nodejs", "nodejs4.3", "nodejs6.10", "nodejs8.10", "nodejs10.x", "nodejs12.x", "nodejs14.x", "nodejs16.x", "nodejs18.x", "python2.7", "python3.6", "python3.7", "python3.8"];
+
+function reject(type: string, name: string, msg: string): never {
+    throw new Error(`AWS would reject ${type} ${name}: ${msg}`);
+}
+
+function checkTags(type: string, name: string, tags: any): void {
+    if (tags === undefined) return;
+    const entries = Object.entries(tags ?? {});
+    if (entries.length > 50) reject(type, name, "more than 50 tags");
+    for (const [k, v] of entries) {
+        if (k.length < 1 || k.length > 128) reject(type, name, `tag key ${JSON.stringify(k)} must be 1-128 characters`);
+        if (typeof v !== "string" || v.length > 256) reject(type, name, `tag ${k} value must be a string of at most 256 characters`);
+        if (k.toLowerCase().startsWith("aws:")) reject(type, name, `tag key ${k} uses the reserved aws: prefix`);
+    }
+}
+
+/** An IAM policy document as IAM checks it: JSON, Version, Statement with Effect/Action/Resource (or Principal). */
+export function checkPolicy(type: string, name: string, text: unknown, kind: "trust" | "identity", maxBytes: number): void {
+    if (typeof text !== "string") reject(type, name, "policy must be a JSON string");
+    if (Buffer.byteLength(text) > maxBytes) reject(type, name, `policy is ${Buffer.byteLength(text)} bytes, over ${maxBytes}`);
+    let doc: any;
+    try {
+        doc = JSON.parse(text);
+    } catch {
+        return reject(type, name, "MalformedPolicyDocument: not JSON");
+    }
+    if (doc.Version !== "2012-10-17") reject(type, name, 'MalformedPolicyDocument: Version must be "2012-10-17"');
+    const st = Array.isArray(doc.Statement) ? doc.Statement : [doc.Statement];
+    if (st.length === 0 || st.some((s: any) => !s || typeof s !== "object")) reject(type, name, "MalformedPolicyDocument: Statement missing");
+    for (const s of st) {
+        if (s.Effect !== "Allow" && s.Effect !== "Deny") reject(type, name, "MalformedPolicyDocument: Effect must be Allow or Deny");
+        if (s.Action === undefined && s.NotAction === undefined) reject(type, name, "MalformedPolicyDocument: statement without Action");
+        if (kind === "identity" && s.Resource === undefined && s.NotResource === undefined) reject(type, name, "MalformedPolicyDocument: statement without Resource");
+        if (kind === "trust" && s.Principal === undefined) reject(type, name, "MalformedPolicyDocument: trust statement without Principal");
+        if (kind === "identity" && s.Principal !== undefined) reject(type, name, "MalformedPolicyDocument: identity policy with Principal");
+    }
+}
+
+const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+/** Mocks receive secret inputs as Pulumi's wire wrapper; the value inside is what AWS gets. */
+export function unsecret(v: any): any {
+    return v && typeof v === "object" && SECRET_SIG in v ? v.value : v;
+}
+
+export class AwsMocks implements pulumi.runtime.Mocks {
+    /** Custom (cloud) resources. */
+    readonly created: Created[] = [];
+    /** Every registration, components included. */
+    readonly registered: string[] = [];
+    readonly calls: string[] = [];
+
+    /** Refusals, so a test can say why an output never resolved. */
+    readonly errors: string[] = [];
+
+    newResource(args: pulumi.runtime.MockResourceArgs): { id: string | undefined; state: Record<string, any> } {
+        try {
+            return this.newResourceChecked(args);
+        } catch (e) {
+            this.errors.push((e as Error).message);
+            throw e;
+        }
+    }
+
+    private newResourceChecked(args: pulumi.runtime.MockResourceArgs): { id: string | undefined; state: Record<string, any> } {
+        const { type, name } = args;
+        const i = args.inputs ?? {};
+        this.registered.push(`${type}::${name}`);
+        if (type.startsWith("pka-fleet:index:") || type === "pulumi:pulumi:Stack") return { id: undefined, state: {} };
+        const id = `${name}-id`;
+        const region = "eu-west-1";
+        const account = "123456789012";
+        let state: Record<string, any> = { ...i };
+        checkTags(type, name, i.tags);
+        switch (type) {
+            case "pulumi-nodejs:dynamic:Resource":
+            case "pulumi-nodejs:dynamic/pka-fleet:GeneratedSshKey": {
+                // SshKeyPair's generated key: run the real provider's create (real key material).
+                // eslint-disable-next-line @typescript-eslint/no-var-requires
+                const { createKey } = require("../../components/keyPairProvider");
+                const plain = Object.fromEntries(Object.entries(i).filter(([k]) => k !== "__provider").map(([k, v]) => [k, unsecret(v)]));
+                return createKey(plain).then((r: any) => {
+                    this.created.push({ type, name, inputs: i, id: r.id });
+                    return { id: r.id, state: { ...i, ...r.outs } };
+                }, (e: Error) => {
+                    this.errors.push(`${type} ${name}: ${e.message}`);
+                    throw e;
+                }) as any;
+            }
+            case "aws:ssm/parameter:Parameter": {
+                const pname = i.name ?? name;
+                if (pname.includes("/") && !pname.startsWith("/")) reject(type, name, `ValidationException: a parameter name with / must be fully qualified (start with /): ${pname}`);
+                if (pname.length > 1011) reject(type, name, "parameter name longer than 1011 characters");
+                if (pname.split("/").length - 1 > 15) reject(type, name, "HierarchyLevelLimitExceededException: more than 15 levels");
+                if (/^\/?(aws|ssm)/i.test(pname)) reject(type, name, "names starting with aws or ssm are reserved");
+                if (!["String", "StringList", "SecureString"].includes(i.type)) reject(type, name, `type must be String, StringList or SecureString; got ${i.type}`);
+                const max = i.tier === "Advanced" ? 8192 : 4096;
+                const value = unsecret(i.value ?? i.insecureValue);
+                if ((i.value === undefined) === (i.insecureValue === undefined)) reject(type, name, "exactly one of value and insecureValue");
+                if (typeof value !== "string" || value.length === 0) reject(type, name, "value must be a non-empty string");
+                if (Buffer.byteLength(value) > max) reject(type, name, `value is ${Buffer.byteLength(value)} bytes, over the ${i.tier ?? "Standard"} tier's ${max}`);
+                state = { ...i, arn: `arn:aws:ssm:${region}:${account}:parameter${pname}`, name: pname, version: 1 };
+                break;
+            }
+            case "aws:ssm/document:Document": {
+                const content = i.content;
+                if (typeof content !== "string" || Buffer.byteLength(content) > 64 * 1024) reject(type, name, "content missing or over 64 KB");
+                if ((i.documentFormat ?? "JSON") === "JSON") {
+                    let doc: any;
+                    try {
+                        doc = JSON.parse(content);
+                    } catch {
+                        reject(type, name, "InvalidDocumentContent: not JSON");
+                    }
+                    if (i.documentType === "Command" && doc.schemaVersion !== "2.2") reject(type, name, "a Command document here must be schemaVersion 2.2");
+                }
+                const dname = i.name ?? name;
+                if (!/^[a-zA-Z0-9_.-]{3,128}$/.test(dname) || /^(aws|amazon|amzn)/i.test(dname)) reject(type, name, `invalid document name ${dname}`);
+                state = { ...i, name: dname, arn: `arn:aws:ssm:${region}:${account}:document/${dname}`, hashType: "Sha256", status: "Active" };
+                break;
+            }
+            case "aws:ssm/association:Association": {
+                if (i.scheduleExpression !== undefined && !/^(rate\(.+\)|cron\(.+\))$/.test(i.scheduleExpression)) reject(type, name, "invalid schedule expression");
+                for (const [k, v] of Object.entries(i.parameters ?? {})) if (typeof v !== "string") reject(type, name, `parameter ${k} must be a string`);
+                if (!Array.isArray(i.targets) || i.targets.length === 0 || i.targets.length > 5) reject(type, name, "targets: 1-5 required");
+                state = { ...i, associationId: `${name}-assoc` };
+                break;
+            }
+            case "aws:iam/role:Role":
+                checkPolicy(type, name, i.assumeRolePolicy, "trust", 2048);
+                if (i.name !== undefined && i.name.length > 64) reject(type, name, "role name longer than 64 characters");
+                state = { ...i, arn: `arn:aws:iam::${account}:role/${i.name ?? name}`, name: i.name ?? name };
+                break;
+            case "aws:iam/rolePolicy:RolePolicy":
+                checkPolicy(type, name, i.policy, "identity", 10240);
+                break;
+            case "aws:iam/policy:Policy":
+                checkPolicy(type, name, i.policy, "identity", 6144);
+                state = { ...i, arn: `arn:aws:iam::${account}:policy/${i.name ?? name}` };
+                break;
+            case "aws:iam/rolePolicyAttachment:RolePolicyAttachment":
+                if (!/^arn:aws:iam::(aws|\d{12}):policy\//.test(i.policyArn ?? "")) reject(type, name, `policyArn is not a policy ARN: ${i.policyArn}`);
+                break;
+            case "aws:cloudwatch/logGroup:LogGroup":
+                if (i.retentionInDays !== undefined && !RETENTION.includes(i.retentionInDays)) reject(type, name, `retentionInDays ${i.retentionInDays} is not a CloudWatch value`);
+                state = { ...i, arn: `arn:aws:logs:${region}:${account}:log-group:${i.name ?? name}`, name: i.name ?? name };
+                break;
+            case "aws:sqs/queue:Queue":
+                if (i.visibilityTimeoutSeconds !== undefined && (i.visibilityTimeoutSeconds < 0 || i.visibilityTimeoutSeconds > 43200)) reject(type, name, "visibilityTimeoutSeconds out of 0-43200");
+                if (i.messageRetentionSeconds !== undefined && (i.messageRetentionSeconds < 60 || i.messageRetentionSeconds > 1209600)) reject(type, name, "messageRetentionSeconds out of 60-1209600");
+                if (i.redrivePolicy !== undefined) {
+                    const r = JSON.parse(i.redrivePolicy);
+                    if (!r.deadLetterTargetArn || !(r.maxReceiveCount >= 1 && r.maxReceiveCount <= 1000)) reject(type, name, "redrivePolicy needs deadLetterTargetArn and maxReceiveCount 1-1000");
+                }
+                state = { ...i, arn: `arn:aws:sqs:${region}:${account}:${i.name ?? name}`, url: `https://sqs.${region}.amazonaws.com/${account}/${i.name ?? name}` };
+                break;
+            case "aws:sqs/queuePolicy:QueuePolicy":
+                checkPolicy(type, name, i.policy, "trust", 20480);
+                break;
+            case "aws:lambda/function:Function":
+                if (DEPRECATED_RUNTIMES.includes(i.runtime)) reject(type, name, `runtime ${i.runtime} is deprecated`);
+                if (i.timeout !== undefined && (i.timeout < 1 || i.timeout > 900)) reject(type, name, "timeout out of 1-900");
+                if (i.memorySize !== undefined && (i.memorySize < 128 || i.memorySize > 10240)) reject(type, name, "memorySize out of 128-10240");
+                for (const [k, v] of Object.entries(i.environment?.variables ?? {})) if (typeof v !== "string") reject(type, name, `environment ${k} must be a string`);
+                state = { ...i, arn: `arn:aws:lambda:${region}:${account}:function:${i.name ?? name}`, name: i.name ?? name };
+                break;
+            case "aws:lambda/eventSourceMapping:EventSourceMapping":
+                if (i.batchSize !== undefined && (i.batchSize < 1 || i.batchSize > 10000)) reject(type, name, "batchSize out of range");
+                state = { ...i, uuid: `${name}-uuid` };
+                break;
+            case "aws:lambda/permission:Permission":
+            case "aws:lambda/invocation:Invocation":
+            case "aws:cloudwatch/eventTarget:EventTarget":
+            case "aws:cloudwatch/metricAlarm:MetricAlarm":
+                state = { ...i, arn: `arn:aws:${type}:${name}`, result: "{}" };
+                break;
+            case "aws:cloudwatch/eventRule:EventRule":
+                if (i.eventPattern !== undefined) {
+                    try {
+                        JSON.parse(i.eventPattern);
+                    } catch {
+                        reject(type, name, "InvalidEventPatternException: not JSON");
+                    }
+                }
+                state = { ...i, arn: `arn:aws:events:${region}:${account}:rule/${i.name ?? name}`, name: i.name ?? name };
+                break;
+            case "aws:ec2/keyPair:KeyPair":
+                if (!/^(ssh-ed25519|ssh-rsa) /.test(i.publicKey ?? "")) reject(type, name, "ImportKeyPair accepts only ed25519 and RSA keys");
+                state = { ...i, keyName: i.keyName ?? name, fingerprint: "mock" };
+                break;
+            case "command:remote:Command":
+                reject(type, name, "remote commands are not expected in these tests");
+            default:
+                throw new Error(`unmocked resource type ${type} (${name}): add it to the AWS mocks with AWS's limits`);
+        }
+        this.created.push({ type, name, inputs: i, id });
+        return { id, state };
+    }
+
+    call(args: pulumi.runtime.MockCallArgs): Record<string, any> {
+        this.calls.push(args.token);
+        switch (args.token) {
+            case "aws:index/getCallerIdentity:getCallerIdentity":
+                return { accountId: "123456789012", arn: "arn:aws:iam::123456789012:user/test", userId: "AID" };
+            case "aws:index/getRegion:getRegion":
+                return { name: "eu-west-1", region: "eu-west-1", id: "eu-west-1" };
+            case "aws:index/getPartition:getPartition":
+                return { partition: "aws", dnsSuffix: "amazonaws.com", id: "aws" };
+            default:
+                throw new Error(`unmocked call ${args.token}`);
+        }
+    }
+
+    count(type?: string): number {
+        return type ? this.created.filter((c) => c.type === type).length : this.created.length;
+    }
+
+    inventory(): Record<string, number> {
+        const out: Record<string, number> = {};
+        for (const c of this.created) out[c.type] = (out[c.type] ?? 0) + 1;
+        return Object.fromEntries(Object.entries(out).sort());
+    }
+}
+
+let currentMocks: AwsMocks | undefined;
+/** Makes `peek` report the mocks' refusals when an output never resolves. */
+export function watch(m: AwsMocks): AwsMocks {
+    currentMocks = m;
+    return m;
+}
+
+/** Waits until the mocks stop receiving registrations (outputs resolve over several turns). */
+export async function settle(m: AwsMocks, quietMs = 300): Promise<void> {
+    let last = -1;
+    while (m.registered.length !== last) {
+        last = m.registered.length;
+        await new Promise((r) => setTimeout(r, quietMs));
+    }
+}
+
+/** Resolves an Output's value and secret-ness; a refused resource makes it fail with AWS's reason, not hang. */
+export async function peek<T>(o: pulumi.Output<T>, ms = 20000): Promise<{ value: T; secret: boolean }> {
+    let timer: NodeJS.Timeout | undefined;
+    const value = await Promise.race([
+        new Promise<T>((resolve) => o.apply((v) => { resolve(v); return v; })),
+        new Promise<never>((_, reject) => {
+            timer = setTimeout(() => reject(new Error(`output did not resolve in ${ms} ms; mock refusals: ${currentMocks?.errors.join(" | ") || "none"}`)), ms);
+        }),
+    ]).finally(() => clearTimeout(timer));
+    return { value, secret: await pulumi.isSecret(o) };
+}
