@@ -59,6 +59,11 @@ export class LocalEventBus {
         this.rules.push({ name, pattern, target });
     }
 
+    /** The rules on the bus, in the order they were added. */
+    listRules(): readonly BusRule[] {
+        return this.rules.slice();
+    }
+
     /** PutEvents with one entry (or an event AWS itself emits). */
     put(entry: PutEventEntry): Delivery {
         const event: EventBridgeEvent = {

@@ -20,7 +20,7 @@ import * as path from "path";
 import { AccessSpec, accessSpecHash, canonicalAccessSpecJson, validateAccessSpec } from "../core/accessSpec";
 import { splitAccessSpec } from "../core/accessStore";
 import { renderDocument } from "../core/document";
-import { commandResultPattern, EC2_RUNNING_PATTERN, PUSH_DETAIL_TYPE, PUSH_PATTERN, PUSH_SOURCE, SSM_ASSOCIATION_PATTERN } from "../core/events";
+import { associationPattern, commandResultPattern, EC2_RUNNING_PATTERN, PUSH_DETAIL_TYPE, PUSH_PATTERN, PUSH_SOURCE } from "../core/events";
 import { generateKey } from "../core/keys";
 import type { FleetPlan } from "../components/PkaFleet";
 import { runDocumentLikeAgent } from "./agent";
@@ -246,6 +246,27 @@ function buildSpec(fleetName: string, publicKey: string): { plan: Plan; spec: Ac
     }
 }
 
+/**
+ * The EventBridge rules components/Provisioner.ts deploys with every trigger on (its default, and
+ * PkaFleet's), in its order and keyed as its rules are named (`<name>-<key>`). Provisioner.ts builds
+ * its rule list inline in the constructor (no pure function to import), so this mirrors it with
+ * the same core/events.ts functions and the deployed document name; test/eventBus.test.ts asserts
+ * that these deep-equal the eventPattern inputs the Provisioner registers under Pulumi mocks.
+ */
+export function provisionerRulePatterns(documentName: string): { key: string; pattern: object }[] {
+    return [
+        { key: "running", pattern: EC2_RUNNING_PATTERN },
+        { key: "association", pattern: associationPattern(documentName) },
+        { key: "results", pattern: commandResultPattern(documentName) },
+        { key: "push", pattern: PUSH_PATTERN },
+    ];
+}
+
+/** Puts the Provisioner's rules on `bus`, every one targeting `queue` (as every deployed rule targets the provisioner queue). */
+export function addProvisionerRules(bus: LocalEventBus, queue: LocalQueue, documentName: string): void {
+    for (const r of provisionerRulePatterns(documentName)) bus.addRule(r.key, r.pattern, queue);
+}
+
 export class LocalFleet {
     readonly opts: LocalFleetOptions;
     readonly plan: Plan;
@@ -296,10 +317,7 @@ export class LocalFleet {
             knobs: { requiredTag: this.plan.tag, ...(opts.knobs ?? {}) },
         });
         // The rules the Provisioner deploys, with its exact patterns.
-        this.bus.addRule("instance-running", EC2_RUNNING_PATTERN, this.queue);
-        this.bus.addRule("association-change", SSM_ASSOCIATION_PATTERN, this.queue);
-        this.bus.addRule("command-result", commandResultPattern(DOCUMENT_NAME), this.queue);
-        this.bus.addRule("push", PUSH_PATTERN, this.queue);
+        addProvisionerRules(this.bus, this.queue, DOCUMENT_NAME);
     }
 
     /** Builds everything except the hosts' launch: endpoint, document, access parameter, Lambda, queue polling, hosts started (pending). */

@@ -148,6 +148,33 @@ function childPid(parent: number): number | undefined {
     return undefined;
 }
 
+/**
+ * Runs a command to completion, collecting its output; SIGKILL after timeoutMs. With `input` the
+ * command's stdin is a pipe that gets it (then closes); without, stdin is /dev/null.
+ */
+function collect(cmd: string, args: string[], opts: { timeoutMs: number; input?: string | Buffer; env?: NodeJS.ProcessEnv }): Promise<ExecResult> {
+    return new Promise((resolve, reject) => {
+        const p = spawn(cmd, args, { stdio: [opts.input === undefined ? "ignore" : "pipe", "pipe", "pipe"], env: opts.env ?? process.env });
+        const out: Buffer[] = [];
+        const err: Buffer[] = [];
+        p.stdout?.on("data", (d: Buffer) => out.push(d));
+        p.stderr?.on("data", (d: Buffer) => err.push(d));
+        const timer = setTimeout(() => p.kill("SIGKILL"), opts.timeoutMs);
+        p.on("error", (e) => {
+            clearTimeout(timer);
+            reject(e);
+        });
+        p.on("close", (code, signal) => {
+            clearTimeout(timer);
+            resolve({ code, signal, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() });
+        });
+        if (p.stdin) {
+            p.stdin.on("error", () => undefined);
+            p.stdin.end(opts.input);
+        }
+    });
+}
+
 export class SandboxHost {
     /** Process group id (the `unshare` process); killing the group tears the host down. */
     readonly pgid: number;
@@ -195,24 +222,7 @@ export class SandboxHost {
             "/usr/bin/env", "-i", ...Object.entries(env).map(([k, v]) => `${k}=${v}`),
             "/bin/sh", "-c", 'cd / && exec "$@"', "pka-exec", ...argv,
         ];
-        return new Promise((resolve, reject) => {
-            const p = spawn("nsenter", args, { stdio: ["pipe", "pipe", "pipe"] });
-            const out: Buffer[] = [];
-            const err: Buffer[] = [];
-            p.stdout.on("data", (d: Buffer) => out.push(d));
-            p.stderr.on("data", (d: Buffer) => err.push(d));
-            const timer = setTimeout(() => p.kill("SIGKILL"), opts.timeoutMs ?? 60000);
-            p.on("error", (e) => {
-                clearTimeout(timer);
-                reject(e);
-            });
-            p.on("close", (code, signal) => {
-                clearTimeout(timer);
-                resolve({ code, signal, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() });
-            });
-            p.stdin.on("error", () => undefined);
-            p.stdin.end(opts.input ?? "");
-        });
+        return collect("nsenter", args, { timeoutMs: opts.timeoutMs ?? 60000, input: opts.input ?? "" });
     }
 
     /** Runs a shell snippet inside the host (sh -c). */
@@ -389,20 +399,5 @@ export function sshRun(host: SandboxHost, opts: SshOptions): Promise<ExecResult>
         `${opts.user}@127.0.0.1`,
         opts.command ?? "true",
     ];
-    return new Promise((resolve, reject) => {
-        const p = spawn("ssh", args, { stdio: ["ignore", "pipe", "pipe"], env: { PATH: process.env.PATH ?? HOST_PATH, HOME: os.tmpdir() } });
-        const out: Buffer[] = [];
-        const err: Buffer[] = [];
-        p.stdout.on("data", (d: Buffer) => out.push(d));
-        p.stderr.on("data", (d: Buffer) => err.push(d));
-        const timer = setTimeout(() => p.kill("SIGKILL"), opts.timeoutMs ?? 20000);
-        p.on("error", (e) => {
-            clearTimeout(timer);
-            reject(e);
-        });
-        p.on("close", (code, signal) => {
-            clearTimeout(timer);
-            resolve({ code, signal, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() });
-        });
-    });
+    return collect("ssh", args, { timeoutMs: opts.timeoutMs ?? 20000, env: { PATH: process.env.PATH ?? HOST_PATH, HOME: os.tmpdir() } });
 }

@@ -1,6 +1,9 @@
 import * as assert from "assert";
-import { commandResultPattern, EC2_RUNNING_PATTERN, PUSH_DETAIL_TYPE, PUSH_PATTERN, PUSH_SOURCE, SSM_ASSOCIATION_PATTERN } from "../core/events";
+import * as pulumi from "@pulumi/pulumi";
+import { PUSH_DETAIL_TYPE, PUSH_SOURCE } from "../core/events";
 import { LocalEventBus } from "../local/eventBus";
+import { addProvisionerRules, DOCUMENT_NAME } from "../local/fleet";
+import { AwsMocks, settle, watch } from "./support/awsMocks";
 import { EventSourceMapping, LocalQueue, SqsEvent, SqsRecord } from "../local/queue";
 
 function sleep(ms: number): Promise<void> {
@@ -159,18 +162,19 @@ describe("local event bus (the Provisioner's exact patterns)", () => {
     function bus() {
         const queue = new LocalQueue({ name: "provisioner" });
         const b = new LocalEventBus();
-        b.addRule("ec2-running", EC2_RUNNING_PATTERN, queue);
-        b.addRule("ssm-association", SSM_ASSOCIATION_PATTERN, queue);
-        b.addRule("command-result", commandResultPattern("pka-setup"), queue);
-        b.addRule("push", PUSH_PATTERN, queue);
+        addProvisionerRules(b, queue, "pka-setup");
         return { b, queue };
     }
 
     it("delivers the events the provisioner wants, stamped as EventBridge stamps them, as the SQS message body", () => {
         const { b, queue } = bus();
         const d = b.put({ source: "aws.ec2", detailType: "EC2 Instance State-change Notification", detail: { "instance-id": "i-0123456789abcdef0", state: "running" } });
-        assert.deepStrictEqual(d.matched, ["ec2-running"]);
-        b.put({ source: "aws.ssm", detailType: "EC2 State Manager Instance Association State Change", detail: { "instance-id": "i-0123456789abcdef0", status: "Success" } });
+        assert.deepStrictEqual(d.matched, ["running"]);
+        b.put({
+            source: "aws.ssm",
+            detailType: "EC2 State Manager Instance Association State Change",
+            detail: { "instance-id": "i-0123456789abcdef0", "document-name": "AWS-GatherSoftwareInventory", status: "Success" },
+        });
         b.put({
             source: "aws.ssm",
             detailType: "EC2 Command Invocation Status-change Notification",
@@ -187,7 +191,7 @@ describe("local event bus (the Provisioner's exact patterns)", () => {
         assert.strictEqual(first.detail["instance-id"], "i-0123456789abcdef0");
     });
 
-    it("drops what the patterns exclude: another state, another document, a non-terminal status, a hybrid node, another source", () => {
+    it("drops what the patterns exclude: another state, another document, a non-terminal status, a hybrid node, our own association, another source", () => {
         const { b, queue } = bus();
         const none = [
             b.put({ source: "aws.ec2", detailType: "EC2 Instance State-change Notification", detail: { "instance-id": "i-0123456789abcdef0", state: "stopped" } }),
@@ -201,11 +205,49 @@ describe("local event bus (the Provisioner's exact patterns)", () => {
                 detailType: "EC2 Command Invocation Status-change Notification",
                 detail: { "instance-id": "i-0123456789abcdef0", "command-id": "0b1b2c3d-1111-2222-3333-444455556666", "document-name": "pka-setup", status: "InProgress" },
             }),
-            b.put({ source: "aws.ssm", detailType: "EC2 State Manager Instance Association State Change", detail: { "instance-id": "mi-0123456789abcdef0", status: "Success" } }),
+            b.put({
+                source: "aws.ssm",
+                detailType: "EC2 State Manager Instance Association State Change",
+                detail: { "instance-id": "mi-0123456789abcdef0", "document-name": "AWS-GatherSoftwareInventory", status: "Success" },
+            }),
+            // our own document's drift-correction association already applied the spec
+            b.put({
+                source: "aws.ssm",
+                detailType: "EC2 State Manager Instance Association State Change",
+                detail: { "instance-id": "i-0123456789abcdef0", "document-name": "pka-setup", status: "Success" },
+            }),
             b.put({ source: "custom.app", detailType: "EC2 Instance State-change Notification", detail: { "instance-id": "i-0123456789abcdef0", state: "running" } }),
         ];
         assert.ok(none.every((d) => d.matched.length === 0));
         assert.strictEqual(queue.depth, 0);
-        assert.strictEqual(b.stats.unmatched, 5);
+        assert.strictEqual(b.stats.unmatched, 6);
+    });
+});
+
+describe("the local fleet's bus rules are the rules the Provisioner deploys", () => {
+    it("deep-equals the eventPattern of every EventRule the Provisioner registers under Pulumi mocks (same document name, default triggers)", async function () {
+        this.timeout(60_000);
+        const mocks = watch(new AwsMocks());
+        await pulumi.runtime.setMocks(mocks, "pka-fleet", "bus-rules", false);
+        const { Provisioner } = await import("../components/Provisioner");
+        new Provisioner("prov", {
+            documentName: DOCUMENT_NAME,
+            documentArn: `arn:aws:ssm:eu-west-1:123456789012:document/${DOCUMENT_NAME}`,
+            targetTag: { key: "pka-fleet", value: "local" },
+            accessParameterPath: "/pka/local/access",
+        });
+        await settle(mocks);
+        const deployed = mocks.created
+            .filter((c) => c.type === "aws:cloudwatch/eventRule:EventRule")
+            .map((c) => ({ name: c.name.replace(/^prov-/, ""), pattern: JSON.parse(c.inputs.eventPattern) }));
+        assert.strictEqual(deployed.length, 4, `the Provisioner registered ${deployed.length} rules: ${mocks.errors.join("; ")}`);
+
+        const local = new LocalEventBus();
+        addProvisionerRules(local, new LocalQueue({ name: "provisioner" }), DOCUMENT_NAME);
+        // JSON round trip: what PutRule receives is JSON, so compare what the bus matches as JSON too.
+        const onBus = local.listRules().map((r) => ({ name: r.name, pattern: JSON.parse(JSON.stringify(r.pattern)) }));
+        const byName = (a: { name: string }, b: { name: string }) => a.name.localeCompare(b.name);
+        assert.deepStrictEqual(onBus.sort(byName), deployed.sort(byName));
+        assert.ok(local.listRules().every((r) => r.target.name === "provisioner"));
     });
 });

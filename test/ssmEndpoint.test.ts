@@ -9,8 +9,8 @@ import {
     SendCommandCommand,
     SSMClient,
 } from "@aws-sdk/client-ssm";
-import { commandResultPattern, EC2_RUNNING_PATTERN, SSM_ASSOCIATION_PATTERN } from "../core/events";
 import { LocalEventBus } from "../local/eventBus";
+import { addProvisionerRules } from "../local/fleet";
 import { LocalQueue } from "../local/queue";
 import { LocalSsmEndpoint, SsmDocument } from "../local/ssmEndpoint";
 
@@ -48,9 +48,7 @@ describe("local SSM endpoint (wire protocol through the real AWS SDK)", () => {
         bus = new LocalEventBus();
         events = new LocalQueue({ name: "events" });
         dlq = new LocalQueue({ name: "pka-dlq" });
-        bus.addRule("ec2", EC2_RUNNING_PATTERN, events);
-        bus.addRule("assoc", SSM_ASSOCIATION_PATTERN, events);
-        bus.addRule("result", commandResultPattern("pka-setup"), events);
+        addProvisionerRules(bus, events, "pka-setup");
         endpoint = new LocalSsmEndpoint({ bus, queues: [dlq], knobs: { invocationVisibleAfterMs: 150, requiredTag: TAG } });
         endpoint.addDocument("pka-setup", DOC);
         const url = await endpoint.start();
