@@ -104,7 +104,7 @@ export interface FleetPlan {
     logRetentionDays: number;
     keyRules: Partial<KeyRules>;
     fallbackKeys: string[];
-    users: { name: string; sudo: SudoMode; keyOptions?: string; plainKeys: string[]; pendingKeys: number; generate?: SshKeyPairGenerateArgs; ec2KeyName?: string }[];
+    users: { name: string; sudo: SudoMode; keyOptions?: string; plainKeys: string[]; pendingKeys: number; generate?: SshKeyPairGenerateArgs; ec2KeyName?: string; service: boolean }[];
     /** Standard-tier parameters reserved for the spec chunks (an upper bound while keys are unknown). */
     slots: number;
 }
@@ -204,7 +204,7 @@ export function planFleet(name: string, args: PkaFleetArgs): FleetPlan {
                 fail(`\`${p}.keyOptions\`${u.fromCidrs ? " (with fromCidrs)" : ""}: ${(e as Error).message}`);
             }
         }
-        users.push({ name: u.name, sudo, keyOptions, plainKeys, pendingKeys, generate: u.generateKey, ec2KeyName: u.ec2KeyName });
+        users.push({ name: u.name, sudo, keyOptions, plainKeys, pendingKeys, generate: u.generateKey, ec2KeyName: u.ec2KeyName, service: u.service === true });
         probe.push({ name: u.name, sudo, keys: pendingKeys > 0 ? [...plainKeys, PROBE_KEY] : plainKeys, ...(keyOptions ? { keyOptions } : {}) });
     }
     // The same validation the Lambda and the on-host script apply: names (unique, not reserved),
@@ -281,7 +281,8 @@ export class PkaFleet extends pulumi.ComponentResource {
         for (const u of p.users) {
             if (!u.generate) continue;
             keyPairs.set(u.name, new SshKeyPair(`${name}-${u.name}`, {
-                generate: { ...u.generate, comment: u.generate.comment ?? `${u.name}@pka-${p.fleetName}` },
+                // A service account's key says so, for the policy pack's ssh-key-passphrase rule.
+                generate: { ...u.generate, comment: u.generate.comment ?? `${u.name}@pka-${p.fleetName}`, ...(u.service ? { service: true } : {}) },
                 ec2KeyName: u.ec2KeyName,
             }, { parent: this }));
         }

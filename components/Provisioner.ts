@@ -3,6 +3,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import { associationPattern, commandResultPattern, EC2_RUNNING_PATTERN, PUSH_PATTERN, pushEvent } from "../core/events";
+import { RUNTIME_CALENDAR, runtimeDeprecation } from "../core/runtimes";
 
 /** What provisions an instance (the command-result rule is always on: retries and host keys need it). */
 export const ProvisionerTrigger = {
@@ -76,17 +77,20 @@ export interface ProvisionerArgs {
 
 const ALL_TRIGGERS: ProvisionerTrigger[] = ["instanceRunning", "associationChange", "push"];
 const RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
-/** Node.js runtimes and the day AWS deprecates them (Lambda runtimes page); older majors are past end of support. */
-export const NODE_RUNTIME_DEPRECATION: Readonly<Record<string, string>> = { "nodejs20.x": "2026-04-30", "nodejs22.x": "2027-04-30", "nodejs24.x": "2028-04-30" };
+/** Node.js runtimes and the day AWS deprecates them: the Node.js part of core/runtimes.ts's calendar, which the policy pack's lambda-runtime-supported rule uses too. */
+export const NODE_RUNTIME_DEPRECATION: Readonly<Record<string, string>> = Object.fromEntries(
+    Object.entries(RUNTIME_CALENDAR).filter(([r]) => r.startsWith("nodejs")).map(([r, e]) => [r, e.deprecated]),
+);
 
-/** Why `runtime` is refused, or undefined. Only Node.js runs the bundle; deprecated runtimes get no security patches. */
+/**
+ * Why `runtime` is refused, or undefined. Only Node.js runs the bundle; deprecated runtimes get no
+ * security patches. "Deprecated" is the policy pack's default judgement (core/runtimes.ts), so a
+ * Provisioner never deploys what `lambda-runtime-supported` would refuse.
+ */
 export function runtimeProblem(runtime: string, now = new Date()): string | undefined {
-    const m = /^nodejs(\d+)\.x$/.exec(runtime);
-    if (!m) return `\`runtime\` must be a Node.js runtime such as nodejs22.x (the handler is a JavaScript bundle); got ${runtime}`;
-    const dep = NODE_RUNTIME_DEPRECATION[runtime];
-    if (Number(m[1]) < 20 || (dep && new Date(`${dep}T00:00:00Z`) <= now)) {
-        return `\`runtime\` ${runtime} is deprecated by AWS${dep ? ` since ${dep}` : ""}; use nodejs22.x or nodejs24.x`;
-    }
+    if (!/^nodejs\d+\.x$/.test(runtime)) return `\`runtime\` must be a Node.js runtime such as nodejs22.x (the handler is a JavaScript bundle); got ${runtime}`;
+    const dep = runtimeDeprecation(runtime, { now });
+    if (dep) return `\`runtime\` ${runtime} is deprecated by AWS${dep.since ? ` since ${dep.since}` : ""}; use ${dep.successor === "nodejs22.x" ? "nodejs22.x or nodejs24.x" : dep.successor}`;
     return undefined;
 }
 

@@ -32,6 +32,11 @@ export interface SshKeyPairGenerateArgs {
     readonly rotationTrigger?: pulumi.Input<string>;
     /** Also output the private key as PuTTY PPK v3 (`privateKeyPpk`) for PuTTY/WinSCP users. Default `false`. */
     readonly ppk?: pulumi.Input<boolean>;
+    /** The key is for a non-interactive service account, so it may have no passphrase. Recorded on the
+     * generated key, where the policy pack's `ssh-key-passphrase` rule reads it (whatever the account is
+     * called). Changing it changes no key. Default `false` (a key without a passphrase must then belong to
+     * an account the rule's config names as a service account). */
+    readonly service?: boolean;
 }
 
 /** How to reach the central server over SSH. */
@@ -197,6 +202,7 @@ export function planSshKeyPair(args: SshKeyPairArgs): Plan {
     if (args.generate) {
         const g = args.generate;
         if (typeof g.comment === "string") checkComment("generate.comment", g.comment);
+        if (g.service !== undefined && typeof g.service !== "boolean") throw new Error(`\`generate.service\` must be true or false; got ${JSON.stringify(g.service)}.`);
         return { source: "generate", spec: resolveSshKeySpec("generate", g, ec2Import) };
     }
     if (args.onHost) {
@@ -261,6 +267,8 @@ export class SshKeyPair extends pulumi.ComponentResource {
                 passphrase: g.passphrase === undefined ? undefined : pulumi.secret(g.passphrase),
                 rotationTrigger: g.rotationTrigger,
                 ppk: pulumi.output(g.ppk ?? false),
+                // Only when set: keys made before the flag existed keep identical inputs.
+                ...(g.service === true ? { service: true } : {}),
             }, { parent: this });
             pub = { publicKey: key.publicKey, fingerprint: key.fingerprint, keyType: key.keyType, bits: key.bits };
             this.createdAt = key.createdAt;

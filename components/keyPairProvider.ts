@@ -20,6 +20,9 @@ export interface GeneratedKeyInputs {
     passphrase?: string;
     rotationTrigger?: string;
     ppk: boolean;
+    /** The key belongs to a non-interactive service account (no passphrase by design). Recorded in
+     * state so the policy pack's ssh-key-passphrase rule can tell it from a person's key. */
+    service?: boolean;
 }
 
 /** The dynamic resource's state (outputs). Inputs are kept too: `diff` compares against them. */
@@ -37,7 +40,9 @@ export interface GeneratedKeyState extends GeneratedKeyInputs {
 /** A change to one of these is a new key. */
 export const REPLACE_ON = ["keyType", "bits", "curve", "rotationTrigger"];
 /** A change to one of these re-encodes the same key (update). */
-export const UPDATE_ON = ["passphrase", "comment", "ppk"];
+export const UPDATE_ON = ["passphrase", "comment", "ppk", "service"];
+/** Flags: absent means false. */
+const FLAGS = ["ppk", "service"];
 /** Outputs the engine must store as secrets. */
 export const SECRET_OUTPUTS = ["privateKey", "privateKeyPpk", "passphrase"];
 
@@ -68,6 +73,7 @@ async function encode(plain: string, inputs: GeneratedKeyInputs, createdAt: stri
     if (inputs.curve) state.curve = inputs.curve;
     if (passphrase) state.passphrase = passphrase;
     if (inputs.rotationTrigger) state.rotationTrigger = inputs.rotationTrigger;
+    if (inputs.service) state.service = true;
     if (inputs.ppk) state.privateKeyPpk = await ppk.toPpk(plain, { passphrase, comment: inputs.comment });
     return state;
 }
@@ -86,17 +92,29 @@ export async function createKey(inputs: GeneratedKeyInputs): Promise<pulumi.dyna
     return { id: outs.fingerprint, outs };
 }
 
+/** The UPDATE_ON fields that differ between the state and the new inputs. */
+function updatedFields(o: Record<string, unknown>, n: Record<string, unknown>): string[] {
+    return UPDATE_ON.filter((k) => (FLAGS.includes(k) ? !!o[k] !== !!n[k] : !same(o[k], n[k])));
+}
+
 export function diffKey(olds: GeneratedKeyState, news: GeneratedKeyInputs): pulumi.dynamic.DiffResult {
     const o = olds as unknown as Record<string, unknown>;
     const n = news as unknown as Record<string, unknown>;
     const replaces = REPLACE_ON.filter((k) => !same(o[k], n[k]));
-    const updates = UPDATE_ON.filter((k) => k === "ppk" ? !!o[k] !== !!n[k] : !same(o[k], n[k]));
+    const updates = updatedFields(o, n);
     const changes = replaces.length + updates.length > 0;
     // A replacement creates the new key first (Pulumi's default), so consumers can move over.
     return { changes, replaces, deleteBeforeReplace: false };
 }
 
 export async function updateKey(olds: GeneratedKeyState, news: GeneratedKeyInputs): Promise<pulumi.dynamic.UpdateResult> {
+    // Only the service flag changed: record it and keep the key's encodings as they are.
+    if (updatedFields(olds as unknown as Record<string, unknown>, news as unknown as Record<string, unknown>).every((k) => k === "service")) {
+        const outs: GeneratedKeyState = { ...olds };
+        if (news.service) outs.service = true;
+        else delete outs.service;
+        return { outs };
+    }
     const plain = rekey(olds.privateKey, olds.passphrase, news.comment);
     return { outs: await encode(plain, news, olds.createdAt) };
 }

@@ -5,6 +5,7 @@
  */
 import type { PolicyConfigSchema } from "@pulumi/policy";
 import { DEFAULT_KEY_RULES } from "../core/keys";
+import { DEFAULT_DEPRECATED_RUNTIMES as CORE_DEPRECATED_RUNTIMES } from "../core/runtimes";
 
 /** Reads a rule's config over its defaults; unset (undefined/null) fields keep the default. */
 export function readConfig<T extends object>(args: { getConfig<U extends object>(): U }, defaults: T): T {
@@ -191,15 +192,8 @@ export interface LambdaRuntimeConfig {
     useDeprecationCalendar: boolean;
     asOf?: string;
 }
-/** Runtimes AWS had deprecated by the pack's release (2026-11); the calendar in lambda.ts adds later ones as their dates pass. */
-export const DEFAULT_DEPRECATED_RUNTIMES = [
-    "nodejs", "nodejs4.3", "nodejs4.3-edge", "nodejs6.10", "nodejs8.10", "nodejs10.x", "nodejs12.x", "nodejs14.x", "nodejs16.x", "nodejs18.x", "nodejs20.x",
-    "python2.7", "python3.6", "python3.7", "python3.8", "python3.9", "python3.10",
-    "ruby2.5", "ruby2.7", "ruby3.2",
-    "java8", "java8.al2", "java11",
-    "go1.x", "provided", "provided.al2",
-    "dotnetcore1.0", "dotnetcore2.0", "dotnetcore2.1", "dotnetcore3.1", "dotnet5.0", "dotnet6", "dotnet7", "dotnet8",
-];
+/** Runtimes AWS had deprecated by the pack's release (core/runtimes.ts, shared with the Provisioner); the calendar adds later ones as their dates pass. */
+export const DEFAULT_DEPRECATED_RUNTIMES: string[] = [...CORE_DEPRECATED_RUNTIMES];
 export const LAMBDA_RUNTIME_DEFAULTS: LambdaRuntimeConfig = {
     deprecatedRuntimes: DEFAULT_DEPRECATED_RUNTIMES,
     useDeprecationCalendar: true,

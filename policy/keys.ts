@@ -205,7 +205,8 @@ export function isServiceAccount(names: (string | undefined)[], cfg: KeyPassphra
 
 const PASSPHRASE_ADVICE =
     "A person's private key must be passphrase-protected: set a passphrase (SshKeyPair `generate.passphrase`, `pka keygen --passphrase-file`, `ssh-keygen -p`), " +
-    "or, for a non-interactive service account, name the account so it matches `serviceAccountUsers`/`serviceAccountPatterns` in the ssh-key-passphrase config.";
+    "or, for a non-interactive service account, mark it as one (PkaFleet user `service: true`, SshKeyPair `generate.service: true`) " +
+    "or name the account so it matches `serviceAccountUsers`/`serviceAccountPatterns` in the ssh-key-passphrase config.";
 
 /** The user part of a key comment (`alice@laptop` -> `alice`). */
 function commentUser(c: unknown): string | undefined {
@@ -236,7 +237,7 @@ export const sshKeyPassphrase: ResourceValidationPolicy & StackValidationPolicy 
             }
         } else if (args.type === SSH_KEY_PAIR && isObject(props.generate)) {
             const g = props.generate;
-            if ((g.passphrase === undefined || g.passphrase === "") && !isServiceAccount([...names, commentUser(g.comment)], cfg)) {
+            if ((g.passphrase === undefined || g.passphrase === "") && g.service !== true && !isServiceAccount([...names, commentUser(g.comment)], cfg)) {
                 reportViolation(`${describe(args)} generates a private key without a passphrase. ${PASSPHRASE_ADVICE}`);
             }
         }
@@ -260,8 +261,14 @@ export const sshKeyPassphrase: ResourceValidationPolicy & StackValidationPolicy 
     validateStack: (args: StackValidationArgs, reportViolation) => {
         const cfg = readConfig(args, KEY_PASSPHRASE_DEFAULTS);
         if (!cfg.requirePassphrase) return;
+        // SshKeyPairs whose generated key is declared a service account's (`generate.service`, recorded on the generator).
+        const serviceKeyPairs = new Set(
+            args.resources
+                .filter((r) => isDynamic(r.type) && r.parent?.type === SSH_KEY_PAIR && (unwrap(r.props) as Record<string, unknown>)?.service === true)
+                .map((r) => r.parent!.urn),
+        );
         for (const r of args.resources) {
-            if (r.type !== SSH_KEY_PAIR) continue;
+            if (r.type !== SSH_KEY_PAIR || serviceKeyPairs.has(r.urn)) continue;
             const props = unwrap(r.props) as Record<string, unknown>;
             const text = str(props?.privateKey);
             if (text === undefined || text === "") continue;

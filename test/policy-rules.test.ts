@@ -278,6 +278,25 @@ describe("policy rules (called directly, engine-shaped arguments)", () => {
             const v = await check(sshKeyPassphrase, "pulumi-nodejs:dynamic/pka-fleet:GeneratedSshKey", "fleet-svc_user-key", { keyType: "ed25519", bits: 256, comment: "svc_user@pka-prod", ppk: false });
             assert.deepStrictEqual(v, []);
         });
+        it("allows a generator without a passphrase declared a service account's (service: true), whatever its name", async () => {
+            const props = { keyType: "ed25519", bits: 256, comment: "central@pka-prod", ppk: false };
+            assert.strictEqual((await check(sshKeyPassphrase, "pulumi-nodejs:dynamic/pka-fleet:GeneratedSshKey", "fleet-central-key", props)).length, 1);
+            assert.deepStrictEqual(await check(sshKeyPassphrase, "pulumi-nodejs:dynamic/pka-fleet:GeneratedSshKey", "fleet-central-key", { ...props, service: true }), []);
+        });
+        it("allows an SshKeyPair's unencrypted private key output when its generator is declared a service account's", async () => {
+            const kp = urnOf("pka-fleet:index:SshKeyPair", "fleet-central");
+            const r = (service: boolean): R[] => [
+                { type: "pka-fleet:index:SshKeyPair", name: "fleet-central", props: { publicKey: ED25519.publicKey, privateKey: secret(PLAIN_PRIVATE) } },
+                {
+                    type: "pulumi-nodejs:dynamic/pka-fleet:GeneratedSshKey",
+                    name: "fleet-central-key",
+                    parent: kp,
+                    props: { keyType: "ed25519", bits: 256, comment: "central@pka-prod", ppk: false, privateKey: secret(PLAIN_PRIVATE), ...(service ? { service: true } : {}) },
+                },
+            ];
+            assert.strictEqual((await checkStack(sshKeyPassphrase, r(false))).length, 1);
+            assert.deepStrictEqual(await checkStack(sshKeyPassphrase, r(true)), []);
+        });
         it("treats an unknown passphrase (computed during preview) as given", async () => {
             const v = await check(sshKeyPassphrase, "pulumi-nodejs:dynamic/pka-fleet:GeneratedSshKey", "k", { keyType: "ed25519", bits: 256, comment: "alice@pka", passphrase: UNKNOWN, ppk: false });
             assert.deepStrictEqual(v, []);

@@ -18,6 +18,26 @@ export interface StackRun {
     outputs: Record<string, { secret: boolean; value?: unknown; keys?: string[] }>;
     error?: string;
     ms: number;
+    /** With `capture`: every registered resource (the Stack, components, custom and dynamic resources). */
+    resources?: CapturedResource[];
+}
+
+/**
+ * A resource as the engine would describe it to a policy pack: the registration request's inputs
+ * and the resulting outputs (a component's `registerOutputs`, the Stack's exports), in the
+ * engine's wire encoding: secrets as `{ "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", value }`,
+ * with `additionalSecretOutputs` applied to the outputs as the engine applies them.
+ */
+export interface CapturedResource {
+    type: string;
+    name: string;
+    urn: string;
+    /** Parent URN ("" for the Stack). */
+    parent: string;
+    custom: boolean;
+    inputs: Record<string, unknown>;
+    outputs: Record<string, unknown>;
+    additionalSecretOutputs: string[];
 }
 
 /** Stack config from a Pulumi.<stack>.yaml `config:` block, as PULUMI_CONFIG carries it (objects as JSON text). */
@@ -32,6 +52,23 @@ const pulumi = require("@pulumi/pulumi");
 const { AwsMocks, settle } = require(path.join(process.env.PKA_ROOT, "test/support/awsMocks.ts"));
 (async () => {
     const mocks = new AwsMocks();
+    // With PKA_CAPTURE: record each registration request (parent, inputs as sent, additionalSecretOutputs).
+    const captured = new Map();
+    let monitor;
+    if (process.env.PKA_CAPTURE) {
+        const { MockMonitor } = require("@pulumi/pulumi/runtime/mocks.js");
+        const register = MockMonitor.prototype.registerResource;
+        MockMonitor.prototype.registerResource = function (req, callback) {
+            monitor = this;
+            const urn = this.newUrn(req.getParent(), req.getType(), req.getName());
+            const obj = req.getObject();
+            captured.set(urn, {
+                type: req.getType(), name: req.getName(), urn, parent: req.getParent(), custom: req.getCustom(),
+                inputs: obj ? obj.toJavaScript() : {}, additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
+            });
+            return register.call(this, req, callback);
+        };
+    }
     await pulumi.runtime.setMocks(mocks, "pka-fleet", "example", false);
     // run.js imports its package's index only for an exit-code constant; that index would start a
     // second runner from process.argv, so it is stood in for before run.js loads.
@@ -61,6 +98,20 @@ const { AwsMocks, settle } = require(path.join(process.env.PKA_ROOT, "test/suppo
     result.ms = Date.now() - t0;
     result.inventory = mocks.inventory();
     for (const r of mocks.registered) { const t = r.split("::")[0]; if (t.startsWith("pka-fleet:")) result.components[t] = (result.components[t] || 0) + 1; }
+    if (process.env.PKA_CAPTURE && monitor) {
+        const SIG = "4dabf18193072939515e22adb298388d";
+        const SECRET = "1b47061264138c4ac30d75fd1eb44270";
+        const states = monitor.getRegisteredResources();
+        result.resources = [...captured.values()].map((c) => {
+            const r = states.get(c.urn);
+            const state = r && r.state && typeof r.state.toJavaScript === "function" ? r.state.toJavaScript() : (r && r.state) || {};
+            const outputs = { ...state };
+            for (const k of c.additionalSecretOutputs) {
+                if (k in outputs && !(outputs[k] && typeof outputs[k] === "object" && SIG in outputs[k])) outputs[k] = { [SIG]: SECRET, value: outputs[k] };
+            }
+            return { ...c, outputs };
+        });
+    }
     if (mocks.errors.length) result.error = (result.error ? result.error + " | " : "") + mocks.errors.join(" | ");
     process.stdout.write("\\n@@RESULT@@" + JSON.stringify(result) + "\\n");
     process.exit(0);
@@ -68,7 +119,7 @@ const { AwsMocks, settle } = require(path.join(process.env.PKA_ROOT, "test/suppo
 `;
 
 /** Runs Pulumi's program runner on `entry` (relative to the repo root) in a fresh node, under the AWS mocks. */
-export function runStackProgram(entry: string, config: Record<string, string>, secretKeys: string[] = []): StackRun {
+export function runStackProgram(entry: string, config: Record<string, string>, secretKeys: string[] = [], opts: { capture?: boolean } = {}): StackRun {
     const r = spawnSync(process.execPath, ["-r", "ts-node/register/transpile-only", "-e", CHILD], {
         cwd: ROOT,
         env: {
@@ -78,6 +129,7 @@ export function runStackProgram(entry: string, config: Record<string, string>, s
             PKA_ENTRY: entry,
             PULUMI_CONFIG: JSON.stringify(config),
             PULUMI_CONFIG_SECRET_KEYS: JSON.stringify(secretKeys),
+            PKA_CAPTURE: opts.capture ? "1" : "",
         },
         encoding: "utf8",
         maxBuffer: 64 * 1024 * 1024,
