@@ -56,26 +56,44 @@ export interface KeyInfo {
 export interface KeyRules {
     /** Key types allowed. Default ["ed25519", "ecdsa", "rsa"]. */
     allowedTypes: string[];
-    /** Smallest RSA modulus. Default 3072 (NIST SP 800-57 beyond 2030, BSI TR-02102 >= 3000). */
+    /** Smallest RSA modulus. Default 3072 (NIST SP 800-57 beyond 2030, BSI TR-02102 >= 3000); never below 2048. */
     minRsaBits: number;
     /** ecdsa curves allowed. Default ["nistp256", "nistp384", "nistp521"]. */
     allowedCurves: string[];
-    /** RSA size demanded where the key is imported into EC2 (which accepts 1024/2048/4096). Default 4096. */
+    /** RSA size demanded where the key is imported into EC2 (which accepts 1024/2048/4096): 2048 or 4096. Default 4096. */
     ec2ImportRsaBits: number;
     /** A person's private key must be passphrase-protected. Default true. */
     requirePassphrase: boolean;
 }
 
+/**
+ * Every key type the rules can allow (rule names). A config or `keyRules` argument may narrow
+ * this list, never widen it: dsa, rsa1, security-key and unknown types are refused whatever the
+ * rules say.
+ */
+export const KNOWN_KEY_TYPES: readonly string[] = Object.freeze(["ed25519", "ecdsa", "rsa"]);
+/** Every ecdsa curve the rules can allow (OpenSSH names); never nistp224. */
+export const KNOWN_CURVES: readonly string[] = Object.freeze(["nistp256", "nistp384", "nistp521"]);
+/**
+ * The public key types pka-fleet installs, by their SSH wire names: the one list that the access
+ * spec, the on-host script's grammar and the host-key parser derive theirs from.
+ */
+export const INSTALLABLE_KEY_TYPES: readonly string[] = Object.freeze(["ssh-ed25519", ...KNOWN_CURVES.map((c) => `ecdsa-sha2-${c}`), "ssh-rsa"]);
+/** No rule may allow RSA below this: RSA-2048 is the weakest NIST SP 800-131A accepts through 2030. */
+export const RSA_FLOOR_BITS = 2048;
+
 export const DEFAULT_KEY_RULES: KeyRules = Object.freeze({
-    allowedTypes: Object.freeze(["ed25519", "ecdsa", "rsa"]) as unknown as string[],
+    allowedTypes: Object.freeze([...KNOWN_KEY_TYPES]) as unknown as string[],
     minRsaBits: 3072,
-    allowedCurves: Object.freeze(["nistp256", "nistp384", "nistp521"]) as unknown as string[],
+    allowedCurves: Object.freeze([...KNOWN_CURVES]) as unknown as string[],
     ec2ImportRsaBits: 4096,
     requirePassphrase: true,
 }) as KeyRules;
 
 /** Key sizes EC2 ImportKeyPair accepts for RSA (EC2 User Guide); ed25519 is the only other type. */
 export const EC2_IMPORT_RSA_BITS: readonly number[] = [1024, 2048, 4096];
+/** The EC2 import sizes at or above RSA_FLOOR_BITS: what `ec2ImportRsaBits` may be. */
+export const EC2_IMPORT_RSA_BITS_ALLOWED: readonly number[] = EC2_IMPORT_RSA_BITS.filter((b) => b >= RSA_FLOOR_BITS);
 
 /** Largest key text we read at all: a 16384-bit RSA private key in any format is below 16 KB. */
 export const MAX_KEY_TEXT = 32 * 1024;
@@ -194,11 +212,8 @@ interface BlobInfo {
 
 /** Public key blob types whose parts we know. Anything else is refused with its name. */
 export const SSH_KEY_TYPES = [
-    "ssh-ed25519",
-    "ssh-rsa",
-    "ecdsa-sha2-nistp256",
-    "ecdsa-sha2-nistp384",
-    "ecdsa-sha2-nistp521",
+    ...INSTALLABLE_KEY_TYPES,
+    // Read only so that the rules can refuse them with a reason.
     "ecdsa-sha2-nistp224",
     "ssh-dss",
     "sk-ssh-ed25519@openssh.com",
@@ -862,12 +877,80 @@ export function normalizeCurve(c: string): string {
     return m ? `nistp${m[1]}` : lower;
 }
 
+/**
+ * The rules in force. Whatever the caller passed, nothing outside KNOWN_KEY_TYPES/KNOWN_CURVES is
+ * allowed and RSA never goes below RSA_FLOOR_BITS: checkKeyRules refuses such rules where they are
+ * configured, and this keeps judging safe for rules that never went through it.
+ */
 function mergeRules(rules?: Partial<KeyRules>): KeyRules {
     const r: KeyRules = { ...DEFAULT_KEY_RULES };
     for (const [k, v] of Object.entries(rules ?? {})) if (v !== undefined) (r as unknown as Record<string, unknown>)[k] = v;
-    r.allowedTypes = r.allowedTypes.map((t) => normalizeType(t).type);
-    r.allowedCurves = r.allowedCurves.map(normalizeCurve);
+    r.allowedTypes = r.allowedTypes.map((t) => normalizeType(t).type).filter((t) => KNOWN_KEY_TYPES.includes(t));
+    r.allowedCurves = r.allowedCurves.map(normalizeCurve).filter((c) => KNOWN_CURVES.includes(c));
+    r.minRsaBits = Number.isFinite(r.minRsaBits) ? Math.max(r.minRsaBits, RSA_FLOOR_BITS) : DEFAULT_KEY_RULES.minRsaBits;
     return r;
+}
+
+/** Why a type or curve is never allowed, whatever the rules say. */
+const NEVER: Record<string, string> = {
+    dsa: "DSA is limited to 1024 bits and was removed from OpenSSH 10.0",
+    rsa1: "SSH protocol 1 keys are insecure and no longer supported by OpenSSH",
+    nistp224: "P-224 gives less than 128-bit security and OpenSSH does not support it",
+};
+
+function words(list: readonly string[]): string {
+    return list.length <= 1 ? list.join("") : `${list.slice(0, -1).join(", ")} or ${list[list.length - 1]}`;
+}
+
+/**
+ * Checks configured key rules (a policy pack config, a component's `keyRules`) and returns them
+ * normalized. A config may tighten the rules, never re-allow what is never allowed: dsa, rsa1,
+ * unknown types, ecdsa P-224 or unknown curves, RSA below RSA_FLOOR_BITS, an EC2 import size
+ * EC2 does not take or below the floor. `name(field)` says how the caller's user wrote the field
+ * (e.g. "policy config: 'ssh-key-algorithm.minRsaBits'"); every error starts with it.
+ */
+export function checkKeyRules(rules: Partial<KeyRules>, name: (field: keyof KeyRules) => string): Partial<KeyRules> {
+    const out: Partial<KeyRules> = {};
+    const list = (k: "allowedTypes" | "allowedCurves", known: readonly string[], norm: (v: string) => string, what: string): string[] | undefined => {
+        const v = rules[k] as unknown;
+        if (v === undefined) return undefined;
+        if (!Array.isArray(v) || v.some((x) => typeof x !== "string")) throw new Error(`${name(k)} must be an array of strings; accepted: any of ${known.join(", ")}`);
+        return v.map((x: string) => {
+            const n = norm(x);
+            if (known.includes(n)) return n;
+            const shown = JSON.stringify(String(x).slice(0, 40));
+            const why = NEVER[n] ? `, which is never allowed (${NEVER[n]})` : `, which is not ${what} the rules know`;
+            throw new Error(`${name(k)} lists ${shown}${why}; accepted: any of ${known.join(", ")}`);
+        });
+    };
+    const types = list("allowedTypes", KNOWN_KEY_TYPES, (t) => normalizeType(t).type, "a key type");
+    if (types) out.allowedTypes = types;
+    const curves = list("allowedCurves", KNOWN_CURVES, normalizeCurve, "an ecdsa curve");
+    if (curves) out.allowedCurves = curves;
+    const minRsa = rules.minRsaBits as unknown;
+    if (minRsa !== undefined) {
+        if (typeof minRsa !== "number" || !Number.isInteger(minRsa) || minRsa < RSA_FLOOR_BITS || minRsa > MAX_RSA_BITS) {
+            throw new Error(
+                `${name("minRsaBits")} must be an integer between ${RSA_FLOOR_BITS} and ${MAX_RSA_BITS} (RSA-${RSA_FLOOR_BITS} is the weakest NIST accepts through 2030); got ${JSON.stringify(minRsa)}`,
+            );
+        }
+        out.minRsaBits = minRsa;
+    }
+    const ec2 = rules.ec2ImportRsaBits as unknown;
+    if (ec2 !== undefined) {
+        if (typeof ec2 !== "number" || !EC2_IMPORT_RSA_BITS_ALLOWED.includes(ec2)) {
+            throw new Error(
+                `${name("ec2ImportRsaBits")} must be ${words(EC2_IMPORT_RSA_BITS_ALLOWED.map(String))}: the RSA sizes EC2 imports (${EC2_IMPORT_RSA_BITS.join(", ")}) at or above the ${RSA_FLOOR_BITS}-bit floor; got ${JSON.stringify(ec2)}`,
+            );
+        }
+        out.ec2ImportRsaBits = ec2;
+    }
+    const pass = rules.requirePassphrase as unknown;
+    if (pass !== undefined) {
+        if (typeof pass !== "boolean") throw new Error(`${name("requirePassphrase")} must be true or false`);
+        out.requirePassphrase = pass;
+    }
+    return out;
 }
 
 /** What the rules accept, in words: used in every refusal. */
@@ -883,11 +966,6 @@ export function describeAccepted(rules?: Partial<KeyRules>, ctx: { ec2Import?: b
     if (parts.length === 0) return "no key type (the rules allow none)";
     return parts.length === 1 ? parts[0] : `${parts.slice(0, -1).join(", ")} or ${parts[parts.length - 1]}`;
 }
-
-const WHY: Record<string, string> = {
-    dsa: "DSA is limited to 1024 bits and was removed from OpenSSH 10.0",
-    rsa1: "SSH protocol 1 keys are insecure and no longer supported by OpenSSH",
-};
 
 /**
  * The same rules for a key described only by algorithm and size: tls.PrivateKey, keygen
@@ -908,7 +986,7 @@ export function judgeKeySpec(
     const size = type === "rsa" && spec.bits ? `-${spec.bits}` : type === "ecdsa" && curve ? ` ${curve}` : "";
     const out: string[] = [];
     if (!r.allowedTypes.includes(type)) {
-        out.push(`${label}: ${type}${size} keys are not allowed${WHY[type] ? ` (${WHY[type]})` : ""}; ${accepted}.`);
+        out.push(`${label}: ${type}${size} keys are not allowed${NEVER[type] ? ` (${NEVER[type]})` : ""}; ${accepted}.`);
         return out;
     }
     if (ctx.ec2Import && type !== "rsa" && type !== "ed25519") {
@@ -919,18 +997,18 @@ export function judgeKeySpec(
         if (spec.bits === undefined || !Number.isFinite(spec.bits)) {
             out.push(`${label}: the RSA key size is not given; ${accepted}.`);
         } else if (ctx.ec2Import) {
-            if (spec.bits !== r.ec2ImportRsaBits) {
+            if (spec.bits !== r.ec2ImportRsaBits || spec.bits < RSA_FLOOR_BITS) {
                 out.push(
                     `${label}: rsa-${spec.bits} is not allowed for EC2 import, which takes rsa 1024/2048/4096 and ed25519; our rule needs rsa of exactly ${r.ec2ImportRsaBits} bits (or ed25519).`,
                 );
             }
         } else if (spec.bits < r.minRsaBits) {
-            out.push(`${label}: rsa-${spec.bits} is too small (NIST SP 800-57 and BSI TR-02102 want at least 3072 bits); ${accepted}.`);
+            out.push(`${label}: rsa-${spec.bits} is too small (the rules require at least ${r.minRsaBits} bits); ${accepted}.`);
         }
     }
     if (type === "ecdsa") {
         if (!curve) out.push(`${label}: the ecdsa curve is not given; ${accepted}.`);
-        else if (!r.allowedCurves.includes(curve)) out.push(`${label}: ecdsa curve ${curve} is not allowed; ${accepted}.`);
+        else if (!r.allowedCurves.includes(curve)) out.push(`${label}: ecdsa curve ${curve} is not allowed${NEVER[curve] ? ` (${NEVER[curve]})` : ""}; ${accepted}.`);
     }
     return out;
 }
@@ -956,11 +1034,11 @@ export function judgeKey(info: KeyInfo, rules?: Partial<KeyRules>, ctx: { ec2Imp
  * The key rules from a policy pack config (`pulumi preview --policy-pack-config cfg.json`):
  * `{ "ssh-key-algorithm": { allowedTypes, minRsaBits, allowedCurves, ec2ImportRsaBits },
  *    "ssh-key-passphrase": { requirePassphrase } }`. Other keys (enforcementLevel, other rules)
- * are ignored. Throws an Error naming the field on a bad value.
+ * are ignored. Throws an Error naming the field and what it accepts on a bad value, including one
+ * that would re-allow what is never allowed (see checkKeyRules).
  */
 export function keyRulesFromPolicyConfig(config: unknown): Partial<KeyRules> {
-    const out: Partial<KeyRules> = {};
-    if (config === undefined || config === null) return out;
+    if (config === undefined || config === null) return {};
     if (typeof config !== "object" || Array.isArray(config)) throw new Error("policy config: must be a JSON object keyed by rule name");
     const c = config as Record<string, unknown>;
     const section = (name: string): Record<string, unknown> => {
@@ -970,37 +1048,16 @@ export function keyRulesFromPolicyConfig(config: unknown): Partial<KeyRules> {
         return v as Record<string, unknown>;
     };
     const alg = section("ssh-key-algorithm");
-    const strings = (k: string): string[] | undefined => {
-        const v = alg[k];
-        if (v === undefined) return undefined;
-        if (!Array.isArray(v) || v.some((x) => typeof x !== "string")) throw new Error(`policy config: 'ssh-key-algorithm.${k}' must be an array of strings`);
-        return v as string[];
-    };
-    const int = (k: string, min: number): number | undefined => {
-        const v = alg[k];
-        if (v === undefined) return undefined;
-        if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > MAX_RSA_BITS) {
-            throw new Error(`policy config: 'ssh-key-algorithm.${k}' must be an integer between ${min} and ${MAX_RSA_BITS}`);
-        }
-        return v;
-    };
-    const types = strings("allowedTypes");
-    if (types) out.allowedTypes = types.map((t) => normalizeType(t).type);
-    const curves = strings("allowedCurves");
-    if (curves) out.allowedCurves = curves.map(normalizeCurve);
-    const minRsa = int("minRsaBits", 1024);
-    if (minRsa !== undefined) out.minRsaBits = minRsa;
-    const ec2 = int("ec2ImportRsaBits", 1024);
-    if (ec2 !== undefined) {
-        if (!EC2_IMPORT_RSA_BITS.includes(ec2)) throw new Error(`policy config: 'ssh-key-algorithm.ec2ImportRsaBits' must be one EC2 imports: ${EC2_IMPORT_RSA_BITS.join(", ")}`);
-        out.ec2ImportRsaBits = ec2;
-    }
     const pass = section("ssh-key-passphrase");
-    if (pass.requirePassphrase !== undefined) {
-        if (typeof pass.requirePassphrase !== "boolean") throw new Error("policy config: 'ssh-key-passphrase.requirePassphrase' must be true or false");
-        out.requirePassphrase = pass.requirePassphrase;
-    }
-    return out;
+    // Other keys in a section (enforcementLevel, ...) are the pack's business, not the rules'.
+    const picked: Record<string, unknown> = {
+        allowedTypes: alg.allowedTypes,
+        allowedCurves: alg.allowedCurves,
+        minRsaBits: alg.minRsaBits,
+        ec2ImportRsaBits: alg.ec2ImportRsaBits,
+        requirePassphrase: pass.requirePassphrase,
+    };
+    return checkKeyRules(picked as Partial<KeyRules>, (k) => `policy config: '${k === "requirePassphrase" ? "ssh-key-passphrase" : "ssh-key-algorithm"}.${k}'`);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1034,7 +1091,7 @@ export function resolveKeySpec(opts: { type?: string; bits?: number; curve?: str
                 curve = fromBits;
             }
             curve = curve ?? "nistp256";
-            if (!["nistp256", "nistp384", "nistp521"].includes(curve)) throw new Error(`curve: expected nistp256, nistp384 or nistp521; got ${String(opts.curve).slice(0, 30)}`);
+            if (!KNOWN_CURVES.includes(curve)) throw new Error(`curve: expected ${words(KNOWN_CURVES)}; got ${String(opts.curve).slice(0, 30)}`);
             return { type, bits: CURVES[curve].bits, curve };
         }
         case "rsa": {

@@ -243,6 +243,22 @@ describe("cli: pka keygen / pka check-key (real process)", function () {
         assert.match(badCfg.stderr, /minRsaBits' must be an integer/);
     });
 
+    it("check-key --config refuses a config that re-allows dsa, P-224 or RSA below 2048: exit 2 naming the field", function () {
+        const cfg = path.join(work, "weak-config.json");
+        const cases: [Record<string, unknown>, RegExp][] = [
+            [{ allowedTypes: ["ed25519", "dsa"] }, /--config .*: policy config: 'ssh-key-algorithm.allowedTypes' lists "dsa", which is never allowed .*accepted: any of ed25519, ecdsa, rsa/],
+            [{ allowedCurves: ["nistp224"] }, /'ssh-key-algorithm.allowedCurves' lists "nistp224", which is never allowed/],
+            [{ minRsaBits: 1024 }, /'ssh-key-algorithm.minRsaBits' must be an integer between 2048 and 16384/],
+        ];
+        for (const [alg, re] of cases) {
+            fs.writeFileSync(cfg, JSON.stringify({ "ssh-key-algorithm": alg }));
+            const r = pka(["check-key", "r.pub", "--config", cfg]);
+            assert.strictEqual(r.status, 2, JSON.stringify(alg));
+            assert.match(r.stderr, re);
+            assert.strictEqual(r.stdout, "");
+        }
+    });
+
     it("check-key needs --passphrase-file for an encrypted PEM key (its type is hidden)", function () {
         requireReal(this, { commands: ["ssh-keygen"] });
         const f = path.join(work, "pem");

@@ -581,8 +581,46 @@ describe("keys: rules and configuration", function () {
         assert.throws(() => keyRulesFromPolicyConfig([]), /must be a JSON object/);
         assert.throws(() => keyRulesFromPolicyConfig({ "ssh-key-algorithm": { minRsaBits: "big" } }), /'ssh-key-algorithm.minRsaBits' must be an integer/);
         assert.throws(() => keyRulesFromPolicyConfig({ "ssh-key-algorithm": { allowedTypes: "rsa" } }), /'ssh-key-algorithm.allowedTypes' must be an array of strings/);
-        assert.throws(() => keyRulesFromPolicyConfig({ "ssh-key-algorithm": { ec2ImportRsaBits: 3072 } }), /must be one EC2 imports: 1024, 2048, 4096/);
+        assert.throws(() => keyRulesFromPolicyConfig({ "ssh-key-algorithm": { ec2ImportRsaBits: 3072 } }), /'ssh-key-algorithm.ec2ImportRsaBits' must be 2048 or 4096: the RSA sizes EC2 imports \(1024, 2048, 4096\)/);
         assert.throws(() => keyRulesFromPolicyConfig({ "ssh-key-passphrase": { requirePassphrase: "yes" } }), /requirePassphrase' must be true or false/);
+    });
+
+    it("a config cannot re-allow what is never allowed: the field and what it accepts are named", () => {
+        const bad: [Record<string, unknown>, RegExp][] = [
+            [{ allowedTypes: ["ed25519", "dsa"] }, /'ssh-key-algorithm.allowedTypes' lists "dsa", which is never allowed \(DSA .*\); accepted: any of ed25519, ecdsa, rsa/],
+            [{ allowedTypes: ["ssh-dss"] }, /'ssh-key-algorithm.allowedTypes' lists "ssh-dss", which is never allowed/],
+            [{ allowedTypes: ["rsa1"] }, /'ssh-key-algorithm.allowedTypes' lists "rsa1", which is never allowed \(SSH protocol 1/],
+            [{ allowedTypes: ["rsa", "blowfish"] }, /'ssh-key-algorithm.allowedTypes' lists "blowfish", which is not a key type the rules know; accepted: any of ed25519, ecdsa, rsa/],
+            [{ allowedTypes: ["sk-ssh-ed25519@openssh.com"] }, /lists "sk-ssh-ed25519@openssh.com", which is not a key type/],
+            [{ allowedCurves: ["nistp256", "nistp224"] }, /'ssh-key-algorithm.allowedCurves' lists "nistp224", which is never allowed \(P-224 .*\); accepted: any of nistp256, nistp384, nistp521/],
+            [{ allowedCurves: ["P-224"] }, /lists "P-224", which is never allowed/],
+            [{ allowedCurves: ["curve25519"] }, /'ssh-key-algorithm.allowedCurves' lists "curve25519", which is not an ecdsa curve the rules know/],
+            [{ minRsaBits: 1024 }, /'ssh-key-algorithm.minRsaBits' must be an integer between 2048 and 16384 \(RSA-2048 is the weakest NIST accepts through 2030\); got 1024/],
+            [{ minRsaBits: 2047 }, /'ssh-key-algorithm.minRsaBits' must be an integer between 2048/],
+            [{ ec2ImportRsaBits: 1024 }, /'ssh-key-algorithm.ec2ImportRsaBits' must be 2048 or 4096.*got 1024/],
+        ];
+        for (const [alg, re] of bad) assert.throws(() => keyRulesFromPolicyConfig({ "ssh-key-algorithm": alg }), re, JSON.stringify(alg));
+        // the floor and both EC2 sizes above it are fine
+        assert.deepStrictEqual(keyRulesFromPolicyConfig({ "ssh-key-algorithm": { minRsaBits: 2048, ec2ImportRsaBits: 2048 } }), { minRsaBits: 2048, ec2ImportRsaBits: 2048 });
+        assert.deepStrictEqual(keyRulesFromPolicyConfig({ "ssh-key-algorithm": { ec2ImportRsaBits: 4096 } }), { ec2ImportRsaBits: 4096 });
+    });
+
+    it("judges dsa, rsa1 and P-224 as never allowed whatever the rules passed in say", () => {
+        const loose = { allowedTypes: ["ed25519", "ecdsa", "rsa", "dsa", "rsa1", "sk-ed25519"], allowedCurves: ["nistp224", "nistp256"], minRsaBits: 512, ec2ImportRsaBits: 1024 };
+        assert.match(judgeKeySpec({ type: "ssh-dss", bits: 1024 }, loose).join(), /dsa-?.* keys are not allowed \(DSA/);
+        assert.match(judgeKeySpec({ type: "rsa1", bits: 2048 }, loose).join(), /rsa1.* keys are not allowed \(SSH protocol 1/);
+        assert.match(judgeKeySpec({ type: "ecdsa", curve: "P-224" }, loose).join(), /ecdsa curve nistp224 is not allowed \(P-224/);
+        assert.match(judgeKeySpec({ type: "sk-ed25519" }, loose).join(), /sk-ed25519 keys are not allowed/);
+        assert.match(judgeKeySpec({ type: "rsa", bits: 1024 }, loose).join(), /rsa-1024 is too small \(the rules require at least 2048 bits\)/);
+        assert.match(judgeKeySpec({ type: "rsa", bits: 1024 }, loose, { ec2Import: true }).join(), /rsa-1024 is not allowed for EC2 import/);
+        assert.deepStrictEqual(judgeKeySpec({ type: "rsa", bits: 2048 }, loose), []);
+        assert.deepStrictEqual(judgeKeySpec({ type: "ecdsa", curve: "nistp256" }, loose), []);
+    });
+
+    it("the too-small message cites the configured minimum, not the default", () => {
+        const v = judgeKeySpec({ type: "rsa", bits: 3072 }, { minRsaBits: 4096 }).join();
+        assert.match(v, /rsa-3072 is too small \(the rules require at least 4096 bits\)/);
+        assert.doesNotMatch(v, /3072 bits/);
     });
 
     it("normalizes a key line: one line, no options, comment kept", () => {
