@@ -3,7 +3,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import { associationPattern, commandResultPattern, EC2_RUNNING_PATTERN, PUSH_PATTERN, pushEvent } from "../core/events";
-import { RUNTIME_CALENDAR, runtimeDeprecation } from "../core/runtimes";
+import { defaultNodeRuntime, RUNTIME_CALENDAR, runtimeDeprecation } from "../core/runtimes";
 
 /** What provisions an instance (the command-result rule is always on: retries and host keys need it). */
 export const ProvisionerTrigger = {
@@ -59,7 +59,7 @@ export interface ProvisionerArgs {
     readonly maximumConcurrency?: number;
     /** Log retention in days (a CloudWatch Logs value). Default `30`. */
     readonly logRetentionDays?: number;
-    /** Lambda runtime, a supported Node.js one. Default `nodejs22.x`. Deprecated runtimes are refused. */
+    /** Lambda runtime, a supported Node.js one. Default: the newest Node.js runtime AWS has not deprecated (`nodejs24.x` in 2026-11). Deprecated runtimes are refused. */
     readonly runtime?: string;
     /** Lambda timeout in seconds (1-900). Default `60`. */
     readonly timeoutSeconds?: number;
@@ -188,7 +188,7 @@ export class Provisioner extends pulumi.ComponentResource {
         const maxAttempts = args.maxAttempts ?? 3;
         const maximumConcurrency = args.maximumConcurrency ?? 5;
         const retention = args.logRetentionDays ?? 30;
-        const runtime = args.runtime ?? "nodejs22.x";
+        const runtime = args.runtime ?? defaultNodeRuntime();
         const timeout = args.timeoutSeconds ?? 60;
         const memorySize = args.memorySize ?? 256;
         const fail = (msg: string): never => {
@@ -210,7 +210,9 @@ export class Provisioner extends pulumi.ComponentResource {
         // AWS: the queue's visibility timeout at least 6x the function timeout (plus the batching window).
         const visibility = 6 * timeout + windowSeconds;
         const codePath = args.codePath ?? provisionerCodePath();
-        if (!fs.existsSync(codePath)) pulumi.log.warn(`Provisioner: the Lambda bundle ${codePath} does not exist yet; run \`npm run build\` before deploying`, this);
+        if (!fs.existsSync(codePath)) {
+            throw new pulumi.ResourceError(`Provisioner: the Lambda bundle \`codePath\` ${codePath} does not exist; run \`npm run build\` (or \`node scripts/bundle-lambda.js\`) in the pka-fleet package, or point \`codePath\` at a built provisioner.js`, this);
+        }
 
         const accessPath = pulumi.output(args.accessParameterPath).apply((p) => {
             if (!/^\/[A-Za-z0-9_.\-/]*[A-Za-z0-9_.-]$/.test(p)) fail(`\`accessParameterPath\` must be a parameter path like /pka/<fleet>/access; got ${p}`);

@@ -78,3 +78,20 @@ export function runtimeDeprecation(runtime: string, o: RuntimeDeprecationOptions
     if (!(o.deprecatedRuntimes ?? DEFAULT_DEPRECATED_RUNTIMES).includes(runtime) && !byCalendar) return undefined;
     return { since: entry?.deprecated, successor: runtimeSuccessor(runtime) };
 }
+
+/**
+ * The Node.js runtime a new Provisioner gets by default: the newest one in the calendar that AWS
+ * has not deprecated on `now`. A fixed default would turn into a refusal on its deprecation day;
+ * this one moves forward with the calendar, and only fails once every known runtime is past its
+ * date (then pka-fleet itself needs an update, and the message says so).
+ */
+export function defaultNodeRuntime(now: Date = new Date()): string {
+    const version = (r: string) => Number(/^nodejs(\d+)\.x$/.exec(r)?.[1] ?? NaN);
+    const supported = Object.keys(RUNTIME_CALENDAR)
+        .filter((r) => !Number.isNaN(version(r)) && runtimeDeprecation(r, { now }) === undefined)
+        .sort((a, b) => version(b) - version(a));
+    if (supported.length === 0) {
+        throw new Error("every Node.js Lambda runtime pka-fleet knows is deprecated; set `runtime` explicitly or upgrade pka-fleet");
+    }
+    return supported[0];
+}

@@ -7,6 +7,7 @@ import * as assert from "assert";
 import * as pulumi from "@pulumi/pulumi";
 import type * as ProvisionerModule from "../components/Provisioner";
 import { associationPattern, commandResultPattern, EC2_RUNNING_PATTERN, PUSH_PATTERN } from "../core/events";
+import { defaultNodeRuntime } from "../core/runtimes";
 
 interface Created {
     type: string;
@@ -203,10 +204,10 @@ describe("Provisioner component (pka-fleet:index:Provisioner) under mocks", func
         );
     });
 
-    it("Lambda: asset archive of the bundle, nodejs22.x, env config without secrets; mapping with ReportBatchItemFailures", async () => {
+    it("Lambda: asset archive of the bundle, the newest supported Node.js runtime, env config without secrets; mapping with ReportBatchItemFailures", async () => {
         await build({ batchSize: 40, batchingWindowSeconds: 3, maximumConcurrency: 4, keyRules: { minRsaBits: 4096 } });
         const fn = mocks.one("aws:lambda/function:Function");
-        assert.strictEqual(fn.inputs.runtime, "nodejs22.x");
+        assert.strictEqual(fn.inputs.runtime, defaultNodeRuntime());
         assert.strictEqual(fn.inputs.handler, "provisioner.handler");
         // An asset archive (not a CallbackFunction's serialized closure) of the package's bundle.
         assert.strictEqual(fn.inputs.code.__pulumiArchive, true);
@@ -238,6 +239,15 @@ describe("Provisioner component (pka-fleet:index:Provisioner) under mocks", func
         assert.throws(() => new mod.Provisioner("f", { ...baseArgs(), triggers: ["everything" as never] }), /`triggers`/);
         assert.strictEqual(mod.runtimeProblem("nodejs24.x"), undefined);
         assert.strictEqual(mod.runtimeProblem("nodejs22.x", new Date("2027-05-01")) !== undefined, true);
+    });
+
+    it("the default runtime moves forward with AWS's deprecation calendar instead of expiring", () => {
+        assert.strictEqual(defaultNodeRuntime(new Date("2026-11-21")), "nodejs24.x");
+        assert.strictEqual(defaultNodeRuntime(new Date("2025-01-01")), "nodejs24.x");
+        assert.throws(() => defaultNodeRuntime(new Date("2028-05-01")), /set `runtime` explicitly or upgrade pka-fleet/);
+        for (const d of ["2026-11-21", "2027-05-01", "2028-01-01"]) {
+            assert.strictEqual(mod.runtimeProblem(defaultNodeRuntime(new Date(d)), new Date(d)), undefined, `default on ${d} is accepted`);
+        }
     });
 
     it("push: an Invocation carrying an SQS-shaped push event keyed on the spec hash", async () => {
