@@ -9,12 +9,9 @@ import { DEFAULT_DEPRECATED_RUNTIMES as CORE_DEPRECATED_RUNTIMES } from "../core
 
 /** Reads a rule's config over its defaults; unset (undefined/null) fields keep the default. */
 export function readConfig<T extends object>(args: { getConfig<U extends object>(): U }, defaults: T): T {
-    let given: Record<string, unknown> = {};
-    try {
-        given = (args.getConfig<Record<string, unknown>>() ?? {}) as Record<string, unknown>;
-    } catch {
-        given = {};
-    }
+    // The pack's server returns {} for a rule without config; an error here is a real fault and
+    // must surface (a silently ignored --policy-pack-config would pass what it meant to refuse).
+    const given = (args.getConfig<Record<string, unknown>>() ?? {}) as Record<string, unknown>;
     const out: Record<string, unknown> = { ...(defaults as Record<string, unknown>) };
     for (const [k, v] of Object.entries(given)) {
         if (k === "enforcementLevel" || v === undefined || v === null) continue;

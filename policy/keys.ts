@@ -194,13 +194,11 @@ export function isServiceAccount(names: (string | undefined)[], cfg: KeyPassphra
     const patterns = cfg.serviceAccountPatterns.map((p) => {
         try {
             return new RegExp(p, "i");
-        } catch {
-            return undefined;
+        } catch (e) {
+            throw new Error(`ssh-key-passphrase: serviceAccountPatterns entry ${JSON.stringify(p)} is not a valid regular expression (${(e as Error).message}); fix it in the policy pack config`);
         }
     });
-    return names.some(
-        (n) => n !== undefined && n !== "" && (cfg.serviceAccountUsers.includes(n) || patterns.some((re) => re !== undefined && re.test(n))),
-    );
+    return names.some((n) => n !== undefined && n !== "" && (cfg.serviceAccountUsers.includes(n) || patterns.some((re) => re.test(n))));
 }
 
 const PASSPHRASE_ADVICE =

@@ -297,6 +297,13 @@ describe("policy rules (called directly, engine-shaped arguments)", () => {
             assert.strictEqual((await checkStack(sshKeyPassphrase, r(false))).length, 1);
             assert.deepStrictEqual(await checkStack(sshKeyPassphrase, r(true)), []);
         });
+        it("refuses a config whose serviceAccountPatterns entry is not a regular expression, naming it", async () => {
+            const props = { keyType: "ed25519", bits: 256, comment: "central@pka-prod", ppk: false };
+            await assert.rejects(
+                check(sshKeyPassphrase, "pulumi-nodejs:dynamic/pka-fleet:GeneratedSshKey", "fleet-central-key", props, { serviceAccountPatterns: ["(unclosed"] }),
+                /serviceAccountPatterns entry "\(unclosed" is not a valid regular expression/,
+            );
+        });
         it("treats an unknown passphrase (computed during preview) as given", async () => {
             const v = await check(sshKeyPassphrase, "pulumi-nodejs:dynamic/pka-fleet:GeneratedSshKey", "k", { keyType: "ed25519", bits: 256, comment: "alice@pka", passphrase: UNKNOWN, ppk: false });
             assert.deepStrictEqual(v, []);
