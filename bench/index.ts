@@ -1,13 +1,28 @@
 /**
- * `npm run bench`: every bench, one table, written to bench/RESULTS.md with the machine it ran on.
- * Other benches (bench/keygen.ts, bench/script.ts, bench/lambda.ts, bench/fleet.ts) are loaded
- * when present: each exports an async `bench*` function returning rows (objects) or an object.
+ * `npm run bench`: every measurement, called explicitly (nothing discovered, nothing silently
+ * skipped), printed as one summary table and written to bench/RESULTS.md with the machine it ran
+ * on, followed by each bench's detail. A measurement that cannot run here (no root for real hosts)
+ * says why in its row; one that fails says so and makes the run exit 1.
+ *
+ *   burst          bench/burst.ts   500 instances, SSM throttled at 10/s: pka-fleet vs the naive design
+ *   access         bench/access.ts  time to access on 20 real sshd hosts
+ *   script         bench/script.ts  script first / no-change run on real hosts; largest spec in 64 KB
+ *   lambda         bench/lambda.ts  bundle size and load time; AWS calls per 1,000 instances
+ *   keygen         bench/keygen.ts  key generation times
+ *   fleet          bench/fleet.ts   PkaFleet mocks run with 1, 10 and 200 users
  */
 import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { packageRoot } from "../local/fleet";
+import { sandboxUnavailableReason } from "../local/sandbox";
+import { AccessResult, benchAccess } from "./access";
 import { benchBurst, BurstResult } from "./burst";
+import { benchFleet } from "./fleet";
+import { benchKeygen } from "./keygen";
+import { benchLambdaCalls, bundlePath, measureLoad } from "./lambda";
+import { HostTimings, measureHosts, measureSpecCapacity, SpecCapacity } from "./script";
 
 const log = (s: string) => process.stdout.write(`${s}\n`);
 
@@ -19,124 +34,198 @@ function table(header: string[], rows: (string | number)[][]): string {
     return [`| ${header.join(" | ")} |`, `|${header.map(() => "---").join("|")}|`, ...rows.map((r) => `| ${r.join(" | ")} |`)].join("\n");
 }
 
+function sh(cmd: string, args: string[]): string | undefined {
+    try {
+        return execFileSync(cmd, args, { stdio: ["ignore", "pipe", "ignore"] }).toString().trim();
+    } catch {
+        return undefined;
+    }
+}
+
 function machine(): string {
-    const kernel = (() => {
+    const nproc = sh("nproc", []) ?? String(os.availableParallelism?.() ?? os.cpus().length);
+    const kernel = sh("uname", ["-srm"]) ?? `${os.type()} ${os.release()}`;
+    const distro = (() => {
         try {
-            return execFileSync("uname", ["-sr"]).toString().trim();
+            return /^PRETTY_NAME="?([^"\n]*)"?/m.exec(fs.readFileSync("/etc/os-release", "utf8"))?.[1];
         } catch {
-            return `${os.type()} ${os.release()}`;
+            return undefined;
         }
     })();
-    return `nproc ${os.cpus().length} (${os.cpus()[0]?.model ?? "?"}), memory ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB, kernel ${kernel}, node ${process.version}, ${new Date().toISOString()}`;
+    const sshd = sh("sh", ["-c", "/usr/sbin/sshd -V 2>&1 || ssh -V 2>&1"])?.split("\n")[0];
+    return [
+        `nproc ${nproc} (${os.cpus()[0]?.model ?? "?"})`,
+        `memory ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB`,
+        `kernel ${kernel}`,
+        distro ? `${distro}` : undefined,
+        `node ${process.version}`,
+        sshd ? sshd : undefined,
+        `date ${new Date().toISOString()}`,
+    ]
+        .filter(Boolean)
+        .join(", ");
 }
 
-function rowsOf(value: unknown): string {
-    if (Array.isArray(value) && value.length > 0 && typeof value[0] === "object") {
-        const keys = [...new Set(value.flatMap((v) => Object.keys(v as object)))];
-        return table(keys, value.map((v) => keys.map((k) => String((v as Record<string, unknown>)[k] ?? ""))));
+type Outcome<T> = { ok: true; value: T; ms: number } | { ok: false; skipped: boolean; reason: string };
+
+const failures: string[] = [];
+
+async function measure<T>(name: string, fn: () => Promise<T> | T, skipIf?: () => string | undefined): Promise<Outcome<T>> {
+    const why = skipIf?.();
+    if (why) {
+        log(`${name}: skipped: ${why}`);
+        return { ok: false, skipped: true, reason: `skipped: ${why}` };
     }
-    if (value && typeof value === "object") return table(["measure", "value"], Object.entries(value).map(([k, v]) => [k, typeof v === "object" ? JSON.stringify(v) : String(v)]));
-    return String(value);
-}
-
-async function timeToAccess(hosts: number): Promise<string> {
-    const { localFleetUnavailableReason } = await import("../cli/localFleet");
-    const why = localFleetUnavailableReason();
-    if (why) return `skipped: ${why}`;
-    const { LocalFleet, percentile } = await import("../local/fleet");
-    const fleet = await LocalFleet.create({ hosts, fleetName: "bench" });
+    log(`${name} ...`);
+    const t0 = Date.now();
     try {
-        fleet.launchAll();
-        await fleet.settle(180_000);
-        const times = fleet.hosts.filter((h) => h.result === "access").map((h) => h.accessAt! - h.launchedAt!);
-        return table(
-            ["hosts", "with access", "p50", "p95", "max", "Lambda invocations", "SendCommand calls"],
-            [[hosts, times.length, seconds(percentile(times, 50)), seconds(percentile(times, 95)), seconds(Math.max(...times)), fleet.lambdaInvocations, fleet.endpoint.stats.calls.SendCommand ?? 0]],
-        );
-    } finally {
-        await fleet.stop();
+        const value = await fn();
+        log(`${name}: done in ${seconds(Date.now() - t0)}`);
+        return { ok: true, value, ms: Date.now() - t0 };
+    } catch (err) {
+        const reason = `failed: ${(err as Error).message.split("\n")[0]}`;
+        failures.push(`${name}: ${reason}`);
+        log(`${name}: ${reason}`);
+        return { ok: false, skipped: false, reason };
     }
 }
 
-async function lambdaBundle(): Promise<string> {
-    const { lambdaBundlePath } = await import("../local/fleet");
-    const file = lambdaBundlePath();
-    if (!fs.existsSync(file)) return "skipped: bin/lambda/provisioner.js is not built";
-    const loads: number[] = [];
-    for (let i = 0; i < 5; i++) {
-        const out = execFileSync(process.execPath, ["-e", `const t=process.hrtime.bigint();require(${JSON.stringify(file)});console.log(Number(process.hrtime.bigint()-t)/1e6)`], {
-            env: { PATH: process.env.PATH ?? "", AWS_REGION: "us-east-1", PKA_DOCUMENT_NAME: "x", PKA_TARGET_TAG: "a=b", PKA_ACCESS_PARAMETER: "/pka/x/access" },
-        });
-        loads.push(Number(out.toString().trim()));
-    }
-    loads.sort((a, b) => a - b);
-    return table(["bundle", "size", "module load (median of 5, cold process)"], [["bin/lambda/provisioner.js", `${(fs.statSync(file).size / 1024).toFixed(1)} KiB`, `${loads[2].toFixed(0)} ms`]]);
-}
-
-async function others(): Promise<{ name: string; text: string }[]> {
-    const out: { name: string; text: string }[] = [];
-    for (const name of ["keygen", "script", "lambda", "fleet"]) {
-        const file = path.join(__dirname, `${name}`);
-        const exists = [".ts", ".js"].some((ext) => fs.existsSync(file + ext));
-        if (!exists) {
-            out.push({ name, text: `skipped: bench/${name}.ts is not present` });
-            continue;
-        }
-        try {
-            const mod = (await import(`./${name}`)) as Record<string, unknown>;
-            const fn = Object.entries(mod).find(([k, v]) => k.startsWith("bench") && typeof v === "function");
-            if (!fn) {
-                out.push({ name, text: `skipped: bench/${name} exports no bench* function` });
-                continue;
-            }
-            log(`running bench/${name} (${fn[0]})`);
-            out.push({ name: `${name} (${fn[0]})`, text: rowsOf(await (fn[1] as () => Promise<unknown>)()) });
-        } catch (err) {
-            out.push({ name, text: `failed: ${(err as Error).message}` });
-        }
-    }
-    return out;
+function or<T>(o: Outcome<T>, f: (v: T) => string): string {
+    return o.ok ? f(o.value) : o.reason;
 }
 
 async function main(): Promise<void> {
-    const sections: string[] = [];
     const m = machine();
     log(`machine: ${m}`);
+    const noHosts = () => sandboxUnavailableReason();
 
-    log("burst: 500 instances within 3 s, SSM throttled at 10 requests/s per API (naive first, then pka-fleet)");
-    const burst = await benchBurst({}, log);
-    const o = burst.options;
-    sections.push(
-        `## Burst: ${o.instances} instances launched within ${o.launchWindowMs / 1000} s, agents online 0.5-${o.maxAgentDelayMs / 1000} s after launch, SSM throttling at ${o.ratePerSecond} requests/s per API\n\n` +
-            table(
-                ["design", "SendCommand calls", "throttled responses", "provisioned", "dead-lettered", "lost", "p50 to provisioned", "p95 to provisioned", "all AWS calls"],
-                burst.results.map((r: BurstResult) => [r.design, r.sendCommandCalls, r.throttled, `${r.provisioned}/${r.instances}`, r.deadLettered, r.lost, seconds(r.p50Ms), seconds(r.p95Ms), r.apiCalls]),
-            ) +
-            "\n\nSimulated hosts (the document run succeeds at once), the real bundled Lambda, the real local endpoint, bus and queue. " +
-            "Provisioned = the document ran successfully on the instance. The naive design's retries are compressed from AWS's ~1 and ~2 minutes to 1 and 2 s.",
+    const burst = await measure("burst: 500 instances within 3 s, SSM throttled at 10 requests/s per API (naive, then pka-fleet)", () => benchBurst({}, (s) => log(s)));
+    const access = await measure<AccessResult>("time to access: 20 real sshd hosts", () => benchAccess(20), noHosts);
+    const hostsT = await measure<HostTimings>("script: first and no-change run on 6 real hosts", () => measureHosts(6), noHosts);
+    const capacity = await measure<SpecCapacity>("largest access spec within 64 KB", () => measureSpecCapacity());
+    const bundle = await measure("Lambda bundle size and load time", () => {
+        const file = bundlePath();
+        if (!fs.existsSync(file)) throw new Error(`${file} is missing: run \`npm run build\``);
+        return { bytes: fs.statSync(file).size, load: measureLoad(7) };
+    });
+    const calls = await measure("Lambda: AWS calls per 1,000 instances by batch size and rate limit", () => benchLambdaCalls());
+    const keygen = await measure("key generation", () => benchKeygen());
+    const fleet = await measure("PkaFleet mocks run (1, 10, 200 users)", () => benchFleet());
+
+    const burstRow = (design: string) =>
+        or(burst, (b) => {
+            const r = b.results.find((x) => x.design.startsWith(design))!;
+            return `${r.sendCommandCalls} SendCommand calls, ${r.throttled} throttled responses, ${r.provisioned}/${r.instances} provisioned, ${r.lost} lost, p50 ${seconds(r.p50Ms)}, p95 ${seconds(r.p95Ms)}`;
+        });
+    const keyMs = (type: string) => or(keygen, (k) => `${k.find((x) => x.type === type)?.ms ?? "?"} ms`);
+    const fleet200 = or(fleet, (rows) => {
+        const r = rows.find((x) => x.users === 200)!;
+        return `${seconds(r.mocksRunMs)} (${r.resources} resources, ${r.accessParameters} access parameters, ${r.generatedKeys} generated keys)`;
+    });
+    const summary = table(
+        ["measurement", "result"],
+        [
+            ["burst, pka-fleet (500 instances in 3 s, SSM at 10 req/s)", burstRow("pka-fleet")],
+            ["burst, naive design (same run)", burstRow("naive")],
+            ["time to access, 20 real sshd hosts (event to `ssh ... sudo -n true`)", or(access, (a) => `${a.withAccess}/${a.hosts} hosts, p50 ${seconds(a.p50Ms)}, p95 ${seconds(a.p95Ms)}, max ${seconds(a.maxMs)}`)],
+            ["setup script, first run (median of 6 real hosts)", or(hostsT, (t) => `${t.scriptFirstRunMsMedian} ms`)],
+            ["setup script, no-change run (median of 6 real hosts)", or(hostsT, (t) => `${t.scriptNoChangeRunMsMedian} ms`)],
+            ["Lambda bundle size", or(bundle, (b) => `${(b.bytes / 1024).toFixed(1)} KiB (bin/lambda/provisioner.js)`)],
+            ["Lambda bundle load time (median of 7 fresh node processes)", or(bundle, (b) => `${b.load.medianMs.toFixed(0)} ms (min ${b.load.minMs.toFixed(0)}, max ${b.load.maxMs.toFixed(0)})`)],
+            ["key generation: ed25519 / ecdsa nistp256 / rsa 3072 / rsa 4096", [keyMs("ed25519"), keyMs("ecdsa nistp256"), keyMs("rsa 3072"), keyMs("rsa 4096")].join(" / ")],
+            ["key generation: ed25519 + passphrase / PPK v3 with passphrase", [keyMs("ed25519 + passphrase (OpenSSH, bcrypt 16 rounds)"), keyMs("PPK v3 with passphrase (Argon2id 8 MiB x 21)")].join(" / ")],
+            ["PkaFleet mocks run, 200 users", fleet200],
+            [
+                "largest access spec in 64 KB (document + parameters)",
+                or(capacity, (c) => `${c.ed25519UsersOneKeyEach} users with 1 ed25519 key each; ${c.rsa4096UsersOneKeyEach} with 1 rsa-4096 key each; 1 user: ${c.ed25519KeysForOneUser} ed25519 or ${c.rsa4096KeysForOneUser} rsa-4096 keys`),
+            ],
+        ],
     );
 
-    log("time to access: 20 real sshd hosts");
-    sections.push(`## Time to access on the local fleet (real sshd hosts), from the EC2 "running" event to a working \`ssh ... sudo -n true\`\n\n${await timeToAccess(20)}`);
+    const details: string[] = [];
+    details.push(
+        `## Burst: 500 instances launched within 3 s, agents online 0.5-4 s after launch, SSM throttling at 10 requests/s per API\n\n` +
+            or(burst, (b) =>
+                table(
+                    ["design", "SendCommand calls", "throttled responses", "provisioned", "dead-lettered", "lost", "p50 to provisioned", "p95 to provisioned", "all AWS calls", "wall time"],
+                    b.results.map((r: BurstResult) => [r.design, r.sendCommandCalls, r.throttled, `${r.provisioned}/${r.instances}`, r.deadLettered, r.lost, seconds(r.p50Ms), seconds(r.p95Ms), r.apiCalls, seconds(r.wallMs)]),
+                ),
+            ) +
+            "\n\nSimulated hosts (the document run succeeds at once), the real bundled Lambda, the real local endpoint, bus and queue, the same launch schedule and agent delays for both designs. " +
+            "Provisioned = the document ran successfully on the instance. The naive design's retries are compressed from AWS's ~1 and ~2 minutes to 1 and 2 s.",
+    );
+    details.push(
+        `## Time to access on the local fleet (real sshd hosts), from the EC2 "running" event to a working \`ssh ... sudo -n true\`\n\n` +
+            or(access, (a) =>
+                table(
+                    ["hosts", "with access", "p50", "p95", "max", "Lambda invocations", "SendCommand calls"],
+                    [[a.hosts, a.withAccess, seconds(a.p50Ms), seconds(a.p95Ms), seconds(a.maxMs), a.lambdaInvocations, a.sendCommandCalls]],
+                ),
+            ),
+    );
+    details.push(
+        `## Setup script on real hosts\n\n` +
+            or(hostsT, (t) =>
+                table(
+                    ["measure", "value"],
+                    [
+                        ["sandbox hosts started in parallel", `${t.hosts} in ${t.startMs} ms (${t.hostsStartedPerSecond}/s)`],
+                        ["script first run (median, ms)", t.scriptFirstRunMsMedian],
+                        ["script no-change run (median, ms; the script reports changes=0)", t.scriptNoChangeRunMsMedian],
+                        ["ssh login + sudo -n true, sequential (per s)", t.loginsSequentialPerSecond],
+                        ["ssh login + sudo -n true, parallel (per s)", t.loginsParallelPerSecond],
+                    ],
+                ),
+            ),
+    );
+    details.push(
+        `## Largest access spec within SSM's 64 KB (document + parameters; users named user0..., keyOptions "restrict")\n\n` +
+            or(capacity, (c) =>
+                table(
+                    ["measure", "value"],
+                    [
+                        ["document bytes", c.documentBytes],
+                        ["ed25519 users, 1 key each", c.ed25519UsersOneKeyEach],
+                        ["rsa-4096 users, 1 key each", c.rsa4096UsersOneKeyEach],
+                        ["ed25519 keys for one user", c.ed25519KeysForOneUser],
+                        ["rsa-4096 keys for one user", c.rsa4096KeysForOneUser],
+                    ],
+                ),
+            ),
+    );
+    details.push(
+        `## Lambda: AWS calls per 1,000 instances (handler in-process against the fake AWS model, virtual clock)\n\n` +
+            or(calls, (rows) => table(["case", "result"], rows.map((r) => [r.measure, r.value]))),
+    );
+    details.push(`## Key generation (median of several runs)\n\n` + or(keygen, (rows) => table(["key", "ms"], rows.map((r) => [r.type, r.ms]))));
+    details.push(
+        `## PkaFleet under Pulumi mocks (construct + every output resolved)\n\n` +
+            or(fleet, (rows) =>
+                table(
+                    ["users", "resources", "components", "access parameters", "generated keys", "mocks run"],
+                    rows.map((r) => [r.users, r.resources, r.components, r.accessParameters, r.generatedKeys, seconds(r.mocksRunMs)]),
+                ),
+            ),
+    );
 
-    log("Lambda bundle size and load time");
-    sections.push(`## Lambda bundle\n\n${await lambdaBundle()}`);
-
-    for (const b of await others()) sections.push(`## ${b.name}\n\n${b.text}`);
-
-    const report = `# pka-fleet bench results\n\nMachine: ${m}\n\nProduced by \`npm run bench\` (bench/index.ts).\n\n${sections.join("\n\n")}\n`;
-    const { packageRoot } = await import("../local/fleet");
-    const dir = path.join(packageRoot(), "bench");
-    fs.writeFileSync(path.join(dir, "RESULTS.md"), report);
+    const report =
+        `# pka-fleet bench results\n\nMachine: ${m}\n\nProduced by \`npm run bench\` (bench/index.ts).\n\n## Summary\n\n${summary}\n\n${details.join("\n\n")}\n` +
+        (failures.length ? `\n## Failures\n\n${failures.map((f) => `- ${f}`).join("\n")}\n` : "");
+    const file = path.join(packageRoot(), "bench", "RESULTS.md");
+    fs.writeFileSync(file, report);
     log("");
-    log(report);
-    log(`written to ${path.join(dir, "RESULTS.md")}`);
+    log(`Machine: ${m}`);
+    log("");
+    log(summary);
+    log("");
+    log(`details written to ${file}`);
+    if (failures.length) throw new Error(`${failures.length} measurement(s) failed:\n${failures.join("\n")}`);
 }
 
 main().then(
     () => process.exit(0),
     (err) => {
-        process.stderr.write(`bench: ${(err as Error).stack ?? err}\n`);
+        process.stderr.write(`bench: ${(err as Error).message ?? err}\n`);
         process.exit(1);
     },
 );

@@ -115,17 +115,22 @@ export async function run(_name: string, args: string[]): Promise<number> {
 
     type Fleet = Awaited<ReturnType<typeof LocalFleet.create>>;
     let fleet: Fleet | undefined;
+    let creating: Promise<Fleet> | undefined;
     let interrupted = false;
+    const abort = new AbortController();
     let tearingDown: Promise<void> | undefined;
     const teardown = () => (tearingDown ??= (async () => {
-        if (!fleet) return;
+        // Interrupted while starting: create() sees the abort, stops what it started and rejects.
+        const f = fleet ?? (await creating?.catch(() => undefined));
+        if (!f) return;
         say("tearing down: Lambda containers, endpoint, sshd hosts, temporary files");
-        await fleet.stop();
+        await f.stop();
     })());
     const onSignal = (sig: NodeJS.Signals) => {
         if (interrupted) return;
         interrupted = true;
         process.stderr.write(`\npka local-fleet: ${sig}: stopping\n`);
+        abort.abort();
         void teardown().finally(() => process.exit(sig === "SIGINT" ? 130 : 143));
     };
     process.on("SIGINT", onSignal);
@@ -133,7 +138,8 @@ export async function run(_name: string, args: string[]): Promise<number> {
     try {
         say(`pka local-fleet: ${flags.hosts} hosts${flags.throttle ? `, SSM throttled at ${flags.throttle} requests/s` : ""}${flags.lateAgentS ? `, first agent ${flags.lateAgentS} s late` : ""}${flags.failing ? `, ${flags.failing} failing` : ""}`);
         const failingHosts = Array.from({ length: flags.failing }, (_, i) => flags.hosts - 1 - i);
-        fleet = await LocalFleet.create({
+        creating = LocalFleet.create({
+            signal: abort.signal,
             hosts: flags.hosts,
             log: say,
             visibilityTimeoutMs: 3000,
@@ -142,6 +148,7 @@ export async function run(_name: string, args: string[]): Promise<number> {
             knobs: flags.throttle ? { throttle: { ratePerSecond: flags.throttle } } : {},
             agentDelayMs: flags.lateAgentS ? (i) => (i === 0 ? flags.lateAgentS * 1000 : 0) : undefined,
         });
+        fleet = await creating;
         if (interrupted) return 130;
         say(`central server key: ${fleet.publicKey.split(" ").slice(0, 1)} ${fleet.keyFile}`);
         say(`access spec (${fleet.specSource}): user svc_user, sudo nopasswd, 1 key -> ${fleet.plan.accessPath}`);
@@ -182,6 +189,7 @@ export async function run(_name: string, args: string[]): Promise<number> {
         const expectedDead = failingHosts.length;
         return ok.length === fleet.hosts.length - expectedDead && dead === expectedDead ? 0 : 1;
     } catch (err) {
+        if (interrupted) return 130;
         process.stderr.write(`pka local-fleet: ${(err as Error).message}\n`);
         return 1;
     } finally {

@@ -58,6 +58,8 @@ export interface LocalFleetOptions {
     login?: boolean;
     /** Progress lines. */
     log?: (line: string) => void;
+    /** Aborting it (Ctrl-C) while `create` runs makes `create` tear down what it started and reject. */
+    signal?: AbortSignal;
 }
 
 export type HostResult = "access" | "denied" | "dead-lettered" | "timed out" | "provisioned";
@@ -84,6 +86,18 @@ export interface FleetHost {
 export interface LambdaLogLine {
     at: number;
     line: string;
+}
+
+/** Work dirs and files of fleets not yet stopped: removed on process exit even when stop() never ran. */
+const liveTempPaths = new Set<string>();
+let tempExitHook = false;
+function trackTemp(p: string): void {
+    liveTempPaths.add(p);
+    if (tempExitHook) return;
+    tempExitHook = true;
+    process.on("exit", () => {
+        for (const t of liveTempPaths) fs.rmSync(t, { recursive: true, force: true });
+    });
 }
 
 /** Finds the repository root (the pka-fleet package.json) from this file, compiled or not. */
@@ -133,6 +147,7 @@ export class LambdaPool {
         const bundle = lambdaBundlePath();
         if (!fs.existsSync(bundle)) throw new Error(`the Lambda bundle ${bundle} is missing: run \`npm run build\` first`);
         const workerFile = path.join(os.tmpdir(), `pka-lambda-worker-${process.pid}-${randomBytes(4).toString("hex")}.js`);
+        trackTemp(workerFile);
         fs.writeFileSync(workerFile, WORKER);
         try {
             await Promise.all(
@@ -174,6 +189,7 @@ export class LambdaPool {
             );
         } finally {
             fs.rmSync(workerFile, { force: true });
+            liveTempPaths.delete(workerFile);
         }
     }
 
@@ -294,6 +310,7 @@ export class LocalFleet {
         this.opts = opts;
         this.log = opts.log ?? (() => undefined);
         this.workDir = fs.mkdtempSync(path.join(os.tmpdir(), "pka-local-fleet-"));
+        trackTemp(this.workDir);
         fs.chmodSync(this.workDir, 0o700);
         // The central server's key: an unencrypted service key, as a non-interactive central server uses.
         const key = generateKey({ type: "ed25519", comment: "pka-local-central" });
@@ -325,6 +342,7 @@ export class LocalFleet {
         const fleet = new LocalFleet(opts);
         try {
             await fleet.setup();
+            fleet.throwIfAborted();
         } catch (err) {
             await fleet.stop();
             throw err;
@@ -332,8 +350,13 @@ export class LocalFleet {
         return fleet;
     }
 
+    private throwIfAborted(): void {
+        if (this.opts.signal?.aborted) throw new Error("interrupted while the local fleet was starting");
+    }
+
     private async setup(): Promise<void> {
         const n = this.opts.hosts ?? 5;
+        this.throwIfAborted();
         await this.endpoint.start();
         this.endpoint.addDocument(DOCUMENT_NAME, renderDocument() as SsmDocument);
         this.storeSpec(this.spec);
@@ -362,6 +385,7 @@ export class LocalFleet {
         });
         this.mapping.start();
 
+        this.throwIfAborted();
         if (!this.opts.simulated) this.log(`starting ${n} hosts (real sshd, one mount+pid namespace each)`);
         const started = await Promise.allSettled(
             Array.from({ length: n }, async (_, index) => {
@@ -371,6 +395,7 @@ export class LocalFleet {
                 if (this.opts.simulated) {
                     runner = async () => ({ exitCode: 0, stdout: simulatedHostKeyOutput(), stderr: "" });
                 } else {
+                    this.throwIfAborted();
                     sandbox = await startHost({ name });
                     const sb = sandbox;
                     runner = async ({ document, parameters, instanceId }) => {
@@ -577,5 +602,6 @@ export class LocalFleet {
         await this.endpoint.stop();
         await Promise.allSettled(this.hosts.map((h) => h.sandbox?.stop()));
         fs.rmSync(this.workDir, { recursive: true, force: true });
+        liveTempPaths.delete(this.workDir);
     }
 }

@@ -84,6 +84,8 @@ exec /usr/sbin/sshd -D -e -f /etc/ssh/sshd_config
 `;
 
 const live = new Set<SandboxHost>();
+/** Process groups of hosts still starting (not yet in `live`): an interrupt during startup must not leave them behind. */
+const starting = new Set<number>();
 let exitHookInstalled = false;
 let hostCounter = 0;
 const portsInUse = new Set<number>();
@@ -92,14 +94,24 @@ function installExitHook(): void {
     if (exitHookInstalled) return;
     exitHookInstalled = true;
     // Last line of defence: a crashed test or an interrupted local fleet must not leave sshd behind.
-    process.on("exit", () => {
+    const killAll = () => {
         for (const h of live) h.kill("SIGKILL");
-    });
+        for (const pgid of starting) killGroup(pgid);
+    };
+    process.on("exit", killAll);
     for (const sig of ["SIGINT", "SIGTERM"] as const) {
         process.once(sig, () => {
-            for (const h of live) h.kill("SIGKILL");
+            killAll();
             process.kill(process.pid, sig);
         });
+    }
+}
+
+function killGroup(pgid: number): void {
+    try {
+        process.kill(-pgid, "SIGKILL");
+    } catch {
+        /* already gone */
     }
 }
 
@@ -286,6 +298,8 @@ async function startOnce(opts: StartHostOptions, name: string, port: number): Pr
     );
     let stderr = "";
     const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+    const pgid = child.pid;
+    if (pgid !== undefined) starting.add(pgid);
     try {
         await new Promise<void>((resolve, reject) => {
             const timer = setTimeout(() => reject(new Error(`sshd did not listen within ${opts.readyTimeoutMs ?? 10000} ms`)), opts.readyTimeoutMs ?? 10000);
@@ -315,13 +329,11 @@ async function startOnce(opts: StartHostOptions, name: string, port: number): Pr
         child.unref();
         return host;
     } catch (e) {
-        try {
-            process.kill(-(child.pid as number), "SIGKILL");
-        } catch {
-            /* gone */
-        }
+        if (pgid !== undefined) killGroup(pgid);
         await Promise.race([exited, new Promise((r) => setTimeout(r, 2000))]);
         throw e;
+    } finally {
+        if (pgid !== undefined) starting.delete(pgid);
     }
 }
 

@@ -4,8 +4,9 @@
  * on the host -> host keys pinned in Parameter Store -> the real ssh with StrictHostKeyChecking.
  */
 import * as assert from "assert";
-import { execFileSync } from "child_process";
+import { ChildProcess, execFileSync, spawn } from "child_process";
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import { validateAccessSpec } from "../core/accessSpec";
 import { generateKey } from "../core/keys";
@@ -24,6 +25,86 @@ function newKey(fleet: LocalFleet, name: string): { publicKey: string; file: str
     fs.writeFileSync(file, k.privateKey, { mode: 0o600 });
     fs.writeFileSync(`${file}.pub`, k.publicKey + "\n");
     return { publicKey: k.publicKey, file };
+}
+
+/** Every live descendant of `root` (pid -> command name), from /proc. */
+function descendants(root: number): Map<number, string> {
+    const parent = new Map<number, number>();
+    const comm = new Map<number, string>();
+    for (const e of fs.readdirSync("/proc")) {
+        if (!/^\d+$/.test(e)) continue;
+        try {
+            const stat = fs.readFileSync(`/proc/${e}/stat`, "utf8");
+            const close = stat.lastIndexOf(")");
+            const [state, ppid] = stat.slice(close + 2).split(" ");
+            if (state === "Z") continue;
+            parent.set(Number(e), Number(ppid));
+            comm.set(Number(e), stat.slice(stat.indexOf("(") + 1, close));
+        } catch {
+            /* gone */
+        }
+    }
+    const out = new Map<number, string>();
+    let grew = true;
+    while (grew) {
+        grew = false;
+        for (const [pid, ppid] of parent) {
+            if (!out.has(pid) && (ppid === root || out.has(ppid))) {
+                out.set(pid, comm.get(pid)!);
+                grew = true;
+            }
+        }
+    }
+    return out;
+}
+
+function alive(pids: Iterable<number>): number[] {
+    return [...pids].filter((pid) => {
+        try {
+            return !/^\d+ \(.*\) Z /.test(fs.readFileSync(`/proc/${pid}/stat`, "utf8"));
+        } catch {
+            return false;
+        }
+    });
+}
+
+/**
+ * Runs `pka local-fleet --hosts 2` from the sources in its own process group, waits for a line
+ * matching `when`, then sends SIGINT to the group as a terminal's Ctrl-C does.
+ */
+async function interruptLocalFleet(when: RegExp, tmp: string): Promise<{ code: number | null; signal: NodeJS.Signals | null; output: string; seen: Map<number, string> }> {
+    const root = packageRoot();
+    const child: ChildProcess = spawn(process.execPath, ["-r", "ts-node/register/transpile-only", path.join(root, "cli", "pka.ts"), "local-fleet", "--hosts", "2"], {
+        cwd: root,
+        detached: true,
+        stdio: ["ignore", "pipe", "pipe"],
+        // Its own TMPDIR: whatever the run leaves in it was left by this run.
+        env: { ...process.env, TS_NODE_TRANSPILE_ONLY: "true", TMPDIR: tmp },
+    });
+    let output = "";
+    const exited = new Promise<[number | null, NodeJS.Signals | null]>((r) => child.once("exit", (code, signal) => r([code, signal])));
+    const seen = new Map<number, string>();
+    try {
+        await new Promise<void>((resolve, reject) => {
+            const timer = setTimeout(() => reject(new Error(`no line matching ${when} within 60 s:\n${output}`)), 60_000);
+            const onData = (d: Buffer) => {
+                output += d.toString();
+                if (when.test(output)) {
+                    clearTimeout(timer);
+                    resolve();
+                }
+            };
+            child.stdout!.on("data", onData);
+            child.stderr!.on("data", (d: Buffer) => (output += d.toString()));
+            void exited.then(([code]) => reject(new Error(`pka local-fleet exited (${code}) before ${when}:\n${output}`)));
+        });
+        for (const [pid, name] of descendants(child.pid!)) seen.set(pid, name);
+        process.kill(-child.pid!, "SIGINT");
+        const [code, signal] = await Promise.race([exited, new Promise<never>((_, rej) => setTimeout(() => rej(new Error(`still running 30 s after SIGINT:\n${output}`)), 30_000))]);
+        return { code, signal, output, seen };
+    } finally {
+        if (child.exitCode === null && child.signalCode === null) process.kill(-child.pid!, "SIGKILL");
+    }
 }
 
 describe("local fleet end to end (real sshd, real Lambda bundle)", function () {
@@ -129,6 +210,37 @@ describe("local fleet end to end (real sshd, real Lambda bundle)", function () {
                 assert.ok(kept.ok, `${host(i).name}: svc_user lost access: ${kept.output}`);
             }
         });
+    });
+
+    describe("Ctrl-C", () => {
+        before(function () {
+            requireReal(this, { root: true, commands: ["sshd", "ssh", "unshare", "nsenter"] });
+            buildBundle();
+        });
+
+        for (const [phase, when] of [
+            ["with the hosts up", /launched 2 instances/],
+            ["while the hosts are starting", /starting 2 hosts/],
+        ] as const) {
+            it(`SIGINT ${phase}: exit status 130, no sshd or unshare left from the run, no temporary files`, async () => {
+                const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "pka-ctrl-c-"));
+                let r: Awaited<ReturnType<typeof interruptLocalFleet>>;
+                try {
+                    r = await interruptLocalFleet(when, tmp);
+                    // (v8-compile-cache-*: TypeScript's compile cache under ts-node, not the fleet's)
+                    assert.deepStrictEqual(fs.readdirSync(tmp).filter((f) => !f.startsWith("v8-compile-cache")), [], "temporary files were left behind");
+                } finally {
+                    fs.rmSync(tmp, { recursive: true, force: true });
+                }
+                assert.strictEqual(r.code, 130, r.output);
+                assert.match(r.output, /SIGINT: stopping/);
+                if (phase === "with the hosts up") {
+                    assert.ok([...r.seen.values()].filter((c) => c === "sshd").length >= 2, `the hosts' sshd were not running before the SIGINT: ${[...r.seen.values()].join(" ")}`);
+                }
+                const left = alive(r.seen.keys());
+                assert.deepStrictEqual(left.map((pid) => `${pid} ${r.seen.get(pid)}`), [], "processes of the interrupted run are still alive");
+            });
+        }
     });
 
     describe("throttling", () => {
