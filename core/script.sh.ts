@@ -16,6 +16,7 @@ import {
     RESERVED_ERE,
     USER_LINE_ERE,
 } from "./accessSpec";
+import { INSTALLABLE_KEY_TYPES } from "./keys";
 
 /** Exit codes of the script (also in the README). */
 export const SCRIPT_EXIT_CODES: Readonly<Record<number, string>> = Object.freeze({
@@ -30,6 +31,12 @@ export const SCRIPT_EXIT_CODES: Readonly<Record<number, string>> = Object.freeze
     17: "a sudoers drop-in failed `visudo -cf` (nothing was changed)",
     18: "a write failed part-way (files already written are complete; the rest keep their previous content)",
 });
+
+/** PKA-USER/PKA-REVOKED lines printed at most; the rest are counted in one PKA-OMITTED line. */
+export const MAX_REPORTED_USERS = 50;
+
+/** A host key line as the script prints it: the installable key types, the same list as the spec grammar. */
+const HOST_KEY_ERE = `(${INSTALLABLE_KEY_TYPES.join("|")}) [A-Za-z0-9+/]+={0,2}`;
 
 /** Only what cannot break out of single quotes may be interpolated. */
 function sq(value: string): string {
@@ -46,6 +53,8 @@ const RAW = String.raw`#!/bin/sh
 # 12 spec content invalid; 13 a required command is missing; 14 sudo wanted but unusable;
 # 15 a spec user conflicts with this host; 16 lock busy for 120 s; 17 a sudoers drop-in failed
 # visudo; 18 a write failed part-way. Codes 10-17 are raised before anything is changed.
+# Output: the host keys first (SSM keeps only the first 24,000 characters of stdout), then at most
+# ${MAX_REPORTED_USERS} PKA-USER/PKA-REVOKED lines, then PKA-SUMMARY.
 PATH="$PATH:/usr/sbin:/sbin"
 export PATH
 set -eu
@@ -62,10 +71,14 @@ USER_RE=${sq(USER_LINE_ERE)}
 KEYLINE_RE=${sq(KEY_LINE_ERE)}
 RESERVED_RE=${sq(RESERVED_ERE)}
 NAME_ONLY_RE='[a-z_][a-z0-9_-]{0,31}'
+HOSTKEY_RE=${sq(HOST_KEY_ERE)}
 MAX_B64=65536
+MAX_REPORTED=${MAX_REPORTED_USERS}
 WORK=''
 LOCK_DIR=''
+LOCK_TMP=''
 CHANGES=0
+REPORTED=0
 
 fail() {
     code=$1
@@ -75,12 +88,28 @@ fail() {
 }
 cleanup() {
     if [ -n "$WORK" ]; then rm -rf -- "$WORK"; fi
-    if [ -n "$LOCK_DIR" ]; then rm -rf -- "$LOCK_DIR"; fi
+    if [ -n "$LOCK_TMP" ]; then rm -rf -- "$LOCK_TMP"; fi
+    # Only our own lock: after a stale takeover the directory may belong to another run.
+    if [ -n "$LOCK_DIR" ] && [ "$(cat -- "$LOCK_DIR/pid" 2>/dev/null || true)" = "$$" ]; then rm -rf -- "$LOCK_DIR"; fi
 }
 trap cleanup EXIT
 trap 'exit 129' HUP
 trap 'exit 130' INT
 trap 'exit 143' TERM
+
+# report LINE...: a PKA-USER/PKA-REVOKED line, up to MAX_REPORTED of them (the rest are counted)
+report() {
+    REPORTED=$((REPORTED + 1))
+    if [ "$REPORTED" -le "$MAX_REPORTED" ]; then printf '%s\n' "$*"; fi
+}
+
+# ---- 0. host keys, first: known_hosts pinning must survive SSM's 24,000-character stdout cut,
+# and they are public, so every run prints them, whether it then succeeds or fails.
+for f in /etc/ssh/ssh_host_*_key.pub; do
+    [ -f "$f" ] || continue
+    hk=$(cut -d' ' -f1,2 <"$f" 2>/dev/null | head -n 1 | grep -Ex "$HOSTKEY_RE") || true
+    if [ -n "$hk" ]; then printf 'PKA-HOSTKEY %s\n' "$hk"; fi
+done
 
 # ---- 1. parameters (agent environment) --------------------------------------------------
 if ! printenv SSM_AccessSpec >/dev/null || ! printenv SSM_AccessSpecSha256 >/dev/null; then
@@ -153,22 +182,52 @@ if command -v flock >/dev/null 2>&1; then
     exec 9>>"$STATE_DIR/lock"
     flock -w 120 9 || fail 16 "another run held $STATE_DIR/lock for 120 s"
 else
+    # The lock directory never exists without its owner's pid: a private directory holding the
+    # pid is renamed onto lock.d. A rename onto a missing path is atomic and cannot clobber a
+    # held lock (which is never empty); when lock.d exists, mv moves ours inside it instead,
+    # which is seen and undone. A run killed at any point leaves no lock or one whose pid is dead.
+    lock="$STATE_DIR/lock.d"
     waited=0
-    until mkdir -- "$STATE_DIR/lock.d" 2>/dev/null; do
-        holder=$(cat -- "$STATE_DIR/lock.d/pid" 2>/dev/null || true)
-        if [ -n "$holder" ] && ! kill -0 "$holder" 2>/dev/null; then
-            rm -rf -- "$STATE_DIR/lock.d"
-            continue
+    pidless=''
+    while :; do
+        LOCK_TMP=$(mktemp -d "$STATE_DIR/.lock.XXXXXX") || fail 18 "cannot write in $STATE_DIR"
+        # where mv puts ours when lock.d exists
+        nested=$(printf '%s\n' "$LOCK_TMP" | sed 's|.*/|'"$lock"'/|')
+        case $nested in "$lock"/.lock.?*) ;; *) fail 18 "unexpected temporary directory $LOCK_TMP" ;; esac
+        echo "$$" >"$LOCK_TMP/pid" || fail 18 "cannot write in $STATE_DIR"
+        if mv -- "$LOCK_TMP" "$lock" 2>/dev/null && [ ! -e "$nested" ] &&
+            [ "$(cat -- "$lock/pid" 2>/dev/null || true)" = "$$" ]; then
+            LOCK_TMP=''
+            break
         fi
-        [ "$waited" -lt 1200 ] || fail 16 "another run held $STATE_DIR/lock.d for 120 s"
+        rm -rf -- "$LOCK_TMP" "$nested"
+        LOCK_TMP=''
+        holder=$(cat -- "$lock/pid" 2>/dev/null || true)
+        if [ -n "$holder" ]; then
+            pidless=''
+            if ! kill -0 "$holder" 2>/dev/null; then
+                # the holder died without releasing the lock
+                rm -rf -- "$lock"
+                continue
+            fi
+        elif [ -d "$lock" ]; then
+            # No pid: left by an older version of this script killed after its mkdir. Such a run
+            # wrote its pid right after; 2 s without one means nobody owns it.
+            if [ -z "$pidless" ]; then pidless=$waited; fi
+            if [ $((waited - pidless)) -ge 20 ]; then
+                rm -rf -- "$lock"
+                pidless=''
+                continue
+            fi
+        fi
+        [ "$waited" -lt 1200 ] || fail 16 "another run held $lock for 120 s"
         # waited counts tenths of a second; sleep without fractions waits whole seconds
         if sleep 0.1 2>/dev/null; then waited=$((waited + 1)); else
             sleep 1
             waited=$((waited + 10))
         fi
     done
-    LOCK_DIR="$STATE_DIR/lock.d"
-    echo "$$" >"$LOCK_DIR/pid"
+    LOCK_DIR=$lock
 fi
 
 # ---- 6. inspect the host: every check before any change --------------------------------------
@@ -393,7 +452,7 @@ while read -r name sudo; do
     keys "$name"
     sudoers "$name" "$sudo"
     if [ "$what" = unchanged ] && [ "$CHANGES" -ne "$before" ]; then what=updated; fi
-    if [ "$what" != unchanged ]; then printf 'PKA-USER %s %s sudo=%s\n' "$name" "$what" "$sudo"; fi
+    if [ "$what" != unchanged ]; then report "PKA-USER $name $what sudo=$sudo"; fi
 done <"$WORK/plan"
 
 revoked_n=0
@@ -403,18 +462,15 @@ while read -r name; do
     keys "$name"
     sudoers "$name" none
     revoked_n=$((revoked_n + 1))
-    if [ "$CHANGES" -ne "$before" ]; then printf 'PKA-REVOKED %s\n' "$name"; fi
+    if [ "$CHANGES" -ne "$before" ]; then report "PKA-REVOKED $name"; fi
 done <"$WORK/dropped"
 
 write_state "$WORK/users"
 
-# ---- 8. report ----------------------------------------------------------------------------
-for f in /etc/ssh/ssh_host_*_key.pub; do
-    [ -f "$f" ] || continue
-    hk=$(cut -d' ' -f1,2 <"$f" | head -n 1 |
-        grep -Ex '(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/]+={0,2}') || true
-    if [ -n "$hk" ]; then printf 'PKA-HOSTKEY %s\n' "$hk"; fi
-done
+# ---- 8. report (the host keys were printed first) --------------------------------------------
+if [ "$REPORTED" -gt "$MAX_REPORTED" ]; then
+    printf 'PKA-OMITTED %s more PKA-USER/PKA-REVOKED lines\n' "$((REPORTED - MAX_REPORTED))"
+fi
 printf 'PKA-SUMMARY status=ok manifest=${MANIFEST_VERSION} spec=%s users=%s revoked=%s changes=%s\n' \
     "$spec_hash" "$users_n" "$revoked_n" "$CHANGES"
 `;

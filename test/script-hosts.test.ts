@@ -12,6 +12,7 @@ import { AccessSpecError, validateAccessSpec } from "../core/accessSpec";
 import { documentParameters, renderDocumentJson } from "../core/document";
 import { AgentRunResult, runDocumentLikeAgent } from "../local/agent";
 import { HOST_PATH, SandboxHost, sshRun, startHosts, stopHosts } from "../local/sandbox";
+import { parseHostKeyLines } from "../lambda/hostKeys";
 import { requireReal } from "./support/env";
 
 const DOC = renderDocumentJson();
@@ -418,6 +419,47 @@ describe("setup script on real sshd hosts", function () {
             await assertLogin(b, "gina", match[0]);
         }
         assert.ok(!fs.existsSync(b.path("/var/lib/pka-fleet/lock.d")), "the mkdir lock is released");
+    });
+
+    it("without flock, a lock left by a killed run (no pid, or a dead pid) does not block later runs", async () => {
+        const noFlock = pathWithout(b, "noflock", ["flock"]);
+        const users: UserIn[] = [{ name: "gina", sudo: "nopasswd", keys: ["bob"] }];
+        const lock = b.path("/var/lib/pka-fleet/lock.d");
+        // A run killed between creating the lock and recording its pid (what the mkdir lock allowed).
+        fs.mkdirSync(lock);
+        const pidless = await runDocumentLikeAgent(b, DOC, paramsFor(users), { env: { PATH: noFlock } });
+        assert.equal(pidless.responseCode, 0, pidless.stderr);
+        assert.ok(!fs.existsSync(lock), "the lock is released");
+        // A run killed while holding the lock: its pid is dead.
+        const dead = await b.sh("sh -c 'echo $$'");
+        assert.match(dead.stdout, /^\d+\n$/);
+        fs.mkdirSync(lock);
+        fs.writeFileSync(`${lock}/pid`, dead.stdout);
+        const r = await runDocumentLikeAgent(b, DOC, paramsFor([{ name: "gina", sudo: "nopasswd", keys: ["carol"] }]), { env: { PATH: noFlock } });
+        assert.equal(r.responseCode, 0, r.stderr);
+        assert.ok(!fs.existsSync(lock), "the lock is released");
+        assert.deepEqual(fs.readdirSync(b.path("/var/lib/pka-fleet")).filter((f) => f.startsWith(".lock")), [], "no temporary lock directory left behind");
+        await assertLogin(b, "gina", "carol");
+    });
+
+    it("prints the host keys first and at most 50 user lines: 400 users still fit SSM's 24,000-character stdout", async () => {
+        // 400 users with 32-character names, a few with keys: uncapped, the PKA-USER lines alone
+        // would fill 24,000 characters. The manifest is built by hand to stay within the 64 KB command.
+        const names = Array.from({ length: 400 }, (_, i) => `u${String(i).padStart(3, "0")}`.padEnd(32, "x"));
+        const bare = key("alice").pub.split(" ").slice(0, 2).join(" ");
+        const lines = [HEADER, ...names.flatMap((n, i) => [`u ${n} none`, ...(i % 100 === 0 ? [`k ${n} ${bare}`] : [])])];
+        const env = manifestEnv(lines.join("\n") + "\n");
+        const r = await runDocumentLikeAgent(b, DOC, { AccessSpec: [env.SSM_AccessSpec], AccessSpecSha256: [env.SSM_AccessSpecSha256] });
+        assert.equal(r.responseCode, 0, r.stderr);
+        assert.ok(r.stdout.length > 0 && r.standardOutputContent.length <= 24000);
+        // What the provisioner reads from GetCommandInvocation holds every host key.
+        assert.deepEqual(parseHostKeyLines(r.standardOutputContent), [...b.hostKeys()].sort());
+        const out = r.stdout.split("\n");
+        assert.ok(out.findIndex((l) => l.startsWith("PKA-HOSTKEY ")) < out.findIndex((l) => l.startsWith("PKA-USER ")), "host keys come first");
+        assert.equal(out.filter((l) => /^PKA-(USER|REVOKED) /.test(l)).length, 50);
+        assert.match(r.stdout, /^PKA-OMITTED 351 more PKA-USER\/PKA-REVOKED lines$/m); // 400 created + gina revoked
+        assert.match(r.stdout, /^PKA-SUMMARY status=ok .* users=400 revoked=1 /m);
+        assert.match(fs.readFileSync(b.path("/etc/passwd"), "utf8"), new RegExp(`^${names[399]}:`, "m"));
     });
 
     it("leaves the real machine untouched", () => {
