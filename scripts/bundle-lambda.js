@@ -12,8 +12,9 @@ const outfile = path.join(root, "bin", "lambda", "provisioner.js");
 const entry = path.join(root, "lambda", "provisioner.ts");
 const analyze = process.argv.includes("--analyze");
 if (!fs.existsSync(entry)) {
-    console.error(`bundle-lambda: ${path.relative(root, entry)} does not exist yet; nothing to bundle`);
-    process.exit(0);
+    // A build without the handler must not look like a build with one: the Lambda bundle is a contract.
+    console.error(`bundle-lambda: the Lambda entry ${path.relative(root, entry)} is missing; cannot build ${path.relative(root, outfile)}`);
+    process.exit(1);
 }
 esbuild
     .build({
