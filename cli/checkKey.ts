@@ -54,30 +54,39 @@ function parseArgs(args: string[]): Options {
     return o;
 }
 
-/** Read at most MAX_KEY_TEXT + 1 bytes: a huge file is refused without reading all of it. */
-function readBounded(file: string): Buffer {
-    const fd = file === "-" ? 0 : fs.openSync(file, "r");
+/** Read at most MAX_KEY_TEXT + 1 bytes: a huge input is refused without reading all of it. */
+async function readBounded(file: string): Promise<Buffer> {
+    // stdin may be a pipe, a file, a TTY, or a descriptor another process left non-blocking
+    // (where a synchronous read loop would spin on EAGAIN): the stream waits for data instead.
+    if (file === "-") return readStreamBounded(process.stdin, MAX_KEY_TEXT + 1);
+    const fd = fs.openSync(file, "r");
     try {
         const chunks: Buffer[] = [];
         let total = 0;
         const buf = Buffer.alloc(64 * 1024);
         while (total <= MAX_KEY_TEXT) {
-            let n: number;
-            try {
-                n = fs.readSync(fd, buf, 0, buf.length, null);
-            } catch (e) {
-                if ((e as NodeJS.ErrnoException).code === "EAGAIN") continue;
-                if ((e as NodeJS.ErrnoException).code === "EOF") break;
-                throw e;
-            }
+            const n = fs.readSync(fd, buf, 0, buf.length, null);
             if (n === 0) break;
             chunks.push(Buffer.from(buf.subarray(0, n)));
             total += n;
         }
         return Buffer.concat(chunks);
     } finally {
-        if (fd !== 0) fs.closeSync(fd);
+        fs.closeSync(fd);
     }
+}
+
+/** Reads a stream to its end or until more than `limit` bytes arrived (then stops reading it). */
+export async function readStreamBounded(stream: NodeJS.ReadableStream, limit: number): Promise<Buffer> {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for await (const chunk of stream) {
+        const b = typeof chunk === "string" ? Buffer.from(chunk) : (chunk as Buffer);
+        chunks.push(b);
+        total += b.length;
+        if (total > limit) break;
+    }
+    return Buffer.concat(chunks);
 }
 
 function readConfig(path: string): Partial<KeyRules> {
@@ -122,7 +131,7 @@ export async function run(_name: string, args: string[]): Promise<number> {
     try {
         let data: Buffer;
         try {
-            data = readBounded(o.file!);
+            data = await readBounded(o.file!);
         } catch (e) {
             return fail(`${label}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, false);
         }

@@ -18,9 +18,14 @@ function usage(): string {
 
 async function main(argv: string[]): Promise<number> {
     const [name, ...rest] = argv;
-    if (!name || name === "--help" || name === "-h" || name === "help") {
+    if (!name) {
+        // A usage error: the text goes where errors go, so `pka > out` does not capture it.
+        process.stderr.write(usage());
+        return 2;
+    }
+    if (name === "--help" || name === "-h" || name === "help") {
         process.stdout.write(usage());
-        return name ? 0 : 2;
+        return 0;
     }
     const command = commands[name];
     if (!command) {

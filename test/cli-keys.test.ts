@@ -5,7 +5,7 @@
  * start; the source files are the ones in the tree, found by following their relative imports.
  */
 import * as assert from "assert";
-import { spawnSync, SpawnSyncReturns } from "child_process";
+import { spawn, spawnSync, SpawnSyncReturns } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -225,6 +225,57 @@ describe("cli: pka keygen / pka check-key (real process)", function () {
         const stdin = pka(["check-key", "-", "--json"], { input: fs.readFileSync(path.join(work, "e.pub"), "utf8") });
         assert.strictEqual(stdin.status, 0, stdin.stderr);
         assert.strictEqual(JSON.parse(stdin.stdout).curve, "nistp384");
+    });
+
+    it("pka with no command prints usage on stderr (exit 2); --help prints it on stdout (exit 0)", function () {
+        const none = pka([]);
+        assert.strictEqual(none.status, 2);
+        assert.strictEqual(none.stdout, "");
+        assert.match(none.stderr, /^usage: pka <command>/);
+        for (const help of ["--help", "-h", "help"]) {
+            const h = pka([help]);
+            assert.strictEqual(h.status, 0, help);
+            assert.match(h.stdout, /^usage: pka <command>[\s\S]*check-key/);
+            assert.strictEqual(h.stderr, "");
+        }
+    });
+
+    it("check-key - caps stdin: a huge input is refused without reading all of it", function () {
+        const r = pka(["check-key", "-"], { input: "A".repeat(300 * 1024) });
+        assert.strictEqual(r.status, 2);
+        assert.match(r.stderr, /stdin: .*more than any SSH key file/);
+    });
+
+    it("check-key - sleeps until a non-blocking stdin has data (no EAGAIN busy loop), then judges it", async function () {
+        // perl (Essential in Debian) makes stdin non-blocking and execs the CLI: a read with no data
+        // yet then fails with EAGAIN instead of waiting. (Node's spawn would reset the flag.)
+        requireReal(this, { commands: ["perl"] });
+        if (!fs.existsSync("/proc/self/stat")) this.skip();
+        const nonblock = "use Fcntl; my $f = fcntl(STDIN, F_GETFL, 0) or die; fcntl(STDIN, F_SETFL, $f | O_NONBLOCK) or die; exec @ARGV or die";
+        const child = spawn("perl", ["-e", nonblock, process.execPath, pkaJs, "check-key", "-", "--json"], {
+            cwd: work,
+            stdio: ["pipe", "pipe", "pipe"],
+            env: { ...process.env, NODE_PATH: path.join(ROOT, "node_modules") },
+        });
+        let stdout = "";
+        let stderr = "";
+        child.stdout!.on("data", (d) => (stdout += d));
+        child.stderr!.on("data", (d) => (stderr += d));
+        const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
+        try {
+            // A process waiting for input is asleep (S); one spinning on EAGAIN is always running (R).
+            const state = () => fs.readFileSync(`/proc/${child.pid}/stat`, "utf8").replace(/^.*\) /s, "").charAt(0);
+            let asleep = 0;
+            for (let i = 0; i < 400 && asleep < 10 && child.exitCode === null; i++) {
+                await new Promise((r) => setTimeout(r, 25));
+                asleep = state() === "S" ? asleep + 1 : 0;
+            }
+            assert.strictEqual(asleep, 10, `check-key should sleep while stdin has no data, not spin (${stderr})`);
+        } finally {
+            child.stdin!.end(fs.readFileSync(path.join(work, "e.pub")));
+        }
+        assert.strictEqual(await exited, 0, stderr);
+        assert.strictEqual(JSON.parse(stdout).curve, "nistp384");
     });
 
     it("check-key --config tightens the rules as the policy pack config does", function () {
