@@ -118,6 +118,7 @@ export interface BatchStats {
     records: number;
     malformed: number;
     ignored: number;
+    /** Skipped by the tag check: untagged, or a managed node outside EC2 (mi-), which it cannot see. */
     untagged: number;
     notReady: number;
     instancesSent: number;
@@ -170,12 +171,23 @@ export function createHandler(partial: Partial<ProvisionerDeps> = {}) {
 
     async function handler(event: SQSEvent, context?: LambdaContext): Promise<SQSBatchResponse> {
         const run = new Batch(deps, readConfig(deps.env), context);
-        const result = await run.process(event.Records ?? []);
+        // A test invocation from the console, or any caller but SQS, may send null or an object
+        // without Records: there is nothing to retry, so say so and acknowledge.
+        const records: unknown = event === null || typeof event !== "object" ? undefined : (event as { Records?: unknown }).Records;
+        if (!Array.isArray(records)) {
+            deps.log.error("event is not an SQS batch (no Records array): nothing to provision or retry", {
+                event: event === null ? "null" : Array.isArray(event) ? "array" : typeof event,
+                records: records === undefined ? "missing" : records === null ? "null" : typeof records,
+            });
+            lastStats = run.stats;
+            return { batchItemFailures: [] };
+        }
+        const result = await run.process(records as SQSRecord[]);
         lastStats = run.stats;
         deps.log.info("batch done", { ...run.stats });
         // A direct invocation (the Provisioner's deploy-time push) has no queue to redeliver from:
         // fail loudly so `pulumi up` reports it instead of pretending the fleet was provisioned.
-        const direct = (event.Records ?? []).length > 0 && event.Records.every((r) => r.eventSource !== "aws:sqs");
+        const direct = records.length > 0 && records.every((r) => !r || typeof r !== "object" || (r as SQSRecord).eventSource !== "aws:sqs");
         if (direct && result.batchItemFailures.length > 0) {
             throw new Error(`pka-fleet push failed for ${result.batchItemFailures.length} record(s); see the function's log for the reasons`);
         }
@@ -243,6 +255,11 @@ class Batch {
         const pushes: { messageId: string; ev: Extract<QueuedEvent, { kind: "push" }> }[] = [];
 
         for (const r of records) {
+            if (!r || typeof r !== "object") {
+                this.stats.malformed++;
+                this.log.error("malformed record acknowledged", { reason: "not-a-record", record: r === null ? "null" : typeof r });
+                continue;
+            }
             let ev: QueuedEvent;
             try {
                 ev = parseQueuedEvent(typeof r.body === "string" ? r.body : "");
@@ -526,7 +543,16 @@ class Batch {
             if (tagged.has(id)) continue;
             // With an IAM tag condition one untagged id fails the whole SendCommand: skip it here.
             this.stats.untagged++;
-            this.log.info("instance skipped: it does not carry the fleet tag", { instanceId: id, tag: this.cfg.tagKey });
+            if (id.startsWith("mi-")) {
+                // Event parsing accepts hybrid managed nodes (SSM does), but their tags live in SSM,
+                // not EC2: the tag check cannot vouch for them, so they are not provisioned.
+                this.log.warn("instance skipped: managed nodes outside EC2 (mi-) are not supported; the fleet tag check reads EC2 instance tags only", {
+                    instanceId: id,
+                    tag: this.cfg.tagKey,
+                });
+            } else {
+                this.log.info("instance skipped: it does not carry the fleet tag", { instanceId: id, tag: this.cfg.tagKey });
+            }
             this.targets.delete(id);
         }
     }

@@ -204,6 +204,32 @@ describe("provisioner Lambda (mocked AWS)", () => {
         assert.ok(logs.some((l) => /does not carry the fleet tag/.test(l.message) && l.extra.instanceId === instanceId(2)));
     });
 
+    it("an event that is not an SQS batch (null, no Records, Records not a list) is logged and acknowledged: nothing to retry", async () => {
+        const { fleet, handler, logs } = harness(makeFleet({ tagged: 1 }));
+        for (const ev of [null, undefined, {}, { Records: null }, { Records: "x" }, "text", []]) {
+            const res = await handler(ev as never);
+            assert.deepStrictEqual(res, { batchItemFailures: [] }, JSON.stringify(ev));
+        }
+        assert.strictEqual(logs.filter((l) => l.level === "error" && /not an SQS batch/.test(l.message)).length, 7);
+        assert.deepStrictEqual(sent(fleet), []);
+        // a null entry among real records is a malformed record; the rest go on
+        const res = await handler({ Records: [null as never, record(runningEvent(instanceId(1)))] });
+        assert.deepStrictEqual(res.batchItemFailures, []);
+        assert.deepStrictEqual(sent(fleet), [instanceId(1)]);
+        assert.ok(logs.some((l) => l.message === "malformed record acknowledged" && l.extra.reason === "not-a-record"));
+    });
+
+    it("a managed node outside EC2 (mi-) is skipped with the real reason, not as untagged", async () => {
+        const { fleet, handler, logs } = harness(makeFleet({ tagged: 1 }));
+        const hybrid = "mi-0123456789abcdef0";
+        const res = await handler({ Records: [record(runningEvent(hybrid)), record(runningEvent(instanceId(1)))] });
+        assert.deepStrictEqual(res.batchItemFailures, []);
+        assert.deepStrictEqual(sent(fleet), [instanceId(1)]);
+        assert.ok(logs.some((l) => /managed nodes outside EC2 \(mi-\) are not supported/.test(l.message) && l.extra.instanceId === hybrid));
+        assert.ok(!logs.some((l) => /does not carry the fleet tag/.test(l.message) && l.extra.instanceId === hybrid));
+        assert.strictEqual(handler.stats()!.untagged, 1);
+    });
+
     it("malformed records are acknowledged and logged with their messageId; the batch goes on", async () => {
         const { fleet, handler, logs } = harness(makeFleet({ tagged: 1 }));
         const bad = [
