@@ -6,7 +6,7 @@
  */
 import { createHash } from "crypto";
 import { isIP } from "net";
-import { judgeKey, KeyRules, parsePublicKey } from "./keys";
+import { INSTALLABLE_KEY_TYPES, judgeKey, KeyRules, parsePublicKey } from "./keys";
 
 export type SudoMode = "nopasswd" | "none";
 
@@ -232,7 +232,6 @@ export function normalizeKeyOptions(text: string, path = "keyOptions"): string |
 // ---------------------------------------------------------------------------------------------
 // Keys
 
-const KEY_TYPES = ["ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521", "ssh-rsa"];
 const COMMENT_UNSAFE = /[^A-Za-z0-9._@+:=\/-]/g;
 export const MAX_COMMENT_LENGTH = 100;
 
@@ -263,8 +262,8 @@ function normalizeKey(input: unknown, path: string, rules: Partial<KeyRules> | u
     const violations = judgeKey(info, rules, { label: path });
     if (violations.length) throw new AccessSpecError(path, violations.join("; "));
     const [type, blob] = info.publicKey.split(" ");
-    if (!KEY_TYPES.includes(type) || !/^[A-Za-z0-9+\/]+={0,2}$/.test(blob ?? "")) {
-        throw new AccessSpecError(path, `key type '${type}' cannot be installed; use ssh-ed25519, ecdsa-sha2-nistp256/384/521 or ssh-rsa`);
+    if (!INSTALLABLE_KEY_TYPES.includes(type) || !/^[A-Za-z0-9+\/]+={0,2}$/.test(blob ?? "")) {
+        throw new AccessSpecError(path, `key type '${type}' cannot be installed; use ${INSTALLABLE_KEY_TYPES.join(", ")}`);
     }
     const comment = safeComment(info.comment ?? "");
     return { id: `${type} ${blob}`, line: comment ? `${type} ${blob} ${comment}` : `${type} ${blob}` };
@@ -379,9 +378,7 @@ export const OPTION_ERE =
     "(restrict|no-agent-forwarding|no-port-forwarding|no-pty|no-user-rc|no-X11-forwarding|" +
     'from="[A-Za-z0-9.:/*?!,-]{1,512}"|command="[A-Za-z0-9 _./:=@%+,-]{1,256}"|' +
     'expiry-time="[0-9]{8}([0-9]{4}([0-9]{2})?)?Z?")';
-export const KEY_ERE =
-    "(ssh-ed25519|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521|ssh-rsa) " +
-    "[A-Za-z0-9+/]+={0,2}( [A-Za-z0-9._@+:=/-]{1,100})?";
+export const KEY_ERE = `(${INSTALLABLE_KEY_TYPES.join("|")}) [A-Za-z0-9+/]+={0,2}( [A-Za-z0-9._@+:=/-]{1,100})?`;
 export const HEADER_ERE = `pka-access ${MANIFEST_VERSION} [0-9a-f]{64}`;
 export const USER_LINE_ERE = `u ${NAME_ERE} (nopasswd|none)`;
 export const KEY_LINE_ERE = `k ${NAME_ERE} (${OPTION_ERE}(,${OPTION_ERE})* )?${KEY_ERE}`;

@@ -4,15 +4,10 @@
  * are kept; everything else in stdout is ignored, so a noisy script cannot inject text into
  * known_hosts.
  */
-const HOST_KEY_TYPES = new Set([
-    "ssh-ed25519",
-    "ecdsa-sha2-nistp256",
-    "ecdsa-sha2-nistp384",
-    "ecdsa-sha2-nistp521",
-    "ssh-rsa",
-    "sk-ssh-ed25519@openssh.com",
-    "sk-ecdsa-sha2-nistp256@openssh.com",
-]);
+import { INSTALLABLE_KEY_TYPES } from "../core/keys";
+
+// The types the script prints (the same list): a host key cannot be a security key (sk-).
+const HOST_KEY_TYPES = new Set(INSTALLABLE_KEY_TYPES);
 
 const LINE_RE = /^PKA-HOSTKEY[ \t]+(\S+)[ \t]+([A-Za-z0-9+/]{16,}={0,3})[ \t]*$/;
 

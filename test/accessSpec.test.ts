@@ -4,6 +4,7 @@ import * as sshpk from "sshpk";
 import {
     AccessSpecError,
     BLOCK_BEGIN,
+    KEY_ERE,
     BLOCK_END,
     accessSpecHash,
     firstBadManifestLine,
@@ -12,7 +13,9 @@ import {
     renderManifest,
     validateAccessSpec,
 } from "../core/accessSpec";
-import { generateKey } from "../core/keys";
+import { generateKey, INSTALLABLE_KEY_TYPES, SSH_KEY_TYPES } from "../core/keys";
+import { SETUP_SCRIPT } from "../core/script.sh";
+import { parseHostKeyLines } from "../lambda/hostKeys";
 
 const ED1 = generateKey({ type: "ed25519", comment: "alice@laptop" }).publicKey;
 const ED2 = generateKey({ type: "ed25519", comment: "bob" }).publicKey;
@@ -221,5 +224,22 @@ describe("access spec", () => {
 
     it("accepts an empty user list (everyone revoked)", () => {
         assert.deepEqual(validateAccessSpec({ users: [] }), { users: [] });
+    });
+});
+
+describe("one list of installable key types", () => {
+    it("the spec grammar, the script's host-key pattern and the host-key parser accept exactly INSTALLABLE_KEY_TYPES", () => {
+        const keyLine = new RegExp(`^${KEY_ERE}$`);
+        const hostLine = new RegExp(`^HOSTKEY_RE='([^']*)'$`, "m").exec(SETUP_SCRIPT);
+        assert.ok(hostLine, "the script defines HOSTKEY_RE");
+        const hostRe = new RegExp(`^${hostLine[1]}$`);
+        for (const t of SSH_KEY_TYPES) {
+            const allowed = INSTALLABLE_KEY_TYPES.includes(t);
+            const blob = Buffer.concat([Buffer.from([0, 0, 0, t.length]), Buffer.from(t), Buffer.alloc(32, 7)]).toString("base64");
+            assert.equal(keyLine.test(`${t} ${blob}`), allowed, `KEY_ERE ${t}`);
+            assert.equal(hostRe.test(`${t} ${blob}`), allowed, `script HOSTKEY_RE ${t}`);
+            assert.equal(parseHostKeyLines(`PKA-HOSTKEY ${t} ${blob}\n`).length, allowed ? 1 : 0, `parseHostKeyLines ${t}`);
+        }
+        assert.deepEqual([...INSTALLABLE_KEY_TYPES].sort(), ["ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521", "ssh-ed25519", "ssh-rsa"]);
     });
 });
