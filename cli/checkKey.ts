@@ -13,6 +13,7 @@
 import * as fs from "fs";
 import { KeyError, KeyInfo, KeyRules, MAX_KEY_TEXT, judgeKey, keyRulesFromPolicyConfig, parseKey } from "../core/keys";
 import { decryptPpk } from "../core/ppk";
+import { ArgSpec, parseArgs, UsageError } from "./args";
 import { readPassphraseFile } from "./keygen";
 
 const USAGE =
@@ -20,8 +21,6 @@ const USAGE =
     "  exit 0: allowed; 1: violates the key rules (reasons printed); 2: not a key, or bad usage.\n" +
     "  --service     the key belongs to a non-interactive service account (may lack a passphrase)\n" +
     "  --ec2-import  judge the key for EC2 ImportKeyPair (rsa 4096 or ed25519)\n";
-
-class UsageError extends Error {}
 
 interface Options {
     file?: string;
@@ -32,26 +31,23 @@ interface Options {
     passphraseFile?: string;
 }
 
-function parseArgs(args: string[]): Options {
-    const o: Options = { json: false, service: false, ec2Import: false };
-    for (let i = 0; i < args.length; i++) {
-        const a = args[i];
-        const value = (): string => {
-            const v = args[++i];
-            if (v === undefined) throw new UsageError(`${a} needs a value`);
-            return v;
-        };
-        if (a === "--json") o.json = true;
-        else if (a === "--service") o.service = true;
-        else if (a === "--ec2-import") o.ec2Import = true;
-        else if (a === "--config") o.config = value();
-        else if (a === "--passphrase-file") o.passphraseFile = value();
-        else if (a.startsWith("--")) throw new UsageError(`unknown option '${a}'`);
-        else if (o.file !== undefined) throw new UsageError("give exactly one FILE (or - for stdin)");
-        else o.file = a;
-    }
-    if (o.file === undefined) throw new UsageError("give the key FILE to check (or - for stdin)");
-    return o;
+const CHECK_KEY_ARGS: ArgSpec = {
+    flags: { "--json": "boolean", "--service": "boolean", "--ec2-import": "boolean", "--config": "value", "--passphrase-file": "value" },
+    positionals: 1,
+    tooMany: "give exactly one FILE (or - for stdin)",
+};
+
+function parseCheckKeyArgs(args: string[]): Options {
+    const { flags: f, positionals } = parseArgs(args, CHECK_KEY_ARGS);
+    if (positionals.length === 0) throw new UsageError("give the key FILE to check (or - for stdin)");
+    return {
+        file: positionals[0],
+        config: f["--config"] as string | undefined,
+        json: f["--json"] === true,
+        service: f["--service"] === true,
+        ec2Import: f["--ec2-import"] === true,
+        passphraseFile: f["--passphrase-file"] as string | undefined,
+    };
 }
 
 /** Read at most MAX_KEY_TEXT + 1 bytes: a huge input is refused without reading all of it. */
@@ -118,7 +114,7 @@ export async function run(_name: string, args: string[]): Promise<number> {
     let rules: Partial<KeyRules> = {};
     let passphrase: string | undefined;
     try {
-        o = parseArgs(args);
+        o = parseCheckKeyArgs(args);
         json = o.json;
         if (o.config) rules = readConfig(o.config);
         if (o.passphraseFile) passphrase = readPassphraseFile(o.passphraseFile);

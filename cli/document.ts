@@ -8,6 +8,7 @@ import * as fs from "fs";
 import { AccessSpecError, validateAccessSpec } from "../core/accessSpec";
 import { documentParameters, renderDocumentJson } from "../core/document";
 import { keyRulesFromPolicyConfig, KeyRules } from "../core/keys";
+import { ArgSpec, parseArgs, UsageError } from "./args";
 
 const USAGE = {
     document: "usage: pka document\n  prints the SSM Command document JSON exactly as SetupDocument deploys it\n",
@@ -20,9 +21,9 @@ const USAGE = {
         "  exit 0: printed; 2: the spec is invalid (the message names the path in the spec), or bad usage\n",
 };
 
-class UsageError extends Error {}
-
 const MAX_SPEC_FILE = 1024 * 1024;
+
+const DOCUMENT_PARAMS_ARGS: ArgSpec = { flags: { "--spec": "value", "--fallback-key": "list", "--config": "value" } };
 
 function readInput(file: string, what: string): string {
     try {
@@ -36,21 +37,10 @@ function readInput(file: string, what: string): string {
 }
 
 function documentParams(args: string[]): string {
-    let spec: string | undefined;
-    let config: string | undefined;
-    const fallback: string[] = [];
-    for (let i = 0; i < args.length; i++) {
-        const a = args[i];
-        const value = (): string => {
-            const v = args[++i];
-            if (v === undefined) throw new UsageError(`${a} needs a value`);
-            return v;
-        };
-        if (a === "--spec") spec = value();
-        else if (a === "--fallback-key") fallback.push(value());
-        else if (a === "--config") config = value();
-        else throw new UsageError(`unknown argument '${a}'`);
-    }
+    const f = parseArgs(args, DOCUMENT_PARAMS_ARGS).flags;
+    const spec = f["--spec"] as string | undefined;
+    const config = f["--config"] as string | undefined;
+    const fallback = (f["--fallback-key"] as string[] | undefined) ?? [];
     if (!spec) throw new UsageError("--spec FILE is required");
 
     let rules: Partial<KeyRules> | undefined;
@@ -62,7 +52,7 @@ function documentParams(args: string[]): string {
             throw new UsageError(`config ${config}: ${(e as Error).message}`);
         }
     }
-    const fallbackKeys = fallback.map((f) => readInput(f, "fallback key").trim());
+    const fallbackKeys = fallback.map((file) => readInput(file, "fallback key").trim());
     const text = readInput(spec, "spec");
     let input: unknown;
     try {
@@ -82,7 +72,7 @@ export async function run(name: string, args: string[]): Promise<number> {
     }
     try {
         if (name === "document") {
-            if (args.length) throw new UsageError(`unknown argument '${args[0]}'`);
+            parseArgs(args, { flags: {} });
             process.stdout.write(renderDocumentJson() + "\n");
             return 0;
         }

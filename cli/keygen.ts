@@ -11,6 +11,7 @@
 import * as fs from "fs";
 import { encryptPrivateKey, generateKey, judgeKeySpec, resolveKeySpec } from "../core/keys";
 import { toPpk } from "../core/ppk";
+import { ArgSpec, parseArgs, UsageError } from "./args";
 
 const USAGE =
     "usage: pka keygen [--type ed25519|ecdsa|rsa] [--bits 3072|4096] [--curve nistp256|nistp384|nistp521]\n" +
@@ -28,53 +29,31 @@ export interface KeygenOptions {
     out?: string;
 }
 
-class UsageError extends Error {}
+const KEYGEN_ARGS: ArgSpec = {
+    flags: {
+        "--type": "value",
+        "--bits": "value",
+        "--curve": "value",
+        "--comment": "value",
+        "--passphrase-file": "value",
+        "--out": "value",
+        "--ppk": "boolean",
+    },
+};
 
 export function parseKeygenArgs(args: string[]): KeygenOptions {
-    const o: KeygenOptions = { ppk: false };
-    const seen = new Set<string>();
-    for (let i = 0; i < args.length; i++) {
-        const a = args[i];
-        const eq = a.indexOf("=");
-        const flag = a.startsWith("--") && eq > 0 ? a.slice(0, eq) : a;
-        const inline = a.startsWith("--") && eq > 0 ? a.slice(eq + 1) : undefined;
-        const value = (): string => {
-            const v = inline ?? args[++i];
-            if (v === undefined || (inline === undefined && v.startsWith("--"))) throw new UsageError(`${flag} needs a value`);
-            return v;
-        };
-        if (seen.has(flag)) throw new UsageError(`${flag} given twice`);
-        seen.add(flag);
-        switch (flag) {
-            case "--type":
-                o.type = value();
-                break;
-            case "--bits": {
-                const v = value();
-                if (!/^\d+$/.test(v)) throw new UsageError(`--bits must be a number, got '${v}'`);
-                o.bits = Number(v);
-                break;
-            }
-            case "--curve":
-                o.curve = value();
-                break;
-            case "--comment":
-                o.comment = value();
-                break;
-            case "--passphrase-file":
-                o.passphraseFile = value();
-                break;
-            case "--out":
-                o.out = value();
-                break;
-            case "--ppk":
-                if (inline !== undefined) throw new UsageError("--ppk takes no value");
-                o.ppk = true;
-                break;
-            default:
-                throw new UsageError(`unknown argument '${a}'`);
-        }
+    const f = parseArgs(args, KEYGEN_ARGS).flags;
+    const o: KeygenOptions = { ppk: f["--ppk"] === true };
+    if (f["--type"] !== undefined) o.type = f["--type"] as string;
+    if (f["--bits"] !== undefined) {
+        const v = f["--bits"] as string;
+        if (!/^\d+$/.test(v)) throw new UsageError(`--bits must be a number, got '${v}'`);
+        o.bits = Number(v);
     }
+    if (f["--curve"] !== undefined) o.curve = f["--curve"] as string;
+    if (f["--comment"] !== undefined) o.comment = f["--comment"] as string;
+    if (f["--passphrase-file"] !== undefined) o.passphraseFile = f["--passphrase-file"] as string;
+    if (f["--out"] !== undefined) o.out = f["--out"] as string;
     if (!o.out) throw new UsageError("--out PREFIX is required");
     return o;
 }
