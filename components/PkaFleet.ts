@@ -4,6 +4,7 @@ import { AccessSpec, accessSpecHash, canonicalAccessSpecJson, normalizeKeyOption
 import { documentParameters } from "../core/document";
 import { ACCESS_CHUNK_BYTES, ACCESS_MAX_CHUNKS, splitAccessSpec } from "../core/accessStore";
 import { judgeKey, KeyRules, parsePublicKey } from "../core/keys";
+import { shQuote } from "../core/shell";
 import { Provisioner } from "./Provisioner";
 import { SetupDocument } from "./SetupDocument";
 import { planSshKeyPair, SshKeyPair, SshKeyPairGenerateArgs } from "./SshKeyPair";
@@ -388,10 +389,6 @@ export function parameterSlots(bytes: number, perChunk: number): number {
     return Math.max(1, Math.ceil(bytes / perChunk));
 }
 
-function shq(s: string): string {
-    return `'${s.replace(/'/g, `'\\''`)}'`;
-}
-
 /**
  * The central server's `~/.ssh/config` snippet. Hosts are named by instance id, the name their
  * pinned keys are stored under; Session Manager carries the connection (no inbound port 22
@@ -424,8 +421,8 @@ export function knownHostsCommand(o: { fleetName: string; knownHostsPath: string
     const out = `"$HOME/.ssh/known_hosts.pka-${o.fleetName}"`;
     return [
         `set -eu; umask 077; mkdir -p "$HOME/.ssh"; t=$(mktemp -d)`,
-        `aws ssm get-parameters-by-path --path ${shq(o.knownHostsPath)} --query 'Parameters[].[Name,Value]' --output text > "$t/keys"`,
-        `aws ec2 describe-instances --filters ${shq(`Name=tag:${o.tag.key},Values=${o.tag.value}`)} 'Name=instance-state-name,Values=running' --query 'Reservations[].Instances[].[InstanceId,PrivateIpAddress]' --output text > "$t/addrs"`,
+        `aws ssm get-parameters-by-path --path ${shQuote(o.knownHostsPath)} --query 'Parameters[].[Name,Value]' --output text > "$t/keys"`,
+        `aws ec2 describe-instances --filters ${shQuote(`Name=tag:${o.tag.key},Values=${o.tag.value}`)} 'Name=instance-state-name,Values=running' --query 'Reservations[].Instances[].[InstanceId,PrivateIpAddress]' --output text > "$t/addrs"`,
         `awk -F '\\t' 'NR == FNR { if ($2 != "" && $2 != "None") ip[$1] = $2; next } /^\\// { n = split($1, p, "/"); id = p[n]; $0 = $2 } id != "" && NF { h = id; if (id in ip) h = h "," ip[id]; print h, $0 }' "$t/addrs" "$t/keys" > ${out}.new`,
         `mv ${out}.new ${out}; rm -rf "$t"`,
     ].join("\n");

@@ -4,6 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import * as command from "@pulumi/command";
 import { judgeKey, judgeKeySpec, KeyInfo, parsePublicKey, resolveKeySpec } from "../core/keys";
+import { shQuote } from "../core/shell";
 import { GeneratedKeyInputs, keyPairProvider, SECRET_OUTPUTS } from "./keyPairProvider";
 
 // `as const` objects rather than bare string-literal unions: Pulumi's component analyzer turns
@@ -121,10 +122,8 @@ export function checkHostPath(p: unknown): string {
     return p;
 }
 
-/** Single-quotes a value for POSIX sh. */
-export function shQuote(s: string): string {
-    return `'${s.replace(/'/g, `'\\''`)}'`;
-}
+/** Single-quotes a value for POSIX sh (kept exported here for existing importers). */
+export { shQuote };
 
 /** Comments become part of the .pub line: one line of printable text. */
 export function checkComment(input: string, c: string): string {
