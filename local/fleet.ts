@@ -135,7 +135,8 @@ process.send({ ready: true });
 export class LambdaPool {
     private readonly idle: ChildProcess[] = [];
     private readonly all: ChildProcess[] = [];
-    private readonly waiting: ((c: ChildProcess) => void)[] = [];
+    /** Invocations waiting for a free container; called with undefined when the pool closes. */
+    private readonly waiting: ((c: ChildProcess | undefined) => void)[] = [];
     private readonly pending = new Map<string, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
     readonly logs: LambdaLogLine[] = [];
     invocations = 0;
@@ -201,7 +202,8 @@ export class LambdaPool {
 
     async invoke(event: SqsEvent): Promise<unknown> {
         if (this.closed) throw new Error("the Lambda pool is closed");
-        const child = this.idle.pop() ?? (await new Promise<ChildProcess>((r) => this.waiting.push(r)));
+        const child = this.idle.pop() ?? (await new Promise<ChildProcess | undefined>((r) => this.waiting.push(r)));
+        if (!child || this.closed) throw new Error("the Lambda pool is closed");
         const id = randomBytes(8).toString("hex");
         this.invocations++;
         return new Promise((resolve, reject) => {
@@ -212,6 +214,7 @@ export class LambdaPool {
 
     stop(): void {
         this.closed = true;
+        for (const w of this.waiting.splice(0)) w(undefined);
         for (const c of this.all) if (c.exitCode === null) c.kill("SIGKILL");
     }
 }
@@ -558,7 +561,7 @@ export class LocalFleet {
     async settle(timeoutMs = 120_000, done: (h: FleetHost) => boolean = (h) => h.result === "access" || h.result === "dead-lettered" || h.result === "provisioned"): Promise<void> {
         const end = Date.now() + timeoutMs;
         let lastReport = 0;
-        while (Date.now() < end) {
+        while (Date.now() < end && !this.stopped) {
             this.readDeadLetters();
             if (this.hosts.every(done)) break;
             if (Date.now() - lastReport > 5000 && !this.opts.simulated) {
@@ -597,8 +600,9 @@ export class LocalFleet {
     async stop(): Promise<void> {
         if (this.stopped) return;
         this.stopped = true;
-        await Promise.race([this.mapping?.stop(), new Promise((r) => setTimeout(r, 5000))]);
+        // Containers first: the mapping's loops then end with their invocations instead of waiting on them.
         this.lambda?.stop();
+        await Promise.race([this.mapping?.stop(), new Promise((r) => setTimeout(r, 5000))]);
         await this.endpoint.stop();
         await Promise.allSettled(this.hosts.map((h) => h.sandbox?.stop()));
         fs.rmSync(this.workDir, { recursive: true, force: true });

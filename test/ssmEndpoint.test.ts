@@ -35,6 +35,18 @@ async function error(p: Promise<unknown>): Promise<{ name: string; message: stri
     throw new Error("the call succeeded; an error was expected");
 }
 
+/**
+ * These clients must reach the endpoint over HTTP. test/provisioner-lambda.test.ts stubs
+ * SSMClient/EC2Client/SQSClient.prototype.send with aws-sdk-client-mock when its module loads, so
+ * when mocha loads both files in one process that stub would answer here; the SDK's base Client
+ * keeps the real `send` one level up the prototype chain.
+ */
+function realSend<C extends { send: (...a: never[]) => unknown }>(client: C): C {
+    const real = Object.getPrototypeOf(Object.getPrototypeOf(client)).send as C["send"];
+    client.send = real.bind(client) as C["send"];
+    return client;
+}
+
 describe("local SSM endpoint (wire protocol through the real AWS SDK)", () => {
     let endpoint: LocalSsmEndpoint;
     let ssm: SSMClient;
@@ -53,9 +65,9 @@ describe("local SSM endpoint (wire protocol through the real AWS SDK)", () => {
         endpoint.addDocument("pka-setup", DOC);
         const url = await endpoint.start();
         const cfg = { endpoint: url, region: "us-east-1", credentials: creds, maxAttempts: 1 };
-        ssm = new SSMClient(cfg);
-        ec2 = new EC2Client(cfg);
-        sqs = new SQSClient(cfg);
+        ssm = realSend(new SSMClient(cfg));
+        ec2 = realSend(new EC2Client(cfg));
+        sqs = realSend(new SQSClient(cfg));
     });
     afterEach(async () => {
         ssm.destroy();
