@@ -3,7 +3,7 @@ import * as aws from "@pulumi/aws";
 import { AccessSpec, accessSpecHash, canonicalAccessSpecJson, normalizeKeyOptions, userNameProblem, validateAccessSpec } from "../core/accessSpec";
 import { documentParameters } from "../core/document";
 import { ACCESS_CHUNK_BYTES, ACCESS_MAX_CHUNKS, splitAccessSpec } from "../core/accessStore";
-import { judgeKey, KeyRules, parsePublicKey } from "../core/keys";
+import { checkKeyRules, DEFAULT_KEY_RULES, judgeKey, judgeKeySpec, KeyRules, parsePublicKey } from "../core/keys";
 import { shQuote } from "../core/shell";
 import { Provisioner } from "./Provisioner";
 import { SetupDocument } from "./SetupDocument";
@@ -57,12 +57,22 @@ export interface FleetUser {
     readonly fromCidrs?: string[];
 }
 
-/** Key rules the access spec is judged by (the policy pack's `ssh-key-algorithm` rule). */
+/**
+ * Key rules the fleet's keys are judged by: the fields of the policy pack's `ssh-key-algorithm` and
+ * `ssh-key-passphrase` rules, so a fleet can match a policy config exactly. They can tighten the
+ * defaults, never re-allow dsa, rsa1, ecdsa P-224 or RSA below 2048.
+ */
 export interface FleetKeyRules {
-    /** Allowed key types. Default `["ed25519", "ecdsa", "rsa"]`. */
+    /** Allowed key types, any of `ed25519`, `ecdsa`, `rsa`. Default `["ed25519", "ecdsa", "rsa"]`. */
     readonly allowedTypes?: string[];
-    /** Smallest RSA key in bits. Default `3072`. */
+    /** Smallest RSA key in bits, 2048 to 16384. Default `3072`. */
     readonly minRsaBits?: number;
+    /** Allowed ecdsa curves, any of `nistp256`, `nistp384`, `nistp521`. Default all three. */
+    readonly allowedCurves?: string[];
+    /** RSA size of a generated key registered in EC2 (`ec2KeyName`): `2048` or `4096`. Default `4096`. */
+    readonly ec2ImportRsaBits?: number;
+    /** A person's generated key (a user without `service: true`) needs a passphrase. Default `true`. */
+    readonly requirePassphrase?: boolean;
 }
 
 export interface PkaFleetArgs {
@@ -123,15 +133,23 @@ export function planFleet(name: string, args: PkaFleetArgs): FleetPlan {
         if (typeof v !== "string" || v.length === 0 || v.length > max || !TAG_TEXT.test(v)) fail(`\`${k}\` must be 1-${max} characters of letters, digits, spaces and + - . : / @ _; got ${JSON.stringify(v)}.`);
     }
     if (tag.key.toLowerCase().startsWith("aws:")) fail("`targetTag.key` must not start with `aws:` (reserved by AWS).");
-    const keyRules: Partial<KeyRules> = {};
-    if (args.keyRules?.allowedTypes !== undefined) {
-        if (!Array.isArray(args.keyRules.allowedTypes) || args.keyRules.allowedTypes.length === 0) fail("`keyRules.allowedTypes` must be a non-empty list such as [\"ed25519\", \"ecdsa\", \"rsa\"].");
-        keyRules.allowedTypes = [...args.keyRules.allowedTypes];
+    let keyRules: Partial<KeyRules> = {};
+    if (args.keyRules !== undefined) {
+        if (!args.keyRules || typeof args.keyRules !== "object") fail("`keyRules` must be an object { allowedTypes, minRsaBits, allowedCurves, ec2ImportRsaBits, requirePassphrase }.");
+        const given = args.keyRules as Record<string, unknown>;
+        const known = ["allowedTypes", "minRsaBits", "allowedCurves", "ec2ImportRsaBits", "requirePassphrase"];
+        for (const k of Object.keys(given)) if (given[k] !== undefined && !known.includes(k)) fail(`\`keyRules.${k}\` is not a key rule; the rules are ${known.join(", ")}.`);
+        // The same check as a policy pack config: what is never allowed stays refused.
+        try {
+            keyRules = checkKeyRules(args.keyRules as Partial<KeyRules>, (k) => `\`keyRules.${k}\``);
+        } catch (e) {
+            fail(`${(e as Error).message}.`);
+        }
+        for (const k of ["allowedTypes", "allowedCurves"] as const) {
+            if (keyRules[k]?.length === 0) fail(`\`keyRules.${k}\` must not be empty: leave it out for the default.`);
+        }
     }
-    if (args.keyRules?.minRsaBits !== undefined) {
-        if (!Number.isInteger(args.keyRules.minRsaBits) || args.keyRules.minRsaBits < 1024) fail(`\`keyRules.minRsaBits\` must be an integer >= 1024; got ${JSON.stringify(args.keyRules.minRsaBits)}.`);
-        keyRules.minRsaBits = args.keyRules.minRsaBits;
-    }
+    const requirePassphrase = keyRules.requirePassphrase ?? DEFAULT_KEY_RULES.requirePassphrase;
     const triggers = args.triggers ?? ALL_TRIGGERS;
     if (!Array.isArray(triggers) || triggers.length === 0) fail(`\`triggers\` must list at least one of ${ALL_TRIGGERS.join(", ")}.`);
     for (const [i, t] of triggers.entries()) if (!ALL_TRIGGERS.includes(t)) fail(`\`triggers[${i}]\` must be one of ${ALL_TRIGGERS.join(", ")}; got ${JSON.stringify(t)}.`);
@@ -177,12 +195,20 @@ export function planFleet(name: string, args: PkaFleetArgs): FleetPlan {
         }
         if (u.generateKey !== undefined) {
             if (typeof u.generateKey !== "object" || u.generateKey === null) fail(`\`${p}.generateKey\` must be an object { keyType, bits, curve, passphrase, ppk }.`);
+            let planned: ReturnType<typeof planSshKeyPair> | undefined;
             try {
-                planSshKeyPair({ generate: u.generateKey, ec2KeyName: u.ec2KeyName });
+                planned = planSshKeyPair({ generate: u.generateKey, ec2KeyName: u.ec2KeyName });
             } catch (e) {
                 fail(`\`${p}.generateKey\`: ${(e as Error).message}`);
             }
-            if (!u.service && (u.generateKey.passphrase === undefined || u.generateKey.passphrase === "")) {
+            // The generated key ends up in the access spec: it must pass the fleet's rules too, or the
+            // Lambda would refuse the whole spec at run time.
+            const spec = planned!.source === "generate" ? planned!.spec : undefined;
+            if (!spec) fail(`\`${p}.generateKey\`: no key specification`);
+            const ec2 = u.ec2KeyName !== undefined;
+            const bad = judgeKeySpec({ type: spec!.keyType, bits: spec!.bits, curve: spec!.curve }, keyRules, { ec2Import: ec2, service: true, label: `\`${p}.generateKey\`` });
+            if (bad.length) fail(bad.join(" ") + (ec2 ? ` (\`${p}.ec2KeyName\` is set.)` : ""));
+            if (requirePassphrase && !u.service && (u.generateKey.passphrase === undefined || u.generateKey.passphrase === "")) {
                 fail(`\`${p}.generateKey.passphrase\` is required: ${u.name} is a person (\`service\` is not true), and a person's private key must be passphrase-protected.`);
             }
             pendingKeys++;

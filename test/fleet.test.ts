@@ -6,10 +6,12 @@ import * as pulumi from "@pulumi/pulumi";
 import type * as FleetModule from "../components/PkaFleet";
 
 import { AwsMocks, checkPolicy, Created, peek, settle, unsecret, watch } from "./support/awsMocks";
+import { generateKey } from "../core/keys";
 
 
 const KEY_CAROL = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHqES5zNG9al28zqQu3ZQwKMG8xswUKYWhqvGcMZATU7 carol@laptop";
 const KEY_FALLBACK = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAINblU2XohvJOn29KcmbMEX1tjfeAoKNrDvIzx2UHMJDj ops-fallback@example.com";
+const KEY_EC256 = generateKey({ type: "ecdsa", curve: "nistp256", comment: "dave" }).publicKey;
 const KEY_DSA = "ssh-dss AAAAB3NzaC1kc3MAAACBAP1/U4EddRIpUt9KnC7s5Of2EbdSPO9EAMMeP4C2USZpRV1AIlH7WT2NWPq/xfW6MPbLm1Vs14E7gB00b/JmYLdrmVClpJ+f6AR7ECLCT7up1/63xhv4O1fnxqimFQ8E+4P208UewwI1VBNaFpEy9nXzrith1yrv8iIDGZ3RSAHHAAAAFQCXYFCPFSMLzLKSuYKi64QL8Fgc9QAAAIEA9+GghdabPd7LvKtcNrhXuXmUr7v6OuqC+VdMCz0HgmdRWVeOutRZT+ZxBxCBgLRJFnEj6EwoFhO3zwkyjMim4TwWeotUfI0o4KOuHiuzpnWRbqN/C/ohNWLx+2J6ASQ7zKTxvqhRkImog9/hWuWfBpKLZl6Ae1UlZAFMO/7PSSoAAACAKEAwQpzyyJ1BuSz4bIdjcjGm6tP4d7vmtyn/7xrnDXPUhUvnbmYzRyl5ZmqD9M2eo8vxQhvJhN4Rar/7F6XYjGqbNT5fd1Sd3aBfq0WvSQEHk64JlbD5jE6+W2wqtEPQ1eVhMyrhT41BzcL7/mP7SdZdnb/4cBw2ZABSNNGA8gs= dsa";
 
 /** The happy path: one change per test from here. */
@@ -110,6 +112,19 @@ describe("PkaFleet (pka-fleet:index:PkaFleet) under AWS mocks", function () {
         assert.ok(!JSON.stringify(env).includes("PRIVATE KEY"));
     });
 
+    it("takes every key rule a policy config has and hands them to the provisioner's Lambda", async () => {
+        const keyRules = { allowedTypes: ["ed25519", "ecdsa"], minRsaBits: 4096, allowedCurves: ["nistp384"], ec2ImportRsaBits: 4096, requirePassphrase: false };
+        const args = baseArgs();
+        await build({
+            ...args,
+            keyRules,
+            // requirePassphrase false: a person's generated key may go without one
+            users: [...args.users.filter((u) => u.name !== "alice"), { name: "erin", generateKey: { keyType: "ecdsa", curve: "nistp384" } }],
+        });
+        const lambda = mocks.created.find((c) => c.type === "aws:lambda/function:Function");
+        assert.deepStrictEqual(JSON.parse(lambda!.inputs.environment.variables.PKA_KEY_RULES), keyRules);
+    });
+
     it("a changed key changes the spec hash", async () => {
         const a = await build(baseArgs());
         const h1 = (await peek(a.accessSpecHash)).value;
@@ -172,6 +187,14 @@ describe("PkaFleet (pka-fleet:index:PkaFleet) under AWS mocks", function () {
         ["an aws: tag key", (a) => ({ ...a, targetTag: { key: "aws:x", value: "y" } }), /`targetTag\.key`/],
         ["a tag value with =", (a) => ({ ...a, targetTag: { key: "k", value: "a=b" } }), /`targetTag\.value`/],
         ["a key rule too weak", (a) => ({ ...a, keyRules: { minRsaBits: 512 } }), /`keyRules\.minRsaBits`/],
+        ["key rules that re-allow dsa", (a) => ({ ...a, keyRules: { allowedTypes: ["ed25519", "dsa"] } }), /`keyRules\.allowedTypes` lists "dsa", which is never allowed/],
+        ["key rules that re-allow P-224", (a) => ({ ...a, keyRules: { allowedCurves: ["nistp224"] } }), /`keyRules\.allowedCurves` lists "nistp224", which is never allowed/],
+        ["RSA below 2048 in the key rules", (a) => ({ ...a, keyRules: { minRsaBits: 1024 } }), /`keyRules\.minRsaBits` must be an integer between 2048 and 16384/],
+        ["an EC2 import size under the floor", (a) => ({ ...a, keyRules: { ec2ImportRsaBits: 1024 } }), /`keyRules\.ec2ImportRsaBits` must be 2048 or 4096/],
+        ["an unknown key rule", (a) => ({ ...a, keyRules: { minBits: 4096 } as any }), /`keyRules\.minBits` is not a key rule/],
+        ["a public key on a curve the fleet's rules drop", (a) => ({ ...a, keyRules: { allowedCurves: ["nistp384"] }, users: [{ name: "dave", publicKeys: [KEY_EC256] }] }), /`users\[0\]\.publicKeys\[0\]`.*ecdsa curve nistp256 is not allowed/],
+        ["a generated key on a curve the fleet's rules drop", (a) => ({ ...a, keyRules: { allowedCurves: ["nistp384"] }, users: [{ name: "bob", service: true, generateKey: { keyType: "ecdsa" } }] }), /`users\[0\]\.generateKey`.*ecdsa curve nistp256 is not allowed/],
+        ["a generated key registered in EC2 at another size than ec2ImportRsaBits", (a) => ({ ...a, keyRules: { ec2ImportRsaBits: 2048 }, users: [{ name: "bob", service: true, generateKey: { keyType: "rsa", bits: 4096 }, ec2KeyName: "k" }] }), /`users\[0\]\.generateKey`.*exactly 2048 bits.*`users\[0\]\.ec2KeyName` is set/],
     ];
     for (const [what, change, message] of bad) {
         it(`refuses ${what} before creating any resource`, async () => {
