@@ -247,22 +247,12 @@ type Plan = Pick<FleetPlan, "fleetName" | "tag" | "accessPath" | "knownHostsPath
  */
 function buildSpec(fleetName: string, publicKey: string): { plan: Plan; spec: AccessSpec; source: string } {
     const args = { users: [{ name: SERVICE_USER, sudo: "nopasswd" as const, publicKeys: [publicKey], service: true }] };
-    try {
-        // eslint-disable-next-line @typescript-eslint/no-var-requires
-        const fleet = require("../components/PkaFleet") as typeof import("../components/PkaFleet");
-        const plan = fleet.planFleet(fleetName, args);
-        return { plan, spec: fleet.buildAccessSpec(plan, [[publicKey]]), source: "PkaFleet planFleet/buildAccessSpec" };
-    } catch (err) {
-        if (!/Cannot find module/.test(String((err as Error).message))) throw err;
-        const spec = validateAccessSpec({ users: args.users.map((u) => ({ name: u.name, sudo: u.sudo, keys: u.publicKeys })) });
-        const plan: Plan = {
-            fleetName,
-            tag: { key: "pka-fleet", value: fleetName },
-            accessPath: `/pka/${fleetName}/access`,
-            knownHostsPath: `/pka/${fleetName}/known_hosts`,
-        };
-        return { plan, spec, source: `validateAccessSpec (components/PkaFleet could not load: ${(err as Error).message.split("\n")[0]})` };
-    }
+    // The same code PkaFleet deploys with; loaded lazily (it pulls in the Pulumi SDK), and a failure
+    // to load it is a failure of the local fleet, never a reason to build the spec another way.
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const fleet = require("../components/PkaFleet") as typeof import("../components/PkaFleet");
+    const plan = fleet.planFleet(fleetName, args);
+    return { plan, spec: fleet.buildAccessSpec(plan, [[publicKey]]), source: "PkaFleet planFleet/buildAccessSpec" };
 }
 
 /**

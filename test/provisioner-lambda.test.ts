@@ -43,9 +43,15 @@ import {
     USER_KEY,
 } from "./support/provisionerFixture";
 
-const ssmMock = mockClient(SSMClient);
-const ec2Mock = mockClient(EC2Client);
-const sqsMock = mockClient(SQSClient);
+// The stubs replace the clients' `send` on their prototypes, so they are installed only while this
+// file's mocked suite runs (before/after), never at load time: other files in the same mocha run
+// use the real clients against local endpoints.
+const stubSsm = () => mockClient(SSMClient);
+const stubEc2 = () => mockClient(EC2Client);
+const stubSqs = () => mockClient(SQSClient);
+let ssmMock: ReturnType<typeof stubSsm>;
+let ec2Mock: ReturnType<typeof stubEc2>;
+let sqsMock: ReturnType<typeof stubSqs>;
 
 interface Harness {
     fleet: FakeAwsState;
@@ -99,6 +105,11 @@ const sent = (f: FakeAwsState) => f.commands.flatMap((c) => c.instanceIds);
 const failedIds = (r: { batchItemFailures: { itemIdentifier: string }[] }) => r.batchItemFailures.map((f) => f.itemIdentifier).sort();
 
 describe("provisioner Lambda (mocked AWS)", () => {
+    before(() => {
+        ssmMock = stubSsm();
+        ec2Mock = stubEc2();
+        sqsMock = stubSqs();
+    });
     after(() => {
         ssmMock.restore();
         ec2Mock.restore();
