@@ -53,6 +53,7 @@ function parseFlags(args: string[]): Flags | string {
                     break;
                 case "--late-agent":
                     f.lateAgentS = value();
+                    if (f.lateAgentS > 600) return "--late-agent must be at most 600 seconds";
                     break;
                 case "--throttle":
                     f.throttle = value();
@@ -64,6 +65,7 @@ function parseFlags(args: string[]): Flags | string {
                     break;
                 case "--timeout":
                     f.timeoutS = value();
+                    if (f.timeoutS < 5 || f.timeoutS > 3600) return "--timeout must be from 5 to 3600 seconds";
                     break;
                 default:
                     return `unknown option ${a}`;
