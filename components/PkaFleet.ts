@@ -3,9 +3,9 @@ import * as aws from "@pulumi/aws";
 import { AccessSpec, accessSpecHash, canonicalAccessSpecJson, normalizeKeyOptions, userNameProblem, validateAccessSpec } from "../core/accessSpec";
 import { documentParameters } from "../core/document";
 import { ACCESS_CHUNK_BYTES, ACCESS_MAX_CHUNKS, splitAccessSpec } from "../core/accessStore";
-import { checkKeyRules, DEFAULT_KEY_RULES, judgeKey, judgeKeySpec, KeyRules, parsePublicKey } from "../core/keys";
+import { DEFAULT_KEY_RULES, judgeKey, judgeKeySpec, KeyRules, parsePublicKey } from "../core/keys";
 import { shQuote } from "../core/shell";
-import { Provisioner } from "./Provisioner";
+import { ALL_TRIGGERS, checkKeyRuleArgs, FleetKeyRules, FleetTrigger, Provisioner, RETENTION_DAYS } from "./Provisioner";
 import { SetupDocument } from "./SetupDocument";
 import { planSshKeyPair, SshKeyPair, SshKeyPairGenerateArgs } from "./SshKeyPair";
 
@@ -17,17 +17,6 @@ export const SudoMode = {
     None: "none",
 } as const;
 export type SudoMode = (typeof SudoMode)[keyof typeof SudoMode];
-
-/** What provisions an instance. */
-export const FleetTrigger = {
-    /** EC2 "state running": waits for the SSM agent through redelivery, never drops the instance. */
-    InstanceRunning: "instanceRunning",
-    /** SSM association state change: the agent is online (also covers instances that were stopped). */
-    AssociationChange: "associationChange",
-    /** A deploy that changes the access spec re-provisions every online tagged instance (rotation, revocation, backfill). */
-    Push: "push",
-} as const;
-export type FleetTrigger = (typeof FleetTrigger)[keyof typeof FleetTrigger];
 
 /** The tag that marks the fleet's instances. */
 export interface FleetTargetTag {
@@ -57,24 +46,6 @@ export interface FleetUser {
     readonly fromCidrs?: string[];
 }
 
-/**
- * Key rules the fleet's keys are judged by: the fields of the policy pack's `ssh-key-algorithm` and
- * `ssh-key-passphrase` rules, so a fleet can match a policy config exactly. They can tighten the
- * defaults, never re-allow dsa, rsa1, ecdsa P-224 or RSA below 2048.
- */
-export interface FleetKeyRules {
-    /** Allowed key types, any of `ed25519`, `ecdsa`, `rsa`. Default `["ed25519", "ecdsa", "rsa"]`. */
-    readonly allowedTypes?: string[];
-    /** Smallest RSA key in bits, 2048 to 16384. Default `3072`. */
-    readonly minRsaBits?: number;
-    /** Allowed ecdsa curves, any of `nistp256`, `nistp384`, `nistp521`. Default all three. */
-    readonly allowedCurves?: string[];
-    /** RSA size of a generated key registered in EC2 (`ec2KeyName`): `2048` or `4096`. Default `4096`. */
-    readonly ec2ImportRsaBits?: number;
-    /** A person's generated key (a user without `service: true`) needs a passphrase. Default `true`. */
-    readonly requirePassphrase?: boolean;
-}
-
 export interface PkaFleetArgs {
     /** Fleet name: names children and the SSM paths `/pka/<fleetName>/access` and `/pka/<fleetName>/known_hosts`. `^[a-z0-9][a-z0-9-]{0,31}$`. Default: the resource name. */
     readonly fleetName?: string;
@@ -99,8 +70,6 @@ export interface PkaFleetArgs {
 const FLEET_NAME = /^[a-z0-9][a-z0-9-]{0,31}$/;
 const TAG_TEXT = /^[A-Za-z0-9 +\-.:/@_]+$/;
 const SCHEDULE = /^(rate\((30 minutes|[1-9][0-9]* (hour|hours|day|days))\)|cron\([0-9A-Za-z*?\/,#\- ]{9,100}\))$/;
-const RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
-const ALL_TRIGGERS: FleetTrigger[] = ["instanceRunning", "associationChange", "push"];
 /** A valid key used only to validate the rest of a user whose keys are known at deployment (an Output or a generated key). */
 const PROBE_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHqES5zNG9al28zqQu3ZQwKMG8xswUKYWhqvGcMZATU7 probe";
 
@@ -134,23 +103,13 @@ export function planFleet(name: string, args: PkaFleetArgs): FleetPlan {
     }
     if (tag.key.toLowerCase().startsWith("aws:")) fail("`targetTag.key` must not start with `aws:` (reserved by AWS).");
     let keyRules: Partial<KeyRules> = {};
-    if (args.keyRules !== undefined) {
-        if (!args.keyRules || typeof args.keyRules !== "object") fail("`keyRules` must be an object { allowedTypes, minRsaBits, allowedCurves, ec2ImportRsaBits, requirePassphrase }.");
-        const given = args.keyRules as Record<string, unknown>;
-        const known = ["allowedTypes", "minRsaBits", "allowedCurves", "ec2ImportRsaBits", "requirePassphrase"];
-        for (const k of Object.keys(given)) if (given[k] !== undefined && !known.includes(k)) fail(`\`keyRules.${k}\` is not a key rule; the rules are ${known.join(", ")}.`);
-        // The same check as a policy pack config: what is never allowed stays refused.
-        try {
-            keyRules = checkKeyRules(args.keyRules as Partial<KeyRules>, (k) => `\`keyRules.${k}\``);
-        } catch (e) {
-            fail(`${(e as Error).message}.`);
-        }
-        for (const k of ["allowedTypes", "allowedCurves"] as const) {
-            if (keyRules[k]?.length === 0) fail(`\`keyRules.${k}\` must not be empty: leave it out for the default.`);
-        }
+    try {
+        keyRules = checkKeyRuleArgs(args.keyRules);
+    } catch (e) {
+        fail((e as Error).message);
     }
     const requirePassphrase = keyRules.requirePassphrase ?? DEFAULT_KEY_RULES.requirePassphrase;
-    const triggers = args.triggers ?? ALL_TRIGGERS;
+    const triggers = args.triggers ?? [...ALL_TRIGGERS];
     if (!Array.isArray(triggers) || triggers.length === 0) fail(`\`triggers\` must list at least one of ${ALL_TRIGGERS.join(", ")}.`);
     for (const [i, t] of triggers.entries()) if (!ALL_TRIGGERS.includes(t)) fail(`\`triggers[${i}]\` must be one of ${ALL_TRIGGERS.join(", ")}; got ${JSON.stringify(t)}.`);
     const schedule = args.driftCorrectionSchedule || undefined;

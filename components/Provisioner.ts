@@ -3,18 +3,30 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import { associationPattern, commandResultPattern, EC2_RUNNING_PATTERN, PUSH_PATTERN, pushEvent } from "../core/events";
+import { checkKeyRules, KeyRules } from "../core/keys";
 import { defaultNodeRuntime, RUNTIME_CALENDAR, runtimeDeprecation } from "../core/runtimes";
 
-/** What provisions an instance (the command-result rule is always on: retries and host keys need it). */
+/**
+ * What provisions an instance (PkaFleet's and the Provisioner's `triggers`). The command-result rule
+ * is always on: retries and host keys need it.
+ */
 export const ProvisionerTrigger = {
     /** EC2 "state running": waits for the SSM agent through redelivery, never drops the instance. */
     InstanceRunning: "instanceRunning",
-    /** SSM instance association state change: the agent is online (any association but our own document's). */
+    /** SSM instance association state change: the agent is online (also covers instances that were stopped; any association but our own document's). */
     AssociationChange: "associationChange",
-    /** `pka-fleet` push events: deploy-time backfill, rotation, revocation; also the deploy-time push itself. */
+    /** `pka-fleet` push events: a deploy that changes the access spec re-provisions every online tagged instance (rotation, revocation, backfill). */
     Push: "push",
 } as const;
 export type ProvisionerTrigger = (typeof ProvisionerTrigger)[keyof typeof ProvisionerTrigger];
+/** The same enum under the name PkaFleet's args have always used. */
+export const FleetTrigger = ProvisionerTrigger;
+export type FleetTrigger = ProvisionerTrigger;
+
+/** Every trigger, in order: the default `triggers`. */
+export const ALL_TRIGGERS: readonly ProvisionerTrigger[] = Object.freeze(Object.values(ProvisionerTrigger));
+/** CloudWatch Logs retention values (days): what `logRetentionDays` may be. */
+export const RETENTION_DAYS: readonly number[] = Object.freeze([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653]);
 
 /** The tag that marks the fleet's instances. */
 export interface ProvisionerTargetTag {
@@ -24,12 +36,50 @@ export interface ProvisionerTargetTag {
     readonly value: pulumi.Input<string>;
 }
 
-/** Key-rule overrides the Lambda validates the stored spec with (the same as the fleet's). */
-export interface ProvisionerKeyRules {
-    /** Allowed key types. Default `["ed25519", "ecdsa", "rsa"]`. */
+/**
+ * Key rules (PkaFleet's and the Provisioner's `keyRules`): the fields of the policy pack's
+ * `ssh-key-algorithm` and `ssh-key-passphrase` rules, so a fleet can match a policy config exactly.
+ * They can tighten the defaults, never re-allow dsa, rsa1, ecdsa P-224 or RSA below 2048.
+ */
+export interface FleetKeyRules {
+    /** Allowed key types, any of `ed25519`, `ecdsa`, `rsa`. Default `["ed25519", "ecdsa", "rsa"]`. */
     readonly allowedTypes?: string[];
-    /** Smallest RSA key in bits. Default `3072`. */
+    /** Smallest RSA key in bits, 2048 to 16384. Default `3072`. */
     readonly minRsaBits?: number;
+    /** Allowed ecdsa curves, any of `nistp256`, `nistp384`, `nistp521`. Default all three. */
+    readonly allowedCurves?: string[];
+    /** RSA size of a generated key registered in EC2 (`ec2KeyName`): `2048` or `4096`. Default `4096`. */
+    readonly ec2ImportRsaBits?: number;
+    /** A person's generated key (a user without `service: true`) needs a passphrase. Default `true`. */
+    readonly requirePassphrase?: boolean;
+}
+/** The same interface under the name the Provisioner's args used. */
+export type ProvisionerKeyRules = FleetKeyRules;
+
+const KEY_RULE_FIELDS: readonly (keyof KeyRules)[] = ["allowedTypes", "minRsaBits", "allowedCurves", "ec2ImportRsaBits", "requirePassphrase"];
+
+/**
+ * Checks a component's `keyRules` like a policy pack config (core/keys.ts checkKeyRules) and returns
+ * them normalized. Throws an Error whose message names `keyRules.<field>` and what it accepts.
+ */
+export function checkKeyRuleArgs(rules: unknown): Partial<KeyRules> {
+    if (rules === undefined) return {};
+    if (!rules || typeof rules !== "object" || Array.isArray(rules)) throw new Error(`\`keyRules\` must be an object { ${KEY_RULE_FIELDS.join(", ")} }.`);
+    const given = rules as Record<string, unknown>;
+    for (const k of Object.keys(given)) {
+        if (given[k] !== undefined && !(KEY_RULE_FIELDS as string[]).includes(k)) throw new Error(`\`keyRules.${k}\` is not a key rule; the rules are ${KEY_RULE_FIELDS.join(", ")}.`);
+    }
+    let out: Partial<KeyRules>;
+    try {
+        // The same check as a policy pack config: what is never allowed stays refused.
+        out = checkKeyRules(given as Partial<KeyRules>, (k) => `\`keyRules.${k}\``);
+    } catch (e) {
+        throw new Error(`${(e as Error).message}.`);
+    }
+    for (const k of ["allowedTypes", "allowedCurves"] as const) {
+        if (out[k]?.length === 0) throw new Error(`\`keyRules.${k}\` must not be empty: leave it out for the default.`);
+    }
+    return out;
 }
 
 export interface ProvisionerArgs {
@@ -70,13 +120,11 @@ export interface ProvisionerArgs {
     /** ARNs notified when the DLQ holds messages (SNS topics ...). Default: none. */
     readonly alarmActions?: pulumi.Input<pulumi.Input<string>[]>;
     /** Key rules the Lambda re-validates the spec with. Default: the policy pack's. */
-    readonly keyRules?: ProvisionerKeyRules;
+    readonly keyRules?: FleetKeyRules;
     /** Tags on every taggable child. Default: none. */
     readonly tags?: pulumi.Input<Record<string, pulumi.Input<string>>>;
 }
 
-const ALL_TRIGGERS: ProvisionerTrigger[] = ["instanceRunning", "associationChange", "push"];
-const RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
 /** Node.js runtimes and the day AWS deprecates them: the Node.js part of core/runtimes.ts's calendar, which the policy pack's lambda-runtime-supported rule uses too. */
 export const NODE_RUNTIME_DEPRECATION: Readonly<Record<string, string>> = Object.fromEntries(
     Object.entries(RUNTIME_CALENDAR).filter(([r]) => r.startsWith("nodejs")).map(([r, e]) => [r, e.deprecated]),
@@ -194,6 +242,12 @@ export class Provisioner extends pulumi.ComponentResource {
         const fail = (msg: string): never => {
             throw new pulumi.ResourceError(msg, this);
         };
+        let keyRules: Partial<KeyRules> = {};
+        try {
+            keyRules = checkKeyRuleArgs(args.keyRules);
+        } catch (e) {
+            fail((e as Error).message);
+        }
         const bad = triggers.find((t) => !ALL_TRIGGERS.includes(t));
         if (bad !== undefined) fail(`\`triggers\` may contain ${ALL_TRIGGERS.join(", ")}; got ${bad}`);
         if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10000) fail(`\`batchSize\` must be 1-10000; got ${batchSize}`);
@@ -313,7 +367,7 @@ export class Provisioner extends pulumi.ComponentResource {
             PKA_DEAD_LETTER_QUEUE_URL: dlq.url,
             PKA_MAX_ATTEMPTS: String(maxAttempts),
         };
-        if (args.keyRules) variables.PKA_KEY_RULES = JSON.stringify(args.keyRules);
+        if (args.keyRules) variables.PKA_KEY_RULES = JSON.stringify(keyRules);
         const fn = new aws.lambda.Function(
             `${name}-fn`,
             {
@@ -366,8 +420,13 @@ export class Provisioner extends pulumi.ComponentResource {
         if (args.accessSpecHash !== undefined && triggers.includes("push")) {
             const hash = pulumi.output(args.accessSpecHash);
             // Wait for what the component itself waits for (the access parameters the caller writes).
-            const callerDeps = opts?.dependsOn;
-            const extra: pulumi.Input<pulumi.Resource>[] = Array.isArray(callerDeps) ? callerDeps : pulumi.Resource.isInstance(callerDeps) ? [callerDeps] : [];
+            // ComponentResourceOptions.dependsOn is Input<Input<Resource>[]> | Input<Resource>: a
+            // resource, a list, or an Output/Promise of either (with Outputs/Promises inside a list).
+            // pulumi.output resolves every form (it keeps Resources as they are), so the push waits
+            // on exactly what the caller passed, however it was passed.
+            const pushDependsOn: pulumi.Output<pulumi.Resource[]> = pulumi
+                .output((opts?.dependsOn ?? []) as pulumi.Input<pulumi.Input<pulumi.Resource>[]> | pulumi.Input<pulumi.Resource>)
+                .apply((d) => [fn, mapping, rolePolicy, ...((Array.isArray(d) ? d : [d]) as pulumi.Resource[])]);
             new aws.lambda.Invocation(
                 `${name}-push`,
                 {
@@ -380,7 +439,7 @@ export class Provisioner extends pulumi.ComponentResource {
                     ),
                     triggers: { accessSpecHash: hash },
                 },
-                { parent: this, dependsOn: [fn, mapping, rolePolicy, ...extra] },
+                { parent: this, dependsOn: pushDependsOn },
             );
         }
 

@@ -87,6 +87,12 @@ describe("component analyzer schema (pulumi package add)", function () {
         // Enums come through as schema enums (what Python/Go get as constants).
         assert.deepStrictEqual(schema.types["pka-fleet:index:SudoMode"].enum.map((e: any) => e.value).sort(), ["none", "nopasswd"]);
         assert.deepStrictEqual(schema.resources["pka-fleet:index:PkaFleet"].requiredInputs, ["users"]);
+        // PkaFleet and Provisioner share one key-rules type (every rule) and one trigger enum.
+        const fleetIn = schema.resources["pka-fleet:index:PkaFleet"].inputProperties;
+        const provIn = schema.resources["pka-fleet:index:Provisioner"].inputProperties;
+        assert.strictEqual(fleetIn.keyRules.$ref, provIn.keyRules.$ref);
+        assert.deepStrictEqual(Object.keys(schema.types[fleetIn.keyRules.$ref.replace("#/types/", "")].properties).sort(), ["allowedCurves", "allowedTypes", "ec2ImportRsaBits", "minRsaBits", "requirePassphrase"]);
+        assert.strictEqual(fleetIn.triggers.items.$ref, provIn.triggers.items.$ref);
         fs.mkdirSync(path.join(ROOT, "bin"), { recursive: true });
         fs.writeFileSync(path.join(ROOT, "bin", "schema.json"), JSON.stringify(schema, null, 2));
     });

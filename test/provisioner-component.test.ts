@@ -281,6 +281,59 @@ describe("Provisioner component (pka-fleet:index:Provisioner) under mocks", func
         assert.deepStrictEqual(patterns, ["EC2 State Manager Instance Association State Change", "EC2 Command Invocation Status-change Notification"]);
     });
 
+    it("keyRules: every key rule is checked like a policy config before any child, naming keyRules.<field>", async () => {
+        const cases: [Record<string, unknown>, RegExp][] = [
+            [{ allowedTypes: ["ed25519", "dsa"] }, /`keyRules.allowedTypes` lists "dsa", which is never allowed/],
+            [{ minRsaBits: 1024 }, /`keyRules.minRsaBits` must be an integer between 2048 and 16384/],
+            [{ allowedCurves: ["nistp224"] }, /`keyRules.allowedCurves` lists "nistp224", which is never allowed/],
+            [{ ec2ImportRsaBits: 1024 }, /`keyRules.ec2ImportRsaBits` must be 2048 or 4096/],
+            [{ requirePassphrase: "yes" }, /`keyRules.requirePassphrase` must be true or false/],
+            [{ allowedCurves: [] }, /`keyRules.allowedCurves` must not be empty/],
+            [{ minRsa: 4096 }, /`keyRules.minRsa` is not a key rule; the rules are allowedTypes, minRsaBits, allowedCurves, ec2ImportRsaBits, requirePassphrase/],
+        ];
+        for (const [i, [keyRules, re]] of cases.entries()) {
+            assert.throws(() => new mod.Provisioner(`kr${i}`, { ...baseArgs(), keyRules: keyRules as never }), re, JSON.stringify(keyRules));
+        }
+        await new Promise((r) => setTimeout(r, 50));
+        assert.deepStrictEqual(mocks.created, [], "a refused keyRules creates no child");
+        // Every rule reaches the Lambda, normalized as the policy pack normalizes a config.
+        await build({ keyRules: { allowedTypes: ["ED25519", "ecdsa"], allowedCurves: ["P-384"], minRsaBits: 4096, ec2ImportRsaBits: 4096, requirePassphrase: false } });
+        const env = mocks.one("aws:lambda/function:Function").inputs.environment.variables;
+        assert.deepStrictEqual(JSON.parse(env.PKA_KEY_RULES), { allowedTypes: ["ed25519", "ecdsa"], allowedCurves: ["nistp384"], minRsaBits: 4096, ec2ImportRsaBits: 4096, requirePassphrase: false });
+    });
+
+    it("push: waits on a resource the caller passes in dependsOn, also as an Output or a Promise", async () => {
+        // The mocks' newResource does not see dependsOn: observe the registration requests themselves.
+        const monitor = pulumi.runtime.getMonitor() as any;
+        const deps = new Map<string, string[]>();
+        const register = monitor.registerResource.bind(monitor);
+        monitor.registerResource = (req: any, cb: any) => {
+            deps.set(`${req.getType()}::${req.getName()}`, req.getDependenciesList());
+            return register(req, cb);
+        };
+        const aws = await import("@pulumi/aws");
+        const forms: [string, (q: pulumi.Resource) => pulumi.ComponentResourceOptions["dependsOn"]][] = [
+            ["plain", (q) => q],
+            ["list", (q) => [q]],
+            ["output", (q) => pulumi.output(q)],
+            ["output-list", (q) => pulumi.output([q])],
+            ["list-of-outputs", (q) => [pulumi.output(q)]],
+            ["promise", (q) => Promise.resolve([q])],
+        ];
+        for (const [form, dependsOn] of forms) {
+            const param = new aws.sqs.Queue(`caller-${form}`, {});
+            const urn = await resolve(param.urn);
+            const p = new mod.Provisioner(`w-${form}`, baseArgs(), { dependsOn: dependsOn(param) });
+            await resolve(pulumi.all([p.functionArn, p.queueUrl]));
+            const key = `aws:lambda/invocation:Invocation::w-${form}-push`;
+            for (let i = 0; i < 200 && !deps.has(key); i++) await new Promise((r) => setTimeout(r, 10));
+            const pushDeps = deps.get(key);
+            assert.ok(pushDeps, `the push Invocation of w-${form} was registered`);
+            assert.ok(pushDeps.includes(urn), `dependsOn as ${form}: the push depends on ${urn} (has ${pushDeps.join(", ")})`);
+            assert.ok(pushDeps.some((u) => u.endsWith(`::w-${form}-fn`)), `the push still waits on its function (has ${pushDeps.join(", ")})`);
+        }
+    });
+
     it("without documentArn, region/account/partition come from the provider", async () => {
         await build({ documentArn: undefined });
         const policy = JSON.parse(mocks.one("aws:iam/rolePolicy:RolePolicy").inputs.policy);
