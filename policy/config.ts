@@ -4,7 +4,7 @@
  * whether the engine filled the defaults in or not (direct calls, older CLIs).
  */
 import type { PolicyConfigSchema } from "@pulumi/policy";
-import { DEFAULT_KEY_RULES } from "../core/keys";
+import { DEFAULT_KEY_RULES, EC2_IMPORT_RSA_BITS, EC2_IMPORT_RSA_BITS_ALLOWED, KNOWN_CURVES, KNOWN_KEY_TYPES, MAX_RSA_BITS, RSA_FLOOR_BITS } from "../core/keys";
 import { DEFAULT_DEPRECATED_RUNTIMES as CORE_DEPRECATED_RUNTIMES } from "../core/runtimes";
 
 /** Reads a rule's config over its defaults; unset (undefined/null) fields keep the default. */
@@ -40,21 +40,28 @@ export const KEY_ALGORITHM_DEFAULTS: KeyAlgorithmConfig = {
     allowedCurves: [...DEFAULT_KEY_RULES.allowedCurves],
     ec2ImportRsaBits: DEFAULT_KEY_RULES.ec2ImportRsaBits,
 };
+/** Derived from core/keys.ts, so the schema accepts exactly what keyRulesFromPolicyConfig (checkKeyRules) accepts. */
 export const KEY_ALGORITHM_SCHEMA: PolicyConfigSchema = {
     properties: {
         allowedTypes: {
-            ...stringList("Key types allowed: any of ed25519, ecdsa, rsa (dsa and rsa1 are never accepted).", KEY_ALGORITHM_DEFAULTS.allowedTypes),
-            items: { type: "string", enum: ["ed25519", "ecdsa", "rsa"] },
+            ...stringList(`Key types allowed: any of ${KNOWN_KEY_TYPES.join(", ")} (dsa and rsa1 are never accepted).`, KEY_ALGORITHM_DEFAULTS.allowedTypes),
+            items: { type: "string", enum: [...KNOWN_KEY_TYPES] },
         },
-        minRsaBits: { type: "integer", minimum: 1024, maximum: 16384, description: "Smallest RSA modulus accepted, in bits.", default: KEY_ALGORITHM_DEFAULTS.minRsaBits },
+        minRsaBits: {
+            type: "integer",
+            minimum: RSA_FLOOR_BITS,
+            maximum: MAX_RSA_BITS,
+            description: `Smallest RSA modulus accepted, in bits (${RSA_FLOOR_BITS}-${MAX_RSA_BITS}: RSA below ${RSA_FLOOR_BITS} is never accepted).`,
+            default: KEY_ALGORITHM_DEFAULTS.minRsaBits,
+        },
         allowedCurves: {
-            ...stringList("ECDSA curves allowed (OpenSSH names).", KEY_ALGORITHM_DEFAULTS.allowedCurves),
-            items: { type: "string", enum: ["nistp256", "nistp384", "nistp521"] },
+            ...stringList("ECDSA curves allowed (OpenSSH names; P-224 is never accepted).", KEY_ALGORITHM_DEFAULTS.allowedCurves),
+            items: { type: "string", enum: [...KNOWN_CURVES] },
         },
         ec2ImportRsaBits: {
             type: "integer",
-            enum: [1024, 2048, 4096],
-            description: "RSA size required for keys imported into EC2 (aws.ec2.KeyPair): EC2 accepts only 1024, 2048 and 4096 bits, so with minRsaBits 3072 only 4096 qualifies.",
+            enum: [...EC2_IMPORT_RSA_BITS_ALLOWED],
+            description: `RSA size required for keys imported into EC2 (aws.ec2.KeyPair): EC2 accepts only ${EC2_IMPORT_RSA_BITS.join(", ")} bits, and below ${RSA_FLOOR_BITS} is never accepted, so this is ${EC2_IMPORT_RSA_BITS_ALLOWED.join(" or ")}; with minRsaBits 3072 only 4096 qualifies.`,
             default: KEY_ALGORITHM_DEFAULTS.ec2ImportRsaBits,
         },
     },

@@ -626,6 +626,47 @@ describe("policy rules (called directly, engine-shaped arguments)", () => {
         });
     });
 
+    describe("the key rules' configSchema and keyRulesFromPolicyConfig agree", () => {
+        // The schema keywords the two key-rule schemas use (type, minimum, maximum, enum, items): what
+        // the Pulumi CLI checks --policy-pack-config with before the pack runs.
+        const schemaAccepts = (s: any, v: unknown): boolean => {
+            if (s.type === "integer" && !(typeof v === "number" && Number.isInteger(v))) return false;
+            if (s.type === "boolean" && typeof v !== "boolean") return false;
+            if (s.type === "string" && typeof v !== "string") return false;
+            if (s.type === "array" && !(Array.isArray(v) && v.every((x) => schemaAccepts(s.items ?? {}, x)))) return false;
+            if (s.minimum !== undefined && typeof v === "number" && v < s.minimum) return false;
+            if (s.maximum !== undefined && typeof v === "number" && v > s.maximum) return false;
+            if (s.enum !== undefined && !s.enum.includes(v)) return false;
+            return true;
+        };
+        const codeAccepts = (section: string, field: string, v: unknown): boolean => {
+            try {
+                keyRulesFromPolicyConfig({ [section]: { [field]: v } });
+                return true;
+            } catch {
+                return false;
+            }
+        };
+        const cases: [string, string, unknown[]][] = [
+            ["ssh-key-algorithm", "minRsaBits", [512, 1023, 1024, 2047, 2048, 2049, 3072, 4096, 8192, 16384, 16385, 32768, 3072.5, "3072"]],
+            ["ssh-key-algorithm", "ec2ImportRsaBits", [512, 1024, 2047, 2048, 3072, 4096, 8192, "4096"]],
+            ["ssh-key-algorithm", "allowedTypes", [["ed25519"], ["ecdsa", "rsa"], ["ed25519", "ecdsa", "rsa"], ["dsa"], ["rsa1"], ["ed448"], ["ed25519", "dsa"], "rsa", [1]]],
+            ["ssh-key-algorithm", "allowedCurves", [["nistp256"], ["nistp384", "nistp521"], ["nistp224"], ["secp256k1"], "nistp256"]],
+            ["ssh-key-passphrase", "requirePassphrase", [true, false, "true", 1]],
+        ];
+        const policyOf: Record<string, Policy> = { "ssh-key-algorithm": sshKeyAlgorithm, "ssh-key-passphrase": sshKeyPassphrase };
+        for (const [section, field, values] of cases) {
+            it(`${section}.${field}: the schema accepts exactly what the pack's key rules accept`, () => {
+                const prop = (policyOf[section] as any).configSchema.properties[field];
+                assert.ok(prop, `${section}.${field} is in the configSchema`);
+                for (const v of values) {
+                    assert.strictEqual(schemaAccepts(prop, v), codeAccepts(section, field, v), `${section}.${field} = ${JSON.stringify(v)}: schema ${schemaAccepts(prop, v)}, keyRulesFromPolicyConfig ${codeAccepts(section, field, v)}`);
+                }
+                assert.ok(codeAccepts(section, field, prop.default), `the schema's default ${JSON.stringify(prop.default)} is accepted`);
+            });
+        }
+    });
+
     describe("the README's example config", () => {
         const md = fs.readFileSync(path.join(__dirname, "..", "docs", "readme", "50-policy-pack.md"), "utf8");
         const example = JSON.parse(/### Example config\s+```json\n([\s\S]*?)```/.exec(md)![1]);
