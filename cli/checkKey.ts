@@ -15,6 +15,7 @@ import { KeyError, KeyInfo, KeyRules, MAX_KEY_TEXT, judgeKey, keyRulesFromPolicy
 import { decryptPpk } from "../core/ppk";
 import { ArgSpec, parseArgs, UsageError } from "./args";
 import { readPassphraseFile } from "./keygen";
+import { readStdinBounded } from "./stdin";
 
 const USAGE =
     "usage: pka check-key FILE|- [--config policy-config.json] [--json] [--service] [--ec2-import] [--passphrase-file F]\n" +
@@ -54,7 +55,7 @@ function parseCheckKeyArgs(args: string[]): Options {
 async function readBounded(file: string): Promise<Buffer> {
     // stdin may be a pipe, a file, a TTY, or a descriptor another process left non-blocking
     // (where a synchronous read loop would spin on EAGAIN): the stream waits for data instead.
-    if (file === "-") return readStreamBounded(process.stdin, MAX_KEY_TEXT + 1);
+    if (file === "-") return readStdinBounded(MAX_KEY_TEXT + 1);
     const fd = fs.openSync(file, "r");
     try {
         const chunks: Buffer[] = [];
@@ -70,19 +71,6 @@ async function readBounded(file: string): Promise<Buffer> {
     } finally {
         fs.closeSync(fd);
     }
-}
-
-/** Reads a stream to its end or until more than `limit` bytes arrived (then stops reading it). */
-export async function readStreamBounded(stream: NodeJS.ReadableStream, limit: number): Promise<Buffer> {
-    const chunks: Buffer[] = [];
-    let total = 0;
-    for await (const chunk of stream) {
-        const b = typeof chunk === "string" ? Buffer.from(chunk) : (chunk as Buffer);
-        chunks.push(b);
-        total += b.length;
-        if (total > limit) break;
-    }
-    return Buffer.concat(chunks);
 }
 
 function readConfig(path: string): Partial<KeyRules> {

@@ -9,6 +9,7 @@ import { AccessSpecError, validateAccessSpec } from "../core/accessSpec";
 import { documentParameters, renderDocumentJson } from "../core/document";
 import { keyRulesFromPolicyConfig, KeyRules } from "../core/keys";
 import { ArgSpec, parseArgs, UsageError } from "./args";
+import { readStdinBounded } from "./stdin";
 
 const USAGE = {
     document: "usage: pka document\n  prints the SSM Command document JSON exactly as SetupDocument deploys it\n",
@@ -25,35 +26,38 @@ const MAX_SPEC_FILE = 1024 * 1024;
 
 const DOCUMENT_PARAMS_ARGS: ArgSpec = { flags: { "--spec": "value", "--fallback-key": "list", "--config": "value" } };
 
-function readInput(file: string, what: string): string {
+async function readInput(file: string, what: string): Promise<string> {
+    let bytes: Buffer;
     try {
-        const text = file === "-" ? fs.readFileSync(0, "utf8") : fs.readFileSync(file, "utf8");
-        if (text.length > MAX_SPEC_FILE) throw new UsageError(`${what} ${file} is larger than ${MAX_SPEC_FILE} bytes`);
-        return text;
+        // stdin through the stream reader: a non-blocking stdin (EAGAIN for readFileSync(0)) is waited on.
+        bytes = file === "-" ? await readStdinBounded(MAX_SPEC_FILE + 1) : fs.readFileSync(file);
     } catch (e) {
-        if (e instanceof UsageError) throw e;
         throw new UsageError(`cannot read ${what} ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
     }
+    if (bytes.length > MAX_SPEC_FILE) throw new UsageError(`${what} ${file === "-" ? "on stdin" : file} is larger than ${MAX_SPEC_FILE} bytes`);
+    return bytes.toString("utf8");
 }
 
-function documentParams(args: string[]): string {
+async function documentParams(args: string[]): Promise<string> {
     const f = parseArgs(args, DOCUMENT_PARAMS_ARGS).flags;
     const spec = f["--spec"] as string | undefined;
     const config = f["--config"] as string | undefined;
     const fallback = (f["--fallback-key"] as string[] | undefined) ?? [];
     if (!spec) throw new UsageError("--spec FILE is required");
+    if ([spec, config, ...fallback].filter((x) => x === "-").length > 1) throw new UsageError("only one of --spec, --config and --fallback-key may read stdin (-)");
 
     let rules: Partial<KeyRules> | undefined;
     if (config) {
+        const text = await readInput(config, "config");
         try {
-            rules = keyRulesFromPolicyConfig(JSON.parse(readInput(config, "config")));
+            rules = keyRulesFromPolicyConfig(JSON.parse(text));
         } catch (e) {
-            if (e instanceof UsageError) throw e;
             throw new UsageError(`config ${config}: ${(e as Error).message}`);
         }
     }
-    const fallbackKeys = fallback.map((file) => readInput(file, "fallback key").trim());
-    const text = readInput(spec, "spec");
+    const fallbackKeys: string[] = [];
+    for (const file of fallback) fallbackKeys.push((await readInput(file, "fallback key")).trim());
+    const text = await readInput(spec, "spec");
     let input: unknown;
     try {
         input = JSON.parse(text);
@@ -76,7 +80,7 @@ export async function run(name: string, args: string[]): Promise<number> {
             process.stdout.write(renderDocumentJson() + "\n");
             return 0;
         }
-        process.stdout.write(documentParams(args));
+        process.stdout.write(await documentParams(args));
         return 0;
     } catch (e) {
         if (e instanceof UsageError) {

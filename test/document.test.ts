@@ -1,5 +1,5 @@
 import { strict as assert } from "assert";
-import { execFileSync, spawnSync } from "child_process";
+import { execFileSync, spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -223,5 +223,53 @@ describe("pka document / document-params", function () {
         const usage = pka(["document-params", "--spec"]);
         assert.equal(usage.code, 2);
         assert.match(usage.stderr, /--spec needs a value/);
+    });
+
+    it("document-params --spec - waits on a non-blocking stdin (no EAGAIN), then prints the Parameters", async function () {
+        // perl (Essential in Debian) makes stdin non-blocking and execs the CLI: readFileSync(0) with
+        // no data yet fails with EAGAIN instead of waiting. (Node's spawn would reset the flag.)
+        requireReal(this, { commands: ["perl"] });
+        if (!fs.existsSync("/proc/self/stat")) this.skip();
+        const spec = { users: [{ name: "svc_user", sudo: "nopasswd", keys: [ED] }] };
+        const nonblock = "use Fcntl; my $f = fcntl(STDIN, F_GETFL, 0) or die; fcntl(STDIN, F_SETFL, $f | O_NONBLOCK) or die; exec @ARGV or die";
+        const child = spawn("perl", ["-e", nonblock, process.execPath, "-r", "ts-node/register/transpile-only", "cli/pka.ts", "document-params", "--spec", "-"], {
+            cwd: ROOT,
+            stdio: ["pipe", "pipe", "pipe"],
+            env: { ...process.env, TS_NODE_TRANSPILE_ONLY: "true" },
+        });
+        let stdout = "";
+        let stderr = "";
+        child.stdout!.on("data", (d) => (stdout += d));
+        child.stderr!.on("data", (d) => (stderr += d));
+        const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
+        try {
+            // A process waiting for input is asleep (S); one spinning on EAGAIN is always running (R).
+            const state = () => {
+                try {
+                    return fs.readFileSync(`/proc/${child.pid}/stat`, "utf8").replace(/^.*\) /s, "").charAt(0);
+                } catch {
+                    return "gone"; // exited (as readFileSync(0) does on EAGAIN)
+                }
+            };
+            let asleep = 0;
+            for (let i = 0; i < 1200 && asleep < 10 && child.exitCode === null && state() !== "gone"; i++) {
+                await new Promise((r) => setTimeout(r, 25));
+                asleep = state() === "S" ? asleep + 1 : 0;
+            }
+            assert.equal(asleep, 10, `document-params should sleep while stdin has no data, not spin (${stderr})`);
+        } finally {
+            child.stdin!.end(JSON.stringify(spec));
+        }
+        assert.equal(await exited, 0, stderr);
+        assert.deepEqual(JSON.parse(stdout), documentParameters(validateAccessSpec(spec)));
+    });
+
+    it("document-params reads stdin for at most one input and refuses an oversized one", () => {
+        const r = pka(["document-params", "--spec", "-", "--config", "-"], "{}");
+        assert.equal(r.code, 2);
+        assert.match(r.stderr, /only one of --spec, --config and --fallback-key may read stdin/);
+        const big = pka(["document-params", "--spec", "-"], " ".repeat(1024 * 1024 + 10));
+        assert.equal(big.code, 2);
+        assert.match(big.stderr, /spec on stdin is larger than 1048576 bytes/);
     });
 });
