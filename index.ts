@@ -3,6 +3,8 @@
 // is a complete example. The package entry (package.json) is the component library, not this file.
 import * as pulumi from "@pulumi/pulumi";
 import { FleetUser, PkaFleet } from "./components/PkaFleet";
+import { FleetKeyRules } from "./components/Provisioner";
+import { checkKeyRules, KeyRules } from "./core/keys";
 
 const config = new pulumi.Config();
 
@@ -52,6 +54,29 @@ const passphrases: Record<string, string> = {};
     }
 }
 
+/**
+ * The key rules (the policy pack's ssh-key-algorithm and ssh-key-passphrase fields), each from its
+ * own config key, checked like a policy config with messages naming the config key. Unset keys keep
+ * PkaFleet's defaults (the same values Pulumi.yaml declares as defaults).
+ */
+function readKeyRules(): FleetKeyRules {
+    const keys: Record<keyof KeyRules, string> = {
+        allowedTypes: "allowedKeyTypes",
+        minRsaBits: "minRsaBits",
+        allowedCurves: "allowedCurves",
+        ec2ImportRsaBits: "ec2ImportRsaBits",
+        requirePassphrase: "requirePassphrase",
+    };
+    const rules: Partial<KeyRules> = {
+        allowedTypes: config.getObject<string[]>(keys.allowedTypes),
+        minRsaBits: config.getNumber(keys.minRsaBits),
+        allowedCurves: config.getObject<string[]>(keys.allowedCurves),
+        ec2ImportRsaBits: config.getNumber(keys.ec2ImportRsaBits),
+        requirePassphrase: config.getBoolean(keys.requirePassphrase),
+    };
+    return checkKeyRules(rules, (k) => `config \`${config.name}:${keys[k]}\``);
+}
+
 const fleetName = config.get("fleetName") || "main";
 const fleet = new PkaFleet(fleetName, {
     fleetName,
@@ -61,10 +86,7 @@ const fleet = new PkaFleet(fleetName, {
     triggers: config.getObject("triggers"),
     driftCorrectionSchedule: config.get("driftCorrectionSchedule") || undefined,
     logRetentionDays: config.getNumber("logRetentionDays") ?? 30,
-    keyRules: {
-        allowedTypes: config.getObject<string[]>("allowedKeyTypes"),
-        minRsaBits: config.getNumber("minRsaBits"),
-    },
+    keyRules: readKeyRules(),
 });
 
 export const documentName = fleet.documentName;

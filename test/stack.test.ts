@@ -8,6 +8,7 @@ import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import { parse as parseYaml } from "yaml";
+import { generateKey } from "../core/keys";
 import { configEnv, exampleConfig, runStackProgram, StackRun } from "./support/stackRun";
 
 const ROOT = path.resolve(__dirname, "..");
@@ -88,5 +89,24 @@ describe("stack program (Pulumi.yaml main -> index.ts) with Pulumi.example.yaml"
         const bad = runStackProgram("index.ts", config, secretKeys);
         assert.match(bad.error ?? "", /generateKey\.passphrase must not be in plain config/);
         assert.deepStrictEqual(bad.inventory, {});
+    });
+
+    it("reads every key rule from config (allowedKeyTypes, minRsaBits, allowedCurves, ec2ImportRsaBits, requirePassphrase)", () => {
+        // The example sets allowedCurves [nistp384, nistp521]: a P-256 key is refused.
+        const { config, secretKeys } = exampleConfig();
+        const users = JSON.parse(config["pka-fleet:users"]);
+        users.push({ name: "p256", sudo: "none", publicKeys: [generateKey({ type: "ecdsa", curve: "nistp256", comment: "p256" }).publicKey] });
+        config["pka-fleet:users"] = JSON.stringify(users);
+        assert.match(runStackProgram("index.ts", config, secretKeys).error ?? "", /users\[5\]\.publicKeys\[0\].*nistp256/);
+        // ec2ImportRsaBits is checked like a policy config, naming the config key.
+        const weak = exampleConfig();
+        weak.config["pka-fleet:ec2ImportRsaBits"] = "1024";
+        assert.match(runStackProgram("index.ts", weak.config, weak.secretKeys).error ?? "", /config `pka-fleet:ec2ImportRsaBits` must be 2048 or 4096/);
+        // requirePassphrase false: alice's generated key needs no passphrase any more.
+        const open = exampleConfig();
+        delete open.config["pka-fleet:keyPassphrases"];
+        assert.match(runStackProgram("index.ts", open.config, []).error ?? "", /passphrase/, "by default a person's key needs one");
+        open.config["pka-fleet:requirePassphrase"] = "false";
+        assert.strictEqual(runStackProgram("index.ts", open.config, []).error, undefined);
     });
 });
