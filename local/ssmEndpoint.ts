@@ -74,7 +74,9 @@ export interface LocalInstance {
     readonly tags: Record<string, string>;
     state: "pending" | "running" | "stopped" | "terminated";
     launchedAt?: number;
-    /** Epoch ms at which the agent registers (PingStatus Online); undefined: not yet scheduled. */
+    /** When the agent is scheduled to register (launch + the late-agent knob). */
+    agentDueAt?: number;
+    /** When the agent registered; undefined until then. */
     agentOnlineAt?: number;
     /** The document always fails here (knob), with this reason on stderr. */
     failing?: string;
@@ -280,7 +282,8 @@ export class LocalSsmEndpoint extends EventEmitter {
         const inst = this.instance(instanceId);
         inst.state = "running";
         inst.launchedAt = Date.now();
-        inst.agentOnlineAt = inst.launchedAt + agentDelayMs;
+        inst.agentDueAt = inst.launchedAt + agentDelayMs;
+        inst.agentOnlineAt = undefined;
         this.emit("launched", inst);
         this.bus?.put({
             source: "aws.ec2",
@@ -293,6 +296,9 @@ export class LocalSsmEndpoint extends EventEmitter {
 
     private agentOnline(inst: LocalInstance): void {
         if (inst.state !== "running") return;
+        // Online from the moment the agent registers, not from the scheduled time: Node's timers
+        // and Date.now() can disagree by a millisecond, and nothing may see the agent before its event.
+        inst.agentOnlineAt = Date.now();
         this.emit("agentOnline", inst);
         const now = new Date().toISOString();
         this.bus?.put({
