@@ -668,7 +668,7 @@ describe("policy rules (called directly, engine-shaped arguments)", () => {
     });
 
     describe("the README's example config", () => {
-        const md = fs.readFileSync(path.join(__dirname, "..", "docs", "readme", "50-policy-pack.md"), "utf8");
+        const md = fs.readFileSync(path.join(__dirname, "..", "README.md"), "utf8");
         const example = JSON.parse(/### Example config\s+```json\n([\s\S]*?)```/.exec(md)![1]);
         const policies = [sshKeyAlgorithm, sshKeyPassphrase, sshPrivateKeySecret, sshKeyMaxAge, noSudoersAppend, ssmDocumentInjection, provisionerLeastPrivilege, lambdaRuntimeSupported];
         it("names only rules of the pack and properties of their configSchema", () => {
