@@ -52,6 +52,13 @@ const passphrases: Record<string, string> = {};
         if (typeof value !== "string" || value === "") throw new Error(`config \`${config.name}:keyPassphrases.${user}\` must be a non-empty string.`);
         passphrases[user] = value;
     }
+    // A passphrase typed in plain text sits unencrypted in Pulumi.<stack>.yaml: refuse it. The
+    // engine lists the config keys that hold secrets; the SDK exposes that list as isConfigSecret.
+    const isConfigSecret = (pulumi.runtime as unknown as { isConfigSecret?: (key: string) => boolean }).isConfigSecret;
+    if (typeof isConfigSecret !== "function") throw new Error("this @pulumi/pulumi cannot tell secret config from plain config; pka-fleet needs 3.x with runtime.isConfigSecret");
+    if (Object.keys(passphrases).length > 0 && !isConfigSecret(`${config.name}:keyPassphrases`)) {
+        throw new Error(`config \`${config.name}:keyPassphrases\` holds passphrases in plain text; set each with \`pulumi config set --secret --path 'keyPassphrases.<user>' ...\`.`);
+    }
 }
 
 /**

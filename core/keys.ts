@@ -60,7 +60,7 @@ export interface KeyRules {
     minRsaBits: number;
     /** ecdsa curves allowed. Default ["nistp256", "nistp384", "nistp521"]. */
     allowedCurves: string[];
-    /** RSA size demanded where the key is imported into EC2 (which accepts 1024/2048/4096): 2048 or 4096. Default 4096. */
+    /** Smallest RSA size for a key imported into EC2 (which accepts 1024/2048/4096): 2048 (2048 or 4096 pass) or 4096 (only 4096). Default 4096. */
     ec2ImportRsaBits: number;
     /** A person's private key must be passphrase-protected. Default true. */
     requirePassphrase: boolean;
@@ -953,13 +953,26 @@ export function checkKeyRules(rules: Partial<KeyRules>, name: (field: keyof KeyR
     return out;
 }
 
+/**
+ * The RSA sizes a key imported into EC2 may have: sizes EC2 imports, at or above both the floor and
+ * `ec2ImportRsaBits` (a minimum: 4096 allows 4096 only, 2048 allows 2048 and 4096).
+ */
+function ec2RsaSizes(r: KeyRules): number[] {
+    return EC2_IMPORT_RSA_BITS.filter((b) => b >= RSA_FLOOR_BITS && b >= r.ec2ImportRsaBits);
+}
+
+function ec2RsaSizesInWords(r: KeyRules): string {
+    const sizes = ec2RsaSizes(r);
+    return sizes.length === 1 ? `exactly ${sizes[0]}` : sizes.join(" or ");
+}
+
 /** What the rules accept, in words: used in every refusal. */
 export function describeAccepted(rules?: Partial<KeyRules>, ctx: { ec2Import?: boolean } = {}): string {
     const r = mergeRules(rules);
     const parts: string[] = [];
     for (const t of r.allowedTypes) {
         if (ctx.ec2Import && t !== "rsa" && t !== "ed25519") continue;
-        if (t === "rsa") parts.push(ctx.ec2Import ? `rsa of exactly ${r.ec2ImportRsaBits} bits` : `rsa of at least ${r.minRsaBits} bits`);
+        if (t === "rsa") parts.push(ctx.ec2Import ? `rsa of ${ec2RsaSizesInWords(r)} bits` : `rsa of at least ${r.minRsaBits} bits`);
         else if (t === "ecdsa") parts.push(`ecdsa (${r.allowedCurves.join(", ")})`);
         else parts.push(t);
     }
@@ -997,9 +1010,9 @@ export function judgeKeySpec(
         if (spec.bits === undefined || !Number.isFinite(spec.bits)) {
             out.push(`${label}: the RSA key size is not given; ${accepted}.`);
         } else if (ctx.ec2Import) {
-            if (spec.bits !== r.ec2ImportRsaBits || spec.bits < RSA_FLOOR_BITS) {
+            if (!ec2RsaSizes(r).includes(spec.bits)) {
                 out.push(
-                    `${label}: rsa-${spec.bits} is not allowed for EC2 import, which takes rsa 1024/2048/4096 and ed25519; our rule needs rsa of exactly ${r.ec2ImportRsaBits} bits (or ed25519).`,
+                    `${label}: rsa-${spec.bits} is not allowed for EC2 import, which takes rsa 1024/2048/4096 and ed25519; our rule needs rsa of ${ec2RsaSizesInWords(r)} bits (or ed25519).`,
                 );
             }
         } else if (spec.bits < r.minRsaBits) {

@@ -194,7 +194,7 @@ describe("PkaFleet (pka-fleet:index:PkaFleet) under AWS mocks", function () {
         ["an unknown key rule", (a) => ({ ...a, keyRules: { minBits: 4096 } as any }), /`keyRules\.minBits` is not a key rule/],
         ["a public key on a curve the fleet's rules drop", (a) => ({ ...a, keyRules: { allowedCurves: ["nistp384"] }, users: [{ name: "dave", publicKeys: [KEY_EC256] }] }), /`users\[0\]\.publicKeys\[0\]`.*ecdsa curve nistp256 is not allowed/],
         ["a generated key on a curve the fleet's rules drop", (a) => ({ ...a, keyRules: { allowedCurves: ["nistp384"] }, users: [{ name: "bob", service: true, generateKey: { keyType: "ecdsa" } }] }), /`users\[0\]\.generateKey`.*ecdsa curve nistp256 is not allowed/],
-        ["a generated key registered in EC2 at another size than ec2ImportRsaBits", (a) => ({ ...a, keyRules: { ec2ImportRsaBits: 2048 }, users: [{ name: "bob", service: true, generateKey: { keyType: "rsa", bits: 4096 }, ec2KeyName: "k" }] }), /`users\[0\]\.generateKey`.*exactly 2048 bits.*`users\[0\]\.ec2KeyName` is set/],
+        ["a generated key registered in EC2 at a size EC2 cannot import", (a) => ({ ...a, keyRules: { ec2ImportRsaBits: 2048 }, users: [{ name: "bob", service: true, generateKey: { keyType: "rsa", bits: 3072 }, ec2KeyName: "k" }] }), /`users\[0\]\.generateKey`.*rsa-3072 is not allowed for EC2 import.*`ec2KeyName` is set/],
     ];
     for (const [what, change, message] of bad) {
         it(`refuses ${what} before creating any resource`, async () => {

@@ -536,6 +536,16 @@ describe("keys: rules and configuration", function () {
         assert.deepStrictEqual(DEFAULT_KEY_RULES.allowedTypes, ["ed25519", "ecdsa", "rsa"]);
     });
 
+    it("ec2ImportRsaBits is a minimum among the sizes EC2 imports: 4096 allows 4096 only, 2048 allows 2048 and 4096", () => {
+        const ec2 = { ec2Import: true };
+        assert.deepStrictEqual(judgeKeySpec({ type: "rsa", bits: 4096 }, undefined, ec2), []);
+        assert.match(judgeKeySpec({ type: "rsa", bits: 2048 }, undefined, ec2).join(), /needs rsa of exactly 4096 bits/);
+        assert.deepStrictEqual(judgeKeySpec({ type: "rsa", bits: 2048 }, { ec2ImportRsaBits: 2048, minRsaBits: 2048 }, ec2), []);
+        assert.deepStrictEqual(judgeKeySpec({ type: "rsa", bits: 4096 }, { ec2ImportRsaBits: 2048 }, ec2), [], "a generated rsa-4096 key passes a 2048 minimum");
+        assert.match(judgeKeySpec({ type: "rsa", bits: 3072 }, { ec2ImportRsaBits: 2048 }, ec2).join(), /needs rsa of 2048 or 4096 bits/, "EC2 cannot import 3072");
+        assert.match(judgeKeySpec({ type: "rsa", bits: 1024 }, { ec2ImportRsaBits: 2048 }, ec2).join(), /not allowed for EC2 import/);
+    });
+
     it("judges specs the way tls.PrivateKey and aws describe keys", () => {
         assert.deepStrictEqual(judgeKeySpec({ type: "ECDSA", curve: "P256" }), []);
         assert.deepStrictEqual(judgeKeySpec({ type: "ecdsa", bits: 384 }), []);

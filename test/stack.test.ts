@@ -81,6 +81,14 @@ describe("stack program (Pulumi.yaml main -> index.ts) with Pulumi.example.yaml"
         assert.deepStrictEqual(bad.inventory, {});
     });
 
+    it("refuses keyPassphrases set in plain text (not --secret), naming the key", () => {
+        const { config } = exampleConfig();
+        const bad = runStackProgram("index.ts", config, []);
+        assert.match(bad.error ?? "", /pka-fleet:keyPassphrases` holds passphrases in plain text; set each with `pulumi config set --secret/);
+        assert.ok(!(bad.error ?? "").includes("correct horse"), "no passphrase in the error");
+        assert.deepStrictEqual(bad.inventory, {});
+    });
+
     it("refuses a passphrase in plain config", () => {
         const { config, secretKeys } = exampleConfig();
         const users = JSON.parse(config["pka-fleet:users"]);
