@@ -61,7 +61,7 @@ export const KEY_ALGORITHM_SCHEMA: PolicyConfigSchema = {
         ec2ImportRsaBits: {
             type: "integer",
             enum: [...EC2_IMPORT_RSA_BITS_ALLOWED],
-            description: `RSA size required for keys imported into EC2 (aws.ec2.KeyPair): EC2 accepts only ${EC2_IMPORT_RSA_BITS.join(", ")} bits, and below ${RSA_FLOOR_BITS} is never accepted, so this is ${EC2_IMPORT_RSA_BITS_ALLOWED.join(" or ")}; with minRsaBits 3072 only 4096 qualifies.`,
+            description: `Smallest RSA size for keys imported into EC2 (aws.ec2.KeyPair), among the sizes EC2 accepts (${EC2_IMPORT_RSA_BITS.join(", ")} bits; below ${RSA_FLOOR_BITS} is never accepted): ${EC2_IMPORT_RSA_BITS_ALLOWED.join(" or ")}. 4096 allows 4096 only; 2048 allows 2048 and 4096.`,
             default: KEY_ALGORITHM_DEFAULTS.ec2ImportRsaBits,
         },
     },

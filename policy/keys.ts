@@ -3,7 +3,7 @@
  * is core/keys.ts (judgeKey / judgeKeySpec, the same functions `pka check-key` uses); this file
  * only finds the keys in a stack's resources, whatever their type:
  *  - our SshKeyPair (outputs) and the dynamic resource that generates it (inputs),
- *  - aws.ec2.KeyPair.publicKey (imported into EC2: rsa of exactly 4096 bits, or ed25519),
+ *  - aws.ec2.KeyPair.publicKey (imported into EC2: by default rsa of exactly 4096 bits, or ed25519),
  *  - tls.PrivateKey (algorithm, rsaBits default 2048, ecdsaCurve default P224),
  *  - public key lines in SSM parameters (access specs, chunked or not), SSM documents,
  *    associations, user data and commands, and private keys anywhere in inputs.
@@ -159,7 +159,7 @@ export function judgeFound(r: { type: string; name: string }, k: FoundKey, rules
 export const sshKeyAlgorithm: ResourceValidationPolicy & StackValidationPolicy = {
     name: "ssh-key-algorithm",
     description:
-        "Checks whether SSH keys use an allowed type and size: ed25519, ecdsa nistp256/384/521, rsa >= 3072 bits (exactly 4096 where imported into EC2); never dsa, rsa1 or ecdsa P-224.",
+        "Checks whether SSH keys use an allowed type and size: ed25519, ecdsa nistp256/384/521, rsa >= 3072 bits (by default exactly 4096 where imported into EC2); never dsa, rsa1 or ecdsa P-224.",
     enforcementLevel: "mandatory",
     configSchema: KEY_ALGORITHM_SCHEMA,
     validateResource: (args: ResourceValidationArgs, reportViolation) => {
