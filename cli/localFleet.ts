@@ -23,7 +23,7 @@ const USAGE = `usage: pka local-fleet [--hosts N] [--late-agent SECONDS] [--thro
   --failing N           the setup document always fails on the last N hosts: they end in the DLQ (default 0)
   --timeout SECONDS     give up waiting after this long (default 120)
 
-Needs Linux, root, and Debian's openssh-server and openssh-client (sshd, ssh), unshare and nsenter.
+Needs Linux, root, and Debian's openssh-server and openssh-client (sshd, ssh, ssh-keygen), unshare and nsenter.
 `;
 
 interface Flags {
