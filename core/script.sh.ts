@@ -244,6 +244,19 @@ same() {
     [ "$(sha256sum <"$1")" = "$(sha256sum <"$2")" ]
 }
 
+# install_root SRC MODE DIR NAME: DIR/NAME becomes a root-owned copy of SRC with MODE, staged in a
+# temp file in DIR and renamed into place: a reader sees the old file or the new one, never half.
+# The temp name starts with a dot, which also keeps sudo from reading a staged sudoers drop-in.
+install_root() {
+    staged=$(mktemp "$3/.pka-XXXXXX") || fail 18 "cannot write in $3"
+    if cat "$1" >"$staged" && chmod "$2" "$staged" && mv -f -- "$staged" "$3/$4"; then
+        CHANGES=$((CHANGES + 1))
+        return 0
+    fi
+    rm -f -- "$staged"
+    fail 18 "cannot write $3/$4"
+}
+
 # inspect NAME: sets exists uid gid home ssh ak
 inspect() {
     ent=$(getent passwd "$1" || true)
@@ -345,13 +358,7 @@ done <"$WORK/dropped"
 # write_state FILE: the managed-users list, replaced atomically and only when it differs
 write_state() {
     if [ -f "$STATE_DIR/managed-users" ] && same "$1" "$STATE_DIR/managed-users"; then return 0; fi
-    st=$(mktemp "$STATE_DIR/.managed-users.XXXXXX") || fail 18 "cannot write in $STATE_DIR"
-    if cat "$1" >"$st" && chmod 0600 "$st" && mv -f -- "$st" "$STATE_DIR/managed-users"; then
-        CHANGES=$((CHANGES + 1))
-        return 0
-    fi
-    rm -f -- "$st"
-    fail 18 "cannot write $STATE_DIR/managed-users"
+    install_root "$1" 0600 "$STATE_DIR" managed-users
 }
 
 # Remember the new users before creating them, so that a run that stops half-way still
@@ -412,13 +419,7 @@ sudoers() {
             return 0
         fi
         # sudo skips names that contain a dot, so the staged file is inert until the rename.
-        tmp=$(mktemp "$SUDOERS_D/.pka-XXXXXX") || fail 18 "cannot write in $SUDOERS_D"
-        if cat "$WORK/sudo.$1" >"$tmp" && chmod 0440 "$tmp" && mv -f -- "$tmp" "$target"; then
-            CHANGES=$((CHANGES + 1))
-            return 0
-        fi
-        rm -f -- "$tmp"
-        fail 18 "cannot install $target"
+        install_root "$WORK/sudo.$1" 0440 "$SUDOERS_D" "90-pka-$1"
     elif [ -e "$target" ] || [ -L "$target" ]; then
         rm -f -- "$target" || fail 18 "cannot remove $target"
         CHANGES=$((CHANGES + 1))

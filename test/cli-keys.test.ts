@@ -5,13 +5,14 @@
  * start; the source files are the ones in the tree, found by following their relative imports.
  */
 import * as assert from "assert";
-import { spawn, spawnSync, SpawnSyncReturns } from "child_process";
+import { spawnSync, SpawnSyncReturns } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as ts from "typescript";
 import { generateKey } from "../core/keys";
 import { requireReal } from "./support/env";
+import { runWithNonblockingStdin } from "./support/nonblockingStdin";
 
 const ROOT = path.resolve(__dirname, "..");
 
@@ -251,30 +252,14 @@ describe("cli: pka keygen / pka check-key (real process)", function () {
         // yet then fails with EAGAIN instead of waiting. (Node's spawn would reset the flag.)
         requireReal(this, { commands: ["perl"] });
         if (!fs.existsSync("/proc/self/stat")) this.skip();
-        const nonblock = "use Fcntl; my $f = fcntl(STDIN, F_GETFL, 0) or die; fcntl(STDIN, F_SETFL, $f | O_NONBLOCK) or die; exec @ARGV or die";
-        const child = spawn("perl", ["-e", nonblock, process.execPath, pkaJs, "check-key", "-", "--json"], {
+        const r = await runWithNonblockingStdin([process.execPath, pkaJs, "check-key", "-", "--json"], fs.readFileSync(path.join(work, "e.pub")), {
             cwd: work,
-            stdio: ["pipe", "pipe", "pipe"],
             env: { ...process.env, NODE_PATH: path.join(ROOT, "node_modules") },
+            maxWaitMs: 10000,
         });
-        let stdout = "";
-        let stderr = "";
-        child.stdout!.on("data", (d) => (stdout += d));
-        child.stderr!.on("data", (d) => (stderr += d));
-        const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
-        try {
-            // A process waiting for input is asleep (S); one spinning on EAGAIN is always running (R).
-            const state = () => fs.readFileSync(`/proc/${child.pid}/stat`, "utf8").replace(/^.*\) /s, "").charAt(0);
-            let asleep = 0;
-            for (let i = 0; i < 400 && asleep < 10 && child.exitCode === null; i++) {
-                await new Promise((r) => setTimeout(r, 25));
-                asleep = state() === "S" ? asleep + 1 : 0;
-            }
-            assert.strictEqual(asleep, 10, `check-key should sleep while stdin has no data, not spin (${stderr})`);
-        } finally {
-            child.stdin!.end(fs.readFileSync(path.join(work, "e.pub")));
-        }
-        assert.strictEqual(await exited, 0, stderr);
+        const { stdout, stderr } = r;
+        assert.strictEqual(r.asleep, 10, `check-key should sleep while stdin has no data, not spin (${stderr})`);
+        assert.strictEqual(r.code, 0, stderr);
         assert.strictEqual(JSON.parse(stdout).curve, "nistp384");
     });
 

@@ -1,5 +1,5 @@
 import { strict as assert } from "assert";
-import { execFileSync, spawn, spawnSync } from "child_process";
+import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -18,6 +18,7 @@ import { generateKey } from "../core/keys";
 import { SETUP_SCRIPT, scriptLines } from "../core/script.sh";
 import { InvalidParametersError, validateCommandParameters } from "../local/agent";
 import { requireReal } from "./support/env";
+import { runWithNonblockingStdin } from "./support/nonblockingStdin";
 
 
 const ED = generateKey({ type: "ed25519", comment: "k" }).publicKey;
@@ -231,36 +232,14 @@ describe("pka document / document-params", function () {
         requireReal(this, { commands: ["perl"] });
         if (!fs.existsSync("/proc/self/stat")) this.skip();
         const spec = { users: [{ name: "svc_user", sudo: "nopasswd", keys: [ED] }] };
-        const nonblock = "use Fcntl; my $f = fcntl(STDIN, F_GETFL, 0) or die; fcntl(STDIN, F_SETFL, $f | O_NONBLOCK) or die; exec @ARGV or die";
-        const child = spawn("perl", ["-e", nonblock, process.execPath, "-r", "ts-node/register/transpile-only", "cli/pka.ts", "document-params", "--spec", "-"], {
-            cwd: ROOT,
-            stdio: ["pipe", "pipe", "pipe"],
-            env: { ...process.env, TS_NODE_TRANSPILE_ONLY: "true" },
-        });
-        let stdout = "";
-        let stderr = "";
-        child.stdout!.on("data", (d) => (stdout += d));
-        child.stderr!.on("data", (d) => (stderr += d));
-        const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
-        try {
-            // A process waiting for input is asleep (S); one spinning on EAGAIN is always running (R).
-            const state = () => {
-                try {
-                    return fs.readFileSync(`/proc/${child.pid}/stat`, "utf8").replace(/^.*\) /s, "").charAt(0);
-                } catch {
-                    return "gone"; // exited (as readFileSync(0) does on EAGAIN)
-                }
-            };
-            let asleep = 0;
-            for (let i = 0; i < 1200 && asleep < 10 && child.exitCode === null && state() !== "gone"; i++) {
-                await new Promise((r) => setTimeout(r, 25));
-                asleep = state() === "S" ? asleep + 1 : 0;
-            }
-            assert.equal(asleep, 10, `document-params should sleep while stdin has no data, not spin (${stderr})`);
-        } finally {
-            child.stdin!.end(JSON.stringify(spec));
-        }
-        assert.equal(await exited, 0, stderr);
+        const r = await runWithNonblockingStdin(
+            [process.execPath, "-r", "ts-node/register/transpile-only", "cli/pka.ts", "document-params", "--spec", "-"],
+            JSON.stringify(spec),
+            { cwd: ROOT, env: { ...process.env, TS_NODE_TRANSPILE_ONLY: "true" }, maxWaitMs: 30000 },
+        );
+        const { stdout, stderr } = r;
+        assert.equal(r.asleep, 10, `document-params should sleep while stdin has no data, not spin (${stderr})`);
+        assert.equal(r.code, 0, stderr);
         assert.deepEqual(JSON.parse(stdout), documentParameters(validateAccessSpec(spec)));
     });
 
