@@ -107,7 +107,8 @@ const ACCEPTED_LINE = "one OpenSSH public key line such as 'ssh-ed25519 AAAAC3Nz
 // ---------------------------------------------------------------------------------------------
 // SSH wire format
 
-class WireReader {
+/** @internal SSH wire-format reader, shared with core/ppk.ts. */
+export class WireReader {
     private off = 0;
     constructor(private readonly buf: Buffer, private readonly what: string, private readonly label: string) {}
     private fail(detail: string): never {
@@ -818,6 +819,42 @@ export function ppkMacData(f: { algorithm: string; encryption: string; comment: 
     return Buffer.concat([sshString(f.algorithm), sshString(f.encryption), sshString(f.comment), sshString(f.publicBlob), sshString(privatePlain)]);
 }
 
+/** @internal the fixed text in the MAC key of PuTTY v2 files, encrypted or not. */
+export const PPK_MAC_KEY_TEXT = "putty-private-key-file-mac-key";
+
+/** @internal PuTTY v2 key derivation: aes256-cbc key from SHA-1 of [0,0,0,n]+passphrase, zero IV, SHA-1 MAC key. */
+export function ppkV2Keys(passphrase: string): { key: Buffer; iv: Buffer; macKey: Buffer } {
+    const h = (n: number) => crypto.createHash("sha1").update(Buffer.from([0, 0, 0, n])).update(passphrase, "utf8").digest();
+    return {
+        key: Buffer.concat([h(0), h(1)]).subarray(0, 32),
+        iv: Buffer.alloc(16),
+        macKey: crypto.createHash("sha1").update(PPK_MAC_KEY_TEXT).update(passphrase, "utf8").digest(),
+    };
+}
+
+/** @internal the MAC key of an unencrypted .ppk: empty for v3, SHA-1 of the fixed text for v2. */
+export function ppkUnencryptedMacKey(version: 2 | 3): Buffer {
+    return version === 3 ? Buffer.alloc(0) : crypto.createHash("sha1").update(PPK_MAC_KEY_TEXT).digest();
+}
+
+/** @internal aes256-cbc decryption of a .ppk private blob (no padding removal; PuTTY pads itself). */
+export function ppkDecryptBlob(blob: Buffer, key: Buffer, iv: Buffer): Buffer {
+    const d = crypto.createDecipheriv("aes-256-cbc", key, iv);
+    d.setAutoPadding(false);
+    return Buffer.concat([d.update(blob), d.final()]);
+}
+
+/** @internal PuTTY's MAC check (HMAC-SHA-256 for v3, HMAC-SHA-1 for v2); a mismatch is a KeyError saying `wrongMsg`. */
+export function checkPpkMac(f: PpkFile, plain: Buffer, macKey: Buffer, label: string, wrongMsg: string): void {
+    const mac = crypto.createHmac(f.version === 3 ? "sha256" : "sha1", macKey).update(ppkMacData(f, plain)).digest();
+    if (mac.length !== f.mac.length || !crypto.timingSafeEqual(mac, f.mac)) throw new KeyError(label, wrongMsg);
+}
+
+/** @internal */
+export const PPK_CORRUPT_MAC = "fails its PuTTY MAC check: the file is corrupt or was edited";
+/** @internal */
+export const PPK_WRONG_PASSPHRASE = "the passphrase is wrong (PuTTY MAC check failed); give the passphrase the key was saved with";
+
 function parsePpk(s: string, passphrase: string | undefined, label: string): { info: KeyInfo; file: PpkFile; privatePlain?: Buffer } {
     const f = readPpkFile(s, label);
     const b = parseBlob(f.publicBlob, label, "the PuTTY public data");
@@ -828,25 +865,12 @@ function parsePpk(s: string, passphrase: string | undefined, label: string): { i
     let plain: Buffer | undefined;
     if (!encrypted) {
         plain = f.privateBlob;
-        const mac =
-            f.version === 3
-                ? crypto.createHmac("sha256", Buffer.alloc(0)).update(ppkMacData(f, plain)).digest()
-                : crypto.createHmac("sha1", crypto.createHash("sha1").update("putty-private-key-file-mac-key").digest()).update(ppkMacData(f, plain)).digest();
-        if (!crypto.timingSafeEqual(mac.length === f.mac.length ? mac : Buffer.alloc(f.mac.length), f.mac) || mac.length !== f.mac.length) {
-            throw new KeyError(label, "fails its PuTTY MAC check: the file is corrupt or was edited");
-        }
+        checkPpkMac(f, plain, ppkUnencryptedMacKey(f.version), label, PPK_CORRUPT_MAC);
     } else if (passphrase !== undefined && f.version === 2) {
-        const h = (n: number) => crypto.createHash("sha1").update(Buffer.from([0, 0, 0, n])).update(passphrase, "utf8").digest();
-        const key = Buffer.concat([h(0), h(1)]).subarray(0, 32);
         if (f.privateBlob.length % 16 !== 0) throw new KeyError(label, "has encrypted data of a bad length: corrupt");
-        const d = crypto.createDecipheriv("aes-256-cbc", key, Buffer.alloc(16));
-        d.setAutoPadding(false);
-        plain = Buffer.concat([d.update(f.privateBlob), d.final()]);
-        const macKey = crypto.createHash("sha1").update("putty-private-key-file-mac-key").update(passphrase, "utf8").digest();
-        const mac = crypto.createHmac("sha1", macKey).update(ppkMacData(f, plain)).digest();
-        if (mac.length !== f.mac.length || !crypto.timingSafeEqual(mac, f.mac)) {
-            throw new KeyError(label, "the passphrase is wrong (PuTTY MAC check failed); give the passphrase the key was saved with");
-        }
+        const k = ppkV2Keys(passphrase);
+        plain = ppkDecryptBlob(f.privateBlob, k.key, k.iv);
+        checkPpkMac(f, plain, k.macKey, label, PPK_WRONG_PASSPHRASE);
     }
     return { info, file: f, privatePlain: plain };
 }

@@ -12,10 +12,17 @@ import * as crypto from "crypto";
 import { argon2d, argon2i, argon2id } from "hash-wasm";
 import {
     KeyError,
+    PPK_CORRUPT_MAC,
+    PPK_WRONG_PASSPHRASE,
+    WireReader,
+    checkPpkMac,
     decryptPrivateKey,
     parseKey,
     parseOpensshPrivate,
+    ppkDecryptBlob,
     ppkMacData,
+    ppkUnencryptedMacKey,
+    ppkV2Keys,
     readPpkFile,
     sshMpint,
     sshString,
@@ -181,30 +188,20 @@ export async function decryptPpk(ppkText: string, passphrase?: string, label = "
     let plain: Buffer;
     if (f.encryption === "none") {
         plain = f.privateBlob;
-        const macKey = f.version === 3 ? Buffer.alloc(0) : crypto.createHash("sha1").update("putty-private-key-file-mac-key").digest();
-        const mac = crypto.createHmac(f.version === 3 ? "sha256" : "sha1", macKey).update(ppkMacData(f, plain)).digest();
-        if (mac.length !== f.mac.length || !crypto.timingSafeEqual(mac, f.mac)) throw new KeyError(label, "fails its PuTTY MAC check: the file is corrupt or was edited");
+        checkPpkMac(f, plain, ppkUnencryptedMacKey(f.version), label, PPK_CORRUPT_MAC);
     } else {
         if (passphrase === undefined) throw new KeyError(label, "is an encrypted PuTTY key; give its passphrase");
         if (f.privateBlob.length % 16 !== 0) throw new KeyError(label, "has encrypted data of a bad length: corrupt");
-        let key: Buffer, iv: Buffer, macKey: Buffer;
+        let keys: { key: Buffer; iv: Buffer; macKey: Buffer };
         if (f.version === 3) {
             const k = f.kdf!;
             const derived = await argon2(k.flavour, { password: passphrase, salt: k.salt, passes: k.passes, memory: k.memory, parallelism: k.parallelism });
-            [key, iv, macKey] = [derived.subarray(0, 32), derived.subarray(32, 48), derived.subarray(48, 80)];
+            keys = { key: derived.subarray(0, 32), iv: derived.subarray(32, 48), macKey: derived.subarray(48, 80) };
         } else {
-            const h = (n: number) => crypto.createHash("sha1").update(Buffer.from([0, 0, 0, n])).update(passphrase, "utf8").digest();
-            key = Buffer.concat([h(0), h(1)]).subarray(0, 32);
-            iv = Buffer.alloc(16);
-            macKey = crypto.createHash("sha1").update("putty-private-key-file-mac-key").update(passphrase, "utf8").digest();
+            keys = ppkV2Keys(passphrase);
         }
-        const d = crypto.createDecipheriv("aes-256-cbc", key, iv);
-        d.setAutoPadding(false);
-        plain = Buffer.concat([d.update(f.privateBlob), d.final()]);
-        const mac = crypto.createHmac(f.version === 3 ? "sha256" : "sha1", macKey).update(ppkMacData(f, plain)).digest();
-        if (mac.length !== f.mac.length || !crypto.timingSafeEqual(mac, f.mac)) {
-            throw new KeyError(label, "the passphrase is wrong (PuTTY MAC check failed); give the passphrase the key was saved with");
-        }
+        plain = ppkDecryptBlob(f.privateBlob, keys.key, keys.iv);
+        checkPpkMac(f, plain, keys.macKey, label, PPK_WRONG_PASSPHRASE);
     }
     const blob = f.publicBlob;
     let rest = plain;
@@ -219,12 +216,9 @@ export async function decryptPpk(ppkText: string, passphrase?: string, label = "
     // The public parts come from the public blob (already validated by parseKey above).
     const pubFields = (() => {
         const parts: Buffer[] = [];
-        let off = 4 + blob.readUInt32BE(0);
-        while (off < blob.length) {
-            const n = blob.readUInt32BE(off);
-            parts.push(blob.subarray(off + 4, off + 4 + n));
-            off += 4 + n;
-        }
+        const r = new WireReader(blob, "the PuTTY public data", label);
+        r.str();
+        while (r.remaining() > 0) parts.push(r.bytes());
         return parts;
     })();
     switch (f.algorithm) {
