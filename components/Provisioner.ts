@@ -2,29 +2,16 @@ import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
-import { associationPattern, commandResultPattern, EC2_RUNNING_PATTERN, PUSH_PATTERN, pushEvent } from "../core/events";
+import { ALL_TRIGGERS, ProvisionerTrigger, provisionerRules, pushEvent } from "../core/events";
 import { checkKeyRules, KeyRules } from "../core/keys";
 import { defaultNodeRuntime, RUNTIME_CALENDAR, runtimeDeprecation } from "../core/runtimes";
 
-/**
- * What provisions an instance (PkaFleet's and the Provisioner's `triggers`). The command-result rule
- * is always on: retries and host keys need it.
- */
-export const ProvisionerTrigger = {
-    /** EC2 "state running": waits for the SSM agent through redelivery, never drops the instance. */
-    InstanceRunning: "instanceRunning",
-    /** SSM instance association state change: the agent is online (also covers instances that were stopped; any association but our own document's). */
-    AssociationChange: "associationChange",
-    /** `pka-fleet` push events: a deploy that changes the access spec re-provisions every online tagged instance (rotation, revocation, backfill). */
-    Push: "push",
-} as const;
-export type ProvisionerTrigger = (typeof ProvisionerTrigger)[keyof typeof ProvisionerTrigger];
+/** What provisions an instance (PkaFleet's and the Provisioner's `triggers`), from core/events.ts. */
+export { ProvisionerTrigger, ALL_TRIGGERS } from "../core/events";
 /** The same enum under the name PkaFleet's args have always used. */
 export const FleetTrigger = ProvisionerTrigger;
 export type FleetTrigger = ProvisionerTrigger;
 
-/** Every trigger, in order: the default `triggers`. */
-export const ALL_TRIGGERS: readonly ProvisionerTrigger[] = Object.freeze(Object.values(ProvisionerTrigger));
 /** CloudWatch Logs retention values (days): what `logRetentionDays` may be. */
 export const RETENTION_DAYS: readonly number[] = Object.freeze([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653]);
 
@@ -313,11 +300,8 @@ export class Provisioner extends pulumi.ComponentResource {
         );
 
         // ---- rules -> queue ----
-        const patterns: { key: string; pattern: pulumi.Output<object>; description: string }[] = [];
-        if (triggers.includes("instanceRunning")) patterns.push({ key: "running", pattern: pulumi.output(EC2_RUNNING_PATTERN), description: "EC2 instance entered running" });
-        if (triggers.includes("associationChange")) patterns.push({ key: "association", pattern: documentName.apply(associationPattern), description: "SSM agent online (association state change)" });
-        patterns.push({ key: "results", pattern: documentName.apply(commandResultPattern), description: "Results of the setup document" });
-        if (triggers.includes("push")) patterns.push({ key: "push", pattern: pulumi.output(PUSH_PATTERN), description: "pka-fleet push events" });
+        // Patterns that ignore the document name stay plain values (no dependency on documentName).
+        const patterns = provisionerRules(triggers).map((r) => ({ ...r, pattern: r.pattern.length === 0 ? pulumi.output(r.pattern("")) : documentName.apply(r.pattern) }));
         const rules = patterns.map(
             (p) => new aws.cloudwatch.EventRule(`${name}-${p.key}`, { description: `pka-fleet: ${p.description}`, eventPattern: p.pattern.apply((x) => JSON.stringify(x)), tags }, child),
         );

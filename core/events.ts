@@ -9,6 +9,23 @@
  * in test/fixtures/events/.
  */
 
+/**
+ * What provisions an instance (PkaFleet's and the Provisioner's `triggers`). The command-result rule
+ * is always on: retries and host keys need it.
+ */
+export const ProvisionerTrigger = {
+    /** EC2 "state running": waits for the SSM agent through redelivery, never drops the instance. */
+    InstanceRunning: "instanceRunning",
+    /** SSM instance association state change: the agent is online (also covers instances that were stopped; any association but our own document's). */
+    AssociationChange: "associationChange",
+    /** `pka-fleet` push events: a deploy that changes the access spec re-provisions every online tagged instance (rotation, revocation, backfill). */
+    Push: "push",
+} as const;
+export type ProvisionerTrigger = (typeof ProvisionerTrigger)[keyof typeof ProvisionerTrigger];
+
+/** Every trigger, in order: the default `triggers`. */
+export const ALL_TRIGGERS: readonly ProvisionerTrigger[] = Object.freeze(Object.values(ProvisionerTrigger));
+
 /** Our own events (deploy-time backfill, rotation, revocation) carry this `source`. */
 export const PUSH_SOURCE = "pka-fleet";
 export const PUSH_DETAIL_TYPE = "PKA Fleet Access Push";
@@ -180,4 +197,25 @@ export function parseQueuedEvent(body: string): QueuedEvent {
 export function sameDocument(a: string, b: string): boolean {
     const name = (s: string) => (s.startsWith("arn:") ? s.slice(s.lastIndexOf("/") + 1) : s);
     return name(a) === name(b);
+}
+
+/** One EventBridge rule of the Provisioner: deployed as `<name>-<key>`, described as `pka-fleet: <description>`. */
+export interface ProvisionerRule {
+    readonly key: string;
+    readonly description: string;
+    /** The rule's event pattern for the setup document's name (patterns that do not use it take no argument). */
+    readonly pattern: (documentName: string) => object;
+}
+
+/**
+ * The Provisioner's EventBridge rules for `triggers`, in deploy order: running, association, results
+ * (always: retries and host keys need it), push. The local fleet's bus uses the same list.
+ */
+export function provisionerRules(triggers: readonly ProvisionerTrigger[]): ProvisionerRule[] {
+    const rules: ProvisionerRule[] = [];
+    if (triggers.includes("instanceRunning")) rules.push({ key: "running", description: "EC2 instance entered running", pattern: () => EC2_RUNNING_PATTERN });
+    if (triggers.includes("associationChange")) rules.push({ key: "association", description: "SSM agent online (association state change)", pattern: associationPattern });
+    rules.push({ key: "results", description: "Results of the setup document", pattern: commandResultPattern });
+    if (triggers.includes("push")) rules.push({ key: "push", description: "pka-fleet push events", pattern: () => PUSH_PATTERN });
+    return rules;
 }

@@ -20,7 +20,7 @@ import * as path from "path";
 import { AccessSpec, accessSpecHash, canonicalAccessSpecJson, validateAccessSpec } from "../core/accessSpec";
 import { splitAccessSpec } from "../core/accessStore";
 import { renderDocument } from "../core/document";
-import { associationPattern, commandResultPattern, EC2_RUNNING_PATTERN, PUSH_DETAIL_TYPE, PUSH_PATTERN, PUSH_SOURCE } from "../core/events";
+import { ALL_TRIGGERS, provisionerRules, PUSH_DETAIL_TYPE, PUSH_SOURCE } from "../core/events";
 import { generateKey } from "../core/keys";
 import type { FleetPlan } from "../components/PkaFleet";
 import { runDocumentLikeAgent } from "./agent";
@@ -257,18 +257,13 @@ function buildSpec(fleetName: string, publicKey: string): { plan: Plan; spec: Ac
 
 /**
  * The EventBridge rules components/Provisioner.ts deploys with every trigger on (its default, and
- * PkaFleet's), in its order and keyed as its rules are named (`<name>-<key>`). Provisioner.ts builds
- * its rule list inline in the constructor (no pure function to import), so this mirrors it with
- * the same core/events.ts functions and the deployed document name; test/eventBus.test.ts asserts
- * that these deep-equal the eventPattern inputs the Provisioner registers under Pulumi mocks.
+ * PkaFleet's), in its order and keyed as its rules are named (`<name>-<key>`): core/events.ts
+ * provisionerRules, the list the Provisioner maps, for the deployed document name;
+ * test/eventBus.test.ts asserts that these deep-equal the eventPattern inputs the Provisioner
+ * registers under Pulumi mocks.
  */
 export function provisionerRulePatterns(documentName: string): { key: string; pattern: object }[] {
-    return [
-        { key: "running", pattern: EC2_RUNNING_PATTERN },
-        { key: "association", pattern: associationPattern(documentName) },
-        { key: "results", pattern: commandResultPattern(documentName) },
-        { key: "push", pattern: PUSH_PATTERN },
-    ];
+    return provisionerRules(ALL_TRIGGERS).map((r) => ({ key: r.key, pattern: r.pattern(documentName) }));
 }
 
 /** Puts the Provisioner's rules on `bus`, every one targeting `queue` (as every deployed rule targets the provisioner queue). */
