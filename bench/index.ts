@@ -15,13 +15,14 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { provisionerCodePath } from "../core/lambdaBundle";
 import { packageRoot } from "../local/fleet";
 import { sandboxUnavailableReason } from "../local/sandbox";
 import { AccessResult, benchAccess } from "./access";
 import { benchBurst, BurstResult } from "./burst";
 import { benchFleet } from "./fleet";
 import { benchKeygen } from "./keygen";
-import { benchLambdaCalls, bundlePath, measureLoad } from "./lambda";
+import { benchLambdaCalls, measureLoad } from "./lambda";
 import { HostTimings, measureHosts, measureSpecCapacity, SpecCapacity } from "./script";
 
 const log = (s: string) => process.stdout.write(`${s}\n`);
@@ -104,7 +105,7 @@ async function main(): Promise<void> {
     const hostsT = await measure<HostTimings>("script: first and no-change run on 6 real hosts", () => measureHosts(6), noHosts);
     const capacity = await measure<SpecCapacity>("largest access spec within 64 KB", () => measureSpecCapacity());
     const bundle = await measure("Lambda bundle size and load time", () => {
-        const file = bundlePath();
+        const file = provisionerCodePath();
         if (!fs.existsSync(file)) throw new Error(`${file} is missing: run \`npm run build\``);
         return { bytes: fs.statSync(file).size, load: measureLoad(7) };
     });

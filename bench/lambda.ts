@@ -6,23 +6,17 @@
  */
 import { execFileSync } from "child_process";
 import * as fs from "fs";
-import * as path from "path";
 import { canonicalAccessSpecJson, validateAccessSpec } from "../core/accessSpec";
 import { splitAccessSpec } from "../core/accessStore";
+import { provisionerCodePath } from "../core/lambdaBundle";
 import { createHandler, Log, SQSRecord } from "../lambda/provisioner";
 import { FakeAwsState, ServiceName } from "../local/fakeAws";
 
 const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHqES5zNG9al28zqQu3ZQwKMG8xswUKYWhqvGcMZATU7 bench";
 
-/** bin/lambda/provisioner.js, from the compiled bench (bin/bench) or the sources (bench/). */
-export function bundlePath(): string {
-    const c = [path.resolve(__dirname, "..", "lambda", "provisioner.js"), path.resolve(__dirname, "..", "bin", "lambda", "provisioner.js")];
-    return c.find((p) => fs.existsSync(p) && !p.endsWith(path.join("lambda", "provisioner.ts"))) ?? c[1];
-}
-
 /** Median module load time of the bundle in fresh node processes (ms). */
 export function measureLoad(runs = 7): { medianMs: number; minMs: number; maxMs: number } {
-    const file = bundlePath();
+    const file = provisionerCodePath();
     const times: number[] = [];
     for (let i = 0; i < runs; i++) {
         const out = execFileSync(process.execPath, ["-e", `const t=process.hrtime.bigint();require(${JSON.stringify(file)});process.stdout.write(String(Number(process.hrtime.bigint()-t)/1e6))`], {
@@ -134,7 +128,7 @@ export async function runFleet(instances = 1000, batchSize = 50, rate?: { ratePe
 /** The bench runner's entry: one row per measurement. */
 export async function benchLambda(): Promise<Record<string, string | number>[]> {
     const rows: Record<string, string | number>[] = [];
-    const file = bundlePath();
+    const file = provisionerCodePath();
     if (fs.existsSync(file)) {
         const load = measureLoad();
         rows.push({

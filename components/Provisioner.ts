@@ -1,13 +1,15 @@
 import * as fs from "fs";
-import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import { ALL_TRIGGERS, ProvisionerTrigger, provisionerRules, pushEvent } from "../core/events";
 import { checkKeyRules, KeyRules } from "../core/keys";
+import { provisionerCodePath } from "../core/lambdaBundle";
 import { defaultNodeRuntime, RUNTIME_CALENDAR, runtimeDeprecation } from "../core/runtimes";
 
 /** What provisions an instance (PkaFleet's and the Provisioner's `triggers`), from core/events.ts. */
 export { ProvisionerTrigger, ALL_TRIGGERS } from "../core/events";
+/** Where the bundled handler is (the default `codePath`), from core/lambdaBundle.ts. */
+export { provisionerCodePath } from "../core/lambdaBundle";
 /** The same enum under the name PkaFleet's args have always used. */
 export const FleetTrigger = ProvisionerTrigger;
 export type FleetTrigger = ProvisionerTrigger;
@@ -186,13 +188,6 @@ export function eventBridgeQueuePolicy(queueArn: string, ruleArns: string[]): st
             },
         ],
     });
-}
-
-/** Where the bundled handler is: `bin/lambda/provisioner.js` of this package. */
-export function provisionerCodePath(): string {
-    // From bin/components (the package) the bundle is ../lambda; from the sources (ts-node) it is ../bin/lambda.
-    const candidates = [path.resolve(__dirname, "..", "lambda", "provisioner.js"), path.resolve(__dirname, "..", "bin", "lambda", "provisioner.js")];
-    return candidates.find((c) => fs.existsSync(c)) ?? candidates[candidates.length - 1];
 }
 
 /**

@@ -22,6 +22,7 @@ import { splitAccessSpec } from "../core/accessStore";
 import { renderDocument } from "../core/document";
 import { ALL_TRIGGERS, provisionerRules, PUSH_DETAIL_TYPE, PUSH_SOURCE } from "../core/events";
 import { generateKey } from "../core/keys";
+import { provisionerCodePath } from "../core/lambdaBundle";
 import type { FleetPlan } from "../components/PkaFleet";
 import { runDocumentLikeAgent } from "./agent";
 import { EventSourceMapping, LocalEventBus, LocalQueue, SqsEvent } from "./eventBus";
@@ -111,10 +112,6 @@ export function packageRoot(): string {
     throw new Error("cannot find the pka-fleet package root");
 }
 
-export function lambdaBundlePath(): string {
-    return path.join(packageRoot(), "bin", "lambda", "provisioner.js");
-}
-
 /** The worker each Lambda "container" runs: it requires the bundle once and serves invocations over IPC. */
 const WORKER = `
 const bundle = require(process.env.PKA_LOCAL_LAMBDA_BUNDLE);
@@ -145,7 +142,7 @@ export class LambdaPool {
     constructor(private readonly env: Record<string, string>, private readonly size: number, private readonly timeoutMs = 60_000) {}
 
     async start(): Promise<void> {
-        const bundle = lambdaBundlePath();
+        const bundle = provisionerCodePath();
         if (!fs.existsSync(bundle)) throw new Error(`the Lambda bundle ${bundle} is missing: run \`npm run build\` first`);
         const workerFile = path.join(os.tmpdir(), `pka-lambda-worker-${process.pid}-${randomBytes(4).toString("hex")}.js`);
         trackTemp(workerFile);
