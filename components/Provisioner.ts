@@ -1,6 +1,7 @@
 import * as fs from "fs";
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
+import { isParameterPath } from "../core/accessStore";
 import { ALL_TRIGGERS, ProvisionerTrigger, provisionerRules, pushEvent } from "../core/events";
 import { checkKeyRules, KeyRules } from "../core/keys";
 import { provisionerCodePath } from "../core/lambdaBundle";
@@ -251,11 +252,11 @@ export class Provisioner extends pulumi.ComponentResource {
         }
 
         const accessPath = pulumi.output(args.accessParameterPath).apply((p) => {
-            if (!/^\/[A-Za-z0-9_.\-/]*[A-Za-z0-9_.-]$/.test(p)) fail(`\`accessParameterPath\` must be a parameter path like /pka/<fleet>/access; got ${p}`);
+            if (!isParameterPath(p)) fail(`\`accessParameterPath\` must be a parameter path like /pka/<fleet>/access; got ${p}`);
             return p;
         });
         const knownHostsPath = pulumi.output(args.knownHostsPath ?? accessPath.apply((p) => `${p.slice(0, p.lastIndexOf("/")) || ""}/known_hosts`)).apply((p) => {
-            if (!/^\/[A-Za-z0-9_.\-/]*[A-Za-z0-9_.-]$/.test(p)) fail(`\`knownHostsPath\` must be a parameter path like /pka/<fleet>/known_hosts; got ${p}`);
+            if (!isParameterPath(p)) fail(`\`knownHostsPath\` must be a parameter path like /pka/<fleet>/known_hosts; got ${p}`);
             return p;
         });
         const tagKey = pulumi.output(args.targetTag.key).apply((k) => {

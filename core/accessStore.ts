@@ -30,13 +30,18 @@ export function sha256Hex(s: string): string {
     return createHash("sha256").update(s, "utf8").digest("hex");
 }
 
+/** A Parameter Store path as the access parameters use it: `/` then letters, digits, `_ . - /`, not ending in `/`. */
+export function isParameterPath(p: string): boolean {
+    return /^\/[A-Za-z0-9_.\-/]*[A-Za-z0-9_.-]$/.test(p);
+}
+
 function chunkName(path: string, i: number): string {
     return `${path.replace(/\/+$/, "")}/${String(i).padStart(4, "0")}`;
 }
 
 /** Splits the spec JSON into parameters under `path` (each value <= 4096 bytes, chunk boundaries on code points). */
 export function splitAccessSpec(json: string, path: string): { name: string; value: string }[] {
-    if (!/^\/[A-Za-z0-9_.\-/]+$/.test(path) || path.endsWith("/")) {
+    if (!isParameterPath(path)) {
         throw new AccessStoreError(`access parameter path must look like /pka/<fleet>/access; got ${JSON.stringify(path)}`);
     }
     if (json.length === 0) throw new AccessStoreError("access spec JSON is empty");
