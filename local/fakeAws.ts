@@ -20,6 +20,7 @@
 import { createHash, randomUUID } from "crypto";
 import * as http from "http";
 import { AddressInfo } from "net";
+import { INSTANCE_ID_RE } from "../core/events";
 
 export const FAKE_ACCOUNT = "123456789012";
 export const FAKE_REGION = "us-east-1";
@@ -84,8 +85,6 @@ export interface CallRecord {
 function validation(msg: string): AwsApiError {
     return new AwsApiError("ValidationException", `1 validation error detected: ${msg}`);
 }
-
-const INSTANCE_ID_RE = /^(i-(\w{8}|\w{17})|mi-\w{17})$/;
 
 export class FakeAwsState {
     readonly instances = new Map<string, FakeInstance>();
