@@ -8,6 +8,7 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import { canonicalAccessSpecJson, validateAccessSpec } from "../core/accessSpec";
 import { splitAccessSpec } from "../core/accessStore";
+import { EC2_RUNNING_DETAIL_TYPE } from "../core/events";
 import { provisionerCodePath } from "../core/lambdaBundle";
 import { createHandler, Log, SQSRecord } from "../lambda/provisioner";
 import { FakeAwsState, ServiceName } from "../local/fakeAws";
@@ -93,7 +94,7 @@ export async function runFleet(instances = 1000, batchSize = 50, rate?: { ratePe
         return {
             messageId: `m${i}`,
             eventSource: "aws:sqs",
-            body: JSON.stringify({ version: "0", id: `e${i}`, source: "aws.ec2", "detail-type": "EC2 Instance State-change Notification", detail: { "instance-id": id, state: "running" } }),
+            body: JSON.stringify({ version: "0", id: `e${i}`, source: "aws.ec2", "detail-type": EC2_RUNNING_DETAIL_TYPE, detail: { "instance-id": id, state: "running" } }),
         };
     });
     let rounds = 0;

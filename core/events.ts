@@ -30,10 +30,15 @@ export const ALL_TRIGGERS: readonly ProvisionerTrigger[] = Object.freeze(Object.
 export const PUSH_SOURCE = "pka-fleet";
 export const PUSH_DETAIL_TYPE = "PKA Fleet Access Push";
 
+/** The AWS detail-types the provisioner reacts to (EC2 state change, State Manager association, Run Command result). */
+export const EC2_RUNNING_DETAIL_TYPE = "EC2 Instance State-change Notification";
+export const SSM_ASSOCIATION_DETAIL_TYPE = "EC2 State Manager Instance Association State Change";
+export const COMMAND_RESULT_DETAIL_TYPE = "EC2 Command Invocation Status-change Notification";
+
 /** EC2 says an instance is running. The SSM agent may not be online yet: the Lambda waits via redelivery. */
 export const EC2_RUNNING_PATTERN = {
     source: ["aws.ec2"],
-    "detail-type": ["EC2 Instance State-change Notification"],
+    "detail-type": [EC2_RUNNING_DETAIL_TYPE],
     detail: { state: ["running"] },
 } as const;
 
@@ -43,7 +48,7 @@ export const EC2_RUNNING_PATTERN = {
  */
 export const SSM_ASSOCIATION_PATTERN = {
     source: ["aws.ssm"],
-    "detail-type": ["EC2 State Manager Instance Association State Change"],
+    "detail-type": [SSM_ASSOCIATION_DETAIL_TYPE],
     detail: { "instance-id": [{ prefix: "i-" }] },
 } as const;
 
@@ -67,7 +72,7 @@ export const COMMAND_FAILED_STATUSES: readonly string[] = ["Failed", "TimedOut",
 export function commandResultPattern(documentName: string) {
     return {
         source: ["aws.ssm"],
-        "detail-type": ["EC2 Command Invocation Status-change Notification"],
+        "detail-type": [COMMAND_RESULT_DETAIL_TYPE],
         detail: { "document-name": [documentName], status: [...COMMAND_TERMINAL_STATUSES] },
     };
 }
@@ -157,18 +162,18 @@ export function parseQueuedEvent(body: string): QueuedEvent {
     const type = `${e.source} / ${e["detail-type"]}`;
     if (!detail) throw new QueuedEventError("not-an-event", `${type} has no detail object`);
 
-    if (e.source === "aws.ec2" && e["detail-type"] === EC2_RUNNING_PATTERN["detail-type"][0]) {
+    if (e.source === "aws.ec2" && e["detail-type"] === EC2_RUNNING_DETAIL_TYPE) {
         const instanceId = instanceIdOf(detail, type);
         if (detail.state !== "running") throw new QueuedEventError("unwanted-state", `${type} for state ${JSON.stringify(detail.state)}, not running`);
         return { kind: "instance-running", instanceId, eventId };
     }
-    if (e.source === "aws.ssm" && e["detail-type"] === SSM_ASSOCIATION_PATTERN["detail-type"][0]) {
+    if (e.source === "aws.ssm" && e["detail-type"] === SSM_ASSOCIATION_DETAIL_TYPE) {
         const instanceId = instanceIdOf(detail, type);
         const status = typeof detail.status === "string" ? detail.status : undefined;
         const documentName = typeof detail["document-name"] === "string" ? (detail["document-name"] as string) : undefined;
         return { kind: "association", instanceId, status, documentName, eventId };
     }
-    if (e.source === "aws.ssm" && e["detail-type"] === "EC2 Command Invocation Status-change Notification") {
+    if (e.source === "aws.ssm" && e["detail-type"] === COMMAND_RESULT_DETAIL_TYPE) {
         const instanceId = instanceIdOf(detail, type);
         const commandId = detail["command-id"];
         const status = detail.status;

@@ -22,6 +22,7 @@
  */
 import { createHash, randomUUID } from "crypto";
 import { EventEmitter } from "events";
+import { COMMAND_RESULT_DETAIL_TYPE, EC2_RUNNING_DETAIL_TYPE, SSM_ASSOCIATION_DETAIL_TYPE } from "../core/events";
 import type { LocalEventBus } from "./eventBus";
 import { AwsApiError, FakeAwsServer, HandlerTable, OpHandler, startFakeAwsServer } from "./fakeAws";
 import { LOCAL_ACCOUNT_ID, LOCAL_REGION, LocalQueue } from "./queue";
@@ -287,7 +288,7 @@ export class LocalSsmEndpoint extends EventEmitter {
         this.emit("launched", inst);
         this.bus?.put({
             source: "aws.ec2",
-            detailType: "EC2 Instance State-change Notification",
+            detailType: EC2_RUNNING_DETAIL_TYPE,
             resources: [`arn:aws:ec2:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:instance/${instanceId}`],
             detail: { "instance-id": instanceId, state: "running" },
         });
@@ -303,7 +304,7 @@ export class LocalSsmEndpoint extends EventEmitter {
         const now = new Date().toISOString();
         this.bus?.put({
             source: "aws.ssm",
-            detailType: "EC2 State Manager Instance Association State Change",
+            detailType: SSM_ASSOCIATION_DETAIL_TYPE,
             resources: [`arn:aws:ec2:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:instance/${inst.instanceId}`],
             detail: {
                 "association-id": randomUUID(),
@@ -338,7 +339,7 @@ export class LocalSsmEndpoint extends EventEmitter {
         inst.state = "terminated";
         this.bus?.put({
             source: "aws.ec2",
-            detailType: "EC2 Instance State-change Notification",
+            detailType: EC2_RUNNING_DETAIL_TYPE,
             resources: [`arn:aws:ec2:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:instance/${instanceId}`],
             detail: { "instance-id": instanceId, state: "terminated" },
         });
@@ -561,7 +562,7 @@ export class LocalSsmEndpoint extends EventEmitter {
         this.emit("invocation", inv);
         this.bus?.put({
             source: "aws.ssm",
-            detailType: "EC2 Command Invocation Status-change Notification",
+            detailType: COMMAND_RESULT_DETAIL_TYPE,
             resources: [`arn:aws:ec2:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:instance/${inv.instanceId}`],
             detail: {
                 "command-id": inv.commandId,
