@@ -15,6 +15,7 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { seconds } from "../cli/localFleet";
 import { provisionerCodePath } from "../core/lambdaBundle";
 import { packageRoot } from "../local/fleet";
 import { sandboxUnavailableReason } from "../local/sandbox";
@@ -26,10 +27,6 @@ import { benchLambdaCalls, measureLoad } from "./lambda";
 import { HostTimings, measureHosts, measureSpecCapacity, SpecCapacity } from "./script";
 
 const log = (s: string) => process.stdout.write(`${s}\n`);
-
-function seconds(ms: number | undefined): string {
-    return ms === undefined ? "-" : `${(ms / 1000).toFixed(1)} s`;
-}
 
 function table(header: string[], rows: (string | number)[][]): string {
     return [`| ${header.join(" | ")} |`, `|${header.map(() => "---").join("|")}|`, ...rows.map((r) => `| ${r.join(" | ")} |`)].join("\n");

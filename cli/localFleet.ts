@@ -91,7 +91,8 @@ export function localFleetUnavailableReason(): string | undefined {
     return undefined;
 }
 
-function seconds(ms: number | undefined): string {
+/** A duration in ms as seconds with one decimal ("-" when unknown). */
+export function seconds(ms: number | undefined): string {
     return ms === undefined ? "-" : `${(ms / 1000).toFixed(1)} s`;
 }
 

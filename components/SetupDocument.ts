@@ -1,6 +1,6 @@
-import { createHash } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
+import { sha256Hex } from "../core/accessStore";
 import { MAX_COMMAND_BYTES, renderDocumentJson } from "../core/document";
 
 /** SSM document names: 3-128 of letters, digits, `_ - .`; the prefixes aws, amazon and amzn are AWS's. */
@@ -69,7 +69,7 @@ export class SetupDocument extends pulumi.ComponentResource {
         this.documentName = doc.name;
         this.documentArn = doc.arn;
         this.documentVersion = doc.latestVersion;
-        this.contentSha256 = pulumi.output(createHash("sha256").update(content).digest("hex"));
+        this.contentSha256 = pulumi.output(sha256Hex(content));
         this.registerOutputs({
             documentName: this.documentName,
             documentArn: this.documentArn,

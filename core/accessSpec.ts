@@ -4,8 +4,8 @@
  * CLI, Lambda); the on-host script re-validates what it receives, but it only ever receives
  * values that passed this module.
  */
-import { createHash } from "crypto";
 import { isIP } from "net";
+import { sha256Hex } from "./accessStore";
 import { INSTALLABLE_KEY_TYPES, judgeKey, KeyRules, parsePublicKey } from "./keys";
 
 export type SudoMode = "nopasswd" | "none";
@@ -354,7 +354,7 @@ export function canonicalAccessSpecJson(spec: AccessSpec): string {
 
 /** Hex sha256 of the canonical JSON. */
 export function accessSpecHash(spec: AccessSpec): string {
-    return createHash("sha256").update(canonicalAccessSpecJson(spec)).digest("hex");
+    return sha256Hex(canonicalAccessSpecJson(spec));
 }
 
 /** The authorized_keys lines of one user, in order. */

@@ -3,8 +3,8 @@
  * that carry an access spec to it. `SetupDocument` deploys renderDocumentJson(); `pka document`
  * prints it; the provisioner sends documentParameters(spec).
  */
-import { createHash } from "crypto";
 import { AccessSpec, AccessSpecError, firstBadManifestLine, renderManifest } from "./accessSpec";
+import { sha256Hex } from "./accessStore";
 import { scriptLines } from "./script.sh";
 
 export const DOCUMENT_SCHEMA_VERSION = "2.2";
@@ -92,7 +92,7 @@ export function documentParameters(spec: AccessSpec): Record<string, string[]> {
     const b64 = Buffer.from(manifest, "utf8").toString("base64");
     const params = {
         [SPEC_PARAMETER]: [b64],
-        [SPEC_SHA_PARAMETER]: [createHash("sha256").update(manifest, "utf8").digest("hex")],
+        [SPEC_SHA_PARAMETER]: [sha256Hex(manifest)],
     };
     const size = commandBytes(params);
     if (size > MAX_COMMAND_BYTES || b64.length > MAX_SPEC_BASE64) {

@@ -21,9 +21,7 @@ import { createHash, randomUUID } from "crypto";
 import * as http from "http";
 import { AddressInfo } from "net";
 import { INSTANCE_ID_RE } from "../core/events";
-
-export const FAKE_ACCOUNT = "123456789012";
-export const FAKE_REGION = "us-east-1";
+import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from "./queue";
 
 /** An AWS error as the SDK surfaces it (name = error code). */
 export class AwsApiError extends Error {
@@ -183,7 +181,7 @@ export class FakeAwsState {
             if (bad) {
                 throw new AwsApiError(
                     "AccessDeniedException",
-                    `User: arn:aws:sts::${FAKE_ACCOUNT}:assumed-role/provisioner is not authorized to perform: ssm:SendCommand on resource: arn:aws:ec2:${FAKE_REGION}:${FAKE_ACCOUNT}:instance/${bad} because no identity-based policy allows the ssm:SendCommand action`,
+                    `User: arn:aws:sts::${LOCAL_ACCOUNT_ID}:assumed-role/provisioner is not authorized to perform: ssm:SendCommand on resource: arn:aws:ec2:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:instance/${bad} because no identity-based policy allows the ssm:SendCommand action`,
                 );
             }
         }
@@ -405,7 +403,7 @@ export function renderEc2Xml(action: string, output: any, requestId: string): st
             "<reservationSet>" +
             output.Reservations.map(
                 (r: any, n: number) =>
-                    `<item><reservationId>r-${String(n).padStart(17, "0")}</reservationId><ownerId>${FAKE_ACCOUNT}</ownerId><instancesSet>` +
+                    `<item><reservationId>r-${String(n).padStart(17, "0")}</reservationId><ownerId>${LOCAL_ACCOUNT_ID}</ownerId><instancesSet>` +
                     r.Instances.map(
                         (i: any) =>
                             `<item><instanceId>${xmlEscape(i.InstanceId)}</instanceId><instanceState><code>16</code><name>running</name></instanceState><tagSet>` +
