@@ -108,7 +108,7 @@ export async function measureHosts(n = 6): Promise<HostTimings> {
             if (a.responseCode !== 0) throw new Error(`first run failed: ${a.stderr}`);
             first.push(a.durationMs);
             const b = await runDocumentLikeAgent(h, doc, params);
-            if (b.responseCode !== 0 || !/changes=0$/m.test(b.stdout)) throw new Error(`second run changed something: ${b.stdout}`);
+            if (b.responseCode !== 0 || !/ changes=0 conflicts=0$/m.test(b.stdout)) throw new Error(`second run changed something: ${b.stdout}`);
             again.push(b.durationMs);
         }
         const known = path.join(dir, "known_hosts");

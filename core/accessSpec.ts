@@ -19,6 +19,12 @@ export interface AccessUser {
     keys: string[];
     /** authorized_keys options for every key of this user, from the allow-list. */
     keyOptions?: string;
+    /**
+     * Take over an account that already exists on a host and that pka-fleet did not create. Without
+     * it such an account is left alone and reported: a name clash must never hand a stranger's
+     * account (its files, its groups, its processes) to whoever holds the spec's keys.
+     */
+    adopt?: boolean;
 }
 
 export interface AccessSpec {
@@ -288,7 +294,7 @@ function normalizeKeyList(list: unknown, path: string, rules: Partial<KeyRules> 
 // ---------------------------------------------------------------------------------------------
 // The spec
 
-const USER_FIELDS = ["name", "sudo", "keys", "keyOptions"];
+const USER_FIELDS = ["name", "sudo", "keys", "keyOptions", "adopt"];
 const SPEC_FIELDS = ["users", "fallbackKeys"];
 
 function isObject(x: unknown): x is Record<string, unknown> {
@@ -331,7 +337,10 @@ export function validateAccessSpec(input: unknown, opts: ValidateAccessSpecOptio
             throw new AccessSpecError(`${p}.keys`, "is empty and no fallbackKeys are set; give the user a key, or set fallbackKeys");
         }
         const keyOptions = u.keyOptions === undefined ? undefined : normalizeKeyOptions(u.keyOptions as string, `${p}.keyOptions`);
-        return keyOptions === undefined ? { name: u.name, sudo, keys } : { name: u.name, sudo, keys, keyOptions };
+        if (u.adopt !== undefined && typeof u.adopt !== "boolean") throw new AccessSpecError(`${p}.adopt`, "must be true or false (default false)");
+        const user: AccessUser = keyOptions === undefined ? { name: u.name, sudo, keys } : { name: u.name, sudo, keys, keyOptions };
+        if (u.adopt === true) user.adopt = true;
+        return user;
     });
     users.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     return { users };
@@ -343,12 +352,15 @@ function keyId(line: string): string {
 
 /** The canonical JSON of a (validated) spec: fixed field order, no whitespace. */
 export function canonicalAccessSpecJson(spec: AccessSpec): string {
+    // `adopt` appears only when true, so a spec without it hashes as it always did.
     return JSON.stringify({
-        users: spec.users.map((u) =>
-            u.keyOptions === undefined
-                ? { name: u.name, sudo: u.sudo, keys: [...u.keys] }
-                : { name: u.name, sudo: u.sudo, keys: [...u.keys], keyOptions: u.keyOptions },
-        ),
+        users: spec.users.map((u) => ({
+            name: u.name,
+            sudo: u.sudo,
+            keys: [...u.keys],
+            ...(u.keyOptions === undefined ? {} : { keyOptions: u.keyOptions }),
+            ...(u.adopt === true ? { adopt: true } : {}),
+        })),
     });
 }
 
@@ -380,7 +392,7 @@ export const OPTION_ERE =
     'expiry-time="[0-9]{8}([0-9]{4}([0-9]{2})?)?Z?")';
 export const KEY_ERE = `(${INSTALLABLE_KEY_TYPES.join("|")}) [A-Za-z0-9+/]+={0,2}( [A-Za-z0-9._@+:=/-]{1,100})?`;
 export const HEADER_ERE = `pka-access ${MANIFEST_VERSION} [0-9a-f]{64}`;
-export const USER_LINE_ERE = `u ${NAME_ERE} (nopasswd|none)`;
+export const USER_LINE_ERE = `u ${NAME_ERE} (nopasswd|none)( adopt)?`;
 export const KEY_LINE_ERE = `k ${NAME_ERE} (${OPTION_ERE}(,${OPTION_ERE})* )?${KEY_ERE}`;
 /** Reserved names as one ERE alternation (whole-name match). */
 export const RESERVED_ERE = `(${Object.keys(RESERVED_USER_NAMES).join("|")}|systemd-.*)`;
@@ -397,14 +409,14 @@ export function firstBadManifestLine(manifest: string): number {
 /**
  * The spec in the line format the on-host script reads (it has no JSON parser):
  *   pka-access 1 <accessSpecHash>
- *   u <name> <nopasswd|none>
+ *   u <name> <nopasswd|none>[ adopt]
  *   k <name> <authorized_keys line>
  * Every line matches a fixed pattern that the script checks again before it changes anything.
  */
 export function renderManifest(spec: AccessSpec): string {
     const lines = [`pka-access ${MANIFEST_VERSION} ${accessSpecHash(spec)}`];
     for (const u of spec.users) {
-        lines.push(`u ${u.name} ${u.sudo}`);
+        lines.push(`u ${u.name} ${u.sudo}${u.adopt ? " adopt" : ""}`);
         for (const l of authorizedKeysLines(u)) lines.push(`k ${u.name} ${l}`);
     }
     return lines.join("\n") + "\n";

@@ -205,7 +205,7 @@ describe("setup script on real sshd hosts", function () {
             { name: "alice", sudo: "nopasswd", keys: ["alice"], keyOptions: "restrict" },
             { name: "bob", sudo: "none", keys: ["bob"] },
         ]);
-        assert.match(r.stdout, /changes=0$/m);
+        assert.match(r.stdout, / changes=0 conflicts=0$/m);
         assert.doesNotMatch(r.stdout, /PKA-USER/);
         assert.deepEqual(snapshot(a), before);
     });
@@ -248,18 +248,38 @@ describe("setup script on real sshd hosts", function () {
         await assertSudo(a, "alice", "alice2", true);
     });
 
-    it("unlocks a '!'-locked account it manages and repairs loose modes and ownership", async () => {
-        const r0 = await a.sh("useradd -m dave && mkdir -m 777 /home/dave/.ssh && touch /home/dave/.ssh/authorized_keys && chmod 666 /home/dave/.ssh/authorized_keys && grep '^dave:' /etc/shadow");
+    it("adopts an existing account only when the spec says so, never lifts a '!' lock, and fixes loose modes as the user", async () => {
+        const r0 = await a.sh("useradd -m dave && mkdir -m 777 /home/dave/.ssh && touch /home/dave/.ssh/authorized_keys && chown -R dave: /home/dave/.ssh && chmod 666 /home/dave/.ssh/authorized_keys && grep '^dave:' /etc/shadow");
         assert.match(r0.stdout, /^dave:!/);
-        await applyOk(a, [
+        const shadowBefore = fs.readFileSync(a.path("/etc/shadow"), "utf8");
+        // Not created by pka-fleet and not adopted: left exactly as it is, the other users applied.
+        const refused = await apply(a, [
             { name: "alice", sudo: "nopasswd", keys: ["alice2"] },
-            { name: "dave", sudo: "none", keys: ["dave"] },
+            { name: "dave", sudo: "nopasswd", keys: ["dave"] },
         ]);
-        assert.match(fs.readFileSync(a.path("/etc/shadow"), "utf8"), /^dave:\*:/m);
-        const st = fs.statSync(a.path("/home/dave/.ssh/authorized_keys"));
-        assert.equal(st.mode & 0o777, 0o600);
+        assert.equal(refused.responseCode, 19, refused.stderr);
+        assert.match(refused.stderr, /^PKA-CONFLICT dave exists and was not created by pka-fleet; set adopt: true/m);
+        assert.match(refused.stdout, /^PKA-SUMMARY status=partial .* conflicts=1$/m);
+        assert.equal(fs.statSync(a.path("/home/dave/.ssh/authorized_keys")).mode & 0o777, 0o666);
+        assert.ok(!fs.existsSync(a.path("/etc/sudoers.d/90-pka-dave")));
+        assert.equal(fs.readFileSync(a.path("/etc/shadow"), "utf8"), shadowBefore);
+        await assertSudo(a, "alice", "alice2", true);
+        // Adopted: keys and modes are fixed (as dave), the lock stays and is reported.
+        const params = documentParameters(
+            validateAccessSpec({ users: [{ name: "alice", sudo: "nopasswd", keys: [key("alice2").pub] }, { name: "dave", sudo: "none", keys: [key("dave").pub], adopt: true }] }),
+        );
+        const r = await runDocumentLikeAgent(a, DOC, params);
+        assert.equal(r.responseCode, 0, r.stderr);
+        assert.match(r.stdout, /^PKA-USER dave adopted sudo=none$/m);
+        assert.match(r.stdout, /^PKA-WARN dave password-locked/m);
+        assert.match(fs.readFileSync(a.path("/etc/shadow"), "utf8"), /^dave:!/m);
+        assert.equal(fs.statSync(a.path("/home/dave/.ssh/authorized_keys")).mode & 0o777, 0o600);
         assert.equal(fs.statSync(a.path("/home/dave/.ssh")).mode & 0o777, 0o700);
+        await assertRefused(a, "dave", "dave");
+        // Once the lock is lifted by hand, the key the spec gave works.
+        assert.equal((await a.sh("usermod -p '*' dave")).code, 0);
         await assertLogin(a, "dave", "dave");
+        assert.match(fs.readFileSync(a.path("/var/lib/pka-fleet/managed-users"), "utf8"), /^dave$/m);
     });
 
     it("refuses hostile values in the TypeScript API with a clear error naming the path", () => {
@@ -356,26 +376,42 @@ describe("setup script on real sshd hosts", function () {
         await assertLogin(a, "alice", "alice2");
     });
 
-    it("refuses a system account, a symlinked authorized_keys, or missing sudo before changing anything", async () => {
+    it("skips a system account or a symlinked authorized_keys (applying the rest), and refuses missing sudo before changing anything", async () => {
         const prep = await a.sh(
             "useradd -r -M sysacct && useradd -m eve && mkdir -m 700 /home/eve/.ssh && chown eve: /home/eve/.ssh && ln -s /etc/shadow /home/eve/.ssh/authorized_keys",
         );
         assert.equal(prep.code, 0, prep.stderr);
-        const before = accessFiles(a);
-        const shadow = fs.readFileSync(a.path("/etc/shadow"));
         const base = { name: "alice", sudo: "nopasswd" as const, keys: ["alice2"] };
-        const sys = await apply(a, [base, { name: "sysacct", keys: ["bob"] }]);
-        assert.equal(sys.responseCode, 15, sys.stderr);
-        assert.match(sys.stderr, /system account/);
-        const link = await apply(a, [base, { name: "eve", keys: ["bob"] }]);
-        assert.equal(link.responseCode, 15, link.stderr);
-        assert.match(link.stderr, /symlink/);
+        const sys = await runDocumentLikeAgent(
+            a,
+            DOC,
+            documentParameters(validateAccessSpec({ users: [{ ...base, keys: [key("alice2").pub] }, { name: "sysacct", sudo: "none", keys: [key("bob").pub], adopt: true }] })),
+        );
+        assert.equal(sys.responseCode, 19, sys.stderr);
+        assert.match(sys.stderr, /^PKA-CONFLICT sysacct is a system account/m);
+        assert.match(sys.stdout, /^PKA-REVOKED dave$/m, "dave, adopted before and now left out, is revoked in the same run");
+        const shadow = fs.readFileSync(a.path("/etc/shadow"));
+        const before = accessFiles(a);
+        const link = await runDocumentLikeAgent(
+            a,
+            DOC,
+            documentParameters(validateAccessSpec({ users: [{ ...base, keys: [key("alice2").pub] }, { name: "eve", sudo: "nopasswd", keys: [key("bob").pub], adopt: true }] })),
+        );
+        assert.equal(link.responseCode, 19, link.stderr);
+        assert.match(link.stderr, /^PKA-CONFLICT eve \/home\/eve\/.ssh\/authorized_keys is a symlink/m);
+        assert.equal(fs.readlinkSync(a.path("/home/eve/.ssh/authorized_keys")), "/etc/shadow");
+        // eve's account is adopted and her sudo rule follows the spec; her keys could not be written
+        assert.ok(fs.existsSync(a.path("/etc/sudoers.d/90-pka-eve")));
+        fs.rmSync(a.path("/etc/sudoers.d/90-pka-eve"));
         const noSudo = pathWithout(a, "nosudo", ["sudo"]);
         const ns = await apply(a, [base, { name: "frank", sudo: "nopasswd", keys: ["bob"] }], { PATH: noSudo });
         assert.equal(ns.responseCode, 14, ns.stderr);
         assert.match(ns.stderr, /sudo package is not installed/);
-        assert.deepEqual(accessFiles(a), before);
+        const after = accessFiles(a);
+        delete before["/etc/passwd"], delete after["/etc/passwd"]; // compared below without eve's adoption
         assert.ok(fs.readFileSync(a.path("/etc/shadow")).equals(shadow));
+        assert.deepEqual(Object.keys(after).sort(), Object.keys(before).sort());
+        await assertSudo(a, "alice", "alice2", true);
     });
 
     it("never installs a drop-in that fails visudo, and sudo keeps working", async () => {
