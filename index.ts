@@ -13,7 +13,7 @@ function readUsers(): FleetUser[] {
     const raw = config.requireObject<unknown>("users");
     const where = `config \`${config.name}:users\``;
     if (!Array.isArray(raw)) throw new Error(`${where} must be a list of users: [{ name, sudo, publicKeys | generateKey }].`);
-    const fields = ["name", "sudo", "publicKeys", "generateKey", "ec2KeyName", "service", "keyOptions", "fromCidrs"];
+    const fields = ["name", "sudo", "publicKeys", "generateKey", "ec2KeyName", "service", "keyOptions", "fromCidrs", "adopt"];
     const keyFields = ["keyType", "bits", "curve", "comment", "rotationTrigger", "ppk"];
     return raw.map((u: unknown, i: number) => {
         if (typeof u !== "object" || u === null || Array.isArray(u)) throw new Error(`${where}[${i}] must be an object { name, sudo, publicKeys | generateKey }.`);

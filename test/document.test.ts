@@ -160,6 +160,25 @@ function pka(args: string[], input?: string) {
     return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+describe("access spec: adopt", () => {
+    const ED = generateKey({ type: "ed25519" }).publicKey;
+    it("renders `u NAME SUDO adopt` only for users that say so; a spec without it hashes as before", () => {
+        const plain = validateAccessSpec({ users: [{ name: "dave", sudo: "none", keys: [ED] }] });
+        const adopted = validateAccessSpec({ users: [{ name: "dave", sudo: "none", keys: [ED], adopt: true }] });
+        const notAdopted = validateAccessSpec({ users: [{ name: "dave", sudo: "none", keys: [ED], adopt: false }] });
+        assert.match(renderManifest(adopted), /^u dave none adopt$/m);
+        assert.match(renderManifest(plain), /^u dave none$/m);
+        assert.equal(renderManifest(notAdopted), renderManifest(plain));
+        assert.notEqual(renderManifest(adopted), renderManifest(plain));
+    });
+    it("refuses an adopt that is not a boolean, naming it", () => {
+        assert.throws(
+            () => validateAccessSpec({ users: [{ name: "dave", sudo: "none", keys: [ED], adopt: "yes" }] }),
+            (e: unknown) => e instanceof AccessSpecError && e.path === "users[0].adopt" && /true or false/.test(e.message),
+        );
+    });
+});
+
 describe("pka document / document-params", function () {
     this.timeout(60000);
     let dir: string;

@@ -414,6 +414,21 @@ describe("setup script on real sshd hosts", function () {
         await assertSudo(a, "alice", "alice2", true);
     });
 
+    it("a user named like an existing group is reported and skipped; the other users and revocations still apply", async () => {
+        const g = await a.sh("groupadd projectx");
+        assert.equal(g.code, 0, g.stderr);
+        const r = await apply(a, [
+            { name: "alice", sudo: "nopasswd", keys: ["alice2"] },
+            { name: "projectx", sudo: "nopasswd", keys: ["bob"] },
+        ]);
+        assert.equal(r.responseCode, 19, r.stderr);
+        assert.match(r.stderr, /^PKA-CONFLICT projectx a group named projectx exists/m);
+        assert.doesNotMatch(fs.readFileSync(a.path("/etc/passwd"), "utf8"), /^projectx:/m);
+        assert.ok(!fs.existsSync(a.path("/etc/sudoers.d/90-pka-projectx")));
+        assert.doesNotMatch(fs.readFileSync(a.path("/var/lib/pka-fleet/managed-users"), "utf8"), /^projectx$/m, "a name it could not create is not recorded as its own");
+        await assertSudo(a, "alice", "alice2", true);
+    });
+
     it("never installs a drop-in that fails visudo, and sudo keeps working", async () => {
         // The real visudo does reject a broken drop-in (so the check means something)...
         const real = await a.sh("printf 'frank ALL=(ALL NOPASSWD\\n' >/tmp/broken && chmod 440 /tmp/broken && visudo -cf /tmp/broken");
