@@ -44,6 +44,8 @@ export interface FleetUser {
     readonly keyOptions?: string;
     /** Source addresses allowed to use this user's keys (CIDRs or addresses; becomes `from="..."`). Default: any. */
     readonly fromCidrs?: string[];
+    /** Take over an account of this name that already exists on a host and that pka-fleet did not create. Default `false`: such an account is left alone and reported (exit 19). */
+    readonly adopt?: boolean;
 }
 
 export interface PkaFleetArgs {
@@ -84,7 +86,7 @@ export interface FleetPlan {
     logRetentionDays: number;
     keyRules: Partial<KeyRules>;
     fallbackKeys: string[];
-    users: { name: string; sudo: SudoMode; keyOptions?: string; plainKeys: string[]; pendingKeys: number; generate?: SshKeyPairGenerateArgs; ec2KeyName?: string; service: boolean }[];
+    users: { name: string; sudo: SudoMode; keyOptions?: string; plainKeys: string[]; pendingKeys: number; generate?: SshKeyPairGenerateArgs; ec2KeyName?: string; service: boolean; adopt: boolean }[];
     /** Standard-tier parameters reserved for the spec chunks (an upper bound while keys are unknown). */
     slots: number;
 }
@@ -128,7 +130,7 @@ export function planFleet(name: string, args: PkaFleetArgs): FleetPlan {
     if (!Array.isArray(args.users) || args.users.length === 0) fail("`users` must list at least one user: { name, sudo, publicKeys | generateKey }.");
 
     const users: FleetPlan["users"] = [];
-    const probe: { name: string; sudo: string; keys: string[]; keyOptions?: string }[] = [];
+    const probe: { name: string; sudo: string; keys: string[]; keyOptions?: string; adopt?: boolean }[] = [];
     let pendingBytes = 0;
     for (const [i, u] of args.users.entries()) {
         const p = `users[${i}]`;
@@ -190,8 +192,10 @@ export function planFleet(name: string, args: PkaFleetArgs): FleetPlan {
                 fail(`\`${p}.keyOptions\`${u.fromCidrs ? " (with fromCidrs)" : ""}: ${(e as Error).message}`);
             }
         }
-        users.push({ name: u.name, sudo, keyOptions, plainKeys, pendingKeys, generate: u.generateKey, ec2KeyName: u.ec2KeyName, service: u.service === true });
-        probe.push({ name: u.name, sudo, keys: pendingKeys > 0 ? [...plainKeys, PROBE_KEY] : plainKeys, ...(keyOptions ? { keyOptions } : {}) });
+        if (u.adopt !== undefined && typeof u.adopt !== "boolean") fail(`\`${p}.adopt\` must be true or false; got ${JSON.stringify(u.adopt)}.`);
+        const adopt = u.adopt === true;
+        users.push({ name: u.name, sudo, keyOptions, plainKeys, pendingKeys, generate: u.generateKey, ec2KeyName: u.ec2KeyName, service: u.service === true, adopt });
+        probe.push({ name: u.name, sudo, keys: pendingKeys > 0 ? [...plainKeys, PROBE_KEY] : plainKeys, ...(keyOptions ? { keyOptions } : {}), ...(adopt ? { adopt } : {}) });
     }
     // The same validation the Lambda and the on-host script apply: names (unique, not reserved),
     // options, keys, fallback. Users whose keys are not known yet are checked with a probe key.
@@ -218,7 +222,7 @@ export function planFleet(name: string, args: PkaFleetArgs): FleetPlan {
 /** Builds and validates the final spec once every key is known. */
 export function buildAccessSpec(plan: FleetPlan, keysByUser: string[][]): AccessSpec {
     return validateAccessSpec({
-        users: plan.users.map((u, i) => ({ name: u.name, sudo: u.sudo, keys: keysByUser[i], ...(u.keyOptions ? { keyOptions: u.keyOptions } : {}) })),
+        users: plan.users.map((u, i) => ({ name: u.name, sudo: u.sudo, keys: keysByUser[i], ...(u.keyOptions ? { keyOptions: u.keyOptions } : {}), ...(u.adopt ? { adopt: true } : {}) })),
     }, { keyRules: plan.keyRules, fallbackKeys: plan.fallbackKeys });
 }
 
