@@ -6,7 +6,7 @@
  */
 import { execFileSync } from "child_process";
 import * as fs from "fs";
-import { canonicalAccessSpecJson, validateAccessSpec } from "../core/accessSpec";
+import { accessSpecHash, canonicalAccessSpecJson, validateAccessSpec } from "../core/accessSpec";
 import { splitAccessSpec } from "../core/accessStore";
 import { EC2_RUNNING_DETAIL_TYPE } from "../core/events";
 import { provisionerCodePath } from "../core/lambdaBundle";
@@ -83,7 +83,7 @@ export async function runFleet(instances = 1000, batchSize = 50, rate?: { ratePe
         ssm: client(state, "ssm") as never,
         ec2: async () => client(state, "ec2") as never,
         sqs: client(state, "sqs") as never,
-        env: { PKA_DOCUMENT_NAME: "pka-setup", PKA_TARGET_TAG: "pka-fleet=bench", PKA_ACCESS_PARAMETER: "/pka/bench/access" },
+        env: { PKA_DOCUMENT_NAME: "pka-setup", PKA_TARGET_TAG: "pka-fleet=bench", PKA_ACCESS_PARAMETER: "/pka/bench/access", PKA_ACCESS_SPEC_SHA256: accessSpecHash(spec) },
         log: quiet,
         sleep: async (ms) => {
             now += ms;

@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
-import { isParameterPath } from "../core/accessStore";
+import { isParameterPath, parameterPathsOverlap } from "../core/accessStore";
 import { ALL_TRIGGERS, ProvisionerTrigger, provisionerRules, pushEvent } from "../core/events";
 import { checkKeyRules, KeyRules } from "../core/keys";
 import { provisionerCodePath } from "../core/lambdaBundle";
@@ -81,10 +81,15 @@ export interface ProvisionerArgs {
     readonly targetTag: ProvisionerTargetTag;
     /** Parameter Store path of the access spec chunks (core/accessStore.ts), e.g. `/pka/<fleet>/access`. Required. */
     readonly accessParameterPath: pulumi.Input<string>;
-    /** Parameter Store path for pinned host keys, one parameter per instance. Default: the access path's parent + `/known_hosts`. */
+    /** Parameter Store path for pinned host keys, one parameter per instance; must not overlap accessParameterPath. Default: the access path's parent + `/known_hosts`. */
     readonly knownHostsPath?: pulumi.Input<string>;
-    /** accessSpecHash of the spec stored at accessParameterPath. When set, a change re-provisions every online tagged instance in the same deploy. Default: no push. */
-    readonly accessSpecHash?: pulumi.Input<string>;
+    /**
+     * accessSpecHash (core/accessSpec.ts) of the spec this deploy stores at accessParameterPath. Required: the Lambda
+     * serves only a spec with this hash (it is pinned in the function's configuration), so whoever can write the
+     * parameters but not deploy cannot grant access. A change also re-provisions every online tagged instance in the
+     * same deploy (with the `push` trigger).
+     */
+    readonly accessSpecHash: pulumi.Input<string>;
     /** Which events provision. Default: all of `instanceRunning`, `associationChange`, `push`. */
     readonly triggers?: ProvisionerTrigger[];
     /** SQS records per Lambda batch (1-10000). Default `50`. */
@@ -174,8 +179,18 @@ export function buildProvisionerPolicy(i: ProvisionerPolicyInput): { Version: st
     };
 }
 
-/** Queue policy: only EventBridge, and only for our rules (aws:SourceArn), may send. */
-export function eventBridgeQueuePolicy(queueArn: string, ruleArns: string[]): string {
+/**
+ * Queue policy: EventBridge may send for our rules (aws:SourceArn), and nobody else may send at
+ * all. Within one account an identity policy alone allows sqs:SendMessage (the queue policy need
+ * not), so the Allow is not enough: an explicit Deny refuses every sender whose request is not
+ * from one of our rules. `exemptPrincipalArns` (the Lambda's role, for the DLQ) are let through;
+ * aws:SourceArn and aws:PrincipalArn are global condition keys (IAM User Guide, "AWS global
+ * condition context keys"), and a negated operator is true when its key is absent, so a caller
+ * with no source ARN is denied.
+ */
+export function eventBridgeQueuePolicy(queueArn: string, ruleArns: string[], exemptPrincipalArns: string[] = []): string {
+    const notOurs: Record<string, Record<string, string[]>> = { ArnNotEquals: { "aws:SourceArn": ruleArns } };
+    if (exemptPrincipalArns.length > 0) notOurs.ArnNotEquals["aws:PrincipalArn"] = exemptPrincipalArns;
     return JSON.stringify({
         Version: "2012-10-17",
         Statement: [
@@ -186,6 +201,14 @@ export function eventBridgeQueuePolicy(queueArn: string, ruleArns: string[]): st
                 Action: "sqs:SendMessage",
                 Resource: queueArn,
                 Condition: { ArnEquals: { "aws:SourceArn": ruleArns } },
+            },
+            {
+                Sid: "NoOtherSender",
+                Effect: "Deny",
+                Principal: "*",
+                Action: "sqs:SendMessage",
+                Resource: queueArn,
+                Condition: notOurs,
             },
         ],
     });
@@ -255,9 +278,27 @@ export class Provisioner extends pulumi.ComponentResource {
             if (!isParameterPath(p)) fail(`\`accessParameterPath\` must be a parameter path like /pka/<fleet>/access; got ${p}`);
             return p;
         });
-        const knownHostsPath = pulumi.output(args.knownHostsPath ?? accessPath.apply((p) => `${p.slice(0, p.lastIndexOf("/")) || ""}/known_hosts`)).apply((p) => {
-            if (!isParameterPath(p)) fail(`\`knownHostsPath\` must be a parameter path like /pka/<fleet>/known_hosts; got ${p}`);
-            return p;
+        const overlap = (kh: string, ap: string) => {
+            if (parameterPathsOverlap(kh, ap)) {
+                fail(`\`knownHostsPath\` ${kh} overlaps \`accessParameterPath\` ${ap}: the Lambda may write under knownHostsPath, so it could rewrite the access spec; use disjoint paths such as /pka/<fleet>/known_hosts and /pka/<fleet>/access`);
+            }
+        };
+        // Plain strings are checked now, before any child is registered; Outputs when they resolve.
+        if (typeof args.knownHostsPath === "string" && typeof args.accessParameterPath === "string") overlap(args.knownHostsPath, args.accessParameterPath);
+        if (typeof args.accessSpecHash === "string" && !/^[0-9a-f]{64}$/.test(args.accessSpecHash)) {
+            fail(`\`accessSpecHash\` must be the 64 lower-case hex accessSpecHash of the stored spec; got ${JSON.stringify(args.accessSpecHash)}`);
+        }
+        if (args.accessSpecHash === undefined) fail("`accessSpecHash` is required: the accessSpecHash of the spec stored at `accessParameterPath`, pinned in the Lambda so only a deploy can change who has access");
+        const knownHostsPath = pulumi
+            .all([args.knownHostsPath ?? accessPath.apply((p) => `${p.slice(0, p.lastIndexOf("/")) || ""}/known_hosts`), accessPath])
+            .apply(([p, ap]) => {
+                if (!isParameterPath(p)) fail(`\`knownHostsPath\` must be a parameter path like /pka/<fleet>/known_hosts; got ${p}`);
+                overlap(p, ap);
+                return p;
+            });
+        const specHash = pulumi.output(args.accessSpecHash).apply((h) => {
+            if (typeof h !== "string" || !/^[0-9a-f]{64}$/.test(h)) fail(`\`accessSpecHash\` must be the 64 lower-case hex accessSpecHash of the stored spec; got ${JSON.stringify(h)}`);
+            return h;
         });
         const tagKey = pulumi.output(args.targetTag.key).apply((k) => {
             if (!k || k.includes("=") || k.toLowerCase().startsWith("aws:")) fail(`\`targetTag.key\` must be a tag key without '=' and not aws:*; got ${JSON.stringify(k)}`);
@@ -302,20 +343,6 @@ export class Provisioner extends pulumi.ComponentResource {
             (p) => new aws.cloudwatch.EventRule(`${name}-${p.key}`, { description: `pka-fleet: ${p.description}`, eventPattern: p.pattern.apply((x) => JSON.stringify(x)), tags }, child),
         );
         const ruleArns = pulumi.all(rules.map((r) => r.arn));
-        const queuePolicy = new aws.sqs.QueuePolicy(`${name}-queue-policy`, { queueUrl: queue.url, policy: pulumi.all([queue.arn, ruleArns]).apply(([q, r]) => eventBridgeQueuePolicy(q, r)) }, child);
-        // Events EventBridge cannot deliver (after its retries) land in the same DLQ instead of being dropped.
-        const dlqPolicy = new aws.sqs.QueuePolicy(`${name}-dlq-policy`, { queueUrl: dlq.url, policy: pulumi.all([dlq.arn, ruleArns]).apply(([q, r]) => eventBridgeQueuePolicy(q, r)) }, child);
-        rules.forEach(
-            (r, i) =>
-                new aws.cloudwatch.EventTarget(
-                    `${name}-${patterns[i].key}-target`,
-                    { rule: r.name, arn: queue.arn, deadLetterConfig: { arn: dlq.arn }, retryPolicy: { maximumEventAgeInSeconds: 86400, maximumRetryAttempts: 185 } },
-                    { parent: this, dependsOn: [queuePolicy, dlqPolicy] },
-                ),
-        );
-
-        // ---- the Lambda ----
-        const logGroup = new aws.cloudwatch.LogGroup(`${name}-logs`, { retentionInDays: retention, tags }, child);
         const role = new aws.iam.Role(
             `${name}-role`,
             {
@@ -327,6 +354,25 @@ export class Provisioner extends pulumi.ComponentResource {
             },
             child,
         );
+        const queuePolicy = new aws.sqs.QueuePolicy(`${name}-queue-policy`, { queueUrl: queue.url, policy: pulumi.all([queue.arn, ruleArns]).apply(([q, r]) => eventBridgeQueuePolicy(q, r)) }, child);
+        // Events EventBridge cannot deliver (after its retries) land in the same DLQ instead of being dropped; the Lambda
+        // (its role) sends the reasons of what it gives up on.
+        const dlqPolicy = new aws.sqs.QueuePolicy(
+            `${name}-dlq-policy`,
+            { queueUrl: dlq.url, policy: pulumi.all([dlq.arn, ruleArns, role.arn]).apply(([q, r, roleArn]) => eventBridgeQueuePolicy(q, r, [roleArn])) },
+            child,
+        );
+        rules.forEach(
+            (r, i) =>
+                new aws.cloudwatch.EventTarget(
+                    `${name}-${patterns[i].key}-target`,
+                    { rule: r.name, arn: queue.arn, deadLetterConfig: { arn: dlq.arn }, retryPolicy: { maximumEventAgeInSeconds: 86400, maximumRetryAttempts: 185 } },
+                    { parent: this, dependsOn: [queuePolicy, dlqPolicy] },
+                ),
+        );
+
+        // ---- the Lambda ----
+        const logGroup = new aws.cloudwatch.LogGroup(`${name}-logs`, { retentionInDays: retention, tags }, child);
         const rolePolicy = new aws.iam.RolePolicy(
             `${name}-policy`,
             {
@@ -339,10 +385,19 @@ export class Provisioner extends pulumi.ComponentResource {
             },
             child,
         );
+        // What the component itself waits for (the access parameters the caller writes).
+        // ComponentResourceOptions.dependsOn is Input<Input<Resource>[]> | Input<Resource>: a
+        // resource, a list, or an Output/Promise of either (with Outputs/Promises inside a list).
+        // pulumi.output resolves every form (it keeps Resources as they are), so the function and
+        // the push wait on exactly what the caller passed, however it was passed.
+        const callerDependsOn: pulumi.Output<pulumi.Resource[]> = pulumi
+            .output((opts?.dependsOn ?? []) as pulumi.Input<pulumi.Input<pulumi.Resource>[]> | pulumi.Input<pulumi.Resource>)
+            .apply((d) => (Array.isArray(d) ? d : [d]) as pulumi.Resource[]);
         const variables: Record<string, pulumi.Input<string>> = {
             PKA_DOCUMENT_NAME: documentName,
             PKA_TARGET_TAG: pulumi.interpolate`${tagKey}=${tagValue}`,
             PKA_ACCESS_PARAMETER: accessPath,
+            PKA_ACCESS_SPEC_SHA256: specHash,
             PKA_KNOWN_HOSTS_PATH: knownHostsPath,
             PKA_DEAD_LETTER_QUEUE_URL: dlq.url,
             PKA_MAX_ATTEMPTS: String(maxAttempts),
@@ -362,7 +417,8 @@ export class Provisioner extends pulumi.ComponentResource {
                 loggingConfig: { logFormat: "JSON", logGroup: logGroup.name },
                 tags,
             },
-            { parent: this, dependsOn: [rolePolicy, logGroup] },
+            // After what the caller waits for (the access parameters it writes): the new pin goes live once the spec it names is stored.
+            { parent: this, dependsOn: callerDependsOn.apply((d) => [rolePolicy, logGroup, ...d]) },
         );
         const mapping = new aws.lambda.EventSourceMapping(
             `${name}-mapping`,
@@ -397,16 +453,9 @@ export class Provisioner extends pulumi.ComponentResource {
         );
 
         // ---- push on change: the same deploy re-provisions every online tagged instance ----
-        if (args.accessSpecHash !== undefined && triggers.includes("push")) {
-            const hash = pulumi.output(args.accessSpecHash);
-            // Wait for what the component itself waits for (the access parameters the caller writes).
-            // ComponentResourceOptions.dependsOn is Input<Input<Resource>[]> | Input<Resource>: a
-            // resource, a list, or an Output/Promise of either (with Outputs/Promises inside a list).
-            // pulumi.output resolves every form (it keeps Resources as they are), so the push waits
-            // on exactly what the caller passed, however it was passed.
-            const pushDependsOn: pulumi.Output<pulumi.Resource[]> = pulumi
-                .output((opts?.dependsOn ?? []) as pulumi.Input<pulumi.Input<pulumi.Resource>[]> | pulumi.Input<pulumi.Resource>)
-                .apply((d) => [fn, mapping, rolePolicy, ...((Array.isArray(d) ? d : [d]) as pulumi.Resource[])]);
+        if (triggers.includes("push")) {
+            const hash = specHash;
+            const pushDependsOn = callerDependsOn.apply((d) => [fn, mapping, rolePolicy, ...d]);
             new aws.lambda.Invocation(
                 `${name}-push`,
                 {

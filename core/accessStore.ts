@@ -35,6 +35,17 @@ export function isParameterPath(p: string): boolean {
     return /^\/[A-Za-z0-9_.\-/]*[A-Za-z0-9_.-]$/.test(p);
 }
 
+/**
+ * Whether two parameter paths overlap: equal, or one is a path-prefix of the other at a `/`
+ * boundary (`/pka/a` and `/pka/a/b` overlap; `/pka/a` and `/pka/ab` do not). The Lambda may write
+ * `<knownHostsPath>/*`: overlapping the access path, that grant would reach the spec chunks.
+ */
+export function parameterPathsOverlap(a: string, b: string): boolean {
+    const x = a.replace(/\/+$/, "");
+    const y = b.replace(/\/+$/, "");
+    return x === y || x.startsWith(`${y}/`) || y.startsWith(`${x}/`);
+}
+
 function chunkName(path: string, i: number): string {
     return `${path.replace(/\/+$/, "")}/${String(i).padStart(4, "0")}`;
 }

@@ -74,26 +74,34 @@ if [ ! -e .ssh ]; then
     [ "$mode" = grant ] || out unchanged
     mkdir -m 700 .ssh 2>/dev/null || out ssh-create-failed
 fi
-[ "$(stat -c %u .ssh)" = "$me" ] || out ssh-not-owned
 cd .ssh 2>/dev/null || out ssh-unreadable
+st=$(stat -c "%u %a" .) || out ssh-unreadable
+# shellcheck disable=SC2086
+set -- $st
+[ "$1" = "$me" ] || out ssh-not-owned
+sshmode=$2
 # Scratch files live in a private directory of the user, so a run that changes nothing leaves
 # even the mtime of ~/.ssh alone; only the final temp file is made in ~/.ssh, to rename it over.
 scratch=$(mktemp -d /tmp/.pka-home.XXXXXX) || out write-failed
 blk=$scratch/block cur=$scratch/old new=$scratch/new
 if ! cat >"$blk" || ! : >"$cur"; then out write-failed; fi
-had=0
+had=0 akmode=600
 if [ -L authorized_keys ]; then out ak-symlink; fi
 if [ -e authorized_keys ]; then
     [ -f authorized_keys ] || out ak-not-file
-    [ "$(stat -c %h authorized_keys)" = 1 ] || out ak-hard-links
-    [ "$(stat -c %u authorized_keys)" = "$me" ] || out ak-not-owned
-    [ "$(stat -c %s authorized_keys)" -le "$max" ] || out ak-too-large
+    st=$(stat -c "%h %u %s %a" authorized_keys) || out ak-unreadable
+    # shellcheck disable=SC2086
+    set -- $st
+    [ "$1" = 1 ] || out ak-hard-links
+    [ "$2" = "$me" ] || out ak-not-owned
+    [ "$3" -le "$max" ] || out ak-too-large
+    akmode=$4
     # O_NONBLOCK: a FIFO swapped in after the checks answers at once instead of hanging the run
     dd if=authorized_keys of="$cur" bs="$max" count=1 iflag=nonblock 2>/dev/null || out ak-unreadable
     had=1
 fi
 awk -v b="$begin" -v e="$end" -v blk="$blk" "$merge" "$cur" >"$new" || out write-failed
-changed=0
+changed=0 wrote=0
 if [ "$had" = 0 ] && [ ! -s "$new" ]; then
     :
 elif [ "$had" = 1 ] && [ "$(sha256sum <"$new")" = "$(sha256sum <"$cur")" ]; then
@@ -104,10 +112,11 @@ else
     # -T: a directory swapped in is an error, not a place to move the file into
     mv -fT -- "$staged" authorized_keys || out write-failed
     staged=""
-    changed=1
+    changed=1 wrote=1
 fi
-if [ "$(stat -c %a .)" != 700 ]; then chmod 700 . || out write-failed; changed=1; fi
-if [ -f authorized_keys ] && [ ! -L authorized_keys ] && [ "$(stat -c %a authorized_keys)" != 600 ]; then
+if [ "$sshmode" != 700 ]; then chmod 700 . || out write-failed; changed=1; fi
+# a file written here is 600 already (mktemp); one kept as it was may not be
+if [ "$had" = 1 ] && [ "$wrote" = 0 ] && [ "$akmode" != 600 ]; then
     chmod 600 authorized_keys || out write-failed
     changed=1
 fi
@@ -380,9 +389,10 @@ inspect() {
     exists=0 uid='' gid='' home=''
     [ -n "$ent" ] || return 0
     exists=1
-    uid=$(printf '%s\n' "$ent" | cut -d: -f3)
-    gid=$(printf '%s\n' "$ent" | cut -d: -f4)
-    home=$(printf '%s\n' "$ent" | cut -d: -f6)
+    # one read instead of a cut per field: this runs for every user on every run
+    IFS=: read -r _ _ uid gid _ home _ <<EOF
+$ent
+EOF
 }
 
 # conflict NAME REASON: this user is left as it is (or only partly done); the others go on

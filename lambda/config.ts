@@ -1,8 +1,11 @@
 /**
  * The Lambda's configuration, from its environment. Nothing secret lives here: the access spec is
- * read from Parameter Store at run time (so a key change needs no redeploy), and AWS endpoints and
- * credentials come from the SDK's default resolution (AWS_ENDPOINT_URL_SSM etc. work).
+ * read from Parameter Store at run time (it outgrows the 4 KB of Lambda environment), but only
+ * with the hash the deploy pinned here, and AWS endpoints and credentials come from the SDK's
+ * default resolution (AWS_ENDPOINT_URL_SSM etc. work).
  */
+import { parameterPathsOverlap } from "../core/accessStore";
+
 export interface ProvisionerConfig {
     /** PKA_DOCUMENT_NAME: the SSM Command document (name or ARN). */
     documentName: string;
@@ -11,6 +14,13 @@ export interface ProvisionerConfig {
     tagValue: string;
     /** PKA_ACCESS_PARAMETER: the Parameter Store path holding the access spec chunks. */
     accessPath: string;
+    /**
+     * PKA_ACCESS_SPEC_SHA256: accessSpecHash of the spec the current deploy wrote (64 lower-case hex),
+     * set by the Provisioner. The parameters are writable by more principals than the deploy; this
+     * value changes only with the function's configuration, so a stored spec with another hash is
+     * refused and never sent.
+     */
+    accessSpecSha256: string;
     /** PKA_KNOWN_HOSTS_PATH: host keys go to <path>/<instance-id>; unset: not written. */
     knownHostsPath?: string;
     /** PKA_DEAD_LETTER_QUEUE_URL: where instances that keep failing are reported; unset: logged only. */
@@ -44,8 +54,19 @@ export function readConfig(env: Record<string, string | undefined>): Provisioner
     if (eq <= 0) throw new ConfigError(`PKA_TARGET_TAG must be key=value; got ${JSON.stringify(tag)}`);
     const accessPath = need("PKA_ACCESS_PARAMETER");
     if (!PATH_RE.test(accessPath)) throw new ConfigError(`PKA_ACCESS_PARAMETER must be a parameter path like /pka/<fleet>/access; got ${JSON.stringify(accessPath)}`);
+    const pin = env.PKA_ACCESS_SPEC_SHA256?.trim();
+    // Without a pin the Lambda would serve whatever the parameters hold: whoever can write them would grant access.
+    if (!pin) {
+        throw new ConfigError(
+            "environment variable PKA_ACCESS_SPEC_SHA256 is required: the accessSpecHash of the spec the deploy wrote, set by the Provisioner component from its `accessSpecHash` input; without it no spec is served",
+        );
+    }
+    if (!/^[0-9a-f]{64}$/.test(pin)) throw new ConfigError("PKA_ACCESS_SPEC_SHA256 must be 64 lower-case hex characters (the accessSpecHash the Provisioner sets)");
     const knownHostsPath = env.PKA_KNOWN_HOSTS_PATH?.trim() || undefined;
     if (knownHostsPath && !PATH_RE.test(knownHostsPath)) throw new ConfigError(`PKA_KNOWN_HOSTS_PATH must be a parameter path; got ${JSON.stringify(knownHostsPath)}`);
+    if (knownHostsPath && parameterPathsOverlap(knownHostsPath, accessPath)) {
+        throw new ConfigError(`PKA_KNOWN_HOSTS_PATH ${knownHostsPath} overlaps PKA_ACCESS_PARAMETER ${accessPath}: host keys would be written among the access spec chunks; use disjoint paths such as /pka/<fleet>/known_hosts and /pka/<fleet>/access`);
+    }
     const int = (k: string, def: number, min: number, max: number): number => {
         const raw = env[k]?.trim();
         if (!raw) return def;
@@ -67,6 +88,7 @@ export function readConfig(env: Record<string, string | undefined>): Provisioner
         tagKey: tag.slice(0, eq),
         tagValue: tag.slice(eq + 1),
         accessPath,
+        accessSpecSha256: pin,
         knownHostsPath,
         deadLetterQueueUrl: env.PKA_DEAD_LETTER_QUEUE_URL?.trim() || undefined,
         maxAttempts: int("PKA_MAX_ATTEMPTS", 3, 1, 20),

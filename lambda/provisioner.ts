@@ -11,6 +11,11 @@
  * Only the records whose work failed are returned in batchItemFailures; SQS redelivers them after
  * the visibility timeout, and the redrive policy ends in the DLQ. Logs are structured JSON and
  * never carry key material (no spec, no parameters, no command output).
+ *
+ * Trust: the spec is served only if its accessSpecHash is the one the deploy pinned in
+ * PKA_ACCESS_SPEC_SHA256 (the parameters are writable by more principals than the deploy); a
+ * result is acted on only after GetCommandInvocation confirms our document and our comment (the
+ * queue's message body is not evidence of anything).
  */
 import type { EC2Client } from "@aws-sdk/client-ec2";
 import { SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
@@ -82,7 +87,8 @@ const EC2_FILTER_VALUES = 100;
 /** Stop starting new SendCommand calls when less than this remains: fail the rest so SQS redelivers them. */
 const DEADLINE_MARGIN_MS = 8000;
 
-const COMMENT_RE = /pka-fleet attempt=(\d+)/;
+/** Exactly what commandComment writes: a command without it was not sent by this Lambda. */
+const COMMENT_RE = /^pka-fleet attempt=(\d{1,2}) spec=[0-9a-f]{8}$/;
 
 export function commandComment(attempt: number, specHash: string): string {
     return `pka-fleet attempt=${attempt} spec=${specHash.slice(0, 8)}`;
@@ -127,6 +133,10 @@ export interface BatchStats {
     retriesScheduled: number;
     deadLettered: number;
     knownHostsWritten: number;
+    /** Batches whose stored spec was not the pinned one: nothing sent, records retried, alarm raised. */
+    specRefused: number;
+    /** Command results dropped because GetCommandInvocation did not show our document and comment. */
+    forgedResults: number;
     failedRecords: number;
 }
 
@@ -199,9 +209,12 @@ export function createHandler(partial: Partial<ProvisionerDeps> = {}) {
 class Batch {
     readonly stats: BatchStats = {
         records: 0, malformed: 0, ignored: 0, untagged: 0, notReady: 0, instancesSent: 0, sendCommandCalls: 0,
-        throttled: 0, retriesScheduled: 0, deadLettered: 0, knownHostsWritten: 0, failedRecords: 0,
+        throttled: 0, retriesScheduled: 0, deadLettered: 0, knownHostsWritten: 0, specRefused: 0, forgedResults: 0, failedRecords: 0,
     };
     private readonly failures = new Set<string>();
+    /** messageId -> ApproximateReceiveCount (SQS), absent for a direct invocation. */
+    private readonly receives = new Map<string, number>();
+    private direct = false;
     private readonly targets = new Map<string, Target>();
     private readonly log: Log;
 
@@ -251,6 +264,12 @@ class Batch {
 
     async process(records: SQSRecord[]): Promise<SQSBatchResponse> {
         this.stats.records = records.length;
+        for (const r of records) {
+            if (!r || typeof r !== "object") continue;
+            if (r.eventSource !== "aws:sqs") this.direct = true;
+            const n = Number(r.attributes?.ApproximateReceiveCount);
+            if (Number.isInteger(n)) this.receives.set(r.messageId, n);
+        }
         const results: { messageId: string; ev: Extract<QueuedEvent, { kind: "command-result" }> }[] = [];
         const pushes: { messageId: string; ev: Extract<QueuedEvent, { kind: "push" }> }[] = [];
 
@@ -313,16 +332,55 @@ class Batch {
         );
     }
 
+    /**
+     * The invocation as SSM records it, if it is one of ours: our document (a shared document of
+     * another account with the same name is not), and the comment this Lambda writes. An event in
+     * the queue can be forged by anyone who can send to it; GetCommandInvocation cannot.
+     */
+    private async ownInvocation(messageId: string, commandId: string, instanceId: string): Promise<GetCommandInvocationCommandOutput | undefined> {
+        let inv: GetCommandInvocationCommandOutput;
+        try {
+            inv = await this.getInvocation(commandId, instanceId);
+        } catch (err) {
+            if (errorName(err) === "InvocationDoesNotExist") {
+                // Still unknown after the retries: a command that does not exist, or one not visible yet.
+                this.fail(messageId, "invocation not found", { instanceId, commandId });
+                return undefined;
+            }
+            this.fail(messageId, "cannot read the invocation", { instanceId, commandId, error: errorName(err) });
+            return undefined;
+        }
+        const doc = inv.DocumentName ?? "";
+        const ours = doc.startsWith("arn:") ? doc === this.cfg.documentName : sameDocument(doc, this.cfg.documentName);
+        if (!ours || !COMMENT_RE.test(inv.Comment ?? "")) {
+            this.stats.forgedResults++;
+            this.log.warn("command result not acted on: the invocation is not one this provisioner sent", {
+                messageId,
+                instanceId,
+                commandId,
+                documentName: doc.slice(0, 200),
+                ourDocument: ours,
+                ourComment: COMMENT_RE.test(inv.Comment ?? ""),
+            });
+            return undefined;
+        }
+        return inv;
+    }
+
     private async handleResult(messageId: string, ev: Extract<QueuedEvent, { kind: "command-result" }>): Promise<void> {
-        const { instanceId, commandId, status } = ev;
+        const { instanceId, commandId } = ev;
+        // Only terminal outcomes are acted on; the event's status decides whether to look, SSM's decides what to do.
+        if (ev.status !== "Success" && !COMMAND_FAILED_STATUSES.includes(ev.status)) {
+            this.stats.ignored++;
+            this.log.debug("non-terminal command status ignored", { messageId, instanceId, status: ev.status });
+            return;
+        }
+        if (ev.status === "Success" && !this.cfg.knownHostsPath) return;
+        const inv = await this.ownInvocation(messageId, commandId, instanceId);
+        if (!inv) return;
+        const status = inv.Status ?? "";
         if (status === "Success") {
             if (!this.cfg.knownHostsPath) return;
-            let inv: GetCommandInvocationCommandOutput;
-            try {
-                inv = await this.getInvocation(commandId, instanceId);
-            } catch (err) {
-                return this.fail(messageId, "cannot read the command output", { instanceId, commandId, error: errorName(err) });
-            }
             const keys = this.deps.parseHostKeys(inv.StandardOutputContent ?? "");
             if (keys.length === 0) {
                 this.log.warn("command succeeded but printed no host keys; known_hosts not updated", { instanceId, commandId });
@@ -342,15 +400,10 @@ class Batch {
             return;
         }
         if (!COMMAND_FAILED_STATUSES.includes(status)) {
+            // The event said it ended, SSM does not (yet): act on SSM's word when its own event comes.
             this.stats.ignored++;
-            this.log.debug("non-terminal command status ignored", { messageId, instanceId, status });
+            this.log.info("result event does not match the invocation's status; ignored", { messageId, instanceId, commandId, eventStatus: ev.status, status });
             return;
-        }
-        let inv: GetCommandInvocationCommandOutput | undefined;
-        try {
-            inv = await this.getInvocation(commandId, instanceId);
-        } catch (err) {
-            return this.fail(messageId, "cannot read the failed invocation", { instanceId, commandId, error: errorName(err) });
         }
         const attempt = attemptFromComment(inv.Comment) ?? 1;
         if (attempt < this.cfg.maxAttempts) {
@@ -359,19 +412,27 @@ class Batch {
             this.addTarget(instanceId, messageId, attempt + 1);
             return;
         }
+        // Exit 19: the script applied everything but the users it names (their homes or accounts refused it).
+        const conflicts = inv.ResponseCode === 19 ? conflictLines(inv.StandardErrorContent ?? "") : undefined;
         const reason = {
-            reason: "command-failed",
+            reason: inv.ResponseCode === 19 ? "partial" : "command-failed",
             instanceId,
             commandId,
-            documentName: ev.documentName,
+            documentName: inv.DocumentName,
             status,
             statusDetails: inv.StatusDetails,
             responseCode: inv.ResponseCode,
             attempts: attempt,
+            ...(conflicts ? { conflicts } : {}),
             stderrTail: redact((inv.StandardErrorContent ?? "").slice(-1000)),
             time: new Date().toISOString(),
         };
         this.log.error("instance dead-lettered after repeated command failures", { ...reason, stderrTail: undefined });
+        await this.deadLetter(reason, [messageId]);
+    }
+
+    /** Sends a reason to the DLQ (its alarm is the provisioner's alarm path); a failure to send fails the records. */
+    private async deadLetter(reason: Record<string, unknown>, messageIds: string[]): Promise<void> {
         if (!this.cfg.deadLetterQueueUrl) return;
         try {
             await withBackoff(
@@ -380,7 +441,7 @@ class Batch {
             );
             this.stats.deadLettered++;
         } catch (err) {
-            this.fail(messageId, "cannot send to the dead-letter queue", { instanceId, error: errorName(err) });
+            for (const m of messageIds) this.fail(m, "cannot send to the dead-letter queue", { error: errorName(err), reason: reason.reason });
         }
     }
 
@@ -472,8 +533,12 @@ class Batch {
                 this.failTargets([...this.targets.keys()], "access spec unusable");
                 return;
             }
-            if ([...wanted].every((h) => h === loaded.hash) || i >= 3) break;
+            if (([...wanted].every((h) => h === loaded.hash) && loaded.hash === this.cfg.accessSpecSha256) || wanted.size === 0 || i >= 3) break;
             await this.deps.sleep(1000 * 2 ** i);
+        }
+        if (loaded.hash !== this.cfg.accessSpecSha256) {
+            await this.refuseSpec(loaded.hash);
+            return;
         }
         for (const [messageId, hash] of expected) {
             if (hash === loaded.hash) continue;
@@ -505,6 +570,24 @@ class Batch {
                 await this.send(part, attempt, loaded.hash, parameters);
             }
         }
+    }
+
+    /**
+     * The stored spec is not the one the deploy pinned: someone else wrote the parameters, or a
+     * deploy is between writing them and updating this function. Nothing is sent; every record
+     * goes back to the queue (a deploy's window closes within seconds, and the redelivered record
+     * meets the new configuration). The alarm is raised (a DLQ message) when the mismatch
+     * outlasts that window: a record already received once, or a direct invocation (a deploy's push
+     * comes after the configuration it pins). The log names the hashes, never the content.
+     */
+    private async refuseSpec(stored: string): Promise<void> {
+        this.stats.specRefused++;
+        const ids = [...new Set([...this.targets.values()].flatMap((t) => [...t.records]))];
+        const persistent = this.direct || ids.some((m) => (this.receives.get(m) ?? 1) >= 2);
+        const detail = { path: this.cfg.accessPath, storedSpec: stored, pinnedSpec: this.cfg.accessSpecSha256, records: ids.length };
+        this.log.error("access spec refused: the stored spec is not the one the deploy pinned (PKA_ACCESS_SPEC_SHA256); nothing sent", { ...detail, alarm: persistent });
+        this.failTargets([...this.targets.keys()], "access spec refused");
+        if (persistent) await this.deadLetter({ reason: "access-spec-refused", ...detail, time: new Date().toISOString() }, ids);
     }
 
     private async filterTagged(): Promise<void> {
@@ -629,6 +712,16 @@ class Batch {
             this.failTargets(ids, name === "InvalidInstanceId" ? "agent not ready (InvalidInstanceId)" : `SendCommand failed: ${name}`);
         }
     }
+}
+
+/** The PKA-CONFLICT lines of the script's stderr (`PKA-CONFLICT <user> <reason text>`): user names and reasons (redacted, bounded). */
+export function conflictLines(stderr: string): { user: string; reason: string }[] {
+    const out: { user: string; reason: string }[] = [];
+    for (const line of stderr.split("\n")) {
+        const m = /^PKA-CONFLICT ([a-z_][a-z0-9_-]{0,31}\$?) (.+)$/.exec(line);
+        if (m && out.length < 50) out.push({ user: m[1], reason: redact(m[2].slice(0, 300)) });
+    }
+    return out;
 }
 
 /** The Lambda entry point (bin/lambda/provisioner.js exports it). Clients are created once per container. */

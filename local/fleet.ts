@@ -132,6 +132,8 @@ process.send({ ready: true });
 export class LambdaPool {
     private readonly idle: ChildProcess[] = [];
     private readonly all: ChildProcess[] = [];
+    /** Containers of the previous configuration, killed once they answer. */
+    private readonly retired = new Set<ChildProcess>();
     /** Invocations waiting for a free container; called with undefined when the pool closes. */
     private readonly waiting: ((c: ChildProcess | undefined) => void)[] = [];
     private readonly pending = new Map<string, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
@@ -139,9 +141,27 @@ export class LambdaPool {
     invocations = 0;
     private closed = false;
 
-    constructor(private readonly env: Record<string, string>, private readonly size: number, private readonly timeoutMs = 60_000) {}
+    constructor(private env: Record<string, string>, private readonly size: number, private readonly timeoutMs = 60_000) {}
 
     async start(): Promise<void> {
+        await this.spawn(this.size);
+    }
+
+    /**
+     * A configuration update, as Lambda does it: new containers start with the new environment,
+     * and the old ones finish what they run and are gone (an invocation never sees a mix).
+     */
+    async reconfigure(patch: Record<string, string>): Promise<void> {
+        if (this.closed) throw new Error("the Lambda pool is closed");
+        const old = [...this.all];
+        this.env = { ...this.env, ...patch };
+        for (const c of old) this.retired.add(c);
+        // Idle old containers go now; busy ones when they answer (release()).
+        for (const c of this.idle.splice(0)) c.kill("SIGKILL");
+        await this.spawn(this.size);
+    }
+
+    private async spawn(n: number): Promise<void> {
         const bundle = provisionerCodePath();
         if (!fs.existsSync(bundle)) throw new Error(`the Lambda bundle ${bundle} is missing: run \`npm run build\` first`);
         const workerFile = path.join(os.tmpdir(), `pka-lambda-worker-${process.pid}-${randomBytes(4).toString("hex")}.js`);
@@ -149,7 +169,7 @@ export class LambdaPool {
         fs.writeFileSync(workerFile, WORKER);
         try {
             await Promise.all(
-                Array.from({ length: this.size }, () => {
+                Array.from({ length: n }, () => {
                     const child = fork(workerFile, [], {
                         env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...this.env, PKA_LOCAL_LAMBDA_BUNDLE: bundle },
                         stdio: ["ignore", "pipe", "pipe", "ipc"],
@@ -171,6 +191,9 @@ export class LambdaPool {
                         else p.reject(new Error(m.error ?? "invocation failed"));
                     });
                     child.on("exit", () => {
+                        const i = this.all.indexOf(child);
+                        if (i >= 0) this.all.splice(i, 1);
+                        if (this.retired.delete(child)) return;
                         for (const [id, p] of this.pending) {
                             p.reject(new Error("the Lambda container exited"));
                             this.pending.delete(id);
@@ -181,7 +204,7 @@ export class LambdaPool {
                         child.once("error", reject);
                         child.once("exit", (code) => reject(new Error(`the Lambda container exited with ${code} while loading the bundle: ${this.logs.map((l) => l.line).join("\n").slice(-2000)}`)));
                     }).then(() => {
-                        this.idle.push(child);
+                        this.release(child);
                     });
                 }),
             );
@@ -192,6 +215,10 @@ export class LambdaPool {
     }
 
     private release(child: ChildProcess): void {
+        if (this.retired.has(child)) {
+            child.kill("SIGKILL");
+            return;
+        }
         const next = this.waiting.shift();
         if (next) next(child);
         else this.idle.push(child);
@@ -352,6 +379,8 @@ export class LocalFleet {
             PKA_DOCUMENT_NAME: DOCUMENT_NAME,
             PKA_TARGET_TAG: `${this.plan.tag.key}=${this.plan.tag.value}`,
             PKA_ACCESS_PARAMETER: this.plan.accessPath,
+            // What the Provisioner pins: the Lambda serves only this spec.
+            PKA_ACCESS_SPEC_SHA256: accessSpecHash(this.spec),
             PKA_KNOWN_HOSTS_PATH: this.plan.knownHostsPath,
             PKA_DEAD_LETTER_QUEUE_URL: this.dlq.url,
             PKA_MAX_ATTEMPTS: String(this.opts.maxAttempts ?? 3),
@@ -403,11 +432,20 @@ export class LocalFleet {
         if (failed) throw failed.reason;
     }
 
-    /** Writes the spec as PkaFleet does: chunked under the access path. */
+    /**
+     * Writes the spec's parameters only, chunked under the access path as PkaFleet does: what anyone
+     * with ssm:PutParameter there can do. The Lambda serves it only after deploySpec pins it.
+     */
     storeSpec(spec: AccessSpec): void {
         const json = canonicalAccessSpecJson(spec);
         for (const p of splitAccessSpec(json, this.plan.accessPath)) this.endpoint.putParameterDirect(p.name, p.value);
+    }
+
+    /** What `pulumi up` does with a new spec: the parameters, then the function's pinned hash (a Lambda configuration update). */
+    async deploySpec(spec: AccessSpec): Promise<void> {
+        this.storeSpec(spec);
         this.spec = spec;
+        await this.lambda?.reconfigure({ PKA_ACCESS_SPEC_SHA256: accessSpecHash(spec) });
     }
 
     /** Follows the pipeline's effects: commands, results, pinned keys, dead letters. */

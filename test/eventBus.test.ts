@@ -235,6 +235,7 @@ describe("the local fleet's bus rules are the rules the Provisioner deploys", ()
             documentArn: `arn:aws:ssm:eu-west-1:123456789012:document/${DOCUMENT_NAME}`,
             targetTag: { key: "pka-fleet", value: "local" },
             accessParameterPath: "/pka/local/access",
+            accessSpecHash: "0".repeat(64),
         });
         await settle(mocks);
         const deployed = mocks.created

@@ -108,6 +108,7 @@ describe("PkaFleet (pka-fleet:index:PkaFleet) under AWS mocks", function () {
         assert.strictEqual(env.PKA_TARGET_TAG, "pka-fleet=web");
         assert.strictEqual(env.PKA_ACCESS_PARAMETER, "/pka/web/access");
         assert.strictEqual(env.PKA_DOCUMENT_NAME, (await peek(fleet.documentName)).value);
+        assert.strictEqual(env.PKA_ACCESS_SPEC_SHA256, hash, "the deploy pins the hash of the spec it writes");
         assert.ok(JSON.stringify(mocks.created.map((c) => c.inputs)).includes(hash), "the spec hash reaches a child (push on change)");
         assert.ok(!JSON.stringify(env).includes("PRIVATE KEY"));
     });

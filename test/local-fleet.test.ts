@@ -179,7 +179,7 @@ describe("local fleet end to end (real sshd, real Lambda bundle)", function () {
             const oldKey = fleet.keyFile;
             const rotated = newKey(fleet, "central_rotated");
             const deploy = newKey(fleet, "deploy_user");
-            fleet.storeSpec(
+            await fleet.deploySpec(
                 validateAccessSpec({
                     users: [
                         { name: "svc_user", sudo: "nopasswd", keys: [rotated.publicKey] },
@@ -205,7 +205,7 @@ describe("local fleet end to end (real sshd, real Lambda bundle)", function () {
         it("a user removed from the spec is refused everywhere; the others keep access (follows the rotation above)", async () => {
             const rotated = { file: path.join(fleet.workDir, "central_rotated"), publicKey: fs.readFileSync(path.join(fleet.workDir, "central_rotated.pub"), "utf8").trim() };
             const deploy = { file: path.join(fleet.workDir, "deploy_user") };
-            fleet.storeSpec(validateAccessSpec({ users: [{ name: "svc_user", sudo: "nopasswd", keys: [rotated.publicKey] }] }));
+            await fleet.deploySpec(validateAccessSpec({ users: [{ name: "svc_user", sudo: "nopasswd", keys: [rotated.publicKey] }] }));
             await fleet.settlePush(fleet.push("revocation"), 60_000);
             for (const i of [0, 1, 2]) {
                 const gone = await fleet.login(host(i), { keyFile: deploy.file, user: "deployer", command: "true" });
@@ -214,6 +214,29 @@ describe("local fleet end to end (real sshd, real Lambda bundle)", function () {
                 const kept = await fleet.login(host(i), { keyFile: rotated.file });
                 assert.ok(kept.ok, `${host(i).name}: svc_user lost access: ${kept.output}`);
             }
+        });
+
+        it("a parameter writer's spec (valid, hash recomputed, no deploy) is refused: no host gains his user, the alarm path gets the refusal", async () => {
+            const rotated = { file: path.join(fleet.workDir, "central_rotated"), publicKey: fs.readFileSync(path.join(fleet.workDir, "central_rotated.pub"), "utf8").trim() };
+            const mallory = newKey(fleet, "mallory");
+            const deployed = fleet.spec;
+            const logsBefore = fleet.lambdaLogs().length;
+            // ssm:PutParameter on the access path and events:PutEvents: everything but a deploy.
+            fleet.storeSpec(validateAccessSpec({ users: [...deployed.users, { name: "mallory", sudo: "nopasswd", keys: [mallory.publicKey] }] }));
+            fleet.push("forged");
+            const end = Date.now() + 30_000;
+            const refusals = () => fleet.lambdaLogs().slice(logsBefore).filter((l) => l.line.includes("access spec refused"));
+            while (Date.now() < end && (refusals().length < 2 || !fleet.dlq.peek().some((m) => JSON.parse(m.body).reason === "access-spec-refused"))) await new Promise((r) => setTimeout(r, 100));
+            assert.ok(refusals().length >= 2, `the Lambda refused the spec on delivery and redelivery: ${fleet.lambdaLogs().slice(logsBefore).map((l) => l.line).join("\n").slice(-2000)}`);
+            assert.ok(fleet.dlq.peek().some((m) => JSON.parse(m.body).reason === "access-spec-refused"), "the refusal reached the DLQ (its alarm)");
+            for (const i of [0, 1, 2]) {
+                const r = await fleet.login(host(i), { keyFile: mallory.file, user: "mallory", command: "true" });
+                assert.strictEqual(r.ok, false, `${host(i).name}: the forged user logs in`);
+                const kept = await fleet.login(host(i), { keyFile: rotated.file, command: "! id mallory >/dev/null 2>&1" });
+                assert.ok(kept.ok, `${host(i).name}: svc_user lost access, or the account mallory exists: ${kept.output}`);
+            }
+            assert.ok(!fleet.lambdaLogs().some((l) => l.line.includes(mallory.publicKey.split(" ")[1])), "the forged key is never logged");
+            fleet.storeSpec(deployed);
         });
     });
 

@@ -77,6 +77,38 @@ function resolve<T>(o: pulumi.Output<T>): Promise<T> {
 
 const DOC_ARN = `arn:aws:ssm:${REGION}:${ACCOUNT}:document/pka-setup`;
 
+/** A request to an SQS queue, as IAM sees it: who, the request context, and whether the caller's own identity policy allows the action. */
+interface Request {
+    principal: { service?: string; arn?: string };
+    context: Record<string, string>;
+    identityAllows: boolean;
+}
+
+/**
+ * IAM's evaluation of one resource policy within one account (IAM User Guide, "Policy evaluation
+ * logic"): an explicit Deny wins; else an Allow from the resource policy or from the identity
+ * policy is enough. Conditions: every operator and key must match (AND); ArnEquals needs the key
+ * present; a negated operator (ArnNotEquals) is true when the key is absent ("Condition operators":
+ * negated matching operators). Principal "*" matches anyone.
+ */
+function evaluate(policy: { Statement: any[] }, action: string, resource: string, req: Request): boolean {
+    const arnMatch = (pattern: string, v: string) => new RegExp(`^${pattern.split("*").map((x) => x.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`).test(v);
+    const principalMatches = (p: any) => p === "*" || (p.Service !== undefined && [p.Service].flat().includes(req.principal.service)) || (p.AWS !== undefined && [p.AWS].flat().includes(req.principal.arn));
+    const conditionHolds = (c: Record<string, Record<string, string | string[]>> = {}) =>
+        Object.entries(c).every(([op, keys]) =>
+            Object.entries(keys).every(([k, vals]) => {
+                const v = req.context[k];
+                const any = v !== undefined && [vals].flat().some((x) => arnMatch(x, v));
+                if (op === "ArnEquals" || op === "ArnLike") return any;
+                if (op === "ArnNotEquals" || op === "ArnNotLike") return !any;
+                throw new Error(`operator ${op} not modelled`);
+            }),
+        );
+    const applies = (s: any) => principalMatches(s.Principal) && [s.Action].flat().includes(action) && [s.Resource].flat().some((r: string) => arnMatch(r, resource)) && conditionHolds(s.Condition);
+    if (policy.Statement.some((s) => s.Effect === "Deny" && applies(s))) return false;
+    return req.identityAllows || policy.Statement.some((s) => s.Effect === "Allow" && applies(s));
+}
+
 function baseArgs(): ProvisionerModule.ProvisionerArgs {
     return {
         documentName: "pka-setup",
@@ -188,6 +220,28 @@ describe("Provisioner component (pka-fleet:index:Provisioner) under mocks", func
         }
     });
 
+    it("queue policies: in the same account, an identity policy allowing sqs:SendMessage still cannot send (explicit Deny); our rules and, for the DLQ, the Lambda's role can", async () => {
+        await build();
+        const ruleArns = mocks.of("aws:cloudwatch/eventRule:EventRule").map((r) => `arn:aws:events:${REGION}:${ACCOUNT}:rule/${r.name}-x`);
+        const roleArn = `arn:aws:iam::${ACCOUNT}:role/web-role-x`;
+        const [queuePolicy, dlqPolicy] = ["web-queue-policy", "web-dlq-policy"].map((n) => JSON.parse(mocks.of("aws:sqs/queuePolicy:QueuePolicy").find((q) => q.name === n)!.inputs.policy));
+        const q = `arn:aws:sqs:${REGION}:${ACCOUNT}:web-queue-x`;
+        const d = `arn:aws:sqs:${REGION}:${ACCOUNT}:web-dlq-x`;
+        const admin = { principal: { arn: `arn:aws:iam::${ACCOUNT}:role/Admin` }, context: { "aws:PrincipalArn": `arn:aws:iam::${ACCOUNT}:role/Admin` }, identityAllows: true };
+        const cases: [string, any, string, Request, boolean][] = [
+            ["our rule -> queue", queuePolicy, q, { principal: { service: "events.amazonaws.com" }, context: { "aws:SourceArn": ruleArns[0] }, identityAllows: false }, true],
+            ["another rule (same account) -> queue", queuePolicy, q, { principal: { service: "events.amazonaws.com" }, context: { "aws:SourceArn": `arn:aws:events:${REGION}:${ACCOUNT}:rule/forged` }, identityAllows: false }, false],
+            ["an admin with sqs:* -> queue", queuePolicy, q, admin, false],
+            ["the Lambda's role -> queue", queuePolicy, q, { principal: { arn: roleArn }, context: { "aws:PrincipalArn": roleArn }, identityAllows: true }, false],
+            ["the Lambda's role -> DLQ", dlqPolicy, d, { principal: { arn: roleArn }, context: { "aws:PrincipalArn": roleArn }, identityAllows: true }, true],
+            ["our rule -> DLQ (undeliverable events)", dlqPolicy, d, { principal: { service: "events.amazonaws.com" }, context: { "aws:SourceArn": ruleArns[1] }, identityAllows: false }, true],
+            ["an admin with sqs:* -> DLQ", dlqPolicy, d, admin, false],
+        ];
+        for (const [what, policy, resource, req, allowed] of cases) {
+            assert.strictEqual(evaluate(policy, "sqs:SendMessage", resource, req), allowed, what);
+        }
+    });
+
     it("queue: redrive to the DLQ after maxReceiveCount, visibility >= 6x the Lambda timeout; alarm on DLQ depth", async () => {
         await build({ maxReceiveCount: 7, timeoutSeconds: 90, batchingWindowSeconds: 10 });
         const [dlq, queue] = mocks.of("aws:sqs/queue:Queue");
@@ -216,6 +270,7 @@ describe("Provisioner component (pka-fleet:index:Provisioner) under mocks", func
             PKA_DOCUMENT_NAME: "pka-setup",
             PKA_TARGET_TAG: "pka-fleet=web",
             PKA_ACCESS_PARAMETER: "/pka/web/access",
+            PKA_ACCESS_SPEC_SHA256: "a".repeat(64),
             PKA_KNOWN_HOSTS_PATH: "/pka/web/known_hosts",
             PKA_DEAD_LETTER_QUEUE_URL: `https://sqs.${REGION}.amazonaws.com/${ACCOUNT}/web-dlq-x`,
             PKA_MAX_ATTEMPTS: "3",
@@ -274,8 +329,22 @@ describe("Provisioner component (pka-fleet:index:Provisioner) under mocks", func
         assert.deepStrictEqual(other.inputs.triggers, { accessSpecHash: "b".repeat(64) });
     });
 
-    it("no push without a spec hash or without the push trigger; triggers select the rules", async () => {
-        await build({ accessSpecHash: undefined, triggers: ["associationChange"] });
+    it("accessSpecHash is required and must be a 64-hex hash; knownHostsPath must not overlap the access path; both refused before any child", async () => {
+        assert.throws(() => new mod.Provisioner("nohash", { ...baseArgs(), accessSpecHash: undefined as never }), /`accessSpecHash` is required: .*pinned in the Lambda/);
+        assert.throws(() => new mod.Provisioner("badhash", { ...baseArgs(), accessSpecHash: "A".repeat(64) }), /`accessSpecHash` must be the 64 lower-case hex/);
+        for (const kh of ["/pka/web/access", "/pka/web/access/known", "/pka/web", "/pka/web/access/"]) {
+            assert.throws(() => new mod.Provisioner(`ov${kh.length}`, { ...baseArgs(), knownHostsPath: kh }), /`knownHostsPath` .* overlaps `accessParameterPath` \/pka\/web\/access/, kh);
+        }
+        await new Promise((r) => setTimeout(r, 50));
+        assert.deepStrictEqual(mocks.created, [], "a refused input creates no child");
+        // Disjoint siblings are fine, including a common prefix that is not a path boundary.
+        await build({ knownHostsPath: "/pka/web/accessx" });
+        assert.strictEqual(mocks.one("aws:lambda/function:Function").inputs.environment.variables.PKA_KNOWN_HOSTS_PATH, "/pka/web/accessx");
+    });
+
+    it("no push without the push trigger; triggers select the rules; the hash is still pinned", async () => {
+        await build({ triggers: ["associationChange"] });
+        assert.strictEqual(mocks.one("aws:lambda/function:Function").inputs.environment.variables.PKA_ACCESS_SPEC_SHA256, "a".repeat(64));
         assert.strictEqual(mocks.of("aws:lambda/invocation:Invocation").length, 0);
         const patterns = mocks.of("aws:cloudwatch/eventRule:EventRule").map((r) => JSON.parse(r.inputs.eventPattern)["detail-type"][0]);
         assert.deepStrictEqual(patterns, ["EC2 State Manager Instance Association State Change", "EC2 Command Invocation Status-change Notification"]);
@@ -331,6 +400,9 @@ describe("Provisioner component (pka-fleet:index:Provisioner) under mocks", func
             assert.ok(pushDeps, `the push Invocation of w-${form} was registered`);
             assert.ok(pushDeps.includes(urn), `dependsOn as ${form}: the push depends on ${urn} (has ${pushDeps.join(", ")})`);
             assert.ok(pushDeps.some((u) => u.endsWith(`::w-${form}-fn`)), `the push still waits on its function (has ${pushDeps.join(", ")})`);
+            // The function (and so its new pin) waits on the caller too: the pin goes live after the spec it names is stored.
+            const fnDeps = deps.get(`aws:lambda/function:Function::w-${form}-fn`) ?? [];
+            assert.ok(fnDeps.includes(urn), `dependsOn as ${form}: the function depends on ${urn} (has ${fnDeps.join(", ")})`);
         }
     });
 

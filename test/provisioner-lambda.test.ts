@@ -30,6 +30,8 @@ import {
     DLQ_URL,
     DOC,
     ENV,
+    FORGED_KEY,
+    FORGED_SPEC,
     hostKeyOutput,
     instanceId,
     KNOWN_HOSTS,
@@ -377,6 +379,164 @@ describe("provisioner Lambda (mocked AWS)", () => {
         assert.strictEqual(fleet.calls.length, 0);
     });
 
+    describe("root of trust: only the spec the deploy pinned is ever sent", () => {
+        const noForgedMaterial = (logs: unknown, fleet: FakeAwsState) => {
+            const text = JSON.stringify(logs) + JSON.stringify([...fleet.queues.values()]);
+            assert.ok(!text.includes(FORGED_KEY.split(" ")[1]), "the refused spec's keys appear in no log and no DLQ message");
+            assert.ok(!text.includes("mallory"), "nor its user names");
+        };
+
+        for (const [what, ev] of [
+            ["instance running", (id: string) => runningEvent(id)],
+            ["association change", (id: string) => associationEvent(id)],
+            ["push", () => pushEvent({ reason: "forged" })],
+        ] as const) {
+            it(`a spec rewritten by a parameter writer (valid, hash recomputed) is refused on ${what}: nothing sent, records retried, content never logged`, async () => {
+                const fleet = makeFleet({ tagged: 2 });
+                storeSpec(fleet, canonicalAccessSpecJson(FORGED_SPEC));
+                const { handler, logs } = harness(fleet);
+                const r = record(ev(instanceId(1)));
+                const res = await handler({ Records: [r] });
+                assert.deepStrictEqual(failedIds(res), [r.messageId], "the record goes back to the queue");
+                assert.strictEqual(fleet.callsOf("SendCommand").length, 0, "no command with the forged spec");
+                assert.strictEqual(handler.stats()!.specRefused, 1);
+                const refusal = logs.find((l) => l.message.startsWith("access spec refused"));
+                assert.ok(refusal, JSON.stringify(logs));
+                assert.deepStrictEqual([refusal.level, refusal.extra.storedSpec, refusal.extra.pinnedSpec], ["error", accessSpecHash(FORGED_SPEC), accessSpecHash(SPEC)]);
+                // First receive: maybe a deploy between writing the parameters and updating the function; no alarm yet.
+                assert.strictEqual(fleet.queues.get(DLQ_URL)!.length, 0);
+                noForgedMaterial(logs, fleet);
+            });
+        }
+
+        it("a refusal that outlasts a deploy's window (a redelivered record) raises the alarm: a DLQ message access-spec-refused", async () => {
+            const fleet = makeFleet({ tagged: 1 });
+            storeSpec(fleet, canonicalAccessSpecJson(FORGED_SPEC));
+            const { handler, logs } = harness(fleet);
+            const r = { ...record(runningEvent(instanceId(1))), attributes: { ApproximateReceiveCount: "2" } };
+            const res = await handler({ Records: [r] });
+            assert.deepStrictEqual(failedIds(res), [r.messageId]);
+            assert.strictEqual(fleet.callsOf("SendCommand").length, 0);
+            const dlq = fleet.queues.get(DLQ_URL)!;
+            assert.strictEqual(dlq.length, 1);
+            const reason = JSON.parse(dlq[0].body);
+            assert.deepStrictEqual([reason.reason, reason.storedSpec, reason.pinnedSpec, reason.path], ["access-spec-refused", accessSpecHash(FORGED_SPEC), accessSpecHash(SPEC), "/pka/prod/access"]);
+            noForgedMaterial(logs, fleet);
+        });
+
+        it("a deploy's push meeting a forged spec fails the deploy and alarms at once", async () => {
+            const fleet = makeFleet({ tagged: 1 });
+            storeSpec(fleet, canonicalAccessSpecJson(FORGED_SPEC));
+            const { handler, sleeps } = harness(fleet);
+            const direct = { ...record(pushEvent({ specHash: accessSpecHash(SPEC) })), eventSource: "pka-fleet:deploy" };
+            await assert.rejects(handler({ Records: [direct] }), /push failed for 1 record/);
+            assert.strictEqual(fleet.callsOf("SendCommand").length, 0);
+            assert.ok(sleeps.length >= 3, "it waited for a lagging parameter first");
+            assert.strictEqual(JSON.parse(fleet.queues.get(DLQ_URL)![0].body).reason, "access-spec-refused");
+        });
+
+        it("the writer cannot make the forged spec match: a push naming its hash is refused too", async () => {
+            const fleet = makeFleet({ tagged: 1 });
+            storeSpec(fleet, canonicalAccessSpecJson(FORGED_SPEC));
+            const { handler } = harness(fleet);
+            const res = await handler({ Records: [record(pushEvent({ specHash: accessSpecHash(FORGED_SPEC) }))] });
+            assert.strictEqual(res.batchItemFailures.length, 1);
+            assert.strictEqual(fleet.callsOf("SendCommand").length, 0);
+        });
+
+        it("after the deploy that pins the new spec, the same spec is served", async () => {
+            const fleet = makeFleet({ tagged: 1 });
+            storeSpec(fleet, canonicalAccessSpecJson(FORGED_SPEC));
+            const { handler } = harness(fleet, { ...ENV, PKA_ACCESS_SPEC_SHA256: accessSpecHash(FORGED_SPEC) });
+            const res = await handler({ Records: [record(runningEvent(instanceId(1)))] });
+            assert.deepStrictEqual(res.batchItemFailures, []);
+            assert.deepStrictEqual(fleet.callsOf("SendCommand")[0].input.Parameters, documentParameters(FORGED_SPEC));
+        });
+
+        it("no pin, a malformed pin, or host keys written among the spec chunks: the function refuses to start", async () => {
+            const { PKA_ACCESS_SPEC_SHA256: _, ...unpinned } = ENV;
+            void _;
+            for (const [env, re] of [
+                [unpinned, /PKA_ACCESS_SPEC_SHA256 is required/],
+                [{ ...ENV, PKA_ACCESS_SPEC_SHA256: "abc" }, /PKA_ACCESS_SPEC_SHA256 must be 64 lower-case hex/],
+                [{ ...ENV, PKA_KNOWN_HOSTS_PATH: "/pka/prod/access/kh" }, /PKA_KNOWN_HOSTS_PATH \/pka\/prod\/access\/kh overlaps PKA_ACCESS_PARAMETER/],
+            ] as const) {
+                const fleet = makeFleet({ tagged: 1 });
+                const { handler } = harness(fleet, env as Record<string, string>);
+                await assert.rejects(handler({ Records: [record(runningEvent(instanceId(1)))] }), re);
+                assert.strictEqual(fleet.calls.length, 0, "no AWS call at all");
+            }
+        });
+    });
+
+    describe("forged results: acted on only for a command of our document that we sent", () => {
+        function forge(fleet: FakeAwsState, o: { documentName: string; comment: string; status: "Success" | "Failed"; stdout?: string; responseCode?: number }) {
+            const commandId = "5f0c1d2e-3a4b-4c5d-8e6f-7a8b9c0d1e2f";
+            fleet.invocations.set(`${commandId}:${instanceId(1)}`, {
+                commandId, instanceId: instanceId(1), documentName: o.documentName, comment: o.comment, parameters: {},
+                status: o.status, statusDetails: o.status, stdout: o.stdout ?? "", stderr: "", responseCode: o.responseCode ?? (o.status === "Success" ? 0 : 1), lag: 0,
+            });
+            return commandId;
+        }
+
+        it("host keys printed by someone's AWS-RunShellScript, announced as our document's result, are not pinned", async () => {
+            const fleet = makeFleet({ tagged: 1 });
+            const hk = hostKeyOutput();
+            const commandId = forge(fleet, { documentName: "AWS-RunShellScript", comment: "pka-fleet attempt=1 spec=00000000", status: "Success", stdout: hk.stdout });
+            const { handler, logs } = harness(fleet);
+            const res = await handler({ Records: [record(resultEvent(instanceId(1), commandId, "Success", DOC))] });
+            assert.deepStrictEqual(res.batchItemFailures, []);
+            assert.strictEqual(fleet.callsOf("PutParameter").length, 0, "no known_hosts write");
+            assert.strictEqual(handler.stats()!.forgedResults, 1);
+            assert.ok(logs.some((l) => l.message.startsWith("command result not acted on") && l.extra.documentName === "AWS-RunShellScript"));
+        });
+
+        it("a run of our document that we did not send (no comment of ours): neither pinned, retried nor dead-lettered", async () => {
+            for (const comment of ["", "manual run", "pka-fleet attempt=1", "xpka-fleet attempt=1 spec=00000000"]) {
+                for (const status of ["Success", "Failed"] as const) {
+                    const fleet = makeFleet({ tagged: 1 });
+                    const commandId = forge(fleet, { documentName: DOC, comment, status, stdout: hostKeyOutput().stdout });
+                    const { handler } = harness(fleet);
+                    const res = await handler({ Records: [record(resultEvent(instanceId(1), commandId, status))] });
+                    assert.deepStrictEqual(res.batchItemFailures, [], `${comment}/${status}`);
+                    assert.deepStrictEqual([fleet.callsOf("PutParameter").length, fleet.callsOf("SendCommand").length, fleet.queues.get(DLQ_URL)!.length], [0, 0, 0], `${comment}/${status}`);
+                }
+            }
+        });
+
+        it("a shared document of another account with our document's name is not ours", async () => {
+            const fleet = makeFleet({ tagged: 1 });
+            const commandId = forge(fleet, { documentName: `arn:aws:ssm:us-east-1:999999999999:document/${DOC}`, comment: "pka-fleet attempt=1 spec=00000000", status: "Success", stdout: hostKeyOutput().stdout });
+            const { handler } = harness(fleet);
+            await handler({ Records: [record(resultEvent(instanceId(1), commandId, "Success"))] });
+            assert.strictEqual(fleet.callsOf("PutParameter").length, 0);
+        });
+
+        it("the event's status is not believed: a 'Failed' event for a command SSM says succeeded schedules no rerun", async () => {
+            const fleet = makeFleet({ tagged: 1 });
+            const commandId = forge(fleet, { documentName: DOC, comment: "pka-fleet attempt=1 spec=00000000", status: "Success", stdout: hostKeyOutput().stdout });
+            const { handler } = harness(fleet, { ...ENV, PKA_KNOWN_HOSTS_PATH: "" });
+            await handler({ Records: [record(resultEvent(instanceId(1), commandId, "Failed"))] });
+            assert.strictEqual(fleet.callsOf("SendCommand").length, 0);
+        });
+
+        it("exit 19 (partial): dead-lettered as partial with the conflicting users and reasons", async () => {
+            const fleet = makeFleet({ tagged: 1 });
+            fleet.runCommand = () => ({
+                status: "Failed",
+                responseCode: 19,
+                stderr: "PKA-CONFLICT bob authorized_keys is a directory or another non-regular file\nPKA-CONFLICT carol exists and was not created by pka-fleet; set adopt: true for this user to manage it\npka: applied to every user but: bob carol\n",
+            });
+            const { handler } = harness(fleet, { ...ENV, PKA_MAX_ATTEMPTS: "1" });
+            await handler({ Records: [record(runningEvent(instanceId(1)))] });
+            await handler({ Records: [record(resultEvent(instanceId(1), fleet.commands[0].commandId, "Failed"))] });
+            const reason = JSON.parse(fleet.queues.get(DLQ_URL)![0].body);
+            assert.strictEqual(reason.reason, "partial");
+            assert.deepStrictEqual(reason.conflicts.map((c: { user: string }) => c.user), ["bob", "carol"]);
+            assert.match(reason.conflicts[1].reason, /set adopt: true/);
+        });
+    });
+
     it("an agent that drops between the readiness check and SendCommand: the call is split, only that record fails", async () => {
         const fleet = makeFleet({ tagged: 4 });
         const { handler } = harness(fleet);
@@ -513,6 +673,42 @@ describe("provisioner Lambda: the real bundle over HTTP", function () {
             assert.ok(!text.includes(USER_KEY.split(" ")[1]) && !text.includes(hk.lines[0].split(" ")[1]), "no key material in logs");
             assert.ok(fleet.calls.every((c) => c.service !== "ec2" || c.op === "DescribeInstances"));
             assert.ok(canonicalAccessSpecJson(SPEC).length > 0);
+        } finally {
+            await server.close();
+        }
+    });
+
+    it("the real bundle refuses a forged spec (valid, hash recomputed) and a forged result, over the wire", async () => {
+        const fleet = makeFleet({ tagged: 1 });
+        fleet.documents.add("AWS-RunShellScript");
+        storeSpec(fleet, canonicalAccessSpecJson(FORGED_SPEC));
+        // The forger's own command: AWS-RunShellScript printing host-key lines, announced in the queue as ours.
+        const hk = hostKeyOutput();
+        const forgedCmd = "6a1b2c3d-4e5f-4a6b-9c7d-8e9f0a1b2c3d";
+        fleet.invocations.set(`${forgedCmd}:${instanceId(1)}`, {
+            commandId: forgedCmd, instanceId: instanceId(1), documentName: "AWS-RunShellScript", comment: "pka-fleet attempt=1 spec=00000000",
+            parameters: {}, status: "Success", statusDetails: "Success", stdout: hk.stdout, stderr: "", responseCode: 0, lag: 0,
+        });
+        const server = await startFakeAwsServer(fleet.handlers());
+        try {
+            const env = {
+                ...ENV, AWS_REGION: "us-east-1", AWS_ACCESS_KEY_ID: "AKIDFAKEFAKEFAKE", AWS_SECRET_ACCESS_KEY: "fake-secret",
+                AWS_ENDPOINT_URL_SSM: server.url, AWS_ENDPOINT_URL_EC2: server.url, AWS_ENDPOINT_URL_SQS: server.url,
+            };
+            const again = { ...record(runningEvent(instanceId(1)), "again"), attributes: { ApproximateReceiveCount: "2" } };
+            const out = await runBundle(env, { Records: [record(runningEvent(instanceId(1)), "new"), again, record(resultEvent(instanceId(1), forgedCmd, "Success"), "forged")] });
+            const line = out.stdout.split("\n").find((l) => l.startsWith("RESULT ") || l.startsWith("ERROR "));
+            assert.ok(line?.startsWith("RESULT "), `bundle failed: ${line}\n${out.stderr.slice(0, 2000)}`);
+            assert.deepStrictEqual(JSON.parse(line!.slice(7)), { batchItemFailures: [{ itemIdentifier: "new" }, { itemIdentifier: "again" }] });
+            assert.strictEqual(fleet.callsOf("SendCommand").length, 0, "nothing sent with the forged spec");
+            assert.strictEqual(fleet.callsOf("PutParameter").length, 0, "no host key pinned from the forged result");
+            const dlq = fleet.queues.get(DLQ_URL)!.map((m) => JSON.parse(m.body));
+            assert.deepStrictEqual(dlq.map((m) => m.reason), ["access-spec-refused"], "the alarm path got the refusal");
+            const text = out.stdout + out.stderr + JSON.stringify(dlq);
+            assert.ok(!text.includes(FORGED_KEY.split(" ")[1]) && !text.includes("mallory"), "the refused spec's content is never logged");
+            const logs = [out.stdout, out.stderr].join("\n").split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l));
+            assert.ok(logs.some((l) => l.level === "ERROR" && String(l.message).startsWith("access spec refused")), JSON.stringify(logs).slice(0, 1500));
+            assert.ok(logs.some((l) => String(l.message).startsWith("command result not acted on")), JSON.stringify(logs).slice(0, 1500));
         } finally {
             await server.close();
         }

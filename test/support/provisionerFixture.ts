@@ -3,7 +3,7 @@
  * stored access spec and the setup document; helpers to build SQS events and keys.
  */
 import { generateKeyPairSync } from "crypto";
-import { canonicalAccessSpecJson, validateAccessSpec } from "../../core/accessSpec";
+import { accessSpecHash, canonicalAccessSpecJson, validateAccessSpec } from "../../core/accessSpec";
 import { splitAccessSpec } from "../../core/accessStore";
 import { FakeAwsState } from "../../local/fakeAws";
 
@@ -13,14 +13,6 @@ export const ACCESS_PATH = "/pka/prod/access";
 export const KNOWN_HOSTS = "/pka/prod/known_hosts";
 export const DLQ_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/pka-dlq";
 
-export const ENV: Record<string, string> = {
-    PKA_DOCUMENT_NAME: DOC,
-    PKA_TARGET_TAG: `${TAG.key}=${TAG.value}`,
-    PKA_ACCESS_PARAMETER: ACCESS_PATH,
-    PKA_KNOWN_HOSTS_PATH: KNOWN_HOSTS,
-    PKA_DEAD_LETTER_QUEUE_URL: DLQ_URL,
-    PKA_MAX_ATTEMPTS: "3",
-};
 
 function sshString(b: Buffer): Buffer {
     const l = Buffer.alloc(4);
@@ -38,6 +30,29 @@ export function ed25519Line(comment = ""): string {
 
 export const USER_KEY = ed25519Line("alice@laptop");
 export const SPEC = validateAccessSpec({ users: [{ name: "svc_user", sudo: "nopasswd", keys: [USER_KEY] }] });
+
+/** The Lambda's configuration as the Provisioner sets it: the deploy pinned SPEC's hash. */
+export const ENV: Record<string, string> = {
+    PKA_DOCUMENT_NAME: DOC,
+    PKA_TARGET_TAG: `${TAG.key}=${TAG.value}`,
+    PKA_ACCESS_PARAMETER: ACCESS_PATH,
+    PKA_ACCESS_SPEC_SHA256: accessSpecHash(SPEC),
+    PKA_KNOWN_HOSTS_PATH: KNOWN_HOSTS,
+    PKA_DEAD_LETTER_QUEUE_URL: DLQ_URL,
+    PKA_MAX_ATTEMPTS: "3",
+};
+
+/**
+ * What someone with only ssm:PutParameter on the access path writes: a valid spec of his own (a
+ * NOPASSWD user with his key), split and stored exactly as a deploy stores one, hash and all.
+ */
+export const FORGED_KEY = ed25519Line("mallory@evil");
+export const FORGED_SPEC = validateAccessSpec({
+    users: [
+        { name: "svc_user", sudo: "nopasswd", keys: [USER_KEY] },
+        { name: "mallory", sudo: "nopasswd", keys: [FORGED_KEY] },
+    ],
+});
 
 export function storeSpec(state: FakeAwsState, specJson: string, path = ACCESS_PATH): void {
     for (const k of [...state.parameters.keys()]) if (k.startsWith(`${path}/`)) state.parameters.delete(k);
