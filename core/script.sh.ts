@@ -631,6 +631,8 @@ while read -r name; do
         if command -v pkill >/dev/null 2>&1; then
             pkill -KILL -U "$uid" 2>/dev/null || true
             pkill -KILL -u "$uid" 2>/dev/null || true
+        else
+            warn "$name" 'revoked, but pkill (procps) is missing: its running processes were not killed'
         fi
     fi
     # The lock holds whatever the home holds: a block that cannot be removed is only a note.

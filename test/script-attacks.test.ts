@@ -193,6 +193,33 @@ describe("setup script against a hostile user, on real sshd hosts", function () 
         });
     }
 
+    it(`two runs at once while she flips (${REPS} pairs): both hold, the file ends with one block of the last spec`, async () => {
+        await resetMallory();
+        const before = protectedState();
+        const attacker = new Attacker(h, mallory.uid, mallory.gid);
+        await attacker.start("flip", "/home/mallory", [...AK_TARGETS, ...SSH_TARGETS]);
+        const codes: Record<number, number> = {};
+        for (let i = 0; i < REPS; i++) {
+            // Two deliveries racing (an event and a push): different specs, the same host.
+            const rs = await Promise.all([run(spec(["m1"])), run(spec(["m2"]))]);
+            rs.forEach((r, j) => {
+                assertRunHeld(r, `pair ${i} run ${j}`);
+                codes[r.responseCode] = (codes[r.responseCode] ?? 0) + 1;
+            });
+        }
+        const report = await attacker.finish();
+        assert.ok(report && (report.flips ?? 0) > 0, `the attacker acted during the runs: ${JSON.stringify(report)}`);
+        tally.push(`two runs at once under flips: ${report.flips} flips; exits ${JSON.stringify(codes)}`);
+        await assertNoHarm(before, "two runs");
+        // Once she stops, one more run repairs her own file: exactly one managed block.
+        await h.sh("rm -rf /home/mallory/.ssh /home/mallory/.ssh.real /home/mallory/ak.real");
+        const r = await run(spec(["m2"]));
+        assert.equal(r.responseCode, 0, r.stderr);
+        const text = fs.readFileSync(h.path("/home/mallory/.ssh/authorized_keys"), "utf8");
+        assert.equal(text.split("\n").filter((l) => l.startsWith("# BEGIN pka-fleet")).length, 1, text);
+        assert.ok(text.includes(key("m2").pub.split(" ")[1]) && !text.includes(key("m1").pub.split(" ")[1]), text);
+    });
+
     it(`a thief of every descriptor she owns gets no lock and no output of the script (${REPS} runs)`, async () => {
         await resetMallory();
         const before = protectedState();
@@ -211,7 +238,8 @@ describe("setup script against a hostile user, on real sshd hosts", function () 
             assert.ok(!t.startsWith("/var/lib/pka-fleet"), `she got a descriptor of the state directory: ${t}`);
             assert.ok(!/^\/tmp\/ssm-/.test(t), `she got a descriptor of the agent's files: ${t}`);
         }
-        tally.push(`fds: ${report.stolen} descriptors stolen, pointing at ${JSON.stringify(report.targets)}`);
+        const kinds = [...new Set((report.targets ?? []).map((t) => t.replace(/^\/tmp\/tmp\.[A-Za-z0-9]+\//, "/tmp/<run>/").replace(/^pipe:\[\d+\]$/, "pipe")))].sort();
+        tally.push(`fds: ${report.stolen} descriptors stolen, pointing at ${JSON.stringify(kinds)}`);
         await assertNoHarm(before, "fd thief");
     });
 
