@@ -19,6 +19,7 @@ const USAGE = {
         '  { "users": [ { "name": "svc_user", "sudo": "nopasswd", "keys": ["ssh-ed25519 AAAA... c"], "keyOptions": "restrict" } ] }\n' +
         "  --fallback-key FILE  an organization key (a .pub file) for users that list no key (repeatable)\n" +
         "  --config FILE        key rules from a policy pack config (as pka check-key)\n" +
+        "  the spec is checked as the deploy checks it, at the current time: an expiry-time already past is refused\n" +
         "  exit 0: printed; 2: the spec is invalid (the message names the path in the spec), or bad usage\n",
 };
 
@@ -64,7 +65,8 @@ async function documentParams(args: string[]): Promise<string> {
     } catch (e) {
         throw new AccessSpecError("", `${spec} is not JSON (${(e as Error).message}); expected { "users": [ ... ] }`);
     }
-    const validated = validateAccessSpec(input, { keyRules: rules, fallbackKeys });
+    // Parameters are sent now, so an expiry-time already past is refused as the deploy refuses it.
+    const validated = validateAccessSpec(input, { keyRules: rules, fallbackKeys, now: new Date() });
     return JSON.stringify(documentParameters(validated), null, 2) + "\n";
 }
 

@@ -201,7 +201,7 @@ export function planFleet(name: string, args: PkaFleetArgs): FleetPlan {
     // options, keys, fallback. Users whose keys are not known yet are checked with a probe key.
     let known: AccessSpec;
     try {
-        known = validateAccessSpec({ users: probe }, { keyRules, fallbackKeys });
+        known = validateAccessSpec({ users: probe }, { keyRules, fallbackKeys, now: new Date() });
     } catch (e) {
         return fail(`\`users\`: ${(e as Error).message}`);
     }

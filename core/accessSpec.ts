@@ -11,7 +11,7 @@ import { INSTALLABLE_KEY_TYPES, judgeKey, KeyRules, parsePublicKey } from "./key
 export type SudoMode = "nopasswd" | "none";
 
 export interface AccessUser {
-    /** Login name, `^[a-z_][a-z0-9_-]{0,31}$`, not a system or cloud-init default account. */
+    /** Login name, `^[a-z_][a-z0-9_-]{0,31}$`, not a system or cloud-init default account nor a stock group name. */
     name: string;
     /** `nopasswd`: full sudo without password through /etc/sudoers.d/90-pka-<name>; `none`: no sudo. */
     sudo: SudoMode;
@@ -36,6 +36,13 @@ export interface ValidateAccessSpecOptions {
     keyRules?: Partial<KeyRules>;
     /** Organization-level keys given to every user that lists no key of its own. */
     fallbackKeys?: string[];
+    /**
+     * The time of the deploy: an `expiry-time` already past then is refused (with `Z` compared in UTC;
+     * without, sshd reads it in the host's local time zone, so only one past in every zone, more than
+     * 14 hours ago). Default: no such check, for whoever re-validates a deployed spec later (the Lambda
+     * must keep serving a spec whose keys have since expired; sshd then just refuses those keys).
+     */
+    now?: Date;
 }
 
 /** A spec that must not be deployed. `path` names the offending value, e.g. `users[2].keys[0]`. */
@@ -59,7 +66,27 @@ const CLOUD_INIT_REASON =
     "is an AMI's default login user: cloud-init writes the EC2 key pair into its authorized_keys and " +
     "owns its sudo rule, so managing it here would fight cloud-init; use a dedicated user such as svc_user";
 
-/** Names refused with the reason why. The script refuses the same names, and any existing account below UID_MIN. */
+const GROUP_REASON =
+    "is a group on stock Debian, Ubuntu or Amazon Linux images (or one that common packages add): useradd fails " +
+    "where the group exists (it cannot create the user's own group), so the user would be missing there; choose another name";
+
+/**
+ * Group names of stock images that are not also account names listed above: Debian's base-passwd
+ * (group.master), systemd's sysusers basic.conf, Fedora's setup package (the base of Amazon Linux
+ * 2023), cloud-init's default-user groups (Debian: netdev, plugdev; Ubuntu: lxd) and the groups of
+ * common packages (openssh-client _ssh, formerly ssh; cron's crontab; ssl-cert; docker).
+ */
+const GROUP_NAMES = [
+    "users", "sudo", "staff", "wheel", "audio", "video", "plugdev", "netdev", "lxd", "docker", "input", "render",
+    "kvm", "sgx", "clock", "disk", "tty", "dialout", "dip", "cdrom", "floppy", "tape", "fax", "voice", "shadow",
+    "utmp", "utempter", "src", "sasl", "nogroup", "kmem", "mem", "lock", "crontab", "ssh", "_ssh", "ssh_keys",
+    "ssl-cert",
+];
+
+/**
+ * Names refused with the reason why. The script refuses the same names (RESERVED_ERE) except the
+ * group names, and any existing account below UID_MIN.
+ */
 export const RESERVED_USER_NAMES: Readonly<Record<string, string>> = Object.freeze({
     ...Object.fromEntries(
         [
@@ -77,6 +104,7 @@ export const RESERVED_USER_NAMES: Readonly<Record<string, string>> = Object.free
             CLOUD_INIT_REASON,
         ]),
     ),
+    ...Object.fromEntries(GROUP_NAMES.map((n) => [n, GROUP_REASON])),
 });
 
 /** Checks a user name; returns the reason it is refused, or undefined. */
@@ -129,7 +157,8 @@ function checkFrom(value: string, path: string): void {
         throw new AccessSpecError(path, `from="${value}" may use only letters, digits and . : / * ? ! , -`);
     }
     for (const raw of value.split(",")) {
-        const p = raw.startsWith("!") ? raw.slice(1) : raw;
+        const neg = raw.startsWith("!") ? "!" : "";
+        const p = raw.slice(neg.length);
         if (p === "") throw new AccessSpecError(path, `from="${value}" has an empty pattern; separate patterns with single commas`);
         const slash = p.indexOf("/");
         if (slash >= 0) {
@@ -138,10 +167,20 @@ function checkFrom(value: string, path: string): void {
             const family = isIP(addr);
             const max = family === 4 ? 32 : family === 6 ? 128 : 0;
             if (!max || !/^[0-9]{1,3}$/.test(bitsText) || Number(bitsText) > max) {
-                throw new AccessSpecError(path, `from= pattern '${raw}' is not a CIDR block like 10.0.0.0/8 or 2001:db8::/32`);
+                throw new AccessSpecError(path, `from= pattern '${raw}' is not a CIDR block like 10.0.0.0/8 or 2001:db8::/32 (prefix length 0-32 for IPv4, 0-128 for IPv6)`);
             }
-            if (family === 4 && !hostBitsZero4(addr, Number(bitsText))) {
-                throw new AccessSpecError(path, `from= CIDR '${raw}' has host bits set; write the network address (e.g. ${networkOf4(addr, Number(bitsText))}/${bitsText})`);
+            // sshd's addr_match_list (addr_pton_cidr) calls a block whose address has bits set past the
+            // prefix an error, and then refuses the key from every address ("invalid from criteria"),
+            // even one another entry allows: the key would stop working (seen with OpenSSH 9.2).
+            const bits = Number(bitsText);
+            const bytes = family === 4 ? ip4Bytes(addr) : ip6Bytes(addr);
+            if (hostBitsSet(bytes, bits)) {
+                const net = formatAddress(networkBytes(bytes, bits), family);
+                throw new AccessSpecError(
+                    path,
+                    `from= CIDR '${raw}' has host bits set (its address is not the first of the /${bits} block): sshd rejects ` +
+                        `the entry, and with it the key, from every address; write the network address ${neg}${net}/${bits}`,
+                );
             }
         } else if (!isIP(p) && !HOST_PATTERN.test(p)) {
             throw new AccessSpecError(path, `from= pattern '${raw}' is neither an address, a CIDR block nor a host name pattern (letters, digits, . - * ?)`);
@@ -149,30 +188,71 @@ function checkFrom(value: string, path: string): void {
     }
 }
 
-function ip4ToInt(addr: string): number {
-    return addr.split(".").reduce((acc, o) => acc * 256 + Number(o), 0);
-}
-function hostBitsZero4(addr: string, bits: number): boolean {
-    const n = ip4ToInt(addr);
-    const size = 2 ** (32 - bits);
-    return n % size === 0;
-}
-function networkOf4(addr: string, bits: number): string {
-    const size = 2 ** (32 - bits);
-    let n = Math.floor(ip4ToInt(addr) / size) * size;
-    const o: number[] = [];
-    for (let i = 0; i < 4; i++) {
-        o.unshift(n % 256);
-        n = Math.floor(n / 256);
-    }
-    return o.join(".");
+/** The 4 bytes of a dotted-quad address (checked by isIP first). */
+function ip4Bytes(addr: string): number[] {
+    return addr.split(".").map(Number);
 }
 
-function checkExpiry(value: string, path: string): void {
-    const m = /^([0-9]{4})([0-9]{2})([0-9]{2})(?:([0-9]{2})([0-9]{2})([0-9]{2})?)?Z?$/.exec(value);
+/** The 16 bytes of an IPv6 address (checked by isIP first): `::` expanded, an IPv4 tail read as its 4 bytes. */
+function ip6Bytes(addr: string): number[] {
+    let text = addr;
+    let tail: number[] = [];
+    if (text.includes(".")) {
+        const cut = text.lastIndexOf(":");
+        tail = ip4Bytes(text.slice(cut + 1));
+        text = text.slice(0, cut); // "::ffff:1.2.3.4" -> "::ffff", "1::1.2.3.4" -> "1:"
+        if (text.endsWith(":")) text += ":";
+    }
+    const parse = (part: string) => (part ? part.split(":").map((h) => parseInt(h, 16)) : []);
+    let groups: number[];
+    if (text.includes("::")) {
+        const [left, right] = text.split("::").map(parse);
+        groups = [...left, ...Array(8 - tail.length / 2 - left.length - right.length).fill(0), ...right];
+    } else groups = parse(text);
+    return [...groups.flatMap((g) => [g >> 8, g & 0xff]), ...tail];
+}
+
+function hostBitsSet(bytes: number[], bits: number): boolean {
+    return bytes.some((b, i) => (b & ~prefixMask(i, bits) & 0xff) !== 0);
+}
+
+function networkBytes(bytes: number[], bits: number): number[] {
+    return bytes.map((b, i) => b & prefixMask(i, bits));
+}
+
+/** The mask of byte `i` for a prefix of `bits` bits. */
+function prefixMask(i: number, bits: number): number {
+    const inByte = Math.min(Math.max(bits - i * 8, 0), 8);
+    return (0xff << (8 - inByte)) & 0xff;
+}
+
+/** An address in its usual text: dotted quad, or RFC 5952 IPv6 (longest zero run as `::`; IPv4-mapped as ::ffff:a.b.c.d). */
+function formatAddress(bytes: number[], family: number): string {
+    if (family === 4) return bytes.join(".");
+    const mapped = bytes.slice(0, 10).every((b) => b === 0) && bytes[10] === 0xff && bytes[11] === 0xff;
+    if (mapped) return `::ffff:${bytes.slice(12).join(".")}`;
+    const groups: number[] = [];
+    for (let i = 0; i < 16; i += 2) groups.push(bytes[i] * 256 + bytes[i + 1]);
+    // RFC 5952: the longest run of two or more zero groups becomes `::` (the first of equal runs)
+    let best = { start: -1, len: 1 };
+    for (let i = 0; i < groups.length; i++) {
+        let j = i;
+        while (j < groups.length && groups[j] === 0) j++;
+        if (j - i > best.len) best = { start: i, len: j - i };
+        i = j;
+    }
+    const hex = (g: number[]) => g.map((x) => x.toString(16)).join(":");
+    return best.start < 0 ? hex(groups) : `${hex(groups.slice(0, best.start))}::${hex(groups.slice(best.start + best.len))}`;
+}
+
+/** The largest offset from UTC of any time zone (UTC+14, Line Islands): a local time is this far from UTC at most. */
+const MAX_UTC_OFFSET_HOURS = 14;
+
+function checkExpiry(value: string, path: string, now: Date | undefined): void {
+    const m = /^([0-9]{4})([0-9]{2})([0-9]{2})(?:([0-9]{2})([0-9]{2})([0-9]{2})?)?(Z?)$/.exec(value);
     const bad = () => new AccessSpecError(path, `expiry-time="${value}" must be YYYYMMDD[HHMM[SS]][Z], a real date and time`);
     if (!m) throw bad();
-    const [y, mo, d, h = "00", mi = "00", s = "00"] = m.slice(1).map((x) => x ?? undefined) as string[];
+    const [y, mo, d, h = "00", mi = "00", s = "00"] = m.slice(1, 7).map((x) => x ?? undefined) as string[];
     const date = new Date(Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s)));
     if (
         date.getUTCFullYear() !== Number(y) || date.getUTCMonth() !== Number(mo) - 1 || date.getUTCDate() !== Number(d) ||
@@ -180,13 +260,44 @@ function checkExpiry(value: string, path: string): void {
     ) {
         throw bad();
     }
+    if (now === undefined) return;
+    // sshd refuses the key once the time is past (valid_before < now, in whole seconds).
+    const nowSeconds = Math.floor(now.getTime() / 1000);
+    const at = date.getTime() / 1000;
+    const fix = "remove the key (or its user) from the spec, or set a later expiry-time";
+    if (m[7] === "Z") {
+        if (at < nowSeconds) {
+            throw new AccessSpecError(path, `expiry-time="${value}" (${isoSeconds(date)}) is already past (now ${isoSeconds(now)}): sshd would refuse the key on every host; ${fix}`);
+        }
+    } else if (at + MAX_UTC_OFFSET_HOURS * 3600 < nowSeconds) {
+        // Without Z, sshd reads the time in the host's own time zone, which the deploy cannot know:
+        // only a time past in every zone is certainly past.
+        throw new AccessSpecError(
+            path,
+            `expiry-time="${value}" is past in every time zone (more than ${MAX_UTC_OFFSET_HOURS} hours before now, ${isoSeconds(now)}; ` +
+                `without Z sshd reads it in the host's local time): sshd would refuse the key on every host; ${fix}`,
+        );
+    }
+}
+
+/** `now` is the caller's, not the spec's: a bad one is a programming error, not an AccessSpecError. */
+function checkNow(now: unknown, fn: string): void {
+    if (now !== undefined && !(now instanceof Date && Number.isFinite(now.getTime()))) {
+        throw new TypeError(`${fn}: \`now\` must be a valid Date (the time of the deploy); got ${String(now)}`);
+    }
+}
+
+function isoSeconds(d: Date): string {
+    return d.toISOString().replace(/\.[0-9]{3}Z$/, "Z");
 }
 
 /**
  * Validates keyOptions against the allow-list and returns it in canonical form (flags in their
  * OpenSSH spelling, order kept). Anything not provably inert in authorized_keys is refused.
+ * With `now`, an expiry-time already past is refused too (see ValidateAccessSpecOptions.now).
  */
-export function normalizeKeyOptions(text: string, path = "keyOptions"): string | undefined {
+export function normalizeKeyOptions(text: string, path = "keyOptions", now?: Date): string | undefined {
+    checkNow(now, "normalizeKeyOptions");
     if (typeof text !== "string") throw new AccessSpecError(path, "must be a string such as \"restrict\"");
     if (/[\x00-\x1f\x7f]/.test(text)) {
         throw new AccessSpecError(path, "contains a control character (newline, carriage return, tab, ...); options are one line");
@@ -229,7 +340,7 @@ export function normalizeKeyOptions(text: string, path = "keyOptions"): string |
                     `command="${value}" may use only letters, digits, space and _ . / : = @ % + , - (1-256 characters); put anything more complex in a script on the host and name the script`,
                 );
             }
-        } else checkExpiry(value, path);
+        } else checkExpiry(value, path, now);
         out.push(`${name}="${value}"`);
     }
     return out.join(",");
@@ -307,6 +418,7 @@ function isObject(x: unknown): x is Record<string, unknown> {
  * to users without keys, keyOptions canonical. Throws AccessSpecError naming the offending path.
  */
 export function validateAccessSpec(input: unknown, opts: ValidateAccessSpecOptions = {}): AccessSpec {
+    checkNow(opts.now, "validateAccessSpec");
     if (!isObject(input)) throw new AccessSpecError("", 'the access spec must be an object: { "users": [ ... ] }');
     for (const k of Object.keys(input)) {
         if (!SPEC_FIELDS.includes(k)) throw new AccessSpecError(k, `unknown field; the spec has only ${SPEC_FIELDS.join(", ")}`);
@@ -336,7 +448,7 @@ export function validateAccessSpec(input: unknown, opts: ValidateAccessSpecOptio
         if (keys.length === 0) {
             throw new AccessSpecError(`${p}.keys`, "is empty and no fallbackKeys are set; give the user a key, or set fallbackKeys");
         }
-        const keyOptions = u.keyOptions === undefined ? undefined : normalizeKeyOptions(u.keyOptions as string, `${p}.keyOptions`);
+        const keyOptions = u.keyOptions === undefined ? undefined : normalizeKeyOptions(u.keyOptions as string, `${p}.keyOptions`, opts.now);
         if (u.adopt !== undefined && typeof u.adopt !== "boolean") throw new AccessSpecError(`${p}.adopt`, "must be true or false (default false)");
         const user: AccessUser = keyOptions === undefined ? { name: u.name, sudo, keys } : { name: u.name, sudo, keys, keyOptions };
         if (u.adopt === true) user.adopt = true;
@@ -394,8 +506,13 @@ export const KEY_ERE = `(${INSTALLABLE_KEY_TYPES.join("|")}) [A-Za-z0-9+/]+={0,2
 export const HEADER_ERE = `pka-access ${MANIFEST_VERSION} [0-9a-f]{64}`;
 export const USER_LINE_ERE = `u ${NAME_ERE} (nopasswd|none)( adopt)?`;
 export const KEY_LINE_ERE = `k ${NAME_ERE} (${OPTION_ERE}(,${OPTION_ERE})* )?${KEY_ERE}`;
-/** Reserved names as one ERE alternation (whole-name match). */
-export const RESERVED_ERE = `(${Object.keys(RESERVED_USER_NAMES).join("|")}|systemd-.*)`;
+/**
+ * Reserved names as one ERE alternation (whole-name match), for the script. Not the group names: the
+ * script also drops reserved names from its record of the accounts it created, and an account it
+ * made where no such group existed (a user "wheel" on Debian, "sudo" on Amazon Linux) must still be
+ * revoked when the spec drops it; where the group exists the script refuses that one user itself.
+ */
+export const RESERVED_ERE = `(${Object.keys(RESERVED_USER_NAMES).filter((n) => RESERVED_USER_NAMES[n] !== GROUP_REASON).join("|")}|systemd-.*)`;
 
 const MANIFEST_LINE = new RegExp(`^(?:${HEADER_ERE}|${USER_LINE_ERE}|${KEY_LINE_ERE})$`);
 

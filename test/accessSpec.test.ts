@@ -1,11 +1,17 @@
 import { strict as assert } from "assert";
+import { spawnSync } from "child_process";
 import { generateKeyPairSync } from "crypto";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 import * as sshpk from "sshpk";
 import {
     AccessSpecError,
     BLOCK_BEGIN,
     KEY_ERE,
     BLOCK_END,
+    RESERVED_ERE,
+    RESERVED_USER_NAMES,
     accessSpecHash,
     firstBadManifestLine,
     normalizeKeyOptions,
@@ -16,6 +22,7 @@ import {
 import { generateKey, INSTALLABLE_KEY_TYPES, SSH_KEY_TYPES } from "../core/keys";
 import { SETUP_SCRIPT } from "../core/script.sh";
 import { parseHostKeyLines } from "../lambda/hostKeys";
+import { requireReal } from "./support/env";
 
 const ED1 = generateKey({ type: "ed25519", comment: "alice@laptop" }).publicKey;
 const ED2 = generateKey({ type: "ed25519", comment: "bob" }).publicKey;
@@ -125,6 +132,20 @@ describe("access spec", () => {
         ['from="10.0.0.0/33"', /CIDR/],
         ['from="10.1.2.3/8"', /host bits.*10\.0\.0\.0\/8/],
         ['from="300.1.1.1/8"', /CIDR/],
+        ['from="1.2.3.4/0"', /host bits.*network address 0\.0\.0\.0\/0$/],
+        ['from="10.0.0.0/8,!10.1.2.3/16"', /'!10\.1\.2\.3\/16' has host bits.*network address !10\.1\.0\.0\/16$/],
+        ['from="2001:db8::1/32"', /from= CIDR '2001:db8::1\/32' has host bits set.*sshd rejects the entry, and with it the key, from every address; write the network address 2001:db8::\/32$/],
+        ['from="10.0.0.0/8,!fe80::1/64"', /'!fe80::1\/64' has host bits.*network address !fe80::\/64$/],
+        ['from="2001:0DB8:0000:0000:0001:0000:0000:0001/64"', /network address 2001:db8::\/64$/],
+        ['from="::ffff:192.0.2.1/120"', /network address ::ffff:192\.0\.2\.0\/120$/],
+        ['from="1::1.2.3.4/64"', /network address 1::\/64$/],
+        ['from="::1/0"', /network address ::\/0$/],
+        ['from="2001:db8::8000/112"', /network address 2001:db8::\/112$/],
+        ['from="2001:db8::/129"', /not a CIDR block.*0-128 for IPv6/],
+        ['from="2001:db8::/-1"', /not a CIDR block/],
+        ['from="2001:db8::/"', /not a CIDR block/],
+        ['from="2001:db8:::1/64"', /not a CIDR block/],
+        ['from="1:2:3:4:5:6:7:8:9/64"', /not a CIDR block/],
         ['from="a b"', /may use only/],
         ['from=""', /may use only|empty/],
         ['from="10.0.0.0/8,,x"', /empty pattern/],
@@ -141,6 +162,108 @@ describe("access spec", () => {
             rejects(spec({}, { keyOptions: opt }), "users[0].keyOptions", why);
         });
     }
+
+    it("accepts from= CIDR blocks written at their network address, and keeps wildcards, negations and host names", () => {
+        const ok = [
+            "2001:db8::/32", "2001:DB8:0:0:0:0:0:0/32", "::/0", "0.0.0.0/0", "2001:db8::1/128", "fe80::/10", "::ffff:192.0.2.0/120",
+            "::ffff:192.0.2.1/128", "2001:db8::8000/113", "10.0.0.2/31", "!10.1.0.0/16", "!2001:db8:1::/48", "2001:db8::1", "10.0.*",
+            "!bastion.example.com", "*.example.com", "host?",
+        ];
+        for (const f of ok) assert.equal(normalizeKeyOptions(`from="${f}"`), `from="${f}"`, f);
+        const s = validateAccessSpec(spec({}, { keyOptions: 'restrict,from="2001:db8::/32,!2001:db8:0:1::/64,10.0.0.0/8"' }));
+        assert.equal(s.users[0].keyOptions, 'restrict,from="2001:db8::/32,!2001:db8:0:1::/64,10.0.0.0/8"');
+    });
+
+    it("refuses an IPv6 from= block exactly when bits past the prefix are set, in any spelling, and its fix is accepted", () => {
+        // Random addresses (many zero groups, so :: appears) checked against a BigInt oracle; each is
+        // written fully expanded with leading zeros, compressed (WHATWG URL's RFC 5952 form) and with an
+        // IPv4 tail. The suggested network address must parse (URL) to the masked address and pass.
+        let seed = 20240601;
+        const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+        const canon = (a: string) => new URL(`http://[${a}]/`).hostname.slice(1, -1);
+        const big = (groups: number[]) => groups.reduce((acc, g) => (acc << 16n) | BigInt(g), 0n);
+        const full = (groups: number[]) => groups.map((g) => g.toString(16).padStart(4, "0")).join(":");
+        let refused = 0;
+        for (let n = 0; n < 400; n++) {
+            const bits = rnd(129);
+            let groups = Array.from({ length: 8 }, () => (rnd(2) ? 0 : rnd(0x10000)));
+            const mask = bits === 0 ? 0n : ((1n << 128n) - 1n) ^ ((1n << BigInt(128 - bits)) - 1n);
+            if (n % 3 === 0) {
+                // a third at their network address already
+                const v = big(groups) & mask;
+                groups = groups.map((_, i) => Number((v >> BigInt(112 - 16 * i)) & 0xffffn));
+            }
+            const hostSet = (big(groups) & ~mask & ((1n << 128n) - 1n)) !== 0n;
+            const tail = `${groups[6] >> 8}.${groups[6] & 255}.${groups[7] >> 8}.${groups[7] & 255}`;
+            for (const addr of [full(groups), canon(full(groups)), `${full(groups.slice(0, 6))}:${tail}`]) {
+                const opt = `from="${addr}/${bits}"`;
+                if (!hostSet) {
+                    assert.equal(normalizeKeyOptions(opt), opt);
+                    continue;
+                }
+                refused++;
+                let msg = "";
+                assert.throws(() => normalizeKeyOptions(opt), (e: unknown) => e instanceof AccessSpecError && ((msg = e.message), /has host bits set/.test(msg)), opt);
+                const fix = /write the network address (\S+)\/([0-9]+)$/.exec(msg);
+                assert.ok(fix, msg);
+                assert.equal(Number(fix[2]), bits);
+                const expected = big(groups) & mask;
+                const net = canon(fix[1]);
+                assert.equal(canon(full(Array.from({ length: 8 }, (_, i) => Number((expected >> BigInt(112 - 16 * i)) & 0xffffn)))), net, opt);
+                assert.equal(normalizeKeyOptions(`from="${fix[1]}/${bits}"`), `from="${fix[1]}/${bits}"`);
+            }
+        }
+        assert.ok(refused > 300 && refused < 1000, `both outcomes exercised (${refused} refused)`);
+    });
+
+    describe("expiry-time against the deploy's clock (option now)", () => {
+        const now = new Date("2030-06-15T12:00:00.500Z");
+        const withExpiry = (t: string) => spec({}, { keyOptions: `restrict,expiry-time="${t}"` });
+
+        it("refuses a UTC (Z) time already past, naming the value, the time and the fix", () => {
+            for (const t of ["20300615115959Z", "203006151159Z", "20300614Z", "20000101Z"]) {
+                rejects(withExpiry(t), "users[0].keyOptions", /is already past \(now 2030-06-15T12:00:00Z\): sshd would refuse the key on every host; remove the key \(or its user\) from the spec, or set a later expiry-time$/, { now });
+            }
+            rejects(withExpiry("20300615115959Z"), "users[0].keyOptions", /expiry-time="20300615115959Z" \(2030-06-15T11:59:59Z\)/, { now });
+        });
+
+        it("accepts a UTC time not yet past (sshd refuses only once valid_before < now, in whole seconds)", () => {
+            for (const t of ["20300615120000Z", "203006151201Z", "20300616Z", "20991231Z"]) {
+                assert.equal(validateAccessSpec(withExpiry(t), { now }).users[0].keyOptions, `restrict,expiry-time="${t}"`, t);
+            }
+        });
+
+        it("without Z (the host's local time), refuses only a time past in every zone: more than 14 hours ago", () => {
+            // 14 hours is the largest offset from UTC (zones run from UTC-12 to UTC+14): a time refused is
+            // past on every host; 2030-06-14 22:00 is exactly 14 hours before now, and still accepted.
+            for (const t of ["20300614220000", "203006142200", "20300615", "20300615115959"]) {
+                assert.equal(validateAccessSpec(withExpiry(t), { now }).users[0].keyOptions, `restrict,expiry-time="${t}"`, t);
+            }
+            for (const t of ["20300614215959", "20300614", "20000101"]) {
+                rejects(withExpiry(t), "users[0].keyOptions", /is past in every time zone \(more than 14 hours before now, 2030-06-15T12:00:00Z; without Z sshd reads it in the host's local time\)/, { now });
+            }
+        });
+
+        it("without now (the Lambda re-validating a deployed spec) keeps serving an expired key", () => {
+            assert.equal(validateAccessSpec(withExpiry("20000101Z")).users[0].keyOptions, 'restrict,expiry-time="20000101Z"');
+            assert.equal(normalizeKeyOptions('expiry-time="20000101"'), 'expiry-time="20000101"');
+        });
+
+        it("normalizeKeyOptions takes now too, and a bad now is the caller's error", () => {
+            assert.throws(() => normalizeKeyOptions('expiry-time="20000101Z"', "x", now), /^AccessSpecError: x: expiry-time="20000101Z"/);
+            assert.throws(() => validateAccessSpec(spec(), { now: new Date("nope") }), /TypeError: validateAccessSpec: `now` must be a valid Date/);
+            assert.throws(() => validateAccessSpec(spec(), { now: "2030-01-01" as unknown as Date }), TypeError);
+            assert.throws(() => normalizeKeyOptions("restrict", "x", new Date(NaN)), /normalizeKeyOptions: `now` must be a valid Date/);
+        });
+
+        it("PkaFleet's plan (the deploy) checks against the clock", async function () {
+            this.timeout(60000);
+            const { planFleet } = await import("../components/PkaFleet");
+            const args = (keyOptions: string) => ({ users: [{ name: "svc_user", publicKeys: [ED1], keyOptions }] });
+            assert.throws(() => planFleet("f", args('expiry-time="20000101Z"')), /`users`: users\[0\]\.keyOptions: expiry-time="20000101Z" \(2000-01-01T00:00:00Z\) is already past/);
+            assert.equal(planFleet("f", args('expiry-time="20991231Z"')).users[0].keyOptions, 'expiry-time="20991231Z"');
+        });
+    });
 
     const badNames: [unknown, RegExp][] = [
         ["root", /system account/],
@@ -171,6 +294,51 @@ describe("access spec", () => {
             rejects(spec({}, { name }), "users[0].name", why);
         });
     }
+
+    // Group lists as published: Debian base-passwd group.master (also /etc/group here), systemd's
+    // sysusers.d/basic.conf.in, Fedora's setup package (/etc/group of Amazon Linux 2023 and its
+    // family), cloud-init's default-user groups (config/cloud.cfg.tmpl), and common packages' groups.
+    const STOCK_GROUPS: Record<string, string[]> = {
+        "Debian base-passwd": [
+            "root", "daemon", "bin", "sys", "adm", "tty", "disk", "lp", "mail", "news", "uucp", "man", "proxy", "kmem", "dialout", "fax",
+            "voice", "cdrom", "floppy", "tape", "sudo", "audio", "dip", "www-data", "backup", "operator", "list", "irc", "src", "shadow",
+            "utmp", "video", "sasl", "plugdev", "staff", "games", "users", "nogroup",
+        ],
+        "systemd basic.conf": ["root", "adm", "wheel", "utmp", "audio", "cdrom", "clock", "dialout", "disk", "input", "kmem", "kvm", "lp", "render", "sgx", "tape", "tty", "video", "users"],
+        "Fedora setup (Amazon Linux 2023)": [
+            "root", "bin", "daemon", "sys", "adm", "tty", "disk", "lp", "mem", "kmem", "wheel", "cdrom", "mail", "man", "dialout", "floppy",
+            "games", "tape", "video", "ftp", "lock", "audio", "nobody", "users", "utmp", "utempter", "ssh_keys", "systemd-journal", "dbus",
+            "polkitd", "chrony", "sshd", "ec2-user",
+        ],
+        "cloud-init default users": ["adm", "audio", "cdrom", "dialout", "dip", "floppy", "netdev", "plugdev", "sudo", "video", "lxd", "wheel", "systemd-journal"],
+        "packages (openssh-client, cron, ssl-cert, docker, dbus)": ["_ssh", "ssh", "crontab", "ssl-cert", "docker", "messagebus"],
+    };
+    for (const [source, groups] of Object.entries(STOCK_GROUPS)) {
+        it(`refuses every group name of ${source} as a user name, saying why`, () => {
+            for (const name of groups) {
+                const e = rejects(spec({}, { name }), "users[0].name");
+                assert.match(e.message, /is a group on stock Debian, Ubuntu or Amazon Linux images.*useradd fails|system account|cloud-init/, name);
+            }
+        });
+    }
+
+    it("gives a group name the group reason and the fix, and keeps the account reasons for names that are both", () => {
+        rejects(spec({}, { name: "sudo" }), "users[0].name", /^users\[0\]\.name: 'sudo' is a group on stock Debian, Ubuntu or Amazon Linux images .*useradd fails where the group exists.*; choose another name$/);
+        rejects(spec({}, { name: "docker" }), "users[0].name", /is a group/);
+        rejects(spec({}, { name: "games" }), "users[0].name", /system account/);
+        rejects(spec({}, { name: "admin" }), "users[0].name", /cloud-init/);
+        // near misses stay valid
+        for (const name of ["sudoer", "wheels", "docker_ci", "staff1", "dockerd"]) assert.equal(validateAccessSpec(spec({}, { name })).users[0].name, name);
+    });
+
+    it("the script's reserved pattern stays the account names: an account the script made where no such group existed is still revoked", () => {
+        const ere = new RegExp(`^${RESERVED_ERE}$`);
+        const groupOnly = Object.keys(RESERVED_USER_NAMES).filter((n) => /is a group/.test(RESERVED_USER_NAMES[n]));
+        assert.ok(groupOnly.length >= 35, `${groupOnly.length} group names`);
+        for (const n of groupOnly) assert.ok(!ere.test(n), `${n} must not be in the script's RESERVED_RE (read_state drops reserved names from managed-users)`);
+        for (const n of ["root", "daemon", "games", "ec2-user", "ubuntu", "ssm-user", "systemd-foo"]) assert.ok(ere.test(n), n);
+        assert.ok(SETUP_SCRIPT.includes(`RESERVED_RE='${RESERVED_ERE}'`), "the script enforces RESERVED_ERE");
+    });
 
     it("refuses duplicate names, naming both places", () => {
         rejects({ users: [{ name: "a", keys: [ED1] }, { name: "b", keys: [ED1] }, { name: "a", keys: [ED2] }] }, "users[2].name", /users\[0\]/);
@@ -241,5 +409,79 @@ describe("one list of installable key types", () => {
             assert.equal(parseHostKeyLines(`PKA-HOSTKEY ${t} ${blob}\n`).length, allowed ? 1 : 0, `parseHostKeyLines ${t}`);
         }
         assert.deepEqual([...INSTALLABLE_KEY_TYPES].sort(), ["ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521", "ssh-ed25519", "ssh-rsa"]);
+    });
+});
+
+/**
+ * What sshd itself makes of the options (OpenSSH on this machine, in a private mount and pid
+ * namespace: nothing on the host changes). Returns, for each authorized_keys option string, whether a
+ * login from 127.0.0.1 with the key succeeds, and sshd's log.
+ */
+function sshdAccepts(options: string[]): { ok: boolean[]; log: string } {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pka-sshd-opts-"));
+    try {
+        const port = 20000 + Math.floor(Math.random() * 20000);
+        for (const k of ["host", "user"]) {
+            const r = spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", path.join(dir, k)]);
+            assert.equal(r.status, 0, String(r.stderr));
+        }
+        const pub = fs.readFileSync(path.join(dir, "user.pub"), "utf8").trim();
+        options.forEach((o, i) => fs.writeFileSync(path.join(dir, `ak.${i}`), `${o} ${pub}\n`));
+        fs.writeFileSync(path.join(dir, "sshd_config"), [
+            `Port ${port}`, "ListenAddress 127.0.0.1", `HostKey ${dir}/host`, "PidFile none", "UsePAM no", "StrictModes no",
+            "PermitRootLogin prohibit-password", `AuthorizedKeysFile ${dir}/ak`, "LogLevel DEBUG1", "",
+        ].join("\n"));
+        const script = [
+            "set -u", 'd=$1 n=$2 port=$3', "mount -t tmpfs tmpfs /run && mkdir -p /run/sshd",
+            '/usr/sbin/sshd -D -e -f "$d/sshd_config" 2>"$d/log" &', "i=0; while [ $i -lt 50 ] && ! grep -q 'Server listening' \"$d/log\"; do sleep 0.1; i=$((i+1)); done",
+            'i=0; while [ "$i" -lt "$n" ]; do cp "$d/ak.$i" "$d/ak"',
+            '  if ssh -F /dev/null -p "$port" -i "$d/user" -o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null root@127.0.0.1 true 2>/dev/null; then echo "$i ok"; else echo "$i refused"; fi',
+            "  i=$((i+1)); done",
+        ].join("\n");
+        const r = spawnSync("unshare", ["--mount", "--pid", "--fork", "--kill-child", "--mount-proc", "sh", "-c", script, "sh", dir, String(options.length), String(port)], { encoding: "utf8", timeout: 60000 });
+        const log = fs.existsSync(path.join(dir, "log")) ? fs.readFileSync(path.join(dir, "log"), "utf8") : "";
+        assert.equal(r.status, 0, `${r.stderr}\n${log}`);
+        const ok = options.map((_, i) => new RegExp(`^${i} ok$`, "m").test(r.stdout));
+        assert.equal(r.stdout.trim().split("\n").length, options.length, r.stdout + log);
+        return { ok, log };
+    } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+    }
+}
+
+describe("key options as the real sshd reads them", function () {
+    this.timeout(120000);
+    before(function () {
+        requireReal(this, { root: true, commands: ["sshd", "ssh", "ssh-keygen", "unshare"] });
+    });
+
+    it("sshd refuses the key for every from= entry we refuse as having host bits, and takes the network address we suggest", () => {
+        const entries = ["2001:db8::1/32", "::ffff:192.0.2.1/120", "!fe80::1/64", "127.0.0.1/8", "2001:db8:0:0:1::1/64"];
+        const fixes = entries.map((e) => {
+            try {
+                normalizeKeyOptions(`from="127.0.0.0/8,${e}"`);
+            } catch (err) {
+                const m = /write the network address (\S+)$/.exec((err as Error).message);
+                assert.ok(m, (err as Error).message);
+                return m[1];
+            }
+            return assert.fail(`accepted from= entry ${e}`);
+        });
+        assert.deepEqual(fixes, ["2001:db8::/32", "::ffff:192.0.2.0/120", "!fe80::/64", "127.0.0.0/8", "2001:db8::/64"]);
+        const bad = entries.map((e) => `from="127.0.0.0/8,${e}"`);
+        const good = fixes.map((f) => `from="127.0.0.0/8,${f}"`);
+        const { ok, log } = sshdAccepts([...bad, ...good, 'from="127.0.0.0/8"']);
+        assert.deepEqual(ok, [...bad.map(() => false), ...good.map(() => true), true], log);
+        assert.match(log, /invalid from criteria/);
+    });
+
+    it("sshd refuses a key whose expiry-time is past, and takes one we accept at the same moment", () => {
+        const now = new Date();
+        const tomorrow = new Date(now.getTime() + 86400000).toISOString().slice(0, 10).replace(/-/g, "") + "Z";
+        assert.throws(() => normalizeKeyOptions('expiry-time="20000101Z"', "o", now), /already past/);
+        assert.equal(normalizeKeyOptions(`expiry-time="${tomorrow}"`, "o", now), `expiry-time="${tomorrow}"`);
+        const { ok, log } = sshdAccepts(['expiry-time="20000101Z"', `expiry-time="${tomorrow}"`]);
+        assert.deepEqual(ok, [false, true], log);
+        assert.match(log, /entry expired/);
     });
 });

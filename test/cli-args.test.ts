@@ -1,6 +1,9 @@
-/** cli/args.ts: the one argument loop every `pka` subcommand uses. */
+/** cli/args.ts: the one argument loop every `pka` subcommand uses; and what document-params checks with it. */
 import { strict as assert } from "assert";
+import { spawnSync } from "child_process";
+import * as path from "path";
 import { ArgSpec, parseArgs, UsageError } from "../cli/args";
+import { generateKey } from "../core/keys";
 
 const SPEC: ArgSpec = { flags: { "--out": "value", "--ppk": "boolean", "--key": "list" }, positionals: 1, tooMany: "give exactly one FILE" };
 
@@ -27,5 +30,34 @@ describe("cli argument parsing (cli/args.ts)", () => {
         ];
         for (const [args, re] of bad) assert.throws(() => parseArgs(args, SPEC), (e: unknown) => e instanceof UsageError && re.test((e as Error).message), args.join(" "));
         assert.throws(() => parseArgs(["x"], { flags: {} }), /^UsageError: unexpected argument 'x'$/);
+    });
+});
+
+describe("pka document-params checks expiry-time at the current time (as the deploy does)", function () {
+    this.timeout(60000);
+    const ROOT = path.resolve(__dirname, "..");
+    const ED = generateKey({ type: "ed25519", comment: "ops" }).publicKey;
+    const params = (keyOptions: string) =>
+        spawnSync(process.execPath, ["-r", "ts-node/register/transpile-only", "cli/pka.ts", "document-params", "--spec", "-"], {
+            cwd: ROOT,
+            encoding: "utf8",
+            input: JSON.stringify({ users: [{ name: "svc_user", sudo: "none", keys: [ED], keyOptions }] }),
+            env: { ...process.env, TS_NODE_TRANSPILE_ONLY: "true" },
+        });
+
+    it("exits 2 on an expiry-time already past, naming the path and the fix", () => {
+        const r = params('restrict,expiry-time="20000101Z"');
+        assert.equal(r.status, 2, r.stderr);
+        assert.equal(r.stdout, "");
+        assert.match(r.stderr, /users\[0\]\.keyOptions: expiry-time="20000101Z" \(2000-01-01T00:00:00Z\) is already past \(now [0-9T:-]+Z\)/);
+        assert.match(r.stderr, /remove the key \(or its user\) from the spec, or set a later expiry-time/);
+        assert.match(r.stderr, /fix the value at users\[0\]\.keyOptions in the spec/);
+    });
+
+    it("prints the Parameters for an expiry-time still ahead", () => {
+        const r = params('restrict,expiry-time="20991231Z"');
+        assert.equal(r.status, 0, r.stderr);
+        const manifest = Buffer.from(JSON.parse(r.stdout).AccessSpec[0], "base64").toString();
+        assert.match(manifest, /^k svc_user restrict,expiry-time="20991231Z" ssh-ed25519 /m);
     });
 });

@@ -21,6 +21,8 @@ const requireFromString = require(require.resolve("require-from-string", { paths
 
 /** Every resource registration the program made, in order. */
 const created: pulumi.runtime.MockResourceArgs[] = [];
+/** The inputs of each registration as the engine receives them (secrets still wrapped), by `type::name`. */
+const wireInputs = new Map<string, any>();
 /** State the dynamic provider produced, by resource name (what the engine would store). */
 const keyState = new Map<string, GeneratedKeyState>();
 
@@ -64,6 +66,7 @@ const mocks: pulumi.runtime.Mocks = {
     async newResource(raw) {
         const args = { ...raw, inputs: unwrapSecrets(raw.inputs) };
         created.push(args);
+        wireInputs.set(`${raw.type}::${raw.name}`, raw.inputs);
         if (!args.custom) return { id: undefined, state: args.inputs };
         switch (args.type) {
             case DYNAMIC: {
@@ -92,6 +95,11 @@ const mocks: pulumi.runtime.Mocks = {
         throw new Error(`unmocked call ${args.token}`);
     },
 };
+
+/** Whether a registered input value is Pulumi's secret wrapper, and what it holds. */
+function wireSecret(v: any): { secret: boolean; value: unknown } {
+    return v && typeof v === "object" && v["4dabf18193072939515e22adb298388d"] === SECRET_SIG ? { secret: true, value: v.value } : { secret: false, value: v };
+}
 
 /** The resolved value of an Output (rejects when the Output fails). */
 function value<T>(o: pulumi.Output<T>): Promise<T> {
@@ -190,6 +198,22 @@ describe("SshKeyPair component (mocks)", function () {
             assert.ok(registeredUrns().some((u) => u.endsWith(`pka-fleet:index:SshKeyPair$${DYNAMIC}::${name}-key`)), "child of the component");
         });
 
+        it("a plain passphrase (what YAML or Python send) reaches the key resource, and so state, only as a secret", async () => {
+            for (const passphrase of ["plain pass 1", pulumi.secret("secret pass 2"), pulumi.output("output pass 3")]) {
+                const name = uniq("pass");
+                const k = new mod.SshKeyPair(name, { generate: { passphrase } });
+                await value(k.publicKey);
+                const sent = wireSecret(wireInputs.get(`${DYNAMIC}::${name}-key`)?.passphrase);
+                assert.ok(sent.secret, `passphrase ${JSON.stringify(sent.value)} is sent as a secret`);
+                assert.match(String(sent.value), /^(plain|secret|output) pass [123]$/);
+                assert.strictEqual(await pulumi.isSecret(k.privateKey), true);
+            }
+            const none = uniq("nopass");
+            await value(new mod.SshKeyPair(none, { generate: {} }).publicKey);
+            assert.strictEqual(wireInputs.get(`${DYNAMIC}::${none}-key`)?.passphrase, undefined, "no passphrase, none sent");
+            assert.strictEqual(wireSecret(wireInputs.get(`${DYNAMIC}::${none}-key`)?.comment).secret, false, "the comment stays visible");
+        });
+
         it("with a passphrase and ppk: the private key decrypts with ssh-keygen -y -P, the PPK is secret and present", async () => {
             const k = new mod.SshKeyPair(uniq("pp"), { generate: { passphrase: pulumi.secret("s3cret pass"), ppk: true } });
             const [pub, priv, ppkText] = await Promise.all([value(k.publicKey), value(k.privateKey), value(k.privateKeyPpk)]);
@@ -251,6 +275,16 @@ describe("SshKeyPair component (mocks)", function () {
 
             const b = new mod.SshKeyPair(uniq("host"), { onHost: { connection, path: keyPath, comment } });
             assert.strictEqual(await value(b.fingerprint), fp);
+        });
+
+        it("the login private key (a plain string from any language) reaches remote.Command only inside a secret", async () => {
+            // The component wraps privateKey; @pulumi/command marks the whole connection secret as well.
+            const name = uniq("hostsecret");
+            const k = new mod.SshKeyPair(name, { onHost: { connection, path: path.join(tmp, "central-secret", "id") } });
+            await value(k.publicKey);
+            const sent = wireSecret(wireInputs.get(`command:remote:Command::${name}-keygen`)?.connection);
+            assert.ok(sent.secret, `the connection is sent as a secret: ${JSON.stringify(sent.value)?.slice(0, 80)}`);
+            assert.strictEqual(unwrapSecrets(sent.value).privateKey, connection.privateKey);
         });
 
         it("a new rotation trigger moves the old key aside and makes a new one", async () => {
