@@ -400,9 +400,9 @@ class Batch {
             return;
         }
         if (!COMMAND_FAILED_STATUSES.includes(status)) {
-            // The event said it ended, SSM does not (yet): act on SSM's word when its own event comes.
-            this.stats.ignored++;
-            this.log.info("result event does not match the invocation's status; ignored", { messageId, instanceId, commandId, eventStatus: ev.status, status });
+            // The event says it ended, SSM does not (yet: its reads are eventually consistent). Ask again on redelivery;
+            // what SSM says then decides (a record that never agrees ends in the DLQ through the redrive policy).
+            this.fail(messageId, "the invocation has not ended yet in SSM", { instanceId, commandId, eventStatus: ev.status, status });
             return;
         }
         const attempt = attemptFromComment(inv.Comment) ?? 1;

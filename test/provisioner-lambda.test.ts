@@ -520,6 +520,21 @@ describe("provisioner Lambda (mocked AWS)", () => {
             assert.strictEqual(fleet.callsOf("SendCommand").length, 0);
         });
 
+        it("a result event ahead of SSM (the invocation still InProgress): retried, and acted on once SSM agrees", async () => {
+            const fleet = makeFleet({ tagged: 1 });
+            const hk = hostKeyOutput();
+            const commandId = forge(fleet, { documentName: DOC, comment: "pka-fleet attempt=1 spec=00000000", status: "Success", stdout: hk.stdout });
+            const inv = fleet.invocations.get(`${commandId}:${instanceId(1)}`)!;
+            inv.status = "InProgress";
+            const { handler } = harness(fleet);
+            const r = record(resultEvent(instanceId(1), commandId, "Success"));
+            assert.deepStrictEqual(failedIds(await handler({ Records: [r] })), [r.messageId], "back to the queue");
+            assert.strictEqual(fleet.callsOf("PutParameter").length, 0);
+            inv.status = "Success";
+            assert.deepStrictEqual((await handler({ Records: [r] })).batchItemFailures, []);
+            assert.strictEqual(fleet.parameters.get(`${KNOWN_HOSTS}/${instanceId(1)}`)?.value, hk.lines.join("\n"));
+        });
+
         it("exit 19 (partial): dead-lettered as partial with the conflicting users and reasons", async () => {
             const fleet = makeFleet({ tagged: 1 });
             fleet.runCommand = () => ({
