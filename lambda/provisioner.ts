@@ -24,6 +24,7 @@ import {
     GetCommandInvocationCommand,
     GetCommandInvocationCommandOutput,
     GetParametersByPathCommand,
+    GetParametersByPathCommandOutput,
     PutParameterCommand,
     SendCommandCommand,
     SSMClient,
@@ -72,6 +73,8 @@ export interface ProvisionerDeps {
     log: Log;
     sleep: (ms: number) => Promise<void>;
     random: () => number;
+    /** The clock the re-read before SendCommand is timed with (ms). */
+    now: () => number;
     /** SendCommand Parameters for a spec (core/document.ts). */
     documentParameters: (spec: AccessSpec) => Record<string, string[]>;
     /** Host key lines (`type base64`) from the script's stdout. */
@@ -84,6 +87,14 @@ export const SEND_COMMAND_MAX_IDS = 50;
 const DII_PAGE = 50;
 /** Values per ec2:DescribeInstances filter, well under EC2's limit. */
 const EC2_FILTER_VALUES = 100;
+/**
+ * A deploy writes the access parameters and then updates this function's pinned hash, seconds
+ * apart. A stored spec that is refused (or unusable) although it has stood for longer than this
+ * is not a deploy in progress: it raises the alarm.
+ */
+export const SPEC_SETTLE_MS = 300_000;
+/** Before a SendCommand, the stored spec is read again if its last read is older than this. */
+export const RECHECK_AFTER_MS = 1000;
 /** Stop starting new SendCommand calls when less than this remains: fail the rest so SQS redelivers them. */
 const DEADLINE_MARGIN_MS = 8000;
 
@@ -174,6 +185,7 @@ export function createHandler(partial: Partial<ProvisionerDeps> = {}) {
         log: partial.log ?? powertoolsLog(),
         sleep: partial.sleep ?? realSleep,
         random: partial.random ?? Math.random,
+        now: partial.now ?? Date.now,
         documentParameters: partial.documentParameters ?? documentParameters,
         parseHostKeys: partial.parseHostKeys ?? parseHostKeyLines,
     };
@@ -212,9 +224,9 @@ class Batch {
         throttled: 0, retriesScheduled: 0, deadLettered: 0, knownHostsWritten: 0, specRefused: 0, forgedResults: 0, failedRecords: 0,
     };
     private readonly failures = new Set<string>();
-    /** messageId -> ApproximateReceiveCount (SQS), absent for a direct invocation. */
-    private readonly receives = new Map<string, number>();
     private direct = false;
+    /** Newest LastModifiedDate (ms) of the access parameters last read; undefined: none read. */
+    private specModifiedAt: number | undefined;
     private readonly targets = new Map<string, Target>();
     private readonly log: Log;
 
@@ -264,12 +276,7 @@ class Batch {
 
     async process(records: SQSRecord[]): Promise<SQSBatchResponse> {
         this.stats.records = records.length;
-        for (const r of records) {
-            if (!r || typeof r !== "object") continue;
-            if (r.eventSource !== "aws:sqs") this.direct = true;
-            const n = Number(r.attributes?.ApproximateReceiveCount);
-            if (Number.isInteger(n)) this.receives.set(r.messageId, n);
-        }
+        for (const r of records) if (r && typeof r === "object" && r.eventSource !== "aws:sqs") this.direct = true;
         const results: { messageId: string; ev: Extract<QueuedEvent, { kind: "command-result" }> }[] = [];
         const pushes: { messageId: string; ev: Extract<QueuedEvent, { kind: "push" }> }[] = [];
 
@@ -381,6 +388,12 @@ class Batch {
         const status = inv.Status ?? "";
         if (status === "Success") {
             if (!this.cfg.knownHostsPath) return;
+            if (!(inv.Comment ?? "").endsWith(` spec=${this.cfg.accessSpecSha256.slice(0, 8)}`)) {
+                // A run of an earlier spec (or one replayed): the current spec's runs pin the keys, so an old run cannot roll them back.
+                this.stats.ignored++;
+                this.log.info("host keys of a run for an earlier spec not pinned", { instanceId, commandId });
+                return;
+            }
             const keys = this.deps.parseHostKeys(inv.StandardOutputContent ?? "");
             if (keys.length === 0) {
                 this.log.warn("command succeeded but printed no host keys; known_hosts not updated", { instanceId, commandId });
@@ -451,6 +464,18 @@ class Batch {
         const expected = new Map<string, string>(); // messageId -> spec hash the sender expects
         let online: string[] | undefined;
         for (const { messageId, ev } of pushes) {
+            if (ev.specHash && ev.specHash !== this.cfg.accessSpecSha256) {
+                // A deploy's push names the hash it pinned; this one names another (a stale or forged push). A direct
+                // invocation fails (the deploy reports it); from the queue it is acknowledged: it cannot succeed later.
+                this.stats.ignored++;
+                this.log.warn("push for a spec other than the pinned one: nothing provisioned for it", {
+                    messageId,
+                    expected: ev.specHash.slice(0, 8),
+                    pinned: this.cfg.accessSpecSha256.slice(0, 8),
+                });
+                if (this.direct) this.fail(messageId, "push for a spec other than the pinned one");
+                continue;
+            }
             if (ev.specHash) expected.set(messageId, ev.specHash);
             if (ev.instanceIds) {
                 for (const id of new Set(ev.instanceIds)) this.addTarget(id, messageId, 1);
@@ -496,16 +521,24 @@ class Batch {
 
     private async loadSpec(): Promise<{ spec: AccessSpec; hash: string }> {
         const params: { name: string; value: string }[] = [];
+        this.specModifiedAt = undefined;
         let token: string | undefined;
         do {
-            const page = await withBackoff(
-                () =>
-                    this.deps.ssm.send(
-                        new GetParametersByPathCommand({ Path: this.cfg.accessPath, Recursive: false, WithDecryption: true, NextToken: token }),
-                    ),
-                this.backoff(),
-            );
-            for (const p of page.Parameters ?? []) if (p.Name && p.Value !== undefined) params.push({ name: p.Name, value: p.Value });
+            let page: GetParametersByPathCommandOutput;
+            try {
+                page = await withBackoff(
+                    () => this.deps.ssm.send(new GetParametersByPathCommand({ Path: this.cfg.accessPath, Recursive: false, WithDecryption: true, NextToken: token })),
+                    this.backoff(),
+                );
+            } catch (err) {
+                // Throttled or denied: the spec is not known to be bad, only unread.
+                throw new SpecReadError(errorName(err));
+            }
+            for (const p of page.Parameters ?? []) {
+                if (p.Name && p.Value !== undefined) params.push({ name: p.Name, value: p.Value });
+                const at = p.LastModifiedDate === undefined ? NaN : new Date(p.LastModifiedDate).getTime();
+                if (Number.isFinite(at)) this.specModifiedAt = Math.max(this.specModifiedAt ?? 0, at);
+            }
             token = page.NextToken;
         } while (token);
         const json = joinAccessSpec(params);
@@ -527,13 +560,22 @@ class Batch {
             try {
                 loaded = await this.loadSpec();
             } catch (err) {
+                if (err instanceof SpecReadError) {
+                    this.log.error("cannot read the access spec: nothing provisioned", { error: err.reason, path: this.cfg.accessPath });
+                    this.failTargets([...this.targets.keys()], "cannot read the access spec");
+                    return;
+                }
                 // Invalid, torn or missing spec: never provision; every record that needed it goes back to the queue.
                 const message = err instanceof Error ? err.message : String(err);
-                this.log.error("access spec unusable: nothing provisioned", { error: errorName(err), message: redact(message), path: this.cfg.accessPath });
+                const ids = this.targetRecords();
+                const alarm = this.mismatchOutlastsDeploy();
+                this.log.error("access spec unusable: nothing provisioned", { error: errorName(err), message: redact(message), path: this.cfg.accessPath, alarm });
                 this.failTargets([...this.targets.keys()], "access spec unusable");
+                if (alarm) await this.deadLetter({ reason: "access-spec-unusable", path: this.cfg.accessPath, error: errorName(err), records: ids.length, time: new Date().toISOString() }, ids);
                 return;
             }
-            if (([...wanted].every((h) => h === loaded.hash) && loaded.hash === this.cfg.accessSpecSha256) || wanted.size === 0 || i >= 3) break;
+            // Only a deploy's push (which names the pinned hash) waits: its parameters may not read back yet.
+            if (loaded.hash === this.cfg.accessSpecSha256 || !wanted.has(this.cfg.accessSpecSha256) || i >= 3) break;
             await this.deps.sleep(1000 * 2 ** i);
         }
         if (loaded.hash !== this.cfg.accessSpecSha256) {
@@ -565,10 +607,24 @@ class Batch {
 
         const byAttempt = new Map<number, string[]>();
         for (const [id, t] of this.targets) byAttempt.set(t.attempt, [...(byAttempt.get(t.attempt) ?? []), id]);
-        for (const [attempt, ids] of byAttempt) {
-            for (const part of chunk(ids.sort(), SEND_COMMAND_MAX_IDS)) {
-                await this.send(part, attempt, loaded.hash, parameters);
+        const parts = [...byAttempt].flatMap(([attempt, ids]) => chunk(ids.sort(), SEND_COMMAND_MAX_IDS).map((part) => ({ attempt, part })));
+        let checkedAt = this.deps.now();
+        for (const [i, { attempt, part }] of parts.entries()) {
+            // The checks above take time (and a throttled send more): a deploy may have written a newer spec
+            // meanwhile, and an older spec sent after the deploy's own push could land last. Check again once
+            // RECHECK_AFTER_MS has passed since the last read (a quick batch costs no extra call).
+            let now: "same" | "changed" | "unreadable" = "same";
+            if (this.deps.now() - checkedAt >= RECHECK_AFTER_MS) {
+                now = await this.specUnchanged(loaded.hash);
+                checkedAt = this.deps.now();
             }
+            if (now !== "same") {
+                const why = now === "changed" ? "the stored spec changed while this batch ran" : "cannot re-read the access spec";
+                this.log.warn(`${why}: nothing more sent; the records are retried`, { spec: loaded.hash.slice(0, 8) });
+                this.failTargets(parts.slice(i).flatMap((p) => p.part), why);
+                return;
+            }
+            await this.send(part, attempt, loaded.hash, parameters);
         }
     }
 
@@ -577,17 +633,38 @@ class Batch {
      * deploy is between writing them and updating this function. Nothing is sent; every record
      * goes back to the queue (a deploy's window closes within seconds, and the redelivered record
      * meets the new configuration). The alarm is raised (a DLQ message) when the mismatch
-     * outlasts that window: a record already received once, or a direct invocation (a deploy's push
-     * comes after the configuration it pins). The log names the hashes, never the content.
+     * outlasts that window (mismatchOutlastsDeploy). The log names the hashes, never the content.
      */
     private async refuseSpec(stored: string): Promise<void> {
         this.stats.specRefused++;
-        const ids = [...new Set([...this.targets.values()].flatMap((t) => [...t.records]))];
-        const persistent = this.direct || ids.some((m) => (this.receives.get(m) ?? 1) >= 2);
+        const ids = this.targetRecords();
+        const persistent = this.mismatchOutlastsDeploy();
         const detail = { path: this.cfg.accessPath, storedSpec: stored, pinnedSpec: this.cfg.accessSpecSha256, records: ids.length };
         this.log.error("access spec refused: the stored spec is not the one the deploy pinned (PKA_ACCESS_SPEC_SHA256); nothing sent", { ...detail, alarm: persistent });
         this.failTargets([...this.targets.keys()], "access spec refused");
         if (persistent) await this.deadLetter({ reason: "access-spec-refused", ...detail, time: new Date().toISOString() }, ids);
+    }
+
+    private targetRecords(): string[] {
+        return [...new Set([...this.targets.values()].flatMap((t) => [...t.records]))];
+    }
+
+    /**
+     * Not a deploy between its two steps: the stored parameters are older than SPEC_SETTLE_MS (a
+     * deploy that wrote them and then failed before updating the function is alarmed too), there
+     * are none, or this is a direct invocation (a deploy's push comes after the pin it names).
+     */
+    private mismatchOutlastsDeploy(): boolean {
+        return this.direct || this.specModifiedAt === undefined || Date.now() - this.specModifiedAt > SPEC_SETTLE_MS;
+    }
+
+    /** Whether the stored spec is still the one this batch loaded (a deploy may have changed it while the batch ran); unknown when it cannot be read. */
+    private async specUnchanged(hash: string): Promise<"same" | "changed" | "unreadable"> {
+        try {
+            return (await this.loadSpec()).hash === hash ? "same" : "changed";
+        } catch (err) {
+            return err instanceof SpecReadError ? "unreadable" : "changed";
+        }
     }
 
     private async filterTagged(): Promise<void> {
@@ -711,6 +788,13 @@ class Batch {
             else this.log.error("SendCommand failed", { error: name, instances: ids.length, message: redact(String((err as Error).message ?? "")) });
             this.failTargets(ids, name === "InvalidInstanceId" ? "agent not ready (InvalidInstanceId)" : `SendCommand failed: ${name}`);
         }
+    }
+}
+
+/** Reading the access parameters failed (throttled, denied): nothing is known about the spec. */
+class SpecReadError extends Error {
+    constructor(readonly reason: string) {
+        super(`cannot read the access spec parameters: ${reason}`);
     }
 }
 

@@ -87,7 +87,8 @@ function validation(msg: string): AwsApiError {
 export class FakeAwsState {
     readonly instances = new Map<string, FakeInstance>();
     readonly documents = new Set<string>();
-    readonly parameters = new Map<string, { value: string; type: string; version: number }>();
+    /** modifiedAt (ms): what GetParametersByPath reports as LastModifiedDate; unset: the moment it is read. */
+    readonly parameters = new Map<string, { value: string; type: string; version: number; modifiedAt?: number }>();
     readonly invocations = new Map<string, FakeInvocation>();
     readonly commands: { commandId: string; documentName: string; instanceIds: string[]; comment: string }[] = [];
     readonly queues = new Map<string, { body: string; messageId: string }[]>();
@@ -294,7 +295,7 @@ export class FakeAwsState {
         return {
             Parameters: page.map((n) => {
                 const p = this.parameters.get(n)!;
-                return { Name: n, Type: p.type, Value: p.value, Version: p.version };
+                return { Name: n, Type: p.type, Value: p.value, Version: p.version, LastModifiedDate: new Date(p.modifiedAt ?? Date.now()) };
             }),
             NextToken: start + max < names.length ? String(start + max) : undefined,
         };
@@ -308,7 +309,7 @@ export class FakeAwsState {
         const old = this.parameters.get(i.Name);
         if (old && !i.Overwrite) throw new AwsApiError("ParameterAlreadyExists", "The parameter already exists. To overwrite this value, set the overwrite option in the request to true.");
         const version = (old?.version ?? 0) + 1;
-        this.parameters.set(i.Name, { value: i.Value, type: i.Type ?? old?.type ?? "String", version });
+        this.parameters.set(i.Name, { value: i.Value, type: i.Type ?? old?.type ?? "String", version, modifiedAt: Date.now() });
         return { Version: version, Tier: "Standard" };
     }
 
@@ -454,7 +455,11 @@ async function dispatch(handlers: HandlerTable, req: http.IncomingMessage, body:
         if (!fn) return { status: 400, type, body: JSON.stringify({ __type: "UnknownOperationException", message: `unknown operation ${target}` }) };
         try {
             const out = await fn(body ? JSON.parse(body) : {});
-            return { status: 200, type, body: JSON.stringify(out ?? {}) };
+            // AWS JSON protocols carry timestamps as epoch seconds.
+            const epoch = function (this: Record<string, unknown>, k: string, v: unknown) {
+                return this[k] instanceof Date ? (this[k] as Date).getTime() / 1000 : v;
+            };
+            return { status: 200, type, body: JSON.stringify(out ?? {}, epoch) };
         } catch (err) {
             const e = err instanceof AwsApiError ? err : new AwsApiError("InternalServerError", String((err as Error)?.message ?? err), 500);
             return { status: e.status, type, body: JSON.stringify({ __type: e.code, message: e.message }) };

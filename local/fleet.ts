@@ -436,9 +436,9 @@ export class LocalFleet {
      * Writes the spec's parameters only, chunked under the access path as PkaFleet does: what anyone
      * with ssm:PutParameter there can do. The Lambda serves it only after deploySpec pins it.
      */
-    storeSpec(spec: AccessSpec): void {
+    storeSpec(spec: AccessSpec, modifiedAt?: number): void {
         const json = canonicalAccessSpecJson(spec);
-        for (const p of splitAccessSpec(json, this.plan.accessPath)) this.endpoint.putParameterDirect(p.name, p.value);
+        for (const p of splitAccessSpec(json, this.plan.accessPath)) this.endpoint.putParameterDirect(p.name, p.value, "String", modifiedAt);
     }
 
     /** What `pulumi up` does with a new spec: the parameters, then the function's pinned hash (a Lambda configuration update). */

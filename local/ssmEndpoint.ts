@@ -351,9 +351,10 @@ export class LocalSsmEndpoint extends EventEmitter {
     }
 
     /** Puts a parameter as an operator (or the deploy) would, bypassing throttling. */
-    putParameterDirect(name: string, value: string, type: Parameter["type"] = "String"): void {
+    /** Writes a parameter as PutParameter would; `modifiedAt` (ms) backdates it (a write that happened earlier). */
+    putParameterDirect(name: string, value: string, type: Parameter["type"] = "String", modifiedAt = Date.now()): void {
         const prev = this.parameters.get(name);
-        this.parameters.set(name, { name, type, value, version: (prev?.version ?? 0) + 1, lastModified: Date.now() });
+        this.parameters.set(name, { name, type, value, version: (prev?.version ?? 0) + 1, lastModified: modifiedAt });
     }
 
     deleteParameterDirect(name: string): void {

@@ -222,7 +222,8 @@ describe("local fleet end to end (real sshd, real Lambda bundle)", function () {
             const deployed = fleet.spec;
             const logsBefore = fleet.lambdaLogs().length;
             // ssm:PutParameter on the access path and events:PutEvents: everything but a deploy.
-            fleet.storeSpec(validateAccessSpec({ users: [...deployed.users, { name: "mallory", sudo: "nopasswd", keys: [mallory.publicKey] }] }));
+            // Written (as the parameters' LastModifiedDate says) 10 minutes ago: no deploy is between its two steps, so it alarms.
+            fleet.storeSpec(validateAccessSpec({ users: [...deployed.users, { name: "mallory", sudo: "nopasswd", keys: [mallory.publicKey] }] }), Date.now() - 600_000);
             fleet.push("forged");
             const end = Date.now() + 30_000;
             const refusals = () => fleet.lambdaLogs().slice(logsBefore).filter((l) => l.line.includes("access spec refused"));

@@ -24,7 +24,7 @@ import { accessSpecHash, canonicalAccessSpecJson } from "../core/accessSpec";
 import { documentParameters } from "../core/document";
 import { pushEvent } from "../core/events";
 import { FakeAwsState, startFakeAwsServer, AwsApiError } from "../local/fakeAws";
-import { createHandler, Log, SEND_COMMAND_MAX_IDS } from "../lambda/provisioner";
+import { createHandler, Log, SEND_COMMAND_MAX_IDS, SPEC_SETTLE_MS } from "../lambda/provisioner";
 import {
     associationEvent,
     DLQ_URL,
@@ -32,6 +32,7 @@ import {
     ENV,
     FORGED_KEY,
     FORGED_SPEC,
+    LONG_AGO,
     hostKeyOutput,
     instanceId,
     KNOWN_HOSTS,
@@ -60,6 +61,8 @@ interface Harness {
     logs: { level: string; message: string; extra: Record<string, unknown> }[];
     sleeps: number[];
     handler: ReturnType<typeof createHandler>;
+    /** Moves the virtual clock (what a slow AWS call would take). */
+    advance: (ms: number) => void;
 }
 
 /** Wires the mocks to `fleet` and builds a handler with instant, recorded sleeps on a virtual clock. */
@@ -99,8 +102,9 @@ function harness(fleet: FakeAwsState, env: Record<string, string> = ENV): Harnes
             now += ms;
         },
         random: () => 0.5,
+        now: () => now,
     });
-    return { fleet, logs, sleeps, handler };
+    return { fleet, logs, sleeps, handler, advance: (ms: number) => void (now += ms) };
 }
 
 const sent = (f: FakeAwsState) => f.commands.flatMap((c) => c.instanceIds);
@@ -305,14 +309,52 @@ describe("provisioner Lambda (mocked AWS)", () => {
         assert.strictEqual(fleet.callsOf("DescribeInstances").length, 0, "the tag-filtered listing already proves the tag");
     });
 
-    it("push for a spec the parameter does not hold (yet): retried, then the push fails loudly", async () => {
-        const { fleet, handler, logs } = harness(makeFleet({ tagged: 2 }));
+    it("a push for a spec other than the pinned one (stale or forged) is acknowledged at once: nothing waits, nothing sent for it", async () => {
+        const { fleet, handler, logs, sleeps } = harness(makeFleet({ tagged: 2 }));
         const push = record(pushEvent({ specHash: "f".repeat(64) }));
         const res = await handler({ Records: [push, record(runningEvent(instanceId(1)))] });
-        assert.deepStrictEqual(failedIds(res), [push.messageId]);
-        assert.ok(fleet.callsOf("GetParametersByPath").length >= 4, "re-read while the deploy catches up");
-        assert.ok(logs.some((l) => l.level === "error" && /another access spec/.test(l.message)));
+        assert.deepStrictEqual(res.batchItemFailures, [], "it cannot succeed later: not redelivered (no DLQ noise)");
+        assert.deepStrictEqual(sleeps, [], "no waiting for a spec that will never be pinned");
+        assert.ok(logs.some((l) => l.level === "warn" && /push for a spec other than the pinned one/.test(l.message)));
         assert.deepStrictEqual(sent(fleet), [instanceId(1)], "the other record still provisions with the stored spec");
+    });
+
+    it("a deploy's push while the parameters still read back the old spec: re-read with backoff, then provisioned", async () => {
+        const fleet = makeFleet({ tagged: 1 });
+        storeSpec(fleet, canonicalAccessSpecJson(FORGED_SPEC));
+        const { handler, sleeps } = harness(fleet);
+        // The new chunks become visible after two reads.
+        let reads = 0;
+        const h = fleet.handlers();
+        ssmMock.on(GetParametersByPathCommand).callsFake((i: unknown) => {
+            if (++reads === 2) storeSpec(fleet, canonicalAccessSpecJson(SPEC));
+            return h.ssm!.GetParametersByPath(i as never);
+        });
+        const direct = { ...record(pushEvent({ specHash: accessSpecHash(SPEC) })), eventSource: "pka-fleet:deploy" };
+        const res = await handler({ Records: [direct] });
+        assert.deepStrictEqual(res.batchItemFailures, []);
+        assert.ok(sleeps.length >= 1);
+        assert.deepStrictEqual(fleet.callsOf("SendCommand")[0].input.Parameters, documentParameters(SPEC));
+    });
+
+    it("a deploy that writes a newer spec while a batch runs: the batch sends nothing more with the older one", async () => {
+        const fleet = makeFleet({ tagged: 120 });
+        const { handler, logs, advance } = harness(fleet);
+        const h = fleet.handlers();
+        let sends = 0;
+        ssmMock.on(SendCommandCommand).callsFake((i: unknown) => {
+            // The first call of 50 ids takes 2 s; meanwhile the deploy writes the next spec.
+            if (++sends === 1) {
+                storeSpec(fleet, canonicalAccessSpecJson(FORGED_SPEC));
+                advance(2000);
+            }
+            return h.ssm!.SendCommand(i as never);
+        });
+        const recs = Array.from({ length: 120 }, (_, i) => record(runningEvent(instanceId(i + 1))));
+        const res = await handler({ Records: recs });
+        assert.strictEqual(fleet.commands.length, 1, "one call of 50 before the change, none after");
+        assert.strictEqual(res.batchItemFailures.length, 70, "the other 70 records are retried (and meet the new configuration)");
+        assert.ok(logs.some((l) => /stored spec changed while this batch ran/.test(l.message)));
     });
 
     it("a direct invocation (deploy-time push) throws when something failed, so the deploy reports it", async () => {
@@ -409,11 +451,11 @@ describe("provisioner Lambda (mocked AWS)", () => {
             });
         }
 
-        it("a refusal that outlasts a deploy's window (a redelivered record) raises the alarm: a DLQ message access-spec-refused", async () => {
+        it("a refusal that outlasts a deploy's window (parameters older than SPEC_SETTLE_MS) raises the alarm: a DLQ message access-spec-refused", async () => {
             const fleet = makeFleet({ tagged: 1 });
-            storeSpec(fleet, canonicalAccessSpecJson(FORGED_SPEC));
+            storeSpec(fleet, canonicalAccessSpecJson(FORGED_SPEC), undefined, Date.now() - SPEC_SETTLE_MS - 1000);
             const { handler, logs } = harness(fleet);
-            const r = { ...record(runningEvent(instanceId(1))), attributes: { ApproximateReceiveCount: "2" } };
+            const r = record(runningEvent(instanceId(1)));
             const res = await handler({ Records: [r] });
             assert.deepStrictEqual(failedIds(res), [r.messageId]);
             assert.strictEqual(fleet.callsOf("SendCommand").length, 0);
@@ -435,13 +477,24 @@ describe("provisioner Lambda (mocked AWS)", () => {
             assert.strictEqual(JSON.parse(fleet.queues.get(DLQ_URL)![0].body).reason, "access-spec-refused");
         });
 
-        it("the writer cannot make the forged spec match: a push naming its hash is refused too", async () => {
+        it("the writer cannot make the forged spec match: a push naming its hash provisions nothing", async () => {
             const fleet = makeFleet({ tagged: 1 });
             storeSpec(fleet, canonicalAccessSpecJson(FORGED_SPEC));
             const { handler } = harness(fleet);
-            const res = await handler({ Records: [record(pushEvent({ specHash: accessSpecHash(FORGED_SPEC) }))] });
-            assert.strictEqual(res.batchItemFailures.length, 1);
+            await handler({ Records: [record(pushEvent({ specHash: accessSpecHash(FORGED_SPEC) }))] });
             assert.strictEqual(fleet.callsOf("SendCommand").length, 0);
+        });
+
+        it("a torn or invalid spec that has stood past a deploy's window alarms too (access-spec-unusable); a fresh one is only retried", async () => {
+            for (const [modifiedAt, alarms] of [[undefined, 0], [Date.now() - SPEC_SETTLE_MS - 1000, 1]] as const) {
+                const fleet = makeFleet({ tagged: 1 });
+                storeSpec(fleet, JSON.stringify({ users: [{ name: "root", sudo: "nopasswd", keys: [USER_KEY] }] }), undefined, modifiedAt);
+                const { handler } = harness(fleet);
+                const res = await handler({ Records: [record(runningEvent(instanceId(1)))] });
+                assert.strictEqual(res.batchItemFailures.length, 1);
+                const dlq = fleet.queues.get(DLQ_URL)!.map((m) => JSON.parse(m.body).reason);
+                assert.deepStrictEqual(dlq, alarms ? ["access-spec-unusable"] : []);
+            }
         });
 
         it("after the deploy that pins the new spec, the same spec is served", async () => {
@@ -523,7 +576,7 @@ describe("provisioner Lambda (mocked AWS)", () => {
         it("a result event ahead of SSM (the invocation still InProgress): retried, and acted on once SSM agrees", async () => {
             const fleet = makeFleet({ tagged: 1 });
             const hk = hostKeyOutput();
-            const commandId = forge(fleet, { documentName: DOC, comment: "pka-fleet attempt=1 spec=00000000", status: "Success", stdout: hk.stdout });
+            const commandId = forge(fleet, { documentName: DOC, comment: `pka-fleet attempt=1 spec=${accessSpecHash(SPEC).slice(0, 8)}`, status: "Success", stdout: hk.stdout });
             const inv = fleet.invocations.get(`${commandId}:${instanceId(1)}`)!;
             inv.status = "InProgress";
             const { handler } = harness(fleet);
@@ -533,6 +586,14 @@ describe("provisioner Lambda (mocked AWS)", () => {
             inv.status = "Success";
             assert.deepStrictEqual((await handler({ Records: [r] })).batchItemFailures, []);
             assert.strictEqual(fleet.parameters.get(`${KNOWN_HOSTS}/${instanceId(1)}`)?.value, hk.lines.join("\n"));
+        });
+
+        it("a replayed result of a run for an earlier spec cannot roll the pinned host keys back", async () => {
+            const fleet = makeFleet({ tagged: 1 });
+            const commandId = forge(fleet, { documentName: DOC, comment: "pka-fleet attempt=1 spec=0123abcd", status: "Success", stdout: hostKeyOutput().stdout });
+            const { handler } = harness(fleet);
+            await handler({ Records: [record(resultEvent(instanceId(1), commandId, "Success"))] });
+            assert.strictEqual(fleet.callsOf("PutParameter").length, 0);
         });
 
         it("exit 19 (partial): dead-lettered as partial with the conflicting users and reasons", async () => {
@@ -696,7 +757,8 @@ describe("provisioner Lambda: the real bundle over HTTP", function () {
     it("the real bundle refuses a forged spec (valid, hash recomputed) and a forged result, over the wire", async () => {
         const fleet = makeFleet({ tagged: 1 });
         fleet.documents.add("AWS-RunShellScript");
-        storeSpec(fleet, canonicalAccessSpecJson(FORGED_SPEC));
+        // Written long enough ago that no deploy is in progress: the refusal alarms.
+        storeSpec(fleet, canonicalAccessSpecJson(FORGED_SPEC), undefined, LONG_AGO());
         // The forger's own command: AWS-RunShellScript printing host-key lines, announced in the queue as ours.
         const hk = hostKeyOutput();
         const forgedCmd = "6a1b2c3d-4e5f-4a6b-9c7d-8e9f0a1b2c3d";
@@ -710,7 +772,7 @@ describe("provisioner Lambda: the real bundle over HTTP", function () {
                 ...ENV, AWS_REGION: "us-east-1", AWS_ACCESS_KEY_ID: "AKIDFAKEFAKEFAKE", AWS_SECRET_ACCESS_KEY: "fake-secret",
                 AWS_ENDPOINT_URL_SSM: server.url, AWS_ENDPOINT_URL_EC2: server.url, AWS_ENDPOINT_URL_SQS: server.url,
             };
-            const again = { ...record(runningEvent(instanceId(1)), "again"), attributes: { ApproximateReceiveCount: "2" } };
+            const again = record(runningEvent(instanceId(1)), "again");
             const out = await runBundle(env, { Records: [record(runningEvent(instanceId(1)), "new"), again, record(resultEvent(instanceId(1), forgedCmd, "Success"), "forged")] });
             const line = out.stdout.split("\n").find((l) => l.startsWith("RESULT ") || l.startsWith("ERROR "));
             assert.ok(line?.startsWith("RESULT "), `bundle failed: ${line}\n${out.stderr.slice(0, 2000)}`);

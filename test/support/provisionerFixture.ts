@@ -54,10 +54,14 @@ export const FORGED_SPEC = validateAccessSpec({
     ],
 });
 
-export function storeSpec(state: FakeAwsState, specJson: string, path = ACCESS_PATH): void {
+/** Writes a spec's chunks; `modifiedAt` (ms) backdates them (unset: just written). */
+export function storeSpec(state: FakeAwsState, specJson: string, path = ACCESS_PATH, modifiedAt?: number): void {
     for (const k of [...state.parameters.keys()]) if (k.startsWith(`${path}/`)) state.parameters.delete(k);
-    for (const p of splitAccessSpec(specJson, path)) state.parameters.set(p.name, { value: p.value, type: "String", version: 1 });
+    for (const p of splitAccessSpec(specJson, path)) state.parameters.set(p.name, { value: p.value, type: "String", version: 1, modifiedAt });
 }
+
+/** Long enough ago that no deploy is still between writing the parameters and updating the function. */
+export const LONG_AGO = () => Date.now() - 2 * 3600_000;
 
 export function instanceId(n: number): string {
     return `i-${n.toString(16).padStart(17, "0")}`;
