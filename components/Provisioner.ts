@@ -285,9 +285,10 @@ export class Provisioner extends pulumi.ComponentResource {
         };
         // Plain strings are checked now, before any child is registered; Outputs when they resolve.
         if (typeof args.knownHostsPath === "string" && typeof args.accessParameterPath === "string") overlap(args.knownHostsPath, args.accessParameterPath);
-        if (typeof args.accessSpecHash === "string" && !/^[0-9a-f]{64}$/.test(args.accessSpecHash)) {
-            fail(`\`accessSpecHash\` must be the 64 lower-case hex accessSpecHash of the stored spec; got ${JSON.stringify(args.accessSpecHash)}`);
-        }
+        const checkHash = (h: unknown) => {
+            if (typeof h !== "string" || !/^[0-9a-f]{64}$/.test(h)) fail(`\`accessSpecHash\` must be the 64 lower-case hex accessSpecHash of the stored spec; got ${JSON.stringify(h)}`);
+        };
+        if (typeof args.accessSpecHash === "string") checkHash(args.accessSpecHash);
         if (args.accessSpecHash === undefined) fail("`accessSpecHash` is required: the accessSpecHash of the spec stored at `accessParameterPath`, pinned in the Lambda so only a deploy can change who has access");
         const knownHostsPath = pulumi
             .all([args.knownHostsPath ?? accessPath.apply((p) => `${p.slice(0, p.lastIndexOf("/")) || ""}/known_hosts`), accessPath])
@@ -297,7 +298,7 @@ export class Provisioner extends pulumi.ComponentResource {
                 return p;
             });
         const specHash = pulumi.output(args.accessSpecHash).apply((h) => {
-            if (typeof h !== "string" || !/^[0-9a-f]{64}$/.test(h)) fail(`\`accessSpecHash\` must be the 64 lower-case hex accessSpecHash of the stored spec; got ${JSON.stringify(h)}`);
+            checkHash(h);
             return h;
         });
         const tagKey = pulumi.output(args.targetTag.key).apply((k) => {

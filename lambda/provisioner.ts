@@ -322,8 +322,8 @@ class Batch {
         }
 
         for (const res of results) await this.handleResult(res.messageId, res.ev);
-        const expected = await this.expandPushes(pushes);
-        if (this.targets.size > 0) await this.provision(expected, pushes);
+        const deployPush = await this.expandPushes(pushes);
+        if (this.targets.size > 0) await this.provision(deployPush);
 
         this.stats.failedRecords = this.failures.size;
         return { batchItemFailures: [...this.failures].map((itemIdentifier) => ({ itemIdentifier })) };
@@ -460,8 +460,8 @@ class Batch {
 
     // ---- pushes ---------------------------------------------------------------------------
 
-    private async expandPushes(pushes: { messageId: string; ev: Extract<QueuedEvent, { kind: "push" }> }[]): Promise<Map<string, string>> {
-        const expected = new Map<string, string>(); // messageId -> spec hash the sender expects
+    private async expandPushes(pushes: { messageId: string; ev: Extract<QueuedEvent, { kind: "push" }> }[]): Promise<boolean> {
+        let deployPush = false; // a push names the pinned hash
         let online: string[] | undefined;
         for (const { messageId, ev } of pushes) {
             if (ev.specHash && ev.specHash !== this.cfg.accessSpecSha256) {
@@ -476,7 +476,7 @@ class Batch {
                 if (this.direct) this.fail(messageId, "push for a spec other than the pinned one");
                 continue;
             }
-            if (ev.specHash) expected.set(messageId, ev.specHash);
+            if (ev.specHash) deployPush = true;
             if (ev.instanceIds) {
                 for (const id of new Set(ev.instanceIds)) this.addTarget(id, messageId, 1);
                 continue;
@@ -490,7 +490,7 @@ class Batch {
             this.log.info("push", { messageId, reason: ev.reason, instances: online.length });
             for (const id of online) this.addTarget(id, messageId, 1, { tagged: true, online: true });
         }
-        return expected;
+        return deployPush;
     }
 
     /** Every Online instance carrying the fleet tag (a tag filter cannot be combined with other filters: PingStatus is checked here). */
@@ -552,10 +552,9 @@ class Batch {
         return { spec, hash: accessSpecHash(spec) };
     }
 
-    private async provision(expected: Map<string, string>, pushes: { messageId: string }[]): Promise<void> {
+    /** `deployPush`: a push in the batch names the pinned hash (a deploy's), so the parameters may briefly read back older. */
+    private async provision(deployPush: boolean): Promise<void> {
         let loaded: { spec: AccessSpec; hash: string };
-        const wanted = new Set(expected.values());
-        // A push names the spec it was sent for; the parameter can lag behind the deploy briefly.
         for (let i = 0; ; i++) {
             try {
                 loaded = await this.loadSpec();
@@ -575,23 +574,14 @@ class Batch {
                 return;
             }
             // Only a deploy's push (which names the pinned hash) waits: its parameters may not read back yet.
-            if (loaded.hash === this.cfg.accessSpecSha256 || !wanted.has(this.cfg.accessSpecSha256) || i >= 3) break;
+            if (loaded.hash === this.cfg.accessSpecSha256 || !deployPush || i >= 3) break;
             await this.deps.sleep(1000 * 2 ** i);
         }
         if (loaded.hash !== this.cfg.accessSpecSha256) {
             await this.refuseSpec(loaded.hash);
             return;
         }
-        for (const [messageId, hash] of expected) {
-            if (hash === loaded.hash) continue;
-            this.log.error("push expects another access spec than the parameter holds", { messageId, expected: hash.slice(0, 8), stored: loaded.hash.slice(0, 8) });
-            for (const [id, t] of this.targets) {
-                if (!t.records.delete(messageId)) continue;
-                if (t.records.size === 0) this.targets.delete(id);
-            }
-            this.fail(messageId, "spec hash mismatch");
-        }
-        void pushes;
+        // Every push left names the pinned hash (expandPushes dropped the others), and so the spec loaded here.
 
         let parameters: Record<string, string[]>;
         try {

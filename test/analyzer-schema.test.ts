@@ -12,6 +12,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { AwsMocks, peek, settle, watch } from "./support/awsMocks";
+import { pluginPort } from "./support/pluginPort";
 
 const ROOT = path.resolve(__dirname, "..");
 const COMPONENTS = ["SshKeyPair", "SetupDocument", "Provisioner", "PkaFleet"];
@@ -61,22 +62,7 @@ async function servedSchema(timeoutMs = 240000): Promise<any> {
     let err = "";
     child.stderr!.on("data", (b) => (err += b.toString()));
     try {
-        const port = await new Promise<number>((resolve, reject) => {
-            let out = "";
-            const timer = setTimeout(() => reject(new Error(`run-plugin printed no port in ${timeoutMs} ms; stderr:\n${err}`)), timeoutMs);
-            child.stdout!.on("data", (b) => {
-                out += b.toString();
-                const m = /^(\d+)\s*$/m.exec(out);
-                if (m) {
-                    clearTimeout(timer);
-                    resolve(Number(m[1]));
-                }
-            });
-            child.on("exit", (code) => {
-                clearTimeout(timer);
-                reject(new Error(`run-plugin exited (${code}) before serving; stderr:\n${err}`));
-            });
-        });
+        const port = await pluginPort(child, "run-plugin", timeoutMs, () => err);
         const client = new providerGrpc.ResourceProviderClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
         const req = new providerPb.GetSchemaRequest();
         const text = await new Promise<string>((resolve, reject) =>

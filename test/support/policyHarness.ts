@@ -9,6 +9,7 @@
  */
 import { ChildProcess, spawn } from "child_process";
 import * as path from "path";
+import { pluginPort } from "./pluginPort";
 
 const pulumiDir = path.dirname(require.resolve("@pulumi/pulumi/package.json"));
 // The message classes must come from the same google-protobuf/grpc-js copies as @pulumi/pulumi's generated code.
@@ -99,22 +100,7 @@ export class PolicyServer {
         });
         let err = "";
         child.stderr!.on("data", (b) => (err += b.toString()));
-        const port = await new Promise<number>((resolve, reject) => {
-            let out = "";
-            const timer = setTimeout(() => reject(new Error(`policy pack printed no port within ${timeoutMs} ms; stderr:\n${err}`)), timeoutMs);
-            child.stdout!.on("data", (b) => {
-                out += b.toString();
-                const m = /^(\d+)\s*$/m.exec(out);
-                if (m) {
-                    clearTimeout(timer);
-                    resolve(Number(m[1]));
-                }
-            });
-            child.on("exit", (code) => {
-                clearTimeout(timer);
-                reject(new Error(`policy pack exited (${code}) before serving; stderr:\n${err}`));
-            });
-        });
+        const port = await pluginPort(child, "policy pack", timeoutMs, () => err);
         const client = new analyzerGrpc.AnalyzerClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
         return new PolicyServer(child, client, port, () => err);
     }
