@@ -7,7 +7,7 @@ import { DEFAULT_KEY_RULES, judgeKey, judgeKeySpec, KeyRules, parsePublicKey } f
 import { shQuote } from "../core/shell";
 import { ALL_TRIGGERS, checkKeyRuleArgs, FleetKeyRules, FleetTrigger, Provisioner, RETENTION_DAYS } from "./Provisioner";
 import { SetupDocument } from "./SetupDocument";
-import { planSshKeyPair, SshKeyPair, SshKeyPairGenerateArgs } from "./SshKeyPair";
+import { planSshKeyPair, SshKeyPair, SshKeyPairGenerate } from "./SshKeyPair";
 
 /** Sudo for a fleet user. */
 export const SudoMode = {
@@ -35,7 +35,7 @@ export interface FleetUser {
     /** Existing OpenSSH public key lines (one key each, no options). An `SshKeyPair`'s `publicKey` output works too. Default: none. */
     readonly publicKeys?: pulumi.Input<string>[];
     /** Generate a key for this user (child `SshKeyPair` `<fleet>-<user>`); its private key is in `privateKeys`. Default: none. */
-    readonly generateKey?: SshKeyPairGenerateArgs;
+    readonly generateKey?: SshKeyPairGenerate;
     /** Also register the generated key as this EC2 key pair name (ed25519 or RSA 4096). Default: not registered. */
     readonly ec2KeyName?: string;
     /** A non-interactive service account: its generated key may have no passphrase. Default `false` (a person: a generated key needs `generateKey.passphrase`). */
@@ -86,7 +86,7 @@ export interface FleetPlan {
     logRetentionDays: number;
     keyRules: Partial<KeyRules>;
     fallbackKeys: string[];
-    users: { name: string; sudo: SudoMode; keyOptions?: string; plainKeys: string[]; pendingKeys: number; generate?: SshKeyPairGenerateArgs; ec2KeyName?: string; service: boolean; adopt: boolean }[];
+    users: { name: string; sudo: SudoMode; keyOptions?: string; plainKeys: string[]; pendingKeys: number; generate?: SshKeyPairGenerate; ec2KeyName?: string; service: boolean; adopt: boolean }[];
     /** Standard-tier parameters reserved for the spec chunks (an upper bound while keys are unknown). */
     slots: number;
 }
@@ -367,7 +367,7 @@ export class PkaFleet extends pulumi.ComponentResource {
 }
 
 /** Upper bound of the spec bytes a generated key adds: its line (type, base64 blob, comment of <= 100) and JSON quoting. */
-export function generatedKeyBound(g: SshKeyPairGenerateArgs): number {
+export function generatedKeyBound(g: SshKeyPairGenerate): number {
     const t = g.keyType ?? "ed25519";
     const blob = t === "rsa" ? Math.ceil((g.bits ?? 4096) / 8) + 40 : t === "ecdsa" ? 172 : 51;
     return 40 + Math.ceil(blob / 3) * 4 + 100 + 10;

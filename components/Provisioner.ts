@@ -2,18 +2,18 @@ import * as fs from "fs";
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import { isParameterPath, parameterPathsOverlap } from "../core/accessStore";
-import { ALL_TRIGGERS, ProvisionerTrigger, provisionerRules, pushEvent } from "../core/events";
+import { ALL_TRIGGERS, Trigger, provisionerRules, pushEvent } from "../core/events";
 import { checkKeyRules, KeyRules } from "../core/keys";
 import { provisionerCodePath } from "../core/lambdaBundle";
 import { defaultNodeRuntime, RUNTIME_CALENDAR, runtimeDeprecation } from "../core/runtimes";
 
 /** What provisions an instance (PkaFleet's and the Provisioner's `triggers`), from core/events.ts. */
-export { ProvisionerTrigger, ALL_TRIGGERS } from "../core/events";
+export { Trigger, ALL_TRIGGERS } from "../core/events";
 /** Where the bundled handler is (the default `codePath`), from core/lambdaBundle.ts. */
 export { provisionerCodePath } from "../core/lambdaBundle";
 /** The same enum under the name PkaFleet's args have always used. */
-export const FleetTrigger = ProvisionerTrigger;
-export type FleetTrigger = ProvisionerTrigger;
+export const FleetTrigger = Trigger;
+export type FleetTrigger = Trigger;
 
 /** CloudWatch Logs retention values (days): what `logRetentionDays` may be. */
 export const RETENTION_DAYS: readonly number[] = Object.freeze([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653]);
@@ -91,7 +91,7 @@ export interface ProvisionerArgs {
      */
     readonly accessSpecHash: pulumi.Input<string>;
     /** Which events provision. Default: all of `instanceRunning`, `associationChange`, `push`. */
-    readonly triggers?: ProvisionerTrigger[];
+    readonly triggers?: Trigger[];
     /** SQS records per Lambda batch (1-10000). Default `50`. */
     readonly batchSize?: number;
     /** Seconds SQS gathers records before invoking (0-300; >= 1 when batchSize > 10). Default `5`. */

@@ -18,8 +18,8 @@ export type { AccessSpec, AccessUser } from "../core/accessSpec";
 const SCHEMA_SECRETS: Readonly<Record<string, readonly string[]>> = {
     "pka-fleet:index:SshKeyPair": ["privateKey", "privateKeyPpk"],
     "pka-fleet:index:PkaFleet": ["privateKeys", "privateKeysPpk"],
-    "pka-fleet:index:SshKeyPairGenerateArgs": ["passphrase"],
-    "pka-fleet:index:SshKeyPairConnectionArgs": ["privateKey"],
+    "pka-fleet:index:SshKeyPairGenerate": ["passphrase"],
+    "pka-fleet:index:SshKeyPairConnection": ["privateKey"],
 };
 
 /** The schema JSON with `"secret": true` on every property of SCHEMA_SECRETS it has; other packages' schemas unchanged. */

@@ -13,7 +13,7 @@
  * What provisions an instance (PkaFleet's and the Provisioner's `triggers`). The command-result rule
  * is always on: retries and host keys need it.
  */
-export const ProvisionerTrigger = {
+export const Trigger = {
     /** EC2 "state running": waits for the SSM agent through redelivery, never drops the instance. */
     InstanceRunning: "instanceRunning",
     /** SSM instance association state change: the agent is online (also covers instances that were stopped; any association but our own document's). */
@@ -21,10 +21,10 @@ export const ProvisionerTrigger = {
     /** `pka-fleet` push events: a deploy that changes the access spec re-provisions every online tagged instance (rotation, revocation, backfill). */
     Push: "push",
 } as const;
-export type ProvisionerTrigger = (typeof ProvisionerTrigger)[keyof typeof ProvisionerTrigger];
+export type Trigger = (typeof Trigger)[keyof typeof Trigger];
 
 /** Every trigger, in order: the default `triggers`. */
-export const ALL_TRIGGERS: readonly ProvisionerTrigger[] = Object.freeze(Object.values(ProvisionerTrigger));
+export const ALL_TRIGGERS: readonly Trigger[] = Object.freeze(Object.values(Trigger));
 
 /** Our own events (deploy-time backfill, rotation, revocation) carry this `source`. */
 export const PUSH_SOURCE = "pka-fleet";
@@ -216,7 +216,7 @@ export interface ProvisionerRule {
  * The Provisioner's EventBridge rules for `triggers`, in deploy order: running, association, results
  * (always: retries and host keys need it), push. The local fleet's bus uses the same list.
  */
-export function provisionerRules(triggers: readonly ProvisionerTrigger[]): ProvisionerRule[] {
+export function provisionerRules(triggers: readonly Trigger[]): ProvisionerRule[] {
     const rules: ProvisionerRule[] = [];
     if (triggers.includes("instanceRunning")) rules.push({ key: "running", description: "EC2 instance entered running", pattern: () => EC2_RUNNING_PATTERN });
     if (triggers.includes("associationChange")) rules.push({ key: "association", description: "SSM agent online (association state change)", pattern: associationPattern });

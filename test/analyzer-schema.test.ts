@@ -38,7 +38,7 @@ const EXPECTED: Record<string, { inputs: string[]; required?: string[]; outputs:
 /** Outputs holding key material: secret at run time; documented as such, and marked secret in the served schema. */
 const SECRET_OUTPUTS: Record<string, string[]> = { SshKeyPair: ["privateKey", "privateKeyPpk"], PkaFleet: ["privateKeys", "privateKeysPpk"] };
 /** Args fields holding secrets (types of the schema): marked secret in the served schema. */
-const SECRET_FIELDS: Record<string, string[]> = { SshKeyPairGenerateArgs: ["passphrase"], SshKeyPairConnectionArgs: ["privateKey"] };
+const SECRET_FIELDS: Record<string, string[]> = { SshKeyPairGenerate: ["passphrase"], SshKeyPairConnection: ["privateKey"] };
 const DYNAMIC = "pulumi-nodejs:dynamic/pka-fleet:GeneratedSshKey";
 const SECRET_SIG = "4dabf18193072939515e22adb298388d";
 
@@ -153,7 +153,7 @@ describe("component analyzer schema (pulumi package add)", function () {
         for (const [token, def] of Object.entries<any>(served.resources)) {
             for (const [name, prop] of Object.entries<any>(def.properties)) if (/^Secret\./.test(prop.description ?? "")) assert.strictEqual(prop.secret, true, `${token}.${name}`);
         }
-        assert.strictEqual(served.types["pka-fleet:index:FleetUser"].properties.generateKey.$ref, "#/types/pka-fleet:index:SshKeyPairGenerateArgs");
+        assert.strictEqual(served.types["pka-fleet:index:FleetUser"].properties.generateKey.$ref, "#/types/pka-fleet:index:SshKeyPairGenerate");
         // The rest is the analyzer's schema, untouched.
         analyzer.components = {};
         analyzer.typeDefinitions = {};
