@@ -5,14 +5,23 @@
  * Judges a public or private key by the policy pack's key rules (core/keys.ts, the same code
  * the pack runs). Exit 0 allowed, 1 violation (reasons printed), 2 not a key or bad usage.
  *
+ * --config takes the pack's config file (`--policy-pack-config`), checked by the pack's own
+ * validator (policy/config.ts): an unknown rule or field is exit 2 naming it. Two rules apply to
+ * a key file, ssh-key-algorithm (type and size) and ssh-key-passphrase, each at its
+ * enforcementLevel (its own, else `all`'s, else mandatory): "disabled" skips the rule,
+ * "advisory" prints its findings as warnings without failing, "mandatory" fails (exit 1).
+ * "remediate" fails like mandatory: neither rule can fix a key, and @pulumi/policy reports a
+ * violation of a policy without a remediation at remediate as mandatory.
+ *
  * Private keys are judged without decrypting them where the format allows: OpenSSH and PuTTY
  * files carry their public part in the clear. An encrypted PEM/PKCS#8 key hides its type, so it
  * needs --passphrase-file (or check its .pub instead). When --passphrase-file is given, the
  * passphrase is also verified (a wrong one is exit 2).
  */
 import * as fs from "fs";
-import { KeyError, KeyInfo, KeyRules, MAX_KEY_TEXT, judgeKey, keyRulesFromPolicyConfig, parseKey } from "../core/keys";
+import { KeyError, KeyInfo, KeyRules, MAX_KEY_TEXT, judgeKey, judgeKeySpec, keyRulesFromPolicyConfig, parseKey } from "../core/keys";
 import { decryptPpk } from "../core/ppk";
+import { EnforcementLevel, enforcementLevelOf, KEY_ALGORITHM, KEY_PASSPHRASE, PackConfig, PolicyConfigError, validatePackConfig } from "../policy/config";
 import { ArgSpec, parseArgs, UsageError } from "./args";
 import { readPassphraseFile } from "./keygen";
 import { readStdinBounded } from "./stdin";
@@ -20,6 +29,7 @@ import { readStdinBounded } from "./stdin";
 const USAGE =
     "usage: pka check-key FILE|- [--config policy-config.json] [--json] [--service] [--ec2-import] [--passphrase-file F]\n" +
     "  exit 0: allowed; 1: violates the key rules (reasons printed); 2: not a key, or bad usage.\n" +
+    "  --config F    the policy pack config (--policy-pack-config): the key rules' settings and enforcementLevel\n" +
     "  --service     the key belongs to a non-interactive service account (may lack a passphrase)\n" +
     "  --ec2-import  judge the key for EC2 ImportKeyPair (rsa 4096 or ed25519)\n";
 
@@ -73,18 +83,43 @@ async function readBounded(file: string): Promise<Buffer> {
     }
 }
 
-function readConfig(path: string): Partial<KeyRules> {
+/** The rules a key file is judged by, and the level each applies at. */
+interface KeyPolicy {
+    rules: Partial<KeyRules>;
+    levels: Record<"ssh-key-algorithm" | "ssh-key-passphrase", EnforcementLevel>;
+}
+
+/** Both key rules are mandatory in the pack (policy/keys.ts). */
+const DEFAULT_POLICY: KeyPolicy = { rules: {}, levels: { "ssh-key-algorithm": "mandatory", "ssh-key-passphrase": "mandatory" } };
+
+/** A bad --config: exit 2 with every problem, without the usage text (the command line was fine). */
+class ConfigError extends Error {}
+
+function readConfig(path: string): KeyPolicy {
     let json: unknown;
     try {
         json = JSON.parse(fs.readFileSync(path, "utf8"));
     } catch (e) {
         throw new UsageError(`--config ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
     }
+    let config: PackConfig;
     try {
-        return keyRulesFromPolicyConfig(json);
+        config = validatePackConfig(json);
     } catch (e) {
-        throw new UsageError(`--config ${path}: ${(e as Error).message}`);
+        if (!(e instanceof PolicyConfigError)) throw e;
+        throw new ConfigError(
+            e.problems.map((p) => `--config ${path}: ${p}`).join("\n") +
+                `\nfix ${path}: it is the policy pack's config (--policy-pack-config), whose rules and fields are listed in the pack's README ("The rules")`,
+        );
     }
+    const level = (rule: keyof KeyPolicy["levels"]) => {
+        const l = enforcementLevelOf(config, rule, DEFAULT_POLICY.levels[rule]);
+        return l === "remediate" ? "mandatory" : l;
+    };
+    return {
+        rules: keyRulesFromPolicyConfig(json),
+        levels: { [KEY_ALGORITHM.name]: level("ssh-key-algorithm"), [KEY_PASSPHRASE.name]: level("ssh-key-passphrase") } as KeyPolicy["levels"],
+    };
 }
 
 export async function run(_name: string, args: string[]): Promise<number> {
@@ -95,16 +130,16 @@ export async function run(_name: string, args: string[]): Promise<number> {
     let json = args.includes("--json");
     const fail = (message: string, usage: boolean): number => {
         if (json) process.stdout.write(JSON.stringify({ ok: false, error: message, violations: [] }, null, 2) + "\n");
-        process.stderr.write(`pka check-key: ${message}\n${usage ? USAGE : ""}`);
+        process.stderr.write(`${message.split("\n").map((line) => `pka check-key: ${line}`).join("\n")}\n${usage ? USAGE : ""}`);
         return 2;
     };
     let o: Options;
-    let rules: Partial<KeyRules> = {};
+    let policy: KeyPolicy = DEFAULT_POLICY;
     let passphrase: string | undefined;
     try {
         o = parseCheckKeyArgs(args);
         json = o.json;
-        if (o.config) rules = readConfig(o.config);
+        if (o.config) policy = readConfig(o.config);
         if (o.passphraseFile) passphrase = readPassphraseFile(o.passphraseFile);
     } catch (e) {
         return fail((e as Error).message, e instanceof UsageError);
@@ -127,7 +162,17 @@ export async function run(_name: string, args: string[]): Promise<number> {
         throw e;
     }
 
-    const violations = judgeKey(info, rules, { service: o.service, ec2Import: o.ec2Import, label });
+    // The findings of each rule: type and size are ssh-key-algorithm's, the rest ssh-key-passphrase's.
+    const ctx = { service: o.service, ec2Import: o.ec2Import, label };
+    const algorithm = judgeKeySpec({ type: info.type, bits: info.bits, curve: info.curve }, policy.rules, ctx);
+    const unprotected = judgeKey(info, policy.rules, ctx).filter((v) => !algorithm.includes(v));
+    const violations: string[] = [];
+    const advisories: string[] = [];
+    for (const [rule, found] of [[KEY_ALGORITHM.name, algorithm], [KEY_PASSPHRASE.name, unprotected]] as const) {
+        const level = policy.levels[rule as keyof KeyPolicy["levels"]];
+        if (level === "disabled") continue;
+        (level === "advisory" ? advisories : violations).push(...found);
+    }
     const ok = violations.length === 0;
     if (json) {
         const out = {
@@ -140,14 +185,17 @@ export async function run(_name: string, args: string[]): Promise<number> {
             encrypted: info.encrypted,
             private: info.isPrivate,
             violations,
+            advisories,
+            enforcementLevels: policy.levels,
         };
         process.stdout.write(JSON.stringify(out, null, 2) + "\n");
     } else {
         const desc = info.type === "ecdsa" ? `ecdsa ${info.curve}` : `${info.type} ${info.bits}`;
         const kind = info.isPrivate ? `private key (${info.format}, ${info.encrypted ? "passphrase-protected" : "no passphrase"})` : "public key";
         process.stdout.write(`${label}: ${desc} ${kind} ${info.fingerprint}${info.comment ? ` ${info.comment}` : ""}\n`);
-        if (ok) process.stdout.write(`${label}: allowed\n`);
-        else for (const v of violations) process.stdout.write(`violation: ${v}\n`);
+        for (const v of violations) process.stdout.write(`violation: ${v}\n`);
+        for (const v of advisories) process.stdout.write(`warning (advisory): ${v}\n`);
+        if (ok) process.stdout.write(`${label}: allowed${advisories.length ? " (with advisory warnings)" : ""}\n`);
     }
     if (info.isPrivate && o.file !== "-") {
         try {

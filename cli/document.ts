@@ -8,6 +8,7 @@ import * as fs from "fs";
 import { AccessSpecError, validateAccessSpec } from "../core/accessSpec";
 import { documentParameters, renderDocumentJson } from "../core/document";
 import { keyRulesFromPolicyConfig, KeyRules } from "../core/keys";
+import { validatePackConfig } from "../policy/config";
 import { ArgSpec, parseArgs, UsageError } from "./args";
 import { readStdinBounded } from "./stdin";
 
@@ -51,7 +52,9 @@ async function documentParams(args: string[]): Promise<string> {
     if (config) {
         const text = await readInput(config, "config");
         try {
-            rules = keyRulesFromPolicyConfig(JSON.parse(text));
+            const json = JSON.parse(text);
+            validatePackConfig(json); // a misspelled rule or field is an error, as in the pack and pka check-key
+            rules = keyRulesFromPolicyConfig(json);
         } catch (e) {
             throw new UsageError(`config ${config}: ${(e as Error).message}`);
         }

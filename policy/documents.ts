@@ -7,13 +7,7 @@
  *    allowedPattern is strict (see `strictPatternProblem`).
  */
 import type { ResourceValidationArgs, ResourceValidationPolicy } from "@pulumi/policy";
-import {
-    DOCUMENT_INJECTION_DEFAULTS,
-    DOCUMENT_INJECTION_SCHEMA,
-    NO_SUDOERS_APPEND_DEFAULTS,
-    NO_SUDOERS_APPEND_SCHEMA,
-    readConfig,
-} from "./config";
+import { DOCUMENT_INJECTION, DOCUMENT_INJECTION_DEFAULTS, NO_SUDOERS_APPEND, NO_SUDOERS_APPEND_DEFAULTS, readConfig } from "./config";
 import { asList, decodeUserData, describe, isObject, parseDocument, pathString, str, unwrap, walkStrings } from "./util";
 
 /** A piece of shell text and where it came from, for messages. */
@@ -140,12 +134,12 @@ export function sudoersProblems(script: string, cfg = NO_SUDOERS_APPEND_DEFAULTS
 }
 
 export const noSudoersAppend: ResourceValidationPolicy = {
-    name: "no-sudoers-append",
+    name: NO_SUDOERS_APPEND.name,
     description: "Checks whether SSM documents, associations, EC2 user data or commands write /etc/sudoers directly (or install a sudoers.d drop-in without a visudo check).",
     enforcementLevel: "mandatory",
-    configSchema: NO_SUDOERS_APPEND_SCHEMA,
+    configSchema: NO_SUDOERS_APPEND.schema,
     validateResource: (args: ResourceValidationArgs, reportViolation) => {
-        const cfg = readConfig(args, NO_SUDOERS_APPEND_DEFAULTS);
+        const cfg = readConfig(args, NO_SUDOERS_APPEND);
         const seen = new Set<string>();
         for (const s of scriptsOfResource(args.type, args.props)) {
             for (const p of sudoersProblems(s.text, cfg)) {
@@ -376,12 +370,12 @@ export function documentInjectionProblems(doc: Record<string, unknown>, cfg = DO
 }
 
 export const ssmDocumentInjection: ResourceValidationPolicy = {
-    name: "ssm-document-injection",
+    name: DOCUMENT_INJECTION.name,
     description: "Checks whether SSM Command documents (and associations running shell documents) splice {{ param }} into shell text without a strict allowedPattern.",
     enforcementLevel: "mandatory",
-    configSchema: DOCUMENT_INJECTION_SCHEMA,
+    configSchema: DOCUMENT_INJECTION.schema,
     validateResource: (args: ResourceValidationArgs, reportViolation) => {
-        const cfg = readConfig(args, DOCUMENT_INJECTION_DEFAULTS);
+        const cfg = readConfig(args, DOCUMENT_INJECTION);
         const props = unwrap(args.props) as Record<string, unknown>;
         if (!isObject(props)) return;
         if (args.type === "aws:ssm/document:Document") {

@@ -4,7 +4,7 @@
  * fleet's tagged instances; anything wider turns the Lambda's role into root on every instance.
  */
 import type { ResourceValidationArgs, ResourceValidationPolicy } from "@pulumi/policy";
-import { LEAST_PRIVILEGE_DEFAULTS, LEAST_PRIVILEGE_SCHEMA, LeastPrivilegeConfig, readConfig } from "./config";
+import { LEAST_PRIVILEGE, LEAST_PRIVILEGE_DEFAULTS, LeastPrivilegeConfig, readConfig } from "./config";
 import { asList, describe, globMatch, isObject, isUnknown, parseJsonish, str, unwrap } from "./util";
 
 // Probe ARNs: a statement covers "every document" when its Resource matches a document name
@@ -95,12 +95,12 @@ function managedPolicyName(arn: string): string {
 }
 
 export const provisionerLeastPrivilege: ResourceValidationPolicy = {
-    name: "provisioner-least-privilege",
+    name: LEAST_PRIVILEGE.name,
     description: "Checks whether IAM policies allow ssm:SendCommand on any document (`*`), on AWS-RunShellScript, or on all instances without a tag condition.",
     enforcementLevel: "mandatory",
-    configSchema: LEAST_PRIVILEGE_SCHEMA,
+    configSchema: LEAST_PRIVILEGE.schema,
     validateResource: (args: ResourceValidationArgs, reportViolation) => {
-        const cfg = readConfig(args, LEAST_PRIVILEGE_DEFAULTS);
+        const cfg = readConfig(args, LEAST_PRIVILEGE);
         const props = unwrap(args.props) as Record<string, unknown>;
         if (!isObject(props)) return;
         const documents: { where: string; policy: unknown }[] = [];

@@ -10,16 +10,7 @@
  */
 import type { PolicyResource, ResourceValidationArgs, ResourceValidationPolicy, StackValidationArgs, StackValidationPolicy } from "@pulumi/policy";
 import { judgeKey, judgeKeySpec, KeyEncryptedError, KeyError, KeyInfo, keyRulesFromPolicyConfig, KeyRules, parseKey, parsePublicKey } from "../core/keys";
-import {
-    KEY_ALGORITHM_DEFAULTS,
-    KEY_ALGORITHM_SCHEMA,
-    KEY_MAX_AGE_DEFAULTS,
-    KEY_MAX_AGE_SCHEMA,
-    KEY_PASSPHRASE_DEFAULTS,
-    KEY_PASSPHRASE_SCHEMA,
-    KeyPassphraseConfig,
-    readConfig,
-} from "./config";
+import { KEY_ALGORITHM, KEY_MAX_AGE, KEY_PASSPHRASE, KeyPassphraseConfig, readConfig } from "./config";
 import { findPrivateKeys } from "./secrets";
 import { scriptsOfResource } from "./documents";
 import { analysisDate, describe, isObject, isUnknown, num, pathString, str, unwrap, walkStrings } from "./util";
@@ -137,7 +128,7 @@ export function keysOfInputs(type: string, rawProps: unknown): FoundKey[] {
 
 function keyRules(args: { getConfig<U extends object>(): U }): Partial<KeyRules> {
     // The same reading of the config as `pka check-key --config`.
-    return keyRulesFromPolicyConfig({ "ssh-key-algorithm": readConfig(args, KEY_ALGORITHM_DEFAULTS) });
+    return keyRulesFromPolicyConfig({ "ssh-key-algorithm": readConfig(args, KEY_ALGORITHM) });
 }
 
 /** Violations of the algorithm/size rules for one found key ([] when allowed or not judgeable). */
@@ -157,11 +148,11 @@ export function judgeFound(r: { type: string; name: string }, k: FoundKey, rules
 }
 
 export const sshKeyAlgorithm: ResourceValidationPolicy & StackValidationPolicy = {
-    name: "ssh-key-algorithm",
+    name: KEY_ALGORITHM.name,
     description:
         "Checks whether SSH keys use an allowed type and size: ed25519, ecdsa nistp256/384/521, rsa >= 3072 bits (by default exactly 4096 where imported into EC2); never dsa, rsa1 or ecdsa P-224.",
     enforcementLevel: "mandatory",
-    configSchema: KEY_ALGORITHM_SCHEMA,
+    configSchema: KEY_ALGORITHM.schema,
     validateResource: (args: ResourceValidationArgs, reportViolation) => {
         const rules = keyRules(args);
         const seen = new Set<string>();
@@ -213,12 +204,12 @@ function commentUser(c: unknown): string | undefined {
 }
 
 export const sshKeyPassphrase: ResourceValidationPolicy & StackValidationPolicy = {
-    name: "ssh-key-passphrase",
+    name: KEY_PASSPHRASE.name,
     description: "Checks whether private keys for people are passphrase-protected; only a non-interactive service account's key may be unencrypted.",
     enforcementLevel: "mandatory",
-    configSchema: KEY_PASSPHRASE_SCHEMA,
+    configSchema: KEY_PASSPHRASE.schema,
     validateResource: (args: ResourceValidationArgs, reportViolation) => {
-        const cfg = readConfig(args, KEY_PASSPHRASE_DEFAULTS);
+        const cfg = readConfig(args, KEY_PASSPHRASE);
         if (!cfg.requirePassphrase) return;
         const props = unwrap(args.props) as Record<string, unknown>;
         if (!isObject(props)) return;
@@ -257,7 +248,7 @@ export const sshKeyPassphrase: ResourceValidationPolicy & StackValidationPolicy 
         });
     },
     validateStack: (args: StackValidationArgs, reportViolation) => {
-        const cfg = readConfig(args, KEY_PASSPHRASE_DEFAULTS);
+        const cfg = readConfig(args, KEY_PASSPHRASE);
         if (!cfg.requirePassphrase) return;
         // SshKeyPairs whose generated key is declared a service account's (`generate.service`, recorded on the generator).
         const serviceKeyPairs = new Set(
@@ -300,12 +291,12 @@ function createdAtOf(r: PolicyResource): { at: Date; field: string } | undefined
 }
 
 export const sshKeyMaxAge: StackValidationPolicy = {
-    name: "ssh-key-max-age",
+    name: KEY_MAX_AGE.name,
     description: "Checks whether SSH keys are older than the configured age (default 365 days) and due for rotation.",
     enforcementLevel: "advisory",
-    configSchema: KEY_MAX_AGE_SCHEMA,
+    configSchema: KEY_MAX_AGE.schema,
     validateStack: (args: StackValidationArgs, reportViolation) => {
-        const cfg = readConfig(args, KEY_MAX_AGE_DEFAULTS);
+        const cfg = readConfig(args, KEY_MAX_AGE);
         const now = analysisDate(cfg.asOf);
         for (const r of args.resources) {
             // The generator and the EC2 copy of an SshKeyPair's key are judged once, through the SshKeyPair.

@@ -10,7 +10,7 @@
  * `additionalSecretOutputs`.
  */
 import type { ResourceValidationArgs, ResourceValidationPolicy, StackValidationArgs, StackValidationPolicy } from "@pulumi/policy";
-import { PRIVATE_KEY_SECRET_DEFAULTS, PRIVATE_KEY_SECRET_SCHEMA, readConfig } from "./config";
+import { PRIVATE_KEY_SECRET, readConfig } from "./config";
 import { describe, globMatch, isObject, pathString, str, unwrap, walkStrings } from "./util";
 
 const SIG_KEY = "4dabf18193072939515e22adb298388d";
@@ -178,16 +178,16 @@ function message(r: { type: string; name: string }, f: Finding, phase: "input" |
 }
 
 export const sshPrivateKeySecret: ResourceValidationPolicy & StackValidationPolicy = {
-    name: "ssh-private-key-secret",
+    name: PRIVATE_KEY_SECRET.name,
     description: "Checks whether private key material (PEM/OpenSSH `PRIVATE KEY` blocks, PuTTY .ppk files) appears in a property or stack output that is not a secret.",
     enforcementLevel: "mandatory",
-    configSchema: PRIVATE_KEY_SECRET_SCHEMA,
+    configSchema: PRIVATE_KEY_SECRET.schema,
     validateResource: (args: ResourceValidationArgs, reportViolation) => {
-        const cfg = readConfig(args, PRIVATE_KEY_SECRET_DEFAULTS);
+        const cfg = readConfig(args, PRIVATE_KEY_SECRET);
         for (const f of findingsIn(args, cfg.ignore)) reportViolation(message(args, f, "input"));
     },
     validateStack: (args: StackValidationArgs, reportViolation) => {
-        const cfg = readConfig(args, PRIVATE_KEY_SECRET_DEFAULTS);
+        const cfg = readConfig(args, PRIVATE_KEY_SECRET);
         for (const r of args.resources) {
             for (const f of findingsIn(r, cfg.ignore)) reportViolation(message(r, f, "output"), r.urn);
         }

@@ -104,12 +104,14 @@ describe("cli: pka keygen / pka check-key (real process)", function () {
         const c = pka(["check-key", "k.pub", "--json"]);
         assert.strictEqual(c.status, 0, c.stderr);
         const j = JSON.parse(c.stdout);
-        assert.deepStrictEqual(Object.keys(j), ["ok", "type", "bits", "curve", "fingerprint", "comment", "encrypted", "private", "violations"]);
+        assert.deepStrictEqual(Object.keys(j), ["ok", "type", "bits", "curve", "fingerprint", "comment", "encrypted", "private", "violations", "advisories", "enforcementLevels"]);
         assert.strictEqual(j.ok, true);
         assert.strictEqual(j.type, "ed25519");
         assert.strictEqual(j.comment, "ops@central");
         assert.strictEqual(j.private, false);
         assert.deepStrictEqual(j.violations, []);
+        assert.deepStrictEqual(j.advisories, []);
+        assert.deepStrictEqual(j.enforcementLevels, { "ssh-key-algorithm": "mandatory", "ssh-key-passphrase": "mandatory" });
         assert.strictEqual(j.fingerprint, puttyFp);
         assert.strictEqual(j.fingerprint, sshKeygenFingerprint(k));
 

@@ -262,6 +262,27 @@ describe("pka document / document-params", function () {
         assert.deepEqual(JSON.parse(stdout), documentParameters(validateAccessSpec(spec)));
     });
 
+    it("document-params --config refuses a misspelled rule or field (as the pack and pka check-key do), naming it", () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pka-docparams-cfg-"));
+        try {
+            const spec = path.join(dir, "spec.json");
+            fs.writeFileSync(spec, JSON.stringify({ users: [{ name: "svc_user", sudo: "nopasswd", keys: [ED] }] }));
+            for (const [config, named] of [[{ "ssh-key-algoritm": { minRsaBits: 4096 } }, /ssh-key-algoritm[\s\S]*ssh-key-algorithm/], [{ "ssh-key-algorithm": { minRsaBit: 4096 } }, /minRsaBit\b[\s\S]*minRsaBits/]] as const) {
+                const cfg = path.join(dir, "cfg.json");
+                fs.writeFileSync(cfg, JSON.stringify(config));
+                const r = pka(["document-params", "--spec", spec, "--config", cfg]);
+                assert.equal(r.code, 2, r.stdout);
+                assert.match(r.stderr, named);
+                assert.equal(r.stdout, "", "nothing printed for a refused config");
+            }
+            const ok = path.join(dir, "ok.json");
+            fs.writeFileSync(ok, JSON.stringify({ "ssh-key-algorithm": { minRsaBits: 4096 } }));
+            assert.equal(pka(["document-params", "--spec", spec, "--config", ok]).code, 0);
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    });
+
     it("document-params reads stdin for at most one input and refuses an oversized one", () => {
         const r = pka(["document-params", "--spec", "-", "--config", "-"], "{}");
         assert.equal(r.code, 2);

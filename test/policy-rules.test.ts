@@ -18,7 +18,7 @@ import { sshKeyAlgorithm, sshKeyMaxAge, sshKeyPassphrase } from "../policy/keys"
 import { lambdaRuntimeSupported } from "../policy/lambda";
 import { findPrivateKeys, installSecretTracking, sshPrivateKeySecret } from "../policy/secrets";
 import { UNKNOWN_VALUES } from "../policy/util";
-import { DEFAULT_FORBIDDEN_CHARACTERS } from "../policy/config";
+import { DEFAULT_FORBIDDEN_CHARACTERS, validatePackConfig } from "../policy/config";
 import { secret, UNKNOWN, urnOf } from "./support/policyHarness";
 
 installSecretTracking();
@@ -301,7 +301,7 @@ describe("policy rules (called directly, engine-shaped arguments)", () => {
             const props = { keyType: "ed25519", bits: 256, comment: "central@pka-prod", ppk: false };
             await assert.rejects(
                 check(sshKeyPassphrase, "pulumi-nodejs:dynamic/pka-fleet:GeneratedSshKey", "fleet-central-key", props, { serviceAccountPatterns: ["(unclosed"] }),
-                /serviceAccountPatterns entry "\(unclosed" is not a valid regular expression/,
+                /'ssh-key-passphrase\.serviceAccountPatterns\[0\]' "\(unclosed" is not a valid regular expression/,
             );
         });
         it("treats an unknown passphrase (computed during preview) as given", async () => {
@@ -683,6 +683,9 @@ describe("policy rules (called directly, engine-shaped arguments)", () => {
         });
         it("is read the same way by pka check-key", () => {
             assert.deepStrictEqual(keyRulesFromPolicyConfig(example), { allowedTypes: ["ed25519", "rsa"], minRsaBits: 4096 });
+        });
+        it("passes the pack's config validator (the one Configure and pka check-key --config use)", () => {
+            assert.doesNotThrow(() => validatePackConfig(example));
         });
     });
 

@@ -90,11 +90,14 @@ export class PolicyServer {
         private readonly stderr: () => string,
     ) {}
 
-    /** Starts policy/ as Pulumi would (type-checked ts-node: allow ~30 s) and connects. */
-    static async start(timeoutMs = 90_000): Promise<PolicyServer> {
-        const runner = require.resolve("@pulumi/pulumi/cmd/run-policy-pack", { paths: [POLICY_DIR] });
+    /**
+     * Starts policy/ as Pulumi would (type-checked ts-node: allow ~30 s) and connects. `packDir`: another
+     * pack folder, e.g. the compiled pack of an installed package (its runner is found from there).
+     */
+    static async start(timeoutMs = 90_000, packDir = POLICY_DIR): Promise<PolicyServer> {
+        const runner = require.resolve("@pulumi/pulumi/cmd/run-policy-pack", { paths: [packDir] });
         const child = spawn(process.execPath, [runner, "127.0.0.1:0", "."], {
-            cwd: POLICY_DIR,
+            cwd: packDir,
             env: { ...process.env, TS_NODE_TRANSPILE_ONLY: "", TS_NODE_PROJECT: "" },
             stdio: ["ignore", "pipe", "pipe"],
         });
@@ -107,7 +110,9 @@ export class PolicyServer {
 
     private call<T>(method: string, req: unknown): Promise<T> {
         return new Promise((resolve, reject) =>
-            this.client[method](req, (e: Error | null, resp: T) => (e ? reject(new Error(`${method}: ${e.message}\n${this.stderr()}`)) : resolve(resp))),
+            this.client[method](req, (e: (Error & { code?: number; details?: string }) | null, resp: T) =>
+                e ? reject(Object.assign(new Error(`${method}: ${e.message}\n${this.stderr()}`), { code: e.code, details: e.details })) : resolve(resp),
+            ),
         );
     }
 
@@ -143,6 +148,57 @@ export class PolicyServer {
             map.set(name, pc);
         }
         await this.call("configure", req);
+    }
+
+    /**
+     * Configure with exactly these entries, as any client of the protocol may send them: names
+     * the pack does not have, properties the engine would not send, `all` alone. A refused call
+     * rejects with an Error carrying the gRPC `code` and `details`.
+     */
+    async configureRaw(entries: Record<string, { enforcementLevel: Level; properties?: Record<string, unknown> }>): Promise<void> {
+        const req = new analyzerPb.ConfigureAnalyzerRequest();
+        const map = req.getPolicyconfigMap();
+        for (const [name, { enforcementLevel, properties }] of Object.entries(entries)) {
+            const pc = new analyzerPb.PolicyConfig();
+            pc.setEnforcementlevel(LEVELS.indexOf(enforcementLevel));
+            pc.setProperties(structPb.Struct.fromJavaScript(properties ?? {}));
+            map.set(name, pc);
+        }
+        await this.call("configure", req);
+    }
+
+    /**
+     * Configure as the Pulumi CLI does for `--policy-pack-config FILE` (pkg/resource/analyzer/config.go,
+     * ReconcilePolicyPackConfig, then plugin analyzer Configure): every policy of GetAnalyzerInfo
+     * with its default level and its schema's defaults; `all`'s level over every policy; then each
+     * entry of the file, known to the pack or not (an entry the pack does not know keeps the level
+     * it gives, else `all`'s, else none, which the CLI refuses as `invalid enforcement level ""`).
+     * The CLI's JSON-schema check of known policies' properties (gojsonschema) is not reproduced.
+     */
+    async configureAsCli(config: PackConfig): Promise<void> {
+        const info = await this.getAnalyzerInfo();
+        const result = new Map<string, { enforcementLevel?: Level; properties: Record<string, unknown> }>();
+        for (const p of info.policies) {
+            const defaults: Record<string, unknown> = {};
+            for (const [k, v] of Object.entries((p.configSchema ?? {}) as Record<string, { default?: unknown }>)) if (v && "default" in v) defaults[k] = v.default;
+            result.set(p.name, { enforcementLevel: p.enforcementLevel, properties: defaults });
+        }
+        const parsed = Object.entries(config).map(([name, c]) => {
+            const { enforcementLevel, ...properties } = typeof c === "string" ? { enforcementLevel: c } : c;
+            return [name, { enforcementLevel, properties }] as const;
+        });
+        const all = parsed.find(([name]) => name === "all")?.[1].enforcementLevel;
+        if (all) for (const [name, r] of result) result.set(name, { ...r, enforcementLevel: all });
+        for (const [name, given] of parsed) {
+            const prev = result.get(name);
+            result.set(name, { enforcementLevel: given.enforcementLevel ?? prev?.enforcementLevel, properties: { ...(prev?.properties ?? {}), ...given.properties } });
+        }
+        const entries: Record<string, { enforcementLevel: Level; properties: Record<string, unknown> }> = {};
+        for (const [name, r] of result) {
+            if (!r.enforcementLevel) throw new Error(`configure: invalid enforcement level "" (the Pulumi CLI's refusal of "${name}", which has no level)`);
+            entries[name] = { enforcementLevel: r.enforcementLevel, properties: r.properties };
+        }
+        await this.configureRaw(entries);
     }
 
     /** Analyze: one resource's inputs, as the engine sends each resource before it is created. */
