@@ -10,6 +10,7 @@
  *   lambda         bench/lambda.ts  bundle size and load time; AWS calls per 1,000 instances
  *   keygen         bench/keygen.ts  key generation times
  *   fleet          bench/fleet.ts   PkaFleet mocks run with 1, 10 and 200 users
+ *   plugin         bench/plugin.ts  cross-language plugin: spawn to GetSchema and to the first Construct (and the old ts-node path)
  */
 import { execFileSync } from "child_process";
 import * as fs from "fs";
@@ -24,6 +25,7 @@ import { benchBurst, BurstResult } from "./burst";
 import { benchFleet } from "./fleet";
 import { benchKeygen } from "./keygen";
 import { benchLambdaCalls, measureLoad } from "./lambda";
+import { benchPlugin, PluginBench } from "./plugin";
 import { HostTimings, measureHosts, measureSpecCapacity, SpecCapacity } from "./script";
 
 const log = (s: string) => process.stdout.write(`${s}\n`);
@@ -109,6 +111,7 @@ async function main(): Promise<void> {
     const calls = await measure("Lambda: AWS calls per 1,000 instances by batch size and rate limit", () => benchLambdaCalls());
     const keygen = await measure("key generation", () => benchKeygen());
     const fleet = await measure("PkaFleet mocks run (1, 10, 200 users)", () => benchFleet());
+    const plugin = await measure<PluginBench>("cross-language plugin: spawn to GetSchema and to the first Construct (3 fresh processes; then the old ts-node path once)", () => benchPlugin());
 
     const burstRow = (design: string) =>
         or(burst, (b) => {
@@ -133,6 +136,12 @@ async function main(): Promise<void> {
             ["key generation: ed25519 / ecdsa nistp256 / rsa 3072 / rsa 4096", [keyMs("ed25519"), keyMs("ecdsa nistp256"), keyMs("rsa 3072"), keyMs("rsa 4096")].join(" / ")],
             ["key generation: ed25519 + passphrase / PPK v3 with passphrase", [keyMs("ed25519 + passphrase (OpenSSH, bcrypt 16 rounds)"), keyMs("PPK v3 with passphrase (Argon2id 8 MiB x 21)")].join(" / ")],
             ["PkaFleet mocks run, 200 users", fleet200],
+            ["plugin (`pulumi package add`, every preview/up of another language): spawn to GetSchema answered (median of 3)", or(plugin, (p) => `${seconds(p.schemaMedianMs)}`)],
+            ["plugin: spawn to the first Construct answered (SshKeyPair, ed25519; median of 3)", or(plugin, (p) => `${seconds(p.constructMedianMs)}`)],
+            [
+                "plugin, old path (ts-node over the sources, stock ComponentProvider): GetSchema / first Construct",
+                or(plugin, (p) => (!p.old ? "not measured" : "error" in p.old ? `failed: ${p.old.error}` : `${seconds(p.old.schemaMs)} / ${seconds(p.old.constructMs)}`)),
+            ],
             [
                 "largest access spec in 64 KB (document + parameters)",
                 or(capacity, (c) => `${c.ed25519UsersOneKeyEach} users with 1 ed25519 key each; ${c.rsa4096UsersOneKeyEach} with 1 rsa-4096 key each; 1 user: ${c.ed25519KeysForOneUser} ed25519 or ${c.rsa4096KeysForOneUser} rsa-4096 keys`),
@@ -204,6 +213,22 @@ async function main(): Promise<void> {
                     rows.map((r) => [r.users, r.resources, r.components, r.accessParameters, r.generatedKeys, seconds(r.mocksRunMs)]),
                 ),
             ),
+    );
+
+    details.push(
+        `## Cross-language plugin start-up (real run-plugin host, fake engine; each run a fresh process)\n\n` +
+            or(plugin, (p) =>
+                table(
+                    ["path", "spawn to GetSchema answered", "spawn to first Construct answered", "the Construct request", "fake engine's own work"],
+                    [
+                        ...p.runs.map((r, i) => [`compiled plugin, run ${i + 1}`, `${r.schemaMs} ms`, `${r.constructMs} ms`, `${r.constructRequestMs} ms`, `${r.engineMs} ms`]),
+                        p.old && !("error" in p.old)
+                            ? ["old: ts-node + analyzer over the sources", `${p.old.schemaMs} ms`, `${p.old.constructMs} ms`, `${p.old.constructRequestMs} ms`, `${p.old.engineMs} ms`]
+                            : ["old: ts-node + analyzer over the sources", p.old ? `failed: ${p.old.error}` : "not measured", "", "", ""],
+                    ],
+                ),
+            ) +
+            "\n\nConstruct is sent right after GetSchema, as the engine does for a YAML stack; it builds SshKeyPair generating an ed25519 key (the key's dynamic provider runs on the engine's side, here in the bench process).",
     );
 
     const report =

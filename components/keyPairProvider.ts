@@ -6,6 +6,7 @@
  * No @pulumi runtime import here: the provider process loads this module as it is.
  */
 import type * as pulumi from "@pulumi/pulumi";
+import * as fs from "fs";
 import * as path from "path";
 import * as keys from "../core/keys";
 import * as ppk from "../core/ppk";
@@ -37,10 +38,14 @@ export interface GeneratedKeyState extends GeneratedKeyInputs {
     createdAt: string;
 }
 
+// REPLACE_ON and UPDATE_ON are read by `diff`, which is serialized: exported in an `export { }`
+// clause (below), not as `export const`, so that the compiled code reads the local binding and not
+// `exports.REPLACE_ON` (see "The serialized provider").
 /** A change to one of these is a new key. */
-export const REPLACE_ON = ["keyType", "bits", "curve", "rotationTrigger"];
+const REPLACE_ON = ["keyType", "bits", "curve", "rotationTrigger"];
 /** A change to one of these re-encodes the same key (update). */
-export const UPDATE_ON = ["passphrase", "comment", "ppk", "service"];
+const UPDATE_ON = ["passphrase", "comment", "ppk", "service"];
+export { REPLACE_ON, UPDATE_ON };
 /** Flags: absent means false. */
 const FLAGS = ["ppk", "service"];
 /** Outputs the engine must store as secrets. */
@@ -125,41 +130,70 @@ export async function updateKey(olds: GeneratedKeyState, news: GeneratedKeyInput
 // The closure serializer copies local modules by value, and that breaks core/keys (a module-level
 // Buffer comes out as a plain object; sshpk internals get copied too). So the provider captures
 // only strings and small functions, and loads this module for real, inside its methods, in the
-// provider process: by its absolute path (the usual case: same machine, same checkout), else
-// relative to the working directory (the checkout moved, e.g. another CI runner), else as the
-// installed package `pka-fleet`. A `.ts` file (this repository's own program runs from source)
-// needs ts-node, which Pulumi's TypeScript programs have already.
+// provider process. Two rules keep the serialized text whole:
+//  - the functions it captures use no `export const` of this module: TypeScript compiles such a
+//    use to `exports.X`, which the serializer either leaves as a free `exports` (undefined in the
+//    provider process) or, in an installed package, captures as the whole module, which it must
+//    then name by a subpath of the package's "exports" map;
+//  - the module is found in the provider process by its absolute path (the usual case: same
+//    machine, same checkout or install), else relative to the working directory (the checkout
+//    moved, e.g. another CI runner), else as the package subpath `pka-fleet/keyPairProvider`
+//    resolved from the working directory (an installed package, also after the project moved, and a
+//    linked one). A `.ts` file (this repository's own program runs from source) needs ts-node, which
+//    Pulumi's TypeScript programs have already.
+
+/** The subpath of the package's "exports" map that names this module (package.json). */
+export const PROVIDER_SUBPATH = "keyPairProvider";
+
+/** The package name this module is found under: its node_modules folder, else the nearest package.json. */
+function ownPackageName(): string {
+    const marker = `${path.sep}node_modules${path.sep}`;
+    const at = __filename.lastIndexOf(marker);
+    if (at >= 0) {
+        const parts = __filename.slice(at + marker.length).split(path.sep);
+        return parts[0].startsWith("@") ? `${parts[0]}/${parts[1]}` : parts[0];
+    }
+    for (let dir = path.dirname(__filename); ; dir = path.dirname(dir)) {
+        const manifest = path.join(dir, "package.json");
+        if (fs.existsSync(manifest)) {
+            const name = JSON.parse(fs.readFileSync(manifest, "utf8")).name;
+            if (typeof name === "string" && name !== "") return name;
+        }
+        if (path.dirname(dir) === dir) return "pka-fleet";
+    }
+}
 
 const SELF = __filename;
 const SELF_FROM_CWD = path.relative(process.cwd(), __filename);
-/** ["pka-fleet", "bin/components/keyPairProvider.js"] when installed as a package. */
-const SELF_IN_PACKAGE = __filename.includes("/node_modules/")
-    ? (/^((?:@[^/]+\/)?[^/]+)\/(.+)$/.exec(__filename.slice(__filename.lastIndexOf("/node_modules/") + 14)) ?? []).slice(1)
-    : [];
+/** "pka-fleet/keyPairProvider": how a project that installed the package requires this module. */
+const SELF_SPECIFIER = `${ownPackageName()}/${PROVIDER_SUBPATH}`;
 
 /** This module, loaded in whatever process runs the provider. */
 export function loadImplementation(): typeof import("./keyPairProvider") {
     const fs = require("fs");
     const p = require("path");
-    const candidates = [SELF, p.resolve(process.cwd(), SELF_FROM_CWD)].filter((c: string) => fs.existsSync(c));
+    const cwd = process.cwd();
+    const candidates = [SELF, p.resolve(cwd, SELF_FROM_CWD)].filter((c: string) => fs.existsSync(c));
     if (candidates.length > 0) {
         if (candidates[0].endsWith(".ts") && !require.extensions[".ts"]) {
-            const tsNode = require(require.resolve("ts-node", { paths: [p.dirname(candidates[0]), process.cwd()] }));
+            const tsNode = require(require.resolve("ts-node", { paths: [p.dirname(candidates[0]), cwd] }));
             tsNode.register({ transpileOnly: true, projectSearchDir: p.dirname(candidates[0]) });
         }
         return require(candidates[0]);
     }
-    if (SELF_IN_PACKAGE.length === 2) {
-        // Through package.json: the package's "exports" map hides deep paths from require().
-        let root: string | undefined;
-        try {
-            root = p.dirname(require.resolve(`${SELF_IN_PACKAGE[0]}/package.json`, { paths: [process.cwd()] }));
-        } catch {
-            root = undefined;
-        }
-        if (root) return require(p.join(root, SELF_IN_PACKAGE[1]));
+    let resolved: string | undefined;
+    let why = "";
+    try {
+        resolved = require.resolve(SELF_SPECIFIER, { paths: [cwd] });
+    } catch (e) {
+        why = ` (${(e as { code?: string }).code ?? (e as Error).message})`;
     }
-    throw new Error(`pka-fleet: cannot find the SshKeyPair provider module (${SELF_IN_PACKAGE.join("/") || SELF_FROM_CWD}); run pulumi from the project directory with pka-fleet installed.`);
+    if (resolved) return require(resolved);
+    throw new Error(
+        `pka-fleet: cannot find the SshKeyPair provider module: not at ${SELF}, not at ${SELF_FROM_CWD} from ${cwd}, ` +
+            `and "${SELF_SPECIFIER}" does not resolve from ${cwd}${why}. Run pulumi in the project directory that has pka-fleet ` +
+            `installed (npm install pka-fleet), with the version that created the key or a later one.`,
+    );
 }
 
 /**

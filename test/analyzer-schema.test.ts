@@ -1,21 +1,27 @@
 /**
- * Pulumi's TypeScript component analyzer (what `pulumi package add` runs through the plugin host to
- * give Python/Go/.NET/Java/YAML a schema) over this package, exactly as ComponentProvider.getSchema
- * calls it: Analyzer(<package dir>, "pka-fleet", package.json, component names) then generateSchema.
- * Every component must pass it: interface args, no unions but enums (`as const` objects), no callbacks,
- * no resource references outside @pulumi packages. And the schema the plugin host really serves
- * (run-plugin, GetSchema over gRPC) marks the secrets.
+ * The package schema and the cross-language plugin (`pulumi package add`):
+ *  - Pulumi's TypeScript component analyzer accepts every component (interface args, no unions but
+ *    enums, no callbacks, doc comments on every input);
+ *  - bin/schema.json is what scripts/build-schema.js builds from the sources now, with secrets and
+ *    integers marked and names the SDK generators do not mangle;
+ *  - the real run-plugin host, started on this package as the Node language host starts it, serves
+ *    exactly bin/schema.json over gRPC from compiled JavaScript (the project's TypeScript and
+ *    ts-node hidden, no .ts file loaded, the library not loaded before the first Construct);
+ *  - a real gRPC Construct of SshKeyPair and PkaFleet against a fake engine returns the private
+ *    keys as secrets.
  */
 import * as assert from "assert";
-import { spawn } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import * as pulumi from "@pulumi/pulumi";
-import { AwsMocks, peek, settle, watch } from "./support/awsMocks";
-import { pluginPort } from "./support/pluginPort";
+import { AwsMocks } from "./support/awsMocks";
+import { construct, FakeEngine, getSchema, isWireSecret, PluginProcess, startFakeEngine, startPlugin } from "./support/fakeMonitor";
 
 const ROOT = path.resolve(__dirname, "..");
-const COMPONENTS = ["SshKeyPair", "SetupDocument", "Provisioner", "PkaFleet"];
+const SCHEMA_FILE = path.join(ROOT, "bin", "schema.json");
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const build = require(path.join(ROOT, "scripts", "build-schema.js"));
+const COMPONENTS = ["PkaFleet", "Provisioner", "SetupDocument", "SshKeyPair"];
+const TOKEN = (c: string) => `pka-fleet:index:${c}`;
 
 /** What each component must expose across languages (a subset check: more is fine). */
 const EXPECTED: Record<string, { inputs: string[]; required?: string[]; outputs: string[] }> = {
@@ -35,58 +41,46 @@ const EXPECTED: Record<string, { inputs: string[]; required?: string[]; outputs:
         outputs: ["documentName", "queueUrl", "dlqUrl", "accessParameterPath", "knownHostsPath", "accessSpecHash", "fingerprints", "privateKeys", "privateKeysPpk", "sshConfig", "knownHostsCommand"],
     },
 };
-/** Outputs holding key material: secret at run time; documented as such, and marked secret in the served schema. */
+/** Outputs holding key material: secret at run time, documented "Secret.", marked secret in the schema. */
 const SECRET_OUTPUTS: Record<string, string[]> = { SshKeyPair: ["privateKey", "privateKeyPpk"], PkaFleet: ["privateKeys", "privateKeysPpk"] };
-/** Args fields holding secrets (types of the schema): marked secret in the served schema. */
+/** Args fields holding secrets (types of the schema): marked secret. */
 const SECRET_FIELDS: Record<string, string[]> = { SshKeyPairGenerate: ["passphrase"], SshKeyPairConnection: ["privateKey"] };
 const DYNAMIC = "pulumi-nodejs:dynamic/pka-fleet:GeneratedSshKey";
-const SECRET_SIG = "4dabf18193072939515e22adb298388d";
 
-/**
- * The schema exactly as `pulumi package add` gets it: the Node language host's RunPlugin starts
- * @pulumi/pulumi/cmd/run-plugin (found from the package directory) with the package directory,
- * ts-node type-checks the package, run-plugin requires it, hosts its components and prints a port;
- * the engine then calls GetSchema.
- */
-async function servedSchema(timeoutMs = 240000): Promise<any> {
-    const pulumiDir = path.dirname(require.resolve("@pulumi/pulumi/package.json", { paths: [ROOT] }));
-    const grpc = require(require.resolve("@grpc/grpc-js", { paths: [pulumiDir] }));
-    const providerPb = require(path.join(pulumiDir, "proto/provider_pb"));
-    const providerGrpc = require(path.join(pulumiDir, "proto/provider_grpc_pb"));
-    const runner = require.resolve("@pulumi/pulumi/cmd/run-plugin", { paths: [ROOT] });
-    const child = spawn(process.execPath, [runner, ROOT], {
-        cwd: ROOT,
-        env: { ...process.env, TS_NODE_TRANSPILE_ONLY: "", PULUMI_NODEJS_TYPESCRIPT: "true" },
-        stdio: ["ignore", "pipe", "pipe"],
-    });
-    let err = "";
-    child.stderr!.on("data", (b) => (err += b.toString()));
-    try {
-        const port = await pluginPort(child, "run-plugin", timeoutMs, () => err);
-        const client = new providerGrpc.ResourceProviderClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
-        const req = new providerPb.GetSchemaRequest();
-        const text = await new Promise<string>((resolve, reject) =>
-            client.getSchema(req, (e: Error | null, resp: any) => (e ? reject(new Error(`GetSchema: ${e.message}\n${err}`)) : resolve(resp.getSchema()))),
-        );
-        client.close();
-        return JSON.parse(text);
-    } finally {
-        child.kill();
-    }
+function needBuild(): void {
+    if (!fs.existsSync(SCHEMA_FILE) || !fs.existsSync(path.join(ROOT, "bin/components/plugin.js"))) throw new Error(`${SCHEMA_FILE} or bin/components/plugin.js is missing: run \`npm run build\``);
 }
 
-describe("component analyzer schema (pulumi package add)", function () {
+/** Every type node of a schema's properties: `Owner.prop` (`[]` items, `{}` map values) -> node. */
+function typeNodes(schema: any): { label: string; node: any }[] {
+    const out: { label: string; node: any }[] = [];
+    const walk = (label: string, node: any) => {
+        if (!node || typeof node !== "object") return;
+        out.push({ label, node });
+        walk(`${label}[]`, node.items);
+        if (typeof node.additionalProperties === "object") walk(`${label}{}`, node.additionalProperties);
+    };
+    for (const [group, defs] of [["resources", schema.resources], ["types", schema.types]] as const) {
+        for (const [token, def] of Object.entries<any>(defs ?? {})) {
+            for (const key of group === "resources" ? ["properties", "inputProperties"] : ["properties"]) {
+                for (const [name, prop] of Object.entries<any>(def[key] ?? {})) walk(`${token.split(":")[2]}.${name}`, prop);
+            }
+        }
+    }
+    return out;
+}
+
+describe("package schema and cross-language plugin (pulumi package add)", function () {
     this.timeout(300000);
-    const { Analyzer } = require("@pulumi/pulumi/provider/experimental/analyzer");
-    const { generateSchema } = require("@pulumi/pulumi/provider/experimental/schema");
-    const packageJSON = JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8"));
     let analyzer: any;
-    const results: Record<string, { error?: string; component?: any; types?: any }> = {};
+    const results: Record<string, { error?: string; component?: any }> = {};
+    let analyzed: any; // the analyzer's schema, nothing added
 
     before(() => {
+        needBuild();
         const t0 = Date.now();
         // One TypeScript program for all (building it is the slow part: it loads @pulumi/aws's types).
-        analyzer = new Analyzer(ROOT, "pka-fleet", packageJSON, new Set(COMPONENTS));
+        analyzer = build.createAnalyzer(ROOT, COMPONENTS);
         console.log(`      analyzer program: ${analyzer.program.getSourceFiles().length} files in ${Date.now() - t0} ms`);
         for (const name of COMPONENTS) {
             analyzer.components = {};
@@ -94,10 +88,15 @@ describe("component analyzer schema (pulumi package add)", function () {
             analyzer.componentNames = new Set([name]);
             try {
                 const r = analyzer.analyze();
-                results[name] = { component: r.components[name], types: r.typeDefinitions };
+                results[name] = { component: r.components[name] };
             } catch (e) {
                 results[name] = { error: (e as Error).message };
             }
+        }
+        try {
+            analyzed = build.analyzedSchema(analyzer, ROOT, COMPONENTS);
+        } catch {
+            // reported by the tests below
         }
     });
 
@@ -115,84 +114,184 @@ describe("component analyzer schema (pulumi package add)", function () {
         });
     }
 
-    it("the package schema has every component under pka-fleet:index", () => {
-        for (const name of COMPONENTS) assert.strictEqual(results[name].error, undefined, `${name}: ${results[name].error}`);
-        analyzer.components = {};
-        analyzer.typeDefinitions = {};
-        analyzer.componentNames = new Set(COMPONENTS);
-        const { components, typeDefinitions, dependencies } = analyzer.analyze();
-        const schema = generateSchema("pka-fleet", packageJSON.version, packageJSON.description, components, typeDefinitions, dependencies);
-        assert.deepStrictEqual(Object.keys(schema.resources).sort(), COMPONENTS.map((c) => `pka-fleet:index:${c}`).sort());
-        for (const r of Object.values<any>(schema.resources)) assert.strictEqual(r.isComponent, true);
-        // Enums come through as schema enums (what Python/Go get as constants).
-        assert.deepStrictEqual(schema.types["pka-fleet:index:SudoMode"].enum.map((e: any) => e.value).sort(), ["none", "nopasswd"]);
-        assert.deepStrictEqual(schema.resources["pka-fleet:index:PkaFleet"].requiredInputs, ["users"]);
-        // PkaFleet and Provisioner share one key-rules type (every rule) and one trigger enum.
-        const fleetIn = schema.resources["pka-fleet:index:PkaFleet"].inputProperties;
-        const provIn = schema.resources["pka-fleet:index:Provisioner"].inputProperties;
-        assert.strictEqual(fleetIn.keyRules.$ref, provIn.keyRules.$ref);
-        assert.deepStrictEqual(Object.keys(schema.types[fleetIn.keyRules.$ref.replace("#/types/", "")].properties).sort(), ["allowedCurves", "allowedTypes", "ec2ImportRsaBits", "minRsaBits", "requirePassphrase"]);
-        assert.strictEqual(fleetIn.triggers.items.$ref, provIn.triggers.items.$ref);
-        fs.mkdirSync(path.join(ROOT, "bin"), { recursive: true });
-        fs.writeFileSync(path.join(ROOT, "bin", "schema.json"), JSON.stringify(schema, null, 2));
-    });
+    describe("bin/schema.json", () => {
+        let schema: any;
+        let text: string;
+        before(() => {
+            needBuild();
+            text = fs.readFileSync(SCHEMA_FILE, "utf8");
+            schema = JSON.parse(text);
+        });
 
-    it("the plugin host serves the schema with \"secret\": true on the secrets, and nothing else changed", async () => {
-        const served = await servedSchema();
-        const marked: string[] = [];
-        for (const [kind, entries] of [["resources", served.resources], ["types", served.types]] as const) {
-            for (const [token, def] of Object.entries<any>(entries)) {
-                for (const [name, prop] of Object.entries<any>(def.properties ?? {})) if (prop.secret === true) marked.push(`${kind} ${token.split(":")[2]}.${name}`);
+        it("is what scripts/build-schema.js builds from the sources now (else: run npm run build)", () => {
+            assert.ok(analyzed, "the analyzer produced no schema (see the component tests above)");
+            const fresh = build.buildSchema(ROOT, analyzer).text;
+            assert.ok(fresh === text, `${path.relative(ROOT, SCHEMA_FILE)} is stale (the sources give another schema): run \`npm run build\``);
+            assert.strictEqual(schema.version, JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")).version);
+        });
+
+        it("has every component under pka-fleet:index, enums, shared types", () => {
+            assert.deepStrictEqual(Object.keys(schema.resources).sort(), COMPONENTS.map(TOKEN).sort());
+            for (const r of Object.values<any>(schema.resources)) assert.strictEqual(r.isComponent, true);
+            // Enums come through as schema enums (what Python/Go get as constants).
+            assert.deepStrictEqual(schema.types["pka-fleet:index:SudoMode"].enum.map((e: any) => e.value).sort(), ["none", "nopasswd"]);
+            assert.deepStrictEqual(schema.resources[TOKEN("PkaFleet")].requiredInputs, ["users"]);
+            // PkaFleet and Provisioner share one key-rules type (every rule) and one trigger enum.
+            const fleetIn = schema.resources[TOKEN("PkaFleet")].inputProperties;
+            const provIn = schema.resources[TOKEN("Provisioner")].inputProperties;
+            assert.strictEqual(fleetIn.keyRules.$ref, provIn.keyRules.$ref);
+            assert.deepStrictEqual(Object.keys(schema.types[fleetIn.keyRules.$ref.replace("#/types/", "")].properties).sort(), ["allowedCurves", "allowedTypes", "ec2ImportRsaBits", "minRsaBits", "requirePassphrase"]);
+            assert.strictEqual(fleetIn.triggers.items.$ref, provIn.triggers.items.$ref);
+            assert.strictEqual(schema.types["pka-fleet:index:FleetUser"].properties.generateKey.$ref, "#/types/pka-fleet:index:SshKeyPairGenerate");
+        });
+
+        it("integers are `integer`: every `number` the analyzer gives, and no `number` left", () => {
+            assert.ok(analyzed, "the analyzer produced no schema");
+            const numbersAnalyzed = typeNodes(analyzed).filter((n) => n.node.type === "number").map((n) => n.label).sort();
+            assert.ok(numbersAnalyzed.length > 0, "the analyzer gives `number` for TypeScript numbers (else this check proves nothing)");
+            const nodes = typeNodes(schema);
+            assert.deepStrictEqual(nodes.filter((n) => n.node.type === "number").map((n) => n.label), [], "no `number` in bin/schema.json: classify them in scripts/build-schema.js");
+            assert.deepStrictEqual(nodes.filter((n) => n.node.type === "integer").map((n) => n.label).sort(), numbersAnalyzed);
+            for (const l of ["SshKeyPair.bits", "SshKeyPairConnection.port", "PkaFleet.logRetentionDays", "Provisioner.memorySize", "FleetKeyRules.minRsaBits"]) assert.ok(numbersAnalyzed.includes(l), `${l} is an integer`);
+        });
+
+        it('marks the secrets "secret": true, and nothing else differs from the analyzer\'s schema', () => {
+            const marked: string[] = [];
+            for (const [kind, entries] of [["resources", schema.resources], ["types", schema.types]] as const) {
+                for (const [token, def] of Object.entries<any>(entries)) {
+                    for (const [name, prop] of Object.entries<any>({ ...def.inputProperties, ...def.properties })) if (prop.secret === true) marked.push(`${kind} ${token.split(":")[2]}.${name}`);
+                }
             }
-        }
-        assert.deepStrictEqual(marked.sort(), [
-            ...Object.entries(SECRET_OUTPUTS).flatMap(([c, outs]) => outs.map((o) => `resources ${c}.${o}`)),
-            ...Object.entries(SECRET_FIELDS).flatMap(([t, fields]) => fields.map((f) => `types ${t}.${f}`)),
-        ].sort());
-        // Every output documented as secret is marked; PkaFleet's users generate through the same type.
-        for (const [token, def] of Object.entries<any>(served.resources)) {
-            for (const [name, prop] of Object.entries<any>(def.properties)) if (/^Secret\./.test(prop.description ?? "")) assert.strictEqual(prop.secret, true, `${token}.${name}`);
-        }
-        assert.strictEqual(served.types["pka-fleet:index:FleetUser"].properties.generateKey.$ref, "#/types/pka-fleet:index:SshKeyPairGenerate");
-        // The rest is the analyzer's schema, untouched.
-        analyzer.components = {};
-        analyzer.typeDefinitions = {};
-        analyzer.componentNames = new Set(COMPONENTS);
-        const { components, typeDefinitions, dependencies } = analyzer.analyze();
-        const analyzed = JSON.parse(JSON.stringify(generateSchema("pka-fleet", packageJSON.version, packageJSON.description, components, typeDefinitions, dependencies)));
-        for (const group of [served.resources, served.types]) for (const def of Object.values<any>(group)) for (const prop of Object.values<any>(def.properties ?? {})) delete prop.secret;
-        assert.deepStrictEqual(served, analyzed);
+            assert.deepStrictEqual(marked.sort(), [
+                ...Object.entries(SECRET_OUTPUTS).flatMap(([c, outs]) => outs.map((o) => `resources ${c}.${o}`)),
+                ...Object.entries(SECRET_FIELDS).flatMap(([t, fields]) => fields.map((f) => `types ${t}.${f}`)),
+            ].sort());
+            // Every property documented "Secret." is marked.
+            for (const { label, node } of typeNodes(schema)) if (/^Secret\./.test(node.description ?? "")) assert.strictEqual(node.secret, true, `${label} is documented "Secret."`);
+            // The rest is the analyzer's schema.
+            assert.ok(analyzed, "the analyzer produced no schema");
+            const undo = JSON.parse(JSON.stringify(schema));
+            for (const { node } of typeNodes(undo)) {
+                delete node.secret;
+                if (node.type === "integer") node.type = "number";
+            }
+            const sortKeys = (o: any): any => (Array.isArray(o) ? o.map(sortKeys) : o && typeof o === "object" ? Object.fromEntries(Object.keys(o).sort().map((k) => [k, sortKeys(o[k])])) : o);
+            assert.deepStrictEqual(sortKeys(undo), sortKeys(analyzed));
+        });
+
+        it("type names survive the SDK generators: none ends in Args (ArgsArgs), none is named after a component", () => {
+            const types = Object.keys(schema.types).map((t) => t.split(":")[2]);
+            assert.ok(types.length > 0);
+            for (const t of types) {
+                assert.ok(!/Args$/.test(t), `type ${t}: the SDKs would name its input class ${t}Args`);
+                assert.ok(!COMPONENTS.includes(t) && !COMPONENTS.includes(t.replace(/Args$/, "")), `type ${t} is named after a component`);
+            }
+        });
+
+        it("build-schema refuses what it cannot classify: an unlisted number, an unmarked documented secret, a mangled type name", () => {
+            assert.ok(analyzed, "the analyzer produced no schema");
+            const withNumber = JSON.parse(JSON.stringify(analyzed));
+            withNumber.types["pka-fleet:index:FleetKeyRules"].properties.maxKeys = { type: "number", description: "How many." };
+            assert.throws(() => build.finishSchema(withNumber), /FleetKeyRules"\]\.properties\.maxKeys \(FleetKeyRules\.maxKeys\) is a `number`.*INTEGERS/);
+            const withSecret = JSON.parse(JSON.stringify(analyzed));
+            withSecret.resources[TOKEN("SetupDocument")].properties.signingKey = { type: "string", description: "Secret. A key." };
+            assert.throws(() => build.finishSchema(withSecret), /SetupDocument"\]\.properties\.signingKey is documented "Secret\." but not marked: add "signingKey" to SECRETS\.SetupDocument/);
+            const named = JSON.parse(JSON.stringify(analyzed));
+            named.types["pka-fleet:index:FleetUserArgs"] = named.types["pka-fleet:index:FleetUser"];
+            assert.throws(() => build.finishSchema(named), /FleetUserArgs: the SDKs add "Args"/);
+            // And the unmodified analysis passes.
+            assert.ok(build.finishSchema(analyzed).resources);
+        });
     });
 
-    it("secrets survive the component provider (what other languages receive)", async () => {
-        assert.strictEqual(results.SshKeyPair.error, undefined, `SshKeyPair: ${results.SshKeyPair.error}`);
-        // Secrecy travels with the values too: a plain string from YAML or Python is made secret by the
-        // component before any child or state sees it, and construct returns the outputs still secret.
-        const mocks = watch(new AwsMocks());
-        await pulumi.runtime.setMocks(mocks, "pka-fleet", "provider", false);
-        const { ComponentProvider } = require("@pulumi/pulumi/provider/experimental/provider");
-        const lib = require(path.join(ROOT, "components/index.ts"));
-        const provider = new ComponentProvider({ name: "pka-fleet", dirname: ROOT, components: COMPONENTS.map((c) => lib[c]) });
-        provider.cachedSchema = "{}"; // the analysis above is the schema; skip a second program build
-        provider.componentDefinitions = Object.fromEntries(COMPONENTS.map((c) => [c, results[c].component]));
-        const res = await provider.construct("svc", "pka-fleet:index:SshKeyPair", { generate: { keyType: "ed25519", passphrase: "pw for the test" } }, {});
-        const priv = await peek(res.state.privateKey as pulumi.Output<string>);
-        assert.ok(priv.secret, "privateKey crosses the provider boundary as a secret");
-        assert.match(priv.value, /BEGIN OPENSSH PRIVATE KEY/);
-        assert.strictEqual((await peek(res.state.publicKey as pulumi.Output<string>)).secret, false);
-        await settle(mocks);
-        const key = mocks.created.find((c) => c.type === DYNAMIC && c.name === "svc-key");
-        assert.ok(key, `the generated key was registered (${mocks.registered.join(", ")})`);
-        assert.ok(key.inputs.passphrase && typeof key.inputs.passphrase === "object" && SECRET_SIG in key.inputs.passphrase, "the plain passphrase reaches the key resource (and state) as a secret");
-        assert.strictEqual(key.inputs.passphrase.value, "pw for the test");
-        // PkaFleet hands a user's generateKey to an SshKeyPair child: the same holds through it.
-        const fleet = await provider.construct("xfleet", "pka-fleet:index:PkaFleet", { users: [{ name: "alice", sudo: "nopasswd", generateKey: { passphrase: "plain fleet pass" } }] }, {});
-        const keys = await peek(fleet.state.privateKeys as pulumi.Output<Record<string, string>>);
-        assert.ok(keys.secret, "privateKeys crosses the provider boundary as a secret");
-        assert.match(keys.value.alice, /BEGIN OPENSSH PRIVATE KEY/);
-        await settle(mocks);
-        const fleetKey = mocks.created.find((c) => c.type === DYNAMIC && c.name === "xfleet-alice-key");
-        assert.ok(fleetKey, `the fleet's key was registered (${mocks.registered.join(", ")})`);
-        assert.ok(SECRET_SIG in (fleetKey.inputs.passphrase ?? {}), "the fleet user's plain passphrase reaches the key resource as a secret");
+    describe("the plugin, started by the real run-plugin host", () => {
+        let engine: FakeEngine;
+        let mocks: AwsMocks;
+        let plugin: PluginProcess;
+        let schemaMs = 0;
+        let servedSchema = "";
+        let loadedAtSchema: string[] = [];
+
+        before(async () => {
+            needBuild();
+            mocks = new AwsMocks();
+            engine = await startFakeEngine(mocks);
+            // As the Node language host starts it for a Python/YAML stack: in the stack's directory (a
+            // scratch one here), with the project's TypeScript and ts-node out of reach.
+            plugin = await startPlugin(ROOT, engine.address, { trace: true, hide: ["typescript", "ts-node"] });
+            servedSchema = await getSchema(plugin);
+            schemaMs = Date.now() - plugin.spawnedAt;
+            loadedAtSchema = plugin.loaded();
+            console.log(`      spawn to port: ${plugin.startMs} ms; spawn to GetSchema answered: ${schemaMs} ms`);
+        });
+        after(async () => {
+            plugin?.stop();
+            await engine?.close();
+        });
+
+        it("serves exactly bin/schema.json", () => {
+            assert.strictEqual(servedSchema, fs.readFileSync(SCHEMA_FILE, "utf8"));
+        });
+
+        it("runs compiled JavaScript: package.json main, no .ts file, not the project's TypeScript or ts-node, the library not before Construct", () => {
+            const rel = (f: string) => path.relative(ROOT, f);
+            assert.ok(loadedAtSchema.includes(path.join(ROOT, "bin/components/plugin.js")), `the host loaded bin/components/plugin.js (loaded: ${loadedAtSchema.filter((f) => !f.includes("node_modules")).map(rel).join(", ")})`);
+            assert.deepStrictEqual(loadedAtSchema.filter((f) => /\.[cm]?tsx?$/.test(f)), []);
+            const own = (m: string) => (f: string) => f.startsWith(path.join(ROOT, "node_modules", m) + path.sep);
+            assert.deepStrictEqual(loadedAtSchema.filter(own("typescript")), [], "the project's typescript is hidden");
+            assert.deepStrictEqual(loadedAtSchema.filter(own("ts-node")), [], "the project's ts-node is hidden");
+            assert.deepStrictEqual(loadedAtSchema.filter(own("@pulumi/aws")), [], "GetSchema does not load @pulumi/aws");
+            assert.ok(!loadedAtSchema.includes(path.join(ROOT, "bin/components/index.js")), "GetSchema does not load the component library");
+        });
+
+        it("Construct SshKeyPair (generate): URN and outputs, privateKey secret, the plain passphrase made secret", async () => {
+            const t0 = Date.now();
+            const res = await construct(plugin, engine, TOKEN("SshKeyPair"), "svc", { generate: { keyType: "ed25519", passphrase: "pw for the test" } });
+            console.log(`      first Construct answered ${Date.now() - t0} ms after the request, ${Date.now() - plugin.spawnedAt} ms after spawn (fake engine's own work: ${engine.mockMs} ms)`);
+            assert.strictEqual(res.urn, "urn:pulumi:test::pka-fleet-plugin::pka-fleet:index:SshKeyPair::svc");
+            const outputs = Object.keys(JSON.parse(servedSchema).resources[TOKEN("SshKeyPair")].properties);
+            for (const k of Object.keys(res.state)) assert.ok(outputs.includes(k), `state key ${k} is a schema output`);
+            for (const k of ["publicKey", "fingerprint", "keyType", "bits", "createdAt", "privateKey"]) assert.ok(k in res.state, `state has ${k}`);
+            assert.ok(isWireSecret(res.state.privateKey), "privateKey crosses the provider boundary as a secret");
+            assert.match(String(res.state.privateKey.value), /BEGIN OPENSSH PRIVATE KEY/);
+            assert.strictEqual(typeof res.state.publicKey, "string", "publicKey is plain");
+            assert.match(res.state.publicKey, /^ssh-ed25519 /);
+            assert.strictEqual(res.state.bits, 256);
+            const key = engine.registrations.find((r) => r.type === DYNAMIC && r.name === "svc-key");
+            assert.ok(key, `the generated key was registered (${engine.registrations.map((r) => `${r.type}::${r.name}`).join(", ")})`);
+            assert.ok(isWireSecret(key.object.passphrase), "the plain passphrase reaches the key resource (and state) as a secret");
+            assert.strictEqual(key.object.passphrase.value, "pw for the test");
+            const registered = engine.outputs.get(res.urn);
+            assert.ok(registered && isWireSecret(registered.privateKey), "the component's registered outputs hold privateKey as a secret");
+            // The library is loaded now, compiled.
+            const loaded = plugin.loaded();
+            assert.ok(loaded.includes(path.join(ROOT, "bin/components/index.js")));
+            assert.deepStrictEqual(loaded.filter((f) => /\.[cm]?tsx?$/.test(f)), []);
+        });
+
+        it("Construct PkaFleet: privateKeys secret; a user's plain passphrase made secret", async () => {
+            const res = await construct(plugin, engine, TOKEN("PkaFleet"), "xfleet", { users: [{ name: "alice", sudo: "nopasswd", generateKey: { passphrase: "plain fleet pass" } }] });
+            assert.strictEqual(res.urn, "urn:pulumi:test::pka-fleet-plugin::pka-fleet:index:PkaFleet::xfleet");
+            assert.ok(isWireSecret(res.state.privateKeys), "privateKeys crosses the provider boundary as a secret");
+            assert.match(String((res.state.privateKeys.value as Record<string, string>).alice), /BEGIN OPENSSH PRIVATE KEY/);
+            assert.strictEqual(typeof res.state.sshConfig, "string");
+            const key = engine.registrations.find((r) => r.type === DYNAMIC && r.name === "xfleet-alice-key");
+            assert.ok(key, `the fleet's key was registered (${engine.registrations.map((r) => `${r.type}::${r.name}`).join(", ")})`);
+            assert.ok(isWireSecret(key.object.passphrase), "the fleet user's plain passphrase reaches the key resource as a secret");
+            assert.ok(mocks.created.some((c) => c.type === "aws:lambda/function:Function" && c.name === "xfleet-provisioner-fn"), "the fleet's children were registered with the engine");
+        });
+
+        it("an unknown type is refused, naming the types there are", async () => {
+            await assert.rejects(construct(plugin, engine, "pka-fleet:index:KeyPair", "x", {}), (e: Error) => {
+                assert.match(e.message, /pka-fleet has no component type "pka-fleet:index:KeyPair": the types are .*pka-fleet:index:SshKeyPair/);
+                return true;
+            });
+            await assert.rejects(construct(plugin, engine, "other:index:SshKeyPair", "x", {}), /has no component type "other:index:SshKeyPair"/);
+        });
+
+        it("no engine log at info or above carries key material", () => {
+            const leaks = engine.logs.filter((l) => l.severity >= 1 && /PRIVATE KEY|pw for the test|plain fleet pass/.test(l.message));
+            assert.deepStrictEqual(leaks.map((l) => l.message.slice(0, 80)), []);
+        });
     });
 });

@@ -11,7 +11,7 @@ import * as os from "os";
 import * as path from "path";
 import * as ts from "typescript";
 import * as pulumi from "@pulumi/pulumi";
-import { diffKey, GeneratedKeyInputs, GeneratedKeyState, keyPairProvider } from "../components/keyPairProvider";
+import { diffKey, GeneratedKeyInputs, GeneratedKeyState, keyPairProvider, PROVIDER_SUBPATH } from "../components/keyPairProvider";
 import { requireReal } from "./support/env";
 
 const REPO = path.resolve(__dirname, "..");
@@ -66,6 +66,53 @@ function createInFreshNode(providerText: string, inputs: GeneratedKeyInputs | Ge
     delete env.NODE_OPTIONS;
     const out = execFileSync(process.execPath, ["-e", script, file("provider.js", providerText), JSON.stringify(inputs)], { cwd, env, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
     return JSON.parse(out);
+}
+
+/** One provider method call, as the engine's dynamic provider host makes it. */
+type Call = { method: "diff" | "update"; olds: GeneratedKeyState; news: GeneratedKeyInputs };
+
+/** Loads a serialized provider as createInFreshNode does and makes the calls in order; returns their results. */
+function callInFreshNode(providerText: string, calls: Call[], cwd: string): any[] {
+    const rfs = require.resolve("require-from-string", { paths: [path.dirname(require.resolve("@pulumi/pulumi"))] });
+    const script = `
+        const text = require("fs").readFileSync(process.argv[1], "utf8");
+        const provider = require(${JSON.stringify(rfs)})(text).handler();
+        (async () => {
+            const out = [];
+            for (const c of JSON.parse(process.argv[2])) out.push(await provider[c.method]("id", c.olds, c.news));
+            return out;
+        })().then((r) => process.stdout.write(JSON.stringify(r)), (e) => { process.stderr.write(String(e && e.stack || e)); process.exit(3); });`;
+    const env: NodeJS.ProcessEnv = { ...process.env, NODE_NO_WARNINGS: "1" };
+    delete env.TS_NODE_TRANSPILE_ONLY;
+    delete env.NODE_OPTIONS;
+    const out = execFileSync(process.execPath, ["-e", script, file("provider-calls.js", providerText), JSON.stringify(calls)], { cwd, env, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+    return JSON.parse(out);
+}
+
+/**
+ * The serialized provider's diff and update, run where the engine runs them: no change for the
+ * same inputs, a replacement for a new rotation trigger, an update that keeps the key.
+ */
+function assertDiffAndUpdate(providerText: string, cwd: string): void {
+    const { outs } = createInFreshNode(providerText, BASE, cwd);
+    const [same, rotated, renamed, updated] = callInFreshNode(providerText, [
+        { method: "diff", olds: outs, news: BASE },
+        { method: "diff", olds: outs, news: { ...BASE, rotationTrigger: "2026-q1" } },
+        { method: "diff", olds: outs, news: { ...BASE, comment: "renamed" } },
+        { method: "update", olds: outs, news: { ...BASE, comment: "renamed" } },
+    ], cwd);
+    assert.deepStrictEqual({ changes: same.changes, replaces: same.replaces }, { changes: false, replaces: [] });
+    assert.deepStrictEqual({ changes: rotated.changes, replaces: rotated.replaces }, { changes: true, replaces: ["rotationTrigger"] });
+    assert.deepStrictEqual({ changes: renamed.changes, replaces: renamed.replaces }, { changes: true, replaces: [] });
+    assert.strictEqual(updated.outs.fingerprint, outs.fingerprint);
+    assert.ok(updated.outs.publicKey.endsWith(" renamed"), updated.outs.publicKey);
+}
+
+/** The serialized text uses no module-level `exports` (a free `exports` is undefined in the provider host). */
+function assertSelfContained(providerText: string): void {
+    const stray = providerText.split("\n").filter((l) => /\bexports\./.test(l) && !/^exports\.handler = /.test(l));
+    assert.deepStrictEqual(stray, [], "the serialized provider reads this module's exports: use a local binding (see keyPairProvider.ts)");
+    assert.ok(!/require\("pka-fleet/.test(providerText), "the serialized provider requires the package at load: it must load it only in create/update");
 }
 
 function assertValidKey(outs: GeneratedKeyState, type: string): void {
@@ -180,6 +227,19 @@ describe("SshKeyPair dynamic provider", function () {
             assertValidKey(rsa.outs, "rsa");
         });
 
+        it("diff and update work serialized too (they run on every later preview and up)", () => {
+            assertSelfContained(text);
+            assertDiffAndUpdate(text, os.tmpdir());
+        });
+
+        it("the package exports the subpath the serialized provider resolves", () => {
+            const pkg = JSON.parse(fs.readFileSync(path.join(REPO, "package.json"), "utf8"));
+            const entry = pkg.exports?.[`./${PROVIDER_SUBPATH}`];
+            assert.strictEqual(entry?.default, "./bin/components/keyPairProvider.js", `package.json exports["./${PROVIDER_SUBPATH}"]`);
+            assert.strictEqual(entry?.types, "./bin/components/keyPairProvider.d.ts");
+            assert.ok(pkg.files.some((f: string) => "bin/components/keyPairProvider.js".startsWith(f)), "package.json files ships the module");
+        });
+
         it("from an installed pka-fleet package, also after the project directory moved", function () {
             const proj = installedProject(path.join(tmp, "proj"));
             const serialize = `
@@ -190,9 +250,11 @@ describe("SshKeyPair dynamic provider", function () {
             const installedText = execFileSync(process.execPath, ["-e", serialize], {
                 cwd: proj, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NODE_NO_WARNINGS: "1" },
             });
-            assert.ok(installedText.includes('["pka-fleet", "bin/components/keyPairProvider.js"]'), "the package path is captured");
+            assert.ok(installedText.includes(`SELF_SPECIFIER: "pka-fleet/${PROVIDER_SUBPATH}"`), "the package subpath is captured");
             assert.ok(!/parseOpensshPrivate/.test(installedText));
+            assertSelfContained(installedText);
             assertValidKey(createInFreshNode(installedText, BASE, proj).outs, "ed25519");
+            assertDiffAndUpdate(installedText, proj);
 
             const moved = path.join(tmp, "moved");
             fs.renameSync(proj, moved);
@@ -200,7 +262,36 @@ describe("SshKeyPair dynamic provider", function () {
             fs.mkdirSync(path.join(moved, "sub"));
             assertValidKey(createInFreshNode(installedText, BASE, path.join(moved, "sub")).outs, "ed25519");
             // Nothing to load from: a clear error, not a wrong key.
-            assert.throws(() => createInFreshNode(installedText, BASE, os.tmpdir()), /cannot find the SshKeyPair provider module/);
+            assert.throws(() => createInFreshNode(installedText, BASE, os.tmpdir()), /cannot find the SshKeyPair provider module.*"pka-fleet\/keyPairProvider" does not resolve/s);
+        });
+
+        it("from a linked package (node_modules/pka-fleet a symlink, as npm link makes it), also after the link moved", function () {
+            // The package lives outside the project; node_modules holds only a link to it.
+            const pkgHome = path.join(installedProject(path.join(tmp, "linked-src")), "node_modules", "pka-fleet");
+            const proj = path.join(tmp, "linked-proj");
+            fs.mkdirSync(path.join(proj, "node_modules"), { recursive: true });
+            for (const e of fs.readdirSync(path.join(REPO, "node_modules"))) {
+                if (e !== ".bin" && e !== "pka-fleet") fs.symlinkSync(path.join(REPO, "node_modules", e), path.join(proj, "node_modules", e));
+            }
+            fs.symlinkSync(pkgHome, path.join(proj, "node_modules", "pka-fleet"), "dir");
+            const serialize = `
+                const { keyPairProvider: provider } = require("pka-fleet/${PROVIDER_SUBPATH}");
+                require("@pulumi/pulumi").runtime.serializeFunction(() => provider, { allowSecrets: true })
+                    .then((sf) => process.stdout.write(sf.text));`;
+            const linkedText = execFileSync(process.execPath, ["-e", serialize], {
+                cwd: proj, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NODE_NO_WARNINGS: "1" },
+            });
+            // Node loads a linked package from its real path, outside node_modules: the name comes from its package.json.
+            assert.ok(linkedText.includes(`SELF_SPECIFIER: "pka-fleet/${PROVIDER_SUBPATH}"`), "the package subpath is captured");
+            assertSelfContained(linkedText);
+            assertValidKey(createInFreshNode(linkedText, BASE, proj).outs, "ed25519");
+            // The linked checkout moves (npm link again from the new place): neither captured path exists, the link resolves.
+            const movedHome = path.join(tmp, "linked-elsewhere");
+            fs.renameSync(path.dirname(path.dirname(pkgHome)), movedHome);
+            fs.unlinkSync(path.join(proj, "node_modules", "pka-fleet"));
+            fs.symlinkSync(path.join(movedHome, "node_modules", "pka-fleet"), path.join(proj, "node_modules", "pka-fleet"), "dir");
+            assertValidKey(createInFreshNode(linkedText, BASE, proj).outs, "ed25519");
+            assertDiffAndUpdate(linkedText, proj);
         });
     });
 });

@@ -4,8 +4,9 @@
  *    the contrast: without that `main`, Pulumi's runner would load the package entry and create nothing;
  *  - npm consumers (`require("pka-fleet")`): Node's package `exports` -> the compiled library;
  *  - `pulumi package add` (PulumiPlugin.yaml, runtime nodejs): the plugin host `require`s this
- *    directory -> package.json `main` -> components/index.ts (TypeScript source through ts-node).
- * And importing the library creates no resource.
+ *    directory -> package.json `main` -> bin/components/plugin.js (compiled), a function that
+ *    run-plugin calls (test/analyzer-schema.test.ts runs it for real over gRPC).
+ * And importing the library or the plugin entry creates no resource.
  */
 import * as assert from "assert";
 import * as fs from "fs";
@@ -17,10 +18,11 @@ import { exampleConfig, runStackProgram } from "./support/stackRun";
 
 const ROOT = path.resolve(__dirname, "..");
 const BUILT = path.join(ROOT, "bin/components/index.js");
+const PLUGIN = path.join(ROOT, "bin/components/plugin.js");
 const COMPONENTS = ["PkaFleet", "Provisioner", "SetupDocument", "SshKeyPair"];
 
 function needBuild(): void {
-    if (!fs.existsSync(BUILT)) throw new Error(`${BUILT} is missing: run \`npm run build\` (npm test does) before this test`);
+    if (!fs.existsSync(BUILT) || !fs.existsSync(PLUGIN)) throw new Error(`${BUILT} or ${PLUGIN} is missing: run \`npm run build\` (npm test does) before this test`);
 }
 
 describe("package entry points", function () {
@@ -40,24 +42,36 @@ describe("package entry points", function () {
         }
     });
 
-    it("pulumi package add: the plugin host's require(<package dir>) loads components/index.ts", () => {
+    it("pulumi package add: the plugin host's require(<package dir>) loads bin/components/plugin.js, a function run-plugin calls", () => {
+        needBuild();
         // run-plugin does `require(programDirectory)`: a directory require reads package.json "main".
-        assert.strictEqual(require.resolve(ROOT), path.join(ROOT, "components/index.ts"));
+        assert.strictEqual(require.resolve(ROOT), PLUGIN);
+        const entry = require(ROOT);
+        // No component class among its exports: run-plugin then calls the exported function instead of
+        // starting Pulumi's stock ComponentProvider (which analyzes the TypeScript sources).
         const { getPulumiComponents } = require("@pulumi/pulumi/provider/experimental/provider");
-        const names = getPulumiComponents(require(ROOT)).map((c: { name: string }) => c.name).sort();
-        assert.deepStrictEqual(names, COMPONENTS);
+        assert.strictEqual(typeof entry, "function");
+        assert.deepStrictEqual(getPulumiComponents(entry), []);
+        // It is compiled JavaScript next to the compiled library it loads.
+        assert.ok(fs.existsSync(path.join(path.dirname(PLUGIN), "index.js")));
     });
 
-    it("importing the library (source and compiled) creates no resource", async () => {
+    it("importing the library (source and compiled) or the plugin entry creates no resource", async () => {
         needBuild();
         const mocks = new AwsMocks();
         await pulumi.runtime.setMocks(mocks, "pka-fleet", "entry", false);
-        for (const f of [path.join(ROOT, "components/index.ts"), BUILT]) {
+        const fresh = (f: string) => {
             for (const k of Object.keys(require.cache)) if (k.startsWith(path.join(ROOT, "components")) || k.startsWith(path.join(ROOT, "bin"))) delete require.cache[k];
-            const lib = require(f);
+            return require(f);
+        };
+        for (const f of [path.join(ROOT, "components/index.ts"), BUILT]) {
+            const lib = fresh(f);
             for (const c of COMPONENTS) assert.strictEqual(typeof lib[c], "function", `${f} exports ${c}`);
             assert.strictEqual(typeof lib.validateAccessSpec, "function", `${f} exports validateAccessSpec`);
         }
+        fresh(PLUGIN);
+        // The plugin entry loads the library only when a component is constructed.
+        assert.ok(!(BUILT in require.cache), "requiring the plugin entry does not load the library");
         await settle(mocks);
         assert.deepStrictEqual(mocks.registered, []);
     });
