@@ -2,7 +2,7 @@
 // It builds one PkaFleet from the typed stack config declared in Pulumi.yaml; Pulumi.example.yaml
 // is a complete example. The package entry (package.json) is the component library, not this file.
 import * as pulumi from "@pulumi/pulumi";
-import { FleetUser, PkaFleet } from "./components/PkaFleet";
+import { defaultFleetName, FleetUser, PkaFleet } from "./components/PkaFleet";
 import { FleetKeyRules } from "./components/Provisioner";
 import { checkKeyRules, KeyRules } from "./core/keys";
 
@@ -13,7 +13,7 @@ function readUsers(): FleetUser[] {
     const raw = config.requireObject<unknown>("users");
     const where = `config \`${config.name}:users\``;
     if (!Array.isArray(raw)) throw new Error(`${where} must be a list of users: [{ name, sudo, publicKeys | generateKey }].`);
-    const fields = ["name", "sudo", "publicKeys", "generateKey", "ec2KeyName", "service", "keyOptions", "fromCidrs", "adopt"];
+    const fields = ["name", "sudo", "publicKeys", "generateKey", "ec2KeyName", "service", "keyOptions", "fromCidrs", "adopt", "identityFile"];
     const keyFields = ["keyType", "bits", "curve", "comment", "rotationTrigger", "ppk"];
     return raw.map((u: unknown, i: number) => {
         if (typeof u !== "object" || u === null || Array.isArray(u)) throw new Error(`${where}[${i}] must be an object { name, sudo, publicKeys | generateKey }.`);
@@ -84,10 +84,12 @@ function readKeyRules(): FleetKeyRules {
     return checkKeyRules(rules, (k) => `config \`${config.name}:${keys[k]}\``);
 }
 
-const fleetName = config.get("fleetName") || "main";
-const fleet = new PkaFleet(fleetName, {
+// Unset (or ""): PkaFleet's default, `main-<stack>`, so the stacks of this program (dev, prod, ...) in one
+// account never share parameter paths or instances; the tag value defaults to the same fleet name.
+const fleetName = config.get("fleetName") || undefined;
+const fleet = new PkaFleet(fleetName ?? "main", {
     fleetName,
-    targetTag: { key: config.get("targetTagKey") || "pka-fleet", value: config.get("targetTagValue") || fleetName },
+    targetTag: { key: config.get("targetTagKey") || "pka-fleet", value: config.get("targetTagValue") || fleetName || defaultFleetName("main", pulumi.getStack()) },
     users: readUsers(),
     fallbackPublicKey: config.get("fallbackPublicKey") || undefined,
     triggers: config.getObject("triggers"),

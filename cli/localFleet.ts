@@ -1,10 +1,20 @@
 /**
- * `pka local-fleet [--hosts N]` (what `npm start` runs): the whole pipeline on this machine.
- * Real sshd hosts, the local SSM endpoint and event bus, the real bundled Lambda, then the
- * central server's key logs in to every host with the pinned known_hosts and runs `sudo -n true`.
- * Everything is torn down on exit, on Ctrl-C and on failure.
+ * `pka local-fleet [--fleets N] [--hosts N]` (what `npm start` runs): the whole pipeline on this
+ * machine, for N stacks of one program (`new PkaFleet("web", ...)` in stacks dev, prod, ...) in one
+ * account: real sshd hosts, one local AWS endpoint and event bus, each fleet's own document,
+ * queues and real bundled Lambda. Then the central server (a sandbox of its own) runs the README's
+ * commands for every stack (sshConfig, privateKeys, knownHostsCommand with the real AWS CLI) and
+ * logs in to every host with `ssh svc_user@<instance id>` (Session Manager's ProxyCommand) and
+ * `ssh svc_user@<private address>`, strict host-key checking, `sudo -n true`; each fleet's hosts
+ * refuse the other fleets' keys. Everything is torn down on exit, on Ctrl-C and on failure.
  */
 import { execFileSync } from "child_process";
+import { awsCliProblem } from "../local/awsCli";
+
+/** The stacks the local fleet stands for: `new PkaFleet("web", ...)` deployed as these stacks of one program. */
+export const STACKS = ["dev", "prod", "test"] as const;
+/** The PkaFleet resource name of the local program. */
+export const RESOURCE_NAME = "web";
 
 function hasCommand(cmd: string): boolean {
     try {
@@ -15,18 +25,21 @@ function hasCommand(cmd: string): boolean {
     }
 }
 
-const USAGE = `usage: pka local-fleet [--hosts N] [--late-agent SECONDS] [--throttle RPS] [--failing N] [--timeout SECONDS]
+const USAGE = `usage: pka local-fleet [--fleets N] [--hosts N] [--late-agent SECONDS] [--throttle RPS] [--failing N] [--timeout SECONDS]
 
-  --hosts N             hosts to start, each a real sshd in its own namespaces (default 5, at most 50)
-  --late-agent SECONDS  the first host's SSM agent registers this late (default 0)
+  --fleets N            stacks of one program (dev, prod, test), each a fleet in the same account (default 2, at most 3)
+  --hosts N             hosts per fleet, each a real sshd in its own namespaces (default 3, at most 50 in all)
+  --late-agent SECONDS  the SSM agent of the first fleet's first host registers this late (default 0)
   --throttle RPS        the local SSM endpoint throttles every API at RPS requests/s (default off)
-  --failing N           the setup document always fails on the last N hosts: they end in the DLQ (default 0)
+  --failing N           the setup document always fails on the last N hosts of each fleet: they end in the DLQ (default 0)
   --timeout SECONDS     give up waiting after this long (default 120)
 
-Needs Linux, root, and Debian's openssh-server and openssh-client (sshd, ssh, ssh-keygen), unshare and nsenter.
+Needs Linux, root, Debian's openssh-server and openssh-client (sshd, ssh, ssh-keygen), unshare, nsenter,
+jq and the AWS CLI (Debian's awscli) for the central server's commands.
 `;
 
 interface Flags {
+    fleets: number;
     hosts: number;
     lateAgentS: number;
     throttle?: number;
@@ -35,7 +48,7 @@ interface Flags {
 }
 
 function parseFlags(args: string[]): Flags | string {
-    const f: Flags = { hosts: 5, lateAgentS: 0, failing: 0, timeoutS: 120 };
+    const f: Flags = { fleets: 2, hosts: 3, lateAgentS: 0, failing: 0, timeoutS: 120 };
     for (let i = 0; i < args.length; i++) {
         const a = args[i];
         const [flag, inline] = a.includes("=") ? [a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1)] : [a, undefined];
@@ -47,6 +60,10 @@ function parseFlags(args: string[]): Flags | string {
         };
         try {
             switch (flag) {
+                case "--fleets":
+                    f.fleets = value();
+                    if (!Number.isInteger(f.fleets) || f.fleets < 1 || f.fleets > STACKS.length) return `--fleets must be an integer from 1 to ${STACKS.length}`;
+                    break;
                 case "--hosts":
                     f.hosts = value();
                     if (!Number.isInteger(f.hosts) || f.hosts < 1 || f.hosts > 50) return "--hosts must be an integer from 1 to 50";
@@ -75,6 +92,7 @@ function parseFlags(args: string[]): Flags | string {
         }
     }
     if (f.failing >= f.hosts) return "--failing must be smaller than --hosts";
+    if (f.fleets * f.hosts > 50) return "--fleets times --hosts must be at most 50";
     return f;
 }
 
@@ -84,11 +102,11 @@ export function localFleetUnavailableReason(): string | undefined {
     if (typeof process.getuid !== "function" || process.getuid() !== 0) {
         return "the local fleet needs root: it creates namespaces, mounts a private /etc and /home per host and starts sshd. Run it as root (for example `sudo npm start`).";
     }
-    const missing = ["sshd", "ssh", "ssh-keygen", "unshare", "nsenter"].filter((c) => !hasCommand(c));
+    const missing = ["sshd", "ssh", "ssh-keygen", "unshare", "nsenter", "jq"].filter((c) => !hasCommand(c));
     if (missing.length > 0) {
-        return `the local fleet needs ${missing.join(", ")}: install them with \`apt-get install -y openssh-server openssh-client util-linux sudo\` (Debian's openssh-server does not start sshd on install; the fleet starts its own).`;
+        return `the local fleet needs ${missing.join(", ")}: install them with \`apt-get install -y openssh-server openssh-client util-linux sudo jq\` (Debian's openssh-server does not start sshd on install; the fleet starts its own).`;
     }
-    return undefined;
+    return awsCliProblem();
 }
 
 /** A duration in ms as seconds with one decimal ("-" when unknown). */
@@ -114,20 +132,25 @@ export async function run(_name: string, args: string[]): Promise<number> {
     const started = Date.now();
     const say = (line: string) => process.stdout.write(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)} s] ${line}\n`);
     // Loaded only here: `pka check-key` never pays for the fleet's imports.
-    const { LocalFleet, percentile } = await import("../local/fleet");
+    const { LocalAccount, LocalFleet, percentile, SERVICE_USER } = await import("../local/fleet");
+    const { LocalCentralServer } = await import("../local/centralServer");
 
     type Fleet = Awaited<ReturnType<typeof LocalFleet.create>>;
-    let fleet: Fleet | undefined;
-    let creating: Promise<Fleet> | undefined;
+    type Central = Awaited<ReturnType<typeof LocalCentralServer.start>>;
+    const stacks = STACKS.slice(0, flags.fleets);
+    const account = new LocalAccount(flags.throttle ? { throttle: { ratePerSecond: flags.throttle } } : {});
+    const creating: Promise<Fleet | undefined>[] = [];
+    let centralStarting: Promise<Central | undefined> | undefined;
     let interrupted = false;
     const abort = new AbortController();
     let tearingDown: Promise<void> | undefined;
     const teardown = () => (tearingDown ??= (async () => {
         // Interrupted while starting: create() sees the abort, stops what it started and rejects.
-        const f = fleet ?? (await creating?.catch(() => undefined));
-        if (!f) return;
-        say("tearing down: Lambda containers, endpoint, sshd hosts, temporary files");
-        await f.stop();
+        const fleets = (await Promise.allSettled(creating)).flatMap((r) => (r.status === "fulfilled" && r.value ? [r.value] : []));
+        const central = await centralStarting?.catch(() => undefined);
+        say("tearing down: Lambda containers, endpoint, sshd hosts, central server, temporary files");
+        await Promise.allSettled([...fleets.map((f) => f.stop()), central?.stop()]);
+        await account.stop();
     })());
     const onSignal = (sig: NodeJS.Signals) => {
         if (interrupted) return;
@@ -139,58 +162,121 @@ export async function run(_name: string, args: string[]): Promise<number> {
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);
     try {
-        say(`pka local-fleet: ${flags.hosts} hosts${flags.throttle ? `, SSM throttled at ${flags.throttle} requests/s` : ""}${flags.lateAgentS ? `, first agent ${flags.lateAgentS} s late` : ""}${flags.failing ? `, ${flags.failing} failing` : ""}`);
+        say(`pka local-fleet: ${stacks.length} stack(s) of one program (new PkaFleet("${RESOURCE_NAME}", ...) in ${stacks.join(", ")}) in one account, ${flags.hosts} hosts each${flags.throttle ? `, SSM throttled at ${flags.throttle} requests/s` : ""}${flags.lateAgentS ? `, first agent ${flags.lateAgentS} s late` : ""}${flags.failing ? `, ${flags.failing} failing per fleet` : ""}`);
         const failingHosts = Array.from({ length: flags.failing }, (_, i) => flags.hosts - 1 - i);
-        creating = LocalFleet.create({
-            signal: abort.signal,
-            hosts: flags.hosts,
-            log: say,
-            visibilityTimeoutMs: 3000,
-            maxReceiveCount: 20,
-            failingHosts,
-            knobs: flags.throttle ? { throttle: { ratePerSecond: flags.throttle } } : {},
-            agentDelayMs: flags.lateAgentS ? (i) => (i === 0 ? flags.lateAgentS * 1000 : 0) : undefined,
-        });
-        fleet = await creating;
+        for (const [i, stack] of stacks.entries()) {
+            creating.push(
+                LocalFleet.create({
+                    signal: abort.signal,
+                    account,
+                    stack,
+                    resourceName: RESOURCE_NAME,
+                    documentName: `${RESOURCE_NAME}-document-${stack}`,
+                    hostNamePrefix: `${RESOURCE_NAME}-${stack}`,
+                    // Each fleet's "private addresses": loopback addresses of its own (sshd listens there on port 22).
+                    hostAddress: (n) => `127.0.${10 + i}.${n + 1}`,
+                    hosts: flags.hosts,
+                    log: (l) => say(`${stack}: ${l}`),
+                    visibilityTimeoutMs: 3000,
+                    maxReceiveCount: 20,
+                    failingHosts,
+                    agentDelayMs: flags.lateAgentS && i === 0 ? (h) => (h === 0 ? flags.lateAgentS * 1000 : 0) : undefined,
+                }).catch((e) => {
+                    if (!interrupted) throw e;
+                    return undefined;
+                }),
+            );
+        }
+        const fleets = (await Promise.all(creating)) as Fleet[];
         if (interrupted) return 130;
-        say(`central server key: ${fleet.publicKey.split(" ").slice(0, 1)} ${fleet.keyFile}`);
-        say(`access spec (${fleet.specSource}): user svc_user, sudo nopasswd, 1 key -> ${fleet.plan.accessPath}`);
-        say(`local AWS endpoint ${fleet.endpoint.url}; EventBridge rules -> queue ${fleet.queue.name} (DLQ ${fleet.dlq.name}) -> Lambda bin/lambda/provisioner.js`);
-        fleet.launchAll();
-        await fleet.settle(flags.timeoutS * 1000);
+        for (const [i, f] of fleets.entries()) {
+            say(`${stacks[i]}: fleet ${f.plan.fleetName} (${f.specSource}): svc_user, sudo nopasswd -> ${f.plan.accessPath}; tag ${f.plan.tag.key}=${f.plan.tag.value}; document ${f.documentName}; queue ${f.queue.name} (DLQ ${f.dlq.name})`);
+        }
+        say(`one account: local AWS endpoint ${account.endpoint.url}, one event bus with ${account.bus.listRules().length} rules -> each fleet's queue -> its Lambda bin/lambda/provisioner.js`);
+        for (const f of fleets) f.launchAll();
+        await Promise.all(fleets.map((f) => f.settle(flags.timeoutS * 1000)));
         if (interrupted) return 130;
 
-        const rows = fleet.hosts.map((h) => ({
-            host: h.name,
-            id: h.instanceId,
-            time: seconds(h.accessAt !== undefined && h.launchedAt !== undefined ? h.accessAt - h.launchedAt : undefined),
-            result: h.result === "access" ? "ok: ssh svc_user + sudo -n true" : `${h.result ?? "?"}${h.detail ? `: ${h.detail}` : ""}`,
-        }));
-        const w = (k: keyof (typeof rows)[number], title: string) => Math.max(title.length, ...rows.map((r) => r[k].length));
+        // ---- the central server: the README's commands for every stack, then ssh as an operator would ----
+        say(`central server: the README's commands for ${stacks.map((s) => `-s ${s}`).join(", ")} (pulumi stack output, jq, sh -c knownHostsCommand with the real AWS CLI)`);
+        centralStarting = LocalCentralServer.start(account.endpoint.url).catch((e) => {
+            if (!interrupted) throw e;
+            return undefined;
+        });
+        const central = (await centralStarting)!;
+        if (interrupted) return 130;
+        const setup = await central.setUp(stacks.map((stack, i) => ({ stack, fleet: fleets[i] })), SERVICE_USER);
+        if (setup.result.code !== 0) throw new Error(`the central server's commands failed (${setup.result.code}): ${setup.result.stderr.trim()}\n${setup.script}`);
+        for (const line of setup.script.split("\n")) say(`  central$ ${line}`);
+
+        type Row = { fleet: string; host: string; id: string; time: string; pipeline: string; byId: string; byAddress: string; otherKeys: string; ok: boolean };
+        const rows: Row[] = [];
+        await Promise.all(
+            fleets.map(async (f, fi) => {
+                for (const h of f.hosts) {
+                    const expectDead = failingHosts.includes(h.index);
+                    const address = account.endpoint.instances.get(h.instanceId)!.ipAddress;
+                    const row: Row = {
+                        fleet: f.plan.fleetName,
+                        host: h.name,
+                        id: h.instanceId,
+                        time: seconds(h.accessAt !== undefined && h.launchedAt !== undefined ? h.accessAt - h.launchedAt : undefined),
+                        pipeline: h.result === "access" ? "ok" : `${h.result ?? "?"}${h.detail ? `: ${h.detail}` : ""}`,
+                        byId: "-",
+                        byAddress: "-",
+                        otherKeys: "-",
+                        ok: expectDead ? h.result === "dead-lettered" : h.result === "access",
+                    };
+                    if (h.result === "access") {
+                        const [byId, byAddress] = await Promise.all([central.ssh(SERVICE_USER, h.instanceId), central.ssh(SERVICE_USER, address)]);
+                        const others = fleets.filter((_, j) => j !== fi);
+                        const refused = await Promise.all(others.map((o) => f.login(h, { keyFile: o.keyFile })));
+                        const tail = (r: { stderr: string }) => r.stderr.trim().split("\n").pop() ?? "";
+                        row.byId = byId.code === 0 ? "ok" : `failed: ${tail(byId)}`;
+                        row.byAddress = byAddress.code === 0 ? `ok (${address})` : `failed (${address}): ${tail(byAddress)}`;
+                        row.otherKeys = others.length === 0 ? "-" : refused.every((r) => !r.ok && /Permission denied/.test(r.output)) ? `refused (${others.length})` : "ACCEPTED";
+                        row.ok &&= byId.code === 0 && byAddress.code === 0 && row.otherKeys !== "ACCEPTED";
+                    }
+                    rows.push(row);
+                }
+            }),
+        );
+        rows.sort((a, b) => a.fleet.localeCompare(b.fleet) || a.host.localeCompare(b.host, undefined, { numeric: true }));
+        // A host no fleet pinned gets none of the fleets' settings.
+        const stranger = await central.resolve("i-0123456789abcdef0");
+        const strangerClean = !(stranger.identityfile ?? []).some((f) => f.includes("pka-")) && !(stranger.userknownhostsfile ?? []).some((f) => f.includes("pka-")) && !(stranger.user ?? []).includes(SERVICE_USER);
+
         const cols = [
+            ["fleet", "fleet"],
             ["host", "host"],
             ["id", "instance id"],
             ["time", "time to access"],
-            ["result", "result"],
+            ["pipeline", "pipeline"],
+            ["byId", "ssh svc_user@<id>"],
+            ["byAddress", "ssh svc_user@<address>"],
+            ["otherKeys", "other fleets' keys"],
         ] as const;
-        const widths = cols.map(([k, t]) => w(k, t));
+        const widths = cols.map(([k, t]) => Math.max(t.length, ...rows.map((r) => r[k].length)));
         const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(" | ")} |`;
         process.stdout.write("\n" + line(cols.map(([, t]) => t)) + "\n");
         process.stdout.write(`|${widths.map((x) => "-".repeat(x + 2)).join("|")}|\n`);
         for (const r of rows) process.stdout.write(line(cols.map(([k]) => r[k])) + "\n");
 
-        const ok = fleet.hosts.filter((h) => h.result === "access");
+        const all = fleets.flatMap((f) => f.hosts);
+        const ok = all.filter((h) => h.result === "access");
         const times = ok.map((h) => h.accessAt! - h.launchedAt!);
-        const dead = fleet.hosts.filter((h) => h.result === "dead-lettered").length;
-        const calls = fleet.endpoint.stats.calls;
-        const throttled = Object.values(fleet.endpoint.stats.throttled).reduce((a, b) => a + b, 0);
+        const dead = all.filter((h) => h.result === "dead-lettered").length;
+        const calls = account.endpoint.stats.calls;
+        const throttled = Object.values(account.endpoint.stats.throttled).reduce((a, b) => a + b, 0);
+        const central_ok = rows.filter((r) => r.byId === "ok" && r.byAddress.startsWith("ok")).length;
         process.stdout.write(
-            `\n${ok.length}/${fleet.hosts.length} hosts: svc_user logged in with the central key, host keys pinned from Parameter Store (StrictHostKeyChecking yes), sudo -n true ok.\n` +
+            `\n${ok.length}/${all.length} hosts in ${fleets.length} fleet(s): the Lambda provisioned them and pinned their keys; svc_user + sudo -n true with the pinned keys (StrictHostKeyChecking yes).\n` +
+                `central server: ${central_ok}/${ok.length} hosts reached as the README says, by instance id (aws ssm start-session) and by private address, each with its own fleet's key and known_hosts; ` +
+                `${fleets.length > 1 ? `every host refused the other fleets' keys: ${rows.every((r) => r.otherKeys !== "ACCEPTED") ? "yes" : "NO"}; ` : ""}an unpinned host gets no fleet's settings: ${strangerClean ? "yes" : "NO"}.\n` +
                 `time to access: p50 ${seconds(percentile(times, 50))}, p95 ${seconds(percentile(times, 95))}, max ${seconds(times.length ? Math.max(...times) : undefined)} (from the EC2 "running" event).\n` +
-                `pipeline: ${fleet.bus.stats.put} events, ${fleet.lambdaInvocations} Lambda invocations, ${calls.SendCommand ?? 0} SendCommand calls, ${throttled} throttled responses, DLQ ${dead} host(s).\n`,
+                `pipeline: ${account.bus.stats.put} events, ${fleets.reduce((a, f) => a + f.lambdaInvocations, 0)} Lambda invocations, ${calls.SendCommand ?? 0} SendCommand calls, ${throttled} throttled responses, DLQ ${dead} host(s); ${((Date.now() - started) / 1000).toFixed(1)} s in all.\n`,
         );
-        const expectedDead = failingHosts.length;
-        return ok.length === fleet.hosts.length - expectedDead && dead === expectedDead ? 0 : 1;
+        return rows.every((r) => r.ok) && strangerClean ? 0 : 1;
     } catch (err) {
         if (interrupted) return 130;
         process.stderr.write(`pka local-fleet: ${(err as Error).message}\n`);

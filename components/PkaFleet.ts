@@ -3,9 +3,9 @@ import * as aws from "@pulumi/aws";
 import { AccessSpec, accessSpecHash, canonicalAccessSpecJson, normalizeKeyOptions, userNameProblem, validateAccessSpec } from "../core/accessSpec";
 import { documentParameters } from "../core/document";
 import { ACCESS_CHUNK_BYTES, ACCESS_MAX_CHUNKS, splitAccessSpec } from "../core/accessStore";
-import { DEFAULT_KEY_RULES, judgeKey, judgeKeySpec, KeyRules, parsePublicKey } from "../core/keys";
+import { DEFAULT_KEY_RULES, INSTALLABLE_KEY_TYPES, judgeKey, judgeKeySpec, KeyRules, parsePublicKey } from "../core/keys";
 import { shQuote } from "../core/shell";
-import { ALL_TRIGGERS, checkKeyRuleArgs, FleetKeyRules, FleetTrigger, Provisioner, RETENTION_DAYS } from "./Provisioner";
+import { ALL_TRIGGERS, AUTONAME_SUFFIX_LENGTH, checkKeyRuleArgs, FleetKeyRules, FleetTrigger, Provisioner, PROVISIONER_AUTONAMES, RETENTION_DAYS } from "./Provisioner";
 import { SetupDocument } from "./SetupDocument";
 import { planSshKeyPair, SshKeyPair, SshKeyPairGenerate } from "./SshKeyPair";
 
@@ -46,10 +46,12 @@ export interface FleetUser {
     readonly fromCidrs?: string[];
     /** Take over an account of this name that already exists on a host and that pka-fleet did not create. Default `false`: such an account is left alone and reported (exit 19). */
     readonly adopt?: boolean;
+    /** Where this user's private key is on the central server, for `sshConfig`: an `onHost` key's `path`, or `~/.ssh/...`. Letters, digits and `._-/` only. Default: `~/.ssh/pka-<fleetName>-<user>` for a generated key (written from `privateKeys`), none otherwise. */
+    readonly identityFile?: string;
 }
 
 export interface PkaFleetArgs {
-    /** Fleet name: names children and the SSM paths `/pka/<fleetName>/access` and `/pka/<fleetName>/known_hosts`. `^[a-z0-9][a-z0-9-]{0,31}$`. Default: the resource name. */
+    /** Fleet name: names the SSM paths `/pka/<fleetName>/access` and `/pka/<fleetName>/known_hosts`, the default target tag and the central server's files. Unique per fleet in an account and region. `^[a-z0-9][a-z0-9-]{0,31}$`. Default: `<resource name>-<stack>`, lower-cased, other characters as `-` (so two stacks of one program never share paths or instances). */
     readonly fleetName?: string;
     /** The tag that marks the fleet's instances. Default `{ key: "pka-fleet", value: <fleetName> }`. */
     readonly targetTag?: FleetTargetTag;
@@ -70,6 +72,33 @@ export interface PkaFleetArgs {
 }
 
 const FLEET_NAME = /^[a-z0-9][a-z0-9-]{0,31}$/;
+const IDENTITY_FILE = /^(\/|~\/)[A-Za-z0-9._\/-]{1,255}$/;
+
+/**
+ * The default fleet name: `<resource name>-<stack>` (just the resource name outside a stack),
+ * lower-cased, every run of other characters as one `-`, no `-` at either end. It may still be
+ * refused (over 32 characters): then `fleetName` must be given.
+ */
+export function defaultFleetName(name: string, stack: string): string {
+    return (stack ? `${name}-${stack}` : name).toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "");
+}
+
+/**
+ * Why AWS would refuse a name Pulumi auto-names from PkaFleet's resource name (its children are
+ * `<name>-provisioner-<suffix>-<7 hex>` and `<name>-document-document-<7 hex>`), or undefined.
+ */
+export function fleetResourceNameProblem(name: string): string | undefined {
+    // SSM CreateDocument Name: 3-128 characters (SSM API reference).
+    const named = [...PROVISIONER_AUTONAMES.map((n) => ({ ...n, suffix: `provisioner-${n.suffix}` })), { suffix: "document-document", what: "SSM document", max: 128 }];
+    const fits = Math.min(...named.map((n) => n.max - 1 - n.suffix.length - AUTONAME_SUFFIX_LENGTH));
+    for (const n of named) {
+        const length = name.length + 1 + n.suffix.length + AUTONAME_SUFFIX_LENGTH;
+        if (length > n.max) {
+            return `the resource name "${name}" is ${name.length} characters: its ${n.what} would be named \`${name}-${n.suffix}-<7 random hex>\` (${length} characters), over AWS's limit of ${n.max}; use a resource name of at most ${fits} characters (\`fleetName\` can still be up to 32).`;
+        }
+    }
+    return undefined;
+}
 const TAG_TEXT = /^[A-Za-z0-9 +\-.:/@_]+$/;
 const SCHEDULE = /^(rate\((30 minutes|[1-9][0-9]* (hour|hours|day|days))\)|cron\([0-9A-Za-z*?\/,#\- ]{9,100}\))$/;
 /** A valid key used only to validate the rest of a user whose keys are known at deployment (an Output or a generated key). */
@@ -86,19 +115,21 @@ export interface FleetPlan {
     logRetentionDays: number;
     keyRules: Partial<KeyRules>;
     fallbackKeys: string[];
-    users: { name: string; sudo: SudoMode; keyOptions?: string; plainKeys: string[]; pendingKeys: number; generate?: SshKeyPairGenerate; ec2KeyName?: string; service: boolean; adopt: boolean }[];
+    users: { name: string; sudo: SudoMode; keyOptions?: string; plainKeys: string[]; pendingKeys: number; generate?: SshKeyPairGenerate; ec2KeyName?: string; service: boolean; adopt: boolean; identityFile?: string }[];
     /** Standard-tier parameters reserved for the spec chunks (an upper bound while keys are unknown). */
     slots: number;
 }
 
 /** Validates PkaFleet's args before any resource exists. Throws with a message naming the input. */
-export function planFleet(name: string, args: PkaFleetArgs): FleetPlan {
+export function planFleet(name: string, args: PkaFleetArgs, stack: string = pulumi.getStack()): FleetPlan {
     const fail = (msg: string): never => { throw new Error(msg); };
     if (!args || typeof args !== "object") fail("`args` is required: { users: [...] }.");
-    const fleetName = args.fleetName ?? name;
+    const fleetName = args.fleetName ?? defaultFleetName(name, stack);
     if (typeof fleetName !== "string" || !FLEET_NAME.test(fleetName)) {
-        fail(`\`fleetName\` must match ${FLEET_NAME} (it names the SSM paths /pka/<fleetName>/...)${args.fleetName === undefined ? " (default: the resource name)" : ""}; got ${JSON.stringify(fleetName)}.`);
+        fail(`\`fleetName\` must match ${FLEET_NAME} (it names the SSM paths /pka/<fleetName>/...)${args.fleetName === undefined ? ` (default: the resource name and the stack, "${name}" and "${stack}"; set \`fleetName\`, unique per fleet and stack in the account)` : ""}; got ${JSON.stringify(fleetName)}.`);
     }
+    const resourceNameProblem = fleetResourceNameProblem(name);
+    if (resourceNameProblem) fail(resourceNameProblem);
     const tag = { key: args.targetTag?.key ?? "pka-fleet", value: args.targetTag?.value ?? fleetName };
     for (const [k, v, max] of [["targetTag.key", tag.key, 128], ["targetTag.value", tag.value, 256]] as const) {
         if (typeof v !== "string" || v.length === 0 || v.length > max || !TAG_TEXT.test(v)) fail(`\`${k}\` must be 1-${max} characters of letters, digits, spaces and + - . : / @ _; got ${JSON.stringify(v)}.`);
@@ -194,7 +225,10 @@ export function planFleet(name: string, args: PkaFleetArgs): FleetPlan {
         }
         if (u.adopt !== undefined && typeof u.adopt !== "boolean") fail(`\`${p}.adopt\` must be true or false; got ${JSON.stringify(u.adopt)}.`);
         const adopt = u.adopt === true;
-        users.push({ name: u.name, sudo, keyOptions, plainKeys, pendingKeys, generate: u.generateKey, ec2KeyName: u.ec2KeyName, service: u.service === true, adopt });
+        if (u.identityFile !== undefined && (typeof u.identityFile !== "string" || !IDENTITY_FILE.test(u.identityFile) || u.identityFile.split("/").includes(".."))) {
+            fail(`\`${p}.identityFile\` must be an absolute path or ~/... of letters, digits and ._-/ (the private key's place on the central server); got ${JSON.stringify(u.identityFile)}.`);
+        }
+        users.push({ name: u.name, sudo, keyOptions, plainKeys, pendingKeys, generate: u.generateKey, ec2KeyName: u.ec2KeyName, service: u.service === true, adopt, ...(u.identityFile !== undefined ? { identityFile: u.identityFile } : {}) });
         probe.push({ name: u.name, sudo, keys: pendingKeys > 0 ? [...plainKeys, PROBE_KEY] : plainKeys, ...(keyOptions ? { keyOptions } : {}), ...(adopt ? { adopt } : {}) });
     }
     // The same validation the Lambda and the on-host script apply: names (unique, not reserved),
@@ -320,6 +354,7 @@ export class PkaFleet extends pulumi.ComponentResource {
             logRetentionDays: p.logRetentionDays,
             keyRules: p.keyRules,
             tags,
+            fleetName: p.fleetName,
         }, { parent: this, dependsOn: params });
 
         if (p.schedule) {
@@ -346,9 +381,9 @@ export class PkaFleet extends pulumi.ComponentResource {
         ).apply((pairs) => Object.fromEntries(pairs.filter(([, v]) => typeof v === "string" && v !== "")) as { [user: string]: string }));
         this.privateKeys = pick((kp) => kp.privateKey);
         this.privateKeysPpk = pick((kp) => kp.privateKeyPpk);
-        const defaultUser = (p.users.find((u) => u.generate) ?? p.users[0]).name;
-        this.sshConfig = pulumi.output(fleetSshConfig({ fleetName: p.fleetName, defaultUser, users: p.users.map((u) => u.name) }));
-        this.knownHostsCommand = pulumi.output(knownHostsCommand({ fleetName: p.fleetName, knownHostsPath: p.knownHostsPath, tag: p.tag }));
+        const central = centralServerOutputs(p);
+        this.sshConfig = pulumi.output(central.sshConfig);
+        this.knownHostsCommand = pulumi.output(central.knownHostsCommand);
 
         this.registerOutputs({
             documentName: this.documentName,
@@ -378,42 +413,104 @@ export function parameterSlots(bytes: number, perChunk: number): number {
     return Math.max(1, Math.ceil(bytes / perChunk));
 }
 
-/**
- * The central server's `~/.ssh/config` snippet. Hosts are named by instance id, the name their
- * pinned keys are stored under; Session Manager carries the connection (no inbound port 22
- * needed). To connect by address instead, drop the ProxyCommand: knownHostsCommand pins the
- * private addresses too.
- */
-export function fleetSshConfig(o: { fleetName: string; defaultUser: string; users: string[] }): string {
+/** What the central server needs for one fleet: the fleet's files under `~/.ssh` and the settings of its hosts. */
+export interface CentralServerFleet {
+    fleetName: string;
+    knownHostsPath: string;
+    tag: { key: string; value: string };
+    /** `User` on the fleet's hosts: the first service account (`service: true`); none: ssh's own default. */
+    user?: string;
+    /** `IdentityFile` lines in order (the service account's first): generated keys as `~/.ssh/pka-<fleet>-<user>`, and every `identityFile`. */
+    identityFiles: string[];
+}
+
+/** The central server's files of a fleet, relative to `~/.ssh`: the pinned host keys and the hosts' settings (the file `sshConfig` includes). */
+export function centralServerFiles(fleetName: string): { knownHosts: string; config: string } {
+    return { knownHosts: `known_hosts.pka-${fleetName}`, config: `config.pka-${fleetName}` };
+}
+
+/** The central server's view of a validated fleet plan. */
+export function centralServerFleet(p: Pick<FleetPlan, "fleetName" | "knownHostsPath" | "tag" | "users">): CentralServerFleet {
+    const service = p.users.find((u) => u.service);
+    const ordered = service ? [service, ...p.users.filter((u) => u !== service)] : p.users;
+    const identityFiles = [...new Set(ordered.flatMap((u) => (u.identityFile ? [u.identityFile] : u.generate ? [`~/.ssh/pka-${p.fleetName}-${u.name}`] : [])))];
+    return { fleetName: p.fleetName, knownHostsPath: p.knownHostsPath, tag: p.tag, ...(service ? { user: service.name } : {}), identityFiles };
+}
+
+/** PkaFleet's `sshConfig` and `knownHostsCommand` outputs for a plan (the local fleet runs the same). */
+export function centralServerOutputs(p: Pick<FleetPlan, "fleetName" | "knownHostsPath" | "tag" | "users">): { sshConfig: string; knownHostsCommand: string } {
+    const c = centralServerFleet(p);
+    return { sshConfig: fleetSshConfig(c), knownHostsCommand: knownHostsCommand(c) };
+}
+
+/** Session Manager's SSH tunnel (no inbound port 22): the ProxyCommand for hosts named by instance id. */
+export const SESSION_MANAGER_PROXY = "ProxyCommand aws ssm start-session --target %h --document-name AWS-StartSSHSession --parameters portNumber=%p";
+
+/** The settings every host of the fleet gets (after its `Host` line), without the ProxyCommand. */
+export function fleetHostSettings(c: CentralServerFleet): string[] {
+    const files = centralServerFiles(c.fleetName);
     return [
-        `# pka-fleet "${o.fleetName}": ssh <user>@i-0123456789abcdef0 (users: ${o.users.join(", ")})`,
-        `# Private keys: pulumi stack output --show-secrets privateKeys, one file per user, mode 600.`,
-        `Host i-* mi-*`,
-        `    User ${o.defaultUser}`,
-        ...o.users.map((u) => `    IdentityFile ~/.ssh/pka-${o.fleetName}-${u}`),
-        `    IdentitiesOnly yes`,
-        `    UserKnownHostsFile ~/.ssh/known_hosts.pka-${o.fleetName}`,
-        `    StrictHostKeyChecking yes`,
-        `    ProxyCommand aws ssm start-session --target %h --document-name AWS-StartSSHSession --parameters portNumber=%p`,
+        ...(c.user ? [`    User ${c.user}`] : []),
+        ...c.identityFiles.map((f) => `    IdentityFile ${f}`),
+        ...(c.identityFiles.length ? ["    IdentitiesOnly yes"] : []),
+        `    UserKnownHostsFile ~/.ssh/${files.knownHosts}`,
+        "    GlobalKnownHostsFile /dev/null",
+        "    StrictHostKeyChecking yes",
+    ];
+}
+
+/**
+ * The central server's `~/.ssh/config` lines for one fleet. They select the fleet's own hosts only:
+ * `~/.ssh/config.pka-<fleet>`, written by knownHostsCommand together with the pinned keys, lists
+ * exactly the instance ids and private addresses it pinned, each with this fleet's user, keys and
+ * known_hosts file. Several fleets' lines stand side by side in one config, each host resolving
+ * to its own fleet; a host no fleet pinned gets none of them. No hostname ever reaches a shell
+ * (no `Match exec`). `Match all` makes the Include unconditional wherever the lines are appended.
+ */
+export function fleetSshConfig(c: CentralServerFleet): string {
+    const files = centralServerFiles(c.fleetName);
+    return [
+        `# pka-fleet "${c.fleetName}": ssh ${c.user ?? "<user>"}@<instance id> (Session Manager) or @<private address>; the hosts`,
+        `# knownHostsCommand pinned in ~/.ssh/${files.knownHosts}, with their settings in ~/.ssh/${files.config} (run it again for new instances).`,
+        `# User ${c.user ?? "(not set: no service account)"}; keys: ${c.identityFiles.length ? c.identityFiles.join(", ") : "none on the central server"}.`,
+        "Match all",
+        `Include ~/.ssh/${files.config}`,
         "",
     ].join("\n");
 }
 
 /**
- * A POSIX sh command for the central server that writes the fleet's pinned host keys (as the
- * Lambda stored them, `<knownHostsPath>/<instance-id>` = key lines) to
- * `~/.ssh/known_hosts.pka-<fleet>`: each key under the instance id and, for running tagged
- * instances, its private address (`i-0abc,10.0.1.23 ssh-ed25519 AAAA...`). Needs the AWS CLI with
- * ssm:GetParametersByPath and ec2:DescribeInstances. The file is replaced atomically.
+ * A POSIX sh command for the central server that writes, from the keys the Lambda pinned
+ * (`<knownHostsPath>/<instance-id>`) and the running instances carrying the fleet tag:
+ * `~/.ssh/known_hosts.pka-<fleet>` (each key under the instance id and its private address,
+ * `i-0abc,10.0.1.23 ssh-ed25519 AAAA...`) and `~/.ssh/config.pka-<fleet>` (`Host` lines naming
+ * exactly those ids, through Session Manager, and addresses, directly, with the fleet's settings).
+ * Only well-formed ids (`i-`/`mi-` and hex), IPv4 addresses and key lines of the installable types
+ * are written: a parameter value cannot add a known_hosts marker or a config line. Needs the AWS
+ * CLI with ssm:GetParametersByPath and ec2:DescribeInstances. Each file is replaced by a rename.
  */
-export function knownHostsCommand(o: { fleetName: string; knownHostsPath: string; tag: { key: string; value: string } }): string {
-    const out = `"$HOME/.ssh/known_hosts.pka-${o.fleetName}"`;
+export function knownHostsCommand(c: CentralServerFleet): string {
+    const files = centralServerFiles(c.fleetName);
+    const keyTypes = INSTALLABLE_KEY_TYPES.filter((t) => /^[a-z0-9-]+$/.test(t)).join("|");
+    const awk = [
+        "function okid(s) { return s ~ /^(i|mi)-[0-9a-f]+$/ && length(s) >= 10 && length(s) <= 20 }",
+        "function okip(s) { return s ~ /^[0-9]+[.][0-9]+[.][0-9]+[.][0-9]+$/ && length(s) <= 15 }",
+        'function hostlines(kind, list, n,   i, line) { line = ""; for (i = 1; i <= n; i++) { line = line " " list[i]; if (i % 20 == 0 || i == n) { print kind line > hosts; line = "" } } }',
+        'BEGIN { FS = "\\t"; printf "" > kh; printf "" > hosts }',
+        "FILENAME == ARGV[1] { if (okid($1) && okip($2)) ip[$1] = $2; next }",
+        '/^\\// { id = ""; n = substr($1, length(prefix) + 1); if (index($1, prefix) == 1 && okid(n)) id = n; $0 = $2 }',
+        `id != "" && $0 ~ /^(${keyTypes}) [A-Za-z0-9+\\/]+=*$/ { h = id; if (id in ip) h = h "," ip[id]; print h " " $0 > kh; if (!(id in seen)) { seen[id] = 1; ids[++ni] = id; if (id in ip) ips[++na] = ip[id] } }`,
+        'END { hostlines("I", ids, ni); hostlines("A", ips, na) }',
+    ].join("\n");
+    const header = `# pka-fleet "${c.fleetName}": written by knownHostsCommand from ${c.knownHostsPath} and the running instances tagged ${c.tag.key}=${c.tag.value}; the next run replaces it.`;
     return [
-        `set -eu; umask 077; mkdir -p "$HOME/.ssh"; t=$(mktemp -d)`,
-        `aws ssm get-parameters-by-path --path ${shQuote(o.knownHostsPath)} --query 'Parameters[].[Name,Value]' --output text > "$t/keys"`,
-        `aws ec2 describe-instances --filters ${shQuote(`Name=tag:${o.tag.key},Values=${o.tag.value}`)} 'Name=instance-state-name,Values=running' --query 'Reservations[].Instances[].[InstanceId,PrivateIpAddress]' --output text > "$t/addrs"`,
-        `awk -F '\\t' 'NR == FNR { if ($2 != "" && $2 != "None") ip[$1] = $2; next } /^\\// { n = split($1, p, "/"); id = p[n]; $0 = $2 } id != "" && NF { h = id; if (id in ip) h = h "," ip[id]; print h, $0 }' "$t/addrs" "$t/keys" > ${out}.new`,
-        `mv ${out}.new ${out}; rm -rf "$t"`,
+        `set -eu; umask 077; mkdir -p "$HOME/.ssh"; t=$(mktemp -d "$HOME/.ssh/.pka-${c.fleetName}.XXXXXX"); trap 'rm -rf "$t"' EXIT`,
+        `aws ssm get-parameters-by-path --path ${shQuote(c.knownHostsPath)} --query 'Parameters[].[Name,Value]' --output text > "$t/keys"`,
+        `aws ec2 describe-instances --filters ${shQuote(`Name=tag:${c.tag.key},Values=${c.tag.value}`)} 'Name=instance-state-name,Values=running' --query 'Reservations[].Instances[].[InstanceId,PrivateIpAddress]' --output text > "$t/addrs"`,
+        `awk -v prefix=${shQuote(`${c.knownHostsPath}/`)} -v kh="$t/known_hosts" -v hosts="$t/hosts" ${shQuote(awk)} "$t/addrs" "$t/keys"`,
+        `s=${shQuote(fleetHostSettings(c).join("\n"))}; p=${shQuote(`    ${SESSION_MANAGER_PROXY}`)}`,
+        `{ printf '%s\\n' ${shQuote(header)}; while read -r kind list; do printf 'Host %s\\n%s\\n' "$list" "$s"; if [ "$kind" = I ]; then printf '%s\\n' "$p"; fi; done < "$t/hosts"; } > "$t/config"`,
+        `mv "$t/known_hosts" "$HOME/.ssh/${files.knownHosts}"; mv "$t/config" "$HOME/.ssh/${files.config}"`,
     ].join("\n");
 }
 

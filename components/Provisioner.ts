@@ -118,6 +118,51 @@ export interface ProvisionerArgs {
     readonly keyRules?: FleetKeyRules;
     /** Tags on every taggable child. Default: none. */
     readonly tags?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+    /**
+     * The fleet's name in push events: the push rule takes pushes whose `detail.fleet` is this name, or that
+     * name no fleet, so fleets sharing an account's event bus never receive each other's pushes.
+     * Default: `targetTag.value`.
+     */
+    readonly fleetName?: pulumi.Input<string>;
+}
+
+/**
+ * The Provisioner's children that AWS names: Pulumi auto-names each `<name>-<suffix>-<7 random hex>`
+ * (`-` plus 7 characters: the AWS provider's auto-naming), and AWS refuses a name over its limit, so a
+ * long resource name fails only in the middle of a deploy. Limits, from AWS's documentation:
+ * SQS CreateQueue QueueName 80 characters; EventBridge PutRule Name 64; IAM CreateRole RoleName 64;
+ * IAM PutRolePolicy PolicyName 128; CloudWatch Logs CreateLogGroup logGroupName 512; Lambda
+ * CreateFunction FunctionName 64; CloudWatch PutMetricAlarm AlarmName 255. EventBridge target ids
+ * (PutTargets Id, 64) are set explicitly, not auto-named.
+ */
+export const PROVISIONER_AUTONAMES: readonly { readonly suffix: string; readonly what: string; readonly max: number }[] = Object.freeze([
+    { suffix: "queue", what: "SQS queue", max: 80 },
+    { suffix: "dlq", what: "SQS queue", max: 80 },
+    { suffix: "running", what: "EventBridge rule", max: 64 },
+    { suffix: "association", what: "EventBridge rule", max: 64 },
+    { suffix: "results", what: "EventBridge rule", max: 64 },
+    { suffix: "push", what: "EventBridge rule", max: 64 },
+    { suffix: "role", what: "IAM role", max: 64 },
+    { suffix: "policy", what: "IAM role policy", max: 128 },
+    { suffix: "logs", what: "CloudWatch log group", max: 512 },
+    { suffix: "fn", what: "Lambda function", max: 64 },
+    { suffix: "dlq-alarm", what: "CloudWatch alarm", max: 255 },
+]);
+/** Characters Pulumi's auto-naming adds to a resource name: `-` and 7 random hex digits. */
+export const AUTONAME_SUFFIX_LENGTH = 8;
+/** The EventBridge target id of every Provisioner rule (PutTargets Id: 1-64 of `[.\-_A-Za-z0-9]`, unique per rule). */
+export const QUEUE_TARGET_ID = "pka-provisioner-queue";
+
+/** Why AWS would refuse a name Pulumi derives from the resource name `name`, or undefined. */
+export function provisionerNameProblem(name: string): string | undefined {
+    for (const n of PROVISIONER_AUTONAMES) {
+        const length = name.length + 1 + n.suffix.length + AUTONAME_SUFFIX_LENGTH;
+        if (length > n.max) {
+            const fits = Math.min(...PROVISIONER_AUTONAMES.map((m) => m.max - 1 - m.suffix.length - AUTONAME_SUFFIX_LENGTH));
+            return `the resource name "${name}" is ${name.length} characters: its ${n.what} would be named \`${name}-${n.suffix}-<7 random hex>\` (${length} characters), over AWS's limit of ${n.max}; use a resource name of at most ${fits} characters`;
+        }
+    }
+    return undefined;
 }
 
 /** Node.js runtimes and the day AWS deprecates them: the Node.js part of core/runtimes.ts's calendar, which the policy pack's lambda-runtime-supported rule uses too. */
@@ -267,6 +312,8 @@ export class Provisioner extends pulumi.ComponentResource {
         if (rp) fail(rp);
         if (!Number.isInteger(timeout) || timeout < 1 || timeout > 900) fail(`\`timeoutSeconds\` must be 1-900; got ${timeout}`);
         if (!Number.isInteger(memorySize) || memorySize < 128 || memorySize > 10240) fail(`\`memorySize\` must be 128-10240; got ${memorySize}`);
+        const nameProblem = provisionerNameProblem(name);
+        if (nameProblem) fail(nameProblem);
         // AWS: the queue's visibility timeout at least 6x the function timeout (plus the batching window).
         const visibility = 6 * timeout + windowSeconds;
         const codePath = args.codePath ?? provisionerCodePath();
@@ -338,8 +385,13 @@ export class Provisioner extends pulumi.ComponentResource {
         );
 
         // ---- rules -> queue ----
-        // Patterns that ignore the document name stay plain values (no dependency on documentName).
-        const patterns = provisionerRules(triggers).map((r) => ({ ...r, pattern: r.pattern.length === 0 ? pulumi.output(r.pattern("")) : documentName.apply(r.pattern) }));
+        // Each pattern depends only on what it uses (a constant stays a plain value).
+        const fleet = pulumi.output(args.fleetName ?? args.targetTag.value);
+        const patterns = provisionerRules(triggers).map((r) => ({
+            ...r,
+            pattern:
+                r.uses === "nothing" ? pulumi.output(r.pattern("", "")) : r.uses === "fleet" ? fleet.apply((f) => r.pattern("", f)) : documentName.apply((d) => r.pattern(d, "")),
+        }));
         const rules = patterns.map(
             (p) => new aws.cloudwatch.EventRule(`${name}-${p.key}`, { description: `pka-fleet: ${p.description}`, eventPattern: p.pattern.apply((x) => JSON.stringify(x)), tags }, child),
         );
@@ -367,7 +419,7 @@ export class Provisioner extends pulumi.ComponentResource {
             (r, i) =>
                 new aws.cloudwatch.EventTarget(
                     `${name}-${patterns[i].key}-target`,
-                    { rule: r.name, arn: queue.arn, deadLetterConfig: { arn: dlq.arn }, retryPolicy: { maximumEventAgeInSeconds: 86400, maximumRetryAttempts: 185 } },
+                    { rule: r.name, targetId: QUEUE_TARGET_ID, arn: queue.arn, deadLetterConfig: { arn: dlq.arn }, retryPolicy: { maximumEventAgeInSeconds: 86400, maximumRetryAttempts: 185 } },
                     { parent: this, dependsOn: [queuePolicy, dlqPolicy] },
                 ),
         );
@@ -455,19 +507,19 @@ export class Provisioner extends pulumi.ComponentResource {
 
         // ---- push on change: the same deploy re-provisions every online tagged instance ----
         if (triggers.includes("push")) {
-            const hash = specHash;
+            const hash = pulumi.all([specHash, fleet]);
             const pushDependsOn = callerDependsOn.apply((d) => [fn, mapping, rolePolicy, ...d]);
             new aws.lambda.Invocation(
                 `${name}-push`,
                 {
                     functionName: fn.name,
                     // SQS-shaped, so the handler takes one code path; eventSource marks it as direct (no redelivery: it throws on failure).
-                    input: hash.apply((h) =>
+                    input: hash.apply(([h, f]) =>
                         JSON.stringify({
-                            Records: [{ messageId: `pka-push-${h.slice(0, 16)}`, eventSource: "pka-fleet:deploy", body: JSON.stringify(pushEvent({ reason: "access-spec-changed", specHash: h })) }],
+                            Records: [{ messageId: `pka-push-${h.slice(0, 16)}`, eventSource: "pka-fleet:deploy", body: JSON.stringify(pushEvent({ reason: "access-spec-changed", specHash: h, fleet: f })) }],
                         }),
                     ),
-                    triggers: { accessSpecHash: hash },
+                    triggers: { accessSpecHash: specHash },
                 },
                 { parent: this, dependsOn: pushDependsOn },
             );

@@ -77,14 +77,25 @@ export function commandResultPattern(documentName: string) {
     };
 }
 
-/** Our push events. */
+/** Our push events, any fleet's: the part every fleet's push rule shares. */
 export const PUSH_PATTERN = {
     source: [PUSH_SOURCE],
     "detail-type": [PUSH_DETAIL_TYPE],
 } as const;
 
+/**
+ * The push rule of one fleet: pushes that name this fleet in `detail.fleet`, or that name no fleet
+ * (a push for every fleet in the account and region). A push naming another fleet never reaches
+ * this fleet's queue, so several fleets (and several stacks of one program) share one event bus.
+ */
+export function pushPattern(fleet: string) {
+    return { ...PUSH_PATTERN, detail: { fleet: [fleet, { exists: false }] } };
+}
+
 /** The detail of a push event. */
 export interface PushDetail {
+    /** The fleet this push is for (PkaFleet's fleetName, the Provisioner's `fleetName`); absent: every fleet. */
+    fleet?: string;
     /** Why: "access-spec-changed" (deploy), "rotation", "revocation", "manual". Informational. */
     reason?: string;
     /** accessSpecHash of the spec the sender expects the parameter to hold (hex). */
@@ -114,7 +125,7 @@ export type QueuedEvent =
     | { kind: "instance-running"; instanceId: string; eventId?: string }
     | { kind: "association"; instanceId: string; status?: string; documentName?: string; eventId?: string }
     | { kind: "command-result"; instanceId: string; commandId: string; status: string; documentName: string; eventId?: string }
-    | { kind: "push"; specHash?: string; instanceIds?: string[]; reason?: string; eventId?: string };
+    | { kind: "push"; specHash?: string; instanceIds?: string[]; reason?: string; fleet?: string; eventId?: string };
 
 export type QueuedEventErrorReason = "not-json" | "not-an-event" | "unknown-event" | "unwanted-state" | "missing-instance-id" | "invalid-field";
 
@@ -133,6 +144,8 @@ export class QueuedEventError extends Error {
 export const INSTANCE_ID_RE = /^(i-(\w{8}|\w{17})|mi-\w{17})$/;
 const COMMAND_ID_RE = /^[0-9a-fA-F-]{36}$/;
 const SPEC_HASH_RE = /^[0-9a-f]{8,64}$/;
+/** A fleet name in a push (the Provisioner's `fleetName`: PkaFleet's fleet name or a tag value). */
+const FLEET_RE = /^[A-Za-z0-9 +\-.:/@_]{1,256}$/;
 
 function obj(v: unknown): Record<string, unknown> | undefined {
     return typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
@@ -192,8 +205,10 @@ export function parseQueuedEvent(body: string): QueuedEvent {
         if (ids !== undefined && (!Array.isArray(ids) || !ids.every((i) => typeof i === "string" && INSTANCE_ID_RE.test(i)))) {
             throw new QueuedEventError("invalid-field", `${type} has an invalid detail.instanceIds`);
         }
+        const fleet = detail.fleet;
+        if (fleet !== undefined && (typeof fleet !== "string" || !FLEET_RE.test(fleet))) throw new QueuedEventError("invalid-field", `${type} has an invalid detail.fleet`);
         const reason = typeof detail.reason === "string" ? detail.reason.slice(0, 64) : undefined;
-        return { kind: "push", specHash: specHash as string | undefined, instanceIds: ids as string[] | undefined, reason, eventId };
+        return { kind: "push", specHash: specHash as string | undefined, instanceIds: ids as string[] | undefined, reason, ...(fleet !== undefined ? { fleet: fleet as string } : {}), eventId };
     }
     throw new QueuedEventError("unknown-event", `unknown event ${type}`);
 }
@@ -208,8 +223,10 @@ export function sameDocument(a: string, b: string): boolean {
 export interface ProvisionerRule {
     readonly key: string;
     readonly description: string;
-    /** The rule's event pattern for the setup document's name (patterns that do not use it take no argument). */
-    readonly pattern: (documentName: string) => object;
+    /** What the pattern depends on: the setup document's name, the fleet's name, or nothing (a constant). */
+    readonly uses: "documentName" | "fleet" | "nothing";
+    /** The rule's event pattern for the setup document's name and the fleet's name. */
+    readonly pattern: (documentName: string, fleet: string) => object;
 }
 
 /**
@@ -218,9 +235,9 @@ export interface ProvisionerRule {
  */
 export function provisionerRules(triggers: readonly Trigger[]): ProvisionerRule[] {
     const rules: ProvisionerRule[] = [];
-    if (triggers.includes("instanceRunning")) rules.push({ key: "running", description: "EC2 instance entered running", pattern: () => EC2_RUNNING_PATTERN });
-    if (triggers.includes("associationChange")) rules.push({ key: "association", description: "SSM agent online (association state change)", pattern: associationPattern });
-    rules.push({ key: "results", description: "Results of the setup document", pattern: commandResultPattern });
-    if (triggers.includes("push")) rules.push({ key: "push", description: "pka-fleet push events", pattern: () => PUSH_PATTERN });
+    if (triggers.includes("instanceRunning")) rules.push({ key: "running", description: "EC2 instance entered running", uses: "nothing", pattern: () => EC2_RUNNING_PATTERN });
+    if (triggers.includes("associationChange")) rules.push({ key: "association", description: "SSM agent online (association state change)", uses: "documentName", pattern: (d) => associationPattern(d) });
+    rules.push({ key: "results", description: "Results of the setup document", uses: "documentName", pattern: (d) => commandResultPattern(d) });
+    if (triggers.includes("push")) rules.push({ key: "push", description: "pka-fleet push events", uses: "fleet", pattern: (_d, fleet) => pushPattern(fleet) });
     return rules;
 }

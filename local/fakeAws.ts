@@ -39,7 +39,19 @@ export class AwsApiError extends Error {
     }
 }
 
-export type OpHandler = (input: any) => unknown | Promise<unknown>;
+/** Who calls: the access key id of the request's signature (`Credential=<key>/...`), standing in for the caller's role. */
+export interface CallContext {
+    accessKeyId?: string;
+}
+/** An operation: the decoded input and, when served over HTTP, the CallContext (left loose so the SDK mocks' handlers fit too). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type OpHandler = (input: any, ctx?: any) => unknown | Promise<unknown>;
+
+/** The access key id a SigV4 `Authorization` header names. */
+export function accessKeyOf(authorization: string | string[] | undefined): string | undefined {
+    const m = /Credential=([A-Za-z0-9]+)\//.exec(Array.isArray(authorization) ? authorization[0] : authorization ?? "");
+    return m?.[1];
+}
 export type ServiceName = "ssm" | "ec2" | "sqs";
 export type HandlerTable = Partial<Record<ServiceName, Record<string, OpHandler>>>;
 
@@ -407,7 +419,9 @@ export function renderEc2Xml(action: string, output: any, requestId: string): st
                     `<item><reservationId>r-${String(n).padStart(17, "0")}</reservationId><ownerId>${LOCAL_ACCOUNT_ID}</ownerId><instancesSet>` +
                     r.Instances.map(
                         (i: any) =>
-                            `<item><instanceId>${xmlEscape(i.InstanceId)}</instanceId><instanceState><code>16</code><name>running</name></instanceState><tagSet>` +
+                            `<item><instanceId>${xmlEscape(i.InstanceId)}</instanceId><instanceState><code>16</code><name>running</name></instanceState>` +
+                            (i.PrivateIpAddress ? `<privateIpAddress>${xmlEscape(i.PrivateIpAddress)}</privateIpAddress>` : "") +
+                            "<tagSet>" +
                             (i.Tags ?? []).map((t: any) => `<item><key>${xmlEscape(t.Key)}</key><value>${xmlEscape(t.Value)}</value></item>`).join("") +
                             "</tagSet></item>",
                     ).join("") +
@@ -447,6 +461,7 @@ export async function startFakeAwsServer(handlers: HandlerTable, port = 0): Prom
 async function dispatch(handlers: HandlerTable, req: http.IncomingMessage, body: string): Promise<{ status: number; type: string; body: string }> {
     const target = req.headers["x-amz-target"];
     const requestId = randomUUID();
+    const ctx: CallContext = { accessKeyId: accessKeyOf(req.headers.authorization) };
     if (typeof target === "string") {
         const [prefix, op] = target.split(".");
         const service = JSON_TARGET_PREFIXES[prefix];
@@ -454,7 +469,7 @@ async function dispatch(handlers: HandlerTable, req: http.IncomingMessage, body:
         const fn = service ? handlers[service]?.[op] : undefined;
         if (!fn) return { status: 400, type, body: JSON.stringify({ __type: "UnknownOperationException", message: `unknown operation ${target}` }) };
         try {
-            const out = await fn(body ? JSON.parse(body) : {});
+            const out = await fn(body ? JSON.parse(body) : {}, ctx);
             // AWS JSON protocols carry timestamps as epoch seconds.
             const epoch = function (this: Record<string, unknown>, k: string, v: unknown) {
                 return this[k] instanceof Date ? (this[k] as Date).getTime() / 1000 : v;
@@ -475,7 +490,7 @@ async function dispatch(handlers: HandlerTable, req: http.IncomingMessage, body:
     });
     if (!fn) return xmlError("InvalidAction", `The action ${action} is not valid for this web service.`, 400);
     try {
-        const out = await fn(decodeEc2Query(params));
+        const out = await fn(decodeEc2Query(params), ctx);
         return { status: 200, type: "text/xml", body: renderEc2Xml(action!, out, requestId) };
     } catch (err) {
         const e = err instanceof AwsApiError ? err : new AwsApiError("InternalError", String((err as Error)?.message ?? err), 500);

@@ -31,11 +31,45 @@ import { DocumentRunner, EndpointKnobs, LocalSsmEndpoint, SsmDocument } from "./
 
 export const DOCUMENT_NAME = "pka-fleet-local-setup";
 export const SERVICE_USER = "svc_user";
+/** The fleet name of a local fleet that names none. */
+export const DEFAULT_FLEET_NAME = "local";
+
+/**
+ * One AWS account and region for several local fleets: one event bus (EventBridge's default bus)
+ * and one endpoint (SSM, EC2, SQS, Parameter Store). Each fleet keeps its own document, queues,
+ * Lambda and IAM condition (its Lambda's access key stands for its role).
+ */
+export class LocalAccount {
+    readonly bus = new LocalEventBus();
+    readonly endpoint: LocalSsmEndpoint;
+    private started?: Promise<string>;
+    constructor(knobs: EndpointKnobs = {}) {
+        this.endpoint = new LocalSsmEndpoint({ bus: this.bus, knobs: { requiredTagByAccessKey: {}, ...knobs } });
+    }
+    start(): Promise<string> {
+        return (this.started ??= this.endpoint.start());
+    }
+    async stop(): Promise<void> {
+        await this.endpoint.stop();
+    }
+}
 
 export interface LocalFleetOptions {
     /** Hosts to start (default 5). */
     hosts?: number;
-    /** Fleet name: /pka/<name>/access, tag pka-fleet=<name>. Default "local". */
+    /** The account (bus and endpoint) shared with other fleets; default: one of its own, stopped with the fleet. */
+    account?: LocalAccount;
+    /** The setup document's name (fleets in one account each have their own, as PkaFleet's are auto-named). Default DOCUMENT_NAME. */
+    documentName?: string;
+    /** Host names are `<prefix>-<n>` (default "pka-host"). */
+    hostNamePrefix?: string;
+    /** The private address of host `index` (a loopback address: its sshd also listens there on port 22). Default: none (127.0.0.1, sshd on its own port only). */
+    hostAddress?: (index: number) => string;
+    /** The stack this fleet stands for: the fleet name is then PkaFleet's default, `<resourceName>-<stack>`. Default: none (fleetName). */
+    stack?: string;
+    /** With `stack`: the PkaFleet resource name. Default "web". */
+    resourceName?: string;
+    /** Fleet name: /pka/<name>/access, tag pka-fleet=<name>. Default "local". Ignored with `stack`. */
     fleetName?: string;
     /** Hosts without sshd whose document run succeeds at once (bench bursts). Default false. */
     simulated?: boolean;
@@ -262,21 +296,30 @@ function percentile(xs: number[], p: number): number | undefined {
 
 export { percentile };
 
-type Plan = Pick<FleetPlan, "fleetName" | "tag" | "accessPath" | "knownHostsPath">;
+type Plan = FleetPlan;
 
 /**
  * The same code path as PkaFleet: args -> planFleet -> buildAccessSpec. components/PkaFleet.ts
  * loads the Pulumi SDK and providers; when it cannot load, the spec is built with the validation
  * it delegates to (validateAccessSpec, no fallback keys) and the paths it documents.
  */
-function buildSpec(fleetName: string, publicKey: string): { plan: Plan; spec: AccessSpec; source: string } {
-    const args = { users: [{ name: SERVICE_USER, sudo: "nopasswd" as const, publicKeys: [publicKey], service: true }] };
+function fleetModule(): typeof import("../components/PkaFleet") {
     // The same code PkaFleet deploys with; loaded lazily (it pulls in the Pulumi SDK), and a failure
     // to load it is a failure of the local fleet, never a reason to build the spec another way.
     // eslint-disable-next-line @typescript-eslint/no-var-requires
-    const fleet = require("../components/PkaFleet") as typeof import("../components/PkaFleet");
-    const plan = fleet.planFleet(fleetName, args);
-    return { plan, spec: fleet.buildAccessSpec(plan, [[publicKey]]), source: "PkaFleet planFleet/buildAccessSpec" };
+    return require("../components/PkaFleet") as typeof import("../components/PkaFleet");
+}
+
+/**
+ * PkaFleet's plan for the local fleet: the central server's service account with a key PkaFleet
+ * generates (its private half is the stack's `privateKeys.svc_user`). With `stack`, the fleet name
+ * is PkaFleet's default for `new PkaFleet(resourceName, ...)` in that stack; else `fleetName`.
+ */
+function planLocal(opts: LocalFleetOptions): Plan {
+    const users = [{ name: SERVICE_USER, sudo: "nopasswd" as const, service: true, generateKey: { keyType: "ed25519" as const } }];
+    if (opts.stack !== undefined) return fleetModule().planFleet(opts.resourceName ?? "web", { users }, opts.stack);
+    const fleetName = opts.fleetName ?? DEFAULT_FLEET_NAME;
+    return fleetModule().planFleet(fleetName, { fleetName, users });
 }
 
 /**
@@ -286,19 +329,25 @@ function buildSpec(fleetName: string, publicKey: string): { plan: Plan; spec: Ac
  * test/eventBus.test.ts asserts that these deep-equal the eventPattern inputs the Provisioner
  * registers under Pulumi mocks.
  */
-export function provisionerRulePatterns(documentName: string): { key: string; pattern: object }[] {
-    return provisionerRules(ALL_TRIGGERS).map((r) => ({ key: r.key, pattern: r.pattern(documentName) }));
+export function provisionerRulePatterns(documentName: string, fleetName: string = DEFAULT_FLEET_NAME): { key: string; pattern: object }[] {
+    return provisionerRules(ALL_TRIGGERS).map((r) => ({ key: r.key, pattern: r.pattern(documentName, fleetName) }));
 }
 
 /** Puts the Provisioner's rules on `bus`, every one targeting `queue` (as every deployed rule targets the provisioner queue). */
-export function addProvisionerRules(bus: LocalEventBus, queue: LocalQueue, documentName: string): void {
-    for (const r of provisionerRulePatterns(documentName)) bus.addRule(r.key, r.pattern, queue);
+export function addProvisionerRules(bus: LocalEventBus, queue: LocalQueue, documentName: string, fleetName: string = DEFAULT_FLEET_NAME, rulePrefix = ""): void {
+    for (const r of provisionerRulePatterns(documentName, fleetName)) bus.addRule(`${rulePrefix}${r.key}`, r.pattern, queue);
 }
 
 export class LocalFleet {
     readonly opts: LocalFleetOptions;
     readonly plan: Plan;
-    readonly bus = new LocalEventBus();
+    readonly bus: LocalEventBus;
+    readonly account: LocalAccount;
+    /** The fleet's own setup document (SetupDocument's auto-named one). */
+    readonly documentName: string;
+    /** This fleet's Lambda signs with this access key: the endpoint applies this fleet's IAM tag condition to it. */
+    readonly accessKeyId: string;
+    private readonly ownsAccount: boolean;
     readonly dlq: LocalQueue;
     readonly queue: LocalQueue;
     readonly endpoint: LocalSsmEndpoint;
@@ -307,6 +356,8 @@ export class LocalFleet {
     /** The central server's key (private key file in workDir, mode 600). */
     readonly keyFile: string;
     publicKey: string;
+    /** The service account's private key, as PkaFleet's `privateKeys.svc_user` holds it. */
+    readonly privateKey: string;
     spec: AccessSpec;
     /** Which code built the spec: PkaFleet's planFleet/buildAccessSpec, or validateAccessSpec when the component cannot load. */
     readonly specSource: string;
@@ -325,14 +376,15 @@ export class LocalFleet {
         trackTemp(this.workDir);
         fs.chmodSync(this.workDir, 0o700);
         // The central server's key: an unencrypted service key, as a non-interactive central server uses.
-        const key = generateKey({ type: "ed25519", comment: "pka-local-central" });
+        this.plan = planLocal(opts);
+        // The key SshKeyPair would generate, with the comment PkaFleet gives it.
+        const key = generateKey({ type: "ed25519", comment: `${SERVICE_USER}@pka-${this.plan.fleetName}` });
         this.keyFile = path.join(this.workDir, "central_ed25519");
         fs.writeFileSync(this.keyFile, key.privateKey, { mode: 0o600 });
         this.publicKey = key.publicKey;
-        const built = buildSpec(opts.fleetName ?? "local", key.publicKey);
-        this.plan = built.plan;
-        this.spec = built.spec;
-        this.specSource = built.source;
+        this.privateKey = key.privateKey;
+        this.spec = fleetModule().buildAccessSpec(this.plan, [[key.publicKey]]);
+        this.specSource = "PkaFleet planFleet/buildAccessSpec";
         this.dlq = new LocalQueue({ name: `${this.plan.fleetName}-provisioner-dlq` });
         this.queue = new LocalQueue({
             name: `${this.plan.fleetName}-provisioner`,
@@ -340,13 +392,16 @@ export class LocalFleet {
             maxReceiveCount: opts.maxReceiveCount ?? 20,
             deadLetterQueue: this.dlq,
         });
-        this.endpoint = new LocalSsmEndpoint({
-            bus: this.bus,
-            queues: [this.dlq],
-            knobs: { requiredTag: this.plan.tag, ...(opts.knobs ?? {}) },
-        });
-        // The rules the Provisioner deploys, with its exact patterns.
-        addProvisionerRules(this.bus, this.queue, DOCUMENT_NAME);
+        this.ownsAccount = opts.account === undefined;
+        this.account = opts.account ?? new LocalAccount({ requiredTag: this.plan.tag, ...(opts.knobs ?? {}) });
+        this.bus = this.account.bus;
+        this.endpoint = this.account.endpoint;
+        this.endpoint.addQueue(this.dlq);
+        this.accessKeyId = `AKIDLOCAL${this.plan.fleetName.replace(/[^a-z0-9]/g, "").toUpperCase()}`.slice(0, 20);
+        (this.endpoint.knobs.requiredTagByAccessKey ??= {})[this.accessKeyId] = this.plan.tag;
+        this.documentName = opts.documentName ?? DOCUMENT_NAME;
+        // The rules the Provisioner deploys, with its exact patterns (each fleet's own, on the account's bus).
+        addProvisionerRules(this.bus, this.queue, this.documentName, this.plan.fleetName, this.ownsAccount ? "" : `${this.plan.fleetName}-`);
     }
 
     /** Builds everything except the hosts' launch: endpoint, document, access parameter, Lambda, queue polling, hosts started (pending). */
@@ -369,14 +424,15 @@ export class LocalFleet {
     private async setup(): Promise<void> {
         const n = this.opts.hosts ?? 5;
         this.throwIfAborted();
-        await this.endpoint.start();
-        this.endpoint.addDocument(DOCUMENT_NAME, renderDocument() as SsmDocument);
+        await this.account.start();
+        this.endpoint.addDocument(this.documentName, renderDocument() as SsmDocument);
         this.storeSpec(this.spec);
         this.watch();
 
         const env: Record<string, string> = {
             ...this.endpoint.lambdaEnv(),
-            PKA_DOCUMENT_NAME: DOCUMENT_NAME,
+            AWS_ACCESS_KEY_ID: this.accessKeyId,
+            PKA_DOCUMENT_NAME: this.documentName,
             PKA_TARGET_TAG: `${this.plan.tag.key}=${this.plan.tag.value}`,
             PKA_ACCESS_PARAMETER: this.plan.accessPath,
             // What the Provisioner pins: the Lambda serves only this spec.
@@ -403,21 +459,29 @@ export class LocalFleet {
         if (!this.opts.simulated) this.log(`starting ${n} hosts (real sshd, one mount+pid namespace each)`);
         const started = await Promise.allSettled(
             Array.from({ length: n }, async (_, index) => {
-                const name = `pka-host-${index + 1}`;
+                const name = `${this.opts.hostNamePrefix ?? "pka-host"}-${index + 1}`;
+                const address = this.opts.hostAddress?.(index);
                 let sandbox: SandboxHost | undefined;
                 let runner: DocumentRunner;
                 if (this.opts.simulated) {
                     runner = async () => ({ exitCode: 0, stdout: simulatedHostKeyOutput(), stderr: "" });
                 } else {
                     this.throwIfAborted();
-                    sandbox = await startHost({ name });
+                    // A private address of its own: sshd listens there on port 22 too (the address form of the central server's config).
+                    sandbox = await startHost({ name, ...(address ? { sshdConfig: [`ListenAddress ${address}:22`] } : {}) });
                     const sb = sandbox;
                     runner = async ({ document, parameters, instanceId }) => {
                         const r = await runDocumentLikeAgent(sb, document, parameters, { instanceId });
                         return { exitCode: r.status === "Success" ? 0 : r.responseCode === 0 ? 1 : r.responseCode, stdout: r.stdout, stderr: r.stderr };
                     };
                 }
-                const inst = this.endpoint.addInstance({ tags: { [this.plan.tag.key]: this.plan.tag.value, Name: name }, runner, computerName: name });
+                const inst = this.endpoint.addInstance({
+                    tags: { [this.plan.tag.key]: this.plan.tag.value, Name: name },
+                    runner,
+                    computerName: name,
+                    ...(address ? { ipAddress: address } : {}),
+                    ...(sandbox ? { sshEndpoint: { host: "127.0.0.1", port: sandbox.port } } : {}),
+                });
                 const host: FleetHost = { index, name, instanceId: inst.instanceId, sandbox };
                 if (this.opts.failingHosts?.includes(index)) {
                     this.endpoint.setFailing(inst.instanceId, "pka-local-fleet knob: the setup document always fails on this host");
@@ -460,7 +524,7 @@ export class LocalFleet {
         });
         this.endpoint.on("invocation", (inv: { instanceId: string; status: string; documentName: string }) => {
             const h = this.byId.get(inv.instanceId);
-            if (!h || inv.documentName !== DOCUMENT_NAME) return;
+            if (!h || inv.documentName !== this.documentName) return;
             if (inv.status === "Success") {
                 h.provisionedAt ??= Date.now();
                 h.lastSuccessAt = Date.now();
@@ -573,7 +637,7 @@ export class LocalFleet {
     /** Sends the Provisioner's push event for the current spec (rotation, revocation, backfill). */
     push(reason: string): number {
         const at = Date.now();
-        this.bus.put({ source: PUSH_SOURCE, detailType: PUSH_DETAIL_TYPE, detail: { reason, specHash: accessSpecHash(this.spec) } });
+        this.bus.put({ source: PUSH_SOURCE, detailType: PUSH_DETAIL_TYPE, detail: { fleet: this.plan.fleetName, reason, specHash: accessSpecHash(this.spec) } });
         return at;
     }
 
@@ -623,7 +687,7 @@ export class LocalFleet {
         // Containers first: the mapping's loops then end with their invocations instead of waiting on them.
         this.lambda?.stop();
         await Promise.race([this.mapping?.stop(), new Promise((r) => setTimeout(r, 5000))]);
-        await this.endpoint.stop();
+        if (this.ownsAccount) await this.account.stop();
         await Promise.allSettled(this.hosts.map((h) => h.sandbox?.stop()));
         fs.rmSync(this.workDir, { recursive: true, force: true });
         liveTempPaths.delete(this.workDir);

@@ -5,7 +5,8 @@
  *
  * - SSM, JSON 1.1 (`X-Amz-Target: AmazonSSM.<Action>`): SendCommand, GetCommandInvocation,
  *   ListCommandInvocations, DescribeInstanceInformation, PutParameter, GetParameter, GetParameters,
- *   GetParametersByPath, DeleteParameter;
+ *   GetParametersByPath, DeleteParameter, StartSession (the `AWS-StartSSHSession` tunnel: its stream
+ *   is the instance's sshd, which the central server's session-manager-plugin stand-in connects to);
  * - EC2, Query/XML (`Action=DescribeInstances`): instance-id, tag:<key>, tag-key and
  *   instance-state-name filters;
  * - SQS, JSON 1.0 (`X-Amz-Target: AmazonSQS.<Action>`): SendMessage, GetQueueUrl on local queues.
@@ -24,7 +25,7 @@ import { createHash, randomUUID } from "crypto";
 import { EventEmitter } from "events";
 import { COMMAND_RESULT_DETAIL_TYPE, EC2_RUNNING_DETAIL_TYPE, SSM_ASSOCIATION_DETAIL_TYPE } from "../core/events";
 import type { LocalEventBus } from "./eventBus";
-import { AwsApiError, FakeAwsServer, HandlerTable, OpHandler, startFakeAwsServer } from "./fakeAws";
+import { AwsApiError, CallContext, FakeAwsServer, HandlerTable, OpHandler, startFakeAwsServer } from "./fakeAws";
 import { LOCAL_ACCOUNT_ID, LOCAL_REGION, LocalQueue } from "./queue";
 
 export const SSM_OUTPUT_LIMIT = 24_000;
@@ -84,6 +85,8 @@ export interface LocalInstance {
     runner: DocumentRunner;
     ipAddress: string;
     computerName: string;
+    /** Where the instance's sshd listens, for Session Manager's SSH tunnel (StartSession). */
+    sshEndpoint?: { host: string; port: number };
 }
 
 export interface Invocation {
@@ -127,6 +130,8 @@ export interface EndpointKnobs {
     associationDocument?: string;
     /** The Provisioner's IAM condition (ssm:resourceTag/<key> = value): one untagged id denies the whole SendCommand. */
     requiredTag?: { key: string; value: string };
+    /** The same condition per caller (access key id -> tag): each fleet's Lambda role has its own. Wins over requiredTag. */
+    requiredTagByAccessKey?: Record<string, { key: string; value: string }>;
 }
 
 export interface LocalSsmEndpointOptions {
@@ -261,7 +266,7 @@ export class LocalSsmEndpoint extends EventEmitter {
     }
 
     /** Registers an instance (state pending). `launch` makes it run. */
-    addInstance(i: { instanceId?: string; tags: Record<string, string>; runner: DocumentRunner; ipAddress?: string; computerName?: string }): LocalInstance {
+    addInstance(i: { instanceId?: string; tags: Record<string, string>; runner: DocumentRunner; ipAddress?: string; computerName?: string; sshEndpoint?: { host: string; port: number } }): LocalInstance {
         const instanceId = i.instanceId ?? `i-${randomUUID().replace(/-/g, "").slice(0, 17)}`;
         const inst: LocalInstance = {
             instanceId,
@@ -270,6 +275,7 @@ export class LocalSsmEndpoint extends EventEmitter {
             runner: i.runner,
             ipAddress: i.ipAddress ?? "127.0.0.1",
             computerName: i.computerName ?? `ip-127-0-0-1.${instanceId}`,
+            ...(i.sshEndpoint ? { sshEndpoint: i.sshEndpoint } : {}),
         };
         this.instances.set(instanceId, inst);
         return inst;
@@ -373,18 +379,19 @@ export class LocalSsmEndpoint extends EventEmitter {
     handlerTable(): HandlerTable {
         const guard = (service: string, action: string, fn: OpHandler, code = "ThrottlingException"): OpHandler => {
             const key = service === "ssm" ? action : `${service}:${action}`;
-            return async (input: unknown) => {
+            return async (input: unknown, ctx?: CallContext) => {
                 try {
                     this.throttle(key, code);
-                    return await fn((input ?? {}) as Record<string, unknown>);
+                    return await fn((input ?? {}) as Record<string, unknown>, ctx);
                 } catch (err) {
                     this.count(this.stats.errors, `${key}:${(err as Error).name}`);
                     throw err;
                 }
             };
         };
-        const ssm: Record<string, (i: Record<string, unknown>) => unknown> = {
-            SendCommand: (i) => this.sendCommand(i),
+        const ssm: Record<string, (i: Record<string, unknown>, ctx?: CallContext) => unknown> = {
+            SendCommand: (i, ctx) => this.sendCommand(i, ctx),
+            StartSession: (i) => this.startSession(i),
             GetCommandInvocation: (i) => this.getCommandInvocation(i),
             ListCommandInvocations: (i) => this.listCommandInvocations(i),
             DescribeInstanceInformation: (i) => this.describeInstanceInformation(i),
@@ -398,7 +405,7 @@ export class LocalSsmEndpoint extends EventEmitter {
             SendMessage: (i) => this.sqsSendMessage(i),
             GetQueueUrl: (i) => this.sqsGetQueueUrl(i),
         };
-        const wrap = (service: string, t: Record<string, (i: Record<string, unknown>) => unknown>, code?: string) =>
+        const wrap = (service: string, t: Record<string, (i: Record<string, unknown>, ctx?: CallContext) => unknown>, code?: string) =>
             Object.fromEntries(Object.entries(t).map(([a, f]) => [a, guard(service, a, f as OpHandler, code)]));
         return {
             ssm: wrap("ssm", ssm),
@@ -429,7 +436,29 @@ export class LocalSsmEndpoint extends EventEmitter {
 
     // ------------------------------------------------------------------ SSM: Run Command
 
-    private sendCommand(input: Record<string, unknown>): unknown {
+    /**
+     * StartSession with `AWS-StartSSHSession`, as `aws ssm start-session` calls it: the target must be a
+     * running instance whose agent is online (else TargetNotConnected). The stream (the service's
+     * data channel to the agent, which opens the port on the instance) is the instance's sshd here:
+     * `StreamUrl` is `tcp://<address>:<port>`, what the local session-manager-plugin connects to.
+     */
+    private startSession(input: Record<string, unknown>): unknown {
+        const target = String(input.Target ?? "");
+        if (input.DocumentName !== "AWS-StartSSHSession") throw new ApiError("InvalidDocument", `the local endpoint serves only AWS-StartSSHSession sessions; got ${String(input.DocumentName)}`);
+        const port = (input.Parameters as Record<string, string[]> | undefined)?.portNumber?.[0] ?? "22";
+        const inst = this.instances.get(target);
+        if (!inst || !this.isOnline(inst)) throw new ApiError("TargetNotConnected", `${target} is not connected.`);
+        if (port !== "22" || !inst.sshEndpoint) throw new ApiError("InvalidParameters", `nothing listens on port ${port} of ${target}`);
+        const sessionId = `pka-local-${randomUUID()}`;
+        return { SessionId: sessionId, TokenValue: randomUUID(), StreamUrl: `tcp://${inst.sshEndpoint.host}:${inst.sshEndpoint.port}` };
+    }
+
+    /** Makes a queue reachable through SQS SendMessage/GetQueueUrl (another fleet's DLQ in the same account). */
+    addQueue(q: LocalQueue): void {
+        this.queues.set(q.name, q);
+    }
+
+    private sendCommand(input: Record<string, unknown>, ctx?: CallContext): unknown {
         const documentName = input.DocumentName;
         if (typeof documentName !== "string" || !documentName) throw new ApiError("ValidationException", "1 validation error detected: DocumentName must not be null");
         const docKey = documentName.startsWith("arn:") ? documentName.slice(documentName.lastIndexOf("/") + 1) : documentName;
@@ -452,7 +481,7 @@ export class LocalSsmEndpoint extends EventEmitter {
         }
         if (Buffer.byteLength(JSON.stringify(input.Parameters ?? {})) > 64 * 1024) throw new ApiError("InvalidParameters", "parameters exceed 64 KB");
         const parameters = this.checkParameters(document, input.Parameters);
-        const required = this.knobs.requiredTag;
+        const required = (ctx?.accessKeyId !== undefined ? this.knobs.requiredTagByAccessKey?.[ctx.accessKeyId] : undefined) ?? this.knobs.requiredTag;
         if (required) {
             const denied = ids.map(String).find((id) => this.instances.get(id)?.tags[required.key] !== required.value);
             if (denied) {
@@ -816,7 +845,7 @@ export class LocalSsmEndpoint extends EventEmitter {
         );
         return {
             Reservations: matching.map((inst) => ({
-                Instances: [{ InstanceId: inst.instanceId, Tags: Object.entries(inst.tags).map(([Key, Value]) => ({ Key, Value })) }],
+                Instances: [{ InstanceId: inst.instanceId, PrivateIpAddress: inst.ipAddress, Tags: Object.entries(inst.tags).map(([Key, Value]) => ({ Key, Value })) }],
             })),
         };
     }

@@ -147,17 +147,44 @@ describe("PkaFleet (pka-fleet:index:PkaFleet) under AWS mocks", function () {
         assert.ok(Object.keys(assoc[0].inputs.parameters).length >= 1);
     });
 
-    it("sshConfig and knownHostsCommand name the fleet's files and paths", async () => {
+    it("sshConfig includes the fleet's own host file; knownHostsCommand writes it with the fleet's user, keys and pins (test/ssh-config.test.ts resolves them with ssh -G)", async () => {
         const fleet = await build(baseArgs());
         const cfg = (await peek(fleet.sshConfig)).value;
-        assert.match(cfg, /^Host i-\* mi-\*$/m);
-        assert.match(cfg, /^\s+User svc_user$/m);
-        assert.match(cfg, /^\s+IdentityFile ~\/\.ssh\/pka-web-alice$/m);
-        assert.match(cfg, /^\s+UserKnownHostsFile ~\/\.ssh\/known_hosts\.pka-web$/m);
-        assert.match(cfg, /^\s+StrictHostKeyChecking yes$/m);
+        assert.deepStrictEqual(cfg.split("\n").filter((l) => l.trim() && !l.startsWith("#")), ["Match all", "Include ~/.ssh/config.pka-web"]);
+        assert.ok(!/^Host /m.test(cfg), "no Host pattern that would take another fleet's hosts");
         const cmd = (await peek(fleet.knownHostsCommand)).value;
         assert.ok(cmd.includes("--path '/pka/web/known_hosts'"));
         assert.ok(cmd.includes("'Name=tag:pka-fleet,Values=web'"));
+        assert.ok(cmd.includes('"$HOME/.ssh/known_hosts.pka-web"') && cmd.includes('"$HOME/.ssh/config.pka-web"'));
+        // The service account is the User; keys the central server holds: generated ones (svc_user first), not carol's or the fallback.
+        assert.match(cmd, /^(s=')? {4}User svc_user$/m);
+        assert.deepStrictEqual(cmd.match(/^ {4}IdentityFile .*$/gm), ["    IdentityFile ~/.ssh/pka-web-svc_user", "    IdentityFile ~/.ssh/pka-web-alice"]);
+        assert.match(cmd, /^ {4}UserKnownHostsFile ~\/\.ssh\/known_hosts\.pka-web$/m);
+        assert.match(cmd, /^ {4}StrictHostKeyChecking yes'; /m);
+    });
+
+    it("the default fleet name is the resource name and the stack: paths and tag differ per stack", async () => {
+        const args = { ...baseArgs(), fleetName: undefined, targetTag: undefined };
+        const fleet = await build(args);
+        assert.strictEqual((await peek(fleet.accessParameterPath)).value, "/pka/web-test/access");
+        const lambda = mocks.created.find((c) => c.type === "aws:lambda/function:Function");
+        assert.strictEqual(lambda!.inputs.environment.variables.PKA_TARGET_TAG, "pka-fleet=web-test");
+    });
+
+    for (const [what, name, args, message] of [
+        ["a default fleet name (resource name and stack) over 32 characters", "web-fleet-of-the-payments-team", { fleetName: undefined }, /`fleetName` must match.*default: the resource name and the stack, "web-fleet-of-the-payments-team" and "test"; set `fleetName`/],
+        ["a resource name whose children's AWS names would be too long", "w".repeat(33), {}, /the resource name "w{33}" is 33 characters: its EventBridge rule would be named `w{33}-provisioner-association-<7 random hex>` \(65 characters\), over AWS's limit of 64; use a resource name of at most 32/],
+    ] as const) {
+        it(`refuses ${what} before creating any resource`, async () => {
+            assert.throws(() => new mod.PkaFleet(name, { ...baseArgs(), ...args }), (e: Error) => message.test(e.message) || assert.fail(e.message));
+            await new Promise((r) => setTimeout(r, 50));
+            assert.deepStrictEqual(mocks.registered, []);
+        });
+    }
+
+    it("an explicit fleetName keeps its paths in every stack; a 32-character resource name fits every AWS name", async () => {
+        const fleet = await build({ ...baseArgs(), fleetName: "web" }, "w".repeat(32));
+        assert.strictEqual((await peek(fleet.accessParameterPath)).value, "/pka/web/access");
     });
 
     // Bad args: each fails before any resource, with a message naming the input.

@@ -6,7 +6,7 @@
 import * as assert from "assert";
 import * as pulumi from "@pulumi/pulumi";
 import type * as ProvisionerModule from "../components/Provisioner";
-import { associationPattern, commandResultPattern, EC2_RUNNING_PATTERN, PUSH_PATTERN } from "../core/events";
+import { associationPattern, commandResultPattern, EC2_RUNNING_PATTERN, pushPattern } from "../core/events";
 import { defaultNodeRuntime } from "../core/runtimes";
 
 interface Created {
@@ -198,7 +198,7 @@ describe("Provisioner component (pka-fleet:index:Provisioner) under mocks", func
         await build();
         const key = (p: any) => p["detail-type"][0];
         const patterns = mocks.of("aws:cloudwatch/eventRule:EventRule").map((r) => JSON.parse(r.inputs.eventPattern)).sort((a, b) => key(a).localeCompare(key(b)));
-        const expected = [EC2_RUNNING_PATTERN, associationPattern("pka-setup"), commandResultPattern("pka-setup"), PUSH_PATTERN].map((p) => JSON.parse(JSON.stringify(p)));
+        const expected = [EC2_RUNNING_PATTERN, associationPattern("pka-setup"), commandResultPattern("pka-setup"), pushPattern("web")].map((p) => JSON.parse(JSON.stringify(p)));
         assert.deepStrictEqual(patterns, expected.sort((a, b) => key(a).localeCompare(key(b))));
         for (const t of mocks.of("aws:cloudwatch/eventTarget:EventTarget")) {
             assert.match(t.inputs.arn, /web-queue/);

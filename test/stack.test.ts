@@ -59,7 +59,8 @@ describe("stack program (Pulumi.yaml main -> index.ts) with Pulumi.example.yaml"
         assert.strictEqual(o.accessParameterPath.value, "/pka/web/access");
         assert.strictEqual(o.knownHostsPath.value, "/pka/web/known_hosts");
         assert.deepStrictEqual(o.fingerprints.keys, ["alice", "auditor", "carol", "deploy", "svc_user"]);
-        assert.match(String(o.sshConfig.value), /UserKnownHostsFile ~\/\.ssh\/known_hosts\.pka-web/);
+        assert.match(String(o.sshConfig.value), /Include ~\/\.ssh\/config\.pka-web/);
+        assert.match(String(o.knownHostsCommand.value), /known_hosts\.pka-web/);
         assert.match(String(o.knownHostsCommand.value), /Name=tag:pka-fleet,Values=web/);
     });
 
