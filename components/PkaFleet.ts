@@ -1,13 +1,13 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
-import { AccessSpec, accessSpecHash, canonicalAccessSpecJson, normalizeKeyOptions, userNameProblem, validateAccessSpec } from "../core/accessSpec";
+import { AccessSpec, AccessSpecError, accessSpecHash, canonicalAccessSpecJson, normalizeKeyOptions, userNameProblem, validateAccessSpec } from "../core/accessSpec";
 import { documentParameters } from "../core/document";
 import { ACCESS_CHUNK_BYTES, ACCESS_MAX_CHUNKS, splitAccessSpec } from "../core/accessStore";
 import { DEFAULT_KEY_RULES, INSTALLABLE_KEY_TYPES, judgeKey, judgeKeySpec, KeyRules, parsePublicKey } from "../core/keys";
 import { shQuote } from "../core/shell";
 import { ALL_TRIGGERS, AUTONAME_SUFFIX_LENGTH, checkKeyRuleArgs, FleetKeyRules, FleetTrigger, Provisioner, PROVISIONER_AUTONAMES, RETENTION_DAYS } from "./Provisioner";
 import { SetupDocument } from "./SetupDocument";
-import { planSshKeyPair, SshKeyPair, SshKeyPairGenerate } from "./SshKeyPair";
+import { deployError, planSshKeyPair, redactSecretValue, SshKeyPair, SshKeyPairGenerate } from "./SshKeyPair";
 
 /** Sudo for a fleet user. */
 export const SudoMode = {
@@ -155,7 +155,7 @@ export function planFleet(name: string, args: PkaFleetArgs, stack: string = pulu
     if (args.fallbackPublicKey !== undefined && args.fallbackPublicKey !== "") {
         const info = parsePublicKey(String(args.fallbackPublicKey), "`fallbackPublicKey`");
         const bad = judgeKey(info, keyRules, { label: "`fallbackPublicKey`" });
-        if (bad.length) fail(`\`fallbackPublicKey\`: ${bad.join(" ")}`);
+        if (bad.length) fail(bad.join(" "));
         fallbackKeys = [info.publicKey];
     }
     if (!Array.isArray(args.users) || args.users.length === 0) fail("`users` must list at least one user: { name, sudo, publicKeys | generateKey }.");
@@ -168,7 +168,8 @@ export function planFleet(name: string, args: PkaFleetArgs, stack: string = pulu
         if (!u || typeof u !== "object") fail(`\`${p}\` must be an object { name, sudo, publicKeys | generateKey }.`);
         if (typeof u.name !== "string") fail(`\`${p}.name\` is required: the login name.`);
         const problem = userNameProblem(u.name);
-        if (problem) fail(`\`${p}.name\` ${JSON.stringify(u.name)}: ${problem}.`);
+        // A reserved name's reason starts with the name itself: said once.
+        if (problem) fail(`\`${p}.name\` ${JSON.stringify(u.name)} ${problem.startsWith(`'${u.name}' `) ? problem.slice(u.name.length + 3) : problem}.`);
         const sudo = u.sudo ?? "none";
         if (sudo !== "nopasswd" && sudo !== "none") fail(`\`${p}.sudo\` must be "nopasswd" or "none"; got ${JSON.stringify(sudo)}.`);
         if (u.publicKeys !== undefined && !Array.isArray(u.publicKeys)) fail(`\`${p}.publicKeys\` must be a list of OpenSSH public key lines.`);
@@ -178,7 +179,7 @@ export function planFleet(name: string, args: PkaFleetArgs, stack: string = pulu
             if (typeof k === "string") {
                 const info = parsePublicKey(k, `\`${p}.publicKeys[${j}]\``);
                 const bad = judgeKey(info, keyRules, { label: `\`${p}.publicKeys[${j}]\`` });
-                if (bad.length) fail(`\`${p}.publicKeys[${j}]\`: ${bad.join(" ")}`);
+                if (bad.length) fail(bad.join(" "));
                 plainKeys.push(info.publicKey);
             } else {
                 pendingKeys++;
@@ -189,9 +190,9 @@ export function planFleet(name: string, args: PkaFleetArgs, stack: string = pulu
             if (typeof u.generateKey !== "object" || u.generateKey === null) fail(`\`${p}.generateKey\` must be an object { keyType, bits, curve, passphrase, ppk }.`);
             let planned: ReturnType<typeof planSshKeyPair> | undefined;
             try {
-                planned = planSshKeyPair({ generate: u.generateKey, ec2KeyName: u.ec2KeyName });
+                planned = planSshKeyPair({ generate: u.generateKey, ec2KeyName: u.ec2KeyName }, { generate: `${p}.generateKey`, ec2KeyName: `${p}.ec2KeyName` });
             } catch (e) {
-                fail(`\`${p}.generateKey\`: ${(e as Error).message}`);
+                fail((e as Error).message);
             }
             // The generated key ends up in the access spec: it must pass the fleet's rules too, or the
             // Lambda would refuse the whole spec at run time.
@@ -218,9 +219,9 @@ export function planFleet(name: string, args: PkaFleetArgs, stack: string = pulu
         }
         if (keyOptions !== undefined) {
             try {
-                keyOptions = normalizeKeyOptions(keyOptions, `${p}.keyOptions`);
+                keyOptions = normalizeKeyOptions(keyOptions, `\`${p}.keyOptions\`${u.fromCidrs ? " (with fromCidrs)" : ""}`);
             } catch (e) {
-                fail(`\`${p}.keyOptions\`${u.fromCidrs ? " (with fromCidrs)" : ""}: ${(e as Error).message}`);
+                fail((e as Error).message);
             }
         }
         if (u.adopt !== undefined && typeof u.adopt !== "boolean") fail(`\`${p}.adopt\` must be true or false; got ${JSON.stringify(u.adopt)}.`);
@@ -237,7 +238,7 @@ export function planFleet(name: string, args: PkaFleetArgs, stack: string = pulu
     try {
         known = validateAccessSpec({ users: probe }, { keyRules, fallbackKeys, now: new Date() });
     } catch (e) {
-        return fail(`\`users\`: ${(e as Error).message}`);
+        return fail(specProblem(e, plainKeyInputs(args.users)));
     }
     try {
         documentParameters(known); // SSM's 64 KB limit for document plus parameters
@@ -258,6 +259,72 @@ export function buildAccessSpec(plan: FleetPlan, keysByUser: string[][]): Access
     return validateAccessSpec({
         users: plan.users.map((u, i) => ({ name: u.name, sudo: u.sudo, keys: keysByUser[i], ...(u.keyOptions ? { keyOptions: u.keyOptions } : {}), ...(u.adopt ? { adopt: true } : {}) })),
     }, { keyRules: plan.keyRules, fallbackKeys: plan.fallbackKeys });
+}
+
+/** Where the user wrote each plain (string) key of `users[i].publicKeys`: the spec lists these first. */
+export function plainKeyInputs(users: readonly FleetUser[]): string[][] {
+    return users.map((u, i) => (Array.isArray(u?.publicKeys) ? u.publicKeys : []).flatMap((k, j) => (typeof k === "string" ? [`users[${i}].publicKeys[${j}]`] : [])));
+}
+
+/**
+ * A refusal of the spec PkaFleet builds, in the names of PkaFleet's args: the spec's
+ * `users[i].keys[k]` is the input the key came from (`keyInputs[i][k]`: `users[i].publicKeys[j]` or
+ * `users[i].generateKey`), its empty key list the user's missing key, its fallback keys
+ * `fallbackPublicKey`; anything else is about `users`.
+ */
+export function specProblem(e: unknown, keyInputs: string[][]): string {
+    const message = e instanceof Error ? e.message : String(e);
+    const path = e instanceof AccessSpecError ? e.path : "";
+    const rest = path && message.startsWith(`${path}:`) ? message.slice(path.length + 1).trimStart() : message;
+    let m: RegExpExecArray | null;
+    if ((m = /^users\[(\d+)\]\.keys\[(\d+)\]$/.exec(path))) {
+        const input = keyInputs[Number(m[1])]?.[Number(m[2])] ?? `users[${m[1]}]`;
+        return message.split(path).join(`\`${input}\``);
+    }
+    if ((m = /^users\[(\d+)\]\.keys$/.exec(path))) {
+        return `\`users[${m[1]}]\` has no key: give it \`publicKeys\` or \`generateKey\`, or set \`fallbackPublicKey\` for users without a key of their own.`;
+    }
+    if (/^users\[\d+\]\.[A-Za-z]+$/.test(path)) return `\`${path}\`: ${rest}`;
+    if (/^fallbackKeys \(option\)\[\d+\]$/.test(path)) return message.split(path).join("`fallbackPublicKey`");
+    return `\`users\`: ${rest}`;
+}
+
+/** A key known only at deployment, with the input it came from and whether its value is secret. */
+export interface DeployKey {
+    key: unknown;
+    /** As the user wrote it: `users[1].publicKeys[0]`, `users[2].generateKey`. */
+    input: string;
+    secret: boolean;
+}
+
+/**
+ * The final spec and its parameter chunks once every key is known (`late[i]`: user i's keys known
+ * only at deployment, after the plain ones). Throws naming the input as the user wrote it, never
+ * quoting a secret value.
+ */
+export function checkDeploySpec(plan: FleetPlan, plainInputs: string[][], late: DeployKey[][]): { spec: AccessSpec; chunks: { name: string; value: string }[] } {
+    const inputs = plan.users.map((u, i) => [...(plainInputs[i] ?? []), ...late[i].map((k) => k.input)]);
+    let spec: AccessSpec;
+    try {
+        spec = buildAccessSpec(plan, plan.users.map((u, i) => [...u.plainKeys, ...late[i].map((k) => k.key as string)]));
+    } catch (e) {
+        const m = e instanceof AccessSpecError ? /^users\[(\d+)\]\.keys\[(\d+)\]$/.exec(e.path) : null;
+        const i = m ? Number(m[1]) : -1;
+        const k = m ? Number(m[2]) - (plainInputs[i]?.length ?? 0) : -1;
+        const bad = k >= 0 ? late[i]?.[k] : undefined;
+        throw new Error(redactSecretValue(specProblem(e, inputs), bad?.key, bad?.secret === true));
+    }
+    let chunks: { name: string; value: string }[];
+    try {
+        documentParameters(spec); // SSM's 64 KB limit for document plus parameters, with the real keys
+        chunks = splitAccessSpec(canonicalAccessSpecJson(spec), plan.accessPath);
+    } catch (e) {
+        throw new Error(`\`users\`: with the keys known at deployment, ${(e as Error).message}`);
+    }
+    if (chunks.length > plan.slots) {
+        throw new Error(`\`users\`: with the keys known at deployment the access spec needs ${chunks.length} SSM parameters, more than the ${plan.slots} planned for keys up to RSA-16384; split the fleet.`);
+    }
+    return { spec, chunks };
 }
 
 /**
@@ -296,7 +363,8 @@ export class PkaFleet extends pulumi.ComponentResource {
         try {
             p = planFleet(name, args);
         } catch (e) {
-            throw new Error(`PkaFleet "${name}": ${(e as Error).message}`);
+            // A RunError: Pulumi prints the message alone (no stack); nothing is registered yet.
+            throw new pulumi.RunError(`PkaFleet "${name}": ${(e as Error).message}`);
         }
         super("pka-fleet:index:PkaFleet", name, {}, opts);
         const tags = { ...(args.tags ?? {}), "pka-fleet:fleet": p.fleetName };
@@ -310,24 +378,42 @@ export class PkaFleet extends pulumi.ComponentResource {
                 ec2KeyName: u.ec2KeyName,
             }, { parent: this }));
         }
-        const keysByUser: pulumi.Output<string[][]> = pulumi.all(args.users.map((u, i) => pulumi.all([
-            ...p.users[i].plainKeys,
-            ...(u.publicKeys ?? []).filter((k) => typeof k !== "string"),
-            ...(keyPairs.has(u.name) ? [keyPairs.get(u.name)!.publicKey] : []),
+        // Keys known only at deployment (Outputs, generated keys), each with the input it came from.
+        const deployKey = (k: pulumi.Input<string>, input: string): pulumi.Output<DeployKey> => {
+            const o = pulumi.output(k);
+            return pulumi.all([o, pulumi.isSecret(o)]).apply(([key, secret]) => ({ key, input, secret }));
+        };
+        const lateKeys = pulumi.all(args.users.map((u, i) => pulumi.all([
+            ...(u.publicKeys ?? []).flatMap((k, j) => (typeof k === "string" ? [] : [deployKey(k, `users[${i}].publicKeys[${j}]`)])),
+            ...(keyPairs.has(u.name) ? [deployKey(keyPairs.get(u.name)!.publicKey, `users[${i}].generateKey`)] : []),
         ])));
-        const spec = keysByUser.apply((keys) => buildAccessSpec(p, keys));
-        const json = spec.apply(canonicalAccessSpecJson);
+        // The one place those keys are checked. Every child and output below takes its result, so a
+        // refused key is one error, attached to this component, instead of one per consuming child.
+        const plainInputs = plainKeyInputs(args.users);
+        type Checked = ReturnType<typeof checkDeploySpec>;
+        const outcome = lateKeys.apply((late): { ok: Checked; error?: undefined } | { ok?: undefined; error: pulumi.ResourceError } => {
+            try {
+                return { ok: checkDeploySpec(p, plainInputs, late) };
+            } catch (e) {
+                return { error: deployError(this, `PkaFleet "${name}": ${(e as Error).message}`) };
+            }
+        });
+        // This component's own outputs reject with the refusal (one error object); its children wait
+        // for a spec that passed, so a refused one leaves them unregistered (nothing is created) and
+        // the refusal surfaces through this component, not once per child that consumes the spec.
+        const checked = outcome.apply((o) => { if (o.error) throw o.error; return o.ok!; });
+        const passed = outcome.apply((o) => (o.error ? new Promise<Checked>(() => undefined) : Promise.resolve(o.ok!)));
+        const spec = checked.apply((c) => c.spec);
         this.accessSpecHash = spec.apply(accessSpecHash);
+        const childSpec = passed.apply((c) => c.spec);
+        /** Children that need no spec wait for it too. */
+        const specChecked = passed.apply((): pulumi.Resource[] => []);
 
         // Public keys and user names are not secret, so the chunks are plain `String` parameters
         // that operators (and previews) can read; integrity comes from IAM on the path, and the hash in every
         // chunk lets the Lambda refuse a torn read. Slots beyond the spec hold a filler the
         // reader ignores, so the count stays fixed while keys are unknown (preview).
-        const chunks = json.apply((j) => {
-            const c = splitAccessSpec(j, p.accessPath);
-            if (c.length > p.slots) throw new Error(`access spec needs ${c.length} parameters, ${p.slots} were planned`);
-            return c;
-        });
+        const chunks = passed.apply((c) => c.chunks);
         const params: aws.ssm.Parameter[] = [];
         for (let i = 0; i < p.slots; i++) {
             params.push(new aws.ssm.Parameter(`${name}-access-${i}`, {
@@ -342,14 +428,14 @@ export class PkaFleet extends pulumi.ComponentResource {
             }, { parent: this }));
         }
 
-        const document = new SetupDocument(`${name}-document`, { tags }, { parent: this });
+        const document = new SetupDocument(`${name}-document`, { tags }, { parent: this, dependsOn: specChecked });
         const provisioner = new Provisioner(`${name}-provisioner`, {
             documentName: document.documentName,
             documentArn: document.documentArn,
             targetTag: p.tag,
             accessParameterPath: p.accessPath,
             knownHostsPath: p.knownHostsPath,
-            accessSpecHash: this.accessSpecHash,
+            accessSpecHash: childSpec.apply(accessSpecHash),
             triggers: p.triggers,
             logRetentionDays: p.logRetentionDays,
             keyRules: p.keyRules,
@@ -363,7 +449,7 @@ export class PkaFleet extends pulumi.ComponentResource {
                 associationName: `pka-${p.fleetName}-drift-correction`,
                 targets: [{ key: `tag:${p.tag.key}`, values: [p.tag.value] }],
                 scheduleExpression: p.schedule,
-                parameters: spec.apply(associationParameters),
+                parameters: childSpec.apply(associationParameters),
                 complianceSeverity: "HIGH",
                 maxConcurrency: "10%",
                 maxErrors: "10%",

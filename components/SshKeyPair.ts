@@ -88,7 +88,7 @@ type Spec = { keyType: SshKeyType; bits: number; curve?: SshKeyCurve };
  * keyType/bits/curve with defaults applied (core/keys resolveKeySpec: ed25519; ecdsa nistp256;
  * rsa 4096) and judged by the key rules (for EC2 import too). Throws naming the input.
  */
-export function resolveSshKeySpec(input: string, a: { keyType?: string; bits?: number; curve?: string }, ec2Import: boolean): Spec {
+export function resolveSshKeySpec(input: string, a: { keyType?: string; bits?: number; curve?: string }, ec2Import: boolean, ec2KeyNameInput = "ec2KeyName"): Spec {
     let resolved: { type: string; bits: number; curve?: string };
     try {
         resolved = resolveKeySpec({ type: a.keyType, bits: a.bits, curve: a.curve });
@@ -100,7 +100,7 @@ export function resolveSshKeySpec(input: string, a: { keyType?: string; bits?: n
     const spec = { keyType: resolved.type, bits: resolved.bits, curve: resolved.curve } as Spec;
     const label = `\`${input}\` (${spec.keyType} ${spec.curve ?? spec.bits})`;
     const violations = judgeKeySpec({ type: spec.keyType, bits: spec.bits, curve: spec.curve }, undefined, { ec2Import, service: true, label });
-    if (violations.length) throw new Error(violations.join(" ") + (ec2Import ? " (`ec2KeyName` is set.)" : ""));
+    if (violations.length) throw new Error(violations.join(" ") + (ec2Import ? ` (\`${ec2KeyNameInput}\` is set.)` : ""));
     return spec;
 }
 
@@ -130,6 +130,34 @@ export function checkComment(input: string, c: string): string {
     if (/[\x00-\x1f\x7f]/.test(c) || c.length > 1024) throw new Error(`\`${input}\` must be one line of printable text (at most 1024 characters).`);
     return c;
 }
+
+/**
+ * The error a pka-fleet component raises for a value known only at deployment (an Output): a
+ * `pulumi.ResourceError` attached to the component, printed without a stack. Every child that
+ * consumes the failing value rejects with this one object, which Pulumi's program runner reports
+ * once. Its message is kept as written: the SDK prefixes an error that passes through a child's
+ * inputs with that child's property (`error serializing property "insecureValue": ...`), a name
+ * the user never wrote; the message already names the component and the input.
+ */
+export function deployError(resource: pulumi.Resource, message: string): pulumi.ResourceError {
+    const e = new pulumi.ResourceError(message, resource, true);
+    Object.defineProperty(e, "message", { get: () => message, set: () => undefined, enumerable: false, configurable: true });
+    return e;
+}
+
+/**
+ * A refusal of a secret value must not quote it: every quoted fragment of `message` ('...') that
+ * occurs in `value` becomes '<secret>' (key errors quote at most a short token of the input).
+ */
+export function redactSecretValue(message: string, value: unknown, secret: boolean): string {
+    if (!secret) return message;
+    const text = typeof value === "string" ? value : "";
+    return message.replace(/'([^']*)'/g, (all, inner: string) => (inner !== "" && text.includes(inner.replace(/\.\.\.$/, "")) ? "'<secret>'" : all)) +
+        " (The value is secret: it is not shown.)";
+}
+
+/** Where `pulumi.runtime.setMocks` leaves a provider's outputs empty, the fix. */
+const MOCKS_HINT = "under pulumi.runtime.setMocks, use PkaMocks from pka-fleet/testing";
 
 /**
  * The command `onHost` runs on the central server (through `sh -c`, whatever the login shell is).
@@ -190,8 +218,11 @@ type Plan =
     | { source: "onHost"; spec: Spec; path: string }
     | { source: "import"; info?: KeyInfo };
 
-/** Validates the args (pure; no resource exists yet). Throws with a message naming the inputs. */
-export function planSshKeyPair(args: SshKeyPairArgs): Plan {
+/**
+ * Validates the args (pure; no resource exists yet). Throws with a message naming the inputs;
+ * `names` says how the caller's user wrote `generate` and `ec2KeyName` (PkaFleet: `users[1].generateKey`).
+ */
+export function planSshKeyPair(args: SshKeyPairArgs, names: { generate?: string; ec2KeyName?: string } = {}): Plan {
     const given = (["generate", "onHost", "publicKey"] as const).filter((k) => args[k] !== undefined && args[k] !== null);
     if (given.length !== 1) {
         throw new Error(`Give exactly one key source: \`generate\` (a new key kept in stack state), \`onHost\` (a key made by ssh-keygen ` +
@@ -200,9 +231,10 @@ export function planSshKeyPair(args: SshKeyPairArgs): Plan {
     const ec2Import = args.ec2KeyName !== undefined;
     if (args.generate) {
         const g = args.generate;
-        if (typeof g.comment === "string") checkComment("generate.comment", g.comment);
-        if (g.service !== undefined && typeof g.service !== "boolean") throw new Error(`\`generate.service\` must be true or false; got ${JSON.stringify(g.service)}.`);
-        return { source: "generate", spec: resolveSshKeySpec("generate", g, ec2Import) };
+        const at = names.generate ?? "generate";
+        if (typeof g.comment === "string") checkComment(`${at}.comment`, g.comment);
+        if (g.service !== undefined && typeof g.service !== "boolean") throw new Error(`\`${at}.service\` must be true or false; got ${JSON.stringify(g.service)}.`);
+        return { source: "generate", spec: resolveSshKeySpec(at, g, ec2Import, names.ec2KeyName) };
     }
     if (args.onHost) {
         const h = args.onHost;
@@ -247,12 +279,22 @@ export class SshKeyPair extends pulumi.ComponentResource {
             problem = (e as Error).message;
         }
         super("pka-fleet:index:SshKeyPair", name, {}, opts);
-        if (!plan) throw new pulumi.ResourceError(`SshKeyPair "${name}": ${problem}`, this);
+        if (!plan) throw new pulumi.ResourceError(`SshKeyPair "${name}": ${problem}`, this, true);
         const ec2Import = args.ec2KeyName !== undefined;
         const none = pulumi.output(undefined as string | undefined);
         this.createdAt = none;
         this.privateKey = none;
         this.privateKeyPpk = none;
+        // A key known only at deployment is checked in one apply; every output and child takes its
+        // result, so a refusal is one error, attached to this component.
+        const refuse = (message: string) => deployError(this, `SshKeyPair "${name}": ${message}`);
+        const checked = (input: string, line: string, secret: boolean): KeyInfo => {
+            try {
+                return checkPublicKey(input, line, ec2Import);
+            } catch (e) {
+                throw refuse(redactSecretValue((e as Error).message, line, secret));
+            }
+        };
 
         let info: pulumi.Output<KeyInfo>;
         let pub: { publicKey: pulumi.Output<string>; fingerprint: pulumi.Output<string>; keyType: pulumi.Output<string>; bits: pulumi.Output<number> } | undefined;
@@ -269,13 +311,28 @@ export class SshKeyPair extends pulumi.ComponentResource {
                 // Only when set: keys made before the flag existed keep identical inputs.
                 ...(g.service === true ? { service: true } : {}),
             }, { parent: this });
-            pub = { publicKey: key.publicKey, fingerprint: key.fingerprint, keyType: key.keyType, bits: key.bits };
-            this.createdAt = key.createdAt;
+            // The provider's create makes these; a provider that returned none (plain mocks echo the
+            // inputs back) fails every output here, naming what is missing.
+            const made = pulumi.all([key.publicKey, key.fingerprint, key.keyType, key.bits]).apply(([publicKey, fingerprint, keyType, bits]) => {
+                const missing = Object.entries({ publicKey, fingerprint }).filter(([, v]) => typeof v !== "string" || v === "").map(([k]) => k);
+                if (missing.length) {
+                    throw refuse(`the generated key's ${missing.join(" and ")} ${missing.length > 1 ? "are" : "is"} missing from its provider's outputs (${MOCKS_HINT}, which runs the real generation)`);
+                }
+                let parsed: KeyInfo;
+                try {
+                    parsed = parsePublicKey(publicKey, "the generated key's publicKey");
+                } catch (e) {
+                    throw refuse((e as Error).message);
+                }
+                return { publicKey, fingerprint, keyType, bits, info: parsed };
+            });
+            pub = { publicKey: made.publicKey, fingerprint: made.fingerprint, keyType: made.keyType, bits: made.bits };
+            this.createdAt = pulumi.all([made, key.createdAt]).apply(([, c]) => c);
             // The engine stores these as secrets (additionalSecretOutputs); wrapping them here keeps
             // them secret for every consumer of the component, mocks included.
-            this.privateKey = pulumi.secret(key.privateKey);
-            this.privateKeyPpk = pulumi.secret(key.privateKeyPpk);
-            info = key.publicKey.apply((l) => parsePublicKey(l, "generated key"));
+            this.privateKey = pulumi.secret(pulumi.all([made, key.privateKey]).apply(([, k]) => k));
+            this.privateKeyPpk = pulumi.secret(pulumi.all([made, key.privateKeyPpk]).apply(([, k]) => k));
+            info = made.info;
         } else if (plan.source === "onHost") {
             const h = args.onHost!;
             const spec = plan.spec;
@@ -288,10 +345,18 @@ export class SshKeyPair extends pulumi.ComponentResource {
                 // A new spec or trigger replaces the command, so it runs again and rotates the key.
                 triggers: [pulumi.all([spec.keyType, spec.bits, spec.curve ?? "", h.rotationTrigger ?? ""])],
             }, { parent: this });
-            // The last line: a chatty shell profile on the server may print before the command runs.
-            info = cmd.stdout.apply((out) => checkPublicKey("onHost", out.trim().split("\n").pop() ?? "", ec2Import));
+            info = pulumi.all([cmd.stdout, pulumi.isSecret(cmd.stdout)]).apply(([out, secret]) => {
+                if (typeof out !== "string" || out.trim() === "") {
+                    throw refuse(`the onHost keygen command returned no output; it prints the public key (${MOCKS_HINT}, which answers it with a real key of the requested type)`);
+                }
+                // The last line: a chatty shell profile on the server may print before the command runs.
+                return checked("onHost", out.trim().split("\n").pop() ?? "", secret);
+            });
+        } else if (plan.info) {
+            info = pulumi.output(plan.info);
         } else {
-            info = plan.info ? pulumi.output(plan.info) : pulumi.output(args.publicKey!).apply((l) => checkPublicKey("publicKey", l, ec2Import));
+            const given = pulumi.output(args.publicKey!);
+            info = pulumi.all([given, pulumi.isSecret(given)]).apply(([l, secret]) => checked("publicKey", l, secret));
         }
         pub ??= { publicKey: info.publicKey, fingerprint: info.fingerprint, keyType: info.type, bits: info.bits };
         this.publicKey = pub.publicKey;

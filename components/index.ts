@@ -8,3 +8,7 @@ export * from "./PkaFleet";
 // Pure helpers for users who build or check an access spec themselves.
 export { validateAccessSpec, accessSpecHash, canonicalAccessSpecJson, AccessSpecError } from "../core/accessSpec";
 export type { AccessSpec, AccessUser } from "../core/accessSpec";
+// Key material: the key rules the policy pack and `pka check-key` apply, generation and PuTTY's format.
+export { KeyError, parseKey, parsePublicKey, judgeKey, judgeKeySpec, keyRulesFromPolicyConfig, generateKey, encryptPrivateKey, publicKeyOf } from "../core/keys";
+export type { KeyInfo, KeyRules } from "../core/keys";
+export { toPpk, decryptPpk } from "../core/ppk";

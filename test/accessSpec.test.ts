@@ -260,7 +260,7 @@ describe("access spec", () => {
             this.timeout(60000);
             const { planFleet } = await import("../components/PkaFleet");
             const args = (keyOptions: string) => ({ users: [{ name: "svc_user", publicKeys: [ED1], keyOptions }] });
-            assert.throws(() => planFleet("f", args('expiry-time="20000101Z"')), /`users`: users\[0\]\.keyOptions: expiry-time="20000101Z" \(2000-01-01T00:00:00Z\) is already past/);
+            assert.throws(() => planFleet("f", args('expiry-time="20000101Z"')), /`users\[0\]\.keyOptions`: expiry-time="20000101Z" \(2000-01-01T00:00:00Z\) is already past/);
             assert.equal(planFleet("f", args('expiry-time="20991231Z"')).users[0].keyOptions, 'expiry-time="20991231Z"');
         });
     });

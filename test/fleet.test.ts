@@ -198,9 +198,9 @@ describe("PkaFleet (pka-fleet:index:PkaFleet) under AWS mocks", function () {
         ["a DSA key", (a) => ({ ...a, users: [{ name: "bob", publicKeys: [KEY_DSA] }] }), /`users\[0\]\.publicKeys\[0\]`/],
         ["junk as a key", (a) => ({ ...a, users: [{ name: "bob", publicKeys: ["not a key"] }] }), /`users\[0\]\.publicKeys\[0\]`/],
         ["an option pasted as a key", (a) => ({ ...a, users: [{ name: "bob", publicKeys: [`command="sh" ${KEY_CAROL}`] }] }), /`users\[0\]\.publicKeys\[0\]`/],
-        ["a user without key and no fallback", (a) => ({ ...a, fallbackPublicKey: undefined, users: [{ name: "bob" }] }), /users\[0\]\.keys.*fallback/],
+        ["a user without key and no fallback", (a) => ({ ...a, fallbackPublicKey: undefined, users: [{ name: "bob" }] }), /`users\[0\]` has no key: give it `publicKeys` or `generateKey`, or set `fallbackPublicKey`/],
         ["a person's generated key without passphrase", (a) => ({ ...a, users: [{ name: "bob", generateKey: { keyType: "ed25519" } }] }), /`users\[0\]\.generateKey\.passphrase` is required/],
-        ["an RSA-2048 generated key", (a) => ({ ...a, users: [{ name: "bob", service: true, generateKey: { keyType: "rsa", bits: 2048 } }] }), /`users\[0\]\.generateKey`/],
+        ["an RSA-2048 generated key", (a) => ({ ...a, users: [{ name: "bob", service: true, generateKey: { keyType: "rsa", bits: 2048 } }] }), /`users\[0\]\.generateKey\.bits`: rsa keys are generated with 3072 or 4096 bits/],
         ["ecdsa registered in EC2", (a) => ({ ...a, users: [{ name: "bob", service: true, generateKey: { keyType: "ecdsa" }, ec2KeyName: "k" }] }), /`users\[0\]\.generateKey`/],
         ["ec2KeyName without generateKey", (a) => ({ ...a, users: [{ name: "bob", publicKeys: [KEY_CAROL], ec2KeyName: "k" }] }), /`users\[0\]\.ec2KeyName` needs/],
         ["a key option outside the allow-list", (a) => ({ ...a, users: [{ name: "bob", publicKeys: [KEY_CAROL], keyOptions: "environment=\"LD_PRELOAD=/x\"" }] }), /`users\[0\]\.keyOptions`/],
@@ -222,7 +222,7 @@ describe("PkaFleet (pka-fleet:index:PkaFleet) under AWS mocks", function () {
         ["an unknown key rule", (a) => ({ ...a, keyRules: { minBits: 4096 } as any }), /`keyRules\.minBits` is not a key rule/],
         ["a public key on a curve the fleet's rules drop", (a) => ({ ...a, keyRules: { allowedCurves: ["nistp384"] }, users: [{ name: "dave", publicKeys: [KEY_EC256] }] }), /`users\[0\]\.publicKeys\[0\]`.*ecdsa curve nistp256 is not allowed/],
         ["a generated key on a curve the fleet's rules drop", (a) => ({ ...a, keyRules: { allowedCurves: ["nistp384"] }, users: [{ name: "bob", service: true, generateKey: { keyType: "ecdsa" } }] }), /`users\[0\]\.generateKey`.*ecdsa curve nistp256 is not allowed/],
-        ["a generated key registered in EC2 at a size EC2 cannot import", (a) => ({ ...a, keyRules: { ec2ImportRsaBits: 2048 }, users: [{ name: "bob", service: true, generateKey: { keyType: "rsa", bits: 3072 }, ec2KeyName: "k" }] }), /`users\[0\]\.generateKey`.*rsa-3072 is not allowed for EC2 import.*`ec2KeyName` is set/],
+        ["a generated key registered in EC2 at a size EC2 cannot import", (a) => ({ ...a, keyRules: { ec2ImportRsaBits: 2048 }, users: [{ name: "bob", service: true, generateKey: { keyType: "rsa", bits: 3072 }, ec2KeyName: "k" }] }), /`users\[0\]\.generateKey`.*rsa-3072 is not allowed for EC2 import.*`users\[0\]\.ec2KeyName` is set/],
     ];
     for (const [what, change, message] of bad) {
         it(`refuses ${what} before creating any resource`, async () => {

@@ -106,7 +106,7 @@ describe("stack program (Pulumi.yaml main -> index.ts) with Pulumi.example.yaml"
         const users = JSON.parse(config["pka-fleet:users"]);
         users.push({ name: "p256", sudo: "none", publicKeys: [generateKey({ type: "ecdsa", curve: "nistp256", comment: "p256" }).publicKey] });
         config["pka-fleet:users"] = JSON.stringify(users);
-        assert.match(runStackProgram("index.ts", config, secretKeys).error ?? "", /users\[5\]\.publicKeys\[0\].*nistp256/);
+        assert.match(runStackProgram("index.ts", config, secretKeys).error ?? "", /config `pka-fleet:users`\[5\]\.publicKeys\[0\]: ecdsa curve nistp256 is not allowed/);
         // ec2ImportRsaBits is checked like a policy config, naming the config key.
         const weak = exampleConfig();
         weak.config["pka-fleet:ec2ImportRsaBits"] = "1024";
