@@ -5,7 +5,7 @@
  * tests use it to prove that the patterns the Provisioner deploys match what we expect.
  *
  * Why our own: the npm matchers we looked at mishandle `prefix` on hyphenated keys such as
- * `detail-type` and `anything-but: { prefix }` (see FACTS.md).
+ * `detail-type` and `anything-but: { prefix }`; test/eventPattern.test.ts holds the cases.
  *
  * Semantics implemented:
  * - keys are ANDed; a pattern object mirrors the event's nesting; `$or: [p1, p2, ...]` ORs sub-patterns;

@@ -6,7 +6,7 @@
  * Public keys are parsed by our own strict SSH wire-format reader, not by sshpk: that gives
  * exact error messages, bounded work on hostile input, and keys sshpk cannot read at all
  * (P-224, security keys, rsa1) still come back as a KeyInfo that the rules can refuse with a
- * reason. sshpk is only used where it is known to work (FACTS.md): OpenSSH private keys
+ * reason. sshpk is only used where this repository's tests show it works: OpenSSH private keys
  * (bcrypt/aes256-ctr) and turning PKCS8 into OpenSSH. Encrypted PEM/PKCS8 goes through
  * node:crypto, never sshpk, because sshpk throws a second, uncaught exception after a wrong
  * passphrase on those formats.
@@ -1142,7 +1142,7 @@ export function resolveKeySpec(opts: { type?: string; bits?: number; curve?: str
     }
 }
 
-/** A private key in any readable format, decrypted, as an sshpk PrivateKey (never from encrypted PEM: FACTS.md). */
+/** A private key in any readable format, decrypted, as an sshpk PrivateKey (never from encrypted PEM: sshpk throws a second, uncaught exception after a wrong passphrase there). */
 function sshpkPrivate(text: string, passphrase: string | undefined, label: string): sshpk.PrivateKey {
     const s = keyText(text, label);
     if (s.includes("-----BEGIN OPENSSH PRIVATE KEY-----")) {

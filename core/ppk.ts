@@ -2,7 +2,7 @@
  * PuTTY .ppk private keys, format version 3, for Windows users of PuTTY and WinSCP.
  *
  * Written by us because sshpk's 'putty' output puts the private key into Public-Lines
- * (FACTS.md). Layout per PuTTY's manual, appendix C ("PPK file format") and sshpubk.c:
+ * (sshpk 1.18). Layout per PuTTY's manual, appendix C ("PPK file format") and sshpubk.c:
  * MAC = HMAC-SHA-256 over string(algorithm) string(encryption) string(comment)
  * string(public blob) string(padded private blob); with a passphrase, Argon2id gives
  * 80 bytes = aes256-cbc key (32) | IV (16) | MAC key (32); without, the MAC key is empty.

@@ -22,23 +22,14 @@ import { generateKey } from "../core/keys";
 import { diffKey, GeneratedKeyState, updateKey } from "../components/keyPairProvider";
 import { runtimeProblem } from "../components/Provisioner";
 import { lambdaRuntimeSupported } from "../policy/lambda";
-import { AnalyzerResourceSpec, Diagnostic, PolicyServer, verdict } from "./support/policyHarness";
+import { AnalyzerResourceSpec, CONTRACT_RULES, Diagnostic, PolicyServer, verdict } from "./support/policyHarness";
 import { CapturedResource, exampleConfig, runStackProgram, StackRun } from "./support/stackRun";
 
 const ROOT = path.resolve(__dirname, "..");
 const SECRET_SIG = "4dabf18193072939515e22adb298388d";
 const SECRET_VALUE = "1b47061264138c4ac30d75fd1eb44270";
 
-const RULES = [
-    "ssh-key-algorithm",
-    "ssh-key-passphrase",
-    "ssh-private-key-secret",
-    "ssh-key-max-age",
-    "no-sudoers-append",
-    "ssm-document-injection",
-    "provisioner-least-privilege",
-    "lambda-runtime-supported",
-];
+const RULES = CONTRACT_RULES;
 
 function isSecret(v: unknown): v is { value: unknown } {
     return v !== null && typeof v === "object" && (v as Record<string, unknown>)[SECRET_SIG] === SECRET_VALUE;

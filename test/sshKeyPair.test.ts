@@ -43,7 +43,7 @@ function rsaBits(b64: string): number {
     return n.length ? (n.length - 1) * 8 + (32 - Math.clz32(n[0])) : 0;
 }
 
-/** EC2 ImportKeyPair: ed25519, or RSA of 1024/2048/4096 bits (FACTS.md); anything else is an API error. */
+/** EC2 ImportKeyPair: ed25519, or RSA of 1024/2048/4096 bits (AWS EC2 API Reference, ImportKeyPair); anything else is an API error. */
 function ec2ImportError(publicKey: unknown): string | undefined {
     const [type, b64] = String(publicKey ?? "").split(" ");
     if (type === "ssh-ed25519") return undefined;

@@ -14,23 +14,13 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { requireReal } from "./support/env";
-import { PolicyServer } from "./support/policyHarness";
+import { CONTRACT_RULES, PolicyServer } from "./support/policyHarness";
 
 const REPO = path.resolve(__dirname, "..");
 const PKG = JSON.parse(fs.readFileSync(path.join(REPO, "package.json"), "utf8"));
 const LOCK = JSON.parse(fs.readFileSync(path.join(REPO, "package-lock.json"), "utf8"));
 
-/** The policy pack's rules, as `pulumi preview --policy-pack` lists them. */
-const RULES = [
-    "ssh-key-algorithm",
-    "ssh-key-passphrase",
-    "ssh-private-key-secret",
-    "ssh-key-max-age",
-    "no-sudoers-append",
-    "ssm-document-injection",
-    "provisioner-least-privilege",
-    "lambda-runtime-supported",
-];
+const RULES = CONTRACT_RULES;
 
 /** An environment without this repository's ts-node settings: what a user's shell has. */
 function plainEnv(): NodeJS.ProcessEnv {

@@ -20,6 +20,18 @@ const emptyPb = fromPulumi("google-protobuf/google/protobuf/empty_pb");
 const analyzerPb = require("@pulumi/pulumi/proto/analyzer_pb");
 const analyzerGrpc = require("@pulumi/pulumi/proto/analyzer_grpc_pb");
 
+/** The pack's rule names, a stable contract (the README's rules table), written out here, not read from the pack. */
+export const CONTRACT_RULES = [
+    "ssh-key-algorithm",
+    "ssh-key-passphrase",
+    "ssh-private-key-secret",
+    "ssh-key-max-age",
+    "no-sudoers-append",
+    "ssm-document-injection",
+    "provisioner-least-privilege",
+    "lambda-runtime-supported",
+];
+
 export const POLICY_DIR = path.resolve(__dirname, "..", "..", "policy");
 
 /** The engine's encoding of a value not known during preview (a string-typed unknown). */
