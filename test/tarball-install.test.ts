@@ -39,37 +39,6 @@ function run(cmd: string, args: string[], opts: ExecFileSyncOptions & { what: st
     }
 }
 
-function newest(dir: string, pred: (f: string) => boolean): number {
-    let t = 0;
-    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-        const p = path.join(dir, e.name);
-        if (e.isDirectory()) t = Math.max(t, newest(p, pred));
-        else if (pred(p)) t = Math.max(t, fs.statSync(p).mtimeMs);
-    }
-    return t;
-}
-
-/** What in bin/ is missing or older than its source; empty when `npm run build` is current. */
-function staleOutputs(): string[] {
-    const stale: string[] = [];
-    const mtime = (p: string) => (fs.existsSync(p) ? fs.statSync(p).mtimeMs : -1);
-    const isSource = (f: string) => f.endsWith(".ts") && !f.endsWith(".d.ts");
-    for (const dir of ["components", "core", "cli", "local", "policy"]) {
-        for (const e of fs.readdirSync(path.join(REPO, dir))) {
-            if (!isSource(e)) continue;
-            const out = path.join(REPO, "bin", dir, e.replace(/\.ts$/, ".js"));
-            if (mtime(out) < fs.statSync(path.join(REPO, dir, e)).mtimeMs) stale.push(path.relative(REPO, out));
-        }
-    }
-    const bundle = path.join(REPO, "bin/lambda/provisioner.js");
-    if (mtime(bundle) < Math.max(newest(path.join(REPO, "lambda"), isSource), newest(path.join(REPO, "core"), isSource))) stale.push("bin/lambda/provisioner.js");
-    for (const f of ["package.json", "PulumiPolicy.yaml"]) {
-        if (mtime(path.join(REPO, "bin/policy", f)) < Math.max(mtime(path.join(REPO, "policy", f)), mtime(path.join(REPO, "package.json")))) stale.push(`bin/policy/${f}`);
-    }
-    if (mtime(path.join(REPO, "bin/schema.json")) < newest(path.join(REPO, "components"), isSource)) stale.push("bin/schema.json");
-    return stale;
-}
-
 /** Every package folder in a node_modules tree, nested ones included: name -> folders. */
 function packagesIn(nodeModules: string, found = new Map<string, string[]>()): Map<string, string[]> {
     if (!fs.existsSync(nodeModules)) return found;
@@ -200,11 +169,8 @@ describe("the npm tarball installed in another project", function () {
 
     before(function () {
         requireReal(this, { commands: ["ssh-keygen", "tar", "npm"] });
-        const stale = staleOutputs();
-        if (stale.length > 0) {
-            console.log(`      bin/ is not current (${stale.slice(0, 5).join(", ")}${stale.length > 5 ? ", ..." : ""}): npm run build`);
-            run("npm", ["run", "build", "--silent"], { cwd: REPO, what: "npm run build (the tarball ships bin/)" });
-        }
+        // The tarball ships bin/: build it if an input changed since the last build (what npm test does).
+        run(process.execPath, [path.join(REPO, "scripts/build.js"), "--if-stale"], { cwd: REPO, what: "scripts/build.js --if-stale (the tarball ships bin/)" });
         work = fs.mkdtempSync(path.join(os.tmpdir(), "pka-tarball-"));
         out = path.join(work, "out");
         fs.mkdirSync(out, { mode: 0o700 });
