@@ -121,6 +121,36 @@ export function pushEvent(detail: PushDetail, time?: Date): Record<string, unkno
     };
 }
 
+/** The reason a scheduled drift-correction push carries (the Provisioner's `driftCorrectionSchedule` rule). */
+export const DRIFT_REASON = "drift-correction";
+
+/**
+ * The constant Input of the drift-correction schedule rule's queue target: a push of the pinned
+ * spec to every online tagged instance of `fleet`. It names no spec hash: the Lambda serves the
+ * spec it pins, so the rule never changes when the spec does (no versions, no extra runs).
+ */
+export function driftPushInput(fleet: string): string {
+    return JSON.stringify(pushEvent({ fleet, reason: DRIFT_REASON }));
+}
+
+/** The eventSource of the offboarding Invocation's record (a direct invocation, never from SQS). */
+export const OFFBOARD_EVENT_SOURCE = "pka-fleet:destroy";
+/** The reason its push carries. */
+export const OFFBOARD_REASON = "fleet-destroyed";
+
+/**
+ * The input of the Provisioner's offboarding `aws.lambda.Invocation` (lifecycleScope CRUD): the
+ * provider adds `tf: { action: "create" | "update" | "delete", prev_input }`. The Lambda does
+ * nothing on create and update; on delete it revokes every user of the fleet from its online
+ * tagged instances, but only when the fleet's deployed marker parameter is gone (a destroy), not
+ * when the Invocation alone is replaced. Constant per fleet: it never re-invokes on a spec change.
+ */
+export function offboardInvocationInput(fleet: string): string {
+    return JSON.stringify({
+        Records: [{ messageId: "pka-offboard", eventSource: OFFBOARD_EVENT_SOURCE, body: JSON.stringify(pushEvent({ fleet, reason: OFFBOARD_REASON })) }],
+    });
+}
+
 export type QueuedEvent =
     | { kind: "instance-running"; instanceId: string; eventId?: string }
     | { kind: "association"; instanceId: string; status?: string; documentName?: string; eventId?: string }

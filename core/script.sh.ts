@@ -19,9 +19,14 @@ import {
 import { INSTALLABLE_KEY_TYPES } from "./keys";
 
 /** Exit codes of the script (also in the README). */
+/** The exit code the Lambda treats as an agent too old for ENV_VAR (no retry). */
+export const EXIT_NO_PARAMETERS = 9;
+/** SSM Agent version from which `interpolationType: ENV_VAR` parameters reach the script as environment variables. */
+export const MIN_AGENT_VERSION = "3.3.2746.0";
 export const SCRIPT_EXIT_CODES: Readonly<Record<number, string>> = Object.freeze({
     0: "done (the summary line says what changed)",
-    10: "parameters missing or malformed (SSM_AccessSpec / SSM_AccessSpecSha256; an SSM Agent older than 3.3.2746.0 sets neither)",
+    9: "the agent passed no parameters: neither SSM_AccessSpec nor SSM_AccessSpecSha256 is set (an SSM Agent older than 3.3.2746.0 does not pass ENV_VAR parameters; update it with AWS-UpdateSSMAgent). The Lambda dead-letters it at once as agent-too-old",
+    10: "parameters malformed (SSM_AccessSpec / SSM_AccessSpecSha256 set but not the right shape or too long)",
     11: "AccessSpec is not valid base64 or does not match AccessSpecSha256 (truncated or altered)",
     12: "the access spec's content is invalid (a line that breaks the grammar, a duplicate or reserved user)",
     13: "a command the script needs is missing on the host",
@@ -139,10 +144,11 @@ const RAW = String.raw`#!/bin/sh
 # Input, set by the SSM agent from ENV_VAR parameters (never spliced into this text):
 #   SSM_AccessSpec        base64 of the access manifest (lines: header, u NAME SUDO, k NAME KEYLINE)
 #   SSM_AccessSpecSha256  hex sha256 of the decoded manifest
-# Exit codes: 0 done; 10 parameters missing/malformed; 11 not base64 or sha256 mismatch;
+# Exit codes: 0 done; 9 the agent passed no parameters (older than 3.3.2746.0, no ENV_VAR);
+# 10 parameters malformed; 11 not base64 or sha256 mismatch;
 # 12 spec content invalid; 13 a required command is missing; 14 sudo wanted but unusable;
 # 16 lock busy for 120 s; 17 a sudoers drop-in failed visudo; 18 a write failed part-way;
-# 19 partial: the users in PKA-CONFLICT lines were skipped, all else applied. Codes 10-17 are
+# 19 partial: the users in PKA-CONFLICT lines were skipped, all else applied. Codes 9-17 are
 # raised before anything is changed.
 # Trust: root never reads, writes, chmods or chowns inside a user's home; that work runs as the
 # user (HOME_HELPER), with no descriptor of this script, so a swapped link reaches only her files.
@@ -212,7 +218,7 @@ done
 
 # ---- 1. parameters (agent environment) --------------------------------------------------
 if ! printenv SSM_AccessSpec >/dev/null || ! printenv SSM_AccessSpecSha256 >/dev/null; then
-    fail 10 'SSM_AccessSpec and SSM_AccessSpecSha256 are not set: run this document with its parameters (SSM Agent 3.3.2746.0 or later passes ENV_VAR parameters)'
+    fail 9 'SSM_AccessSpec and SSM_AccessSpecSha256 are not set: run this document with its parameters (SSM Agent 3.3.2746.0 or later passes ENV_VAR parameters)'
 fi
 spec_b64=$(printenv SSM_AccessSpec)
 spec_sha=$(printenv SSM_AccessSpecSha256)

@@ -31,6 +31,12 @@ export interface ProvisionerConfig {
     keyRules?: Record<string, unknown>;
     /** PKA_COMMAND_TIMEOUT_SECONDS: SendCommand TimeoutSeconds, the delivery deadline (default 600). */
     commandTimeoutSeconds: number;
+    /**
+     * PKA_DEPLOYED_MARKER: the parameter the Provisioner keeps while it is deployed (revokeOnDestroy).
+     * The offboarding Invocation's delete revokes the fleet only once this parameter is gone; unset:
+     * the function never revokes on a delete.
+     */
+    deployedMarker?: string;
 }
 
 export class ConfigError extends Error {
@@ -83,6 +89,12 @@ export function readConfig(env: Record<string, string | undefined>): Provisioner
         }
         if (typeof keyRules !== "object" || keyRules === null || Array.isArray(keyRules)) throw new ConfigError("PKA_KEY_RULES must be a JSON object of key rules");
     }
+    const marker = (): string | undefined => {
+        const m = env.PKA_DEPLOYED_MARKER?.trim() || undefined;
+        if (m && !PATH_RE.test(m)) throw new ConfigError(`PKA_DEPLOYED_MARKER must be a parameter name like /pka/<fleet>/access-deployed; got ${JSON.stringify(m)}`);
+        if (m && parameterPathsOverlap(m, accessPath)) throw new ConfigError(`PKA_DEPLOYED_MARKER ${m} overlaps PKA_ACCESS_PARAMETER ${accessPath}; the marker is a sibling of the access path`);
+        return m;
+    };
     return {
         documentName,
         tagKey: tag.slice(0, eq),
@@ -94,5 +106,6 @@ export function readConfig(env: Record<string, string | undefined>): Provisioner
         maxAttempts: int("PKA_MAX_ATTEMPTS", 3, 1, 20),
         keyRules,
         commandTimeoutSeconds: int("PKA_COMMAND_TIMEOUT_SECONDS", 600, 30, 2592000),
+        deployedMarker: marker(),
     };
 }

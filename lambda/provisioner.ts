@@ -23,6 +23,7 @@ import {
     DescribeInstanceInformationCommand,
     GetCommandInvocationCommand,
     GetCommandInvocationCommandOutput,
+    GetParameterCommand,
     GetParametersByPathCommand,
     GetParametersByPathCommandOutput,
     PutParameterCommand,
@@ -33,7 +34,8 @@ import { Logger } from "@aws-lambda-powertools/logger";
 import { AccessSpec, accessSpecHash, validateAccessSpec } from "../core/accessSpec";
 import { joinAccessSpec } from "../core/accessStore";
 import { documentParameters } from "../core/document";
-import { COMMAND_FAILED_STATUSES, parseQueuedEvent, QueuedEvent, QueuedEventError, sameDocument } from "../core/events";
+import { COMMAND_FAILED_STATUSES, OFFBOARD_EVENT_SOURCE, parseQueuedEvent, QueuedEvent, QueuedEventError, sameDocument } from "../core/events";
+import { EXIT_NO_PARAMETERS, MIN_AGENT_VERSION } from "../core/script.sh";
 import { ProvisionerConfig, readConfig } from "./config";
 import { parseHostKeyLines } from "./hostKeys";
 import { errorName, realSleep, withBackoff, BackoffOptions, isThrottling, isServerFault } from "./retry";
@@ -98,6 +100,39 @@ export const RECHECK_AFTER_MS = 1000;
 /** Stop starting new SendCommand calls when less than this remains: fail the rest so SQS redelivers them. */
 const DEADLINE_MARGIN_MS = 8000;
 
+/**
+ * IAM is eventually consistent: "changes are not always immediately visible" (IAM User Guide,
+ * Troubleshooting IAM, "Changes that I make are not always immediately visible"). A deploy's push
+ * runs in the update that creates the function's role and policy, so it retries access-denied
+ * answers for up to this long (and never past the function's own deadline).
+ */
+export const IAM_PROPAGATION_MS = 120_000;
+/** Error names AWS answers a caller its policy does not (yet) allow: SSM/SQS JSON, SQS query, EC2. */
+const ACCESS_DENIED = new Set(["AccessDeniedException", "AccessDenied", "UnauthorizedOperation"]);
+export function isAccessDenied(err: unknown): boolean {
+    return ACCESS_DENIED.has(errorName(err));
+}
+
+/** True when `version` (dotted numbers, as DescribeInstanceInformation's AgentVersion) is older than MIN_AGENT_VERSION; unknown: false. */
+export function agentTooOld(version: string | undefined): boolean {
+    if (!version || !/^\d+(\.\d+)*$/.test(version)) return false;
+    const a = version.split(".").map(Number);
+    const b = MIN_AGENT_VERSION.split(".").map(Number);
+    for (let i = 0; i < Math.max(a.length, b.length); i++) {
+        const d = (a[i] ?? 0) - (b[i] ?? 0);
+        if (d !== 0) return d < 0;
+    }
+    return false;
+}
+
+/** The DLQ message text for an agent too old for ENV_VAR parameters. */
+export function agentTooOldMessage(instanceId: string, version: string | undefined): string {
+    return (
+        `SSM Agent ${version ?? "(version unknown)"} on ${instanceId} is older than ${MIN_AGENT_VERSION}, the first that passes the document's ENV_VAR parameters; ` +
+        `nothing was run. Update the agent (aws ssm send-command --document-name AWS-UpdateSSMAgent --instance-ids ${instanceId}); its next association event provisions it.`
+    );
+}
+
 /** Exactly what commandComment writes: a command without it was not sent by this Lambda. */
 const COMMENT_RE = /^pka-fleet attempt=(\d{1,2}) spec=[0-9a-f]{8}$/;
 
@@ -148,6 +183,10 @@ export interface BatchStats {
     specRefused: number;
     /** Command results dropped because GetCommandInvocation did not show our document and comment. */
     forgedResults: number;
+    /** Instances dead-lettered at once because their SSM Agent is too old for ENV_VAR parameters. */
+    agentTooOld: number;
+    /** Access-denied answers retried during a deploy's push (IAM propagation). */
+    accessDeniedRetries: number;
     failedRecords: number;
 }
 
@@ -204,6 +243,13 @@ export function createHandler(partial: Partial<ProvisionerDeps> = {}) {
             lastStats = run.stats;
             return { batchItemFailures: [] };
         }
+        if ((records as unknown[]).some((r) => !!r && typeof r === "object" && (r as SQSRecord).eventSource === OFFBOARD_EVENT_SOURCE)) {
+            // The Provisioner's offboarding Invocation (lifecycleScope CRUD): never mixed with other work.
+            const tf = (event as { tf?: { action?: unknown } }).tf;
+            await run.offboard(typeof tf?.action === "string" ? tf.action : undefined);
+            lastStats = run.stats;
+            return { batchItemFailures: [] };
+        }
         const result = await run.process(records as SQSRecord[]);
         lastStats = run.stats;
         deps.log.info("batch done", { ...run.stats });
@@ -221,8 +267,11 @@ export function createHandler(partial: Partial<ProvisionerDeps> = {}) {
 class Batch {
     readonly stats: BatchStats = {
         records: 0, malformed: 0, ignored: 0, untagged: 0, notReady: 0, instancesSent: 0, sendCommandCalls: 0,
-        throttled: 0, retriesScheduled: 0, deadLettered: 0, knownHostsWritten: 0, specRefused: 0, forgedResults: 0, failedRecords: 0,
+        throttled: 0, retriesScheduled: 0, deadLettered: 0, knownHostsWritten: 0, specRefused: 0, forgedResults: 0, agentTooOld: 0, accessDeniedRetries: 0, failedRecords: 0,
     };
+    /** Online instances whose agent is too old for ENV_VAR (id -> AgentVersion). */
+    private readonly oldAgents = new Map<string, string>();
+    private readonly startedAt: number;
     private readonly failures = new Set<string>();
     private direct = false;
     /** Newest LastModifiedDate (ms) of the access parameters last read; undefined: none read. */
@@ -236,6 +285,31 @@ class Batch {
         private readonly context?: LambdaContext,
     ) {
         this.log = deps.log;
+        this.startedAt = deps.now();
+    }
+
+    /**
+     * One AWS call with backoff on throttling; in a direct invocation (a deploy's push or the
+     * offboarding), access-denied answers are retried too while IAM propagates (IAM_PROPAGATION_MS,
+     * within the function's deadline). From the queue they are not: SQS redelivers the record.
+     */
+    private async aws<T>(fn: () => Promise<T>, extra: Partial<BackoffOptions> = {}): Promise<T> {
+        let delay = 1000;
+        for (let attempt = 1; ; attempt++) {
+            try {
+                return await withBackoff(fn, this.backoff(extra));
+            } catch (err) {
+                if (!this.direct || !isAccessDenied(err) || attempt >= 16) throw err;
+                const elapsed = this.deps.now() - this.startedAt;
+                const remaining = this.context?.getRemainingTimeInMillis?.();
+                const budget = Math.min(IAM_PROPAGATION_MS - elapsed, remaining === undefined ? Infinity : remaining - DEADLINE_MARGIN_MS);
+                if (budget < delay) throw err;
+                this.stats.accessDeniedRetries++;
+                this.log.warn("access denied in a direct invocation: IAM changes take a while to be visible everywhere; retrying", { error: errorName(err), attempt, delayMs: delay });
+                await this.deps.sleep(delay);
+                delay = Math.min(delay * 2, 8000);
+            }
+        }
     }
 
     private backoff(extra: Partial<BackoffOptions> = {}): BackoffOptions {
@@ -329,13 +403,98 @@ class Batch {
         return { batchItemFailures: [...this.failures].map((itemIdentifier) => ({ itemIdentifier })) };
     }
 
+    // ---- offboarding ----------------------------------------------------------------------
+
+    /**
+     * The offboarding Invocation's lifecycle call. create/update: nothing (armed). delete: when the
+     * Provisioner's deployed marker is gone (a destroy deletes it first; a replaced or removed
+     * Invocation leaves it), every online tagged instance gets the empty spec: the script revokes
+     * every user it manages there. Fails loudly (so `pulumi destroy` reports it) when a revocation
+     * could not be sent or did not succeed in time, naming the instances.
+     */
+    async offboard(action: string | undefined): Promise<void> {
+        this.direct = true;
+        if (action !== "delete") {
+            if (action === "create" || action === "update") this.log.info("offboarding armed: access is revoked when the fleet is destroyed", { action });
+            else this.log.error("offboarding record outside a Pulumi CRUD Invocation (no tf.action): nothing done", {});
+            return;
+        }
+        const marker = this.cfg.deployedMarker;
+        if (!marker) {
+            this.log.warn("offboarding: PKA_DEPLOYED_MARKER is not set, so a destroy cannot be told from a replacement; nothing revoked", {});
+            return;
+        }
+        try {
+            await this.aws(() => this.deps.ssm.send(new GetParameterCommand({ Name: marker })));
+            this.log.info("offboarding: the fleet is still deployed (its marker parameter exists); the Invocation was replaced or removed, nothing revoked", { marker });
+            return;
+        } catch (err) {
+            if (errorName(err) !== "ParameterNotFound") throw new Error(`pka-fleet offboarding: cannot read the marker parameter ${marker} (${errorName(err)}); nothing revoked`);
+        }
+        const empty: AccessSpec = { users: [] };
+        const hash = accessSpecHash(empty);
+        const parameters = this.deps.documentParameters(empty);
+        // An agent too old for ENV_VAR cannot run the document (it never could provision access either): skipped, named.
+        const ids = (await this.listOnlineTagged()).filter((id) => !this.oldAgents.has(id));
+        for (const [id, version] of this.oldAgents) this.log.warn("offboarding: instance skipped, its SSM Agent is too old to run the document", { instanceId: id, agentVersion: version });
+        this.log.info("offboarding: the fleet is destroyed; revoking every user on its online tagged instances", { instances: ids.length });
+        const sent: { commandId: string; ids: string[] }[] = [];
+        const problems: string[] = [];
+        for (const part of chunk(ids.sort(), SEND_COMMAND_MAX_IDS)) {
+            try {
+                const out = await this.aws(() => {
+                    this.stats.sendCommandCalls++;
+                    return this.deps.ssm.send(
+                        new SendCommandCommand({ DocumentName: this.cfg.documentName, InstanceIds: part, Parameters: parameters, Comment: commandComment(1, hash), TimeoutSeconds: this.cfg.commandTimeoutSeconds }),
+                    );
+                });
+                this.stats.instancesSent += part.length;
+                if (out.Command?.CommandId) sent.push({ commandId: out.Command.CommandId, ids: part });
+            } catch (err) {
+                problems.push(`${part.join(", ")}: SendCommand ${errorName(err)}`);
+            }
+        }
+        // Wait for the runs while the function has time: a destroy that ends should mean access ended.
+        const pending = new Map(sent.flatMap((c) => c.ids.map((id) => [id, c.commandId] as const)));
+        let delay = 1000;
+        while (pending.size > 0) {
+            for (const [id, commandId] of [...pending]) {
+                let inv: GetCommandInvocationCommandOutput;
+                try {
+                    inv = await this.getInvocation(commandId, id);
+                } catch (err) {
+                    if (errorName(err) === "InvocationDoesNotExist") continue;
+                    throw err;
+                }
+                const st = inv.Status ?? "";
+                if (st === "Success") pending.delete(id);
+                else if (COMMAND_FAILED_STATUSES.includes(st)) {
+                    pending.delete(id);
+                    problems.push(`${id}: ${st} (exit ${inv.ResponseCode})`);
+                }
+            }
+            const remaining = this.context?.getRemainingTimeInMillis?.();
+            if (pending.size === 0 || (remaining !== undefined && remaining < DEADLINE_MARGIN_MS + delay)) break;
+            await this.deps.sleep(delay);
+            delay = Math.min(delay * 2, 5000);
+        }
+        for (const id of pending.keys()) problems.push(`${id}: no result before the function's deadline`);
+        this.log.info("offboarding done", { instances: ids.length, revoked: ids.length - problems.length, problems: problems.length });
+        if (problems.length > 0) {
+            throw new Error(
+                `pka-fleet offboarding: access could not be confirmed revoked on ${problems.length} instance(s): ${problems.slice(0, 10).join("; ")}` +
+                    `${problems.length > 10 ? "; ..." : ""}. Run \`pulumi destroy\` again to retry, or revoke by hand with the empty spec (README, "Destroy and offboarding").`,
+            );
+        }
+    }
+
     // ---- results --------------------------------------------------------------------------
 
     private async getInvocation(commandId: string, instanceId: string): Promise<GetCommandInvocationCommandOutput> {
         // Right after a command, GetCommandInvocation can say InvocationDoesNotExist (eventually consistent).
-        return withBackoff(
+        return this.aws(
             () => this.deps.ssm.send(new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: instanceId })),
-            this.backoff({ maxAttempts: 4, baseMs: 500, retryable: (e) => errorName(e) === "InvocationDoesNotExist" || isThrottling(e) || isServerFault(e) }),
+            { maxAttempts: 4, baseMs: 500, retryable: (e) => errorName(e) === "InvocationDoesNotExist" || isThrottling(e) || isServerFault(e) },
         );
     }
 
@@ -401,9 +560,8 @@ class Batch {
             }
             const name = `${this.cfg.knownHostsPath}/${instanceId}`;
             try {
-                await withBackoff(
+                await this.aws(
                     () => this.deps.ssm.send(new PutParameterCommand({ Name: name, Value: keys.join("\n"), Type: "String", Overwrite: true })),
-                    this.backoff(),
                 );
                 this.stats.knownHostsWritten++;
                 this.log.info("host keys pinned", { instanceId, parameter: name, keyTypes: keys.map((k) => k.split(" ")[0]) });
@@ -419,6 +577,29 @@ class Batch {
             return;
         }
         const attempt = attemptFromComment(inv.Comment) ?? 1;
+        if (inv.ResponseCode === EXIT_NO_PARAMETERS) {
+            // The agent passed no parameters: it is older than ENV_VAR needs, and every retry would fail the same way.
+            this.stats.agentTooOld++;
+            const version = await this.agentVersion(instanceId);
+            this.log.error("instance dead-lettered: its SSM Agent passed no parameters (too old for ENV_VAR)", { instanceId, commandId, agentVersion: version, attempts: attempt });
+            await this.deadLetter(
+                {
+                    reason: "agent-too-old",
+                    instanceId,
+                    commandId,
+                    documentName: inv.DocumentName,
+                    status,
+                    responseCode: inv.ResponseCode,
+                    attempts: attempt,
+                    agentVersion: version,
+                    minimumAgentVersion: MIN_AGENT_VERSION,
+                    message: agentTooOldMessage(instanceId, version),
+                    time: new Date().toISOString(),
+                },
+                [messageId],
+            );
+            return;
+        }
         if (attempt < this.cfg.maxAttempts) {
             this.stats.retriesScheduled++;
             this.log.warn("command failed; running it again", { instanceId, commandId, status, statusDetails: inv.StatusDetails, attempt });
@@ -444,13 +625,24 @@ class Batch {
         await this.deadLetter(reason, [messageId]);
     }
 
+    /** The instance's AgentVersion as SSM reports it, for a reason; undefined when it cannot be read. */
+    private async agentVersion(instanceId: string): Promise<string | undefined> {
+        try {
+            const page = await this.aws(() =>
+                this.deps.ssm.send(new DescribeInstanceInformationCommand({ Filters: [{ Key: "InstanceIds", Values: [instanceId] }], MaxResults: 5 })),
+            );
+            return page.InstanceInformationList?.[0]?.AgentVersion;
+        } catch {
+            return undefined; // only for the message: the reason is sent without it
+        }
+    }
+
     /** Sends a reason to the DLQ (its alarm is the provisioner's alarm path); a failure to send fails the records. */
     private async deadLetter(reason: Record<string, unknown>, messageIds: string[]): Promise<void> {
         if (!this.cfg.deadLetterQueueUrl) return;
         try {
-            await withBackoff(
+            await this.aws(
                 () => this.deps.sqs.send(new SendMessageCommand({ QueueUrl: this.cfg.deadLetterQueueUrl, MessageBody: JSON.stringify(reason) })),
-                this.backoff(),
             );
             this.stats.deadLettered++;
         } catch (err) {
@@ -498,7 +690,7 @@ class Batch {
         const ids: string[] = [];
         let token: string | undefined;
         do {
-            const page = await withBackoff(
+            const page = await this.aws(
                 () =>
                     this.deps.ssm.send(
                         new DescribeInstanceInformationCommand({
@@ -507,10 +699,11 @@ class Batch {
                             NextToken: token,
                         }),
                     ),
-                this.backoff(),
             );
             for (const i of page.InstanceInformationList ?? []) {
-                if (i.InstanceId?.startsWith("i-") && i.PingStatus === "Online") ids.push(i.InstanceId);
+                if (!i.InstanceId?.startsWith("i-") || i.PingStatus !== "Online") continue;
+                ids.push(i.InstanceId);
+                if (agentTooOld(i.AgentVersion)) this.oldAgents.set(i.InstanceId, i.AgentVersion!);
             }
             token = page.NextToken;
         } while (token);
@@ -526,9 +719,8 @@ class Batch {
         do {
             let page: GetParametersByPathCommandOutput;
             try {
-                page = await withBackoff(
+                page = await this.aws(
                     () => this.deps.ssm.send(new GetParametersByPathCommand({ Path: this.cfg.accessPath, Recursive: false, WithDecryption: true, NextToken: token })),
-                    this.backoff(),
                 );
             } catch (err) {
                 // Throttled or denied: the spec is not known to be bad, only unread.
@@ -594,6 +786,7 @@ class Batch {
 
         await this.filterTagged();
         await this.filterReady();
+        await this.rejectOldAgents();
 
         const byAttempt = new Map<number, string[]>();
         for (const [id, t] of this.targets) byAttempt.set(t.attempt, [...(byAttempt.get(t.attempt) ?? []), id]);
@@ -667,7 +860,7 @@ class Batch {
             let token: string | undefined;
             try {
                 do {
-                    const page = await withBackoff(
+                    const page = await this.aws(
                         () =>
                             ec2.send(
                                 new DescribeInstancesCommand({
@@ -678,7 +871,6 @@ class Batch {
                                     NextToken: token,
                                 }),
                             ),
-                        this.backoff(),
                     );
                     for (const r of page.Reservations ?? []) for (const i of r.Instances ?? []) if (i.InstanceId) tagged.add(i.InstanceId);
                     token = page.NextToken;
@@ -712,24 +904,9 @@ class Batch {
         if (unknown.length === 0) return;
         const status = new Map<string, string>();
         for (const part of chunk(unknown, DII_PAGE)) {
-            let token: string | undefined;
             try {
-                do {
-                    const page = await withBackoff(
-                        () =>
-                            this.deps.ssm.send(
-                                new DescribeInstanceInformationCommand({ Filters: [{ Key: "InstanceIds", Values: part }], MaxResults: DII_PAGE, NextToken: token }),
-                            ),
-                        this.backoff(),
-                    );
-                    for (const i of page.InstanceInformationList ?? []) if (i.InstanceId) status.set(i.InstanceId, i.PingStatus ?? "Unknown");
-                    token = page.NextToken;
-                } while (token);
+                await this.describeReady(part, status);
             } catch (err) {
-                if (errorName(err) === "InvalidInstanceId") {
-                    for (const id of part) if (!status.has(id)) status.set(id, "NotManaged");
-                    continue;
-                }
                 this.log.error("cannot check agent readiness", { error: errorName(err) });
                 this.failTargets(part, "readiness check failed");
             }
@@ -744,6 +921,59 @@ class Batch {
         }
     }
 
+    /**
+     * PingStatus (and AgentVersion) of `ids`. DescribeInstanceInformation answers InvalidInstanceId
+     * for the whole call when one id of an InstanceIds filter is not a managed node SSM knows: the
+     * call is split in halves until that id stands alone, so the Online ones of the page go ahead.
+     */
+    private async describeReady(ids: string[], status: Map<string, string>): Promise<void> {
+        let token: string | undefined;
+        try {
+            do {
+                const page = await this.aws(() =>
+                    this.deps.ssm.send(new DescribeInstanceInformationCommand({ Filters: [{ Key: "InstanceIds", Values: ids }], MaxResults: DII_PAGE, NextToken: token })),
+                );
+                for (const i of page.InstanceInformationList ?? []) {
+                    if (!i.InstanceId) continue;
+                    status.set(i.InstanceId, i.PingStatus ?? "Unknown");
+                    if (i.PingStatus === "Online" && agentTooOld(i.AgentVersion)) this.oldAgents.set(i.InstanceId, i.AgentVersion!);
+                }
+                token = page.NextToken;
+            } while (token);
+        } catch (err) {
+            if (errorName(err) !== "InvalidInstanceId") throw err;
+            if (ids.length === 1) {
+                status.set(ids[0], "NotManaged");
+                return;
+            }
+            const mid = Math.ceil(ids.length / 2);
+            await this.describeReady(ids.slice(0, mid), status);
+            await this.describeReady(ids.slice(mid), status);
+        }
+    }
+
+    /**
+     * Online instances whose SSM Agent is older than MIN_AGENT_VERSION would run the document
+     * without its parameters (exit 9) on every attempt: nothing is sent to them; each is
+     * dead-lettered at once as `agent-too-old`, naming the version and AWS-UpdateSSMAgent. Their
+     * records are acknowledged (a failure to dead-letter fails them, so nothing is lost).
+     */
+    private async rejectOldAgents(): Promise<void> {
+        for (const [id, version] of this.oldAgents) {
+            const t = this.targets.get(id);
+            if (!t) continue;
+            this.targets.delete(id);
+            this.stats.agentTooOld++;
+            const message = agentTooOldMessage(id, version);
+            this.log.error("instance dead-lettered: its SSM Agent is too old for ENV_VAR parameters", { instanceId: id, agentVersion: version, minimumAgentVersion: MIN_AGENT_VERSION });
+            const sharedElsewhere = (m: string) => [...this.targets.values()].some((o) => o.records.has(m));
+            await this.deadLetter(
+                { reason: "agent-too-old", instanceId: id, agentVersion: version, minimumAgentVersion: MIN_AGENT_VERSION, message, time: new Date().toISOString() },
+                [...t.records].filter((m) => !sharedElsewhere(m)),
+            );
+        }
+    }
+
     private async send(ids: string[], attempt: number, specHash: string, parameters: Record<string, string[]>): Promise<void> {
         const remaining = this.context?.getRemainingTimeInMillis?.();
         if (remaining !== undefined && remaining < DEADLINE_MARGIN_MS) {
@@ -751,7 +981,7 @@ class Batch {
             return;
         }
         try {
-            const out = await withBackoff(() => {
+            const out = await this.aws(() => {
                 this.stats.sendCommandCalls++;
                 return this.deps.ssm.send(
                     new SendCommandCommand({
@@ -762,7 +992,7 @@ class Batch {
                         TimeoutSeconds: this.cfg.commandTimeoutSeconds,
                     }),
                 );
-            }, this.backoff());
+            });
             this.stats.instancesSent += ids.length;
             this.log.info("command sent", { commandId: out.Command?.CommandId, instances: ids.length, attempt, spec: specHash.slice(0, 8) });
         } catch (err) {

@@ -96,6 +96,20 @@ export interface AgentRunOptions {
     skipParameterValidation?: boolean;
     /** Instance id reported in AWS_SSM_INSTANCE_ID (default the host name). */
     instanceId?: string;
+    /**
+     * The agent's version. Older than 3.3.2746.0, the agent knows no `interpolationType`: it sets no
+     * SSM_<name> variable (the parameters still pass SendCommand's checks), as such an agent does.
+     */
+    agentVersion?: string;
+}
+
+/** True when an agent of `version` passes ENV_VAR parameters (3.3.2746.0 or later); no version: the current agent. */
+export function agentPassesEnvVar(version: string | undefined): boolean {
+    if (!version) return true;
+    const a = version.split(".").map(Number);
+    const b = [3, 3, 2746, 0];
+    for (let i = 0; i < 4; i++) if ((a[i] ?? 0) !== b[i]) return (a[i] ?? 0) > b[i];
+    return true;
 }
 
 export interface AgentRunResult {
@@ -130,6 +144,7 @@ export async function runDocumentLikeAgent(
         ...(opts.env ?? {}),
     };
     for (const [name, v] of Object.entries(values)) {
+        if (!agentPassesEnvVar(opts.agentVersion) && !opts.skipParameterValidation) continue;
         if (declared[name]?.interpolationType === "ENV_VAR" || opts.skipParameterValidation) env[`SSM_${name}`] = v.join(",");
     }
     let last: AgentRunResult | undefined;

@@ -61,6 +61,8 @@ export interface FakeInstance {
     tags: Record<string, string>;
     /** undefined: the agent never registered (DescribeInstanceInformation does not list it). */
     pingStatus?: PingStatus;
+    /** AgentVersion DescribeInstanceInformation reports (default 3.3.2746.0). */
+    agentVersion?: string;
 }
 
 export interface FakeInvocation {
@@ -107,6 +109,8 @@ export class FakeAwsState {
     readonly calls: CallRecord[] = [];
     /** Throw ThrottlingException on the next N calls of an operation. */
     readonly throttleNext: Record<string, number> = {};
+    /** IAM not yet propagated: throw AccessDeniedException on the next N calls of an operation. */
+    readonly denyNext: Record<string, number> = {};
     /** Token bucket per operation on `clock` (ms): { ratePerSec, burst }. */
     readonly rateLimit: Record<string, { ratePerSec: number; burst: number; tokens?: number; at?: number }> = {};
     /** The virtual clock the token buckets use (tests advance it from their injected sleep). */
@@ -142,6 +146,10 @@ export class FakeAwsState {
     }
 
     private throttleCheck(op: string): void {
+        if ((this.denyNext[op] ?? 0) > 0) {
+            this.denyNext[op]--;
+            throw new AwsApiError("AccessDeniedException", `User: arn:aws:sts::${LOCAL_ACCOUNT_ID}:assumed-role/provisioner is not authorized to perform: ${op} because no identity-based policy allows it`);
+        }
         if ((this.throttleNext[op] ?? 0) > 0) {
             this.throttleNext[op]--;
             throw new AwsApiError("ThrottlingException", "Rate exceeded");
@@ -250,6 +258,9 @@ export class FakeAwsState {
             throw new AwsApiError("InvalidFilterKey", "Tag filters can't be combined with other filter types");
         }
         let list = [...this.instances.values()].filter((x) => x.pingStatus !== undefined);
+        // An InstanceIds filter naming an id SSM does not know as a managed node fails the whole call.
+        const unknown = filters.filter((f) => f.Key === "InstanceIds").flatMap((f) => f.Values ?? []).filter((id) => !list.some((x) => x.id === id));
+        if (unknown.length > 0) throw new AwsApiError("InvalidInstanceId", `Instance ids [${unknown.join(", ")}] are not valid managed nodes`);
         for (const f of filters) {
             if (!f.Values || f.Values.length === 0 || f.Values.length > 100) throw new AwsApiError("InvalidFilterValue", `filter ${f.Key} needs 1 to 100 values`);
             if (f.Key === "InstanceIds") list = list.filter((x) => f.Values.includes(x.id));
@@ -265,6 +276,7 @@ export class FakeAwsState {
             InstanceInformationList: page.map((x) => ({
                 InstanceId: x.id,
                 PingStatus: x.pingStatus,
+                AgentVersion: x.agentVersion ?? "3.3.2746.0",
                 ResourceType: x.id.startsWith("mi-") ? "ManagedInstance" : "EC2Instance",
                 PlatformType: "Linux",
                 LastPingDateTime: Date.now() / 1000,

@@ -20,11 +20,11 @@ import * as path from "path";
 import { AccessSpec, accessSpecHash, canonicalAccessSpecJson, validateAccessSpec } from "../core/accessSpec";
 import { splitAccessSpec } from "../core/accessStore";
 import { renderDocument } from "../core/document";
-import { ALL_TRIGGERS, provisionerRules, PUSH_DETAIL_TYPE, PUSH_SOURCE } from "../core/events";
+import { ALL_TRIGGERS, offboardInvocationInput, provisionerRules, PUSH_DETAIL_TYPE, PUSH_SOURCE } from "../core/events";
 import { generateKey } from "../core/keys";
 import { provisionerCodePath } from "../core/lambdaBundle";
 import type { FleetPlan } from "../components/PkaFleet";
-import { runDocumentLikeAgent } from "./agent";
+import { agentPassesEnvVar, runDocumentLikeAgent } from "./agent";
 import { EventSourceMapping, LocalEventBus, LocalQueue, SqsEvent } from "./eventBus";
 import { SandboxHost, sshRun, startHost } from "./sandbox";
 import { DocumentRunner, EndpointKnobs, LocalSsmEndpoint, SsmDocument } from "./ssmEndpoint";
@@ -89,6 +89,8 @@ export interface LocalFleetOptions {
     agentDelayMs?: (index: number) => number;
     /** Host indexes on which the document always fails (knob). */
     failingHosts?: number[];
+    /** SSM Agent version per host index (default DEFAULT_AGENT_VERSION); older than 3.3.2746.0 passes no ENV_VAR parameters. */
+    agentVersion?: (index: number) => string | undefined;
     /** Log in with ssh as soon as a host's keys are pinned (default true unless simulated). */
     login?: boolean;
     /** Progress lines. */
@@ -427,6 +429,7 @@ export class LocalFleet {
         await this.account.start();
         this.endpoint.addDocument(this.documentName, renderDocument() as SsmDocument);
         this.storeSpec(this.spec);
+        this.endpoint.putParameterDirect(this.deployedMarker, `pka-fleet ${this.plan.fleetName}: the provisioner is deployed`);
         this.watch();
 
         const env: Record<string, string> = {
@@ -435,6 +438,8 @@ export class LocalFleet {
             PKA_DOCUMENT_NAME: this.documentName,
             PKA_TARGET_TAG: `${this.plan.tag.key}=${this.plan.tag.value}`,
             PKA_ACCESS_PARAMETER: this.plan.accessPath,
+            // The Provisioner's deployed marker (revokeOnDestroy): destroy() deletes it, then runs the offboarding.
+            PKA_DEPLOYED_MARKER: this.deployedMarker,
             // What the Provisioner pins: the Lambda serves only this spec.
             PKA_ACCESS_SPEC_SHA256: accessSpecHash(this.spec),
             PKA_KNOWN_HOSTS_PATH: this.plan.knownHostsPath,
@@ -463,21 +468,26 @@ export class LocalFleet {
                 const address = this.opts.hostAddress?.(index);
                 let sandbox: SandboxHost | undefined;
                 let runner: DocumentRunner;
+                const agentVersion = this.opts.agentVersion?.(index);
                 if (this.opts.simulated) {
-                    runner = async () => ({ exitCode: 0, stdout: simulatedHostKeyOutput(), stderr: "" });
+                    runner = async (run) =>
+                        agentPassesEnvVar(run.agentVersion)
+                            ? { exitCode: 0, stdout: simulatedHostKeyOutput(), stderr: "" }
+                            : { exitCode: 9, stdout: simulatedHostKeyOutput(), stderr: "PKA-ERROR code=9 SSM_AccessSpec and SSM_AccessSpecSha256 are not set\n" };
                 } else {
                     this.throwIfAborted();
                     // A private address of its own: sshd listens there on port 22 too (the address form of the central server's config).
                     sandbox = await startHost({ name, ...(address ? { sshdConfig: [`ListenAddress ${address}:22`] } : {}) });
                     const sb = sandbox;
-                    runner = async ({ document, parameters, instanceId }) => {
-                        const r = await runDocumentLikeAgent(sb, document, parameters, { instanceId });
+                    runner = async ({ document, parameters, instanceId, agentVersion: v }) => {
+                        const r = await runDocumentLikeAgent(sb, document, parameters, { instanceId, agentVersion: v });
                         return { exitCode: r.status === "Success" ? 0 : r.responseCode === 0 ? 1 : r.responseCode, stdout: r.stdout, stderr: r.stderr };
                     };
                 }
                 const inst = this.endpoint.addInstance({
                     tags: { [this.plan.tag.key]: this.plan.tag.value, Name: name },
                     runner,
+                    ...(agentVersion ? { agentVersion } : {}),
                     computerName: name,
                     ...(address ? { ipAddress: address } : {}),
                     ...(sandbox ? { sshEndpoint: { host: "127.0.0.1", port: sandbox.port } } : {}),
@@ -510,6 +520,26 @@ export class LocalFleet {
         this.storeSpec(spec);
         this.spec = spec;
         await this.lambda?.reconfigure({ PKA_ACCESS_SPEC_SHA256: accessSpecHash(spec) });
+    }
+
+    /** The Provisioner's marker parameter: `<accessPath>-deployed`. */
+    get deployedMarker(): string {
+        return `${this.plan.accessPath}-deployed`;
+    }
+
+    /**
+     * What `pulumi destroy` does to the hosts, in the order Pulumi deletes: the push and the access
+     * parameters, the marker (it depends on the offboarding Invocation), then the offboarding
+     * Invocation's delete: the provider invokes the function with its input and
+     * `tf: { action: "delete" }`. `replaceOnly`: the Invocation alone is replaced (the marker stays).
+     */
+    async destroy(opts: { replaceOnly?: boolean } = {}): Promise<unknown> {
+        if (!opts.replaceOnly) {
+            for (const name of [...this.endpoint.parameters.keys()]) if (name.startsWith(`${this.plan.accessPath}/`)) this.endpoint.deleteParameterDirect(name);
+            this.endpoint.deleteParameterDirect(this.deployedMarker);
+        }
+        const input = JSON.parse(offboardInvocationInput(this.plan.fleetName));
+        return this.lambda!.invoke({ ...input, tf: { action: "delete", prev_input: JSON.parse(offboardInvocationInput(this.plan.fleetName)) } });
     }
 
     /** Follows the pipeline's effects: commands, results, pinned keys, dead letters. */
@@ -557,7 +587,10 @@ export class LocalFleet {
             let reason: string;
             try {
                 const body = JSON.parse(m.body);
-                if (typeof body.instanceId === "string") {
+                if (typeof body.instanceId === "string" && typeof body.message === "string") {
+                    id = body.instanceId;
+                    reason = `${body.reason}: ${body.message}`;
+                } else if (typeof body.instanceId === "string") {
                     id = body.instanceId;
                     reason = `${body.reason ?? "dead-lettered"}: ${body.status ?? ""} after ${body.attempts ?? "?"} attempts${body.stderrTail ? `: ${String(body.stderrTail).trim().split("\n").pop()}` : ""}`;
                 } else {

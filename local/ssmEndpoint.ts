@@ -41,7 +41,9 @@ export interface RunResult {
 }
 
 /** Runs a document on one host the way the agent does. */
-export type DocumentRunner = (run: { instanceId: string; documentName: string; document: SsmDocument; parameters: Record<string, string[]> }) => Promise<RunResult>;
+export type DocumentRunner = (run: { instanceId: string; documentName: string; document: SsmDocument; parameters: Record<string, string[]>; agentVersion: string }) => Promise<RunResult>;
+/** The agent version instances report unless told otherwise (the first that passes ENV_VAR parameters). */
+export const DEFAULT_AGENT_VERSION = "3.3.2746.0";
 
 export interface SsmDocumentParameter {
     type: "String" | "StringList" | string;
@@ -83,6 +85,8 @@ export interface LocalInstance {
     /** The document always fails here (knob), with this reason on stderr. */
     failing?: string;
     runner: DocumentRunner;
+    /** What DescribeInstanceInformation reports as AgentVersion; older than 3.3.2746.0 passes no ENV_VAR parameters. */
+    agentVersion: string;
     ipAddress: string;
     computerName: string;
     /** Where the instance's sshd listens, for Session Manager's SSH tunnel (StartSession). */
@@ -132,6 +136,8 @@ export interface EndpointKnobs {
     requiredTag?: { key: string; value: string };
     /** The same condition per caller (access key id -> tag): each fleet's Lambda role has its own. Wins over requiredTag. */
     requiredTagByAccessKey?: Record<string, { key: string; value: string }>;
+    /** IAM not yet propagated: these operations answer AccessDeniedException this many more times. */
+    denyNext?: Record<string, number>;
 }
 
 export interface LocalSsmEndpointOptions {
@@ -193,6 +199,8 @@ export class LocalSsmEndpoint extends EventEmitter {
     readonly queues = new Map<string, LocalQueue>();
     readonly knobs: EndpointKnobs;
     readonly stats: EndpointStats = { calls: {}, throttled: {}, errors: {}, sendCommandInstances: [] };
+    /** Every request as decoded off the wire (service, operation, input in the SDK's shape), for the conformance test. */
+    readonly requests: { service: string; action: string; input: Record<string, unknown> }[] = [];
     private readonly bus?: LocalEventBus;
     private readonly buckets = new Map<string, TokenBucket>();
     private readonly timers = new Set<NodeJS.Timeout>();
@@ -266,13 +274,14 @@ export class LocalSsmEndpoint extends EventEmitter {
     }
 
     /** Registers an instance (state pending). `launch` makes it run. */
-    addInstance(i: { instanceId?: string; tags: Record<string, string>; runner: DocumentRunner; ipAddress?: string; computerName?: string; sshEndpoint?: { host: string; port: number } }): LocalInstance {
+    addInstance(i: { instanceId?: string; tags: Record<string, string>; runner: DocumentRunner; ipAddress?: string; computerName?: string; sshEndpoint?: { host: string; port: number }; agentVersion?: string }): LocalInstance {
         const instanceId = i.instanceId ?? `i-${randomUUID().replace(/-/g, "").slice(0, 17)}`;
         const inst: LocalInstance = {
             instanceId,
             tags: { ...i.tags },
             state: "pending",
             runner: i.runner,
+            agentVersion: i.agentVersion ?? DEFAULT_AGENT_VERSION,
             ipAddress: i.ipAddress ?? "127.0.0.1",
             computerName: i.computerName ?? `ip-127-0-0-1.${instanceId}`,
             ...(i.sshEndpoint ? { sshEndpoint: i.sshEndpoint } : {}),
@@ -380,7 +389,13 @@ export class LocalSsmEndpoint extends EventEmitter {
         const guard = (service: string, action: string, fn: OpHandler, code = "ThrottlingException"): OpHandler => {
             const key = service === "ssm" ? action : `${service}:${action}`;
             return async (input: unknown, ctx?: CallContext) => {
+                this.requests.push({ service, action, input: (input ?? {}) as Record<string, unknown> });
                 try {
+                    const deny = this.knobs.denyNext;
+                    if (deny && (deny[key] ?? 0) > 0) {
+                        deny[key]--;
+                        throw new ApiError("AccessDeniedException", `User: arn:aws:sts::${LOCAL_ACCOUNT_ID}:assumed-role/provisioner is not authorized to perform: ${service}:${action} because no identity-based policy allows the ${service}:${action} action`);
+                    }
                     this.throttle(key, code);
                     return await fn((input ?? {}) as Record<string, unknown>, ctx);
                 } catch (err) {
@@ -572,7 +587,7 @@ export class LocalSsmEndpoint extends EventEmitter {
                 result = { exitCode: 1, stdout: "", stderr: inst.failing };
             } else {
                 try {
-                    result = await inst.runner({ instanceId: inv.instanceId, documentName: inv.documentName, document, parameters });
+                    result = await inst.runner({ instanceId: inv.instanceId, documentName: inv.documentName, document, parameters, agentVersion: inst.agentVersion });
                 } catch (err) {
                     result = { exitCode: 1, stdout: "", stderr: `agent: ${(err as Error).message}` };
                 }
@@ -680,6 +695,10 @@ export class LocalSsmEndpoint extends EventEmitter {
         if (maxResults < 5 || maxResults > 50) throw new ApiError("ValidationException", "MaxResults must be between 5 and 50");
 
         const registered = [...this.instances.values()].filter((i) => i.agentOnlineAt !== undefined && i.agentOnlineAt <= Date.now());
+        // An InstanceIds filter naming an id SSM has never seen fails the whole call (InvalidInstanceId), as SSM does.
+        const known = new Set(registered.map((i) => i.instanceId));
+        const unknownIds = all.filter((f) => f.key === "InstanceIds" || f.key === "instanceIds").flatMap((f) => f.values).filter((id) => !known.has(id));
+        if (unknownIds.length > 0) throw new ApiError("InvalidInstanceId", `Instance ids [${unknownIds.join(", ")}] are not valid managed nodes for account ${LOCAL_ACCOUNT_ID}`);
         const matching = registered.filter((inst) =>
             all.every((f) => {
                 const ping = this.isOnline(inst) ? "Online" : "ConnectionLost";
@@ -709,7 +728,7 @@ export class LocalSsmEndpoint extends EventEmitter {
                 InstanceId: inst.instanceId,
                 PingStatus: this.isOnline(inst) ? "Online" : "ConnectionLost",
                 LastPingDateTime: epochSeconds(Date.now()),
-                AgentVersion: "3.3.2746.0",
+                AgentVersion: inst.agentVersion,
                 IsLatestVersion: true,
                 PlatformType: "Linux",
                 PlatformName: "Debian GNU/Linux",

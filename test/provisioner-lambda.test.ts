@@ -663,6 +663,118 @@ describe("provisioner Lambda (mocked AWS)", () => {
     });
 });
 
+describe("provisioner Lambda: conditions AWS documents", () => {
+    before(() => {
+        ssmMock = stubSsm();
+        ec2Mock = stubEc2();
+        sqsMock = stubSqs();
+    });
+    after(() => {
+        ssmMock.restore();
+        ec2Mock.restore();
+        sqsMock.restore();
+    });
+    const dlq = (f: FakeAwsState) => (f.queues.get(DLQ_URL) ?? []).map((m) => JSON.parse(m.body));
+
+    it("DescribeInstanceInformation InvalidInstanceId for one unregistered id: the page is split and its Online instances go ahead", async () => {
+        const fleet = makeFleet({ tagged: 40 });
+        // Tagged and running in EC2, but its agent never registered: SSM does not know the id.
+        fleet.addInstance("i-0000000000000beef", { [TAG.key]: TAG.value });
+        const { handler } = harness(fleet);
+        const ids = [...Array.from({ length: 40 }, (_, i) => instanceId(i + 1)), "i-0000000000000beef"];
+        const records = ids.map((id) => record(runningEvent(id)));
+        const res = await handler({ Records: records });
+        // The fake answers like SSM: one unknown id fails the whole call...
+        assert.ok(fleet.callsOf("DescribeInstanceInformation").some((c) => c.error === "InvalidInstanceId"));
+        // ...and every registered instance was still provisioned; only the unregistered one's record comes back.
+        assert.deepStrictEqual(new Set(sent(fleet)), new Set(ids.slice(0, 40)));
+        const beef = records[40].messageId;
+        assert.deepStrictEqual(failedIds(res), [beef]);
+        assert.ok(fleet.callsOf("DescribeInstanceInformation").length <= 2 * Math.ceil(Math.log2(41)) + 2, "a binary split, not one call per id");
+    });
+
+    it("an agent older than 3.3.2746.0 is dead-lettered at once as agent-too-old, naming its version and AWS-UpdateSSMAgent; nothing is sent to it", async () => {
+        const fleet = makeFleet({ tagged: 3 });
+        fleet.instances.get(instanceId(2))!.agentVersion = "3.2.582.0";
+        const { handler } = harness(fleet);
+        const records = [1, 2, 3].map((n) => record(runningEvent(instanceId(n))));
+        const res = await handler({ Records: records });
+        assert.deepStrictEqual(res.batchItemFailures, [], "acknowledged: a retry would fail the same way");
+        assert.deepStrictEqual(sent(fleet).sort(), [instanceId(1), instanceId(3)]);
+        const [msg] = dlq(fleet);
+        assert.strictEqual(msg.reason, "agent-too-old");
+        assert.strictEqual(msg.instanceId, instanceId(2));
+        assert.strictEqual(msg.agentVersion, "3.2.582.0");
+        assert.match(msg.message, /3\.2\.582\.0.*older than 3\.3\.2746\.0.*AWS-UpdateSSMAgent/);
+        assert.strictEqual(handler.stats()!.agentTooOld, 1);
+    });
+
+    it("a push skips old agents the same way (the tag listing carries AgentVersion)", async () => {
+        const fleet = makeFleet({ tagged: 2 });
+        fleet.instances.get(instanceId(1))!.agentVersion = "2.3.1319.0";
+        const { handler } = harness(fleet);
+        const res = await handler({ Records: [record(pushEvent({ reason: "rotation" }))] });
+        assert.deepStrictEqual(res.batchItemFailures, []);
+        assert.deepStrictEqual(sent(fleet), [instanceId(2)]);
+        assert.deepStrictEqual(dlq(fleet).map((m) => [m.reason, m.instanceId]), [["agent-too-old", instanceId(1)]]);
+    });
+
+    it("exit 9 (the agent passed no parameters) is dead-lettered at its first failure as agent-too-old, not retried", async () => {
+        const fleet = makeFleet({ tagged: 1 });
+        fleet.runCommand = () => ({ status: "Failed", responseCode: 9, stderr: "PKA-ERROR code=9 SSM_AccessSpec and SSM_AccessSpecSha256 are not set\n" });
+        const { handler } = harness(fleet);
+        await handler({ Records: [record(runningEvent(instanceId(1)))] });
+        const cmd = fleet.commands[0];
+        const res = await handler({ Records: [record(resultEvent(instanceId(1), cmd.commandId, "Failed"))] });
+        assert.deepStrictEqual(res.batchItemFailures, []);
+        assert.strictEqual(fleet.commands.length, 1, "no second run");
+        const [msg] = dlq(fleet);
+        assert.strictEqual(msg.reason, "agent-too-old");
+        assert.strictEqual(msg.responseCode, 9);
+        assert.strictEqual(msg.attempts, 1);
+        assert.match(msg.message, /AWS-UpdateSSMAgent/);
+    });
+
+    it("first deploy: the push retries AccessDenied while IAM propagates, then provisions; from the queue it does not wait", async () => {
+        const fleet = makeFleet({ tagged: 2 });
+        fleet.denyNext.GetParametersByPath = 3;
+        fleet.denyNext.SendCommand = 2;
+        const { handler, sleeps, logs } = harness(fleet);
+        const direct = { ...record(pushEvent({ specHash: accessSpecHash(SPEC) })), eventSource: "pka-fleet:deploy" };
+        const res = await handler({ Records: [direct] }, { getRemainingTimeInMillis: () => 55_000 });
+        assert.deepStrictEqual(res.batchItemFailures, []);
+        assert.deepStrictEqual(sent(fleet).sort(), [instanceId(1), instanceId(2)]);
+        assert.strictEqual(handler.stats()!.accessDeniedRetries, 5);
+        assert.ok(sleeps.length >= 5 && logs.some((l) => /IAM changes take a while/.test(l.message)));
+
+        // From SQS the record is simply redelivered later: no waiting on a denial inside the batch.
+        const f2 = makeFleet({ tagged: 1 });
+        f2.denyNext.GetParametersByPath = 1;
+        const h2 = harness(f2);
+        const r2 = await h2.handler({ Records: [record(runningEvent(instanceId(1)))] });
+        assert.strictEqual(r2.batchItemFailures.length, 1);
+        assert.strictEqual(h2.handler.stats()!.accessDeniedRetries, 0);
+    });
+
+    it("first deploy: a denial that outlasts IAM_PROPAGATION_MS fails the push loudly (pulumi up reports it)", async () => {
+        const fleet = makeFleet({ tagged: 1 });
+        fleet.denyNext.GetParametersByPath = 1000;
+        const { handler } = harness(fleet);
+        const direct = { ...record(pushEvent({ specHash: accessSpecHash(SPEC) })), eventSource: "pka-fleet:deploy" };
+        await assert.rejects(handler({ Records: [direct] }, { getRemainingTimeInMillis: () => 900_000 }), /push failed/);
+        assert.ok(handler.stats()!.accessDeniedRetries >= 5 && handler.stats()!.accessDeniedRetries <= 16);
+    });
+
+    it("removing an instance's fleet tag: later pushes skip it (it keeps what it has until revoked by hand)", async () => {
+        const fleet = makeFleet({ tagged: 2 });
+        const { handler } = harness(fleet);
+        fleet.instances.get(instanceId(1))!.tags = { team: "moved" };
+        await handler({ Records: [record(pushEvent({ reason: "rotation" }))] });
+        await handler({ Records: [record(runningEvent(instanceId(1)))] });
+        assert.deepStrictEqual(sent(fleet), [instanceId(2)], "the untagged instance gets no command: neither the revocation nor anything else");
+    });
+});
+
 describe("provisioner Lambda: the real bundle over HTTP", function () {
     const root = path.resolve(__dirname, "..");
     const bundle = path.join(root, "bin", "lambda", "provisioner.js");
