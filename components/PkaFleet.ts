@@ -5,7 +5,7 @@ import { documentParameters } from "../core/document";
 import { ACCESS_CHUNK_BYTES, ACCESS_MAX_CHUNKS, splitAccessSpec } from "../core/accessStore";
 import { DEFAULT_KEY_RULES, INSTALLABLE_KEY_TYPES, judgeKey, judgeKeySpec, KeyRules, parsePublicKey } from "../core/keys";
 import { shQuote } from "../core/shell";
-import { ALL_TRIGGERS, AUTONAME_SUFFIX_LENGTH, checkKeyRuleArgs, FleetKeyRules, FleetTrigger, Provisioner, PROVISIONER_AUTONAMES, RETENTION_DAYS } from "./Provisioner";
+import { ALL_TRIGGERS, AUTONAME_SUFFIX_LENGTH, checkKeyRuleArgs, driftScheduleError, FleetKeyRules, FleetTrigger, Provisioner, PROVISIONER_AUTONAMES, RETENTION_DAYS, tagsProblem } from "./Provisioner";
 import { SetupDocument } from "./SetupDocument";
 import { deployError, planSshKeyPair, redactSecretValue, SshKeyPair, SshKeyPairGenerate } from "./SshKeyPair";
 
@@ -61,8 +61,10 @@ export interface PkaFleetArgs {
     readonly fallbackPublicKey?: string;
     /** What provisions an instance. Default: all of `instanceRunning`, `associationChange`, `push`. */
     readonly triggers?: FleetTrigger[];
-    /** Re-apply the spec on every tagged instance on this schedule (State Manager association), e.g. `"rate(1 day)"`. Default: off. */
+    /** Re-apply the spec on every online tagged instance on this EventBridge schedule expression, `rate(...)` or 6-field `cron(...)` (UTC), at least 30 minutes apart, e.g. `"rate(1 day)"`: a scheduled rule pushes the pinned spec through the provisioner (a spec change never changes the rule). Default: off. */
     readonly driftCorrectionSchedule?: string;
+    /** Offboarding: destroying the fleet (`pulumi destroy`, or removing it from the program) first revokes every user it manages on its online tagged instances; the destroy fails, naming the instances, when a revocation does not succeed. Default `true`. */
+    readonly revokeOnDestroy?: boolean;
     /** Retention of the provisioner's log group, days (a CloudWatch Logs value). Default `30`. */
     readonly logRetentionDays?: number;
     /** Key rules for the access spec. Default: the policy pack's (ed25519, ecdsa P-256/384/521, RSA >= 3072). */
@@ -100,7 +102,6 @@ export function fleetResourceNameProblem(name: string): string | undefined {
     return undefined;
 }
 const TAG_TEXT = /^[A-Za-z0-9 +\-.:/@_]+$/;
-const SCHEDULE = /^(rate\((30 minutes|[1-9][0-9]* (hour|hours|day|days))\)|cron\([0-9A-Za-z*?\/,#\- ]{9,100}\))$/;
 /** A valid key used only to validate the rest of a user whose keys are known at deployment (an Output or a generated key). */
 const PROBE_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHqES5zNG9al28zqQu3ZQwKMG8xswUKYWhqvGcMZATU7 probe";
 
@@ -112,6 +113,7 @@ export interface FleetPlan {
     knownHostsPath: string;
     triggers: FleetTrigger[];
     schedule?: string;
+    revokeOnDestroy: boolean;
     logRetentionDays: number;
     keyRules: Partial<KeyRules>;
     fallbackKeys: string[];
@@ -146,8 +148,16 @@ export function planFleet(name: string, args: PkaFleetArgs, stack: string = pulu
     if (!Array.isArray(triggers) || triggers.length === 0) fail(`\`triggers\` must list at least one of ${ALL_TRIGGERS.join(", ")}.`);
     for (const [i, t] of triggers.entries()) if (!ALL_TRIGGERS.includes(t)) fail(`\`triggers[${i}]\` must be one of ${ALL_TRIGGERS.join(", ")}; got ${JSON.stringify(t)}.`);
     const schedule = args.driftCorrectionSchedule || undefined;
-    if (schedule !== undefined && !SCHEDULE.test(schedule)) {
-        fail(`\`driftCorrectionSchedule\` must be a State Manager schedule such as "rate(1 day)", "rate(30 minutes)" or "cron(0 3 ? * * *)" (at least 30 minutes apart); got ${JSON.stringify(schedule)}.`);
+    if (schedule !== undefined) {
+        const bad = driftScheduleError(schedule);
+        if (bad) fail(`${bad}.`);
+    }
+    const revokeOnDestroy = args.revokeOnDestroy ?? true;
+    if (typeof revokeOnDestroy !== "boolean") fail(`\`revokeOnDestroy\` must be true or false; got ${JSON.stringify(revokeOnDestroy)}.`);
+    if (args.tags !== undefined) {
+        if (typeof args.tags !== "object" || args.tags === null || Array.isArray(args.tags)) fail("`tags` must be a map of tag key to value.");
+        const problem = tagsProblem(args.tags, 49);
+        if (problem) fail(`\`tags\` ${problem} (PkaFleet adds pka-fleet:fleet, and AWS takes at most 50 tags a resource).`);
     }
     const logRetentionDays = args.logRetentionDays ?? 30;
     if (!RETENTION_DAYS.includes(logRetentionDays)) fail(`\`logRetentionDays\` must be one of CloudWatch's values (${RETENTION_DAYS.join(", ")}); got ${JSON.stringify(logRetentionDays)}.`);
@@ -249,7 +259,7 @@ export function planFleet(name: string, args: PkaFleetArgs, stack: string = pulu
     const slots = parameterSlots(Buffer.byteLength(canonicalAccessSpecJson(known)) + pendingBytes, ACCESS_CHUNK_BYTES);
     if (slots > ACCESS_MAX_CHUNKS) fail(`\`users\`: the access spec would need ${slots} SSM parameters (more than ${ACCESS_MAX_CHUNKS}); split the fleet.`);
     return {
-        fleetName, tag, accessPath, knownHostsPath: `/pka/${fleetName}/known_hosts`, triggers, schedule, logRetentionDays, keyRules,
+        fleetName, tag, accessPath, knownHostsPath: `/pka/${fleetName}/known_hosts`, triggers, schedule, revokeOnDestroy, logRetentionDays, keyRules,
         fallbackKeys, users, slots,
     };
 }
@@ -441,20 +451,9 @@ export class PkaFleet extends pulumi.ComponentResource {
             keyRules: p.keyRules,
             tags,
             fleetName: p.fleetName,
+            driftCorrectionSchedule: p.schedule,
+            revokeOnDestroy: p.revokeOnDestroy,
         }, { parent: this, dependsOn: params });
-
-        if (p.schedule) {
-            new aws.ssm.Association(`${name}-drift`, {
-                name: document.documentName,
-                associationName: `pka-${p.fleetName}-drift-correction`,
-                targets: [{ key: `tag:${p.tag.key}`, values: [p.tag.value] }],
-                scheduleExpression: p.schedule,
-                parameters: childSpec.apply(associationParameters),
-                complianceSeverity: "HIGH",
-                maxConcurrency: "10%",
-                maxErrors: "10%",
-            }, { parent: this, dependsOn: params });
-        }
 
         this.documentName = document.documentName;
         this.queueUrl = provisioner.queueUrl;
@@ -598,9 +597,4 @@ export function knownHostsCommand(c: CentralServerFleet): string {
         `{ printf '%s\\n' ${shQuote(header)}; while read -r kind list; do printf 'Host %s\\n%s\\n' "$list" "$s"; if [ "$kind" = I ]; then printf '%s\\n' "$p"; fi; done < "$t/hosts"; } > "$t/config"`,
         `mv "$t/known_hosts" "$HOME/.ssh/${files.knownHosts}"; mv "$t/config" "$HOME/.ssh/${files.config}"`,
     ].join("\n");
-}
-
-/** State Manager association parameters: the document's parameters for this spec (each a single string). */
-function associationParameters(spec: AccessSpec): { [key: string]: string } {
-    return Object.fromEntries(Object.entries(documentParameters(spec)).map(([k, v]) => [k, v.join("\n")]));
 }

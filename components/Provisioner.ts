@@ -2,7 +2,7 @@ import * as fs from "fs";
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import { isParameterPath, parameterPathsOverlap } from "../core/accessStore";
-import { ALL_TRIGGERS, Trigger, provisionerRules, pushEvent } from "../core/events";
+import { ALL_TRIGGERS, driftPushInput, offboardInvocationInput, Trigger, provisionerRules, pushEvent } from "../core/events";
 import { checkKeyRules, KeyRules } from "../core/keys";
 import { provisionerCodePath } from "../core/lambdaBundle";
 import { defaultNodeRuntime, RUNTIME_CALENDAR, runtimeDeprecation } from "../core/runtimes";
@@ -124,6 +124,20 @@ export interface ProvisionerArgs {
      * Default: `targetTag.value`.
      */
     readonly fleetName?: pulumi.Input<string>;
+    /**
+     * Drift correction: on this EventBridge schedule expression, `rate(...)` or 6-field `cron(...)` (UTC), at least
+     * 30 minutes apart, e.g. `"rate(1 day)"`, a scheduled rule pushes the pinned spec to every online tagged instance
+     * (through the queue, like any push). The rule's event names no spec hash (the Lambda serves the spec it pins), so
+     * a spec change never changes the rule: it does not run an extra time per deploy. Default: off.
+     */
+    readonly driftCorrectionSchedule?: string;
+    /**
+     * Offboarding: when the Provisioner is destroyed (`pulumi destroy`, or removed from the program), its Lambda
+     * revokes every user it manages on the fleet's online tagged instances before the function is deleted; the
+     * destroy fails, naming the instances, when a revocation does not succeed. A marker parameter
+     * `<accessParameterPath>-deployed` tells a destroy from a mere replacement. Default `true`.
+     */
+    readonly revokeOnDestroy?: boolean;
 }
 
 /**
@@ -133,7 +147,8 @@ export interface ProvisionerArgs {
  * SQS CreateQueue QueueName 80 characters; EventBridge PutRule Name 64; IAM CreateRole RoleName 64;
  * IAM PutRolePolicy PolicyName 128; CloudWatch Logs CreateLogGroup logGroupName 512; Lambda
  * CreateFunction FunctionName 64; CloudWatch PutMetricAlarm AlarmName 255. EventBridge target ids
- * (PutTargets Id, 64) are set explicitly, not auto-named.
+ * (PutTargets Id, 64) are set explicitly, not auto-named; so is the deployed marker parameter's name
+ * (`<accessParameterPath>-deployed`); Lambda invocations have no name.
  */
 export const PROVISIONER_AUTONAMES: readonly { readonly suffix: string; readonly what: string; readonly max: number }[] = Object.freeze([
     { suffix: "queue", what: "SQS queue", max: 80 },
@@ -142,6 +157,7 @@ export const PROVISIONER_AUTONAMES: readonly { readonly suffix: string; readonly
     { suffix: "association", what: "EventBridge rule", max: 64 },
     { suffix: "results", what: "EventBridge rule", max: 64 },
     { suffix: "push", what: "EventBridge rule", max: 64 },
+    { suffix: "drift", what: "EventBridge rule", max: 64 },
     { suffix: "role", what: "IAM role", max: 64 },
     { suffix: "policy", what: "IAM role policy", max: 128 },
     { suffix: "logs", what: "CloudWatch log group", max: 512 },
@@ -163,6 +179,96 @@ export function provisionerNameProblem(name: string): string | undefined {
         }
     }
     return undefined;
+}
+
+/** The shortest interval `driftCorrectionSchedule` may have, in minutes. */
+export const DRIFT_MIN_INTERVAL_MINUTES = 30;
+
+/** The values a cron field's part list selects in [lo, hi] (`*`, `n`, `a-b`, `x/step`, comma lists), or undefined. */
+function cronFieldValues(field: string, lo: number, hi: number): number[] | undefined {
+    const out = new Set<number>();
+    const num = (s: string): number | undefined => (/^\d{1,2}$/.test(s) && Number(s) >= lo && Number(s) <= hi ? Number(s) : undefined);
+    for (const part of field.split(",")) {
+        const m = /^(\*|\d{1,2}|\d{1,2}-\d{1,2})(?:\/(\d{1,2}))?$/.exec(part);
+        if (!m) return undefined;
+        let from: number | undefined;
+        let to: number | undefined;
+        if (m[1] === "*") [from, to] = [lo, hi];
+        else if (m[1].includes("-")) [from, to] = m[1].split("-").map(num);
+        else [from, to] = [num(m[1]), m[2] !== undefined ? hi : num(m[1])];
+        const step = m[2] === undefined ? 1 : Number(m[2]);
+        if (from === undefined || to === undefined || from > to || step < 1) return undefined;
+        for (let v = from; v <= to; v += step) out.add(v);
+    }
+    return [...out].sort((a, b) => a - b);
+}
+
+/**
+ * Why `expr` is not an EventBridge schedule expression at least 30 minutes apart, or undefined.
+ * EventBridge (User Guide, "Schedule expressions for rules"): `rate(value unit)` with a positive
+ * integer and minute(s)/hour(s)/day(s), singular exactly when the value is 1; `cron(Minutes Hours
+ * Day-of-month Month Day-of-week Year)`, six fields, one of Day-of-month and Day-of-week `?`. A
+ * cron's minutes must be at least 30 apart around the hour (a single minute fires once an hour).
+ */
+/** Tags as AWS takes them (Tagging AWS resources): at most `max`, keys 1-128 characters without aws:, values up to 256. */
+export function tagsProblem(tags: Record<string, unknown>, max = 50): string | undefined {
+    const entries = Object.entries(tags);
+    if (entries.length > max) return `has ${entries.length} tags; at most ${max}`;
+    for (const [k, v] of entries) {
+        if (k.length < 1 || k.length > 128) return `key ${JSON.stringify(k.slice(0, 40))} must be 1 to 128 characters`;
+        if (k.toLowerCase().startsWith("aws:")) return `key ${JSON.stringify(k)} uses the reserved aws: prefix`;
+        if (typeof v === "string" && v.length > 256) return `value of ${JSON.stringify(k)} is over 256 characters`;
+    }
+    return undefined;
+}
+
+export function scheduleProblem(expr: unknown): string | undefined {
+    if (typeof expr !== "string") return "it is not a string";
+    // EventBridge API Reference, PutRule: ScheduleExpression is at most 256 characters.
+    if (expr.length > 256) return `it is ${expr.length} characters; EventBridge takes at most 256`;
+    const rate = /^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$/.exec(expr);
+    if (rate) {
+        const value = Number(rate[1]);
+        if (!/^[1-9]\d*$/.test(rate[1])) return "a rate's value must be a positive integer";
+        if ((value === 1) !== !rate[2].endsWith("s")) return `EventBridge wants the unit ${value === 1 ? "singular for a value of 1" : "plural for a value over 1"} (rate(1 day), rate(2 days))`;
+        const minutes = value * (rate[2].startsWith("minute") ? 1 : rate[2].startsWith("hour") ? 60 : 1440);
+        if (minutes < DRIFT_MIN_INTERVAL_MINUTES) return `it runs every ${minutes} minute${minutes === 1 ? "" : "s"}, more often than every ${DRIFT_MIN_INTERVAL_MINUTES}`;
+        return undefined;
+    }
+    if (/^rate\(/.test(expr)) return "a rate is `rate(<positive integer> minute|minutes|hour|hours|day|days)`";
+    const cron = /^cron\((.*)\)$/.exec(expr);
+    if (!cron) return "it is neither rate(...) nor cron(...)";
+    const fields = cron[1].trim().split(/\s+/);
+    if (fields.length !== 6) return `a cron has 6 fields (minutes hours day-of-month month day-of-week year); this one has ${fields.length}`;
+    const [minute, hour, dom, month, dow, year] = fields;
+    const ok: [string, string, RegExp][] = [
+        ["hours", hour, /^[0-9*,\-/]+$/],
+        ["day-of-month", dom, /^([0-9*,\-/LW]+|\?)$/],
+        ["month", month, /^[0-9A-Za-z*,\-/]+$/],
+        ["day-of-week", dow, /^([0-9A-Za-z*,\-/L#]+|\?)$/],
+        ["year", year, /^[0-9*,\-/]+$/],
+    ];
+    for (const [what, v, re] of ok) if (!re.test(v)) return `its ${what} field ${JSON.stringify(v)} is not valid`;
+    if ((dom === "?") === (dow === "?")) return "exactly one of its day-of-month and day-of-week fields must be `?`";
+    const minutes = cronFieldValues(minute, 0, 59);
+    if (!minutes || minutes.length === 0) return `its minutes field ${JSON.stringify(minute)} is not a list of minutes 0-59 (n, a-b, */step, a,b)`;
+    const gaps = minutes.map((m, i) => (i + 1 < minutes.length ? minutes[i + 1] : minutes[0] + 60) - m);
+    const gap = Math.min(...gaps);
+    if (gap < DRIFT_MIN_INTERVAL_MINUTES) return `its minutes ${minutes.length > 12 ? `${minutes.slice(0, 4).join(",")},...` : minutes.join(",")} are ${gap} minute${gap === 1 ? "" : "s"} apart, less than ${DRIFT_MIN_INTERVAL_MINUTES}`;
+    if (!cronFieldValues(hour, 0, 23)) return `its hours field ${JSON.stringify(hour)} is not a list of hours 0-23`;
+    return undefined;
+}
+
+/** The refusal of a `driftCorrectionSchedule` value, naming the input, or undefined when it is valid. */
+export function driftScheduleError(expr: unknown, input = "driftCorrectionSchedule"): string | undefined {
+    const why = scheduleProblem(expr);
+    if (why === undefined) return undefined;
+    return `\`${input}\` must be an EventBridge schedule expression, \`rate(...)\` or 6-field \`cron(...)\` (UTC), at least ${DRIFT_MIN_INTERVAL_MINUTES} minutes apart, such as "rate(1 day)", "rate(30 minutes)" or "cron(0 3 * * ? *)": ${why}; got ${JSON.stringify(expr)}`;
+}
+
+/** The deployed marker parameter of a Provisioner with `revokeOnDestroy` (a sibling of the access path, never under it). */
+export function deployedMarkerName(accessParameterPath: string): string {
+    return `${accessParameterPath.replace(/\/+$/, "")}-deployed`;
 }
 
 /** Node.js runtimes and the day AWS deprecates them: the Node.js part of core/runtimes.ts's calendar, which the policy pack's lambda-runtime-supported rule uses too. */
@@ -194,6 +300,8 @@ export interface ProvisionerPolicyInput {
     logGroupArn: string;
     queueArn: string;
     dlqArn: string;
+    /** The deployed marker parameter (revokeOnDestroy), which the offboarding reads; undefined: no offboarding. */
+    deployedMarker?: string;
 }
 
 /** The Lambda role's policy: every statement scoped to what the handler touches. */
@@ -220,6 +328,8 @@ export function buildProvisionerPolicy(i: ProvisionerPolicyInput): { Version: st
             { Sid: "DescribeFleet", Effect: "Allow", Action: ["ssm:DescribeInstanceInformation", "ssm:GetCommandInvocation", "ec2:DescribeInstances"], Resource: "*" },
             { Sid: "ConsumeQueue", Effect: "Allow", Action: ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"], Resource: i.queueArn },
             { Sid: "DeadLetter", Effect: "Allow", Action: "sqs:SendMessage", Resource: i.dlqArn },
+            // Offboarding on destroy: whether the fleet is still deployed (the marker exists) or destroyed (it is gone).
+            ...(i.deployedMarker !== undefined ? [{ Sid: "OffboardMarker", Effect: "Allow", Action: "ssm:GetParameter", Resource: param(i.deployedMarker) }] : []),
         ],
     };
 }
@@ -262,7 +372,9 @@ export function eventBridgeQueuePolicy(queueArn: string, ruleArns: string[], exe
 /**
  * The event-driven provisioner: EventBridge rules -> SQS queue (+ DLQ and an alarm) -> the bundled
  * Lambda -> SSM SendCommand on the fleet's tagged instances, with results fed back for retries,
- * dead-lettering and host-key pinning; and, when `accessSpecHash` changes, a push in the same deploy.
+ * dead-lettering and host-key pinning; when `accessSpecHash` changes, a push in the same deploy;
+ * optionally a scheduled drift-correction push; and, on destroy, the revocation of the fleet's users
+ * (`revokeOnDestroy`).
  */
 export class Provisioner extends pulumi.ComponentResource {
     declare public readonly queueUrl: pulumi.Output<string>;
@@ -314,6 +426,13 @@ export class Provisioner extends pulumi.ComponentResource {
         if (!Number.isInteger(memorySize) || memorySize < 128 || memorySize > 10240) fail(`\`memorySize\` must be 128-10240; got ${memorySize}`);
         const nameProblem = provisionerNameProblem(name);
         if (nameProblem) fail(nameProblem);
+        const schedule = args.driftCorrectionSchedule === "" ? undefined : args.driftCorrectionSchedule;
+        if (schedule !== undefined) {
+            const bad = driftScheduleError(schedule);
+            if (bad) fail(bad);
+        }
+        const revokeOnDestroy = args.revokeOnDestroy ?? true;
+        if (typeof revokeOnDestroy !== "boolean") fail(`\`revokeOnDestroy\` must be true or false; got ${JSON.stringify(revokeOnDestroy)}`);
         // AWS: the queue's visibility timeout at least 6x the function timeout (plus the batching window).
         const visibility = 6 * timeout + windowSeconds;
         const codePath = args.codePath ?? provisionerCodePath();
@@ -328,6 +447,10 @@ export class Provisioner extends pulumi.ComponentResource {
         const overlap = (kh: string, ap: string) => {
             if (parameterPathsOverlap(kh, ap)) {
                 fail(`\`knownHostsPath\` ${kh} overlaps \`accessParameterPath\` ${ap}: the Lambda may write under knownHostsPath, so it could rewrite the access spec; use disjoint paths such as /pka/<fleet>/known_hosts and /pka/<fleet>/access`);
+            }
+            const marker = deployedMarkerName(ap);
+            if (parameterPathsOverlap(kh, marker)) {
+                fail(`\`knownHostsPath\` ${kh} overlaps the deployed marker parameter ${marker} (\`accessParameterPath\` + "-deployed", kept while the fleet is deployed for \`revokeOnDestroy\`): the marker must stand apart from every path the Lambda writes (\`<knownHostsPath>/*\`); use a path such as /pka/<fleet>/known_hosts`);
             }
         };
         // Plain strings are checked now, before any child is registered; Outputs when they resolve.
@@ -368,6 +491,14 @@ export class Provisioner extends pulumi.ComponentResource {
             ? pulumi.output(args.documentArn)
             : pulumi.all([where, documentName]).apply(([w, n]) => `arn:${w.partition}:ssm:${w.region}:${w.account}:document/${n}`);
         const tags = args.tags;
+        if (tags && typeof tags === "object" && !pulumi.Output.isInstance(tags)) {
+            const problem = tagsProblem(tags as Record<string, unknown>);
+            if (problem) fail(`\`tags\` ${problem}`);
+        }
+        if (Array.isArray(args.alarmActions) && args.alarmActions.length > 5) {
+            // CloudWatch API Reference, PutMetricAlarm: AlarmActions takes at most 5.
+            fail(`\`alarmActions\` has ${args.alarmActions.length} ARNs; a CloudWatch alarm takes at most 5`);
+        }
         const child = { parent: this };
 
         // ---- queues ----
@@ -395,7 +526,14 @@ export class Provisioner extends pulumi.ComponentResource {
         const rules = patterns.map(
             (p) => new aws.cloudwatch.EventRule(`${name}-${p.key}`, { description: `pka-fleet: ${p.description}`, eventPattern: p.pattern.apply((x) => JSON.stringify(x)), tags }, child),
         );
-        const ruleArns = pulumi.all(rules.map((r) => r.arn));
+        // Drift correction: a scheduled rule whose target sends a constant push (no spec hash: the Lambda
+        // serves the spec it pins), so a spec change never updates the rule or its target.
+        const driftRule =
+            schedule === undefined
+                ? undefined
+                : new aws.cloudwatch.EventRule(`${name}-drift`, { description: "pka-fleet: drift correction: push the pinned spec to every online tagged instance", scheduleExpression: schedule, tags }, child);
+        const allRules = driftRule ? [...rules, driftRule] : rules;
+        const ruleArns = pulumi.all(allRules.map((r) => r.arn));
         const role = new aws.iam.Role(
             `${name}-role`,
             {
@@ -415,14 +553,23 @@ export class Provisioner extends pulumi.ComponentResource {
             { queueUrl: dlq.url, policy: pulumi.all([dlq.arn, ruleArns, role.arn]).apply(([q, r, roleArn]) => eventBridgeQueuePolicy(q, r, [roleArn])) },
             child,
         );
-        rules.forEach(
-            (r, i) =>
-                new aws.cloudwatch.EventTarget(
-                    `${name}-${patterns[i].key}-target`,
-                    { rule: r.name, targetId: QUEUE_TARGET_ID, arn: queue.arn, deadLetterConfig: { arn: dlq.arn }, retryPolicy: { maximumEventAgeInSeconds: 86400, maximumRetryAttempts: 185 } },
-                    { parent: this, dependsOn: [queuePolicy, dlqPolicy] },
-                ),
-        );
+        // Every rule's one target: the queue. The id is explicit (PutTargets Id: at most 64 characters, unique
+        // within its rule only, so every rule uses the same one).
+        const queueTarget = (key: string, rule: aws.cloudwatch.EventRule, input?: pulumi.Input<string>) =>
+            new aws.cloudwatch.EventTarget(
+                `${name}-${key}-target`,
+                {
+                    rule: rule.name,
+                    targetId: QUEUE_TARGET_ID,
+                    arn: queue.arn,
+                    ...(input !== undefined ? { input } : {}),
+                    deadLetterConfig: { arn: dlq.arn },
+                    retryPolicy: { maximumEventAgeInSeconds: 86400, maximumRetryAttempts: 185 },
+                },
+                { parent: this, dependsOn: [queuePolicy, dlqPolicy] },
+            );
+        rules.forEach((r, i) => queueTarget(patterns[i].key, r));
+        if (driftRule) queueTarget("drift", driftRule, fleet.apply(driftPushInput));
 
         // ---- the Lambda ----
         const logGroup = new aws.cloudwatch.LogGroup(`${name}-logs`, { retentionInDays: retention, tags }, child);
@@ -433,7 +580,20 @@ export class Provisioner extends pulumi.ComponentResource {
                 policy: pulumi
                     .all([where, documentArn, tagKey, tagValue, accessPath, knownHostsPath, logGroup.arn, pulumi.all([queue.arn, dlq.arn])])
                     .apply(([w, doc, k, v, ap, kh, lg, [q, d]]) =>
-                        JSON.stringify(buildProvisionerPolicy({ ...w, documentArn: doc, tagKey: k, tagValue: v, accessParameterPath: ap, knownHostsPath: kh, logGroupArn: lg, queueArn: q, dlqArn: d })),
+                        JSON.stringify(
+                            buildProvisionerPolicy({
+                                ...w,
+                                documentArn: doc,
+                                tagKey: k,
+                                tagValue: v,
+                                accessParameterPath: ap,
+                                knownHostsPath: kh,
+                                logGroupArn: lg,
+                                queueArn: q,
+                                dlqArn: d,
+                                deployedMarker: deployedMarkerName(ap),
+                            }),
+                        ),
                     ),
             },
             child,
@@ -456,6 +616,9 @@ export class Provisioner extends pulumi.ComponentResource {
             PKA_MAX_ATTEMPTS: String(maxAttempts),
         };
         if (args.keyRules) variables.PKA_KEY_RULES = JSON.stringify(keyRules);
+        // The marker's name, not the marker resource: the marker is created after the offboarding Invocation, which needs the function.
+        const markerName = pulumi.all([accessPath, knownHostsPath]).apply(([ap]) => deployedMarkerName(ap));
+        variables.PKA_DEPLOYED_MARKER = markerName;
         const fn = new aws.lambda.Function(
             `${name}-fn`,
             {
@@ -525,6 +688,38 @@ export class Provisioner extends pulumi.ComponentResource {
             );
         }
 
+        // ---- offboarding on destroy ----
+        // A CRUD Invocation: the provider invokes the function on create and update (nothing to do) and, when the
+        // Invocation is deleted, with tf.action "delete": then the function revokes every user on the fleet's online
+        // tagged instances, but only if the marker below is gone. The marker depends on the Invocation, so a
+        // destroy deletes the marker first and the Invocation after it; a replaced Invocation leaves the marker
+        // in place, and nothing is revoked. The Invocation waits on the function, its role policy (still needed
+        // while its delete runs) and its log group, so those are deleted after it. Its input is constant per
+        // fleet: a spec change never invokes it.
+        // The marker exists whether or not revokeOnDestroy is on: turning it off deletes only the Invocation, whose
+        // delete then finds the marker standing and revokes nothing.
+        const offboard = revokeOnDestroy
+            ? new aws.lambda.Invocation(
+                  `${name}-offboard`,
+                  { functionName: fn.name, lifecycleScope: "CRUD", input: fleet.apply(offboardInvocationInput) },
+                  { parent: this, dependsOn: [fn, rolePolicy, logGroup] },
+              )
+            : undefined;
+        {
+            new aws.ssm.Parameter(
+                `${name}-deployed`,
+                {
+                    name: markerName,
+                    type: "String",
+                    tier: "Standard",
+                    insecureValue: fleet.apply((f) => `pka-fleet ${f}: the provisioner is deployed (deleting this parameter arms the revocation on destroy; do not edit)`),
+                    description: "pka-fleet: exists while the provisioner is deployed; the offboarding revokes access on destroy only once it is gone (revokeOnDestroy)",
+                    tags,
+                },
+                { parent: this, dependsOn: offboard ? [offboard] : [] },
+            );
+        }
+
         this.queueUrl = queue.url;
         this.queueArn = queue.arn;
         this.dlqUrl = dlq.url;
@@ -532,7 +727,7 @@ export class Provisioner extends pulumi.ComponentResource {
         this.functionName = fn.name;
         this.functionArn = fn.arn;
         this.roleArn = role.arn;
-        this.ruleNames = pulumi.all(rules.map((r) => r.name));
+        this.ruleNames = pulumi.all(allRules.map((r) => r.name));
         this.alarmName = alarm.name;
         this.logGroupName = logGroup.name;
         this.registerOutputs({

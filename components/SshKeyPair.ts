@@ -229,6 +229,10 @@ export function planSshKeyPair(args: SshKeyPairArgs, names: { generate?: string;
             `on the central server) or \`publicKey\` (an existing public key); got ${given.length ? given.map((g) => `\`${g}\``).join(" and ") : "none"}.`);
     }
     const ec2Import = args.ec2KeyName !== undefined;
+    if (typeof args.ec2KeyName === "string" && !/^[\x20-\x7e]{1,255}$/.test(args.ec2KeyName)) {
+        // EC2 API Reference, ImportKeyPair: KeyName "Up to 255 ASCII characters".
+        throw new Error(`\`${names.ec2KeyName ?? "ec2KeyName"}\` must be 1 to 255 printable ASCII characters (EC2 ImportKeyPair's KeyName); got ${args.ec2KeyName.length} characters.`);
+    }
     if (args.generate) {
         const g = args.generate;
         const at = names.generate ?? "generate";

@@ -31,12 +31,12 @@ const EXPECTED: Record<string, { inputs: string[]; required?: string[]; outputs:
     },
     SetupDocument: { inputs: ["documentName", "tags"], outputs: ["documentName", "documentArn"] },
     Provisioner: {
-        inputs: ["documentName", "documentArn", "targetTag", "accessParameterPath", "knownHostsPath", "accessSpecHash", "triggers", "logRetentionDays", "keyRules", "tags"],
+        inputs: ["documentName", "documentArn", "targetTag", "accessParameterPath", "knownHostsPath", "accessSpecHash", "triggers", "logRetentionDays", "keyRules", "tags", "driftCorrectionSchedule", "revokeOnDestroy"],
         required: ["documentName", "targetTag", "accessParameterPath", "accessSpecHash"],
         outputs: ["queueUrl", "dlqUrl", "functionName"],
     },
     PkaFleet: {
-        inputs: ["fleetName", "targetTag", "users", "fallbackPublicKey", "triggers", "driftCorrectionSchedule", "logRetentionDays", "keyRules", "tags"],
+        inputs: ["fleetName", "targetTag", "users", "fallbackPublicKey", "triggers", "driftCorrectionSchedule", "revokeOnDestroy", "logRetentionDays", "keyRules", "tags"],
         required: ["users"],
         outputs: ["documentName", "queueUrl", "dlqUrl", "accessParameterPath", "knownHostsPath", "accessSpecHash", "fingerprints", "privateKeys", "privateKeysPpk", "sshConfig", "knownHostsCommand"],
     },

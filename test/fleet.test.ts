@@ -5,8 +5,9 @@ import * as assert from "assert";
 import * as pulumi from "@pulumi/pulumi";
 import type * as FleetModule from "../components/PkaFleet";
 
-import { AwsMocks, checkPolicy, Created, peek, settle, unsecret, watch } from "./support/awsMocks";
+import { AwsMocks, checkPolicy, Created, peek, recordDependencies, settle, unsecret, watch } from "./support/awsMocks";
 import { generateKey } from "../core/keys";
+import { offboardInvocationInput, parseQueuedEvent } from "../core/events";
 
 
 const KEY_CAROL = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHqES5zNG9al28zqQu3ZQwKMG8xswUKYWhqvGcMZATU7 carol@laptop";
@@ -137,14 +138,99 @@ describe("PkaFleet (pka-fleet:index:PkaFleet) under AWS mocks", function () {
         assert.notStrictEqual((await peek(b.accessSpecHash)).value, h1);
     });
 
-    it("drift correction: an association on the tag with the spec's document parameters", async () => {
-        const fleet = await build({ ...baseArgs(), driftCorrectionSchedule: "rate(1 day)" });
-        const assoc = mocks.created.filter((c) => c.type === "aws:ssm/association:Association");
-        assert.strictEqual(assoc.length, 1);
-        assert.strictEqual(assoc[0].inputs.scheduleExpression, "rate(1 day)");
-        assert.deepStrictEqual(assoc[0].inputs.targets, [{ key: "tag:pka-fleet", values: ["web"] }]);
-        assert.strictEqual(assoc[0].inputs.name, (await peek(fleet.documentName)).value);
-        assert.ok(Object.keys(assoc[0].inputs.parameters).length >= 1);
+    /** Builds `args` under fresh mocks (a new deploy of the same program) and returns those mocks. */
+    async function rebuild(args: FleetModule.PkaFleetArgs): Promise<{ fleet: FleetModule.PkaFleet; mocks: AwsMocks }> {
+        mocks = watch(new AwsMocks());
+        await pulumi.runtime.setMocks(mocks, "pka-fleet", "test", false);
+        const fleet = await build(args);
+        return { fleet, mocks };
+    }
+    const named = (m: AwsMocks, type: string, name: string) => {
+        const c = m.created.filter((x) => x.type === type && x.name === name);
+        assert.strictEqual(c.length, 1, `exactly one ${type} ${name} (have ${m.created.filter((x) => x.type === type).map((x) => x.name).join(", ")})`);
+        return c[0];
+    };
+    const withOtherSpec = (a: FleetModule.PkaFleetArgs): FleetModule.PkaFleetArgs => ({ ...a, users: a.users.map((u) => (u.name === "carol" ? { ...u, publicKeys: [KEY_EC256] } : u)) });
+
+    it("drift correction: a scheduled EventBridge rule pushes the pinned spec to the queue; no State Manager association; a spec change changes neither", async () => {
+        const args = { ...baseArgs(), driftCorrectionSchedule: "rate(1 day)" };
+        const a = await rebuild(args);
+        assert.strictEqual(a.mocks.errors.length, 0, a.mocks.errors.join("; "));
+        assert.strictEqual(a.mocks.registered.filter((r) => r.startsWith("aws:ssm/association:Association::")).length, 0, "no association anywhere");
+        const rule = named(a.mocks, "aws:cloudwatch/eventRule:EventRule", "web-provisioner-drift");
+        assert.strictEqual(rule.inputs.scheduleExpression, "rate(1 day)");
+        assert.strictEqual(rule.inputs.eventPattern, undefined);
+        assert.strictEqual(rule.inputs.tags["pka-fleet:fleet"], "web");
+        const target = named(a.mocks, "aws:cloudwatch/eventTarget:EventTarget", "web-provisioner-drift-target");
+        assert.strictEqual(target.inputs.rule, "web-provisioner-drift");
+        assert.strictEqual(target.inputs.targetId, "pka-provisioner-queue");
+        const queue = named(a.mocks, "aws:sqs/queue:Queue", "web-provisioner-queue");
+        assert.strictEqual(target.inputs.arn, `arn:aws:sqs:eu-west-1:123456789012:${queue.inputs.name ?? queue.name}`);
+        const ev = JSON.parse(target.inputs.input);
+        assert.strictEqual(ev.source, "pka-fleet");
+        assert.strictEqual(ev.detail.reason, "drift-correction");
+        assert.strictEqual(ev.detail.fleet, "web");
+        assert.ok(!("specHash" in ev.detail), "no spec hash in the drift push");
+        const parsed = parseQueuedEvent(target.inputs.input);
+        assert.deepStrictEqual([parsed.kind, parsed.kind === "push" && parsed.reason, parsed.kind === "push" && parsed.fleet], ["push", "drift-correction", "web"]);
+        const queuePolicy = JSON.parse(named(a.mocks, "aws:sqs/queuePolicy:QueuePolicy", "web-provisioner-queue-policy").inputs.policy);
+        const ruleArn = "arn:aws:events:eu-west-1:123456789012:rule/web-provisioner-drift";
+        assert.ok(queuePolicy.Statement[0].Condition.ArnEquals["aws:SourceArn"].includes(ruleArn), "the queue policy allows the drift rule");
+        assert.ok(queuePolicy.Statement[1].Condition.ArnNotEquals["aws:SourceArn"].includes(ruleArn), "and does not deny it");
+        const h1 = (await peek(a.fleet.accessSpecHash)).value;
+
+        // The same program with another spec: the hash changes, the drift rule and its target do not.
+        const b = await rebuild(withOtherSpec(args));
+        assert.notStrictEqual((await peek(b.fleet.accessSpecHash)).value, h1, "the spec did change");
+        assert.deepStrictEqual(named(b.mocks, "aws:cloudwatch/eventRule:EventRule", "web-provisioner-drift").inputs, rule.inputs);
+        assert.deepStrictEqual(named(b.mocks, "aws:cloudwatch/eventTarget:EventTarget", "web-provisioner-drift-target").inputs, target.inputs);
+    });
+
+    it("drift correction is checked with EventBridge's syntax at PkaFleet too, naming the input", () => {
+        for (const bad of ["rate(1 days)", "cron(0 3 * * *)", "cron(0 3 * * * *)", "cron(*/10 * * * ? *)"]) {
+            assert.throws(() => new mod.PkaFleet("web", { ...baseArgs(), driftCorrectionSchedule: bad }), /`driftCorrectionSchedule` must be an EventBridge schedule expression, `rate\(\.\.\.\)` or 6-field `cron\(\.\.\.\)`/, bad);
+        }
+    });
+
+    it("offboarding on destroy: a CRUD Invocation with the fleet's constant input, and a marker parameter that depends on it", async () => {
+        mocks = watch(new AwsMocks());
+        await pulumi.runtime.setMocks(mocks, "pka-fleet", "test", false);
+        const deps = recordDependencies();
+        const a = await build(baseArgs());
+        assert.strictEqual(mocks.errors.length, 0, mocks.errors.join("; "));
+        const off = named(mocks, "aws:lambda/invocation:Invocation", "web-provisioner-offboard");
+        assert.strictEqual(off.inputs.lifecycleScope, "CRUD");
+        assert.strictEqual(off.inputs.input, offboardInvocationInput("web"));
+        const fn = named(mocks, "aws:lambda/function:Function", "web-provisioner-fn");
+        assert.strictEqual(off.inputs.functionName, fn.name);
+        const marker = named(mocks, "aws:ssm/parameter:Parameter", "web-provisioner-deployed");
+        assert.strictEqual(marker.inputs.name, "/pka/web/access-deployed");
+        assert.strictEqual(marker.inputs.type, "String");
+        assert.ok(!marker.inputs.name.startsWith("/pka/web/access/"), "never under the access path (the spec's chunks)");
+        assert.strictEqual(fn.inputs.environment.variables.PKA_DEPLOYED_MARKER, "/pka/web/access-deployed");
+        const policy = JSON.parse(named(mocks, "aws:iam/rolePolicy:RolePolicy", "web-provisioner-policy").inputs.policy);
+        assert.deepStrictEqual(policy.Statement.find((s: any) => s.Sid === "OffboardMarker"), { Sid: "OffboardMarker", Effect: "Allow", Action: "ssm:GetParameter", Resource: "arn:aws:ssm:eu-west-1:123456789012:parameter/pka/web/access-deployed" });
+        const markerDeps = deps.get("aws:ssm/parameter:Parameter::web-provisioner-deployed") ?? [];
+        assert.ok(markerDeps.some((u) => u.endsWith("$aws:lambda/invocation:Invocation::web-provisioner-offboard")), `the marker depends on the offboarding Invocation (has ${markerDeps.join(", ")})`);
+        const offDeps = deps.get("aws:lambda/invocation:Invocation::web-provisioner-offboard") ?? [];
+        for (const n of ["aws:lambda/function:Function::web-provisioner-fn", "aws:iam/rolePolicy:RolePolicy::web-provisioner-policy", "aws:cloudwatch/logGroup:LogGroup::web-provisioner-logs"]) {
+            assert.ok(offDeps.some((u) => u.endsWith(`$${n}`)), `the Invocation depends on ${n} (has ${offDeps.join(", ")})`);
+        }
+        const h1 = (await peek(a.accessSpecHash)).value;
+
+        // Another spec: the offboarding Invocation and the marker are unchanged (no invocation on a spec change).
+        const b = await rebuild(withOtherSpec(baseArgs()));
+        assert.notStrictEqual((await peek(b.fleet.accessSpecHash)).value, h1);
+        assert.deepStrictEqual(named(b.mocks, "aws:lambda/invocation:Invocation", "web-provisioner-offboard").inputs, off.inputs);
+        assert.deepStrictEqual(named(b.mocks, "aws:ssm/parameter:Parameter", "web-provisioner-deployed").inputs, marker.inputs);
+    });
+
+    it("revokeOnDestroy: false: no offboarding Invocation; the marker stays, so turning it off never revokes", async () => {
+        await build({ ...baseArgs(), revokeOnDestroy: false });
+        assert.deepStrictEqual(mocks.created.filter((c) => c.type === "aws:lambda/invocation:Invocation").map((c) => c.name), ["web-provisioner-push"]);
+        assert.deepStrictEqual(mocks.created.filter((c) => c.type === "aws:ssm/parameter:Parameter" && !c.inputs.name.startsWith("/pka/web/access/")).map((c) => c.inputs.name), ["/pka/web/access-deployed"]);
+        const fn = mocks.created.find((c) => c.type === "aws:lambda/function:Function")!;
+        assert.strictEqual(fn.inputs.environment.variables.PKA_DEPLOYED_MARKER, "/pka/web/access-deployed");
     });
 
     it("sshConfig includes the fleet's own host file; knownHostsCommand writes it with the fleet's user, keys and pins (test/ssh-config.test.ts resolves them with ssh -G)", async () => {
@@ -210,7 +296,8 @@ describe("PkaFleet (pka-fleet:index:PkaFleet) under AWS mocks", function () {
         ["an unknown trigger", (a) => ({ ...a, triggers: ["cron" as any] }), /`triggers\[0\]`/],
         ["no trigger", (a) => ({ ...a, triggers: [] }), /`triggers`/],
         ["a bad schedule", (a) => ({ ...a, driftCorrectionSchedule: "every day" }), /`driftCorrectionSchedule`/],
-        ["a schedule under 30 minutes", (a) => ({ ...a, driftCorrectionSchedule: "rate(5 minutes)" }), /`driftCorrectionSchedule`/],
+        ["a schedule under 30 minutes", (a) => ({ ...a, driftCorrectionSchedule: "rate(5 minutes)" }), /`driftCorrectionSchedule` must be an EventBridge schedule expression.*every 5 minutes, more often than every 30/],
+        ["a revokeOnDestroy that is not a boolean", (a) => ({ ...a, revokeOnDestroy: "no" as any }), /`revokeOnDestroy` must be true or false/],
         ["a retention CloudWatch lacks", (a) => ({ ...a, logRetentionDays: 10 }), /`logRetentionDays`/],
         ["an aws: tag key", (a) => ({ ...a, targetTag: { key: "aws:x", value: "y" } }), /`targetTag\.key`/],
         ["a tag value with =", (a) => ({ ...a, targetTag: { key: "k", value: "a=b" } }), /`targetTag\.value`/],

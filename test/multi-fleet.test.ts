@@ -24,7 +24,7 @@ import { AwsMocks, Created, peek, settle, watch } from "./support/awsMocks";
  * - EventBridge PutRule Name: 1-64 of [.\-_A-Za-z0-9]; PutTargets Target Id: 1-64 of [.\-_A-Za-z0-9], unique per rule.
  * - SQS CreateQueue QueueName: up to 80 characters of alphanumerics, - and _ (a FIFO queue's .fifo suffix counts).
  * - CloudWatch Logs CreateLogGroup logGroupName: 1-512; CloudWatch PutMetricAlarm AlarmName: 1-255.
- * - SSM CreateDocument Name: ^[a-zA-Z0-9_\-.]{3,128}$; CreateAssociation AssociationName: ^[a-zA-Z0-9_\-.]{3,128}$.
+ * - SSM CreateDocument Name: ^[a-zA-Z0-9_\-.]{3,128}$.
  * - SSM PutParameter Name: at most 1011 characters (2048 with the ARN prefix), at most 15 levels.
  * - EC2 ImportKeyPair KeyName: up to 255 ASCII characters.
  */
@@ -38,8 +38,7 @@ const LIMITS: Record<string, { field: string; max: number; pattern?: RegExp; aut
     "aws:cloudwatch/logGroup:LogGroup": { field: "name", max: 512, pattern: /^[.\-_/#A-Za-z0-9]+$/, autonamed: true },
     "aws:cloudwatch/metricAlarm:MetricAlarm": { field: "name", max: 255, autonamed: true },
     "aws:ssm/document:Document": { field: "name", max: 128, pattern: /^[a-zA-Z0-9_\-.]{3,128}$/, autonamed: true },
-    "aws:ssm/association:Association": { field: "associationName", max: 128, pattern: /^[a-zA-Z0-9_\-.]{3,128}$/, autonamed: false },
-    "aws:ssm/parameter:Parameter": { field: "name", max: 1011, autonamed: false },
+    "aws:ssm/parameter:Parameter": { field: "name", max: 1011, pattern: /^\/[a-zA-Z0-9_.\-/]+$/, autonamed: false },
     "aws:ec2/keyPair:KeyPair": { field: "keyName", max: 255, autonamed: true },
 };
 
@@ -59,7 +58,7 @@ function physicalNames(stack: string, created: Created[]): PhysicalName[] {
         const limit = LIMITS[c.type];
         if (!limit) continue;
         const given = c.inputs[limit.field];
-        if (given === undefined && !limit.autonamed) continue; // no name at all (an association without associationName)
+        if (given === undefined && !limit.autonamed) continue; // no name at all
         const name = given ?? `${c.name}-${randomBytes(4).toString("hex").slice(0, 7)}`;
         const scope = limit.scope === "rule" ? c.inputs.rule : limit.scope === "role" ? c.inputs.role : undefined;
         out.push({ stack, type: c.type, resource: c.name, name: String(name), ...(scope ? { scope: `${stack}/${scope}` } : {}) });
@@ -142,10 +141,15 @@ describe("several fleets and several stacks of one program in one account", func
             assert.ok(!seen.has(key), `${n.stack}/${n.resource} and ${seen.get(key)?.stack}/${seen.get(key)?.resource} are both ${n.type} "${n.name}"`);
             seen.set(key, n);
         }
-        // Every SSM parameter name, every association name: distinct without any random part.
+        // Every SSM parameter name (access chunks and deployed markers): distinct without any random part.
         const fixed = all().filter((n) => !LIMITS[n.type].autonamed);
         assert.strictEqual(new Set(fixed.map((n) => n.name)).size, fixed.length);
-        assert.ok(fixed.some((n) => n.type === "aws:ssm/association:Association"), "drift correction is on: associations are named");
+        assert.deepStrictEqual(fixed.filter((n) => n.name.endsWith("-deployed")).map((n) => n.name), ["/pka/web-dev/access-deployed", "/pka/api-dev/access-deployed", "/pka/web-prod/access-deployed", "/pka/api-prod/access-deployed"]);
+        // Drift correction is on: a schedule rule per fleet, no State Manager association.
+        for (const d of deployed) {
+            assert.strictEqual(d.mocks.registered.filter((r) => r.startsWith("aws:ssm/association:Association::")).length, 0);
+            assert.deepStrictEqual(d.mocks.created.filter((c) => c.type === "aws:cloudwatch/eventRule:EventRule" && c.inputs.scheduleExpression !== undefined).map((c) => c.name), ["web-provisioner-drift", "api-provisioner-drift"]);
+        }
     });
 
     it("each fleet's push rule takes its own pushes and pushes for every fleet, never another fleet's", async () => {
@@ -160,10 +164,13 @@ describe("several fleets and several stacks of one program in one account", func
         }
         const everyFleet = pushEvent({ reason: "manual" });
         assert.ok(rules.every((r) => matchesPattern(r.pattern, everyFleet)), "a push naming no fleet is for every fleet");
-        // The deploy's own push (a direct invocation) names its fleet too.
-        const invocations = deployed.flatMap((d) => d.mocks.created.filter((c) => c.type === "aws:lambda/invocation:Invocation"));
-        const fleetsOfPushes = invocations.map((c) => JSON.parse(JSON.parse(c.inputs.input).Records[0].body).detail.fleet);
-        assert.deepStrictEqual(fleetsOfPushes, fleetNames);
+        // The deploy's own push and the offboarding (direct invocations) name their fleet too, and so does the drift push.
+        const fleetsOf = (suffix: string) =>
+            deployed.flatMap((d) => d.mocks.created.filter((c) => c.type === "aws:lambda/invocation:Invocation" && c.name.endsWith(suffix))).map((c) => JSON.parse(JSON.parse(c.inputs.input).Records[0].body).detail.fleet);
+        assert.deepStrictEqual(fleetsOf("-provisioner-push"), fleetNames);
+        assert.deepStrictEqual(fleetsOf("-provisioner-offboard"), fleetNames);
+        const drift = deployed.flatMap((d) => d.mocks.created.filter((c) => c.type === "aws:cloudwatch/eventTarget:EventTarget" && c.name.endsWith("-provisioner-drift-target")));
+        assert.deepStrictEqual(drift.map((c) => JSON.parse(c.inputs.input).detail.fleet), fleetNames);
     });
 
     it("the other rules of a fleet are its own too: results and association rules name its own document", () => {

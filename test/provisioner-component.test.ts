@@ -6,8 +6,9 @@
 import * as assert from "assert";
 import * as pulumi from "@pulumi/pulumi";
 import type * as ProvisionerModule from "../components/Provisioner";
-import { associationPattern, commandResultPattern, EC2_RUNNING_PATTERN, pushPattern } from "../core/events";
+import { associationPattern, commandResultPattern, DRIFT_REASON, EC2_RUNNING_PATTERN, offboardInvocationInput, parseQueuedEvent, pushPattern } from "../core/events";
 import { defaultNodeRuntime } from "../core/runtimes";
+import { AwsMocks, recordDependencies } from "./support/awsMocks";
 
 interface Created {
     type: string;
@@ -21,9 +22,12 @@ const ACCOUNT = "123456789012";
 class Mocks implements pulumi.runtime.Mocks {
     readonly created: Created[] = [];
     readonly calls: string[] = [];
+    /** AWS's limits (test/support/awsMocks.ts): every resource must pass them; the answers are this class's own. */
+    private readonly aws = new AwsMocks();
     newResource(args: pulumi.runtime.MockResourceArgs): { id: string | undefined; state: Record<string, any> } {
         const i = args.inputs ?? {};
         if (args.type.startsWith("pka-fleet:index:")) return { id: undefined, state: {} };
+        this.aws.newResource(args);
         this.created.push({ type: args.type, name: args.name, inputs: i });
         const n = i.name ?? `${args.name}-x`;
         switch (args.type) {
@@ -39,6 +43,8 @@ class Mocks implements pulumi.runtime.Mocks {
                 return { id: n, state: { ...i, name: n, arn: `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${n}` } };
             case "aws:cloudwatch/metricAlarm:MetricAlarm":
                 return { id: n, state: { ...i, name: n, arn: `arn:aws:cloudwatch:${REGION}:${ACCOUNT}:alarm:${n}` } };
+            case "aws:ssm/parameter:Parameter":
+                return { id: n, state: { ...i, name: n, arn: `arn:aws:ssm:${REGION}:${ACCOUNT}:parameter${n}`, version: 1 } };
             case "aws:sqs/queuePolicy:QueuePolicy":
             case "aws:iam/rolePolicy:RolePolicy":
             case "aws:cloudwatch/eventTarget:EventTarget":
@@ -64,9 +70,9 @@ class Mocks implements pulumi.runtime.Mocks {
     of(type: string): Created[] {
         return this.created.filter((c) => c.type === type);
     }
-    one(type: string): Created {
-        const c = this.of(type);
-        assert.strictEqual(c.length, 1, `exactly one ${type}`);
+    one(type: string, name?: string): Created {
+        const c = this.of(type).filter((x) => name === undefined || x.name === name);
+        assert.strictEqual(c.length, 1, `exactly one ${type}${name ? ` named ${name}` : ""}`);
         return c[0];
     }
 }
@@ -152,8 +158,11 @@ describe("Provisioner component (pka-fleet:index:Provisioner) under mocks", func
             "aws:lambda/function:Function": 1,
             "aws:lambda/eventSourceMapping:EventSourceMapping": 1,
             "aws:cloudwatch/metricAlarm:MetricAlarm": 1,
-            "aws:lambda/invocation:Invocation": 1,
+            "aws:lambda/invocation:Invocation": 2,
+            "aws:ssm/parameter:Parameter": 1,
         });
+        assert.deepStrictEqual(mocks.of("aws:lambda/invocation:Invocation").map((c) => c.name).sort(), ["web-offboard", "web-push"]);
+        assert.deepStrictEqual(mocks.of("aws:ssm/parameter:Parameter").map((c) => c.name), ["web-deployed"]);
         assert.strictEqual((await resolve(p.ruleNames)).length, 4);
         assert.match(await resolve(p.queueUrl), /^https:\/\/sqs\./);
         assert.match(await resolve(p.dlqArn), /^arn:aws:sqs:/);
@@ -165,7 +174,8 @@ describe("Provisioner component (pka-fleet:index:Provisioner) under mocks", func
         const policy = JSON.parse(mocks.one("aws:iam/rolePolicy:RolePolicy").inputs.policy);
         const by = Object.fromEntries(policy.Statement.map((s: any) => [s.Sid, s]));
         const logGroupArn = mocks.one("aws:cloudwatch/logGroup:LogGroup");
-        assert.deepStrictEqual(Object.keys(by).sort(), ["ConsumeQueue", "DeadLetter", "DescribeFleet", "Logs", "PinHostKeys", "ReadAccessSpec", "SendCommandDocument", "SendCommandTaggedInstances"]);
+        assert.deepStrictEqual(Object.keys(by).sort(), ["ConsumeQueue", "DeadLetter", "DescribeFleet", "Logs", "OffboardMarker", "PinHostKeys", "ReadAccessSpec", "SendCommandDocument", "SendCommandTaggedInstances"]);
+        assert.deepStrictEqual(by.OffboardMarker, { Sid: "OffboardMarker", Effect: "Allow", Action: "ssm:GetParameter", Resource: `arn:aws:ssm:${REGION}:${ACCOUNT}:parameter/pka/web/access-deployed` });
         assert.deepStrictEqual(by.Logs.Action, ["logs:CreateLogStream", "logs:PutLogEvents"]);
         assert.strictEqual(by.Logs.Resource, `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:${logGroupArn.name}-x:*`);
         assert.deepStrictEqual([by.SendCommandDocument.Action, by.SendCommandDocument.Resource], ["ssm:SendCommand", DOC_ARN]);
@@ -275,6 +285,7 @@ describe("Provisioner component (pka-fleet:index:Provisioner) under mocks", func
             PKA_DEAD_LETTER_QUEUE_URL: `https://sqs.${REGION}.amazonaws.com/${ACCOUNT}/web-dlq-x`,
             PKA_MAX_ATTEMPTS: "3",
             PKA_KEY_RULES: '{"minRsaBits":4096}',
+            PKA_DEPLOYED_MARKER: "/pka/web/access-deployed",
         });
         assert.strictEqual(fn.inputs.loggingConfig.logGroup, "web-logs-x");
         const m = mocks.one("aws:lambda/eventSourceMapping:EventSourceMapping");
@@ -307,7 +318,7 @@ describe("Provisioner component (pka-fleet:index:Provisioner) under mocks", func
 
     it("push: an Invocation carrying an SQS-shaped push event keyed on the spec hash", async () => {
         await build();
-        const inv = mocks.one("aws:lambda/invocation:Invocation");
+        const inv = mocks.one("aws:lambda/invocation:Invocation", "web-push");
         assert.deepStrictEqual(inv.inputs.triggers, { accessSpecHash: "a".repeat(64) });
         const input = JSON.parse(inv.inputs.input);
         assert.strictEqual(input.Records.length, 1);
@@ -320,11 +331,11 @@ describe("Provisioner component (pka-fleet:index:Provisioner) under mocks", func
         mocks = new Mocks();
         await pulumi.runtime.setMocks(mocks, "pka-fleet", "test", false);
         await build();
-        assert.strictEqual(mocks.one("aws:lambda/invocation:Invocation").inputs.input, first);
+        assert.strictEqual(mocks.one("aws:lambda/invocation:Invocation", "web-push").inputs.input, first);
         mocks = new Mocks();
         await pulumi.runtime.setMocks(mocks, "pka-fleet", "test", false);
         await build({ accessSpecHash: "b".repeat(64) });
-        const other = mocks.one("aws:lambda/invocation:Invocation");
+        const other = mocks.one("aws:lambda/invocation:Invocation", "web-push");
         assert.notStrictEqual(other.inputs.input, first);
         assert.deepStrictEqual(other.inputs.triggers, { accessSpecHash: "b".repeat(64) });
     });
@@ -345,7 +356,7 @@ describe("Provisioner component (pka-fleet:index:Provisioner) under mocks", func
     it("no push without the push trigger; triggers select the rules; the hash is still pinned", async () => {
         await build({ triggers: ["associationChange"] });
         assert.strictEqual(mocks.one("aws:lambda/function:Function").inputs.environment.variables.PKA_ACCESS_SPEC_SHA256, "a".repeat(64));
-        assert.strictEqual(mocks.of("aws:lambda/invocation:Invocation").length, 0);
+        assert.deepStrictEqual(mocks.of("aws:lambda/invocation:Invocation").map((c) => c.name), ["web-offboard"], "only the offboarding Invocation");
         const patterns = mocks.of("aws:cloudwatch/eventRule:EventRule").map((r) => JSON.parse(r.inputs.eventPattern)["detail-type"][0]);
         assert.deepStrictEqual(patterns, ["EC2 State Manager Instance Association State Change", "EC2 Command Invocation Status-change Notification"]);
     });
@@ -411,5 +422,261 @@ describe("Provisioner component (pka-fleet:index:Provisioner) under mocks", func
         const policy = JSON.parse(mocks.one("aws:iam/rolePolicy:RolePolicy").inputs.policy);
         assert.strictEqual(policy.Statement.find((s: any) => s.Sid === "SendCommandDocument").Resource, DOC_ARN);
         assert.ok(mocks.calls.includes("aws:index/getCallerIdentity:getCallerIdentity"));
+    });
+    describe("drift correction (driftCorrectionSchedule): a scheduled rule, no State Manager association", () => {
+        const RULE = "aws:cloudwatch/eventRule:EventRule";
+        const TARGET = "aws:cloudwatch/eventTarget:EventTarget";
+
+        it("is off by default: no schedule rule", async () => {
+            await build();
+            assert.ok(mocks.of(RULE).every((r) => r.inputs.scheduleExpression === undefined && r.inputs.eventPattern !== undefined));
+            assert.strictEqual(mocks.of(RULE).find((r) => r.name === "web-drift"), undefined);
+        });
+
+        it("a schedule rule whose queue target sends a constant push of the pinned spec: reason drift-correction, the fleet, no spec hash", async () => {
+            const p = await build({ driftCorrectionSchedule: "rate(1 day)", fleetName: "web-fleet", tags: { team: "ops" } });
+            const rule = mocks.one(RULE, "web-drift");
+            assert.deepStrictEqual(
+                [rule.inputs.scheduleExpression, rule.inputs.eventPattern, rule.inputs.description, rule.inputs.tags],
+                ["rate(1 day)", undefined, "pka-fleet: drift correction: push the pinned spec to every online tagged instance", { team: "ops" }],
+            );
+            const target = mocks.one(TARGET, "web-drift-target");
+            assert.strictEqual(target.inputs.rule, "web-drift-x");
+            assert.strictEqual(target.inputs.targetId, mod.QUEUE_TARGET_ID, "an explicit id: EventBridge target ids are at most 64 characters");
+            assert.ok(mod.QUEUE_TARGET_ID.length <= 64);
+            assert.strictEqual(target.inputs.arn, `arn:aws:sqs:${REGION}:${ACCOUNT}:web-queue-x`);
+            assert.deepStrictEqual(target.inputs.deadLetterConfig, { arn: `arn:aws:sqs:${REGION}:${ACCOUNT}:web-dlq-x` });
+            assert.deepStrictEqual(target.inputs.retryPolicy, { maximumEventAgeInSeconds: 86400, maximumRetryAttempts: 185 });
+            const ev = JSON.parse(target.inputs.input);
+            assert.deepStrictEqual([ev.source, ev["detail-type"], ev.detail], ["pka-fleet", "PKA Fleet Access Push", { fleet: "web-fleet", reason: DRIFT_REASON }]);
+            assert.ok(!("specHash" in ev.detail), "no spec hash: the Lambda serves the spec it pins");
+            // The Lambda parses it as a push of its own fleet.
+            assert.deepStrictEqual(parseQueuedEvent(target.inputs.input), { kind: "push", specHash: undefined, instanceIds: undefined, reason: DRIFT_REASON, fleet: "web-fleet", eventId: ev.id });
+            // Every other rule's target is event-driven (no input of its own); all share the one id (unique per rule).
+            for (const t of mocks.of(TARGET)) assert.strictEqual(t.inputs.targetId, mod.QUEUE_TARGET_ID);
+            assert.deepStrictEqual(mocks.of(TARGET).filter((t) => t.inputs.input !== undefined).map((t) => t.name), ["web-drift-target"]);
+            assert.ok((await resolve(p.ruleNames)).includes("web-drift-x"), "ruleNames lists the drift rule");
+        });
+
+        it("the queue and DLQ policies let the drift rule send (aws:SourceArn), and still nobody else", async () => {
+            await build({ driftCorrectionSchedule: "cron(0 3 * * ? *)" });
+            const drift = `arn:aws:events:${REGION}:${ACCOUNT}:rule/web-drift-x`;
+            for (const qp of mocks.of("aws:sqs/queuePolicy:QueuePolicy")) {
+                const policy = JSON.parse(qp.inputs.policy);
+                const [allow, deny] = policy.Statement;
+                assert.ok(allow.Condition.ArnEquals["aws:SourceArn"].includes(drift), `${qp.name} allows the drift rule`);
+                assert.ok(deny.Condition.ArnNotEquals["aws:SourceArn"].includes(drift), `${qp.name} does not deny the drift rule`);
+                assert.strictEqual(allow.Condition.ArnEquals["aws:SourceArn"].length, 5, "the four event rules and the drift rule");
+                const resource = qp.name === "web-queue-policy" ? `arn:aws:sqs:${REGION}:${ACCOUNT}:web-queue-x` : `arn:aws:sqs:${REGION}:${ACCOUNT}:web-dlq-x`;
+                assert.strictEqual(evaluate(policy, "sqs:SendMessage", resource, { principal: { service: "events.amazonaws.com" }, context: { "aws:SourceArn": drift }, identityAllows: false }), true, qp.name);
+            }
+        });
+
+        it("a spec change changes neither the rule nor its target (no extra run per deploy, nothing versioned)", async () => {
+            const inputsOf = () => [mocks.one(RULE, "web-drift").inputs, mocks.one(TARGET, "web-drift-target").inputs];
+            await build({ driftCorrectionSchedule: "rate(12 hours)" });
+            const first = inputsOf();
+            const push = mocks.one("aws:lambda/invocation:Invocation", "web-push").inputs.input;
+            mocks = new Mocks();
+            await pulumi.runtime.setMocks(mocks, "pka-fleet", "test", false);
+            await build({ driftCorrectionSchedule: "rate(12 hours)", accessSpecHash: "b".repeat(64) });
+            assert.notStrictEqual(mocks.one("aws:lambda/invocation:Invocation", "web-push").inputs.input, push, "the spec did change (the push says so)");
+            assert.deepStrictEqual(inputsOf(), first);
+        });
+
+        it("the schedule is checked by the Provisioner itself, naming the input, before any child", async () => {
+            const refused: [string, RegExp][] = [
+                ["every day", /neither rate\(\.\.\.\) nor cron\(\.\.\.\)/],
+                ["rate(5 minutes)", /every 5 minutes, more often than every 30/],
+                ["rate(29 minutes)", /every 29 minutes/],
+                ["rate(1 days)", /singular for a value of 1/],
+                ["rate(2 hour)", /plural for a value over 1/],
+                ["rate(0 hours)", /positive integer/],
+                ["rate(1 week)", /rate\(<positive integer> minute\|minutes\|hour\|hours\|day\|days\)/],
+                ["cron(0 3 * * *)", /6 fields .* this one has 5/],
+                ["cron(0 3 * * * *)", /exactly one of its day-of-month and day-of-week fields must be `\?`/],
+                ["cron(0 3 ? * ? *)", /exactly one of its day-of-month and day-of-week/],
+                ["cron(*/15 * * * ? *)", /minutes 0,15,30,45 are 15 minutes apart, less than 30/],
+                ["cron(* * * * ? *)", /minutes 0,1,2,3,\.\.\. are 1 minute apart/],
+                ["cron(10,50 * * * ? *)", /20 minutes apart/],
+                ["cron(61 3 * * ? *)", /minutes field "61"/],
+                ["cron(0 25 * * ? *)", /hours field "25"/],
+                ["cron(0 3 * * ? *); rm -rf /", /neither rate/],
+            ];
+            for (const [i, [schedule, why]] of refused.entries()) {
+                assert.throws(
+                    () => new mod.Provisioner(`s${i}`, { ...baseArgs(), driftCorrectionSchedule: schedule }),
+                    (e: Error) => {
+                        assert.match(e.message, /^`driftCorrectionSchedule` must be an EventBridge schedule expression, `rate\(\.\.\.\)` or 6-field `cron\(\.\.\.\)` \(UTC\), at least 30 minutes apart/, schedule);
+                        assert.match(e.message, why, schedule);
+                        assert.ok(e.message.endsWith(`got ${JSON.stringify(schedule)}`), e.message);
+                        return true;
+                    },
+                );
+            }
+            await new Promise((r) => setTimeout(r, 50));
+            assert.deepStrictEqual(mocks.created, [], "a refused schedule creates no child");
+            for (const ok of ["rate(30 minutes)", "rate(1 hour)", "rate(2 hours)", "rate(1 day)", "rate(7 days)", "cron(0 3 * * ? *)", "cron(0 3 ? * * *)", "cron(0,30 * * * ? *)", "cron(15 */6 ? * MON-FRI *)", "cron(0 0 1 * ? 2026-2030)", "cron(0/30 8-18 ? * 2#1 *)"]) {
+                assert.strictEqual(mod.scheduleProblem(ok), undefined, ok);
+            }
+        });
+
+        it("the drift rule's name is checked up front like every auto-named child", () => {
+            assert.ok(mod.PROVISIONER_AUTONAMES.some((n) => n.suffix === "drift" && n.what === "EventBridge rule" && n.max === 64));
+            const fits = Math.min(...mod.PROVISIONER_AUTONAMES.map((m) => m.max - 1 - m.suffix.length - mod.AUTONAME_SUFFIX_LENGTH));
+            assert.strictEqual(mod.provisionerNameProblem("p".repeat(fits)), undefined);
+            assert.match(mod.provisionerNameProblem("p".repeat(fits + 1)) ?? "", /EventBridge rule would be named/);
+            // The drift rule alone: 64 - "-drift" - "-<7 hex>" = 50 characters at most.
+            assert.strictEqual("p".repeat(50).length + "-drift".length + mod.AUTONAME_SUFFIX_LENGTH, 64);
+        });
+    });
+
+    describe("offboarding on destroy (revokeOnDestroy, default true)", () => {
+        const INVOCATION = "aws:lambda/invocation:Invocation";
+        const PARAMETER = "aws:ssm/parameter:Parameter";
+
+        it("a CRUD Invocation with the fleet's constant offboarding input, on the Provisioner's function", async () => {
+            await build({ fleetName: "web-fleet" });
+            const off = mocks.one(INVOCATION, "web-offboard");
+            assert.strictEqual(off.inputs.lifecycleScope, "CRUD");
+            assert.strictEqual(off.inputs.functionName, "web-fn-x");
+            assert.strictEqual(off.inputs.input, offboardInvocationInput("web-fleet"));
+            assert.strictEqual(off.inputs.triggers, undefined, "nothing re-invokes it");
+            const ev = JSON.parse(JSON.parse(off.inputs.input).Records[0].body);
+            assert.deepStrictEqual([ev.detail.fleet, ev.detail.specHash], ["web-fleet", undefined]);
+        });
+
+        it("its input does not change with the spec (a spec change never invokes it)", async () => {
+            await build();
+            const first = mocks.one(INVOCATION, "web-offboard").inputs;
+            const marker = mocks.one(PARAMETER, "web-deployed").inputs;
+            mocks = new Mocks();
+            await pulumi.runtime.setMocks(mocks, "pka-fleet", "test", false);
+            await build({ accessSpecHash: "c".repeat(64) });
+            assert.deepStrictEqual(mocks.one(INVOCATION, "web-offboard").inputs, first);
+            assert.deepStrictEqual(mocks.one(PARAMETER, "web-deployed").inputs, marker);
+        });
+
+        it("the marker parameter is a sibling of the access path and depends on the Invocation; the Invocation on the function, its role policy and log group", async () => {
+            const deps = recordDependencies();
+            await build({ tags: { team: "ops" } });
+            const marker = mocks.one(PARAMETER, "web-deployed");
+            assert.deepStrictEqual(
+                [marker.inputs.name, marker.inputs.type, marker.inputs.tier, marker.inputs.tags],
+                ["/pka/web/access-deployed", "String", "Standard", { team: "ops" }],
+            );
+            assert.match(marker.inputs.insecureValue, /^pka-fleet web: the provisioner is deployed \(deleting this parameter arms the revocation on destroy; do not edit\)$/);
+            for (let i = 0; i < 200 && !deps.has(`${PARAMETER}::web-deployed`); i++) await new Promise((r) => setTimeout(r, 10));
+            const markerDeps = deps.get(`${PARAMETER}::web-deployed`) ?? [];
+            assert.ok(markerDeps.some((u) => u.endsWith(`$${INVOCATION}::web-offboard`)), `a destroy deletes the marker before the Invocation (marker depends on ${markerDeps.join(", ")})`);
+            const offDeps = deps.get(`${INVOCATION}::web-offboard`) ?? [];
+            for (const [type, n] of [["aws:lambda/function:Function", "web-fn"], ["aws:iam/rolePolicy:RolePolicy", "web-policy"], ["aws:cloudwatch/logGroup:LogGroup", "web-logs"]]) {
+                assert.ok(offDeps.some((u) => u.endsWith(`$${type}::${n}`)), `the Invocation's delete runs while ${n} exists (it depends on ${offDeps.join(", ")})`);
+            }
+            // The function does not wait on the marker (the marker waits on the function's Invocation: no cycle).
+            assert.ok(deps.has("aws:lambda/function:Function::web-fn"));
+            assert.ok(!(deps.get("aws:lambda/function:Function::web-fn") ?? []).some((u) => u.endsWith("::web-deployed")));
+        });
+
+        it("the Lambda gets the marker's name and may read only that parameter", async () => {
+            await build({ accessParameterPath: "/teams/a/web/access", knownHostsPath: "/teams/a/web/hosts" });
+            const env = mocks.one("aws:lambda/function:Function").inputs.environment.variables;
+            assert.strictEqual(env.PKA_DEPLOYED_MARKER, "/teams/a/web/access-deployed");
+            assert.strictEqual(mocks.one(PARAMETER).inputs.name, env.PKA_DEPLOYED_MARKER);
+            const policy = JSON.parse(mocks.one("aws:iam/rolePolicy:RolePolicy").inputs.policy);
+            const st = policy.Statement.filter((s: any) => [s.Action].flat().includes("ssm:GetParameter"));
+            assert.deepStrictEqual(st, [{ Sid: "OffboardMarker", Effect: "Allow", Action: "ssm:GetParameter", Resource: `arn:aws:ssm:${REGION}:${ACCOUNT}:parameter/teams/a/web/access-deployed` }]);
+            // The marker is outside every path the Lambda may write.
+            const pin = policy.Statement.find((s: any) => s.Sid === "PinHostKeys").Resource;
+            assert.ok(!st[0].Resource.startsWith(pin.replace(/\*$/, "")));
+        });
+
+        it("revokeOnDestroy false: no offboarding Invocation; the marker, its variable and GetParameter stay (turning it off deletes only the Invocation, whose delete then finds the marker and revokes nothing)", async () => {
+            await build({ revokeOnDestroy: false });
+            assert.deepStrictEqual(mocks.of(INVOCATION).map((c) => c.name), ["web-push"]);
+            assert.deepStrictEqual(mocks.of(PARAMETER).map((c) => c.inputs.name), ["/pka/web/access-deployed"]);
+            assert.strictEqual(mocks.one("aws:lambda/function:Function").inputs.environment.variables.PKA_DEPLOYED_MARKER, "/pka/web/access-deployed");
+            const sids = JSON.parse(mocks.one("aws:iam/rolePolicy:RolePolicy").inputs.policy).Statement.map((s: any) => s.Sid);
+            assert.ok(sids.includes("OffboardMarker"), sids.join(", "));
+        });
+
+        it("refuses a knownHostsPath on the marker and a revokeOnDestroy that is not a boolean, before any child", async () => {
+            for (const kh of ["/pka/web/access-deployed", "/pka/web/access-deployed/hosts"]) {
+                assert.throws(() => new mod.Provisioner(`m${kh.length}`, { ...baseArgs(), knownHostsPath: kh }), /`knownHostsPath` .* overlaps the deployed marker parameter \/pka\/web\/access-deployed/, kh);
+            }
+            assert.throws(() => new mod.Provisioner("r", { ...baseArgs(), revokeOnDestroy: "yes" as never }), /`revokeOnDestroy` must be true or false; got "yes"/);
+            await new Promise((r) => setTimeout(r, 50));
+            assert.deepStrictEqual(mocks.created, []);
+            // The marker exists without offboarding too: the overlap is refused either way.
+            assert.throws(() => new mod.Provisioner("off", { ...baseArgs(), knownHostsPath: "/pka/web/access-deployed", revokeOnDestroy: false }), /overlaps the deployed marker parameter/);
+        });
+
+        it("the marker check also holds when the paths are Outputs", async () => {
+            const p = new mod.Provisioner("late", { ...baseArgs(), accessParameterPath: pulumi.output("/pka/web/access"), knownHostsPath: pulumi.output("/pka/web/access-deployed") });
+            const error = await new Promise<Error | undefined>((done) => {
+                process.once("unhandledRejection", (e) => done(e as Error));
+                resolve(p.functionArn).then(() => done(undefined));
+                setTimeout(() => done(undefined), 3000);
+            });
+            assert.match(String(error?.message), /overlaps the deployed marker parameter/);
+            assert.deepStrictEqual(mocks.of(PARAMETER), [], "no marker is written");
+        });
+    });
+
+    describe("the AWS mocks refuse what AWS refuses for these resources", () => {
+        const aws = () => new AwsMocks();
+        const res = (type: string, inputs: Record<string, unknown>, name = "r") => ({ type, name, inputs, custom: true }) as unknown as pulumi.runtime.MockResourceArgs;
+        const queue = `arn:aws:sqs:${REGION}:${ACCOUNT}:q`;
+
+        it("Invocation: lifecycleScope CREATE_ONLY or CRUD; JSON input, an object with CRUD", () => {
+            const inv = (i: Record<string, unknown>) => aws().newResource(res("aws:lambda/invocation:Invocation", { functionName: "f", input: "{}", ...i }));
+            inv({});
+            inv({ lifecycleScope: "CRUD", input: offboardInvocationInput("web") });
+            inv({ lifecycleScope: "CREATE_ONLY", input: "[1]" });
+            assert.throws(() => inv({ lifecycleScope: "ALWAYS" }), /lifecycleScope must be CREATE_ONLY or CRUD/);
+            assert.throws(() => inv({ lifecycleScope: "crud" }), /lifecycleScope must be CREATE_ONLY or CRUD/);
+            assert.throws(() => inv({ input: "not json" }), /input must be a JSON document/);
+            assert.throws(() => inv({ lifecycleScope: "CRUD", input: "[1]" }), /must be a JSON object/);
+            assert.throws(() => inv({ lifecycleScope: "CRUD", input: '{"tf":1}' }), /already has the key tf/);
+            assert.throws(() => inv({ functionName: undefined }), /functionName is required/);
+        });
+
+        it("EventRule: exactly one of eventPattern and scheduleExpression; EventBridge's schedule syntax; scheduled rules on the default bus", () => {
+            const rule = (i: Record<string, unknown>, name?: string) => aws().newResource(res("aws:cloudwatch/eventRule:EventRule", i, name));
+            rule({ eventPattern: "{}" });
+            for (const ok of ["rate(1 minute)", "rate(5 minutes)", "rate(1 day)", "cron(0 3 * * ? *)", "cron(0/5 8-17 ? * MON-FRI *)"]) rule({ scheduleExpression: ok });
+            assert.throws(() => rule({}), /exactly one of eventPattern and scheduleExpression/);
+            assert.throws(() => rule({ eventPattern: "{}", scheduleExpression: "rate(1 day)" }), /exactly one of eventPattern and scheduleExpression/);
+            for (const bad of ["rate(1 days)", "rate(2 day)", "rate(0 minutes)", "rate(1 week)", "cron(0 3 * * *)", "cron(0 3 * * * *)", "daily"]) {
+                assert.throws(() => rule({ scheduleExpression: bad }), /ScheduleExpression is not valid/, bad);
+            }
+            assert.throws(() => rule({ scheduleExpression: "rate(1 day)", eventBusName: "custom" }), /only on the default event bus/);
+            assert.throws(() => rule({ eventPattern: "{" }), /not JSON/);
+            assert.throws(() => rule({ eventPattern: "{}" }, "n".repeat(57)), /rule name must be 1-64 characters/, "an auto-name over 64");
+            rule({ eventPattern: "{}" }, "n".repeat(56));
+        });
+
+        it("EventTarget: an explicit id of 1-64 [.\\-_A-Za-z0-9], unique within its rule; JSON input; at most 5 targets", () => {
+            const m = aws();
+            const target = (i: Record<string, unknown>, name = "t") => m.newResource(res("aws:cloudwatch/eventTarget:EventTarget", { rule: "r1", arn: queue, ...i }, name));
+            target({ targetId: "pka-provisioner-queue" });
+            target({ targetId: "pka-provisioner-queue", rule: "r2", input: '{"a":1}' });
+            assert.throws(() => target({ targetId: "pka-provisioner-queue" }, "t2"), /already has a target with Id pka-provisioner-queue/);
+            assert.throws(() => target({ targetId: "x".repeat(65) }), /target Id must be 1-64/);
+            assert.throws(() => target({ targetId: "a b" }), /target Id must be 1-64/);
+            assert.throws(() => target({ targetId: "in", input: "{x" }), /input is not valid JSON/);
+            assert.throws(() => target({ targetId: "both", input: "{}", inputPath: "$.detail" }), /only one of input, inputPath and inputTransformer/);
+            for (let i = 0; i < 4; i++) target({ targetId: `t${i}`, rule: "r3" });
+            target({ targetId: "t4", rule: "r3" });
+            assert.throws(() => target({ targetId: "t5", rule: "r3" }), /already has 5 targets/);
+        });
+
+        it("Parameter: SSM's name characters, no empty level, a tier SSM has", () => {
+            const param = (name: string, more: Record<string, unknown> = {}) => aws().newResource(res("aws:ssm/parameter:Parameter", { name, type: "String", insecureValue: "v", ...more }));
+            param("/pka/web/access-deployed");
+            for (const bad of ["/pka/web/access deployed", "/pka/web/äccess", "/pka//web", "/pka/web/", "pka/web", "/aws/x", "/ssm-x"]) assert.throws(() => param(bad), /AWS would reject/, bad);
+            assert.throws(() => param("/pka/x", { tier: "Premium" }), /tier must be/);
+            assert.throws(() => param("/pka/x", { description: "d".repeat(1025) }), /description longer than 1024/);
+        });
     });
 });

@@ -23,7 +23,7 @@ describe("stack program (Pulumi.yaml main -> index.ts) with Pulumi.example.yaml"
         // and ignores package.json (whose entry is the library).
         assert.strictEqual(project.main, "index.ts");
         const { config, secretKeys } = exampleConfig();
-        run = runStackProgram(project.main, config, secretKeys);
+        run = runStackProgram(project.main, config, secretKeys, { capture: true });
     });
 
     it("runs without error and builds one fleet from config", () => {
@@ -41,8 +41,11 @@ describe("stack program (Pulumi.yaml main -> index.ts) with Pulumi.example.yaml"
         assert.strictEqual(inv["pulumi-nodejs:dynamic/pka-fleet:GeneratedSshKey"], 2, "svc_user and alice get generated keys");
         assert.strictEqual(inv["aws:ec2/keyPair:KeyPair"], 1, "svc_user's key is registered in EC2");
         assert.strictEqual(inv["aws:ssm/document:Document"], 1);
-        assert.strictEqual(inv["aws:ssm/association:Association"], 1, "driftCorrectionSchedule is set in the example");
-        assert.strictEqual(inv["aws:ssm/parameter:Parameter"], 1, "the example spec fits one standard parameter");
+        assert.strictEqual(inv["aws:ssm/association:Association"], undefined, "drift correction is a scheduled EventBridge rule, never a State Manager association");
+        const drift = (run.resources ?? []).filter((r) => r.type === "aws:cloudwatch/eventRule:EventRule" && r.inputs.scheduleExpression !== undefined);
+        assert.deepStrictEqual(drift.map((r) => [r.name, r.inputs.scheduleExpression]), [["web-provisioner-drift", "rate(1 day)"]], "driftCorrectionSchedule is set in the example");
+        assert.strictEqual(inv["aws:ssm/parameter:Parameter"], 2, "the example spec fits one standard parameter, plus the deployed marker (revokeOnDestroy)");
+        assert.strictEqual(inv["aws:lambda/invocation:Invocation"], 2, "the push on change and the offboarding on destroy");
         assert.strictEqual(inv["aws:lambda/function:Function"], 1);
         assert.strictEqual(inv["aws:sqs/queue:Queue"], 2, "queue and DLQ");
         assert.strictEqual(inv["aws:cloudwatch/logGroup:LogGroup"], 1);

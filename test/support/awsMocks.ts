@@ -49,6 +49,42 @@ export function checkPolicy(type: string, name: string, text: unknown, kind: "tr
     }
 }
 
+/**
+ * Why EventBridge would refuse a schedule expression (EventBridge User Guide, "Schedule expressions
+ * for rules"), or undefined: `rate(value unit)` with a positive integer and minute(s), hour(s) or
+ * day(s), singular exactly when the value is 1; `cron(...)` with six fields (minutes hours
+ * day-of-month month day-of-week year), exactly one of day-of-month and day-of-week `?`.
+ */
+export function eventBridgeScheduleProblem(expr: unknown): string | undefined {
+    if (typeof expr !== "string") return "not a string";
+    const rate = /^rate\(([1-9]\d*) (minute|minutes|hour|hours|day|days)\)$/.exec(expr);
+    if (rate) return (rate[1] === "1") === !rate[2].endsWith("s") ? undefined : "the unit must be singular for 1 and plural otherwise";
+    const cron = /^cron\(([^()]*)\)$/.exec(expr);
+    if (!cron) return "neither rate(value unit) nor cron(fields)";
+    const f = cron[1].trim().split(/\s+/);
+    if (f.length !== 6) return `cron needs 6 fields, got ${f.length}`;
+    if (!/^[0-9*,\-/]+$/.test(f[0]) || !/^[0-9*,\-/]+$/.test(f[1]) || !/^[0-9*,\-/]+$/.test(f[5])) return "minutes, hours and year take digits and * , - / only";
+    if ((f[2] === "?") === (f[4] === "?")) return "exactly one of day-of-month and day-of-week must be ?";
+    return undefined;
+}
+
+/** EventBridge PutTargets Id: 1-64 characters of [.\-_A-Za-z0-9]. */
+const TARGET_ID = /^[.\-_A-Za-z0-9]{1,64}$/;
+/** EventBridge PutRule Name: 1-64 characters of [.\-_A-Za-z0-9]. */
+const RULE_NAME = /^[.\-_A-Za-z0-9]{1,64}$/;
+/** SSM PutParameter Name: letters, digits and _ . - / only. */
+const PARAMETER_NAME = /^[a-zA-Z0-9_.\-/]+$/;
+
+function isJson(text: unknown): boolean {
+    if (typeof text !== "string") return false;
+    try {
+        JSON.parse(text);
+        return true;
+    } catch {
+        return false;
+    }
+}
+
 const SECRET_SIG = "4dabf18193072939515e22adb298388d";
 /** Mocks receive secret inputs as Pulumi's wire wrapper; the value inside is what AWS gets. */
 export function unsecret(v: any): any {
@@ -64,6 +100,8 @@ export class AwsMocks implements pulumi.runtime.Mocks {
 
     /** Refusals, so a test can say why an output never resolved. */
     readonly errors: string[] = [];
+    /** Target ids per rule name: PutTargets ids are unique within a rule. */
+    private readonly targetIds = new Map<string, Set<string>>();
 
     newResource(args: pulumi.runtime.MockResourceArgs): { id: string | undefined; state: Record<string, any> } {
         try {
@@ -101,6 +139,10 @@ export class AwsMocks implements pulumi.runtime.Mocks {
             }
             case "aws:ssm/parameter:Parameter": {
                 const pname = i.name ?? name;
+                if (typeof pname !== "string" || pname.length === 0 || !PARAMETER_NAME.test(pname)) reject(type, name, `ValidationException: a parameter name takes only letters, digits and _ . - /; got ${JSON.stringify(pname)}`);
+                if (pname.includes("//") || (pname.length > 1 && pname.endsWith("/"))) reject(type, name, `ValidationException: empty level in parameter name ${pname}`);
+                if (i.description !== undefined && String(i.description).length > 1024) reject(type, name, "description longer than 1024 characters");
+                if (i.tier !== undefined && !["Standard", "Advanced", "Intelligent-Tiering"].includes(i.tier)) reject(type, name, `tier must be Standard, Advanced or Intelligent-Tiering; got ${i.tier}`);
                 if (pname.includes("/") && !pname.startsWith("/")) reject(type, name, `ValidationException: a parameter name with / must be fully qualified (start with /): ${pname}`);
                 if (pname.length > 1011) reject(type, name, "parameter name longer than 1011 characters");
                 if (pname.split("/").length - 1 > 15) reject(type, name, "HierarchyLevelLimitExceededException: more than 15 levels");
@@ -180,22 +222,67 @@ export class AwsMocks implements pulumi.runtime.Mocks {
                 if (i.batchSize !== undefined && (i.batchSize < 1 || i.batchSize > 10000)) reject(type, name, "batchSize out of range");
                 state = { ...i, uuid: `${name}-uuid` };
                 break;
+            case "aws:lambda/invocation:Invocation": {
+                // The provider (aws_lambda_invocation): input a JSON document; lifecycle_scope CREATE_ONLY or CRUD; with
+                // CRUD it adds `<terraformKey>: { action, prev_input }` to the input, so the input must be a JSON object.
+                if (typeof i.functionName !== "string" || i.functionName === "") reject(type, name, "functionName is required");
+                if (!isJson(i.input)) reject(type, name, "input must be a JSON document");
+                const scope = i.lifecycleScope ?? "CREATE_ONLY";
+                if (scope !== "CREATE_ONLY" && scope !== "CRUD") reject(type, name, `lifecycleScope must be CREATE_ONLY or CRUD; got ${JSON.stringify(scope)}`);
+                const parsed = JSON.parse(i.input);
+                if (scope === "CRUD" && (parsed === null || typeof parsed !== "object" || Array.isArray(parsed))) reject(type, name, "with lifecycleScope CRUD the input must be a JSON object (the provider adds its tf key)");
+                if (scope === "CRUD" && (i.terraformKey ?? "tf") in parsed) reject(type, name, `the input already has the key ${i.terraformKey ?? "tf"} the provider adds with lifecycleScope CRUD`);
+                if (Buffer.byteLength(i.input) > 6 * 1024 * 1024) reject(type, name, "input over Lambda's 6 MB synchronous payload");
+                state = { ...i, result: "{}" };
+                break;
+            }
+            case "aws:cloudwatch/eventTarget:EventTarget": {
+                if (typeof i.rule !== "string" || i.rule === "") reject(type, name, "rule is required");
+                if (typeof i.arn !== "string" || !i.arn.startsWith("arn:")) reject(type, name, `arn must be the target's ARN; got ${i.arn}`);
+                // Without targetId the provider generates one (a unique id of 26 characters), which fits; an explicit one is checked.
+                if (i.targetId !== undefined && !TARGET_ID.test(i.targetId)) reject(type, name, `ValidationException: target Id must be 1-64 characters of [.\\-_A-Za-z0-9]; got ${JSON.stringify(i.targetId)}`);
+                const given = [i.input, i.inputPath, i.inputTransformer].filter((x) => x !== undefined).length;
+                if (given > 1) reject(type, name, "only one of input, inputPath and inputTransformer");
+                if (i.input !== undefined && !isJson(i.input)) reject(type, name, "ValidationException: input is not valid JSON");
+                if (i.input !== undefined && i.input.length > 8192) reject(type, name, "input longer than 8192 characters");
+                const id = i.targetId ?? name;
+                const ids = this.targetIds.get(i.rule) ?? new Set<string>();
+                if (ids.has(id)) reject(type, name, `rule ${i.rule} already has a target with Id ${id}`);
+                if (ids.size >= 5) reject(type, name, `LimitExceededException: rule ${i.rule} already has 5 targets`);
+                ids.add(id);
+                this.targetIds.set(i.rule, ids);
+                state = { ...i, targetId: id, arn: i.arn };
+                break;
+            }
             case "aws:lambda/permission:Permission":
-            case "aws:lambda/invocation:Invocation":
-            case "aws:cloudwatch/eventTarget:EventTarget":
             case "aws:cloudwatch/metricAlarm:MetricAlarm":
                 state = { ...i, arn: `arn:aws:${type}:${name}`, result: "{}" };
                 break;
-            case "aws:cloudwatch/eventRule:EventRule":
-                if (i.eventPattern !== undefined) {
+            case "aws:cloudwatch/eventRule:EventRule": {
+                const hasPattern = i.eventPattern !== undefined;
+                const hasSchedule = i.scheduleExpression !== undefined;
+                if (hasPattern === hasSchedule) reject(type, name, "ValidationException: a rule needs exactly one of eventPattern and scheduleExpression");
+                if (hasPattern) {
                     try {
                         JSON.parse(i.eventPattern);
                     } catch {
                         reject(type, name, "InvalidEventPatternException: not JSON");
                     }
+                    if (i.eventPattern.length > 4096) reject(type, name, "eventPattern longer than 4096 characters");
                 }
-                state = { ...i, arn: `arn:aws:events:${region}:${account}:rule/${i.name ?? name}`, name: i.name ?? name };
+                if (hasSchedule) {
+                    const why = eventBridgeScheduleProblem(i.scheduleExpression);
+                    if (why) reject(type, name, `ValidationException: parameter ScheduleExpression is not valid (${why}): ${JSON.stringify(i.scheduleExpression)}`);
+                    if (i.eventBusName !== undefined && i.eventBusName !== "default") reject(type, name, "ValidationException: scheduled rules are supported only on the default event bus");
+                }
+                if (i.description !== undefined && String(i.description).length > 512) reject(type, name, "description longer than 512 characters");
+                const rname = i.name ?? name;
+                // Without a name the provider auto-names `<resource name>-<7 random hex>`: that is what AWS checks.
+                const physical = i.name ?? `${name}-0123abc`;
+                if (!RULE_NAME.test(physical)) reject(type, name, `ValidationException: rule name must be 1-64 characters of [.\\-_A-Za-z0-9]; got ${JSON.stringify(physical)}`);
+                state = { ...i, arn: `arn:aws:events:${region}:${account}:rule/${rname}`, name: rname };
                 break;
+            }
             case "aws:ec2/keyPair:KeyPair":
                 if (!/^(ssh-ed25519|ssh-rsa) /.test(i.publicKey ?? "")) reject(type, name, "ImportKeyPair accepts only ed25519 and RSA keys");
                 state = { ...i, keyName: i.keyName ?? name, fingerprint: "mock" };
@@ -260,4 +347,20 @@ export async function peek<T>(o: pulumi.Output<T>, ms = 20000): Promise<{ value:
         }),
     ]).finally(() => clearTimeout(timer));
     return { value, secret: await pulumi.isSecret(o) };
+}
+
+/**
+ * The dependencies of every registration from now on, by `type::name` (URNs, as the engine gets
+ * them): mocks' newResource does not see dependsOn, so this observes the registration requests of
+ * the current mock monitor (call it after setMocks).
+ */
+export function recordDependencies(): Map<string, string[]> {
+    const monitor = pulumi.runtime.getMonitor() as any;
+    const deps = new Map<string, string[]>();
+    const register = monitor.registerResource.bind(monitor);
+    monitor.registerResource = (req: any, cb: any) => {
+        deps.set(`${req.getType()}::${req.getName()}`, req.getDependenciesList());
+        return register(req, cb);
+    };
+    return deps;
 }
