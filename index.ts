@@ -61,7 +61,7 @@ function inConfigTerms(message: string, users: readonly { name?: unknown }[]): s
     const key = (k: string) => `config \`${config.name}:${k}\``;
     const direct: Record<string, string> = {
         fleetName: "fleetName", "targetTag.key": "targetTagKey", "targetTag.value": "targetTagValue", fallbackPublicKey: "fallbackPublicKey",
-        driftCorrectionSchedule: "driftCorrectionSchedule", logRetentionDays: "logRetentionDays", "keyRules.allowedTypes": "allowedKeyTypes",
+        driftCorrectionSchedule: "driftCorrectionSchedule", revokeOnDestroy: "revokeOnDestroy", logRetentionDays: "logRetentionDays", "keyRules.allowedTypes": "allowedKeyTypes",
         "keyRules.minRsaBits": "minRsaBits", "keyRules.allowedCurves": "allowedCurves", "keyRules.ec2ImportRsaBits": "ec2ImportRsaBits",
         "keyRules.requirePassphrase": "requirePassphrase",
     };
@@ -137,6 +137,7 @@ const fleet = buildFleet(() => new PkaFleet(fleetName ?? "main", {
     fallbackPublicKey: config.get("fallbackPublicKey") || undefined,
     triggers: config.getObject("triggers"),
     driftCorrectionSchedule: config.get("driftCorrectionSchedule") || undefined,
+    revokeOnDestroy: config.getBoolean("revokeOnDestroy") ?? true,
     logRetentionDays: config.getNumber("logRetentionDays") ?? 30,
     keyRules: readKeyRules(),
 }), users);

@@ -54,8 +54,9 @@ export const SSM_ASSOCIATION_PATTERN = {
 
 /**
  * The association rule the Provisioner deploys: SSM_ASSOCIATION_PATTERN minus runs of our own
- * document (the fleet's drift-correction association already applied the spec; re-sending it
- * would double every scheduled run).
+ * document: an association someone made with the fleet's own document has just applied a spec
+ * (pka-fleet itself creates none: drift correction is a scheduled push), and re-sending would
+ * double each of its runs.
  */
 export function associationPattern(documentName: string) {
     return {

@@ -373,7 +373,7 @@ class Batch {
             switch (ev.kind) {
                 case "association":
                     if (ev.documentName && sameDocument(ev.documentName, this.cfg.documentName)) {
-                        // Our own association (drift correction) just applied the spec.
+                        // An association of our own document just applied a spec.
                         this.stats.ignored++;
                         this.log.info("association run of our own document ignored", { messageId: r.messageId, instanceId: ev.instanceId });
                         break;
