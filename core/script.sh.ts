@@ -217,8 +217,11 @@ for f in /etc/ssh/ssh_host_*_key.pub; do
 done
 
 # ---- 1. parameters (agent environment) --------------------------------------------------
-if ! printenv SSM_AccessSpec >/dev/null || ! printenv SSM_AccessSpecSha256 >/dev/null; then
+if ! printenv SSM_AccessSpec >/dev/null && ! printenv SSM_AccessSpecSha256 >/dev/null; then
     fail 9 'SSM_AccessSpec and SSM_AccessSpecSha256 are not set: run this document with its parameters (SSM Agent 3.3.2746.0 or later passes ENV_VAR parameters)'
+fi
+if ! printenv SSM_AccessSpec >/dev/null || ! printenv SSM_AccessSpecSha256 >/dev/null; then
+    fail 10 'SSM_AccessSpec and SSM_AccessSpecSha256 must both be set'
 fi
 spec_b64=$(printenv SSM_AccessSpec)
 spec_sha=$(printenv SSM_AccessSpecSha256)

@@ -384,13 +384,7 @@ describe("Provisioner component (pka-fleet:index:Provisioner) under mocks", func
 
     it("push: waits on a resource the caller passes in dependsOn, also as an Output or a Promise", async () => {
         // The mocks' newResource does not see dependsOn: observe the registration requests themselves.
-        const monitor = pulumi.runtime.getMonitor() as any;
-        const deps = new Map<string, string[]>();
-        const register = monitor.registerResource.bind(monitor);
-        monitor.registerResource = (req: any, cb: any) => {
-            deps.set(`${req.getType()}::${req.getName()}`, req.getDependenciesList());
-            return register(req, cb);
-        };
+        const deps = recordDependencies();
         const aws = await import("@pulumi/aws");
         const forms: [string, (q: pulumi.Resource) => pulumi.ComponentResourceOptions["dependsOn"]][] = [
             ["plain", (q) => q],

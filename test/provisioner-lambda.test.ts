@@ -107,10 +107,8 @@ function harness(fleet: FakeAwsState, env: Record<string, string> = ENV): Harnes
     return { fleet, logs, sleeps, handler, advance: (ms: number) => void (now += ms) };
 }
 
-const sent = (f: FakeAwsState) => f.commands.flatMap((c) => c.instanceIds);
-const failedIds = (r: { batchItemFailures: { itemIdentifier: string }[] }) => r.batchItemFailures.map((f) => f.itemIdentifier).sort();
-
-describe("provisioner Lambda (mocked AWS)", () => {
+/** Installs the SDK stubs for the calling describe block only (before/after). */
+function useStubbedClients(): void {
     before(() => {
         ssmMock = stubSsm();
         ec2Mock = stubEc2();
@@ -121,6 +119,13 @@ describe("provisioner Lambda (mocked AWS)", () => {
         ec2Mock.restore();
         sqsMock.restore();
     });
+}
+
+const sent = (f: FakeAwsState) => f.commands.flatMap((c) => c.instanceIds);
+const failedIds = (r: { batchItemFailures: { itemIdentifier: string }[] }) => r.batchItemFailures.map((f) => f.itemIdentifier).sort();
+
+describe("provisioner Lambda (mocked AWS)", () => {
+    useStubbedClients();
 
     it("the fake rejects what AWS rejects", async () => {
         const f = makeFleet({ tagged: 60 });
@@ -664,16 +669,7 @@ describe("provisioner Lambda (mocked AWS)", () => {
 });
 
 describe("provisioner Lambda: conditions AWS documents", () => {
-    before(() => {
-        ssmMock = stubSsm();
-        ec2Mock = stubEc2();
-        sqsMock = stubSqs();
-    });
-    after(() => {
-        ssmMock.restore();
-        ec2Mock.restore();
-        sqsMock.restore();
-    });
+    useStubbedClients();
     const dlq = (f: FakeAwsState) => (f.queues.get(DLQ_URL) ?? []).map((m) => JSON.parse(m.body));
 
     it("DescribeInstanceInformation InvalidInstanceId for one unregistered id: the page is split and its Online instances go ahead", async () => {

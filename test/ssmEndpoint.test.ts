@@ -139,8 +139,12 @@ describe("local SSM endpoint (wire protocol through the real AWS SDK)", () => {
         endpoint.launch(a.instanceId);
         endpoint.launch(b.instanceId, 60_000);
         await sleep(20);
-        const byId = await ssm.send(new DescribeInstanceInformationCommand({ Filters: [{ Key: "InstanceIds", Values: [a.instanceId, b.instanceId] }] }));
+        const byId = await ssm.send(new DescribeInstanceInformationCommand({ Filters: [{ Key: "InstanceIds", Values: [a.instanceId] }] }));
         assert.deepStrictEqual(byId.InstanceInformationList!.map((i) => [i.InstanceId, i.PingStatus]), [[a.instanceId, "Online"]]);
+        assert.strictEqual(byId.InstanceInformationList![0].AgentVersion, "3.3.2746.0");
+        // An id SSM has not registered fails the whole call, as SSM answers it: the Lambda splits such a page.
+        const unknown = await error(ssm.send(new DescribeInstanceInformationCommand({ Filters: [{ Key: "InstanceIds", Values: [a.instanceId, b.instanceId] }] })));
+        assert.strictEqual(unknown.name, "InvalidInstanceId");
         const byTag = await ssm.send(new DescribeInstanceInformationCommand({ Filters: [{ Key: `tag:${TAG.key}`, Values: [TAG.value] }] }));
         assert.strictEqual(byTag.InstanceInformationList!.length, 1);
         const mixed = await error(
