@@ -23,6 +23,18 @@ import { INSTALLABLE_KEY_TYPES } from "./keys";
 export const EXIT_NO_PARAMETERS = 9;
 /** SSM Agent version from which `interpolationType: ENV_VAR` parameters reach the script as environment variables. */
 export const MIN_AGENT_VERSION = "3.3.2746.0";
+
+/** True when `version` (dotted numbers, as DescribeInstanceInformation's AgentVersion) is older than MIN_AGENT_VERSION; unknown: false. */
+export function agentTooOld(version: string | undefined): boolean {
+    if (!version || !/^\d+(\.\d+)*$/.test(version)) return false;
+    const a = version.split(".").map(Number);
+    const b = MIN_AGENT_VERSION.split(".").map(Number);
+    for (let i = 0; i < Math.max(a.length, b.length); i++) {
+        const d = (a[i] ?? 0) - (b[i] ?? 0);
+        if (d !== 0) return d < 0;
+    }
+    return false;
+}
 export const SCRIPT_EXIT_CODES: Readonly<Record<number, string>> = Object.freeze({
     0: "done (the summary line says what changed)",
     9: "the agent passed no parameters: neither SSM_AccessSpec nor SSM_AccessSpecSha256 is set (an SSM Agent older than 3.3.2746.0 does not pass ENV_VAR parameters; update it with AWS-UpdateSSMAgent). The Lambda dead-letters it at once as agent-too-old",

@@ -35,7 +35,7 @@ import { AccessSpec, accessSpecHash, validateAccessSpec } from "../core/accessSp
 import { joinAccessSpec } from "../core/accessStore";
 import { documentParameters } from "../core/document";
 import { COMMAND_FAILED_STATUSES, OFFBOARD_EVENT_SOURCE, parseQueuedEvent, QueuedEvent, QueuedEventError, sameDocument } from "../core/events";
-import { EXIT_NO_PARAMETERS, MIN_AGENT_VERSION } from "../core/script.sh";
+import { agentTooOld, EXIT_NO_PARAMETERS, MIN_AGENT_VERSION } from "../core/script.sh";
 import { ProvisionerConfig, readConfig } from "./config";
 import { parseHostKeyLines } from "./hostKeys";
 import { errorName, realSleep, withBackoff, BackoffOptions, isThrottling, isServerFault } from "./retry";
@@ -111,18 +111,6 @@ export const IAM_PROPAGATION_MS = 120_000;
 const ACCESS_DENIED = new Set(["AccessDeniedException", "AccessDenied", "UnauthorizedOperation"]);
 export function isAccessDenied(err: unknown): boolean {
     return ACCESS_DENIED.has(errorName(err));
-}
-
-/** True when `version` (dotted numbers, as DescribeInstanceInformation's AgentVersion) is older than MIN_AGENT_VERSION; unknown: false. */
-export function agentTooOld(version: string | undefined): boolean {
-    if (!version || !/^\d+(\.\d+)*$/.test(version)) return false;
-    const a = version.split(".").map(Number);
-    const b = MIN_AGENT_VERSION.split(".").map(Number);
-    for (let i = 0; i < Math.max(a.length, b.length); i++) {
-        const d = (a[i] ?? 0) - (b[i] ?? 0);
-        if (d !== 0) return d < 0;
-    }
-    return false;
 }
 
 /** The DLQ message text for an agent too old for ENV_VAR parameters. */

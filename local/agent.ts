@@ -9,6 +9,7 @@
 import { randomBytes } from "crypto";
 import * as fs from "fs";
 import { SandboxHost } from "./sandbox";
+import { agentTooOld } from "../core/script.sh";
 
 export const MAX_COMMAND_BYTES = 64 * 1024;
 export const MAX_STDOUT_CHARS = 24000;
@@ -105,11 +106,7 @@ export interface AgentRunOptions {
 
 /** True when an agent of `version` passes ENV_VAR parameters (3.3.2746.0 or later); no version: the current agent. */
 export function agentPassesEnvVar(version: string | undefined): boolean {
-    if (!version) return true;
-    const a = version.split(".").map(Number);
-    const b = [3, 3, 2746, 0];
-    for (let i = 0; i < 4; i++) if ((a[i] ?? 0) !== b[i]) return (a[i] ?? 0) > b[i];
-    return true;
+    return !agentTooOld(version);
 }
 
 export interface AgentRunResult {

@@ -539,7 +539,7 @@ export class LocalFleet {
             this.endpoint.deleteParameterDirect(this.deployedMarker);
         }
         const input = JSON.parse(offboardInvocationInput(this.plan.fleetName));
-        return this.lambda!.invoke({ ...input, tf: { action: "delete", prev_input: JSON.parse(offboardInvocationInput(this.plan.fleetName)) } });
+        return this.lambda!.invoke({ ...input, tf: { action: "delete", prev_input: input } });
     }
 
     /** Follows the pipeline's effects: commands, results, pinned keys, dead letters. */
