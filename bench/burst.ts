@@ -1,6 +1,7 @@
 /**
  * Burst: hundreds of instances come up within a few seconds while SSM throttles at 10 requests/s
- * per API. pka-fleet (EventBridge -> SQS -> the real bundled Lambda: readiness, batching, backoff,
+ * per API, in real time, with the Provisioner's deployed defaults (bench/timing.ts runs realistic
+ * agent delays of 15-120 s on a virtual clock; this one keeps the naive design beside us). pka-fleet (EventBridge -> SQS -> the real bundled Lambda: readiness, batching, backoff,
  * redelivery, DLQ) against the naive design (one SendCommand per EC2 event, no readiness wait,
  * two retries), on the same local endpoint model, the same launch schedule and the same agent
  * delays. Hosts are simulated (their document run succeeds at once): this measures the pipeline,
@@ -67,11 +68,7 @@ async function runPka(o: Required<BurstOptions>, log: (s: string) => void): Prom
         hosts: o.instances,
         simulated: true,
         fleetName: "burst",
-        visibilityTimeoutMs: 5000,
-        maxReceiveCount: 12,
-        batchSize: 100,
-        batchingWindowMs: 1000,
-        lambdaConcurrency: 5,
+        // The Provisioner's deployed defaults (core/provisionerDefaults.ts): nothing tuned for the bench.
         knobs: { throttle: { ratePerSecond: o.ratePerSecond } },
         agentDelayMs: (i) => agentDelay[i],
     });

@@ -4,7 +4,7 @@
  * every tenth user gets a key generated in state (service account, no passphrase).
  */
 import * as pulumi from "@pulumi/pulumi";
-import { generateKey } from "../core/keys";
+import { generateKey } from "../core/keygen";
 
 type Row = { users: number; resources: number; components: number; accessParameters: number; generatedKeys: number; mocksRunMs: number };
 

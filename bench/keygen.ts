@@ -2,7 +2,7 @@
  * Key generation cost per type, for the bench runner (and the README's numbers). RSA time is
  * random (prime search), so each entry is the median of several runs.
  */
-import { encryptPrivateKey, generateKey } from "../core/keys";
+import { encryptPrivateKey, generateKey } from "../core/keygen";
 import { toPpk } from "../core/ppk";
 
 async function median(runs: number, fn: () => unknown): Promise<number> {

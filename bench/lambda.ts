@@ -6,20 +6,37 @@
  */
 import { execFileSync } from "child_process";
 import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 import { accessSpecHash, canonicalAccessSpecJson, validateAccessSpec } from "../core/accessSpec";
 import { splitAccessSpec } from "../core/accessStore";
 import { EC2_RUNNING_DETAIL_TYPE } from "../core/events";
 import { provisionerCodePath } from "../core/lambdaBundle";
 import { createHandler, Log, SQSRecord } from "../lambda/provisioner";
 import { FakeAwsState, ServiceName } from "../local/fakeAws";
+import { packageRoot } from "../local/fleet";
 
 const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHqES5zNG9al28zqQu3ZQwKMG8xswUKYWhqvGcMZATU7 bench";
 
-/** Median module load time of the bundle in fresh node processes (ms). */
-export function measureLoad(runs = 7): { medianMs: number; minMs: number; maxMs: number } {
-    const file = provisionerCodePath();
+/** Fewest fresh processes a load-time figure is taken over (the issue asks for >= 15). */
+export const MIN_LOAD_RUNS = 15;
+
+export interface LoadTimes {
+    runs: number;
+    medianMs: number;
+    p95Ms: number;
+    minMs: number;
+    maxMs: number;
+}
+
+/**
+ * Module load time of the bundle: `require` of it in a fresh node process, repeated `runs` times
+ * (at least MIN_LOAD_RUNS). Figures only, never asserted: a shared machine makes them noisy.
+ */
+export function measureLoad(runs = MIN_LOAD_RUNS, file = provisionerCodePath()): LoadTimes {
+    const n = Math.max(runs, MIN_LOAD_RUNS);
     const times: number[] = [];
-    for (let i = 0; i < runs; i++) {
+    for (let i = 0; i < n; i++) {
         const out = execFileSync(process.execPath, ["-e", `const t=process.hrtime.bigint();require(${JSON.stringify(file)});process.stdout.write(String(Number(process.hrtime.bigint()-t)/1e6))`], {
             env: { ...process.env, AWS_REGION: "us-east-1" },
             stdio: ["ignore", "pipe", "ignore"],
@@ -27,8 +44,36 @@ export function measureLoad(runs = 7): { medianMs: number; minMs: number; maxMs:
         times.push(Number(out.toString()));
     }
     times.sort((a, b) => a - b);
-    return { medianMs: times[Math.floor(runs / 2)], minMs: times[0], maxMs: times[runs - 1] };
+    // Nearest-rank percentiles.
+    const rank = (p: number) => times[Math.min(n - 1, Math.max(0, Math.ceil(p * n) - 1))];
+    return { runs: n, medianMs: rank(0.5), p95Ms: rank(0.95), minMs: times[0], maxMs: times[n - 1] };
 }
+
+/**
+ * The bundle's largest contributors by package (this repository's folders as "core", "lambda"),
+ * from esbuild's metafile of a fresh build into a temporary directory (bin/ is not touched).
+ */
+export function bundleContributors(top = 10): { bytes: number; contributors: { name: string; bytes: number }[] } {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pka-bench-bundle-"));
+    try {
+        const outfile = path.join(dir, "provisioner.js");
+        const meta = path.join(dir, "meta.json");
+        execFileSync(process.execPath, [path.join(packageRoot(), "scripts", "bundle-lambda.js"), "--outfile", outfile, "--metafile", meta], { stdio: ["ignore", "ignore", "pipe"] });
+        const metafile = JSON.parse(fs.readFileSync(meta, "utf8")) as { outputs: Record<string, { inputs: Record<string, { bytesInOutput: number }> }> };
+        const totals = new Map<string, number>();
+        for (const [file, info] of Object.entries(Object.values(metafile.outputs)[0].inputs)) {
+            const parts = file.replace(/^.*node_modules\//, "").split("/");
+            const name = parts.slice(0, parts[0].startsWith("@") ? 2 : 1).join("/");
+            totals.set(name, (totals.get(name) ?? 0) + info.bytesInOutput);
+        }
+        const contributors = [...totals].sort((a, b) => b[1] - a[1]).slice(0, top).map(([name, bytes]) => ({ name, bytes }));
+        return { bytes: fs.statSync(outfile).size, contributors };
+    } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+    }
+}
+
+const kib = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
 
 /**
  * The operation a command stands for. The bundle is minified (class names are mangled there), so
@@ -128,17 +173,24 @@ export async function runFleet(instances = 1000, batchSize = 50, rate?: { ratePe
 
 /** The bench runner's entry: one row per measurement. */
 export async function benchLambda(): Promise<Record<string, string | number>[]> {
-    const rows: Record<string, string | number>[] = [];
+    return [...benchLambdaBundle(), ...(await benchLambdaCalls())];
+}
+
+/** Bundle size, module load (median and p95 over fresh processes) and the largest contributors: one row each, printed, never asserted. */
+export function benchLambdaBundle(runs = MIN_LOAD_RUNS): { measure: string; value: string }[] {
     const file = provisionerCodePath();
-    if (fs.existsSync(file)) {
-        const load = measureLoad();
-        rows.push({
-            measure: "bundle bin/lambda/provisioner.js",
-            value: `${(fs.statSync(file).size / 1024).toFixed(1)} KiB; module load median ${load.medianMs.toFixed(0)} ms (min ${load.minMs.toFixed(0)}, max ${load.maxMs.toFixed(0)}) in fresh node ${process.version} processes`,
-        });
-    } else rows.push({ measure: "bundle", value: "skipped: run `npm run build` first" });
-    rows.push(...(await benchLambdaCalls()));
-    return rows;
+    if (!fs.existsSync(file)) return [{ measure: "bundle", value: "skipped: run `npm run build` first" }];
+    const bytes = fs.statSync(file).size;
+    const load = measureLoad(runs, file);
+    const { contributors } = bundleContributors();
+    return [
+        { measure: "bundle bin/lambda/provisioner.js", value: `${bytes} bytes (${(bytes / 1000).toFixed(1)} KB, ${kib(bytes)})` },
+        {
+            measure: `bundle module load (require in ${load.runs} fresh node ${process.version} processes)`,
+            value: `median ${load.medianMs.toFixed(1)} ms, p95 ${load.p95Ms.toFixed(1)} ms (min ${load.minMs.toFixed(1)}, max ${load.maxMs.toFixed(1)})`,
+        },
+        { measure: "bundle top contributors (bytes in the output)", value: contributors.map((c) => `${c.name} ${kib(c.bytes)}`).join(", ") },
+    ];
 }
 
 /** The SQS batch sizes and SendCommand rate limits the call-count bench covers. */

@@ -9,7 +9,7 @@ import * as os from "os";
 import * as path from "path";
 import { AccessSpec, AccessSpecError, AccessUser, validateAccessSpec } from "../core/accessSpec";
 import { documentParameters, renderDocumentJson } from "../core/document";
-import { generateKey } from "../core/keys";
+import { generateKey } from "../core/keygen";
 import { runDocumentLikeAgent } from "../local/agent";
 import { sandboxUnavailableReason, sshRun, startHosts, stopHosts } from "../local/sandbox";
 
@@ -78,12 +78,57 @@ export interface HostTimings {
     hostsStartedPerSecond: number;
     scriptFirstRunMsMedian: number;
     scriptNoChangeRunMsMedian: number;
+    /** user+sys CPU of the script and everything it ran (load on the machine inflates wall time, hardly this) */
+    scriptFirstRunCpuMsMedian: number;
+    scriptNoChangeRunCpuMsMedian: number;
+    /** processes the script started (fork/clone), when strace is installed */
+    scriptFirstRunProcesses?: number;
+    scriptNoChangeRunProcesses?: number;
     loginsSequentialPerSecond: number;
     loginsParallelPerSecond: number;
 }
 
-/** Starts n hosts, runs the document twice on each (first run, no-change run), logs in with ssh + sudo -n true. */
-export async function measureHosts(n = 6): Promise<HostTimings> {
+/**
+ * user+sys CPU ms of the processes this one has waited for (cutime + cstime of /proc/self/stat):
+ * a run's nsenter, its sh and everything the script ran. 10 ms ticks; load on the machine inflates
+ * wall time, hardly this. NaN off Linux.
+ */
+function childCpuMs(): number {
+    try {
+        const stat = fs.readFileSync("/proc/self/stat", "utf8");
+        const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+        return ((Number(f[13]) + Number(f[14])) * 1000) / 100;
+    } catch {
+        return NaN;
+    }
+}
+
+/** Forks (clone/vfork) the script made, run once under strace on a fresh host; undefined without strace. */
+async function countProcesses(spec: Record<string, string[]>, doc: string): Promise<[number, number] | undefined> {
+    if (!fs.existsSync("/usr/bin/strace")) return undefined;
+    const [h] = await startHosts(1, { namePrefix: "pka-bench-strace" });
+    try {
+        const script = JSON.parse(doc).mainSteps[0].inputs.runCommand.join("\n") + "\n";
+        fs.writeFileSync(h.path("/tmp/bench.sh"), script);
+        const env = Object.fromEntries(Object.entries(spec).map(([k, v]) => [`SSM_${k}`, v.join(",")]));
+        const out: number[] = [];
+        for (const run of ["first", "again"]) {
+            const r = await h.exec(["strace", "-f", "-qq", "-e", "trace=clone,clone3,fork,vfork", "-e", "signal=none", "-o", `/tmp/trace.${run}`, "/bin/sh", "/tmp/bench.sh"], { env });
+            if (r.code !== 0) return undefined;
+            out.push(fs.readFileSync(h.path(`/tmp/trace.${run}`), "utf8").split("\n").filter((l) => /\b(clone3?|v?fork)\(/.test(l)).length);
+        }
+        return [out[0], out[1]];
+    } finally {
+        await stopHosts([h]);
+    }
+}
+
+/**
+ * Starts n hosts, runs the document twice on each (first run, no-change run), logs in with ssh +
+ * sudo -n true. Times are medians over the hosts (run one after the other): wall time as the
+ * agent sees it, and the CPU the run used (fair on a busy machine); with strace, the processes.
+ */
+export async function measureHosts(n = 9): Promise<HostTimings> {
     const why = sandboxUnavailableReason();
     if (why) throw new Error(why);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pka-bench-"));
@@ -103,14 +148,21 @@ export async function measureHosts(n = 6): Promise<HostTimings> {
     try {
         const first: number[] = [];
         const again: number[] = [];
+        const firstCpu: number[] = [];
+        const againCpu: number[] = [];
         for (const h of hosts) {
+            let c0 = childCpuMs();
             const a = await runDocumentLikeAgent(h, doc, params);
             if (a.responseCode !== 0) throw new Error(`first run failed: ${a.stderr}`);
             first.push(a.durationMs);
+            firstCpu.push(childCpuMs() - c0);
+            c0 = childCpuMs();
             const b = await runDocumentLikeAgent(h, doc, params);
             if (b.responseCode !== 0 || !/ changes=0 conflicts=0$/m.test(b.stdout)) throw new Error(`second run changed something: ${b.stdout}`);
             again.push(b.durationMs);
+            againCpu.push(childCpuMs() - c0);
         }
+        const procs = await countProcesses(params, doc);
         const known = path.join(dir, "known_hosts");
         fs.writeFileSync(known, hosts.flatMap((h) => h.knownHostsLines()).join("\n") + "\n");
         const login = async (h: (typeof hosts)[number]) => {
@@ -129,6 +181,9 @@ export async function measureHosts(n = 6): Promise<HostTimings> {
             hostsStartedPerSecond: Math.round((n / startMs) * 1000 * 10) / 10,
             scriptFirstRunMsMedian: median(first),
             scriptNoChangeRunMsMedian: median(again),
+            scriptFirstRunCpuMsMedian: median(firstCpu),
+            scriptNoChangeRunCpuMsMedian: median(againCpu),
+            ...(procs ? { scriptFirstRunProcesses: procs[0], scriptNoChangeRunProcesses: procs[1] } : {}),
             loginsSequentialPerSecond: Math.round((n / seqMs) * 1000 * 10) / 10,
             loginsParallelPerSecond: Math.round((n / parMs) * 1000 * 10) / 10,
         };
@@ -157,6 +212,9 @@ export async function benchScript(): Promise<Record<string, string | number>> {
     out["sandbox hosts started in parallel"] = `${t.hosts} in ${t.startMs} ms (${t.hostsStartedPerSecond}/s)`;
     out["script first run (median, ms)"] = t.scriptFirstRunMsMedian;
     out["script no-change run (median, ms)"] = t.scriptNoChangeRunMsMedian;
+    out["script first run, CPU user+sys (median, ms)"] = t.scriptFirstRunCpuMsMedian;
+    out["script no-change run, CPU user+sys (median, ms)"] = t.scriptNoChangeRunCpuMsMedian;
+    if (t.scriptFirstRunProcesses !== undefined) out["script processes started: first run / no-change run"] = `${t.scriptFirstRunProcesses} / ${t.scriptNoChangeRunProcesses}`;
     out["ssh login + sudo -n true, sequential (per s)"] = t.loginsSequentialPerSecond;
     out["ssh login + sudo -n true, parallel (per s)"] = t.loginsParallelPerSecond;
     return out;

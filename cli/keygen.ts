@@ -9,7 +9,7 @@
  * Exit 0 on success, 2 on bad usage, an existing file or a write error.
  */
 import * as fs from "fs";
-import { encryptPrivateKey, generateKey, judgeKeySpec, resolveKeySpec } from "../core/keys";
+import { encryptPrivateKey, generateKey, judgeKeySpec, resolveKeySpec } from "../core/keygen";
 import { toPpk } from "../core/ppk";
 import { ArgSpec, parseArgs, UsageError } from "./args";
 

@@ -177,8 +177,6 @@ export async function run(_name: string, args: string[]): Promise<number> {
                     hostAddress: (n) => `127.0.${10 + i}.${n + 1}`,
                     hosts: flags.hosts,
                     log: (l) => say(`${stack}: ${l}`),
-                    visibilityTimeoutMs: 3000,
-                    maxReceiveCount: 20,
                     failingHosts,
                     agentDelayMs: flags.lateAgentS && i === 0 ? (h) => (h === 0 ? flags.lateAgentS * 1000 : 0) : undefined,
                 }).catch((e) => {
@@ -193,6 +191,11 @@ export async function run(_name: string, args: string[]): Promise<number> {
             say(`${stacks[i]}: fleet ${f.plan.fleetName} (${f.specSource}): svc_user, sudo nopasswd -> ${f.plan.accessPath}; tag ${f.plan.tag.key}=${f.plan.tag.value}; document ${f.documentName}; queue ${f.queue.name} (DLQ ${f.dlq.name})`);
         }
         say(`one account: local AWS endpoint ${account.endpoint.url}, one event bus with ${account.bus.listRules().length} rules -> each fleet's queue -> its Lambda bin/lambda/provisioner.js`);
+        const c = fleets[0].config;
+        say(
+            `provisioner settings: the Provisioner's deployed defaults (batches of ${c.batchSize} gathered for ${c.batchingWindowMs / 1000} s, ${c.lambdaConcurrency} concurrent, visibility timeout ${c.visibilityTimeoutMs / 1000} s, ` +
+                `${c.maxReceiveCount} receives, ${c.maxAttempts} attempts, ${c.functionTimeoutMs / 1000} s function timeout, agents awaited ${c.agentWaitSeconds} s through wait messages)`,
+        );
         for (const f of fleets) f.launchAll();
         await Promise.all(fleets.map((f) => f.settle(flags.timeoutS * 1000)));
         if (interrupted) return 130;

@@ -5,6 +5,7 @@ import { isParameterPath, parameterPathsOverlap } from "../core/accessStore";
 import { ALL_TRIGGERS, driftPushInput, offboardInvocationInput, Trigger, provisionerRules, pushEvent } from "../core/events";
 import { checkKeyRules, KeyRules } from "../core/keys";
 import { provisionerCodePath } from "../core/lambdaBundle";
+import { PROVISIONER_DEFAULTS, queueVisibilitySeconds } from "../core/provisionerDefaults";
 import { defaultNodeRuntime, RUNTIME_CALENDAR, runtimeDeprecation } from "../core/runtimes";
 
 /** What provisions an instance (PkaFleet's and the Provisioner's `triggers`), from core/events.ts. */
@@ -96,10 +97,16 @@ export interface ProvisionerArgs {
     readonly batchSize?: number;
     /** Seconds SQS gathers records before invoking (0-300; >= 1 when batchSize > 10). Default `5`. */
     readonly batchingWindowSeconds?: number;
-    /** Receives before a record goes to the DLQ: with the visibility timeout, the longest wait for a slow agent. Default `10`. */
+    /** Receives before a record goes to the DLQ (a record that keeps failing; a slow agent waits through wait messages instead, see agentWaitSeconds). Default `10`. */
     readonly maxReceiveCount?: number;
     /** Command runs per instance before it is dead-lettered with the reason (1-20). Default `3`. */
     readonly maxAttempts?: number;
+    /**
+     * Seconds an instance's SSM Agent may take to come online after its first event (60-43200). Until then
+     * the Lambda looks again through delayed wait messages on its own queue (every 5 s for the first 3
+     * minutes, then less often); past it the instance is dead-lettered as `agent-not-online`. Default `3600`.
+     */
+    readonly agentWaitSeconds?: number;
     /** Maximum concurrent Lambda invocations from the queue (2-1000): bounds the SendCommand burst. Default `5`. */
     readonly maximumConcurrency?: number;
     /** Log retention in days (a CloudWatch Logs value). Default `30`. */
@@ -323,11 +330,19 @@ export function buildProvisionerPolicy(i: ProvisionerPolicyInput): { Version: st
                 Condition: { StringEquals: { [`ssm:resourceTag/${i.tagKey}`]: i.tagValue } },
             },
             { Sid: "ReadAccessSpec", Effect: "Allow", Action: "ssm:GetParametersByPath", Resource: param(i.accessParameterPath) },
-            { Sid: "PinHostKeys", Effect: "Allow", Action: "ssm:PutParameter", Resource: param(`${i.knownHostsPath}/*`) },
-            // These three support no resource-level permissions (Service Authorization Reference): "*" is the only valid Resource.
-            { Sid: "DescribeFleet", Effect: "Allow", Action: ["ssm:DescribeInstanceInformation", "ssm:GetCommandInvocation", "ec2:DescribeInstances"], Resource: "*" },
+            // Host keys are read first (GetParameters) and written only when they changed.
+            { Sid: "PinHostKeys", Effect: "Allow", Action: ["ssm:GetParameters", "ssm:PutParameter"], Resource: param(`${i.knownHostsPath}/*`) },
+            // These support no resource-level permissions (Service Authorization Reference): "*" is the only valid Resource.
+            {
+                Sid: "DescribeFleet",
+                Effect: "Allow",
+                Action: ["ssm:DescribeInstanceInformation", "ssm:GetCommandInvocation", "ssm:ListCommandInvocations", "ec2:DescribeInstances"],
+                Resource: "*",
+            },
             { Sid: "ConsumeQueue", Effect: "Allow", Action: ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"], Resource: i.queueArn },
             { Sid: "DeadLetter", Effect: "Allow", Action: "sqs:SendMessage", Resource: i.dlqArn },
+            // Instances whose agent is not online yet go back to the queue as one delayed wait message.
+            { Sid: "WaitForAgents", Effect: "Allow", Action: "sqs:SendMessage", Resource: i.queueArn },
             // Offboarding on destroy: whether the fleet is still deployed (the marker exists) or destroyed (it is gone).
             ...(i.deployedMarker !== undefined ? [{ Sid: "OffboardMarker", Effect: "Allow", Action: "ssm:GetParameter", Resource: param(i.deployedMarker) }] : []),
         ],
@@ -393,15 +408,17 @@ export class Provisioner extends pulumi.ComponentResource {
 
         // ---- validate first, naming the inputs ----
         const triggers = args.triggers ?? ALL_TRIGGERS;
-        const batchSize = args.batchSize ?? 50;
-        const windowSeconds = args.batchingWindowSeconds ?? 5;
-        const maxReceiveCount = args.maxReceiveCount ?? 10;
-        const maxAttempts = args.maxAttempts ?? 3;
-        const maximumConcurrency = args.maximumConcurrency ?? 5;
+        const d = PROVISIONER_DEFAULTS;
+        const batchSize = args.batchSize ?? d.batchSize;
+        const windowSeconds = args.batchingWindowSeconds ?? d.batchingWindowSeconds;
+        const maxReceiveCount = args.maxReceiveCount ?? d.maxReceiveCount;
+        const maxAttempts = args.maxAttempts ?? d.maxAttempts;
+        const maximumConcurrency = args.maximumConcurrency ?? d.maximumConcurrency;
+        const agentWaitSeconds = args.agentWaitSeconds ?? d.agentWaitSeconds;
         const retention = args.logRetentionDays ?? 30;
         const runtime = args.runtime ?? defaultNodeRuntime();
-        const timeout = args.timeoutSeconds ?? 60;
-        const memorySize = args.memorySize ?? 256;
+        const timeout = args.timeoutSeconds ?? d.timeoutSeconds;
+        const memorySize = args.memorySize ?? d.memorySize;
         const fail = (msg: string): never => {
             throw new pulumi.ResourceError(msg, this);
         };
@@ -418,6 +435,7 @@ export class Provisioner extends pulumi.ComponentResource {
         if (batchSize > 10 && windowSeconds < 1) fail("`batchingWindowSeconds` must be at least 1 when `batchSize` is over 10 (an SQS event source rule)");
         if (!Number.isInteger(maxReceiveCount) || maxReceiveCount < 1 || maxReceiveCount > 1000) fail(`\`maxReceiveCount\` must be 1-1000; got ${maxReceiveCount}`);
         if (!Number.isInteger(maxAttempts) || maxAttempts < 1 || maxAttempts > 20) fail(`\`maxAttempts\` must be 1-20; got ${maxAttempts}`);
+        if (!Number.isInteger(agentWaitSeconds) || agentWaitSeconds < 60 || agentWaitSeconds > 43200) fail(`\`agentWaitSeconds\` must be 60-43200 (seconds); got ${agentWaitSeconds}`);
         if (!Number.isInteger(maximumConcurrency) || maximumConcurrency < 2 || maximumConcurrency > 1000) fail(`\`maximumConcurrency\` must be 2-1000; got ${maximumConcurrency}`);
         if (!RETENTION_DAYS.includes(retention)) fail(`\`logRetentionDays\` must be one of ${RETENTION_DAYS.join(", ")}; got ${retention}`);
         const rp = runtimeProblem(runtime);
@@ -433,8 +451,7 @@ export class Provisioner extends pulumi.ComponentResource {
         }
         const revokeOnDestroy = args.revokeOnDestroy ?? true;
         if (typeof revokeOnDestroy !== "boolean") fail(`\`revokeOnDestroy\` must be true or false; got ${JSON.stringify(revokeOnDestroy)}`);
-        // AWS: the queue's visibility timeout at least 6x the function timeout (plus the batching window).
-        const visibility = 6 * timeout + windowSeconds;
+        const visibility = queueVisibilitySeconds(timeout, windowSeconds);
         const codePath = args.codePath ?? provisionerCodePath();
         if (!fs.existsSync(codePath)) {
             throw new pulumi.ResourceError(`Provisioner: the Lambda bundle \`codePath\` ${codePath} does not exist; run \`npm run build\` (or \`node scripts/bundle-lambda.js\`) in the pka-fleet package, or point \`codePath\` at a built provisioner.js`, this);
@@ -545,7 +562,7 @@ export class Provisioner extends pulumi.ComponentResource {
             },
             child,
         );
-        const queuePolicy = new aws.sqs.QueuePolicy(`${name}-queue-policy`, { queueUrl: queue.url, policy: pulumi.all([queue.arn, ruleArns]).apply(([q, r]) => eventBridgeQueuePolicy(q, r)) }, child);
+        const queuePolicy = new aws.sqs.QueuePolicy(`${name}-queue-policy`, { queueUrl: queue.url, policy: pulumi.all([queue.arn, ruleArns, role.arn]).apply(([q, r, roleArn]) => eventBridgeQueuePolicy(q, r, [roleArn])) }, child);
         // Events EventBridge cannot deliver (after its retries) land in the same DLQ instead of being dropped; the Lambda
         // (its role) sends the reasons of what it gives up on.
         const dlqPolicy = new aws.sqs.QueuePolicy(
@@ -614,6 +631,8 @@ export class Provisioner extends pulumi.ComponentResource {
             PKA_KNOWN_HOSTS_PATH: knownHostsPath,
             PKA_DEAD_LETTER_QUEUE_URL: dlq.url,
             PKA_MAX_ATTEMPTS: String(maxAttempts),
+            PKA_QUEUE_URL: queue.url,
+            PKA_AGENT_WAIT_SECONDS: String(agentWaitSeconds),
         };
         if (args.keyRules) variables.PKA_KEY_RULES = JSON.stringify(keyRules);
         // The marker's name, not the marker resource: the marker is created after the offboarding Invocation, which needs the function.

@@ -9,6 +9,6 @@ export * from "./PkaFleet";
 export { validateAccessSpec, accessSpecHash, canonicalAccessSpecJson, AccessSpecError } from "../core/accessSpec";
 export type { AccessSpec, AccessUser } from "../core/accessSpec";
 // Key material: the key rules the policy pack and `pka check-key` apply, generation and PuTTY's format.
-export { KeyError, parseKey, parsePublicKey, judgeKey, judgeKeySpec, keyRulesFromPolicyConfig, generateKey, encryptPrivateKey, publicKeyOf } from "../core/keys";
+export { KeyError, parseKey, parsePublicKey, judgeKey, judgeKeySpec, keyRulesFromPolicyConfig, generateKey, encryptPrivateKey, publicKeyOf } from "../core/keygen";
 export type { KeyInfo, KeyRules } from "../core/keys";
 export { toPpk, decryptPpk } from "../core/ppk";

@@ -8,7 +8,7 @@
 import type * as pulumi from "@pulumi/pulumi";
 import * as fs from "fs";
 import * as path from "path";
-import * as keys from "../core/keys";
+import * as keys from "../core/keygen";
 import * as ppk from "../core/ppk";
 import sshpk = require("sshpk");
 

@@ -26,7 +26,7 @@
  * Importing this module creates nothing and needs no test framework.
  */
 import type * as pulumi from "@pulumi/pulumi";
-import { generateKey, parsePublicKey } from "../core/keys";
+import { generateKey, parsePublicKey } from "../core/keygen";
 import { createKey, GeneratedKeyInputs } from "./keyPairProvider";
 
 /** What PkaMocks answers without your mocks. */

@@ -152,11 +152,44 @@ export function offboardInvocationInput(fleet: string): string {
     });
 }
 
+/**
+ * The provisioner's own readiness wait: instances whose SSM Agent was not online yet, written by
+ * the Lambda to its own queue with a delay (SendMessage DelaySeconds), one message for many
+ * instances, so the next look at all of them is one record (and one batch of SendCommand calls)
+ * instead of one redelivery per instance after the visibility timeout. `since` is when the
+ * instance's first event reached the queue (ms): the wait ends with a dead-letter reason once it
+ * exceeds the agent wait. Anyone who can send to the queue can write one, as they can any event:
+ * an entry is only ever a reason to look (tag, readiness and the pinned spec decide).
+ */
+export const WAIT_SOURCE = "pka-fleet.wait";
+export const WAIT_DETAIL_TYPE = "PKA Fleet Readiness Wait";
+/** Entries per wait message: about 40 bytes each, far under SQS's 256 KiB message limit. */
+export const WAIT_MAX_INSTANCES = 4000;
+
+export interface WaitEntry {
+    instanceId: string;
+    /** Epoch ms: when the instance's first event reached the queue. */
+    since: number;
+}
+
+export function waitEvent(entries: WaitEntry[], now = Date.now()): Record<string, unknown> {
+    if (entries.length === 0 || entries.length > WAIT_MAX_INSTANCES) throw new Error(`a wait message holds 1-${WAIT_MAX_INSTANCES} instances; got ${entries.length}`);
+    return {
+        version: "0",
+        id: `pka-wait-${now}-${entries[0].instanceId}`,
+        source: WAIT_SOURCE,
+        "detail-type": WAIT_DETAIL_TYPE,
+        time: new Date(now).toISOString(),
+        detail: { instances: entries.map((e) => [e.instanceId, e.since]) },
+    };
+}
+
 export type QueuedEvent =
     | { kind: "instance-running"; instanceId: string; eventId?: string }
     | { kind: "association"; instanceId: string; status?: string; documentName?: string; eventId?: string }
     | { kind: "command-result"; instanceId: string; commandId: string; status: string; documentName: string; eventId?: string }
-    | { kind: "push"; specHash?: string; instanceIds?: string[]; reason?: string; fleet?: string; eventId?: string };
+    | { kind: "push"; specHash?: string; instanceIds?: string[]; reason?: string; fleet?: string; eventId?: string }
+    | { kind: "wait"; instances: WaitEntry[]; eventId?: string };
 
 export type QueuedEventErrorReason = "not-json" | "not-an-event" | "unknown-event" | "unwanted-state" | "missing-instance-id" | "invalid-field";
 
@@ -240,6 +273,21 @@ export function parseQueuedEvent(body: string): QueuedEvent {
         if (fleet !== undefined && (typeof fleet !== "string" || !FLEET_RE.test(fleet))) throw new QueuedEventError("invalid-field", `${type} has an invalid detail.fleet`);
         const reason = typeof detail.reason === "string" ? detail.reason.slice(0, 64) : undefined;
         return { kind: "push", specHash: specHash as string | undefined, instanceIds: ids as string[] | undefined, reason, ...(fleet !== undefined ? { fleet: fleet as string } : {}), eventId };
+    }
+    if (e.source === WAIT_SOURCE && e["detail-type"] === WAIT_DETAIL_TYPE) {
+        const list = detail.instances;
+        if (!Array.isArray(list) || list.length === 0 || list.length > WAIT_MAX_INSTANCES) {
+            throw new QueuedEventError("invalid-field", `${type} needs detail.instances: 1-${WAIT_MAX_INSTANCES} [instance-id, since-ms] pairs`);
+        }
+        const instances: WaitEntry[] = [];
+        for (const item of list) {
+            const [id, since] = Array.isArray(item) ? item : [];
+            if (typeof id !== "string" || !INSTANCE_ID_RE.test(id) || typeof since !== "number" || !Number.isSafeInteger(since) || since < 0) {
+                throw new QueuedEventError("invalid-field", `${type} has an invalid detail.instances entry (want [instance-id, since-ms])`);
+            }
+            instances.push({ instanceId: id, since });
+        }
+        return { kind: "wait", instances, eventId };
     }
     throw new QueuedEventError("unknown-event", `unknown event ${type}`);
 }

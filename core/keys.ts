@@ -1,7 +1,9 @@
 /**
- * Key material: parsing, fingerprints, the key rules of the policy pack, generation and
- * encryption. Pure (no @pulumi imports): the components, the policy pack, the Lambda and the
- * CLI all import this one module, so a key is judged the same way everywhere.
+ * Key material: parsing, fingerprints and the key rules of the policy pack. Pure (no @pulumi
+ * imports): the components, the policy pack, the Lambda and the CLI all import this one module,
+ * so a key is judged the same way everywhere. Generation and encryption are in core/keygen.ts
+ * (which re-exports this module): they need sshpk, and the Lambda, which only parses public
+ * keys, must not carry it (its bundle has no sshpk; test/bundle-lambda.test.ts).
  *
  * Public keys are parsed by our own strict SSH wire-format reader, not by sshpk: that gives
  * exact error messages, bounded work on hostile input, and keys sshpk cannot read at all
@@ -12,7 +14,16 @@
  * passphrase on those formats.
  */
 import * as crypto from "crypto";
-import * as sshpk from "sshpk";
+import type * as Sshpk from "sshpk";
+
+/**
+ * sshpk, loaded on first use: here only decrypting an encrypted OpenSSH private key needs it. A
+ * lazy require (not an import) keeps it out of bundles that never parse a private key with a
+ * passphrase: esbuild drops the require along with the unused function.
+ */
+function sshpkLib(): typeof Sshpk {
+    return require("sshpk");
+}
 
 // ---------------------------------------------------------------------------------------------
 // Types and errors
@@ -189,7 +200,8 @@ function toBigInt(unsigned: Buffer): bigint {
     return unsigned.length === 0 ? 0n : BigInt("0x" + unsigned.toString("hex"));
 }
 
-const CURVES: Record<string, { bits: number; coord: number; nodeName: string; jwk?: string; oid: string }> = {
+/** @internal The ecdsa curves by OpenSSH name (core/keygen.ts generates with nodeName). */
+export const CURVES: Record<string, { bits: number; coord: number; nodeName: string; jwk?: string; oid: string }> = {
     nistp224: { bits: 224, coord: 28, nodeName: "secp224r1", oid: "1.3.132.0.33" },
     nistp256: { bits: 256, coord: 32, nodeName: "prime256v1", jwk: "P-256", oid: "1.2.840.10045.3.1.7" },
     nistp384: { bits: 384, coord: 48, nodeName: "secp384r1", jwk: "P-384", oid: "1.3.132.0.34" },
@@ -480,7 +492,8 @@ export function parseKey(text: string | Buffer, opts: { passphrase?: string; lab
     return parsePublicKey(lines[0] ?? "", label);
 }
 
-function keyText(text: string | Buffer, label: string): string {
+/** @internal Key text checked and trimmed (shared with core/keygen.ts). */
+export function keyText(text: string | Buffer, label: string): string {
     if (typeof text !== "string" && !Buffer.isBuffer(text)) {
         throw new KeyError(label, `must be key text (string or Buffer); got ${text === null ? "null" : typeof text}`);
     }
@@ -545,9 +558,9 @@ export function parseOpensshPrivate(s: string, passphrase: string | undefined, l
     if (!encrypted) {
         plainSection = section;
     } else if (passphrase !== undefined) {
-        let k: sshpk.PrivateKey;
+        let k: Sshpk.PrivateKey;
         try {
-            k = sshpk.parsePrivateKey(s, "openssh", { passphrase, filename: label });
+            k = sshpkLib().parsePrivateKey(s, "openssh", { passphrase, filename: label });
         } catch (e) {
             if (e instanceof Error && /passphrase|decrypt/i.test(e.message)) {
                 throw new KeyError(label, "the passphrase is wrong (the private key did not decrypt); give the passphrase the key was encrypted with");
@@ -1098,18 +1111,7 @@ export function keyRulesFromPolicyConfig(config: unknown): Partial<KeyRules> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Generation and conversion
-
-export interface GeneratedKey {
-    type: "ed25519" | "ecdsa" | "rsa";
-    bits: number;
-    curve?: string;
-    /** "type base64 comment" */
-    publicKey: string;
-    fingerprint: string;
-    /** OpenSSH private key, unencrypted: a secret. */
-    privateKey: string;
-}
+// Key specs and conversion (generation and encryption: core/keygen.ts)
 
 /** Resolve keygen options to a concrete spec (defaults: ed25519; ecdsa nistp256; rsa 4096). Throws Error on a bad option. */
 export function resolveKeySpec(opts: { type?: string; bits?: number; curve?: string }): { type: "ed25519" | "ecdsa" | "rsa"; bits: number; curve?: string } {
@@ -1140,62 +1142,6 @@ export function resolveKeySpec(opts: { type?: string; bits?: number; curve?: str
         default:
             throw new Error(`type: expected ed25519, ecdsa or rsa; got '${String(type).slice(0, 30)}'`);
     }
-}
-
-/** A private key in any readable format, decrypted, as an sshpk PrivateKey (never from encrypted PEM: sshpk throws a second, uncaught exception after a wrong passphrase there). */
-function sshpkPrivate(text: string, passphrase: string | undefined, label: string): sshpk.PrivateKey {
-    const s = keyText(text, label);
-    if (s.includes("-----BEGIN OPENSSH PRIVATE KEY-----")) {
-        const p = parseOpensshPrivate(s, passphrase, label);
-        if (p.info.encrypted && passphrase === undefined) throw new KeyEncryptedError(label, "is encrypted; give its passphrase");
-        const k = sshpk.parsePrivateKey(s, "openssh", passphrase !== undefined && p.info.encrypted ? { passphrase } : undefined);
-        return k;
-    }
-    const m = /^-----BEGIN ([A-Z0-9 ]+)-----/.exec(s);
-    if (m) {
-        const { info, key } = parsePemKey(s, m[1], passphrase, label);
-        if (!info.isPrivate) throw new KeyError(label, "is a public key; a private key is needed here");
-        // Decrypted by node:crypto; sshpk only ever sees an unencrypted PKCS#8.
-        return sshpk.parsePrivateKey(key.export({ type: "pkcs8", format: "pem" }) as string, "pkcs8");
-    }
-    if (/^PuTTY-User-Key-File-/.test(s)) {
-        throw new KeyError(label, "is a PuTTY key; convert it with `puttygen KEY.ppk -O private-openssh -o KEY` first (or use decryptPpk from core/ppk)");
-    }
-    throw new KeyError(label, "is not a private key; expected an OpenSSH, PEM or PKCS#8 private key");
-}
-
-/** Generate a key pair. RSA through node:crypto (sshpk cannot generate RSA). */
-export function generateKey(opts: { type: "ed25519" | "ecdsa" | "rsa"; bits?: number; curve?: string; comment?: string }): GeneratedKey {
-    const spec = resolveKeySpec(opts);
-    const comment = opts.comment ?? "";
-    if (/[\x00-\x1f\x7f]/.test(comment)) throw new Error("comment: must be one line without control characters");
-    let pair: crypto.KeyPairKeyObjectResult;
-    if (spec.type === "ed25519") pair = crypto.generateKeyPairSync("ed25519");
-    else if (spec.type === "ecdsa") pair = crypto.generateKeyPairSync("ec", { namedCurve: CURVES[spec.curve!].nodeName });
-    else pair = crypto.generateKeyPairSync("rsa", { modulusLength: spec.bits, publicExponent: 65537 });
-    const k = sshpk.parsePrivateKey(pair.privateKey.export({ type: "pkcs8", format: "pem" }) as string, "pkcs8");
-    // sshpk caches the public key: the comment must be set before any toPublic()/fingerprint().
-    k.comment = comment;
-    const privateKey = k.toString("openssh") as string;
-    const info = parseKey(privateKey, { label: "generated key" });
-    const out: GeneratedKey = { type: spec.type, bits: info.bits, publicKey: info.publicKey, fingerprint: info.fingerprint, privateKey };
-    if (info.curve) out.curve = info.curve;
-    return out;
-}
-
-/**
- * Encrypt an OpenSSH (or PEM/PKCS#8) private key with a passphrase: OpenSSH format, bcrypt
- * KDF, aes256-ctr (the one cipher both ssh-keygen and puttygen read; never aes256-gcm).
- */
-export function encryptPrivateKey(privateKeyOpenssh: string, passphrase: string): string {
-    if (typeof passphrase !== "string" || passphrase.length === 0) throw new Error("passphrase: must be a non-empty string");
-    const k = sshpkPrivate(privateKeyOpenssh, undefined, "private key");
-    return k.toString("openssh", { passphrase, cipher: "aes256-ctr" } as sshpk.Format.WriteOptions) as string;
-}
-
-/** Decrypt a private key to unencrypted OpenSSH format (any readable private format). */
-export function decryptPrivateKey(privateKeyText: string, passphrase?: string): string {
-    return sshpkPrivate(privateKeyText, passphrase, "private key").toString("openssh") as string;
 }
 
 /** The OpenSSH public key line of a private key (no passphrase needed for OpenSSH and PPK files). */

@@ -26,7 +26,7 @@ import {
     readPpkFile,
     sshMpint,
     sshString,
-} from "./keys";
+} from "./keygen";
 
 /**
  * The Argon2 parameters we write: PuTTY's defaults (Argon2id, 8192 KiB, parallelism 1, 16-byte

@@ -37,6 +37,14 @@ export interface ProvisionerConfig {
      * the function never revokes on a delete.
      */
     deployedMarker?: string;
+    /**
+     * PKA_QUEUE_URL: the provisioner's own queue. Instances whose agent is not online yet are
+     * written back to it as one delayed wait message (core/events.ts WAIT_SOURCE) instead of
+     * waiting out the visibility timeout; unset: their records are failed and redelivered.
+     */
+    queueUrl?: string;
+    /** PKA_AGENT_WAIT_SECONDS: how long after its first event an instance's agent may take to come online before it is dead-lettered (default 3600). */
+    agentWaitSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -95,6 +103,11 @@ export function readConfig(env: Record<string, string | undefined>): Provisioner
         if (m && parameterPathsOverlap(m, accessPath)) throw new ConfigError(`PKA_DEPLOYED_MARKER ${m} overlaps PKA_ACCESS_PARAMETER ${accessPath}; the marker is a sibling of the access path`);
         return m;
     };
+    const queueUrl = (): string | undefined => {
+        const u = env.PKA_QUEUE_URL?.trim() || undefined;
+        if (u && !/^https?:\/\/[^\s/]+\/\d{12}\/[A-Za-z0-9_-]{1,80}$/.test(u)) throw new ConfigError(`PKA_QUEUE_URL must be an SQS queue URL like https://sqs.<region>.amazonaws.com/<account>/<name>; got ${JSON.stringify(u)}`);
+        return u;
+    };
     return {
         documentName,
         tagKey: tag.slice(0, eq),
@@ -107,5 +120,7 @@ export function readConfig(env: Record<string, string | undefined>): Provisioner
         keyRules,
         commandTimeoutSeconds: int("PKA_COMMAND_TIMEOUT_SECONDS", 600, 30, 2592000),
         deployedMarker: marker(),
+        queueUrl: queueUrl(),
+        agentWaitSeconds: int("PKA_AGENT_WAIT_SECONDS", 3600, 60, 43200),
     };
 }

@@ -24,8 +24,11 @@ import {
     GetCommandInvocationCommand,
     GetCommandInvocationCommandOutput,
     GetParameterCommand,
+    GetParametersCommand,
     GetParametersByPathCommand,
     GetParametersByPathCommandOutput,
+    CommandInvocation,
+    ListCommandInvocationsCommand,
     PutParameterCommand,
     SendCommandCommand,
     SSMClient,
@@ -34,11 +37,12 @@ import { Logger } from "@aws-lambda-powertools/logger";
 import { AccessSpec, accessSpecHash, validateAccessSpec } from "../core/accessSpec";
 import { joinAccessSpec } from "../core/accessStore";
 import { documentParameters } from "../core/document";
-import { COMMAND_FAILED_STATUSES, OFFBOARD_EVENT_SOURCE, parseQueuedEvent, QueuedEvent, QueuedEventError, sameDocument } from "../core/events";
+import { COMMAND_FAILED_STATUSES, OFFBOARD_EVENT_SOURCE, parseQueuedEvent, QueuedEvent, QueuedEventError, sameDocument, WAIT_MAX_INSTANCES, waitEvent } from "../core/events";
 import { agentTooOld, EXIT_NO_PARAMETERS, MIN_AGENT_VERSION } from "../core/script.sh";
 import { ProvisionerConfig, readConfig } from "./config";
 import { parseHostKeyLines } from "./hostKeys";
 import { errorName, realSleep, withBackoff, BackoffOptions, isThrottling, isServerFault } from "./retry";
+import { createClients, ec2Lib, SdkRequestHandler } from "./clients";
 
 export interface SQSRecord {
     messageId: string;
@@ -68,9 +72,14 @@ export interface Log {
 
 export interface ProvisionerDeps {
     ssm: SSMClient;
-    /** Created on first use: the EC2 client is half the bundle, and most batches never need it. */
+    /** Created on first use: most batches never need EC2. */
     ec2: () => Promise<EC2Client>;
     sqs: SQSClient;
+    /**
+     * Carries every request of the SSM, SQS and EC2 clients the handler builds itself (lambda/clients.ts);
+     * ignored for a client given here. Default: the SDK's Node HTTP handler.
+     */
+    requestHandler?: SdkRequestHandler;
     env: Record<string, string | undefined>;
     log: Log;
     sleep: (ms: number) => Promise<void>;
@@ -87,6 +96,10 @@ export interface ProvisionerDeps {
 export const SEND_COMMAND_MAX_IDS = 50;
 /** DescribeInstanceInformation returns at most 50 a page. */
 const DII_PAGE = 50;
+/** Time an invocation spends writing host keys before it leaves the rest for a later delivery (pinHostKeys). */
+const PIN_BUDGET_MS = 10_000;
+/** Up to this many instances are checked for readiness by id; more, through one listing of the fleet (filterReady). */
+const READY_BY_ID_MAX = 4;
 /** Values per ec2:DescribeInstances filter, well under EC2's limit. */
 const EC2_FILTER_VALUES = 100;
 /**
@@ -97,6 +110,41 @@ const EC2_FILTER_VALUES = 100;
 export const SPEC_SETTLE_MS = 300_000;
 /** Before a SendCommand, the stored spec is read again if its last read is older than this. */
 export const RECHECK_AFTER_MS = 1000;
+/**
+ * The readiness wait. An EC2 "running" event reaches the queue before the instance's SSM Agent has
+ * registered (agents come online seconds to minutes after "running"), so the first look usually
+ * finds it not Online. Rather than failing the record (it would come back only after the queue's
+ * visibility timeout, 6 minutes by default), every instance still waiting is written back to the
+ * queue in ONE delayed wait message per delay (core/events.ts waitEvent): the next look at all of
+ * them is one record, so SendCommand calls stay near one per 50 instances however the agents
+ * spread. While young (WAIT_FAST_MS) an instance is looked at every WAIT_POLL_SECONDS, on a grid
+ * shared by every invocation so that their wait messages surface together and merge; older,
+ * the delay grows with its age (half of it, 60-900 s) up to PKA_AGENT_WAIT_SECONDS, when it is
+ * dead-lettered as `agent-not-online`.
+ */
+export const WAIT_POLL_SECONDS = 5;
+export const WAIT_FAST_MS = 180_000;
+
+/** Delay (whole seconds, SQS DelaySeconds 1-900) of the next look at an instance waiting `ageMs` for its agent. */
+export function waitDelaySeconds(ageMs: number, nowMs: number, agentWaitSeconds: number): number {
+    const left = Math.max(1, Math.ceil((agentWaitSeconds * 1000 - ageMs) / 1000));
+    if (ageMs < WAIT_FAST_MS) {
+        // The next multiple of WAIT_POLL_SECONDS on the wall clock (1..WAIT_POLL_SECONDS s away).
+        const phase = Math.floor(nowMs / 1000) % WAIT_POLL_SECONDS;
+        return Math.min(left, WAIT_POLL_SECONDS - phase);
+    }
+    return Math.min(left, 900, Math.max(60, Math.ceil(ageMs / 2000)));
+}
+
+/** The DLQ message text for an instance whose agent never came online. */
+export function agentNotOnlineMessage(instanceId: string, waitedSeconds: number, pingStatus: string): string {
+    return (
+        `The SSM Agent on ${instanceId} did not come online within ${waitedSeconds} s of the instance's first event (PingStatus ${pingStatus}); nothing was run. ` +
+        `Check the instance profile (AmazonSSMManagedInstanceCore or equivalent), the network path to the ssm, ssmmessages and ec2messages endpoints, and that the agent is installed and running; ` +
+        `a new running or association event, or the next push, provisions it.`
+    );
+}
+
 /** Stop starting new SendCommand calls when less than this remains: fail the rest so SQS redelivers them. */
 const DEADLINE_MARGIN_MS = 8000;
 
@@ -147,6 +195,10 @@ function chunk<T>(xs: T[], n: number): T[][] {
 interface Target {
     records: Set<string>;
     attempt: number;
+    /** Epoch ms when the instance's first event reached the queue (its SentTimestamp, or a wait entry's `since`). */
+    since: number;
+    /** From a wait message (core/events.ts WAIT_SOURCE): readiness is looked at first, the tag only once it is online. */
+    fromWait: boolean;
     /** Already known to carry the fleet tag (from a tag-filtered listing). */
     tagged: boolean;
     /** Already known to be Online. */
@@ -175,18 +227,14 @@ export interface BatchStats {
     agentTooOld: number;
     /** Access-denied answers retried during a deploy's push (IAM propagation). */
     accessDeniedRetries: number;
+    /** Instances written back to the queue in wait messages (agent not online yet). */
+    waiting: number;
+    waitMessages: number;
+    /** Instances dead-lettered because their agent never came online within PKA_AGENT_WAIT_SECONDS. */
+    agentNotOnline: number;
+    /** Host-key parameters left alone because they already held the keys. */
+    knownHostsUnchanged: number;
     failedRecords: number;
-}
-
-let ec2Module: Promise<typeof import("@aws-sdk/client-ec2")> | undefined;
-/** Loads @aws-sdk/client-ec2 on first use (esbuild keeps it in the bundle but defers its evaluation). */
-function ec2Lib(): Promise<typeof import("@aws-sdk/client-ec2")> {
-    return (ec2Module ??= import("@aws-sdk/client-ec2"));
-}
-
-function lazyEc2(): () => Promise<EC2Client> {
-    let client: EC2Client | undefined;
-    return async () => (client ??= new (await ec2Lib()).EC2Client({ maxAttempts: 1 }));
 }
 
 /** Structured JSON logs through Powertools (one line per entry, Lambda request id attached by the runtime). */
@@ -202,12 +250,12 @@ function powertoolsLog(): Log {
 
 export function createHandler(partial: Partial<ProvisionerDeps> = {}) {
     const env = partial.env ?? process.env;
+    const clients = partial.ssm && partial.ec2 && partial.sqs ? undefined : createClients(env, { requestHandler: partial.requestHandler });
     const deps: ProvisionerDeps = {
-        ssm: partial.ssm ?? new SSMClient({ maxAttempts: 1 }),
-        ec2: partial.ec2 ?? lazyEc2(),
-        // With an endpoint override (AWS_ENDPOINT_URL_SQS: a local fleet), the SQS client would still send to the
-        // QueueUrl's host by default; use the configured endpoint instead. On AWS both are the same.
-        sqs: partial.sqs ?? new SQSClient({ maxAttempts: 1, useQueueUrlAsEndpoint: !(env.AWS_ENDPOINT_URL_SQS || env.AWS_ENDPOINT_URL) }),
+        ssm: partial.ssm ?? clients!.ssm,
+        ec2: partial.ec2 ?? clients!.ec2,
+        sqs: partial.sqs ?? clients!.sqs,
+        requestHandler: partial.requestHandler,
         env,
         log: partial.log ?? powertoolsLog(),
         sleep: partial.sleep ?? realSleep,
@@ -255,8 +303,11 @@ export function createHandler(partial: Partial<ProvisionerDeps> = {}) {
 class Batch {
     readonly stats: BatchStats = {
         records: 0, malformed: 0, ignored: 0, untagged: 0, notReady: 0, instancesSent: 0, sendCommandCalls: 0,
-        throttled: 0, retriesScheduled: 0, deadLettered: 0, knownHostsWritten: 0, specRefused: 0, forgedResults: 0, agentTooOld: 0, accessDeniedRetries: 0, failedRecords: 0,
+        throttled: 0, retriesScheduled: 0, deadLettered: 0, knownHostsWritten: 0, specRefused: 0, forgedResults: 0, agentTooOld: 0, accessDeniedRetries: 0,
+        waiting: 0, waitMessages: 0, agentNotOnline: 0, knownHostsUnchanged: 0, failedRecords: 0,
     };
+    /** Instances whose agent is not online yet: written back to the queue (rearmWaiting) at the end of the batch. */
+    private readonly waiting = new Map<string, Target & { pingStatus: string }>();
     /** Online instances whose agent is too old for ENV_VAR (id -> AgentVersion). */
     private readonly oldAgents = new Map<string, string>();
     private readonly startedAt: number;
@@ -317,9 +368,14 @@ class Batch {
         this.failures.add(messageId);
     }
 
-    private addTarget(instanceId: string, messageId: string, attempt: number, known: { tagged?: boolean; online?: boolean } = {}): void {
-        const t = this.targets.get(instanceId) ?? { records: new Set<string>(), attempt: 0, tagged: false, online: false };
+    private addTarget(instanceId: string, messageId: string, attempt: number, known: { tagged?: boolean; online?: boolean; since?: number; fromWait?: boolean } = {}): void {
+        const now = this.deps.now();
+        const since = Math.min(known.since ?? now, now);
+        const t = this.targets.get(instanceId) ?? { records: new Set<string>(), attempt: 0, since, fromWait: known.fromWait === true, tagged: false, online: false };
         t.records.add(messageId);
+        t.since = Math.min(t.since, since);
+        // Any event but a wait entry (a running or association event) is looked at as new: tag first.
+        if (known.fromWait !== true) t.fromWait = false;
         // Several events for one instance in a batch: one command. Keep the highest attempt so the bound holds.
         t.attempt = Math.max(t.attempt, attempt);
         t.tagged ||= known.tagged === true;
@@ -358,7 +414,12 @@ class Batch {
                 this.log.error("malformed record acknowledged", { messageId: r.messageId, reason: err.reason, error: err.message });
                 continue;
             }
+            const sent = Number(r.attributes?.SentTimestamp);
+            const since = Number.isFinite(sent) && sent > 0 ? sent : undefined;
             switch (ev.kind) {
+                case "wait":
+                    for (const w of ev.instances) this.addTarget(w.instanceId, r.messageId, 1, { since: w.since, fromWait: true });
+                    break;
                 case "association":
                     if (ev.documentName && sameDocument(ev.documentName, this.cfg.documentName)) {
                         // An association of our own document just applied a spec.
@@ -366,10 +427,10 @@ class Batch {
                         this.log.info("association run of our own document ignored", { messageId: r.messageId, instanceId: ev.instanceId });
                         break;
                     }
-                    this.addTarget(ev.instanceId, r.messageId, 1);
+                    this.addTarget(ev.instanceId, r.messageId, 1, { since });
                     break;
                 case "instance-running":
-                    this.addTarget(ev.instanceId, r.messageId, 1);
+                    this.addTarget(ev.instanceId, r.messageId, 1, { since });
                     break;
                 case "command-result":
                     if (!sameDocument(ev.documentName, this.cfg.documentName)) {
@@ -383,9 +444,12 @@ class Batch {
             }
         }
 
-        for (const res of results) await this.handleResult(res.messageId, res.ev);
+        const pins = await this.handleResults(results);
         const deployPush = await this.expandPushes(pushes);
         if (this.targets.size > 0) await this.provision(deployPush);
+        if (this.waiting.size > 0) await this.rearmWaiting();
+        // Last: pinning host keys does not hold up access (it is one PutParameter per new host, and throttled).
+        if (pins.length > 0) await this.pinHostKeys(pins);
 
         this.stats.failedRecords = this.failures.size;
         return { batchItemFailures: [...this.failures].map((itemIdentifier) => ({ itemIdentifier })) };
@@ -491,10 +555,10 @@ class Batch {
      * another account with the same name is not), and the comment this Lambda writes. An event in
      * the queue can be forged by anyone who can send to it; GetCommandInvocation cannot.
      */
-    private async ownInvocation(messageId: string, commandId: string, instanceId: string): Promise<GetCommandInvocationCommandOutput | undefined> {
+    private async ownInvocation(messageId: string, commandId: string, instanceId: string, listed?: GetCommandInvocationCommandOutput): Promise<GetCommandInvocationCommandOutput | undefined> {
         let inv: GetCommandInvocationCommandOutput;
         try {
-            inv = await this.getInvocation(commandId, instanceId);
+            inv = listed ?? (await this.getInvocation(commandId, instanceId));
         } catch (err) {
             if (errorName(err) === "InvocationDoesNotExist") {
                 // Still unknown after the retries: a command that does not exist, or one not visible yet.
@@ -521,48 +585,121 @@ class Batch {
         return inv;
     }
 
-    private async handleResult(messageId: string, ev: Extract<QueuedEvent, { kind: "command-result" }>): Promise<void> {
-        const { instanceId, commandId } = ev;
-        // Only terminal outcomes are acted on; the event's status decides whether to look, SSM's decides what to do.
-        if (ev.status !== "Success" && !COMMAND_FAILED_STATUSES.includes(ev.status)) {
-            this.stats.ignored++;
-            this.log.debug("non-terminal command status ignored", { messageId, instanceId, status: ev.status });
-            return;
+    /**
+     * The batch's command results. Only terminal outcomes are acted on (the event's status decides
+     * whether to look, SSM's what to do). A command's successes are read with one
+     * ListCommandInvocations (Details: 50 invocations a page, with the plugin output) instead of one
+     * GetCommandInvocation each; failures, a truncated output, or anything the listing does not
+     * show yet are read one by one. Host keys are then compared with what is pinned (GetParameters,
+     * 10 names a call) and written only where they changed.
+     */
+    private async handleResults(results: { messageId: string; ev: Extract<QueuedEvent, { kind: "command-result" }> }[]): Promise<HostKeyPin[]> {
+        const terminal: typeof results = [];
+        for (const res of results) {
+            const { ev, messageId } = res;
+            if (ev.status !== "Success" && !COMMAND_FAILED_STATUSES.includes(ev.status)) {
+                this.stats.ignored++;
+                this.log.debug("non-terminal command status ignored", { messageId, instanceId: ev.instanceId, status: ev.status });
+                continue;
+            }
+            if (ev.status === "Success" && !this.cfg.knownHostsPath) continue;
+            terminal.push(res);
         }
-        if (ev.status === "Success" && !this.cfg.knownHostsPath) return;
-        const inv = await this.ownInvocation(messageId, commandId, instanceId);
-        if (!inv) return;
+        const byCommand = new Map<string, number>();
+        for (const { ev } of terminal) if (ev.status === "Success") byCommand.set(ev.commandId, (byCommand.get(ev.commandId) ?? 0) + 1);
+        const listed = new Map<string, GetCommandInvocationCommandOutput>();
+        for (const [commandId, n] of byCommand) {
+            // One success of a command: GetCommandInvocation is one call too, and returns the whole output.
+            if (n < 2) continue;
+            try {
+                await this.listInvocations(commandId, listed);
+            } catch (err) {
+                this.log.warn("cannot list the command's invocations; reading them one by one", { commandId, error: errorName(err) });
+            }
+        }
+        const pins: HostKeyPin[] = [];
+        for (const { messageId, ev } of terminal) {
+            const pin = await this.handleResult(messageId, ev, listed.get(`${ev.commandId}/${ev.instanceId}`));
+            if (pin) pins.push(pin);
+        }
+        return pins;
+    }
+
+    /** The successful invocations of `commandId` whose whole stdout the listing carries, as GetCommandInvocation would return them. */
+    private async listInvocations(commandId: string, into: Map<string, GetCommandInvocationCommandOutput>): Promise<void> {
+        let token: string | undefined;
+        do {
+            const page = await this.aws(() => this.deps.ssm.send(new ListCommandInvocationsCommand({ CommandId: commandId, Details: true, MaxResults: 50, NextToken: token })));
+            for (const inv of page.CommandInvocations ?? []) {
+                const got = fromListing(inv);
+                if (got && inv.InstanceId) into.set(`${commandId}/${inv.InstanceId}`, got);
+            }
+            token = page.NextToken;
+        } while (token);
+    }
+
+    /** Writes the host keys that changed: what is pinned is read first (GetParameters, 10 names a call), so a re-run of a known host writes nothing. */
+    private async pinHostKeys(pins: HostKeyPin[]): Promise<void> {
+        const current = new Map<string, string>();
+        const names = [...new Set(pins.map((p) => p.name))];
+        for (const part of chunk(names, 10)) {
+            try {
+                const out = await this.aws(() => this.deps.ssm.send(new GetParametersCommand({ Names: part })));
+                for (const p of out.Parameters ?? []) if (p.Name && p.Value !== undefined) current.set(p.Name, p.Value);
+            } catch (err) {
+                // Unknown: write them all (a write of the same keys is harmless).
+                this.log.warn("cannot read the pinned host keys; writing them", { error: errorName(err), parameters: part.length });
+            }
+        }
+        const started = this.deps.now();
+        for (const [i, pin] of pins.entries()) {
+            if (this.deps.now() - started > PIN_BUDGET_MS) {
+                // Throttled for a while: the rest come back with their records (after the visibility timeout) instead of holding this invocation's slot.
+                this.log.warn("host keys left for a later delivery: Parameter Store is throttling", { left: pins.length - i });
+                for (const p of pins.slice(i)) this.fail(p.messageId, "host keys not pinned yet (throttled)", { instanceId: p.instanceId });
+                return;
+            }
+            const value = pin.keys.join("\n");
+            if (current.get(pin.name) === value) {
+                this.stats.knownHostsUnchanged++;
+                continue;
+            }
+            try {
+                await this.aws(() => this.deps.ssm.send(new PutParameterCommand({ Name: pin.name, Value: value, Type: "String", Overwrite: true })));
+                current.set(pin.name, value);
+                this.stats.knownHostsWritten++;
+                this.log.info("host keys pinned", { instanceId: pin.instanceId, parameter: pin.name, keyTypes: pin.keys.map((k) => k.split(" ")[0]) });
+            } catch (err) {
+                this.fail(pin.messageId, "cannot write known_hosts parameter", { instanceId: pin.instanceId, error: errorName(err) });
+            }
+        }
+    }
+
+    private async handleResult(messageId: string, ev: Extract<QueuedEvent, { kind: "command-result" }>, listed?: GetCommandInvocationCommandOutput): Promise<HostKeyPin | undefined> {
+        const { instanceId, commandId } = ev;
+        const inv = await this.ownInvocation(messageId, commandId, instanceId, listed);
+        if (!inv) return undefined;
         const status = inv.Status ?? "";
         if (status === "Success") {
-            if (!this.cfg.knownHostsPath) return;
+            if (!this.cfg.knownHostsPath) return undefined;
             if (!(inv.Comment ?? "").endsWith(` spec=${this.cfg.accessSpecSha256.slice(0, 8)}`)) {
                 // A run of an earlier spec (or one replayed): the current spec's runs pin the keys, so an old run cannot roll them back.
                 this.stats.ignored++;
                 this.log.info("host keys of a run for an earlier spec not pinned", { instanceId, commandId });
-                return;
+                return undefined;
             }
             const keys = this.deps.parseHostKeys(inv.StandardOutputContent ?? "");
             if (keys.length === 0) {
                 this.log.warn("command succeeded but printed no host keys; known_hosts not updated", { instanceId, commandId });
-                return;
+                return undefined;
             }
-            const name = `${this.cfg.knownHostsPath}/${instanceId}`;
-            try {
-                await this.aws(
-                    () => this.deps.ssm.send(new PutParameterCommand({ Name: name, Value: keys.join("\n"), Type: "String", Overwrite: true })),
-                );
-                this.stats.knownHostsWritten++;
-                this.log.info("host keys pinned", { instanceId, parameter: name, keyTypes: keys.map((k) => k.split(" ")[0]) });
-            } catch (err) {
-                this.fail(messageId, "cannot write known_hosts parameter", { instanceId, error: errorName(err) });
-            }
-            return;
+            return { messageId, instanceId, name: `${this.cfg.knownHostsPath}/${instanceId}`, keys };
         }
         if (!COMMAND_FAILED_STATUSES.includes(status)) {
             // The event says it ended, SSM does not (yet: its reads are eventually consistent). Ask again on redelivery;
             // what SSM says then decides (a record that never agrees ends in the DLQ through the redrive policy).
             this.fail(messageId, "the invocation has not ended yet in SSM", { instanceId, commandId, eventStatus: ev.status, status });
-            return;
+            return undefined;
         }
         const attempt = attemptFromComment(inv.Comment) ?? 1;
         if (inv.ResponseCode === EXIT_NO_PARAMETERS) {
@@ -586,13 +723,13 @@ class Batch {
                 },
                 [messageId],
             );
-            return;
+            return undefined;
         }
         if (attempt < this.cfg.maxAttempts) {
             this.stats.retriesScheduled++;
             this.log.warn("command failed; running it again", { instanceId, commandId, status, statusDetails: inv.StatusDetails, attempt });
             this.addTarget(instanceId, messageId, attempt + 1);
-            return;
+            return undefined;
         }
         // Exit 19: the script applied everything but the users it names (their homes or accounts refused it).
         const conflicts = inv.ResponseCode === 19 ? conflictLines(inv.StandardErrorContent ?? "") : undefined;
@@ -611,6 +748,7 @@ class Batch {
         };
         this.log.error("instance dead-lettered after repeated command failures", { ...reason, stderrTail: undefined });
         await this.deadLetter(reason, [messageId]);
+        return undefined;
     }
 
     /** The instance's AgentVersion as SSM reports it, for a reason; undefined when it cannot be read. */
@@ -675,7 +813,12 @@ class Batch {
 
     /** Every Online instance carrying the fleet tag (a tag filter cannot be combined with other filters: PingStatus is checked here). */
     private async listOnlineTagged(): Promise<string[]> {
-        const ids: string[] = [];
+        return [...(await this.listTagged())].filter(([, s]) => s === "Online").map(([id]) => id);
+    }
+
+    /** The PingStatus of every EC2 managed node carrying the fleet tag (AgentVersion noted for the Online ones). */
+    private async listTagged(): Promise<Map<string, string>> {
+        const out = new Map<string, string>();
         let token: string | undefined;
         do {
             const page = await this.aws(
@@ -689,13 +832,13 @@ class Batch {
                     ),
             );
             for (const i of page.InstanceInformationList ?? []) {
-                if (!i.InstanceId?.startsWith("i-") || i.PingStatus !== "Online") continue;
-                ids.push(i.InstanceId);
-                if (agentTooOld(i.AgentVersion)) this.oldAgents.set(i.InstanceId, i.AgentVersion!);
+                if (!i.InstanceId?.startsWith("i-")) continue;
+                out.set(i.InstanceId, i.PingStatus ?? "Unknown");
+                if (i.PingStatus === "Online" && agentTooOld(i.AgentVersion)) this.oldAgents.set(i.InstanceId, i.AgentVersion!);
             }
             token = page.NextToken;
         } while (token);
-        return [...new Set(ids)];
+        return out;
     }
 
     // ---- provisioning ---------------------------------------------------------------------
@@ -772,8 +915,11 @@ class Batch {
             return;
         }
 
-        await this.filterTagged();
+        // New events: the tag first (most running events in an account are not the fleet's). Wait entries were
+        // tag-checked when they were new: readiness first, and the tag again only for those now online.
+        await this.filterTagged((t) => !t.fromWait);
         await this.filterReady();
+        await this.filterTagged((t) => t.fromWait);
         await this.rejectOldAgents();
 
         const byAttempt = new Map<number, string[]>();
@@ -838,8 +984,8 @@ class Batch {
         }
     }
 
-    private async filterTagged(): Promise<void> {
-        const unknown = [...this.targets].filter(([, t]) => !t.tagged).map(([id]) => id);
+    private async filterTagged(which: (t: Target) => boolean): Promise<void> {
+        const unknown = [...this.targets].filter(([, t]) => !t.tagged && which(t)).map(([id]) => id);
         if (unknown.length === 0) return;
         const tagged = new Set<string>();
         const { DescribeInstancesCommand } = await ec2Lib();
@@ -887,25 +1033,46 @@ class Batch {
         }
     }
 
+    /**
+     * Readiness (PingStatus Online). A few instances are looked up by id; more are looked up in one
+     * listing of the fleet's managed nodes (DescribeInstanceInformation with the tag filter, 50 a
+     * page): an id filter naming an instance whose agent has not registered yet fails the whole call
+     * (InvalidInstanceId), so a launch of many instances would cost a split per unregistered one,
+     * while the listing costs one call per 50 registered nodes and vouches for the tag as well. A
+     * check that fails (throttled past the backoff) leaves the instances waiting, not failed.
+     */
     private async filterReady(): Promise<void> {
         const unknown = [...this.targets].filter(([, t]) => !t.online).map(([id]) => id);
         if (unknown.length === 0) return;
         const status = new Map<string, string>();
-        for (const part of chunk(unknown, DII_PAGE)) {
+        if (unknown.length > READY_BY_ID_MAX) {
             try {
-                await this.describeReady(part, status);
+                for (const [id, s] of await this.listTagged()) {
+                    status.set(id, s);
+                    const t = this.targets.get(id);
+                    if (t) t.tagged = true;
+                }
             } catch (err) {
                 this.log.error("cannot check agent readiness", { error: errorName(err) });
-                this.failTargets(part, "readiness check failed");
+                for (const id of unknown) this.waitOrFail(id, "unknown (readiness check failed)");
+                return;
+            }
+        } else {
+            for (const part of chunk(unknown, DII_PAGE)) {
+                try {
+                    await this.describeReady(part, status);
+                } catch (err) {
+                    this.log.error("cannot check agent readiness", { error: errorName(err) });
+                    for (const id of part) this.waitOrFail(id, "unknown (readiness check failed)");
+                }
             }
         }
         for (const id of unknown) {
             if (!this.targets.has(id)) continue;
             const s = status.get(id) ?? "NotRegistered";
             if (s === "Online") continue;
-            // The agent is not online yet (a fresh instance): the record comes back after the visibility timeout.
             this.stats.notReady++;
-            this.failTargets([id], "agent not online", { pingStatus: s });
+            this.waitOrFail(id, s);
         }
     }
 
@@ -962,6 +1129,73 @@ class Batch {
         }
     }
 
+    /**
+     * An instance whose agent is not online (yet): looked at again through a wait message
+     * (rearmWaiting). Without a queue to write to, or in a direct invocation, its records fail and
+     * come back after the visibility timeout.
+     */
+    private waitOrFail(id: string, pingStatus: string): void {
+        const t = this.targets.get(id);
+        if (!t) return;
+        if (this.cfg.queueUrl && !this.direct) {
+            this.waiting.set(id, { ...t, pingStatus });
+            this.targets.delete(id);
+        } else {
+            this.failTargets([id], "agent not online", { pingStatus });
+        }
+    }
+
+    /**
+     * The instances still waiting for their agent. Each waiting longer than PKA_AGENT_WAIT_SECONDS
+     * since its first event is dead-lettered as `agent-not-online`; the rest go back to the queue as
+     * wait messages, one per delay (waitDelaySeconds) and per WAIT_MAX_INSTANCES, sent before their
+     * records are acknowledged: a send that fails fails those records instead, so SQS redelivers
+     * them after the visibility timeout and nothing is lost.
+     */
+    private async rearmWaiting(): Promise<void> {
+        const now = this.deps.now();
+        const byDelay = new Map<number, { id: string; t: Target }[]>();
+        for (const [id, t] of this.waiting) {
+            const age = now - t.since;
+            if (age >= this.cfg.agentWaitSeconds * 1000) {
+                this.stats.agentNotOnline++;
+                const waitedSeconds = Math.round(age / 1000);
+                this.log.error("instance dead-lettered: its SSM Agent did not come online in time", { instanceId: id, waitedSeconds, pingStatus: t.pingStatus, agentWaitSeconds: this.cfg.agentWaitSeconds });
+                await this.deadLetter(
+                    {
+                        reason: "agent-not-online",
+                        instanceId: id,
+                        pingStatus: t.pingStatus,
+                        waitedSeconds,
+                        agentWaitSeconds: this.cfg.agentWaitSeconds,
+                        message: agentNotOnlineMessage(id, waitedSeconds, t.pingStatus),
+                        time: new Date(now).toISOString(),
+                    },
+                    [...t.records],
+                );
+                continue;
+            }
+            const delay = waitDelaySeconds(age, now, this.cfg.agentWaitSeconds);
+            const group = byDelay.get(delay) ?? [];
+            group.push({ id, t });
+            byDelay.set(delay, group);
+        }
+        for (const [delay, group] of byDelay) {
+            for (const part of chunk(group.sort((a, b) => (a.id < b.id ? -1 : 1)), WAIT_MAX_INSTANCES)) {
+                const body = JSON.stringify(waitEvent(part.map(({ id, t }) => ({ instanceId: id, since: t.since })), now));
+                try {
+                    await this.aws(() => this.deps.sqs.send(new SendMessageCommand({ QueueUrl: this.cfg.queueUrl, MessageBody: body, DelaySeconds: delay })));
+                    this.stats.waiting += part.length;
+                    this.stats.waitMessages++;
+                } catch (err) {
+                    this.log.error("cannot write the wait message: its instances' records are retried after the visibility timeout", { error: errorName(err), instances: part.length });
+                    for (const { id, t } of part) for (const m of t.records) this.fail(m, "cannot write the wait message", { instanceId: id });
+                }
+            }
+        }
+        if (this.stats.waiting > 0) this.log.info("waiting for agents to come online", { instances: this.stats.waiting, messages: this.stats.waitMessages });
+    }
+
     private async send(ids: string[], attempt: number, specHash: string, parameters: Record<string, string[]>): Promise<void> {
         const remaining = this.context?.getRemainingTimeInMillis?.();
         if (remaining !== undefined && remaining < DEADLINE_MARGIN_MS) {
@@ -992,11 +1226,53 @@ class Batch {
                 await this.send(ids.slice(mid), attempt, specHash, parameters);
                 return;
             }
-            if (name === "InvalidInstanceId") this.stats.notReady++;
-            else this.log.error("SendCommand failed", { error: name, instances: ids.length, message: redact(String((err as Error).message ?? "")) });
-            this.failTargets(ids, name === "InvalidInstanceId" ? "agent not ready (InvalidInstanceId)" : `SendCommand failed: ${name}`);
+            if (name === "InvalidInstanceId") {
+                // Its agent went offline between the readiness check and the send: wait for it again.
+                this.stats.notReady++;
+                for (const id of ids) this.waitOrFail(id, "InvalidInstanceId");
+                return;
+            }
+            this.log.error("SendCommand failed", { error: name, instances: ids.length, message: redact(String((err as Error).message ?? "")) });
+            this.failTargets(ids, `SendCommand failed: ${name}`);
         }
     }
+}
+
+interface HostKeyPin {
+    messageId: string;
+    instanceId: string;
+    name: string;
+    keys: string[];
+}
+
+/** SSM keeps this much of a plugin's output in ListCommandInvocations (Details); GetCommandInvocation keeps 24,000 characters of stdout. */
+const LISTED_OUTPUT_LIMIT = 2500;
+/** How aws:runShellScript joins stderr to stdout in a plugin's output. */
+const LISTED_ERROR_MARK = "\n----------ERROR-------\n";
+
+/**
+ * A listed invocation as GetCommandInvocation would give it, when the listing is enough: a
+ * Success whose plugin output is whole (shorter than SSM's limit, so no host-key line is cut).
+ * Anything else (a failure, whose stderr matters; a long output; several plugins) is read with
+ * GetCommandInvocation.
+ */
+function fromListing(inv: CommandInvocation): GetCommandInvocationCommandOutput | undefined {
+    const plugins = inv.CommandPlugins ?? [];
+    if (inv.Status !== "Success" || plugins.length !== 1) return undefined;
+    const output = plugins[0].Output ?? "";
+    if (output.length >= LISTED_OUTPUT_LIMIT - 100) return undefined;
+    const cut = output.indexOf(LISTED_ERROR_MARK);
+    return {
+        $metadata: {},
+        CommandId: inv.CommandId,
+        InstanceId: inv.InstanceId,
+        Comment: inv.Comment,
+        DocumentName: inv.DocumentName,
+        Status: inv.Status,
+        StatusDetails: inv.StatusDetails,
+        ResponseCode: plugins[0].ResponseCode,
+        StandardOutputContent: cut < 0 ? output : output.slice(0, cut),
+    };
 }
 
 /** Reading the access parameters failed (throttled, denied): nothing is known about the spec. */

@@ -19,6 +19,7 @@
  */
 import { createHash, randomUUID } from "crypto";
 import * as http from "http";
+import { Readable } from "stream";
 import { AddressInfo } from "net";
 import { INSTANCE_ID_RE } from "../core/events";
 import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from "./queue";
@@ -105,7 +106,7 @@ export class FakeAwsState {
     readonly parameters = new Map<string, { value: string; type: string; version: number; modifiedAt?: number }>();
     readonly invocations = new Map<string, FakeInvocation>();
     readonly commands: { commandId: string; documentName: string; instanceIds: string[]; comment: string }[] = [];
-    readonly queues = new Map<string, { body: string; messageId: string }[]>();
+    readonly queues = new Map<string, { body: string; messageId: string; delaySeconds?: number }[]>();
     readonly calls: CallRecord[] = [];
     /** Throw ThrottlingException on the next N calls of an operation. */
     readonly throttleNext: Record<string, number> = {};
@@ -171,6 +172,8 @@ export class FakeAwsState {
             SendCommand: (i) => this.sendCommand(i),
             DescribeInstanceInformation: (i) => this.describeInstanceInformation(i),
             GetCommandInvocation: (i) => this.getCommandInvocation(i),
+            ListCommandInvocations: (i) => this.listCommandInvocations(i),
+            GetParameters: (i) => this.getParameters(i),
             GetParametersByPath: (i) => this.getParametersByPath(i),
             PutParameter: (i) => this.putParameter(i),
         };
@@ -305,6 +308,39 @@ export class FakeAwsState {
         };
     }
 
+    /** ListCommandInvocations by CommandId, 1-50 a page; Details adds the plugin (Output: stdout, then stderr after aws:runShellScript's ERROR line, cut at 2,500 characters). Lagging invocations are not listed yet. */
+    private listCommandInvocations(i: any): unknown {
+        const max = i.MaxResults ?? 50;
+        if (max < 1 || max > 50) throw validation("Value at 'maxResults' failed to satisfy constraint: Member must have value less than or equal to 50");
+        const all = [...this.invocations.values()].filter((v) => (i.CommandId === undefined || v.commandId === i.CommandId) && (i.InstanceId === undefined || v.instanceId === i.InstanceId) && v.lag <= 0);
+        const start = i.NextToken ? Number(i.NextToken) : 0;
+        const page = all.slice(start, start + max);
+        return {
+            CommandInvocations: page.map((v) => ({
+                CommandId: v.commandId,
+                InstanceId: v.instanceId,
+                Comment: v.comment,
+                DocumentName: v.documentName,
+                Status: v.status,
+                StatusDetails: v.statusDetails,
+                ...(i.Details
+                    ? { CommandPlugins: [{ Name: "pka", Status: v.status, ResponseCode: v.responseCode, Output: (v.stderr ? `${v.stdout}\n----------ERROR-------\n${v.stderr}` : v.stdout).slice(0, 2500) }] }
+                    : {}),
+            })),
+            ...(start + max < all.length ? { NextToken: String(start + max) } : {}),
+        };
+    }
+
+    private getParameters(i: any): unknown {
+        const names: string[] = i.Names ?? [];
+        if (names.length < 1 || names.length > 10) throw validation("Value at 'names' failed to satisfy constraint: Member must have length between 1 and 10");
+        const found = names.filter((n) => this.parameters.has(n));
+        return {
+            Parameters: found.map((n) => ({ Name: n, Type: this.parameters.get(n)!.type, Value: this.parameters.get(n)!.value, Version: this.parameters.get(n)!.version })),
+            InvalidParameters: names.filter((n) => !this.parameters.has(n)),
+        };
+    }
+
     private getParametersByPath(i: any): unknown {
         const path: string = i.Path;
         if (!path || !path.startsWith("/")) throw validation("Value at 'path' failed to satisfy constraint: Member must satisfy regular expression pattern");
@@ -377,7 +413,7 @@ export class FakeAwsState {
                 if (typeof i.MessageBody !== "string" || i.MessageBody.length === 0) throw new AwsApiError("MissingParameter", "The request must contain the parameter MessageBody.");
                 if (Buffer.byteLength(i.MessageBody) > 262144) throw new AwsApiError("InvalidParameterValue", "One or more parameters are invalid. Reason: Message must be shorter than 262144 bytes.");
                 const messageId = randomUUID();
-                q.push({ body: i.MessageBody, messageId });
+                q.push({ body: i.MessageBody, messageId, ...(i.DelaySeconds !== undefined ? { delaySeconds: i.DelaySeconds } : {}) });
                 return { MessageId: messageId, MD5OfMessageBody: createHash("md5").update(i.MessageBody, "utf8").digest("hex") };
             },
         };
@@ -456,7 +492,7 @@ export async function startFakeAwsServer(handlers: HandlerTable, port = 0): Prom
         const chunks: Buffer[] = [];
         req.on("data", (c) => chunks.push(c));
         req.on("end", () => {
-            void dispatch(handlers, req, Buffer.concat(chunks).toString("utf8")).then(({ status, type, body }) => {
+            void dispatchAwsRequest(handlers, req.headers, Buffer.concat(chunks).toString("utf8")).then(({ status, type, body }) => {
                 res.writeHead(status, { "content-type": type, "x-amzn-requestid": randomUUID(), "content-length": Buffer.byteLength(body) });
                 res.end(body);
             });
@@ -470,10 +506,15 @@ export async function startFakeAwsServer(handlers: HandlerTable, port = 0): Prom
     };
 }
 
-async function dispatch(handlers: HandlerTable, req: http.IncomingMessage, body: string): Promise<{ status: number; type: string; body: string }> {
-    const target = req.headers["x-amz-target"];
+/**
+ * One request through the wire layer: JSON 1.0/1.1 by X-Amz-Target, else EC2 Query. The HTTP
+ * server calls it, and so does an in-process SDK request handler (inProcessRequestHandler), which
+ * serves the same bytes without a socket (the bench's virtual clock).
+ */
+export async function dispatchAwsRequest(handlers: HandlerTable, headers: http.IncomingHttpHeaders, body: string): Promise<{ status: number; type: string; body: string }> {
+    const target = headers["x-amz-target"];
     const requestId = randomUUID();
-    const ctx: CallContext = { accessKeyId: accessKeyOf(req.headers.authorization) };
+    const ctx: CallContext = { accessKeyId: accessKeyOf(headers.authorization) };
     if (typeof target === "string") {
         const [prefix, op] = target.split(".");
         const service = JSON_TARGET_PREFIXES[prefix];
@@ -508,4 +549,29 @@ async function dispatch(handlers: HandlerTable, req: http.IncomingMessage, body:
         const e = err instanceof AwsApiError ? err : new AwsApiError("InternalError", String((err as Error)?.message ?? err), 500);
         return xmlError(e.code, e.message, e.status);
     }
+}
+
+/**
+ * An AWS SDK v3 request handler that serves every request from `handlers` in this process, through
+ * dispatchAwsRequest: the SDK's own serialization, signing and parsing run as over HTTP, but no
+ * socket or timer is involved, so a fake clock (bench/timing.ts) drives everything.
+ */
+export function inProcessRequestHandler(handlers: HandlerTable) {
+    return {
+        metadata: { handlerProtocol: "in-process" },
+        async handle(request: { headers: Record<string, string>; body?: unknown }): Promise<{ response: { statusCode: number; headers: Record<string, string>; body: Readable } }> {
+            const headers: http.IncomingHttpHeaders = {};
+            for (const [k, v] of Object.entries(request.headers)) headers[k.toLowerCase()] = v;
+            const raw = request.body;
+            const body = raw === undefined || raw === null ? "" : typeof raw === "string" ? raw : Buffer.from(raw as Uint8Array).toString("utf8");
+            const out = await dispatchAwsRequest(handlers, headers, body);
+            // A stream, as the SDK's Node.js HTTP handler returns it.
+            return { response: { statusCode: out.status, headers: { "content-type": out.type, "x-amzn-requestid": randomUUID() }, body: Readable.from([Buffer.from(out.body)]) } };
+        },
+        updateHttpClientConfig(): void {},
+        httpHandlerConfigs(): Record<string, never> {
+            return {};
+        },
+        destroy(): void {},
+    };
 }

@@ -21,8 +21,9 @@ import { AccessSpec, accessSpecHash, canonicalAccessSpecJson, validateAccessSpec
 import { splitAccessSpec } from "../core/accessStore";
 import { renderDocument } from "../core/document";
 import { ALL_TRIGGERS, offboardInvocationInput, provisionerRules, PUSH_DETAIL_TYPE, PUSH_SOURCE } from "../core/events";
-import { generateKey } from "../core/keys";
+import { generateKey } from "../core/keygen";
 import { provisionerCodePath } from "../core/lambdaBundle";
+import { PROVISIONER_DEFAULTS, queueVisibilitySeconds } from "../core/provisionerDefaults";
 import type { FleetPlan } from "../components/PkaFleet";
 import { agentPassesEnvVar, runDocumentLikeAgent } from "./agent";
 import { EventSourceMapping, LocalEventBus, LocalQueue, SqsEvent } from "./eventBus";
@@ -73,16 +74,21 @@ export interface LocalFleetOptions {
     fleetName?: string;
     /** Hosts without sshd whose document run succeeds at once (bench bursts). Default false. */
     simulated?: boolean;
-    /** SQS visibility timeout of the provisioner queue (ms). Default 3000 (AWS: 6x the function timeout). */
+    /**
+     * The Provisioner's settings. Every default is what a Provisioner deploys (core/provisionerDefaults.ts):
+     * visibility timeout 6 x the function timeout + the batching window (365 s), batches of 50 records
+     * gathered for 5 s, 5 concurrent batches, 10 receives, 3 attempts, 60 s function timeout, 3600 s agent wait.
+     * Tests that need a record to come back sooner set them (and say so).
+     */
     visibilityTimeoutMs?: number;
-    /** Redrive: receives before a record goes to the DLQ. Default 20. */
     maxReceiveCount?: number;
-    /** Event source mapping: batch size (default 10), batching window (default 200 ms), concurrent batches (default 2). */
     batchSize?: number;
     batchingWindowMs?: number;
     lambdaConcurrency?: number;
-    /** PKA_MAX_ATTEMPTS: command runs per instance before the Lambda dead-letters it. Default 3. */
     maxAttempts?: number;
+    /** The Lambda's own deadline (ms), as its timeout gives it. */
+    functionTimeoutMs?: number;
+    agentWaitSeconds?: number;
     /** Endpoint knobs: throttling, invocation visibility lag, ... */
     knobs?: EndpointKnobs;
     /** Agent registration delay per host index (ms) — an agent that comes online late. */
@@ -97,6 +103,32 @@ export interface LocalFleetOptions {
     log?: (line: string) => void;
     /** Aborting it (Ctrl-C) while `create` runs makes `create` tear down what it started and reject. */
     signal?: AbortSignal;
+}
+
+/** The provisioner settings a local fleet runs: the deployed defaults (core/provisionerDefaults.ts), each overridable. */
+export interface LocalProvisionerConfig {
+    visibilityTimeoutMs: number;
+    maxReceiveCount: number;
+    batchSize: number;
+    batchingWindowMs: number;
+    lambdaConcurrency: number;
+    maxAttempts: number;
+    functionTimeoutMs: number;
+    agentWaitSeconds: number;
+}
+
+export function localProvisionerConfig(opts: Partial<LocalProvisionerConfig> = {}): LocalProvisionerConfig {
+    const d = PROVISIONER_DEFAULTS;
+    return {
+        visibilityTimeoutMs: opts.visibilityTimeoutMs ?? queueVisibilitySeconds(d.timeoutSeconds, d.batchingWindowSeconds) * 1000,
+        maxReceiveCount: opts.maxReceiveCount ?? d.maxReceiveCount,
+        batchSize: opts.batchSize ?? d.batchSize,
+        batchingWindowMs: opts.batchingWindowMs ?? d.batchingWindowSeconds * 1000,
+        lambdaConcurrency: opts.lambdaConcurrency ?? d.maximumConcurrency,
+        maxAttempts: opts.maxAttempts ?? d.maxAttempts,
+        functionTimeoutMs: opts.functionTimeoutMs ?? d.timeoutSeconds * 1000,
+        agentWaitSeconds: opts.agentWaitSeconds ?? d.agentWaitSeconds,
+    };
 }
 
 export type HostResult = "access" | "denied" | "dead-lettered" | "timed out" | "provisioned";
@@ -342,6 +374,8 @@ export function addProvisionerRules(bus: LocalEventBus, queue: LocalQueue, docum
 
 export class LocalFleet {
     readonly opts: LocalFleetOptions;
+    /** The provisioner settings this fleet runs (the deployed defaults unless overridden). */
+    readonly config: LocalProvisionerConfig;
     readonly plan: Plan;
     readonly bus: LocalEventBus;
     readonly account: LocalAccount;
@@ -388,10 +422,11 @@ export class LocalFleet {
         this.spec = fleetModule().buildAccessSpec(this.plan, [[key.publicKey]]);
         this.specSource = "PkaFleet planFleet/buildAccessSpec";
         this.dlq = new LocalQueue({ name: `${this.plan.fleetName}-provisioner-dlq` });
+        this.config = localProvisionerConfig(opts);
         this.queue = new LocalQueue({
             name: `${this.plan.fleetName}-provisioner`,
-            visibilityTimeoutMs: opts.visibilityTimeoutMs ?? 3000,
-            maxReceiveCount: opts.maxReceiveCount ?? 20,
+            visibilityTimeoutMs: this.config.visibilityTimeoutMs,
+            maxReceiveCount: this.config.maxReceiveCount,
             deadLetterQueue: this.dlq,
         });
         this.ownsAccount = opts.account === undefined;
@@ -399,6 +434,7 @@ export class LocalFleet {
         this.bus = this.account.bus;
         this.endpoint = this.account.endpoint;
         this.endpoint.addQueue(this.dlq);
+        this.endpoint.addQueue(this.queue);
         this.accessKeyId = `AKIDLOCAL${this.plan.fleetName.replace(/[^a-z0-9]/g, "").toUpperCase()}`.slice(0, 20);
         (this.endpoint.knobs.requiredTagByAccessKey ??= {})[this.accessKeyId] = this.plan.tag;
         this.documentName = opts.documentName ?? DOCUMENT_NAME;
@@ -444,19 +480,20 @@ export class LocalFleet {
             PKA_ACCESS_SPEC_SHA256: accessSpecHash(this.spec),
             PKA_KNOWN_HOSTS_PATH: this.plan.knownHostsPath,
             PKA_DEAD_LETTER_QUEUE_URL: this.dlq.url,
-            PKA_MAX_ATTEMPTS: String(this.opts.maxAttempts ?? 3),
-            PKA_COMMAND_TIMEOUT_SECONDS: "600",
+            PKA_MAX_ATTEMPTS: String(this.config.maxAttempts),
+            PKA_QUEUE_URL: this.queue.url,
+            PKA_AGENT_WAIT_SECONDS: String(this.config.agentWaitSeconds),
             AWS_LAMBDA_FUNCTION_NAME: "pka-fleet-provisioner",
             POWERTOOLS_LOG_LEVEL: "INFO",
         };
-        this.lambda = new LambdaPool(env, this.opts.lambdaConcurrency ?? 2);
+        this.lambda = new LambdaPool(env, this.config.lambdaConcurrency, this.config.functionTimeoutMs);
         await this.lambda.start();
         this.mapping = new EventSourceMapping({
             queue: this.queue,
             invoke: (e) => this.lambda!.invoke(e),
-            batchSize: this.opts.batchSize ?? 10,
-            maximumBatchingWindowMs: this.opts.batchingWindowMs ?? 200,
-            maxConcurrency: this.opts.lambdaConcurrency ?? 2,
+            batchSize: this.config.batchSize,
+            maximumBatchingWindowMs: this.config.batchingWindowMs,
+            maxConcurrency: this.config.lambdaConcurrency,
         });
         this.mapping.start();
 

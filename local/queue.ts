@@ -245,6 +245,11 @@ export class LocalQueue extends EventEmitter {
     }
 }
 
+/** ReceiveMessage returns at most 10 messages (SQS API reference, MaxNumberOfMessages). */
+export const SQS_RECEIVE_MAX = 10;
+/** What one ReceiveMessage round trip takes a poller (ms): concurrent pollers interleave. */
+export const RECEIVE_LATENCY_MS = 10;
+
 export interface BatchResult {
     records: number;
     failed: number;
@@ -346,10 +351,16 @@ export class EventSourceMapping {
         });
     }
 
+    /**
+     * One poller. As Lambda's pollers do, each ReceiveMessage takes at most 10 messages (SQS's
+     * limit); with a batching window the poller keeps receiving until the batch is full or the
+     * window has passed since its first message. Each receive takes RECEIVE_LATENCY_MS, so
+     * concurrent pollers share what becomes visible at once, as they do on AWS.
+     */
     private async loop(): Promise<void> {
         const { queue, batchSize, maximumBatchingWindowMs } = this.opts;
         while (this.running) {
-            let msgs = queue.receive(batchSize);
+            const msgs = queue.receive(Math.min(SQS_RECEIVE_MAX, batchSize));
             if (msgs.length === 0) {
                 const next = queue.nextVisibleAt();
                 if (next !== undefined) this.schedule(next);
@@ -357,9 +368,17 @@ export class EventSourceMapping {
                 await this.sleepUntilWoken(1000);
                 continue;
             }
-            if (msgs.length < batchSize && maximumBatchingWindowMs > 0) {
-                await new Promise((r) => setTimeout(r, maximumBatchingWindowMs));
-                msgs = msgs.concat(queue.receive(batchSize - msgs.length));
+            const deadline = Date.now() + maximumBatchingWindowMs;
+            while (msgs.length < batchSize && this.running) {
+                await new Promise((r) => setTimeout(r, RECEIVE_LATENCY_MS));
+                const more = queue.receive(Math.min(SQS_RECEIVE_MAX, batchSize - msgs.length));
+                msgs.push(...more);
+                if (more.length > 0) continue;
+                const left = deadline - Date.now();
+                if (left <= 0) break;
+                const next = queue.nextVisibleAt();
+                if (next !== undefined && next <= Date.now() + left) this.schedule(next);
+                await this.sleepUntilWoken(left);
             }
             await this.deliver(msgs);
         }

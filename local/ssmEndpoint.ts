@@ -128,9 +128,14 @@ export interface EndpointKnobs {
     throttle?: ThrottleKnob;
     /** GetCommandInvocation answers InvocationDoesNotExist for this long after SendCommand (ms). Default 300. */
     invocationVisibleAfterMs?: number;
-    /** Delay before the agent picks a command up (ms). Default 20. */
-    agentPickupMs?: number;
-    /** The document name in the association event emitted when an agent comes online. */
+    /** Delay before the agent picks a command up (ms), or a function of the instance for a distribution. Default 20. */
+    agentPickupMs?: number | ((instanceId: string) => number);
+    /**
+     * A State Manager association targeting the instance: when its agent comes online, the
+     * association runs and its "EC2 State Manager Instance Association State Change" event is
+     * emitted, naming this document. Default: none (a Provisioner deploys no association, so
+     * nothing but the EC2 event says an instance exists).
+     */
     associationDocument?: string;
     /** The Provisioner's IAM condition (ssm:resourceTag/<key> = value): one untagged id denies the whole SendCommand. */
     requiredTag?: { key: string; value: string };
@@ -148,6 +153,8 @@ export interface LocalSsmEndpointOptions {
 }
 
 const ApiError = AwsApiError;
+/** ListCommandInvocations (Details) keeps this much of a plugin's output (the SSM API reference, CommandPluginOutput). */
+const LISTED_OUTPUT_LIMIT = 2500;
 
 class TokenBucket {
     private tokens: number;
@@ -316,6 +323,7 @@ export class LocalSsmEndpoint extends EventEmitter {
         // and Date.now() can disagree by a millisecond, and nothing may see the agent before its event.
         inst.agentOnlineAt = Date.now();
         this.emit("agentOnline", inst);
+        if (this.knobs.associationDocument === undefined) return;
         const now = new Date().toISOString();
         this.bus?.put({
             source: "aws.ssm",
@@ -324,7 +332,7 @@ export class LocalSsmEndpoint extends EventEmitter {
             detail: {
                 "association-id": randomUUID(),
                 "instance-id": inst.instanceId,
-                "document-name": this.knobs.associationDocument ?? "AWS-GatherSoftwareInventory",
+                "document-name": this.knobs.associationDocument,
                 "document-version": "1",
                 targets: JSON.stringify([{ key: "InstanceIds", values: [inst.instanceId] }]),
                 "creation-date": now,
@@ -521,7 +529,8 @@ export class LocalSsmEndpoint extends EventEmitter {
             const inv: Invocation = { commandId, instanceId, documentName: docKey, comment, requestedAt, status: "Pending", responseCode: -1, stdout: "", stderr: "" };
             this.invocations.set(`${commandId}/${instanceId}`, inv);
             this.emit("commandSent", inv);
-            this.later(this.knobs.agentPickupMs ?? 20, () => this.runInvocation(inv, document, parameters));
+            const pickup = this.knobs.agentPickupMs;
+            this.later(typeof pickup === "function" ? pickup(instanceId) : (pickup ?? 20), () => this.runInvocation(inv, document, parameters));
         }
         return {
             Command: {
@@ -648,16 +657,28 @@ export class LocalSsmEndpoint extends EventEmitter {
         return this.invocationOut(inv);
     }
 
+    /**
+     * ListCommandInvocations: MaxResults 1-50 a page (default 50), NextToken. With Details, each
+     * invocation carries its plugin's result, whose Output is stdout and stderr joined by
+     * aws:runShellScript's "----------ERROR-------" line, cut at 2,500 characters as SSM does.
+     */
     private listCommandInvocations(input: Record<string, unknown>): unknown {
         const visibleAfter = this.knobs.invocationVisibleAfterMs ?? 300;
+        const maxResults = input.MaxResults === undefined ? 50 : Number(input.MaxResults);
+        if (!Number.isInteger(maxResults) || maxResults < 1 || maxResults > 50) {
+            throw new ApiError("ValidationException", "1 validation error detected: Value at 'maxResults' failed to satisfy constraint: Member must have value between 1 and 50");
+        }
         const list = [...this.invocations.values()].filter(
             (i) =>
                 (input.CommandId === undefined || i.commandId === input.CommandId) &&
                 (input.InstanceId === undefined || i.instanceId === input.InstanceId) &&
                 Date.now() - i.requestedAt >= visibleAfter,
         );
+        const start = typeof input.NextToken === "string" ? Number(input.NextToken) || 0 : 0;
+        const page = list.slice(start, start + maxResults);
+        const next = start + maxResults < list.length ? String(start + maxResults) : undefined;
         return {
-            CommandInvocations: list.map((i) => ({
+            CommandInvocations: page.map((i) => ({
                 CommandId: i.commandId,
                 InstanceId: i.instanceId,
                 DocumentName: i.documentName,
@@ -665,7 +686,21 @@ export class LocalSsmEndpoint extends EventEmitter {
                 RequestedDateTime: epochSeconds(i.requestedAt),
                 Status: i.status,
                 StatusDetails: i.status,
+                ...(input.Details === true
+                    ? {
+                          CommandPlugins: [
+                              {
+                                  Name: "runShellScript",
+                                  Status: i.status,
+                                  StatusDetails: i.status,
+                                  ResponseCode: i.responseCode,
+                                  Output: (i.stderr ? `${i.stdout}\n----------ERROR-------\n${i.stderr}` : i.stdout).slice(0, LISTED_OUTPUT_LIMIT),
+                              },
+                          ],
+                      }
+                    : {}),
             })),
+            ...(next ? { NextToken: next } : {}),
         };
     }
 

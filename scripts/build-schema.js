@@ -57,6 +57,7 @@ const INTEGERS = [
     "Provisioner.batchingWindowSeconds",
     "Provisioner.maxReceiveCount",
     "Provisioner.maxAttempts",
+    "Provisioner.agentWaitSeconds",
     "Provisioner.maximumConcurrency",
     "Provisioner.timeoutSeconds",
     "Provisioner.memorySize",

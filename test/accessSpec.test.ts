@@ -19,10 +19,11 @@ import {
     renderManifest,
     validateAccessSpec,
 } from "../core/accessSpec";
-import { generateKey, INSTALLABLE_KEY_TYPES, SSH_KEY_TYPES } from "../core/keys";
+import { generateKey, INSTALLABLE_KEY_TYPES, SSH_KEY_TYPES } from "../core/keygen";
 import { SETUP_SCRIPT } from "../core/script.sh";
 import { parseHostKeyLines } from "../lambda/hostKeys";
 import { requireReal } from "./support/env";
+import { patience } from "./support/patience";
 
 const ED1 = generateKey({ type: "ed25519", comment: "alice@laptop" }).publicKey;
 const ED2 = generateKey({ type: "ed25519", comment: "bob" }).publicKey;
@@ -438,7 +439,7 @@ function sshdAccepts(options: string[]): { ok: boolean[]; log: string } {
             '  if ssh -F /dev/null -p "$port" -i "$d/user" -o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null root@127.0.0.1 true 2>/dev/null; then echo "$i ok"; else echo "$i refused"; fi',
             "  i=$((i+1)); done",
         ].join("\n");
-        const r = spawnSync("unshare", ["--mount", "--pid", "--fork", "--kill-child", "--mount-proc", "sh", "-c", script, "sh", dir, String(options.length), String(port)], { encoding: "utf8", timeout: 60000 });
+        const r = spawnSync("unshare", ["--mount", "--pid", "--fork", "--kill-child", "--mount-proc", "sh", "-c", script, "sh", dir, String(options.length), String(port)], { encoding: "utf8", timeout: patience(60000) });
         const log = fs.existsSync(path.join(dir, "log")) ? fs.readFileSync(path.join(dir, "log"), "utf8") : "";
         assert.equal(r.status, 0, `${r.stderr}\n${log}`);
         const ok = options.map((_, i) => new RegExp(`^${i} ok$`, "m").test(r.stdout));

@@ -30,12 +30,13 @@ import type * as ProvisionerModule from "../components/Provisioner";
 import { AccessSpec, validateAccessSpec } from "../core/accessSpec";
 import { documentParameters } from "../core/document";
 import { ALL_TRIGGERS } from "../core/events";
-import { generateKey } from "../core/keys";
+import { generateKey } from "../core/keygen";
 import { provisionerCodePath } from "../core/lambdaBundle";
 import { AwsMocks, Created, peek, settle, unsecret, watch } from "./support/awsMocks";
 import { botocoreInfo, botocoreProblem, CheckedPattern, collectPatterns, loadModel, validateRequest } from "./support/awsModels";
 import { requireReal } from "./support/env";
 import { javaMatches, RegexPair, showVerdict, Verdict } from "./support/regexEngines";
+import { patience } from "./support/patience";
 
 // ---------------------------------------------------------------------------------------------
 // Where the mocks say "placeholder", real-length values: the longest partition and one of the
@@ -971,7 +972,7 @@ describe("AWS's published service models (botocore) accept what pka-fleet sends"
                 const deployed = fleet.spec;
                 fleet.storeSpec(validateAccessSpec({ users: [...deployed.users, { name: "mallory", sudo: "nopasswd", keys: [key(399)] }] }), Date.now() - 600_000);
                 fleet.push("forged");
-                const end = Date.now() + 30_000;
+                const end = Date.now() + patience(30_000);
                 while (Date.now() < end && !fleet.dlq.peek().some((m) => JSON.parse(m.body).reason === "access-spec-refused")) await new Promise((r) => setTimeout(r, 100));
                 const refused = fleet.dlq.peek().some((m) => JSON.parse(m.body).reason === "access-spec-refused");
                 fleet.storeSpec(deployed);

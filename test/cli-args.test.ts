@@ -3,7 +3,7 @@ import { strict as assert } from "assert";
 import { spawnSync } from "child_process";
 import * as path from "path";
 import { ArgSpec, parseArgs, UsageError } from "../cli/args";
-import { generateKey } from "../core/keys";
+import { generateKey } from "../core/keygen";
 
 const SPEC: ArgSpec = { flags: { "--out": "value", "--ppk": "boolean", "--key": "list" }, positionals: 1, tooMany: "give exactly one FILE" };
 

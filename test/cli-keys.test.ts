@@ -10,7 +10,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as ts from "typescript";
-import { generateKey } from "../core/keys";
+import { generateKey } from "../core/keygen";
 import { requireReal } from "./support/env";
 import { runWithNonblockingStdin } from "./support/nonblockingStdin";
 

@@ -17,6 +17,7 @@ import * as pulumi from "@pulumi/pulumi";
 import sshpk = require("sshpk");
 import { AwsMocks, settle } from "./support/awsMocks";
 import { exampleConfig, runStackProgram } from "./support/stackRun";
+import { patience } from "./support/patience";
 
 const ROOT = path.resolve(__dirname, "..");
 const KEY_CAROL = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHqES5zNG9al28zqQu3ZQwKMG8xswUKYWhqvGcMZATU7 carol@laptop";
@@ -69,7 +70,7 @@ function runProgram(program: string): Run {
             env: { ...process.env, TS_NODE_TRANSPILE_ONLY: "true", PKA_ROOT: ROOT, PKA_ENTRY: entry, NODE_PATH: path.join(ROOT, "node_modules"), PULUMI_CONFIG: "{}" },
             encoding: "utf8",
             maxBuffer: 64 * 1024 * 1024,
-            timeout: 180000,
+            timeout: patience(180000),
         });
         const line = (r.stdout ?? "").split("\n").find((l) => l.startsWith("@@RESULT@@"));
         if (!line) throw new Error(`the program runner printed no result (exit ${r.status}): ${(r.stderr ?? "").slice(0, 4000)}`);

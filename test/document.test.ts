@@ -14,7 +14,7 @@ import {
     renderDocument,
     renderDocumentJson,
 } from "../core/document";
-import { generateKey } from "../core/keys";
+import { generateKey } from "../core/keygen";
 import { SETUP_SCRIPT, scriptLines } from "../core/script.sh";
 import { InvalidParametersError, validateCommandParameters } from "../local/agent";
 import { requireReal } from "./support/env";

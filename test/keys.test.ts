@@ -26,7 +26,7 @@ import {
     publicKeyOf,
     sshMpint,
     sshString,
-} from "../core/keys";
+} from "../core/keygen";
 import { PPK_ARGON2, decryptPpk, toPpk } from "../core/ppk";
 import { requireReal } from "./support/env";
 

@@ -16,6 +16,7 @@ import type * as FleetModule from "../components/PkaFleet";
 import { matchesPattern } from "../core/eventPattern";
 import { pushEvent } from "../core/events";
 import { AwsMocks, Created, peek, settle, watch } from "./support/awsMocks";
+import { patience } from "./support/patience";
 
 /**
  * AWS's documented limits on the names the package creates:
@@ -253,7 +254,7 @@ describe("the repo's stack program (index.ts) defaults per stack", function () {
             cwd: ROOT,
             env: { ...process.env, TS_NODE_TRANSPILE_ONLY: "true", PULUMI_CONFIG: JSON.stringify(config), PULUMI_CONFIG_SECRET_KEYS: "[]" },
             encoding: "utf8",
-            timeout: 120_000,
+            timeout: patience(120_000),
         });
         const line = (r.stdout ?? "").split("\n").find((l) => l.startsWith("@@"));
         assert.ok(line, `no result: ${r.stderr}`);

@@ -26,7 +26,7 @@ import { provisionerLeastPrivilege } from "../policy/iam";
 import { sshKeyAlgorithm, sshKeyMaxAge, sshKeyPassphrase } from "../policy/keys";
 import { lambdaRuntimeSupported } from "../policy/lambda";
 import { sshPrivateKeySecret } from "../policy/secrets";
-import { generateKey } from "../core/keys";
+import { generateKey } from "../core/keygen";
 import { requireReal } from "./support/env";
 import { Diagnostic, PolicyServer } from "./support/policyHarness";
 

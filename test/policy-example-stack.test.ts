@@ -18,7 +18,7 @@ import * as sshpk from "sshpk";
 import { parse as parseYaml } from "yaml";
 import { joinAccessSpec, splitAccessSpec } from "../core/accessStore";
 import { DEFAULT_DEPRECATED_RUNTIMES, RUNTIME_CALENDAR } from "../core/runtimes";
-import { generateKey } from "../core/keys";
+import { generateKey } from "../core/keygen";
 import { diffKey, GeneratedKeyState, updateKey } from "../components/keyPairProvider";
 import { runtimeProblem } from "../components/Provisioner";
 import { lambdaRuntimeSupported } from "../policy/lambda";

@@ -10,7 +10,7 @@
 import * as assert from "assert";
 import * as crypto from "crypto";
 import * as sshpk from "sshpk";
-import { encryptPrivateKey, generateKey } from "../core/keys";
+import { encryptPrivateKey, generateKey } from "../core/keygen";
 import { renderDocumentJson } from "../core/document";
 import { AnalyzerResourceSpec, Diagnostic, PolicyServer, secret, UNKNOWN, urnOf, verdict } from "./support/policyHarness";
 

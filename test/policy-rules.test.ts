@@ -10,7 +10,7 @@ import * as sshpk from "sshpk";
 import type { Policy, ResourceValidationArgs, ResourceValidationPolicy, StackValidationArgs, StackValidationPolicy } from "@pulumi/policy";
 import * as fs from "fs";
 import * as path from "path";
-import { encryptPrivateKey, generateKey, keyRulesFromPolicyConfig } from "../core/keys";
+import { encryptPrivateKey, generateKey, keyRulesFromPolicyConfig } from "../core/keygen";
 import { renderDocumentJson } from "../core/document";
 import { noSudoersAppend, ssmDocumentInjection, strictPatternProblem, sudoersProblems } from "../policy/documents";
 import { policyProblems, provisionerLeastPrivilege } from "../policy/iam";

@@ -9,6 +9,7 @@ import type * as ProvisionerModule from "../components/Provisioner";
 import { associationPattern, commandResultPattern, DRIFT_REASON, EC2_RUNNING_PATTERN, offboardInvocationInput, parseQueuedEvent, pushPattern } from "../core/events";
 import { defaultNodeRuntime } from "../core/runtimes";
 import { AwsMocks, recordDependencies } from "./support/awsMocks";
+import { patience, waitUntil } from "./support/patience";
 
 interface Created {
     type: string;
@@ -174,7 +175,7 @@ describe("Provisioner component (pka-fleet:index:Provisioner) under mocks", func
         const policy = JSON.parse(mocks.one("aws:iam/rolePolicy:RolePolicy").inputs.policy);
         const by = Object.fromEntries(policy.Statement.map((s: any) => [s.Sid, s]));
         const logGroupArn = mocks.one("aws:cloudwatch/logGroup:LogGroup");
-        assert.deepStrictEqual(Object.keys(by).sort(), ["ConsumeQueue", "DeadLetter", "DescribeFleet", "Logs", "OffboardMarker", "PinHostKeys", "ReadAccessSpec", "SendCommandDocument", "SendCommandTaggedInstances"]);
+        assert.deepStrictEqual(Object.keys(by).sort(), ["ConsumeQueue", "DeadLetter", "DescribeFleet", "Logs", "OffboardMarker", "PinHostKeys", "ReadAccessSpec", "SendCommandDocument", "SendCommandTaggedInstances", "WaitForAgents"]);
         assert.deepStrictEqual(by.OffboardMarker, { Sid: "OffboardMarker", Effect: "Allow", Action: "ssm:GetParameter", Resource: `arn:aws:ssm:${REGION}:${ACCOUNT}:parameter/pka/web/access-deployed` });
         assert.deepStrictEqual(by.Logs.Action, ["logs:CreateLogStream", "logs:PutLogEvents"]);
         assert.strictEqual(by.Logs.Resource, `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:${logGroupArn.name}-x:*`);
@@ -187,8 +188,10 @@ describe("Provisioner component (pka-fleet:index:Provisioner) under mocks", func
             Condition: { StringEquals: { "ssm:resourceTag/pka-fleet": "web" } },
         });
         assert.deepStrictEqual([by.ReadAccessSpec.Action, by.ReadAccessSpec.Resource], ["ssm:GetParametersByPath", `arn:aws:ssm:${REGION}:${ACCOUNT}:parameter/pka/web/access`]);
-        assert.deepStrictEqual([by.PinHostKeys.Action, by.PinHostKeys.Resource], ["ssm:PutParameter", `arn:aws:ssm:${REGION}:${ACCOUNT}:parameter/pka/web/known_hosts/*`]);
-        assert.deepStrictEqual(by.DescribeFleet.Action, ["ssm:DescribeInstanceInformation", "ssm:GetCommandInvocation", "ec2:DescribeInstances"]);
+        assert.deepStrictEqual([by.PinHostKeys.Action, by.PinHostKeys.Resource], [["ssm:GetParameters", "ssm:PutParameter"], `arn:aws:ssm:${REGION}:${ACCOUNT}:parameter/pka/web/known_hosts/*`]);
+        assert.deepStrictEqual(by.DescribeFleet.Action, ["ssm:DescribeInstanceInformation", "ssm:GetCommandInvocation", "ssm:ListCommandInvocations", "ec2:DescribeInstances"]);
+        // Wait messages go to the function's own queue, and only there.
+        assert.deepStrictEqual([by.WaitForAgents.Action, /web-queue/.test(by.WaitForAgents.Resource), /dlq/.test(by.WaitForAgents.Resource)], ["sqs:SendMessage", true, false]);
         assert.match(by.ConsumeQueue.Resource, /^arn:aws:sqs:.*web-queue/);
         assert.deepStrictEqual(by.ConsumeQueue.Action, ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"]);
         assert.deepStrictEqual([by.DeadLetter.Action, by.DeadLetter.Resource.includes("web-dlq")], ["sqs:SendMessage", true]);
@@ -230,7 +233,7 @@ describe("Provisioner component (pka-fleet:index:Provisioner) under mocks", func
         }
     });
 
-    it("queue policies: in the same account, an identity policy allowing sqs:SendMessage still cannot send (explicit Deny); our rules and, for the DLQ, the Lambda's role can", async () => {
+    it("queue policies: in the same account, an identity policy allowing sqs:SendMessage still cannot send (explicit Deny); our rules and the Lambda's role (wait messages, the DLQ) can", async () => {
         await build();
         const ruleArns = mocks.of("aws:cloudwatch/eventRule:EventRule").map((r) => `arn:aws:events:${REGION}:${ACCOUNT}:rule/${r.name}-x`);
         const roleArn = `arn:aws:iam::${ACCOUNT}:role/web-role-x`;
@@ -242,7 +245,8 @@ describe("Provisioner component (pka-fleet:index:Provisioner) under mocks", func
             ["our rule -> queue", queuePolicy, q, { principal: { service: "events.amazonaws.com" }, context: { "aws:SourceArn": ruleArns[0] }, identityAllows: false }, true],
             ["another rule (same account) -> queue", queuePolicy, q, { principal: { service: "events.amazonaws.com" }, context: { "aws:SourceArn": `arn:aws:events:${REGION}:${ACCOUNT}:rule/forged` }, identityAllows: false }, false],
             ["an admin with sqs:* -> queue", queuePolicy, q, admin, false],
-            ["the Lambda's role -> queue", queuePolicy, q, { principal: { arn: roleArn }, context: { "aws:PrincipalArn": roleArn }, identityAllows: true }, false],
+            ["the Lambda's role -> queue (its wait messages)", queuePolicy, q, { principal: { arn: roleArn }, context: { "aws:PrincipalArn": roleArn }, identityAllows: true }, true],
+            ["another role -> queue", queuePolicy, q, { principal: { arn: `arn:aws:iam::${ACCOUNT}:role/web-role-y` }, context: { "aws:PrincipalArn": `arn:aws:iam::${ACCOUNT}:role/web-role-y` }, identityAllows: true }, false],
             ["the Lambda's role -> DLQ", dlqPolicy, d, { principal: { arn: roleArn }, context: { "aws:PrincipalArn": roleArn }, identityAllows: true }, true],
             ["our rule -> DLQ (undeliverable events)", dlqPolicy, d, { principal: { service: "events.amazonaws.com" }, context: { "aws:SourceArn": ruleArns[1] }, identityAllows: false }, true],
             ["an admin with sqs:* -> DLQ", dlqPolicy, d, admin, false],
@@ -286,6 +290,8 @@ describe("Provisioner component (pka-fleet:index:Provisioner) under mocks", func
             PKA_MAX_ATTEMPTS: "3",
             PKA_KEY_RULES: '{"minRsaBits":4096}',
             PKA_DEPLOYED_MARKER: "/pka/web/access-deployed",
+            PKA_QUEUE_URL: `https://sqs.${REGION}.amazonaws.com/${ACCOUNT}/web-queue-x`,
+            PKA_AGENT_WAIT_SECONDS: "3600",
         });
         assert.strictEqual(fn.inputs.loggingConfig.logGroup, "web-logs-x");
         const m = mocks.one("aws:lambda/eventSourceMapping:EventSourceMapping");
@@ -294,6 +300,34 @@ describe("Provisioner component (pka-fleet:index:Provisioner) under mocks", func
             [40, 3, ["ReportBatchItemFailures"], { maximumConcurrency: 4 }, `arn:aws:sqs:${REGION}:${ACCOUNT}:web-queue-x`],
         );
         assert.strictEqual(mocks.one("aws:cloudwatch/logGroup:LogGroup").inputs.retentionInDays, 30);
+    });
+
+    it("deploys PROVISIONER_DEFAULTS, and the local fleet and the bench run exactly those (one configuration)", async () => {
+        const { PROVISIONER_DEFAULTS: d } = await import("../core/provisionerDefaults");
+        const { localProvisionerConfig } = await import("../local/fleet");
+        await build();
+        const queue = mocks.of("aws:sqs/queue:Queue").find((q) => q.name === "web-queue")!;
+        const fn = mocks.one("aws:lambda/function:Function");
+        const m = mocks.one("aws:lambda/eventSourceMapping:EventSourceMapping");
+        const deployed = {
+            visibilityTimeoutMs: queue.inputs.visibilityTimeoutSeconds * 1000,
+            maxReceiveCount: JSON.parse(queue.inputs.redrivePolicy).maxReceiveCount,
+            batchSize: m.inputs.batchSize,
+            batchingWindowMs: m.inputs.maximumBatchingWindowInSeconds * 1000,
+            lambdaConcurrency: m.inputs.scalingConfig.maximumConcurrency,
+            maxAttempts: Number(fn.inputs.environment.variables.PKA_MAX_ATTEMPTS),
+            functionTimeoutMs: fn.inputs.timeout * 1000,
+            agentWaitSeconds: Number(fn.inputs.environment.variables.PKA_AGENT_WAIT_SECONDS),
+        };
+        assert.deepStrictEqual(deployed, localProvisionerConfig(), "the local fleet's defaults (pka local-fleet, bench/timing.ts) are the deployed ones");
+        assert.deepStrictEqual(
+            [deployed.batchSize, deployed.batchingWindowMs, deployed.maxReceiveCount, deployed.lambdaConcurrency, deployed.functionTimeoutMs, deployed.visibilityTimeoutMs],
+            [d.batchSize, d.batchingWindowSeconds * 1000, d.maxReceiveCount, d.maximumConcurrency, d.timeoutSeconds * 1000, (6 * d.timeoutSeconds + d.batchingWindowSeconds) * 1000],
+        );
+        // PKA_COMMAND_TIMEOUT_SECONDS is left to the Lambda's default, which is the deployed one.
+        assert.strictEqual(fn.inputs.environment.variables.PKA_COMMAND_TIMEOUT_SECONDS, undefined);
+        const { readConfig } = await import("../lambda/config");
+        assert.strictEqual(readConfig({ ...fn.inputs.environment.variables, PKA_QUEUE_URL: `https://sqs.${REGION}.amazonaws.com/${ACCOUNT}/web-queue-x` }).commandTimeoutSeconds, d.commandTimeoutSeconds);
     });
 
     it("refuses deprecated or non-Node runtimes and invalid settings, naming the input", async () => {
@@ -400,7 +434,7 @@ describe("Provisioner component (pka-fleet:index:Provisioner) under mocks", func
             const p = new mod.Provisioner(`w-${form}`, baseArgs(), { dependsOn: dependsOn(param) });
             await resolve(pulumi.all([p.functionArn, p.queueUrl]));
             const key = `aws:lambda/invocation:Invocation::w-${form}-push`;
-            for (let i = 0; i < 200 && !deps.has(key); i++) await new Promise((r) => setTimeout(r, 10));
+            await waitUntil(() => deps.has(key), 2000, 10);
             const pushDeps = deps.get(key);
             assert.ok(pushDeps, `the push Invocation of w-${form} was registered`);
             assert.ok(pushDeps.includes(urn), `dependsOn as ${form}: the push depends on ${urn} (has ${pushDeps.join(", ")})`);
@@ -560,7 +594,7 @@ describe("Provisioner component (pka-fleet:index:Provisioner) under mocks", func
                 ["/pka/web/access-deployed", "String", "Standard", { team: "ops" }],
             );
             assert.match(marker.inputs.insecureValue, /^pka-fleet web: the provisioner is deployed \(deleting this parameter arms the revocation on destroy; do not edit\)$/);
-            for (let i = 0; i < 200 && !deps.has(`${PARAMETER}::web-deployed`); i++) await new Promise((r) => setTimeout(r, 10));
+            await waitUntil(() => deps.has(`${PARAMETER}::web-deployed`), 2000, 10);
             const markerDeps = deps.get(`${PARAMETER}::web-deployed`) ?? [];
             assert.ok(markerDeps.some((u) => u.endsWith(`$${INVOCATION}::web-offboard`)), `a destroy deletes the marker before the Invocation (marker depends on ${markerDeps.join(", ")})`);
             const offDeps = deps.get(`${INVOCATION}::web-offboard`) ?? [];
@@ -610,7 +644,7 @@ describe("Provisioner component (pka-fleet:index:Provisioner) under mocks", func
             const error = await new Promise<Error | undefined>((done) => {
                 process.once("unhandledRejection", (e) => done(e as Error));
                 resolve(p.functionArn).then(() => done(undefined));
-                setTimeout(() => done(undefined), 3000);
+                setTimeout(() => done(undefined), patience(3000));
             });
             assert.match(String(error?.message), /overlaps the deployed marker parameter/);
             assert.deepStrictEqual(mocks.of(PARAMETER), [], "no marker is written");

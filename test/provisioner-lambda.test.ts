@@ -16,15 +16,17 @@ import {
     DescribeInstanceInformationCommand,
     GetCommandInvocationCommand,
     GetParametersByPathCommand,
+    GetParametersCommand,
+    ListCommandInvocationsCommand,
     PutParameterCommand,
     SendCommandCommand,
     SSMClient,
 } from "@aws-sdk/client-ssm";
 import { accessSpecHash, canonicalAccessSpecJson } from "../core/accessSpec";
 import { documentParameters } from "../core/document";
-import { pushEvent } from "../core/events";
+import { pushEvent, waitEvent, WAIT_SOURCE } from "../core/events";
 import { FakeAwsState, startFakeAwsServer, AwsApiError } from "../local/fakeAws";
-import { createHandler, Log, SEND_COMMAND_MAX_IDS, SPEC_SETTLE_MS } from "../lambda/provisioner";
+import { createHandler, Log, SEND_COMMAND_MAX_IDS, SPEC_SETTLE_MS, WAIT_FAST_MS, waitDelaySeconds } from "../lambda/provisioner";
 import {
     associationEvent,
     DLQ_URL,
@@ -79,6 +81,8 @@ function harness(fleet: FakeAwsState, env: Record<string, string> = ENV): Harnes
     ssmMock.on(DescribeInstanceInformationCommand).callsFake(h.ssm!.DescribeInstanceInformation);
     ssmMock.on(GetCommandInvocationCommand).callsFake(h.ssm!.GetCommandInvocation);
     ssmMock.on(GetParametersByPathCommand).callsFake(h.ssm!.GetParametersByPath);
+    ssmMock.on(GetParametersCommand).callsFake(h.ssm!.GetParameters);
+    ssmMock.on(ListCommandInvocationsCommand).callsFake(h.ssm!.ListCommandInvocations);
     ssmMock.on(PutParameterCommand).callsFake(h.ssm!.PutParameter);
     ec2Mock.on(DescribeInstancesCommand).callsFake(h.ec2!.DescribeInstances);
     sqsMock.on(SendMessageCommand).callsFake(h.sqs!.SendMessage);
@@ -673,20 +677,33 @@ describe("provisioner Lambda: conditions AWS documents", () => {
     const dlq = (f: FakeAwsState) => (f.queues.get(DLQ_URL) ?? []).map((m) => JSON.parse(m.body));
 
     it("DescribeInstanceInformation InvalidInstanceId for one unregistered id: the page is split and its Online instances go ahead", async () => {
-        const fleet = makeFleet({ tagged: 40 });
+        const fleet = makeFleet({ tagged: 3 });
         // Tagged and running in EC2, but its agent never registered: SSM does not know the id.
+        fleet.addInstance("i-0000000000000beef", { [TAG.key]: TAG.value });
+        const { handler } = harness(fleet);
+        const ids = [...Array.from({ length: 3 }, (_, i) => instanceId(i + 1)), "i-0000000000000beef"];
+        const records = ids.map((id) => record(runningEvent(id)));
+        const res = await handler({ Records: records });
+        // A few instances are looked up by id; the fake answers like SSM: one unknown id fails the whole call...
+        assert.ok(fleet.callsOf("DescribeInstanceInformation").some((c) => c.error === "InvalidInstanceId"));
+        // ...and every registered instance was still provisioned; only the unregistered one's record comes back.
+        assert.deepStrictEqual(new Set(sent(fleet)), new Set(ids.slice(0, 3)));
+        assert.deepStrictEqual(failedIds(res), [records[3].messageId]);
+        assert.ok(fleet.callsOf("DescribeInstanceInformation").length <= 2 * Math.ceil(Math.log2(4)) + 2, "a binary split, not one call per id");
+    });
+
+    it("many instances (more than 4) are checked in one listing of the fleet: an unregistered id costs nothing, and the listing vouches for the tag", async () => {
+        const fleet = makeFleet({ tagged: 40 });
         fleet.addInstance("i-0000000000000beef", { [TAG.key]: TAG.value });
         const { handler } = harness(fleet);
         const ids = [...Array.from({ length: 40 }, (_, i) => instanceId(i + 1)), "i-0000000000000beef"];
         const records = ids.map((id) => record(runningEvent(id)));
         const res = await handler({ Records: records });
-        // The fake answers like SSM: one unknown id fails the whole call...
-        assert.ok(fleet.callsOf("DescribeInstanceInformation").some((c) => c.error === "InvalidInstanceId"));
-        // ...and every registered instance was still provisioned; only the unregistered one's record comes back.
+        const dii = fleet.callsOf("DescribeInstanceInformation");
+        assert.ok(!dii.some((c) => c.error === "InvalidInstanceId"), "no id filter, so no InvalidInstanceId");
+        assert.ok(dii.length <= 2, `one listing (40 registered: one page), got ${dii.length} calls`);
         assert.deepStrictEqual(new Set(sent(fleet)), new Set(ids.slice(0, 40)));
-        const beef = records[40].messageId;
-        assert.deepStrictEqual(failedIds(res), [beef]);
-        assert.ok(fleet.callsOf("DescribeInstanceInformation").length <= 2 * Math.ceil(Math.log2(41)) + 2, "a binary split, not one call per id");
+        assert.deepStrictEqual(failedIds(res), [records[40].messageId]);
     });
 
     it("an agent older than 3.3.2746.0 is dead-lettered at once as agent-too-old, naming its version and AWS-UpdateSSMAgent; nothing is sent to it", async () => {
@@ -897,5 +914,146 @@ describe("provisioner Lambda: the real bundle over HTTP", function () {
         } finally {
             await server.close();
         }
+    });
+});
+
+describe("provisioner Lambda: waiting for agents through wait messages, and results read by the command", () => {
+    useStubbedClients();
+    const QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/pka-queue";
+    const WENV = { ...ENV, PKA_QUEUE_URL: QUEUE_URL, PKA_AGENT_WAIT_SECONDS: "600" };
+    const sentAt = (r: ReturnType<typeof record>, ms: number) => ({ ...r, attributes: { ...r.attributes, SentTimestamp: String(ms) } });
+    const waits = (f: FakeAwsState) => (f.queues.get(QUEUE_URL) ?? []).map((m) => ({ ...JSON.parse(m.body), delaySeconds: m.delaySeconds }));
+
+    function fleetWithQueue(tagged: number, unregistered: string[] = []) {
+        const fleet = makeFleet({ tagged }).addQueue(QUEUE_URL);
+        for (const id of unregistered) fleet.addInstance(id, { [TAG.key]: TAG.value });
+        return fleet;
+    }
+
+    it("instances whose agent is not online are acknowledged and written back as ONE delayed wait message (not failed to wait out the visibility timeout)", async () => {
+        const late = Array.from({ length: 6 }, (_, i) => `i-00000000000000a${i.toString(16)}0`.slice(0, 19));
+        const fleet = fleetWithQueue(2, late);
+        const { handler } = harness(fleet, WENV);
+        const records = [...late, instanceId(1), instanceId(2)].map((id) => sentAt(record(runningEvent(id)), 0));
+        const res = await handler({ Records: records });
+        assert.deepStrictEqual(res.batchItemFailures, [], "every record acknowledged: the late ones live on in the wait message");
+        assert.deepStrictEqual(new Set(sent(fleet)), new Set([instanceId(1), instanceId(2)]));
+        const w = waits(fleet);
+        assert.strictEqual(w.length, 1, "one message for all of them");
+        assert.strictEqual(w[0].source, WAIT_SOURCE);
+        assert.deepStrictEqual(new Set(w[0].detail.instances.map((e: [string, number]) => e[0])), new Set(late));
+        assert.ok(w[0].delaySeconds >= 1 && w[0].delaySeconds <= 5, `delay ${w[0].delaySeconds}`);
+        assert.strictEqual(handler.stats()!.waiting, 6);
+    });
+
+    it("a wait message's instances that are now online are sent in one command (tag re-checked); the rest wait again; since is kept", async () => {
+        const fleet = fleetWithQueue(5, ["i-0000000000000beef"]);
+        const { handler } = harness(fleet, WENV);
+        const ids = [1, 2, 3, 4, 5].map(instanceId);
+        const body = waitEvent([...ids, "i-0000000000000beef"].map((id) => ({ instanceId: id, since: 0 })), 0);
+        const res = await handler({ Records: [record(body)] });
+        assert.deepStrictEqual(res.batchItemFailures, []);
+        assert.strictEqual(fleet.commands.length, 1, "one SendCommand for the five");
+        assert.deepStrictEqual(new Set(sent(fleet)), new Set(ids));
+        const w = waits(fleet);
+        assert.deepStrictEqual(w.map((m) => m.detail.instances), [[["i-0000000000000beef", 0]]]);
+    });
+
+    it("a forged wait entry for an instance without the fleet tag is not sent (the tag is checked once it is online)", async () => {
+        const fleet = fleetWithQueue(0);
+        fleet.addInstance(instanceId(9), { other: "x" });
+        fleet.instances.get(instanceId(9))!.pingStatus = "Online";
+        const { handler } = harness(fleet, WENV);
+        const res = await handler({ Records: [record(waitEvent([{ instanceId: instanceId(9), since: 0 }], 0))] });
+        assert.deepStrictEqual(res.batchItemFailures, []);
+        assert.deepStrictEqual([fleet.commands.length, waits(fleet).length], [0, 0]);
+        assert.strictEqual(handler.stats()!.untagged, 1);
+    });
+
+    it("past PKA_AGENT_WAIT_SECONDS an instance is dead-lettered as agent-not-online with the time it waited, and acknowledged", async () => {
+        const fleet = fleetWithQueue(0, ["i-0000000000000beef"]);
+        const h = harness(fleet, WENV);
+        h.advance(601_000);
+        const res = await h.handler({ Records: [record(waitEvent([{ instanceId: "i-0000000000000beef", since: 0 }], 0))] });
+        assert.deepStrictEqual(res.batchItemFailures, []);
+        const [msg] = (fleet.queues.get(DLQ_URL) ?? []).map((m) => JSON.parse(m.body));
+        assert.deepStrictEqual([msg.reason, msg.instanceId, msg.waitedSeconds, msg.agentWaitSeconds], ["agent-not-online", "i-0000000000000beef", 601, 600]);
+        assert.match(msg.message, /did not come online within 601 s.*AmazonSSMManagedInstanceCore/);
+        assert.strictEqual(waits(fleet).length, 0);
+    });
+
+    it("a wait message that cannot be written fails its records (SQS redelivers them: nothing is lost)", async () => {
+        const fleet = makeFleet({ tagged: 0 }); // no such queue: SendMessage answers QueueDoesNotExist
+        fleet.addInstance("i-0000000000000beef", { [TAG.key]: TAG.value });
+        const { handler } = harness(fleet, WENV);
+        const r = record(runningEvent("i-0000000000000beef"));
+        const res = await handler({ Records: [r] });
+        assert.deepStrictEqual(failedIds(res), [r.messageId]);
+    });
+
+    it("the wait schedule: every 5 s on a shared grid while young, then half the age (60-900 s); never past the agent wait; a never-online agent is looked at far fewer times than polling would", () => {
+        for (let now = 0; now < 10_000; now += 137) {
+            const d = waitDelaySeconds(10_000, now, 3600);
+            assert.ok(d >= 1 && d <= 5 && (Math.floor(now / 1000) + d) % 5 === 0, `grid at ${now}: ${d}`);
+        }
+        assert.strictEqual(waitDelaySeconds(WAIT_FAST_MS, 0, 3600), 90);
+        assert.strictEqual(waitDelaySeconds(3_000_000, 0, 3600), 600);
+        assert.strictEqual(waitDelaySeconds(3_599_000, 0, 3600), 1);
+        let age = 5000;
+        let looks = 1;
+        while (age < 3600_000) {
+            age += waitDelaySeconds(age, age, 3600) * 1000 + 5000; // + the batching window
+            looks++;
+        }
+        assert.ok(looks <= 40, `${looks} looks in an hour`);
+    });
+
+    it("a command's successes: one ListCommandInvocations for all, host keys read 10 names a call and written only where they changed", async () => {
+        const fleet = makeFleet({ tagged: 3 });
+        const { handler } = harness(fleet);
+        await handler({ Records: [1, 2, 3].map((n) => record(runningEvent(instanceId(n)))) });
+        const cmd = fleet.commands[0];
+        const hk = hostKeyOutput();
+        for (const n of [1, 2, 3]) Object.assign(fleet.invocations.get(`${cmd.commandId}:${instanceId(n)}`)!, { status: "Success", statusDetails: "Success", responseCode: 0, stdout: hk.stdout, lag: 0 });
+        const results = () => [1, 2, 3].map((n) => record(resultEvent(instanceId(n), cmd.commandId, "Success")));
+        const res = await handler({ Records: results() });
+        assert.deepStrictEqual(res.batchItemFailures, []);
+        assert.deepStrictEqual(
+            ["ListCommandInvocations", "GetCommandInvocation", "GetParameters", "PutParameter"].map((op) => fleet.callsOf(op).length),
+            [1, 0, 1, 3],
+        );
+        assert.strictEqual(fleet.parameters.get(`${KNOWN_HOSTS}/${instanceId(2)}`)!.value, hk.lines.join("\n"));
+        // The same keys again (a push re-ran the hosts): nothing written.
+        await handler({ Records: results() });
+        assert.deepStrictEqual([fleet.callsOf("GetParameters").length, fleet.callsOf("PutParameter").length], [2, 3]);
+        assert.strictEqual(handler.stats()!.knownHostsUnchanged, 3);
+    });
+
+    it("a listed output at SSM's 2,500-character cut, or a failure, is read with GetCommandInvocation (a cut host-key line is never pinned)", async () => {
+        const fleet = makeFleet({ tagged: 2 });
+        const { handler } = harness(fleet);
+        await handler({ Records: [1, 2].map((n) => record(runningEvent(instanceId(n)))) });
+        const cmd = fleet.commands[0];
+        const hk = hostKeyOutput();
+        const long = `${"PKA-CHANGED x\n".repeat(200)}${hk.stdout}`;
+        for (const n of [1, 2]) Object.assign(fleet.invocations.get(`${cmd.commandId}:${instanceId(n)}`)!, { status: "Success", statusDetails: "Success", responseCode: 0, stdout: long, lag: 0 });
+        await handler({ Records: [1, 2].map((n) => record(resultEvent(instanceId(n), cmd.commandId, "Success"))) });
+        assert.deepStrictEqual([fleet.callsOf("ListCommandInvocations").length, fleet.callsOf("GetCommandInvocation").length, fleet.callsOf("PutParameter").length], [1, 2, 2]);
+        assert.strictEqual(fleet.parameters.get(`${KNOWN_HOSTS}/${instanceId(1)}`)!.value, hk.lines.join("\n"));
+    });
+
+    it("a listed invocation of another document or without our comment is not acted on (the listing is checked like GetCommandInvocation)", async () => {
+        const fleet = makeFleet({ tagged: 2 });
+        const commandId = "5f0c1d2e-3a4b-4c5d-8e6f-7a8b9c0d1e2f";
+        for (const n of [1, 2]) {
+            fleet.invocations.set(`${commandId}:${instanceId(n)}`, {
+                commandId, instanceId: instanceId(n), documentName: "AWS-RunShellScript", comment: "pka-fleet attempt=1 spec=00000000", parameters: {},
+                status: "Success", statusDetails: "Success", stdout: hostKeyOutput().stdout, stderr: "", responseCode: 0, lag: 0,
+            });
+        }
+        const { handler } = harness(fleet);
+        const res = await handler({ Records: [1, 2].map((n) => record(resultEvent(instanceId(n), commandId, "Success"))) });
+        assert.deepStrictEqual(res.batchItemFailures, []);
+        assert.deepStrictEqual([fleet.callsOf("ListCommandInvocations").length, fleet.callsOf("PutParameter").length, handler.stats()!.forgedResults], [1, 0, 2]);
     });
 });

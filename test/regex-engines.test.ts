@@ -21,7 +21,7 @@ import {
 } from "../core/document";
 import { validateAccessSpec } from "../core/accessSpec";
 import { ALL_TRIGGERS, INSTANCE_ID_RE, provisionerRules } from "../core/events";
-import { generateKey } from "../core/keys";
+import { generateKey } from "../core/keygen";
 import { matchesPattern } from "../core/eventPattern";
 import { requireReal } from "./support/env";
 import { RegexPair, Verdict, goMatches, javaMatches, jsMatches, prepareEngines, showVerdict } from "./support/regexEngines";

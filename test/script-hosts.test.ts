@@ -14,6 +14,7 @@ import { AgentRunResult, runDocumentLikeAgent } from "../local/agent";
 import { HOST_PATH, SandboxHost, sshRun, startHosts, stopHosts } from "../local/sandbox";
 import { parseHostKeyLines } from "../lambda/hostKeys";
 import { requireReal } from "./support/env";
+import { patience } from "./support/patience";
 
 const DOC = renderDocumentJson();
 const NEEDS = { root: true, commands: ["sshd", "ssh", "ssh-keygen", "sudo", "visudo", "unshare", "nsenter"] };
@@ -164,7 +165,7 @@ describe("setup script on real sshd hosts", function () {
         realBefore["sudoers.d"] = fs.readdirSync("/etc/sudoers.d").sort().join(",");
         realBefore["/home"] = fs.readdirSync("/home").sort().join(",");
         realBefore["state"] = String(fs.existsSync("/var/lib/pka-fleet"));
-        hosts = await startHosts(2, { namePrefix: "pka-script" });
+        hosts = await startHosts(2, { namePrefix: "pka-script", readyTimeoutMs: patience(10_000) });
         [a, b] = hosts;
         pinned = {};
     });

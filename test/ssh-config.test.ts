@@ -13,7 +13,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import type * as FleetModule from "../components/PkaFleet";
-import { generateKey } from "../core/keys";
+import { generateKey } from "../core/keygen";
 import { shQuote } from "../core/shell";
 import { LocalCentralServer } from "../local/centralServer";
 import { LocalSsmEndpoint } from "../local/ssmEndpoint";

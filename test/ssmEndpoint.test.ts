@@ -4,6 +4,7 @@ import { SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import {
     DescribeInstanceInformationCommand,
     GetCommandInvocationCommand,
+    ListCommandInvocationsCommand,
     GetParametersByPathCommand,
     PutParameterCommand,
     SendCommandCommand,
@@ -82,6 +83,8 @@ describe("local SSM endpoint (wire protocol through the real AWS SDK)", () => {
 
     it("runs a command asynchronously, hides the invocation at first, then reports it and emits the AWS events", async () => {
         endpoint.knobs.invocationVisibleAfterMs = 1500;
+        // An association targets the instance (a Provisioner deploys none; see the next test).
+        endpoint.knobs.associationDocument = "AWS-GatherSoftwareInventory";
         const h = host();
         endpoint.launch(h.instanceId);
         await sleep(20);
@@ -101,6 +104,32 @@ describe("local SSM endpoint (wire protocol through the real AWS SDK)", () => {
         );
         assert.deepStrictEqual(Object.keys(bodies[2].detail).sort(), ["command-id", "document-name", "instance-id", "requested-date-time", "status"]);
         assert.strictEqual(bodies[2].detail.status, "Success");
+    });
+
+    it("without an association (what a Provisioner deploys) an agent coming online emits nothing: only EC2's running event says the instance exists", async () => {
+        const h = host();
+        endpoint.launch(h.instanceId, 10);
+        await sleep(60);
+        assert.ok(endpoint.isOnline(endpoint.instances.get(h.instanceId)!));
+        assert.deepStrictEqual(events.peek().map((m) => JSON.parse(m.body)["detail-type"]), ["EC2 Instance State-change Notification"]);
+    });
+
+    it("ListCommandInvocations: 1-50 a page with NextToken; Details carries the plugin's ResponseCode and Output (stdout, SSM's ERROR line, stderr; cut at 2,500 characters)", async () => {
+        const hs = [host(), host(), host()];
+        for (const h of hs) endpoint.launch(h.instanceId);
+        await sleep(20);
+        endpoint.knobs.invocationVisibleAfterMs = 0;
+        const sent = await ssm.send(new SendCommandCommand({ DocumentName: "pka-setup", InstanceIds: hs.map((h) => h.instanceId), Parameters: { users: ["svc_user"] }, Comment: "pka-fleet attempt=1" }));
+        await sleep(200);
+        const p1 = await ssm.send(new ListCommandInvocationsCommand({ CommandId: sent.Command!.CommandId!, MaxResults: 2, Details: true }));
+        assert.strictEqual(p1.CommandInvocations!.length, 2);
+        assert.ok(p1.NextToken);
+        const p2 = await ssm.send(new ListCommandInvocationsCommand({ CommandId: sent.Command!.CommandId!, MaxResults: 2, Details: true, NextToken: p1.NextToken }));
+        assert.deepStrictEqual([p2.CommandInvocations!.length, p2.NextToken], [1, undefined]);
+        const plugin = p1.CommandInvocations![0].CommandPlugins![0];
+        assert.deepStrictEqual([plugin.ResponseCode, plugin.Output], [0, "ok svc_user"]);
+        assert.strictEqual((await ssm.send(new ListCommandInvocationsCommand({ CommandId: sent.Command!.CommandId! }))).CommandInvocations![0].CommandPlugins, undefined);
+        assert.strictEqual((await error(ssm.send(new ListCommandInvocationsCommand({ CommandId: sent.Command!.CommandId!, MaxResults: 51 })))).name, "ValidationException");
     });
 
     it("truncates standard output to 24,000 characters", async () => {

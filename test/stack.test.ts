@@ -8,7 +8,7 @@ import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import { parse as parseYaml } from "yaml";
-import { generateKey } from "../core/keys";
+import { generateKey } from "../core/keygen";
 import { configEnv, exampleConfig, runStackProgram, StackRun } from "./support/stackRun";
 
 const ROOT = path.resolve(__dirname, "..");

@@ -9,6 +9,7 @@ import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { requireReal } from "./support/env";
+import { patience } from "./support/patience";
 
 const ROOT = path.resolve(__dirname, "..");
 const LIB = path.join(ROOT, "bin/components/index.js");
@@ -195,8 +196,14 @@ describe("pka-fleet/testing: PkaMocks for users' unit tests", function () {
                     const { SshKeyPair } = require(${JSON.stringify(LIB)});
                     const k = ${ctor};
                     k.publicKey.promise().then(() => note("resolved"), note);
-                    setTimeout(() => { console.log(JSON.stringify([...seen])); process.exit(0); }, 3000);`;
-                const r = spawnSync(process.execPath, ["-e", program], { cwd: ROOT, encoding: "utf8", timeout: 60000 });
+                    // until the reports stop (1 s without a new one) once there is one; ${patience(3000)} ms at most without any
+                    const started = Date.now();
+                    let count = 0, quietSince = Date.now();
+                    setInterval(() => {
+                        if (seen.size !== count) { count = seen.size; quietSince = Date.now(); }
+                        if ((count > 0 && Date.now() - quietSince >= 1000) || Date.now() - started > ${patience(3000)}) { console.log(JSON.stringify([...seen])); process.exit(0); }
+                    }, 50);`;
+                const r = spawnSync(process.execPath, ["-e", program], { cwd: ROOT, encoding: "utf8", timeout: patience(60000) });
                 assert.strictEqual(r.status, 0, r.stderr);
                 const messages: string[] = JSON.parse(r.stdout.trim().split("\n").pop() ?? "[]");
                 assert.ok(messages.length > 0, `an error was reported (${r.stdout}${r.stderr})`);

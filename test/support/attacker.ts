@@ -5,6 +5,7 @@
  * that held from one that never happened.
  */
 import { SandboxHost } from "../../local/sandbox";
+import { patience } from "./patience";
 
 /**
  * node ATTACKER_JS MODE HOME STOPFILE OUTFILE TARGET...
@@ -23,7 +24,7 @@ const fs = require("fs"), cp = require("child_process");
 const [mode, home, stopFile, outFile, ...targets] = process.argv.slice(2);
 const ssh = home + "/.ssh", ak = ssh + "/authorized_keys", sshReal = home + "/.ssh.real", akReal = home + "/ak.real";
 let flips = 0, events = 0, ti = 0, busy = false, kind = 0;
-const deadline = Date.now() + 240000;
+const deadline = Date.now() + ${patience(240000)}; // a safety net: the test stops it
 const target = () => targets[ti++ % targets.length];
 const quiet = (f) => { try { f(); return true; } catch { return false; } };
 function flipSsh() { if (quiet(() => fs.renameSync(ssh, sshReal)) && quiet(() => fs.symlinkSync(target(), ssh))) flips++; }
@@ -93,7 +94,7 @@ SYS_pidfd_open, SYS_pidfd_getfd = 434, 438
 me = os.getpid()
 seen, stolen, held, held_at = set(), 0, [], set()
 open(out + ".ready", "w").write("1")
-deadline = time.time() + 240
+deadline = time.time() + ${patience(240000) / 1000}
 while not os.path.exists(stop) and time.time() < deadline:
     for p in os.listdir("/proc"):
         if not p.isdigit() or int(p) == me:
@@ -167,11 +168,11 @@ export class Attacker {
         fs.writeFileSync(this.host.path(prog), mode === "fds" ? FD_THIEF_PY : ATTACKER_JS, { mode: 0o644 });
         const asHer = ["setpriv", `--reuid=${this.uid}`, `--regid=${this.gid}`, "--clear-groups", "--"];
         const argv = mode === "fds" ? [...asHer, "python3", prog, String(this.uid), this.stop, this.out] : [...asHer, "node", prog, mode, home, this.stop, this.out, ...targets];
-        this.done = this.host.exec(argv, { timeoutMs: 300000 });
+        this.done = this.host.exec(argv, { timeoutMs: patience(300000) });
         const ready = this.host.path(`${this.out}.ready`);
         const t0 = Date.now();
         while (!fs.existsSync(ready)) {
-            if (Date.now() - t0 > 20000) throw new Error(`attacker ${mode} did not start: ${JSON.stringify(await Promise.race([this.done, Promise.resolve("still running")]))}`);
+            if (Date.now() - t0 > patience(20000)) throw new Error(`attacker ${mode} did not start: ${JSON.stringify(await Promise.race([this.done, Promise.resolve("still running")]))}`);
             await new Promise((r) => setTimeout(r, 20));
         }
     }

@@ -3,6 +3,7 @@
  * package-entry and analyzer tests.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { patience } from "./patience";
 
 // ---------------------------------------------------------------------------------------------
 // AWS as mocks: every resource type the package creates, with AWS's own limits; anything else throws.
@@ -343,7 +344,7 @@ export async function peek<T>(o: pulumi.Output<T>, ms = 20000): Promise<{ value:
     const value = await Promise.race([
         new Promise<T>((resolve) => o.apply((v) => { resolve(v); return v; })),
         new Promise<never>((_, reject) => {
-            timer = setTimeout(() => reject(new Error(`output did not resolve in ${ms} ms; mock refusals: ${currentMocks?.errors.join(" | ") || "none"}`)), ms);
+            timer = setTimeout(() => reject(new Error(`output did not resolve in ${patience(ms)} ms; mock refusals: ${currentMocks?.errors.join(" | ") || "none"}`)), patience(ms));
         }),
     ]).finally(() => clearTimeout(timer));
     return { value, secret: await pulumi.isSecret(o) };

@@ -35,6 +35,7 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import * as zlib from "zlib";
+import { patience } from "./patience";
 
 export interface BotocoreInfo {
     /** botocore's package directory (its `data/` holds the models). */
@@ -70,7 +71,7 @@ export function botocoreInfo(): BotocoreInfo {
         dir = execFileSync("python3", ["-c", "import botocore,os;print(os.path.dirname(botocore.__file__))"], {
             encoding: "utf8",
             stdio: ["ignore", "pipe", "pipe"],
-            timeout: 30_000,
+            timeout: patience(30_000),
         }).trim();
     } catch (e) {
         const err = e as { stderr?: string; message: string };

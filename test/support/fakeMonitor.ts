@@ -14,6 +14,7 @@ import * as os from "os";
 import * as path from "path";
 import type * as pulumi from "@pulumi/pulumi";
 import { pluginPort } from "./pluginPort";
+import { patience } from "./patience";
 
 /** The package directory (test/support from the sources, bin/test/support compiled). */
 const ROOT = (() => {
@@ -229,7 +230,7 @@ export async function startPlugin(packageDir: string, engineAddress: string, opt
         fs.rmSync(scratch, { recursive: true, force: true });
     };
     try {
-        const port = await pluginPort(child, "run-plugin", opts.timeoutMs ?? 60000, () => err);
+        const port = await pluginPort(child, "run-plugin", opts.timeoutMs ?? patience(60000), () => err);
         const startMs = Date.now() - spawnedAt;
         const client = new providerGrpc.ResourceProviderClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
         return {

@@ -10,6 +10,7 @@
 import { ChildProcess, spawn } from "child_process";
 import * as path from "path";
 import { pluginPort } from "./pluginPort";
+import { patience } from "./patience";
 
 const pulumiDir = path.dirname(require.resolve("@pulumi/pulumi/package.json"));
 // The message classes must come from the same google-protobuf/grpc-js copies as @pulumi/pulumi's generated code.
@@ -106,7 +107,7 @@ export class PolicyServer {
      * Starts policy/ as Pulumi would (type-checked ts-node: allow ~30 s) and connects. `packDir`: another
      * pack folder, e.g. the compiled pack of an installed package (its runner is found from there).
      */
-    static async start(timeoutMs = 90_000, packDir = POLICY_DIR): Promise<PolicyServer> {
+    static async start(timeoutMs = patience(90_000), packDir = POLICY_DIR): Promise<PolicyServer> {
         const runner = require.resolve("@pulumi/pulumi/cmd/run-policy-pack", { paths: [packDir] });
         const child = spawn(process.execPath, [runner, "127.0.0.1:0", "."], {
             cwd: packDir,

@@ -1,0 +1,117 @@
+/**
+ * lambda/clients.ts: the SDK clients the handler builds itself. Credentials come from the
+ * environment (fromEnv), and an injected requestHandler carries the requests of all three
+ * clients (SSM, SQS, EC2), also when createHandler builds them.
+ */
+import { strict as assert } from "assert";
+import { DescribeInstancesCommand } from "@aws-sdk/client-ec2";
+import { SendMessageCommand } from "@aws-sdk/client-sqs";
+import { GetParameterCommand, PutParameterCommand } from "@aws-sdk/client-ssm";
+import { createClients, SdkRequestHandler } from "../lambda/clients";
+import { createHandler, Log } from "../lambda/provisioner";
+import { dispatchAwsRequest, FakeAwsState } from "../local/fakeAws";
+import { DLQ_URL, ENV, instanceId, makeFleet, record, runningEvent } from "./support/provisionerFixture";
+
+const CREDS = { AWS_ACCESS_KEY_ID: "AKIDCLIENTSTEST", AWS_SECRET_ACCESS_KEY: "clients-test-secret", AWS_SESSION_TOKEN: "clients-test-token", AWS_REGION: "us-east-1" };
+const quiet: Log = { debug() {}, info() {}, warn() {}, error() {} };
+
+interface Seen {
+    hostname: string;
+    target?: string;
+    action?: string;
+    authorization: string;
+    token?: string;
+}
+
+/** A request handler that serves `fleet` in-process (the fake's wire layer) and records every request. */
+function recordingHandler(fleet: FakeAwsState, seen: Seen[]): SdkRequestHandler {
+    return {
+        async handle(request) {
+            const headers: Record<string, string> = {};
+            for (const [k, v] of Object.entries(request.headers)) headers[k.toLowerCase()] = v;
+            const body = request.body === undefined ? "" : typeof request.body === "string" ? request.body : Buffer.from(request.body as Uint8Array).toString("utf8");
+            seen.push({
+                hostname: request.hostname,
+                target: headers["x-amz-target"],
+                action: new URLSearchParams(body).get("Action") ?? undefined,
+                authorization: headers.authorization ?? "",
+                token: headers["x-amz-security-token"],
+            });
+            const out = await dispatchAwsRequest(fleet.handlers(), headers, body);
+            return { response: { statusCode: out.status, headers: { "content-type": out.type }, body: Buffer.from(out.body) } as never };
+        },
+    };
+}
+
+describe("lambda/clients: the SDK clients the handler builds", () => {
+    const saved: Record<string, string | undefined> = {};
+    before(() => {
+        for (const [k, v] of Object.entries(CREDS)) {
+            saved[k] = process.env[k];
+            process.env[k] = v;
+        }
+        // The SDK would otherwise prefer a profile (and the endpoint overrides) of whoever runs the tests.
+        for (const k of ["AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SSM", "AWS_ENDPOINT_URL_SQS", "AWS_ENDPOINT_URL_EC2"]) {
+            saved[k] = process.env[k];
+            delete process.env[k];
+        }
+    });
+    after(() => {
+        for (const [k, v] of Object.entries(saved)) {
+            if (v === undefined) delete process.env[k];
+            else process.env[k] = v;
+        }
+    });
+
+    it("an injected requestHandler carries SSM, SQS and EC2 requests, signed with the environment's credentials", async () => {
+        const fleet = makeFleet({ tagged: 1 });
+        const seen: Seen[] = [];
+        const clients = createClients({}, { requestHandler: recordingHandler(fleet, seen) });
+        await clients.ssm.send(new PutParameterCommand({ Name: "/probe", Value: "v", Type: "String", Overwrite: true }));
+        assert.equal(fleet.parameters.get("/probe")?.value, "v");
+        await clients.sqs.send(new SendMessageCommand({ QueueUrl: DLQ_URL, MessageBody: "{}" }));
+        const ec2 = await clients.ec2();
+        assert.strictEqual(await clients.ec2(), ec2, "one EC2 client, created on first use");
+        const d = await ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId(1)] }));
+        assert.ok(d.Reservations?.some((r) => r.Instances?.some((i) => i.InstanceId === instanceId(1))), JSON.stringify(d).slice(0, 300));
+        assert.deepStrictEqual(
+            seen.map((s) => s.target ?? s.action),
+            ["AmazonSSM.PutParameter", "AmazonSQS.SendMessage", "DescribeInstances"],
+        );
+        assert.deepStrictEqual(seen.map((s) => s.hostname), ["ssm.us-east-1.amazonaws.com", "sqs.us-east-1.amazonaws.com", "ec2.us-east-1.amazonaws.com"]);
+        for (const s of seen) {
+            assert.match(s.authorization, /^AWS4-HMAC-SHA256 Credential=AKIDCLIENTSTEST\//);
+            assert.equal(s.token, "clients-test-token");
+        }
+        assert.equal(fleet.queues.get(DLQ_URL)?.length, 1);
+    });
+
+    it("no credentials in the environment: a call fails naming the environment (no other credential source is tried)", async () => {
+        const fleet = makeFleet({});
+        const seen: Seen[] = [];
+        const key = process.env.AWS_ACCESS_KEY_ID;
+        delete process.env.AWS_ACCESS_KEY_ID;
+        try {
+            const clients = createClients({}, { requestHandler: recordingHandler(fleet, seen) });
+            await assert.rejects(clients.ssm.send(new GetParameterCommand({ Name: "/probe" })), /environment variable credentials/);
+            assert.equal(seen.length, 0);
+        } finally {
+            process.env.AWS_ACCESS_KEY_ID = key;
+        }
+    });
+
+    it("createHandler({ requestHandler }) builds its clients with it: a running event goes out through it", async () => {
+        const fleet = makeFleet({ tagged: 1 });
+        const seen: Seen[] = [];
+        const handler = createHandler({ requestHandler: recordingHandler(fleet, seen), env: ENV, log: quiet, sleep: async () => {} });
+        const res = await handler({ Records: [record(runningEvent(instanceId(1)), "r1")] }, { getRemainingTimeInMillis: () => 60_000 });
+        assert.deepStrictEqual(res, { batchItemFailures: [] });
+        const ops = seen.map((s) => s.target ?? s.action);
+        assert.ok(ops.includes("DescribeInstances"), ops.join(", "));
+        assert.ok(ops.includes("AmazonSSM.SendCommand"), ops.join(", "));
+        assert.deepStrictEqual(
+            fleet.commands.flatMap((c) => c.instanceIds),
+            [instanceId(1)],
+        );
+    });
+});
