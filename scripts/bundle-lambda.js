@@ -109,10 +109,12 @@ const noEventStreams = {
 };
 
 fs.mkdirSync(path.dirname(outfile), { recursive: true });
+const tmpOut = `${outfile}.${process.pid}.tmp`;
 esbuild
     .build({
         entryPoints: [entry],
-        outfile,
+        // Written beside and renamed into place: a process loading the bundle meanwhile (another test file) never reads half of it.
+        outfile: tmpOut,
         bundle: true,
         platform: "node",
         // The oldest Node the package supports (engines: >=20); Lambda runs nodejs22.x or later.
@@ -128,6 +130,7 @@ esbuild
         plugins: [inlineSchemaKeys, noDefaultCredentialChain, sdkManifestVersionOnly, noEventStreams],
     })
     .then((result) => {
+        fs.renameSync(tmpOut, outfile);
         const size = fs.statSync(outfile).size;
         console.log(`bundle-lambda: ${path.relative(root, outfile)} ${(size / 1024).toFixed(1)} KiB`);
         if (metafileOut) fs.writeFileSync(metafileOut, JSON.stringify(result.metafile));
@@ -136,6 +139,7 @@ esbuild
         }
     })
     .catch((err) => {
+        fs.rmSync(tmpOut, { force: true });
         console.error(`bundle-lambda: ${err.message}`);
         process.exit(1);
     });

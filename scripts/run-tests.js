@@ -11,7 +11,9 @@ const fs = require("fs");
 const root = path.resolve(__dirname, "..");
 const args = process.argv.slice(2);
 const grep = args.includes("--grep") ? args[args.indexOf("--grep") + 1] : undefined;
-const files = args.filter((a, i) => !a.startsWith("--") && args[i - 1] !== "--grep" && args[i - 1] !== "--timeout-scale");
+const VALUE_FLAGS = ["--grep", "--timeout-scale", "--stats-out"];
+const files = args.filter((a, i) => !a.startsWith("--") && !VALUE_FLAGS.includes(args[i - 1]));
+const statsOut = args.includes("--stats-out") ? args[args.indexOf("--stats-out") + 1] : undefined;
 
 function collect(dir) {
     const out = [];
@@ -46,6 +48,71 @@ function scaleRunnable(r) {
     r.timeout(scaled(r._pkaBaseTimeout));
 }
 
+// The whole suite runs in PKA_TEST_JOBS processes (default: 2 on a machine with 2 cores or more), the
+// files dealt out by their known cost so the shards end together; each shard prints its own report
+// when it ends, and the last line here adds up theirs. One file, a --grep, or PKA_TEST_JOBS=1: one process.
+const jobs = Math.max(1, Number(process.env.PKA_TEST_JOBS ?? Math.min(2, require("os").availableParallelism?.() ?? require("os").cpus().length)) || 1);
+if (!statsOut && files.length === 0 && !grep && jobs > 1) {
+    runSharded(collect(path.join(root, "test")), jobs);
+} else {
+    runHere();
+}
+
+/** Seconds each heavy file took in a full run (2 cores); the rest count as 5. Only the balance depends on them. */
+function cost(file) {
+    const known = { "local-fleet": 130, "deploy-errors": 106, "script-attacks": 34, "script-hosts": 27, fleet: 26, "aws-models": 22, "tarball-install": 17, stack: 16, document: 13, keys: 12, "multi-fleet": 12 };
+    return known[path.basename(file, ".test.ts")] ?? 5;
+}
+
+function runSharded(all, n) {
+    const { spawn } = require("child_process");
+    const os = require("os");
+    const shards = Array.from({ length: n }, () => ({ files: [], cost: 0 }));
+    for (const f of [...all].sort((a, b) => cost(b) - cost(a))) {
+        const s = shards.reduce((a, b) => (b.cost < a.cost ? b : a));
+        s.files.push(f);
+        s.cost += cost(f);
+    }
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pka-tests-"));
+    const started = Date.now();
+    const passThrough = args.filter((a, i) => a === "--timeout-scale" || args[i - 1] === "--timeout-scale");
+    console.log(`running ${all.length} test files in ${n} processes (PKA_TEST_JOBS=1 for one)`);
+    Promise.all(
+        shards.map(
+            (shard, i) =>
+                new Promise((resolve) => {
+                    const out = path.join(dir, `shard-${i}.json`);
+                    const env = { ...process.env, ...(process.env.PKA_TEST_TIMES ? { PKA_TEST_TIMES: `${process.env.PKA_TEST_TIMES}.${i}` } : {}) };
+                    const child = spawn(process.execPath, [__filename, ...passThrough, "--stats-out", out, ...shard.files], { env, stdio: ["inherit", "pipe", "pipe"] });
+                    const chunks = [];
+                    child.stdout.on("data", (d) => chunks.push(d));
+                    child.stderr.on("data", (d) => chunks.push(d));
+                    child.on("close", (code, signal) => {
+                        process.stdout.write(`\n===== shard ${i + 1}/${n}: ${shard.files.length} files =====\n`);
+                        process.stdout.write(Buffer.concat(chunks));
+                        let stats = { passed: 0, failed: 1, skipped: 0, crashed: true };
+                        try {
+                            stats = JSON.parse(fs.readFileSync(out, "utf8"));
+                        } catch {
+                            console.log(`shard ${i + 1} ended without its results (exit ${code}${signal ? `, ${signal}` : ""}): counted as one failure`);
+                        }
+                        resolve(stats);
+                    });
+                }),
+        ),
+    ).then((all) => {
+        fs.rmSync(dir, { recursive: true, force: true });
+        const sum = (k) => all.reduce((a, s) => a + (s[k] || 0), 0);
+        const passed = sum("passed");
+        const failed = sum("failed");
+        const skipped = sum("skipped");
+        console.log(`suite time: ${((Date.now() - started) / 1000).toFixed(1)} s (${n} processes)`);
+        console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);
+        process.exitCode = failed > 0 || passed === 0 ? 1 : 0;
+    });
+}
+
+function runHere() {
 const mocha = new Mocha({ timeout: 120000, reporter: "spec", grep });
 for (const f of files.length ? files.map((f) => path.resolve(f)) : collect(path.join(root, "test"))) mocha.addFile(f);
 
@@ -65,6 +132,7 @@ const runner = mocha.run((failures) => {
     const skipped = stats.pending || 0;
     console.log(`suite time: ${((Date.now() - started) / 1000).toFixed(1)} s`);
     console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);
+    if (statsOut) fs.writeFileSync(statsOut, JSON.stringify({ passed, failed: failed + (failures > failed ? failures - failed : 0), skipped }));
     // A run that executed no test is a failure: it proves nothing.
     process.exitCode = failures > 0 || failed > 0 || passed === 0 ? 1 : 0;
 });
@@ -84,4 +152,5 @@ if (timesFile) {
     runner.on("test end", (t) => {
         testTimes.push({ file: path.relative(root, t.file || ""), title: t.fullTitle(), ms: t.duration || 0, state: t.state });
     });
+}
 }
