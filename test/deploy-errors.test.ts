@@ -8,7 +8,7 @@
  * resource it is attached to.
  */
 import * as assert from "assert";
-import { spawnSync } from "child_process";
+import { spawn } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
@@ -59,21 +59,26 @@ const { AwsMocks, settle } = require(path.join(process.env.PKA_ROOT, "test/suppo
 })();
 `;
 
-/** Runs `program` (TypeScript; `ROOT` is the repository) like `pulumi up` and returns what it reported. */
-function runProgram(program: string): Run {
+/** Runs `program` (TypeScript; `ROOT` is the repository) like `pulumi up` in a fresh node and returns what it reported. Several run at once. */
+async function runProgram(program: string): Promise<Run> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pka-deploy-errors-"));
     try {
         const entry = path.join(dir, "index.ts");
         fs.writeFileSync(entry, `const ROOT = ${JSON.stringify(ROOT)};\n${program}`);
-        const r = spawnSync(process.execPath, ["-r", "ts-node/register/transpile-only", "-e", CHILD], {
+        const child = spawn(process.execPath, ["-r", "ts-node/register/transpile-only", "-e", CHILD], {
             cwd: ROOT,
             env: { ...process.env, TS_NODE_TRANSPILE_ONLY: "true", PKA_ROOT: ROOT, PKA_ENTRY: entry, NODE_PATH: path.join(ROOT, "node_modules"), PULUMI_CONFIG: "{}" },
-            encoding: "utf8",
-            maxBuffer: 64 * 1024 * 1024,
-            timeout: patience(180000),
+            stdio: ["ignore", "pipe", "pipe"],
         });
-        const line = (r.stdout ?? "").split("\n").find((l) => l.startsWith("@@RESULT@@"));
-        if (!line) throw new Error(`the program runner printed no result (exit ${r.status}): ${(r.stderr ?? "").slice(0, 4000)}`);
+        let stdout = "";
+        let stderr = "";
+        child.stdout.on("data", (d) => (stdout += d));
+        child.stderr.on("data", (d) => (stderr += d));
+        const killer = setTimeout(() => child.kill("SIGKILL"), patience(180000));
+        const status = await new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
+        clearTimeout(killer);
+        const line = stdout.split("\n").find((l) => l.startsWith("@@RESULT@@"));
+        if (!line) throw new Error(`the program runner printed no result (exit ${status}): ${stderr.slice(0, 4000)}`);
         return JSON.parse(line.slice("@@RESULT@@".length));
     } finally {
         fs.rmSync(dir, { recursive: true, force: true });
@@ -91,7 +96,7 @@ describe("errors name the resource and the input as written, once", function () 
         let bad: Run;
         let secret: Run;
         let pair: Run;
-        before(() => {
+        before(async () => {
             const fleet = (users: string) => `
                 const pulumi = require("@pulumi/pulumi");
                 const { PkaFleet } = require(ROOT + "/components/PkaFleet");
@@ -104,20 +109,22 @@ describe("errors name the resource and the input as written, once", function () 
                 export const hash = fleet.accessSpecHash;
                 export const fingerprints = fleet.fingerprints;`;
             // Many children consume the spec: parameters, document, provisioner (its Lambda), association.
-            bad = runProgram(fleet(`[
+            [bad, secret, pair] = await Promise.all([
+                runProgram(fleet(`[
                 { name: "svc_user", sudo: "nopasswd", service: true, generateKey: { keyType: "ed25519" } },
                 { name: "carol", publicKeys: [${JSON.stringify(KEY_CAROL)}, late("not a key")] },
                 { name: "auditor" },
-            ]`));
-            // A secret value that is not a key: its text must not appear in the report.
-            secret = runProgram(fleet(`[{ name: "carol", publicKeys: [late("ssh-TopSecretPass99", true)] }]`));
-            pair = runProgram(`
+            ]`)),
+                // A secret value that is not a key: its text must not appear in the report.
+                runProgram(fleet(`[{ name: "carol", publicKeys: [late("ssh-TopSecretPass99", true)] }]`)),
+                runProgram(`
                 const pulumi = require("@pulumi/pulumi");
                 const { PkaFleet } = require(ROOT + "/components/PkaFleet");
                 const { SshKeyPair } = require(ROOT + "/components/SshKeyPair");
                 const ops = new SshKeyPair("ops", { publicKey: pulumi.output(Promise.resolve("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI truncated")), ec2KeyName: "ops" });
                 const fleet = new PkaFleet("web", { fleetName: "web", users: [{ name: "ops", publicKeys: [ops.publicKey] }] });
-                export const hash = fleet.accessSpecHash;`);
+                export const hash = fleet.accessSpecHash;`),
+            ]);
         });
 
         it("is reported once, attached to the PkaFleet, naming the input as written", () => {
