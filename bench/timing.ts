@@ -266,7 +266,8 @@ export async function simulateLaunch(o: TimingOptions): Promise<TimingResult> {
                     const id = b.instanceId ?? b.detail?.["instance-id"];
                     if (id && !by.has(id)) {
                         by.set(id, b.reason ?? "redrive (no reason)");
-                        if (!deadLetteredAt.has(id)) deadLetteredAt.set(id, m.sentTimestamp);
+                        // When it reached the DLQ: its send (a reason) or its move by the redrive policy (visible there from then).
+                        if (!deadLetteredAt.has(id)) deadLetteredAt.set(id, m.deadLetterSourceArn ? m.visibleAt : m.sentTimestamp);
                     }
                 } catch {
                     /* not ours */

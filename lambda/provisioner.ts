@@ -638,11 +638,12 @@ class Batch {
         } while (token);
     }
 
-    /** Writes the host keys that changed: what is pinned is read first (GetParameters, 10 names a call), so a re-run of a known host writes nothing. */
+    /** Writes the host keys that changed: for two or more, what is pinned is read first (GetParameters, 10 names a call), so a re-run of known hosts writes nothing. */
     private async pinHostKeys(pins: HostKeyPin[]): Promise<void> {
         const current = new Map<string, string>();
         const names = [...new Set(pins.map((p) => p.name))];
-        for (const part of chunk(names, 10)) {
+        // One pin: reading it first would cost as much as writing it.
+        for (const part of names.length < 2 ? [] : chunk(names, 10)) {
             try {
                 const out = await this.aws(() => this.deps.ssm.send(new GetParametersCommand({ Names: part })));
                 for (const p of out.Parameters ?? []) if (p.Name && p.Value !== undefined) current.set(p.Name, p.Value);

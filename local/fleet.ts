@@ -659,7 +659,11 @@ export class LocalFleet {
             for (const key of p.value.split("\n").filter(Boolean)) lines.push(`[127.0.0.1]:${h.sandbox.port} ${key}`);
         }
         const file = path.join(this.workDir, "known_hosts");
-        fs.writeFileSync(file, lines.join("\n") + "\n", { mode: 0o600 });
+        // Written beside and renamed into place: logins run concurrently, and an ssh reading the file
+        // while another login rewrote it in place would see half of it (Host key verification failed).
+        const tmp = `${file}.${randomBytes(4).toString("hex")}`;
+        fs.writeFileSync(tmp, lines.join("\n") + "\n", { mode: 0o600 });
+        fs.renameSync(tmp, file);
         return file;
     }
 
