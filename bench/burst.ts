@@ -40,7 +40,8 @@ export interface BurstResult {
     apiCalls: number;
 }
 
-function mulberry32(seed: number): () => number {
+/** A small seeded PRNG: the same seed, the same launch schedule (both benches). */
+export function mulberry32(seed: number): () => number {
     let a = seed >>> 0;
     return () => {
         a = (a + 0x6d2b79f5) >>> 0;

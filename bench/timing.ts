@@ -34,6 +34,7 @@ import { accessSpecHash, validateAccessSpec } from "../core/accessSpec";
 import { canonicalAccessSpecJson } from "../core/accessSpec";
 import { splitAccessSpec } from "../core/accessStore";
 import { renderDocument } from "../core/document";
+import { mulberry32 } from "./burst";
 import { addProvisionerRules, localProvisionerConfig, LocalProvisionerConfig } from "../local/fleet";
 import { EventSourceMapping, LocalEventBus, LocalQueue, SqsEvent } from "../local/eventBus";
 import { inProcessRequestHandler } from "../local/fakeAws";
@@ -57,6 +58,8 @@ export interface TimingOptions {
     /** Give up after this much virtual time (ms). Default 3 h. */
     horizonMs?: number;
     seed?: number;
+    /** Leave PKA_QUEUE_URL unset: a record whose agent is not online is failed and redelivered after the visibility timeout. */
+    withoutWaitMessages?: boolean;
 }
 
 export interface TimingResult {
@@ -128,16 +131,6 @@ export function buildBaselineBundle(root: string): string | undefined {
     return outfile;
 }
 
-function mulberry32(seed: number): () => number {
-    let a = seed >>> 0;
-    return () => {
-        a = (a + 0x6d2b79f5) >>> 0;
-        let t = a;
-        t = Math.imul(t ^ (t >>> 15), t | 1);
-        t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-        return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
-}
 
 function stats(xs: number[]): Stats {
     if (xs.length === 0) return {};
@@ -199,7 +192,7 @@ export async function simulateLaunch(o: TimingOptions): Promise<TimingResult> {
             PKA_KNOWN_HOSTS_PATH: "/pka/timing/known_hosts",
             PKA_DEAD_LETTER_QUEUE_URL: dlq.url,
             PKA_MAX_ATTEMPTS: String(cfg.maxAttempts),
-            PKA_QUEUE_URL: queue.url,
+            ...(o.withoutWaitMessages ? {} : { PKA_QUEUE_URL: queue.url }),
             PKA_AGENT_WAIT_SECONDS: String(cfg.agentWaitSeconds),
             AWS_REGION: "us-east-1",
         };
