@@ -60,7 +60,7 @@ if (!statsOut && files.length === 0 && !grep && jobs > 1) {
 
 /** Seconds each heavy file took in a full run (2 cores); the rest count as 5. Only the balance depends on them. */
 function cost(file) {
-    const known = { "local-fleet": 130, "deploy-errors": 55, "script-attacks": 34, "script-hosts": 27, fleet: 26, "aws-models": 22, "tarball-install": 17, stack: 16, document: 13, keys: 12, "multi-fleet": 12 };
+    const known = { "local-fleet": 145, "deploy-errors": 60, "aws-models": 33, fleet: 29, stack: 23, "script-hosts": 21, "script-attacks": 18, "tarball-install": 17, document: 14, keys: 13, "policy-example-stack": 13, keyPairProvider: 11, "multi-fleet": 10 };
     return known[path.basename(file, ".test.ts")] ?? 5;
 }
 
