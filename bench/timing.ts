@@ -35,7 +35,7 @@ import { canonicalAccessSpecJson } from "../core/accessSpec";
 import { splitAccessSpec } from "../core/accessStore";
 import { renderDocument } from "../core/document";
 import { mulberry32 } from "./burst";
-import { addProvisionerRules, localProvisionerConfig, LocalProvisionerConfig } from "../local/fleet";
+import { addProvisionerRules, localProvisionerConfig, LocalProvisionerConfig, percentile } from "../local/fleet";
 import { EventSourceMapping, LocalEventBus, LocalQueue, SqsEvent } from "../local/eventBus";
 import { inProcessRequestHandler } from "../local/fakeAws";
 import { LocalSsmEndpoint, SsmDocument } from "../local/ssmEndpoint";
@@ -121,6 +121,7 @@ export function buildBaselineBundle(root: string): string | undefined {
         return undefined;
     }
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pka-baseline-"));
+    process.on("exit", () => fs.rmSync(dir, { recursive: true, force: true }));
     const tar = execFileSync("git", ["-C", root, "archive", "--format=tar", BASELINE_COMMIT, "lambda", "core"], { maxBuffer: 64 << 20 });
     execFileSync("tar", ["-x", "-C", dir], { input: tar });
     fs.symlinkSync(path.join(root, "node_modules"), path.join(dir, "node_modules"));
@@ -133,10 +134,7 @@ export function buildBaselineBundle(root: string): string | undefined {
 
 
 function stats(xs: number[]): Stats {
-    if (xs.length === 0) return {};
-    const s = [...xs].sort((a, b) => a - b);
-    const at = (p: number) => s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)];
-    return { p50: at(50), p95: at(95), max: s[s.length - 1] };
+    return xs.length === 0 ? {} : { p50: percentile(xs, 50), p95: percentile(xs, 95), max: Math.max(...xs) };
 }
 
 const HOST_KEYS =

@@ -36,7 +36,7 @@ import {
 import { Logger } from "@aws-lambda-powertools/logger";
 import { AccessSpec, accessSpecHash, validateAccessSpec } from "../core/accessSpec";
 import { joinAccessSpec } from "../core/accessStore";
-import { documentParameters } from "../core/document";
+import { documentParameters, LISTED_OUTPUT_LIMIT, PLUGIN_ERROR_MARK } from "../core/document";
 import { COMMAND_FAILED_STATUSES, OFFBOARD_EVENT_SOURCE, parseQueuedEvent, QueuedEvent, QueuedEventError, sameDocument, WAIT_MAX_INSTANCES, waitEvent } from "../core/events";
 import { agentTooOld, EXIT_NO_PARAMETERS, MIN_AGENT_VERSION } from "../core/script.sh";
 import { ProvisionerConfig, readConfig } from "./config";
@@ -255,7 +255,6 @@ export function createHandler(partial: Partial<ProvisionerDeps> = {}) {
         ssm: partial.ssm ?? clients!.ssm,
         ec2: partial.ec2 ?? clients!.ec2,
         sqs: partial.sqs ?? clients!.sqs,
-        requestHandler: partial.requestHandler,
         env,
         log: partial.log ?? powertoolsLog(),
         sleep: partial.sleep ?? realSleep,
@@ -590,8 +589,7 @@ class Batch {
      * whether to look, SSM's what to do). A command's successes are read with one
      * ListCommandInvocations (Details: 50 invocations a page, with the plugin output) instead of one
      * GetCommandInvocation each; failures, a truncated output, or anything the listing does not
-     * show yet are read one by one. Host keys are then compared with what is pinned (GetParameters,
-     * 10 names a call) and written only where they changed.
+     * show yet are read one by one. Returns the host keys to pin (pinHostKeys, last in the batch).
      */
     private async handleResults(results: { messageId: string; ev: Extract<QueuedEvent, { kind: "command-result" }> }[]): Promise<HostKeyPin[]> {
         const terminal: typeof results = [];
@@ -1246,11 +1244,6 @@ interface HostKeyPin {
     keys: string[];
 }
 
-/** SSM keeps this much of a plugin's output in ListCommandInvocations (Details); GetCommandInvocation keeps 24,000 characters of stdout. */
-const LISTED_OUTPUT_LIMIT = 2500;
-/** How aws:runShellScript joins stderr to stdout in a plugin's output. */
-const LISTED_ERROR_MARK = "\n----------ERROR-------\n";
-
 /**
  * A listed invocation as GetCommandInvocation would give it, when the listing is enough: a
  * Success whose plugin output is whole (shorter than SSM's limit, so no host-key line is cut).
@@ -1262,7 +1255,7 @@ function fromListing(inv: CommandInvocation): GetCommandInvocationCommandOutput 
     if (inv.Status !== "Success" || plugins.length !== 1) return undefined;
     const output = plugins[0].Output ?? "";
     if (output.length >= LISTED_OUTPUT_LIMIT - 100) return undefined;
-    const cut = output.indexOf(LISTED_ERROR_MARK);
+    const cut = output.indexOf(PLUGIN_ERROR_MARK);
     return {
         $metadata: {},
         CommandId: inv.CommandId,

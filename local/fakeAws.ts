@@ -22,6 +22,7 @@ import * as http from "http";
 import { Readable } from "stream";
 import { AddressInfo } from "net";
 import { INSTANCE_ID_RE } from "../core/events";
+import { listedPluginOutput } from "../core/document";
 import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from "./queue";
 
 /** An AWS error as the SDK surfaces it (name = error code). */
@@ -324,7 +325,7 @@ export class FakeAwsState {
                 Status: v.status,
                 StatusDetails: v.statusDetails,
                 ...(i.Details
-                    ? { CommandPlugins: [{ Name: "pka", Status: v.status, ResponseCode: v.responseCode, Output: (v.stderr ? `${v.stdout}\n----------ERROR-------\n${v.stderr}` : v.stdout).slice(0, 2500) }] }
+                    ? { CommandPlugins: [{ Name: "pka", Status: v.status, ResponseCode: v.responseCode, Output: listedPluginOutput(v.stdout, v.stderr) }] }
                     : {}),
             })),
             ...(start + max < all.length ? { NextToken: String(start + max) } : {}),

@@ -24,6 +24,7 @@
 import { createHash, randomUUID } from "crypto";
 import { EventEmitter } from "events";
 import { COMMAND_RESULT_DETAIL_TYPE, EC2_RUNNING_DETAIL_TYPE, SSM_ASSOCIATION_DETAIL_TYPE } from "../core/events";
+import { listedPluginOutput } from "../core/document";
 import type { LocalEventBus } from "./eventBus";
 import { AwsApiError, CallContext, FakeAwsServer, HandlerTable, OpHandler, startFakeAwsServer } from "./fakeAws";
 import { LOCAL_ACCOUNT_ID, LOCAL_REGION, LocalQueue } from "./queue";
@@ -153,8 +154,6 @@ export interface LocalSsmEndpointOptions {
 }
 
 const ApiError = AwsApiError;
-/** ListCommandInvocations (Details) keeps this much of a plugin's output (the SSM API reference, CommandPluginOutput). */
-const LISTED_OUTPUT_LIMIT = 2500;
 
 class TokenBucket {
     private tokens: number;
@@ -694,7 +693,7 @@ export class LocalSsmEndpoint extends EventEmitter {
                                   Status: i.status,
                                   StatusDetails: i.status,
                                   ResponseCode: i.responseCode,
-                                  Output: (i.stderr ? `${i.stdout}\n----------ERROR-------\n${i.stderr}` : i.stdout).slice(0, LISTED_OUTPUT_LIMIT),
+                                  Output: listedPluginOutput(i.stdout, i.stderr),
                               },
                           ],
                       }
