@@ -950,7 +950,8 @@ describe("AWS's published service models (botocore) accept what pka-fleet sends"
                 visibilityTimeoutMs: 1000,
                 maxReceiveCount: 20,
                 maxAttempts: 2,
-                agentDelayMs: (i) => (i === LATE ? 2000 : 0),
+                // Online after the first look (the batching window is the deployed 5 s): it waits in a wait message.
+                agentDelayMs: (i) => (i === LATE ? 8000 : 0),
                 failingHosts: [FAILING],
                 knobs: { throttle: { ratePerSecond: 25 } },
             });
@@ -993,9 +994,14 @@ describe("AWS's published service models (botocore) accept what pka-fleet sends"
                 problems.push(...validateRequest(r.service, r.action, input, { onPattern }).map((p) => `${r.service} ${p}`));
             }
             console.log(`      ${requests.length} requests: ${summary(byOperation)}`);
-            for (const op of ["ssm SendCommand", "ssm GetCommandInvocation", "ssm DescribeInstanceInformation", "ssm GetParametersByPath", "ssm PutParameter", "sqs SendMessage", "ec2 DescribeInstances"]) {
+            for (const op of ["ssm SendCommand", "ssm GetCommandInvocation", "ssm ListCommandInvocations", "ssm DescribeInstanceInformation", "ssm GetParametersByPath", "ssm GetParameters", "ssm PutParameter", "sqs SendMessage", "ec2 DescribeInstances"]) {
                 assert.ok(byOperation[op] > 0, `the scenarios never made the Lambda call ${op}: ${summary(byOperation)}`);
             }
+            // A wait message (its own queue, DelaySeconds) is among the requests the models checked.
+            assert.ok(
+                requests.some((r) => r.action === "SendMessage" && typeof r.input.DelaySeconds === "number" && String(r.input.MessageBody).includes('"pka-fleet.wait"')),
+                "no wait message was validated",
+            );
             // One problem per operation and member is enough to read; the count says how many.
             const distinct = [...new Set(problems)];
             assert.deepStrictEqual(distinct, [], `${problems.length} problem(s) (${distinct.length} distinct) against botocore ${botocoreInfo().version}:\n${distinct.slice(0, 40).join("\n")}`);
