@@ -382,6 +382,13 @@ describe("local fleet end to end (real sshd, real Lambda bundle)", function () {
 
         it("a push for one fleet re-provisions its hosts only: the other fleet's rule does not take it", async () => {
             const [a, b] = fleets;
+            // The other fleet's own work done first (its last results come in after the deployed 5 s batching window).
+            const quietBy = Date.now() + patience(60_000);
+            for (let quietSince = Date.now(); Date.now() < quietBy && (b.queue.depth > 0 || Date.now() - quietSince < 2000); ) {
+                await new Promise((r) => setTimeout(r, 200));
+                if (b.queue.depth > 0) quietSince = Date.now();
+            }
+            assert.strictEqual(b.queue.depth, 0, "the other fleet's queue never emptied");
             const bBefore = b.hosts.map((h) => h.lastSuccessAt);
             const bInvocations = b.lambdaInvocations;
             const since = a.push("manual");
