@@ -55,6 +55,12 @@ export const MAX_REPORTED_USERS = 50;
 
 /** A host key line as the script prints it: the installable key types, the same list as the spec grammar. */
 const HOST_KEY_ERE = `(${INSTALLABLE_KEY_TYPES.join("|")}) [A-Za-z0-9+/]+={0,2}`;
+/** HOST_KEY_ERE as the script's awk checks it (not every awk has intervals): the same lines. */
+const HOST_KEY_AWK_ERE = (() => {
+    const re = HOST_KEY_ERE.replace(/=\{0,2\}$/, "=?=?");
+    if (re === HOST_KEY_ERE || /[{}\\]/.test(re)) throw new Error("HOST_KEY_ERE changed: update HOST_KEY_AWK_ERE");
+    return re;
+})();
 
 /**
  * The key-line grammar as grep runs it. GNU grep expands a bounded repetition into that many
@@ -97,44 +103,101 @@ function sqProgram(value: string): string {
 }
 
 /**
+ * The words the helper answers with, as its exit status: HOME_EXIT_BASE + the index. An exit
+ * status needs no output to read back (no file, no `head`), and tells the answer no better or
+ * worse than a printed word: anything else (a timeout, a signal, setpriv failing) is no answer.
+ */
+export const HOME_WORDS = [
+    "unchanged",
+    "changed",
+    "home-unreadable",
+    "ssh-symlink",
+    "ssh-not-dir",
+    "ssh-create-failed",
+    "ssh-not-owned",
+    "ssh-unreadable",
+    "ak-symlink",
+    "ak-not-file",
+    "ak-not-owned",
+    "ak-hard-links",
+    "ak-too-large",
+    "ak-unreadable",
+    "write-failed",
+] as const;
+/** Clear of 0-2 (sh, setpriv), 124-127 (timeout, env) and 128+ (signals). */
+export const HOME_EXIT_BASE = 40;
+type HomeWord = (typeof HOME_WORDS)[number];
+/** The exit status of a word. */
+function homeCode(word: HomeWord): number {
+    return HOME_EXIT_BASE + HOME_WORDS.indexOf(word);
+}
+/** The helper's "out WORD" (in its source, for reading) as "exit CODE" (in the script: fewer bytes). */
+function homeExits(program: string): string {
+    return program.replace(/\bout ([a-z-]+)/g, (_m, w: string) => {
+        if (!(HOME_WORDS as readonly string[]).includes(w)) throw new Error(`HOME_HELPER: unknown word ${w}`);
+        return `exit ${homeCode(w as HomeWord)}`;
+    });
+}
+
+/**
  * What the script runs AS THE USER (never as root) for each account's home:
  *   sh -c "$HOME_HELPER" pka-home HOME MAXBYTES grant|revoke BEGIN_MARK END_MARK MERGE_AWK UID
  * with the new managed block on stdin (empty to revoke). UID is the account's, the one it runs
  * as. It replaces the block in ~/.ssh/authorized_keys (temp file + rename), keeps every other
- * line, sets the modes sshd's StrictModes wants, and prints one word: unchanged, changed, or what
- * it refused. Links, FIFOs, directories and files of another owner are refused, never followed;
- * so is a second hard link. Whatever the user swaps in while it runs, it is reached with her own
- * rights only.
+ * line, sets the modes sshd's StrictModes wants, and exits with one word's code (HOME_WORDS):
+ * unchanged, changed, or what it refused. Links, FIFOs, directories and files of another owner
+ * are refused, never followed; so is a second hard link. Whatever the user swaps in while it runs,
+ * it is reached with her own rights only.
  *
- * Cost: it runs for every user on every run, so it forks little: one stat for ~/.ssh and the
- * file, and one read + awk that only compares when nothing changed (a second read, into a temp
- * file in ~/.ssh, only when it must write). Nothing is written when nothing changes, not even a
- * scratch file, so ~/.ssh keeps its mtime.
+ * Cost: it runs for every user on every run, so it forks little: the block is read by the shell
+ * itself (its first lines; cat only for a long block), one stat for ~/.ssh and the file (none for
+ * a ~/.ssh it has just made), and one read + awk that only compares when nothing changed (a second
+ * read, into a temp file in ~/.ssh, only when it must write). The temp file is made by the shell
+ * (noclobber, a name of its pid), mktemp only when that name is taken. Nothing is written when
+ * nothing changes, not even a scratch file, so ~/.ssh keeps its mtime.
  */
-export const HOME_HELPER = String.raw`umask 077
+export const HOME_HELPER = homeExits(String.raw`umask 077
 home=$1 max=$2 mode=$3 begin=$4 end=$5 merge=$6 me=$7
 staged=""
 # shellcheck disable=SC2317
 cleanup() { [ -z "$staged" ] || rm -f -- "$staged"; }
 trap cleanup EXIT
-out() { printf "%s\n" "$1"; exit 0; }
 cd -- "$home" 2>/dev/null || out home-unreadable
 if [ -L .ssh ]; then out ssh-symlink; fi
 if [ -e .ssh ] && [ ! -d .ssh ]; then out ssh-not-dir; fi
+made=0
 if [ ! -e .ssh ]; then
     [ "$mode" = grant ] || out unchanged
     mkdir -m 700 .ssh 2>/dev/null || out ssh-create-failed
+    made=1
 fi
 cd .ssh 2>/dev/null || out ssh-unreadable
-# The new block (stdin); $(...) drops its final newline, which the merge prints again.
-blk=$(cat) || out write-failed
+# The new block (stdin: lines, each with its newline, as CHECK_AWK wrote them), kept so. The
+# shell reads its first lines itself (a byte a read: cheap for a few lines), cat the rest ($(...)
+# drops the final newline: put back).
+blk="" n=0
+while [ "$n" -lt 8 ] && IFS= read -r l; do
+    blk="$blk$l
+"
+    n=$((n + 1))
+done
+if [ "$n" = 8 ]; then
+    r=$(cat) || out write-failed
+    [ -z "$r" ] || blk="$blk$r
+"
+fi
 had=0
 set -- .
 if [ -L authorized_keys ]; then had=link; elif [ -e authorized_keys ]; then had=1; set -- . authorized_keys; fi
-# One stat: links owner size mode of ~/.ssh, then of authorized_keys (lstat: a link is not followed)
-st=$(stat -c "%h %u %s %a" -- "$@" 2>/dev/null)
-# shellcheck disable=SC2086
-set -- $st
+if [ "$made" = 1 ] && [ "$had" = 0 ] && [ -O . ]; then
+    # a ~/.ssh made just now (mkdir -m 700, as the user) and still hers: its stat is known
+    set -- 1 "$me" 0 700
+else
+    # One stat: links owner size mode of ~/.ssh, then of authorized_keys (lstat: a link is not followed)
+    st=$(stat -c "%h %u %s %a" -- "$@" 2>/dev/null)
+    # shellcheck disable=SC2086
+    set -- $st
+fi
 [ "$#" -ge 4 ] || out ssh-unreadable
 [ "$2" = "$me" ] || out ssh-not-owned
 sshmode=$4
@@ -157,9 +220,16 @@ if [ "$had" = 1 ]; then verdict=$(merge 1) || out ak-unreadable; elif [ -n "$blk
 case $verdict in
     same) ;;
     differs)
-        staged=$(mktemp .pka-authorized_keys.XXXXXX) || out write-failed
-        rc=0
-        if [ "$had" = 1 ]; then merge 0 >"$staged" || rc=$?; else printf "%s\n" "$blk" >"$staged" || rc=1; fi
+        # The temp file: a name of this pid, made by the shell (noclobber: O_EXCL); one from mktemp only
+        # when that name is taken (left by a killed run, or planted).
+        rc=0 staged=.pka-authorized_keys.$$ c=-C
+        if [ -e "$staged" ] || [ -L "$staged" ]; then
+            staged=$(mktemp .pka-authorized_keys.XXXXXX) || { staged=""; out write-failed; }
+            c=+C
+        fi
+        set "$c"
+        if [ "$had" = 1 ]; then merge 0 >"$staged" || rc=$?; else printf "%s" "$blk" >"$staged" || rc=1; fi
+        set +C
         if [ "$rc" = 3 ]; then out ak-unreadable; fi
         [ "$rc" = 0 ] || out write-failed
         # -T: a directory swapped in is an error, not a place to move the file into
@@ -170,14 +240,14 @@ case $verdict in
     *) out ak-unreadable ;;
 esac
 if [ "$sshmode" != 700 ]; then chmod 700 . || out write-failed; changed=1; fi
-# a file written here is 600 already (mktemp); one kept as it was may not be
+# a file written here is 600 already (umask 077 or mktemp); one kept as it was may not be
 if [ "$had" = 1 ] && [ "$wrote" = 0 ] && [ "$akmode" != 600 ]; then
     chmod 600 authorized_keys || out write-failed
     changed=1
 fi
 if [ "$changed" = 1 ]; then out changed; fi
 out unchanged
-`;
+`);
 
 /**
  * Replaces the managed block of the file it reads with the block in ENVIRON["PKA_BLOCK"] (or
@@ -187,7 +257,7 @@ out unchanged
  */
 export const MERGE_AWK = String.raw`
 function put(l){n++;if(check)nw[n]=l;else print l}
-function emit(k,m,i){if(!done&&ENVIRON["PKA_BLOCK"]!=""){m=split(ENVIRON["PKA_BLOCK"],k,"\n");for(i=1;i<=m;i++)put(k[i])};done=1}
+function emit(k,m,i){if(!done&&ENVIRON["PKA_BLOCK"]!=""){m=split(ENVIRON["PKA_BLOCK"],k,"\n");if(k[m]=="")m--;for(i=1;i<=m;i++)put(k[i])};done=1}
 {got+=length($0)+1;if(check)old[NR]=$0}
 $0==b{emit();inb=1;next}
 $0==e{inb=0;next}
@@ -235,8 +305,10 @@ close(p);print hash,ns+0;print all}
  * not a plain non-reserved name is dropped, as before), WORK/plan, WORK/passwd (getent for the
  * spec's users) and WORK/stat (the state files and our drop-ins), and writes the sets to record,
  * WORK/todo and WORK/revoke. DIRTY: a set differs from its file or the file is not as this script
- * writes it (sorted, unique, every line kept, newline-terminated); clean sets are not rewritten.
- * SUDO_OK: the drop-in is installed, byte for byte, mode 440, root:root, not a link.
+ * writes it (sorted, unique, every line kept, newline-terminated); clean sets are not rewritten,
+ * and an empty set without a file needs none. SUDO_OK: the drop-in is installed, byte for byte,
+ * mode 440, root:root, not a link. EXISTS: getent knew the account (one that does not exist is
+ * not looked up again before useradd). Prints "UID_MIN DIRTY_R DIRTY_M".
  */
 export const STATE_AWK = String.raw`
 function reg(p){return p in ty&&ty[p]~/^regular (empty )?file$/}
@@ -255,7 +327,7 @@ while((getline l<(work "/stat"))>0){split(l,f,"|");p=f[5];ty[p]=f[1];md[p]=f[2];
 ms=load("managed-users",mg);rs=load("revoked-users",rv)
 while((getline l<(work "/passwd"))>0){split(l,f,":");ex[f[1]]=1}
 while((getline l<(work "/plan"))>0){split(l,f," ");n++;pn[n]=f[1];ps[n]=f[2];pa[n]=f[3];pl[f[1]]=1}
-rd=rs!=2;mdy=ms!=2
+rd=rs==1;mdy=ms==1
 # dropped: ours and no longer in the spec
 for(u in mg)if(!(u in pl)){dr[u]=1;mdy=1;if(!(u in rv))rd=1}
 o=work "/revoked-users";printf "">o;for(u in rv)print u>o;for(u in dr)if(!(u in rv))print u>o;close(o)
@@ -264,7 +336,7 @@ o=work "/revoke";printf "">o;for(u in rv)if(!(u in pl))print u,(u in dr)?1:0>o;f
 o=work "/managed-users";printf "">o;for(u in mg)if(!(u in dr))print u>o
 for(i=1;i<=n;i++)if(!(pn[i] in ex)&&!(pn[i] in mg)){print pn[i]>o;mdy=1};close(o)
 o=work "/todo";printf "">o
-for(i=1;i<=n;i++){u=pn[i];print u,ps[i],pa[i]=="adopt"?"adopt":"-",(u in mg)||(u in rv)?1:0,(u in rv)?1:0,ps[i]=="nopasswd"&&sok(u)?1:0>o}
+for(i=1;i<=n;i++){u=pn[i];print u,ps[i],pa[i]=="adopt"?"adopt":"-",(u in mg)||(u in rv)?1:0,(u in rv)?1:0,ps[i]=="nopasswd"&&sok(u)?1:0,(u in ex)?1:0>o}
 close(o);print um,rd,mdy}
 `;
 
@@ -299,7 +371,7 @@ USER_RE=${sq(USER_LINE_ERE)}
 # KEY_LINE_ERE with from= and command= unbounded; CHECK_AWK checks their bounds
 ${keyLineShell()}
 RESERVED_RE=${sq(RESERVED_ERE)}
-HOSTKEY_RE=${sq(HOST_KEY_ERE)}
+HOSTKEY_RE=${sq(HOST_KEY_AWK_ERE)}
 MAX_B64=65536
 MAX_REPORTED=${MAX_REPORTED_USERS}
 WORK=''
@@ -341,10 +413,11 @@ report() {
 
 # ---- 0. host keys, first: known_hosts pinning must survive SSM's 24,000-character stdout cut,
 # and they are public, so every run prints them, whether it then succeeds or fails.
-# The first line of each, cut at single spaces to "type key" (as cut -d' ' -f1,2), by one awk; one grep checks them all.
+# The first line of each, cut at single spaces to "type key" (as cut -d' ' -f1,2) and checked against the
+# host key grammar (HOST_KEY_ERE, its {0,2} written =?=?), by one awk.
 set --
 for f in /etc/ssh/ssh_host_*_key.pub; do [ ! -f "$f" ] || set -- "$@" "$f"; done
-[ "$#" = 0 ] || awk -F '[ ]' 'FNR == 1 { print "PKA-HOSTKEY " (NF > 1 ? $1 " " $2 : $0) }' "$@" 2>/dev/null | grep -Ex "PKA-HOSTKEY $HOSTKEY_RE" || true
+[ "$#" = 0 ] || awk -F '[ ]' -v re="^PKA-HOSTKEY ($HOSTKEY_RE)\$" 'FNR == 1 { l = "PKA-HOSTKEY " (NF > 1 ? $1 " " $2 : $0); if (l ~ re) print l }' "$@" 2>/dev/null || true
 
 # ---- 1. parameters (agent environment) --------------------------------------------------
 # Read as variables (no printenv fork); only an empty value needs printenv to tell "unset" (9, 10)
@@ -392,7 +465,10 @@ fi
 # grammar (grep -E, whose intervals not every awk has), and one awk for the rest.
 WORK=$(mktemp -d) || fail 18 'cannot create a temporary directory'
 spec="$WORK/spec"
-printf '%s' "$spec_b64" | base64 -d >"$spec" 2>/dev/null || fail 11 'AccessSpec is not valid base64'
+# A here-document, not printf | base64: dash writes one of up to 4 KB itself, without a fork.
+base64 -d >"$spec" 2>/dev/null <<EOF || fail 11 'AccessSpec is not valid base64'
+$spec_b64
+EOF
 read -r got _ <<EOF
 $(sha256sum <"$spec")
 EOF
@@ -488,8 +564,9 @@ fi
 # again. Anything else on the host is not ours: never taken over without 'adopt', never unlocked.
 # Read under the lock, in one pass: one getent for every user of the spec, one stat for the state
 # files and our drop-ins, and STATE_AWK, which writes WORK/managed-users and WORK/revoked-users
-# (the sets to record), WORK/todo ("NAME SUDO ADOPT OWNED REVOKED SUDO_OK" per user, spec order)
-# and WORK/revoke ("NAME DROPPED" per account to revoke), and prints "UID_MIN DIRTY_R DIRTY_M".
+# (the sets to record), WORK/todo ("NAME SUDO ADOPT OWNED REVOKED SUDO_OK EXISTS" per user, spec
+# order) and WORK/revoke ("NAME DROPPED" per account to revoke), and prints "UID_MIN DIRTY_R
+# DIRTY_M".
 : >"$WORK/passwd"
 if [ -n "$names" ]; then
     set -f
@@ -507,21 +584,26 @@ $ours
 EOF
 case $uid_min in '' | *[!0-9]*) uid_min=1000 ;; esac
 
-# install_root SRC MODE DIR NAME cat|sort: DIR/NAME becomes a root-owned copy of SRC (sorted) with MODE, staged in a
+# put_root DIR NAME UMASK CMD...: DIR/NAME becomes a root-owned file of what CMD prints, staged in a
 # temp file in DIR and renamed into place: a reader sees the old file or the new one, never half.
-# The temp name starts with a dot, which also keeps sudo from reading a staged sudoers drop-in.
 # DIR is always root's own (/etc/sudoers.d, the state directory): never a path a user can change.
-install_root() {
-    staged=$(mktemp "$3/.pka-XXXXXX") || fail 18 "cannot write in $3"
-    # mktemp makes the file 0600: chmod only for another mode
-    # $5 is cat or sort: "cat -u" copies (-u: unbuffered), "sort -u" sorts and drops duplicates
-    if "$5" -u "$1" >"$staged" && { [ "$2" = 0600 ] || chmod "$2" "$staged"; } && mv -f -- "$staged" "$3/$4"; then
+# The shell writes the temp file itself (no mktemp): DIR/.pka-NAME, which no other run can be
+# using (this runs under the lock; one a killed run left is overwritten), a new file getting the
+# mode UMASK leaves (0666 minus UMASK). The dot also keeps sudo from reading a staged drop-in.
+put_root() {
+    pr_d=$1 pr_f=$2 pr_t="$1/.pka-$2"
+    umask "$3"
+    shift 3
+    if "$@" >"$pr_t" && umask 077 && mv -f -- "$pr_t" "$pr_d/$pr_f"; then
         CHANGES=$((CHANGES + 1))
         return 0
     fi
-    rm -f -- "$staged"
-    fail 18 "cannot write $3/$4"
+    umask 077
+    rm -f -- "$pr_t"
+    fail 18 "cannot write $pr_d/$pr_f"
 }
+# sudo_text NAME: the drop-in for NAME, the only text this script writes into /etc/sudoers.d
+sudo_text() { printf '%s\n%s%s\n' "$SUDO_HEAD" "$1" "$SUDO_RULE"; }
 
 # dirty NAME [0|1]: whether WORK/NAME differs from STATE_DIR/NAME (STATE_AWK's verdict, then
 # kept by state_add, state_del and save_state); sets or tells (exit status)
@@ -531,7 +613,7 @@ dirty() {
 # save_state NAME: STATE_DIR/NAME becomes WORK/NAME (sorted) when it differs, so no comparison is needed
 save_state() {
     dirty "$1" || return 0
-    install_root "$WORK/$1" 0600 "$STATE_DIR" "$1" sort
+    put_root "$STATE_DIR" "$1" 077 sort -u "$WORK/$1"
     dirty "$1" 0
 }
 # state_del NAME USER, state_add NAME USER (the set is recorded again at the end)
@@ -545,10 +627,10 @@ state_add() {
     dirty "$1" 1
 }
 
-# inspect NAME: sets exists uid gid home
+# inspect NAME: sets exists uid gid home (home_owner: not known)
 inspect() {
     ent=$(getent passwd "$1" || true)
-    exists=0 uid='' gid='' home=''
+    exists=0 uid='' gid='' home='' home_owner=''
     [ -n "$ent" ] || return 0
     exists=1
     # one read instead of a cut per field: this runs for every user on every run
@@ -592,21 +674,22 @@ as_user() {
 
 # home_reason WORD: the helper's refusal in words (anything else it printed is not trusted)
 home_reason() {
+    hs="$home/.ssh" ha="$home/.ssh/authorized_keys"
     case $1 in
-        home-unreadable) echo 'cannot enter its home directory' ;;
-        ssh-symlink) echo "$home/.ssh is a symlink; replace it with a directory" ;;
-        ssh-not-dir) echo "$home/.ssh is not a directory" ;;
-        ssh-create-failed) echo 'cannot create ~/.ssh' ;;
-        ssh-not-owned) echo "$home/.ssh is not owned by the user; chown it to the user" ;;
-        ssh-unreadable) echo 'cannot enter ~/.ssh' ;;
-        ak-symlink) echo "$home/.ssh/authorized_keys is a symlink; replace it with a file" ;;
-        ak-not-file) echo "$home/.ssh/authorized_keys is not a regular file (a directory or FIFO?)" ;;
-        ak-not-owned) echo "$home/.ssh/authorized_keys is not owned by the user; chown it to the user" ;;
-        ak-hard-links) echo "$home/.ssh/authorized_keys has more than one hard link" ;;
-        ak-too-large) echo "$home/.ssh/authorized_keys is larger than $MAX_AK bytes" ;;
-        ak-unreadable) echo 'cannot read ~/.ssh/authorized_keys' ;;
-        write-failed) echo 'writing ~/.ssh/authorized_keys failed (disk full or quota?)' ;;
-        *) echo "updating $home/.ssh did not finish within $HOME_TIMEOUT s" ;;
+        ${homeCode("home-unreadable")}) echo 'cannot enter its home directory' ;;
+        ${homeCode("ssh-symlink")}) echo "$hs is a symlink; replace it with a directory" ;;
+        ${homeCode("ssh-not-dir")}) echo "$hs is not a directory" ;;
+        ${homeCode("ssh-create-failed")}) echo 'cannot create ~/.ssh' ;;
+        ${homeCode("ssh-not-owned")}) echo "$hs is not owned by the user; chown it to the user" ;;
+        ${homeCode("ssh-unreadable")}) echo 'cannot enter ~/.ssh' ;;
+        ${homeCode("ak-symlink")}) echo "$ha is a symlink; replace it with a file" ;;
+        ${homeCode("ak-not-file")}) echo "$ha is not a regular file (a directory or FIFO?)" ;;
+        ${homeCode("ak-not-owned")}) echo "$ha is not owned by the user; chown it to the user" ;;
+        ${homeCode("ak-hard-links")}) echo "$ha has more than one hard link" ;;
+        ${homeCode("ak-too-large")}) echo "$ha is larger than $MAX_AK bytes" ;;
+        ${homeCode("ak-unreadable")}) echo 'cannot read ~/.ssh/authorized_keys' ;;
+        ${homeCode("write-failed")}) echo 'writing ~/.ssh/authorized_keys failed (disk full or quota?)' ;;
+        *) echo "updating $hs did not finish within $HOME_TIMEOUT s" ;;
     esac
 }
 
@@ -624,23 +707,23 @@ home_ok() {
     if [ -z "$home_problem" ]; then
         if [ -L "$home" ] || [ ! -d "$home" ]; then
             home_problem="home $home is missing or not a directory"
-        elif [ "$(stat -c %u -- "$home")" != "$uid" ]; then
+        elif [ "$home_owner" != "$uid" ] && [ "$(stat -c %u -- "$home")" != "$uid" ]; then
             home_problem="home $home is not owned by $1"
         fi
     fi
     [ -z "$home_problem" ]
 }
 
-# keys NAME MODE BLOCKFILE: the helper, as the user; prints nothing, sets home_word
+# keys NAME MODE BLOCKFILE: the helper, as the user; prints nothing, sets home_word from its exit
+# status (nothing it could print is read)
 keys() {
-    home_word=''
+    rc=0
     as_user "$1" "$uid" "$gid" sh -c "$HOME_HELPER" pka-home "$home" "$MAX_AK" "$2" "$BEGIN_MARK" "$END_MARK" "$MERGE_AWK" "$uid" \
-        <"$3" >"$WORK/home.$1" 2>/dev/null || true
-    # at most 64 bytes of whatever it printed: one word is expected
-    home_word=$(head -c 64 <"$WORK/home.$1" 2>/dev/null) || true
-    case $home_word in
-        changed) CHANGES=$((CHANGES + 1)) ;;
-        unchanged) ;;
+        <"$3" >/dev/null 2>&1 || rc=$?
+    home_word=$rc
+    case $rc in
+        ${homeCode("changed")}) CHANGES=$((CHANGES + 1)) ;;
+        ${homeCode("unchanged")}) ;;
         *) return 1 ;;
     esac
     return 0
@@ -648,11 +731,13 @@ keys() {
 
 # Every drop-in is staged and checked with visudo before anything changes; one that is installed
 # already, byte for byte with mode 440 root:root (SUDO_OK from STATE_AWK), needs neither.
-while read -r name sudo _ _ _ sudo_ok; do
+# (umask 337: the shell makes the file 0440, as it is installed; install writes the same text.)
+while read -r name sudo _ _ _ sudo_ok _; do
     if [ "$sudo" = nopasswd ] && [ "$sudo_ok" != 1 ]; then
         d="$WORK/sudo.$name"
-        printf '%s\n%s%s\n' "$SUDO_HEAD" "$name" "$SUDO_RULE" >"$d"
-        chmod 0440 "$d"
+        umask 337
+        sudo_text "$name" >"$d"
+        umask 077
         if ! visudo -cf "$d" >"$WORK/visudo.out" 2>&1; then
             fail 17 "the sudoers drop-in for $name does not pass visudo -cf; nothing was changed"
         fi
@@ -665,8 +750,9 @@ sudoers() {
     target="$SUDOERS_D/90-pka-$1"
     if [ "$2" = nopasswd ]; then
         if [ "$3" = 1 ]; then return 0; fi
-        # sudo skips names that contain a dot, so the staged file is inert until the rename.
-        install_root "$WORK/sudo.$1" 0440 "$SUDOERS_D" "90-pka-$1" cat
+        # The text visudo checked (sudo_text, in WORK/sudo.NAME), 0440 by umask. sudo skips names
+        # that contain a dot, so the staged file is inert until the rename.
+        put_root "$SUDOERS_D" "90-pka-$1" 337 sudo_text "$1"
     elif [ -e "$target" ] || [ -L "$target" ]; then
         rm -f -- "$target" || fail 18 "cannot remove $target"
         CHANGES=$((CHANGES + 1))
@@ -683,9 +769,10 @@ save_state managed-users
 if [ -x /bin/bash ]; then LOGIN_SHELL=/bin/bash; else LOGIN_SHELL=/bin/sh; fi
 
 users_n=0
-while read -r name sudo adopt owned revoked sudo_ok; do
+while read -r name sudo adopt owned revoked sudo_ok exists; do
     users_n=$((users_n + 1))
-    inspect "$name"
+    # one that step 6 did not find is not looked up again
+    [ "$exists" = 0 ] || inspect "$name"
     what=unchanged
     if [ "$exists" = 0 ]; then
         if getent group "$name" >/dev/null; then
@@ -701,6 +788,9 @@ while read -r name sudo adopt owned revoked sudo_ok; do
         CHANGES=$((CHANGES + 1))
         what=created
         inspect "$name"
+        # A useradd that said nothing made the home itself (it warns about one that was there
+        # already, which it leaves as it is): the account's own, no stat needed.
+        if [ ! -s "$WORK/useradd.out" ]; then home_owner=$uid; fi
     fi
     case $uid$gid in '' | *[!0-9]*) conflict "$name" 'has a malformed passwd entry'; continue ;; esac
     if [ "$uid" -lt "$uid_min" ]; then
