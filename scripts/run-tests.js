@@ -60,7 +60,7 @@ if (!statsOut && files.length === 0 && !grep && jobs > 1) {
 
 /** Seconds each heavy file took in a full run (2 cores); the rest count as 5. Only the balance depends on them. */
 function cost(file) {
-    const known = { "local-fleet": 145, "deploy-errors": 60, "aws-models": 33, fleet: 29, stack: 23, "script-hosts": 21, "script-attacks": 18, "tarball-install": 17, document: 14, keys: 13, "policy-example-stack": 13, keyPairProvider: 11, "multi-fleet": 10 };
+    const known = { "local-fleet": 45, "local-fleet-stacks": 40, "local-fleet-lifecycle": 35, "local-fleet-cli": 40, "deploy-errors": 60, "aws-models": 33, fleet: 29, stack: 23, "script-hosts": 21, "script-attacks": 18, "tarball-install": 17, document: 14, keys: 13, "policy-example-stack": 13, keyPairProvider: 11, "multi-fleet": 10 };
     return known[path.basename(file, ".test.ts")] ?? 5;
 }
 
@@ -135,6 +135,13 @@ const runner = mocha.run((failures) => {
     if (statsOut) fs.writeFileSync(statsOut, JSON.stringify({ passed, failed: failed + (failures > failed ? failures - failed : 0), skipped }));
     // A run that executed no test is a failure: it proves nothing.
     process.exitCode = failures > 0 || failed > 0 || passed === 0 ? 1 : 0;
+    // A timer or a child a test left open must not hold the run (and CI) for minutes after it ended:
+    // the results are in; name what is still open, then exit.
+    setTimeout(() => {
+        const open = (process.getActiveResourcesInfo?.() ?? []).filter((r) => r !== "TTYWrap");
+        console.log(`(still open 5 s after the last test: ${open.join(", ") || "nothing named"}; exiting)`);
+        process.exit();
+    }, 5000).unref();
 });
 runner.on("test", scaleRunnable);
 runner.on("hook", scaleRunnable);
