@@ -35,8 +35,8 @@ import { canonicalAccessSpecJson } from "../core/accessSpec";
 import { splitAccessSpec } from "../core/accessStore";
 import { renderDocument } from "../core/document";
 import { mulberry32 } from "./burst";
-import { addProvisionerRules, localProvisionerConfig, LocalProvisionerConfig, percentile } from "../local/fleet";
-import { EventSourceMapping, LocalEventBus, LocalQueue, SqsEvent } from "../local/eventBus";
+import { addProvisionerRules, localProvisionerConfig, LocalProvisionerConfig, percentile, provisionerMappings, provisionerQueues } from "../local/fleet";
+import { LocalEventBus, SqsEvent } from "../local/eventBus";
 import { inProcessRequestHandler } from "../local/fakeAws";
 import { LocalSsmEndpoint, SsmDocument } from "../local/ssmEndpoint";
 
@@ -58,8 +58,10 @@ export interface TimingOptions {
     /** Give up after this much virtual time (ms). Default 3 h. */
     horizonMs?: number;
     seed?: number;
-    /** Leave PKA_QUEUE_URL unset: a record whose agent is not online is failed and redelivered after the visibility timeout. */
+    /** Leave PKA_WAIT_QUEUE_URL and PKA_QUEUE_URL unset: a record whose agent is not online is failed and redelivered after the visibility timeout. */
     withoutWaitMessages?: boolean;
+    /** Wait messages on the standard queue (PKA_QUEUE_URL, per-message delays), as before the wait queue: no single aggregator. */
+    standardWaitMessages?: boolean;
 }
 
 export interface TimingResult {
@@ -71,6 +73,8 @@ export interface TimingResult {
     lost: number;
     launchToAccess: Stats;
     onlineToAccess: Stats;
+    /** Agent online until the document starts on the host (the look, any hold, SendCommand and the agent's pickup). */
+    onlineToRun: Stats;
     /** Launch until the host's keys are pinned in Parameter Store (what StrictHostKeyChecking logins need). */
     launchToPinned: Stats;
     pinned: number;
@@ -171,10 +175,9 @@ export async function simulateLaunch(o: TimingOptions): Promise<TimingResult> {
         const spec = validateAccessSpec({ users: [{ name: "svc_user", sudo: "nopasswd", keys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHqVYzTm6vTuoU0c7YbM6yZCg6rJ8q0kYt3DNt2mO8Yw svc_user@pka-timing"] }] });
         const accessPath = "/pka/timing/access";
         for (const p of splitAccessSpec(canonicalAccessSpecJson(spec), accessPath)) endpoint.putParameterDirect(p.name, p.value);
-        const dlq = new LocalQueue({ name: "timing-provisioner-dlq" });
-        const queue = new LocalQueue({ name: "timing-provisioner", visibilityTimeoutMs: cfg.visibilityTimeoutMs, maxReceiveCount: cfg.maxReceiveCount, deadLetterQueue: dlq });
-        endpoint.addQueue(dlq);
-        endpoint.addQueue(queue);
+        const queues = provisionerQueues("timing-provisioner", cfg);
+        const { dlq, queue } = queues;
+        for (const q of Object.values(queues)) endpoint.addQueue(q);
         addProvisionerRules(bus, queue, documentName, "timing");
 
         const requestHandler = inProcessRequestHandler(endpoint.handlerTable());
@@ -190,7 +193,7 @@ export async function simulateLaunch(o: TimingOptions): Promise<TimingResult> {
             PKA_KNOWN_HOSTS_PATH: "/pka/timing/known_hosts",
             PKA_DEAD_LETTER_QUEUE_URL: dlq.url,
             PKA_MAX_ATTEMPTS: String(cfg.maxAttempts),
-            ...(o.withoutWaitMessages ? {} : { PKA_QUEUE_URL: queue.url }),
+            ...(o.withoutWaitMessages ? {} : o.standardWaitMessages ? { PKA_QUEUE_URL: queue.url } : { PKA_WAIT_QUEUE_URL: queues.waitQueue.url }),
             PKA_AGENT_WAIT_SECONDS: String(cfg.agentWaitSeconds),
             AWS_REGION: "us-east-1",
         };
@@ -200,6 +203,8 @@ export async function simulateLaunch(o: TimingOptions): Promise<TimingResult> {
         const count = (level: string) => (m: string, x?: Record<string, unknown>) => {
             const k = `${level} ${m}${x && typeof x.why === "string" ? `: ${x.why}` : ""}`;
             logCounts[k] = (logCounts[k] ?? 0) + 1;
+            // The batches' own counters, summed (held, waiting, notReady, ...).
+            if (m === "batch done" && x) for (const [f, v] of Object.entries(x)) if (typeof v === "number" && v > 0) logCounts[`batch ${f}`] = (logCounts[`batch ${f}`] ?? 0) + v;
         };
         const quiet = { debug() {}, info: count("info"), warn: count("warn"), error: count("error") };
         const handler = mod.createHandler({ ssm, sqs, ec2: async () => ec2, env, log: quiet, random: rnd, sleep: (ms: number) => new Promise((r) => setTimeout(r, ms)) });
@@ -207,6 +212,10 @@ export async function simulateLaunch(o: TimingOptions): Promise<TimingResult> {
         // The function's deadline, as Lambda enforces it: past it the batch fails (its records come back after the visibility timeout).
         const invoke = (event: SqsEvent): Promise<unknown> => {
             invocations++;
+            const from = event.Records[0]?.eventSourceARN.split(":").pop() ?? "?";
+            logCounts[`invocations from ${from}`] = (logCounts[`invocations from ${from}`] ?? 0) + 1;
+            logCounts[`records from ${from}`] = (logCounts[`records from ${from}`] ?? 0) + event.Records.length;
+            if (process.env.PKA_TIMING_DEBUG) logCounts[`t${String(Math.floor((Date.now() - t0) / 10000) * 10).padStart(4, "0")} ${from}`] = (logCounts[`t${String(Math.floor((Date.now() - t0) / 10000) * 10).padStart(4, "0")} ${from}`] ?? 0) + 1;
             const deadline = Date.now() + cfg.functionTimeoutMs;
             let timer: ReturnType<typeof setTimeout> | undefined;
             const timeout = new Promise((_, reject) => {
@@ -214,7 +223,7 @@ export async function simulateLaunch(o: TimingOptions): Promise<TimingResult> {
             });
             return Promise.race([handler(event, { getRemainingTimeInMillis: () => deadline - Date.now() }), timeout]).finally(() => clearTimeout(timer));
         };
-        const mapping = new EventSourceMapping({ queue, invoke, batchSize: cfg.batchSize, maximumBatchingWindowMs: cfg.batchingWindowMs, maxConcurrency: cfg.lambdaConcurrency });
+        const mappings = provisionerMappings(queues, invoke, cfg);
 
         // The fleet.
         const launchedAt = new Map<string, number>();
@@ -233,11 +242,13 @@ export async function simulateLaunch(o: TimingOptions): Promise<TimingResult> {
             ids.push(inst.instanceId);
         }
         endpoint.on("agentOnline", (inst: { instanceId: string }) => onlineAt.set(inst.instanceId, Date.now()));
+        const runAt = new Map<string, number>();
         endpoint.on("invocation", (inv: { instanceId: string; status: string }) => {
+            if (inv.status === "InProgress" && !runAt.has(inv.instanceId)) runAt.set(inv.instanceId, Date.now());
             if (inv.status === "Success" && !accessAt.has(inv.instanceId)) accessAt.set(inv.instanceId, Date.now());
         });
         const t0 = Date.now();
-        mapping.start();
+        for (const m of mappings) m.start();
         ids.forEach((id, i) => {
             const at = Math.floor(rnd() * launchWindow);
             // Never: 20 days (under Node's 2^31-1 ms timer limit, past any horizon).
@@ -289,7 +300,7 @@ export async function simulateLaunch(o: TimingOptions): Promise<TimingResult> {
             }
         }
         const endedAt = allAccessAt ?? Date.now();
-        const stopping = mapping.stop();
+        const stopping = Promise.all(mappings.map((m) => m.stop()));
         for (let i = 0; i < 700; i++) await clock.tickAsync(1000);
         await stopping;
         await endpoint.stop();
@@ -312,6 +323,7 @@ export async function simulateLaunch(o: TimingOptions): Promise<TimingResult> {
             lost: ids.filter((id) => !accessAt.has(id) && !dl.has(id)).length,
             launchToAccess: stats(ids.filter((id) => accessAt.has(id)).map((id) => accessAt.get(id)! - launchedAt.get(id)!)),
             onlineToAccess: stats(ids.filter((id) => accessAt.has(id) && onlineAt.has(id)).map((id) => accessAt.get(id)! - onlineAt.get(id)!)),
+            onlineToRun: stats(ids.filter((id) => runAt.has(id) && onlineAt.has(id)).map((id) => runAt.get(id)! - onlineAt.get(id)!)),
             launchToPinned: stats(ids.filter((id) => pinnedAt.has(id)).map((id) => pinnedAt.get(id)! - launchedAt.get(id)!)),
             pinned: pinnedAt.size,
             launchToDeadLetter: stats([...deadLetteredAt].map(([id, at]) => at - launchedAt.get(id)!)),
@@ -323,7 +335,7 @@ export async function simulateLaunch(o: TimingOptions): Promise<TimingResult> {
             resultCallsPerInstance: provisioned ? resultCalls / provisioned : 0,
             resultAcceptedPerInstance: provisioned ? resultAccepted / provisioned : 0,
             lambdaInvocations: invocations,
-            sqsReceives: queue.stats.received,
+            sqsReceives: queue.stats.received + queues.waitQueue.stats.received,
             virtualMs: endedAt - t0,
             wallMs: Math.round(performance.now() - wallStart),
             log: logCounts,

@@ -5,7 +5,7 @@ import { isParameterPath, parameterPathsOverlap } from "../core/accessStore";
 import { ALL_TRIGGERS, driftPushInput, offboardInvocationInput, Trigger, provisionerRules, pushEvent } from "../core/events";
 import { checkKeyRules, KeyRules } from "../core/keys";
 import { provisionerCodePath } from "../core/lambdaBundle";
-import { PROVISIONER_DEFAULTS, queueVisibilitySeconds } from "../core/provisionerDefaults";
+import { FIFO_BATCH_MAX, PROVISIONER_DEFAULTS, queueVisibilitySeconds } from "../core/provisionerDefaults";
 import { defaultNodeRuntime, RUNTIME_CALENDAR, runtimeDeprecation } from "../core/runtimes";
 
 /** What provisions an instance (PkaFleet's and the Provisioner's `triggers`), from core/events.ts. */
@@ -103,8 +103,8 @@ export interface ProvisionerArgs {
     readonly maxAttempts?: number;
     /**
      * Seconds an instance's SSM Agent may take to come online after its first event (60-43200). Until then
-     * the Lambda looks again through delayed wait messages on its own queue (every 5 s for the first 3
-     * minutes, then less often); past it the instance is dead-lettered as `agent-not-online`. Default `3600`.
+     * the Lambda looks again through its wait queue (a FIFO queue: every 5 s for the first 3 minutes, then
+     * less often); past it the instance is dead-lettered as `agent-not-online`. Default `3600`.
      */
     readonly agentWaitSeconds?: number;
     /** Maximum concurrent Lambda invocations from the queue (2-1000): bounds the SendCommand burst. Default `5`. */
@@ -160,6 +160,9 @@ export interface ProvisionerArgs {
 export const PROVISIONER_AUTONAMES: readonly { readonly suffix: string; readonly what: string; readonly max: number }[] = Object.freeze([
     { suffix: "queue", what: "SQS queue", max: 80 },
     { suffix: "dlq", what: "SQS queue", max: 80 },
+    // FIFO queues: the provider appends ".fifo" to the auto-name, and AWS counts it in the 80.
+    { suffix: "wait", what: "SQS FIFO queue", max: 75 },
+    { suffix: "wait-dlq", what: "SQS FIFO queue", max: 75 },
     { suffix: "running", what: "EventBridge rule", max: 64 },
     { suffix: "association", what: "EventBridge rule", max: 64 },
     { suffix: "results", what: "EventBridge rule", max: 64 },
@@ -170,6 +173,7 @@ export const PROVISIONER_AUTONAMES: readonly { readonly suffix: string; readonly
     { suffix: "logs", what: "CloudWatch log group", max: 512 },
     { suffix: "fn", what: "Lambda function", max: 64 },
     { suffix: "dlq-alarm", what: "CloudWatch alarm", max: 255 },
+    { suffix: "wait-dlq-alarm", what: "CloudWatch alarm", max: 255 },
 ]);
 /** Characters Pulumi's auto-naming adds to a resource name: `-` and 7 random hex digits. */
 export const AUTONAME_SUFFIX_LENGTH = 8;
@@ -307,6 +311,8 @@ export interface ProvisionerPolicyInput {
     logGroupArn: string;
     queueArn: string;
     dlqArn: string;
+    /** The wait queue (FIFO): the Lambda consumes it and writes its wait messages there. */
+    waitQueueArn: string;
     /** The deployed marker parameter (revokeOnDestroy), which the offboarding reads; undefined: no offboarding. */
     deployedMarker?: string;
 }
@@ -339,10 +345,10 @@ export function buildProvisionerPolicy(i: ProvisionerPolicyInput): { Version: st
                 Action: ["ssm:DescribeInstanceInformation", "ssm:GetCommandInvocation", "ssm:ListCommandInvocations", "ec2:DescribeInstances"],
                 Resource: "*",
             },
-            { Sid: "ConsumeQueue", Effect: "Allow", Action: ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"], Resource: i.queueArn },
+            { Sid: "ConsumeQueue", Effect: "Allow", Action: ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"], Resource: [i.queueArn, i.waitQueueArn] },
             { Sid: "DeadLetter", Effect: "Allow", Action: "sqs:SendMessage", Resource: i.dlqArn },
-            // Instances whose agent is not online yet go back to the queue as one delayed wait message.
-            { Sid: "WaitForAgents", Effect: "Allow", Action: "sqs:SendMessage", Resource: i.queueArn },
+            // Instances whose agent is not online yet go to the wait queue, in one wait message a round.
+            { Sid: "WaitForAgents", Effect: "Allow", Action: "sqs:SendMessage", Resource: i.waitQueueArn },
             // Offboarding on destroy: whether the fleet is still deployed (the marker exists) or destroyed (it is gone).
             ...(i.deployedMarker !== undefined ? [{ Sid: "OffboardMarker", Effect: "Allow", Action: "ssm:GetParameter", Resource: param(i.deployedMarker) }] : []),
         ],
@@ -385,6 +391,17 @@ export function eventBridgeQueuePolicy(queueArn: string, ruleArns: string[], exe
 }
 
 /**
+ * The wait queue's policy: only the Lambda's role may send (an explicit Deny for every other
+ * principal; aws:PrincipalArn is a global condition key). Nothing else ever writes there.
+ */
+export function ownRoleOnlyQueuePolicy(queueArn: string, roleArn: string): string {
+    return JSON.stringify({
+        Version: "2012-10-17",
+        Statement: [{ Sid: "OnlyTheProvisioner", Effect: "Deny", Principal: "*", Action: "sqs:SendMessage", Resource: queueArn, Condition: { ArnNotEquals: { "aws:PrincipalArn": [roleArn] } } }],
+    });
+}
+
+/**
  * The event-driven provisioner: EventBridge rules -> SQS queue (+ DLQ and an alarm) -> the bundled
  * Lambda -> SSM SendCommand on the fleet's tagged instances, with results fed back for retries,
  * dead-lettering and host-key pinning; when `accessSpecHash` changes, a push in the same deploy;
@@ -396,6 +413,9 @@ export class Provisioner extends pulumi.ComponentResource {
     declare public readonly queueArn: pulumi.Output<string>;
     declare public readonly dlqUrl: pulumi.Output<string>;
     declare public readonly dlqArn: pulumi.Output<string>;
+    /** The wait queue (FIFO, one message group): instances whose SSM Agent is not online yet. */
+    declare public readonly waitQueueUrl: pulumi.Output<string>;
+    declare public readonly waitDlqUrl: pulumi.Output<string>;
     declare public readonly functionName: pulumi.Output<string>;
     declare public readonly functionArn: pulumi.Output<string>;
     declare public readonly roleArn: pulumi.Output<string>;
@@ -532,6 +552,24 @@ export class Provisioner extends pulumi.ComponentResource {
             child,
         );
 
+        // The wait queue: FIFO with one message group, so one invocation at a time looks at every instance whose
+        // agent is not online yet and fills each SendCommand (core/provisionerDefaults.ts WAIT_CYCLE_SECONDS).
+        // A FIFO queue's dead-letter queue must be FIFO too.
+        const waitDlq = new aws.sqs.Queue(`${name}-wait-dlq`, { fifoQueue: true, messageRetentionSeconds: 1209600, sqsManagedSseEnabled: true, tags }, child);
+        const waitQueue = new aws.sqs.Queue(
+            `${name}-wait`,
+            {
+                fifoQueue: true,
+                contentBasedDeduplication: false,
+                visibilityTimeoutSeconds: queueVisibilitySeconds(timeout, 0),
+                messageRetentionSeconds: 345600,
+                sqsManagedSseEnabled: true,
+                redrivePolicy: waitDlq.arn.apply((arn) => JSON.stringify({ deadLetterTargetArn: arn, maxReceiveCount })),
+                tags,
+            },
+            child,
+        );
+
         // ---- rules -> queue ----
         // Each pattern depends only on what it uses (a constant stays a plain value).
         const fleet = pulumi.output(args.fleetName ?? args.targetTag.value);
@@ -562,7 +600,8 @@ export class Provisioner extends pulumi.ComponentResource {
             },
             child,
         );
-        const queuePolicy = new aws.sqs.QueuePolicy(`${name}-queue-policy`, { queueUrl: queue.url, policy: pulumi.all([queue.arn, ruleArns, role.arn]).apply(([q, r, roleArn]) => eventBridgeQueuePolicy(q, r, [roleArn])) }, child);
+        const queuePolicy = new aws.sqs.QueuePolicy(`${name}-queue-policy`, { queueUrl: queue.url, policy: pulumi.all([queue.arn, ruleArns]).apply(([q, r]) => eventBridgeQueuePolicy(q, r)) }, child);
+        new aws.sqs.QueuePolicy(`${name}-wait-policy`, { queueUrl: waitQueue.url, policy: pulumi.all([waitQueue.arn, role.arn]).apply(([q, roleArn]) => ownRoleOnlyQueuePolicy(q, roleArn)) }, child);
         // Events EventBridge cannot deliver (after its retries) land in the same DLQ instead of being dropped; the Lambda
         // (its role) sends the reasons of what it gives up on.
         const dlqPolicy = new aws.sqs.QueuePolicy(
@@ -595,8 +634,8 @@ export class Provisioner extends pulumi.ComponentResource {
             {
                 role: role.name,
                 policy: pulumi
-                    .all([where, documentArn, tagKey, tagValue, accessPath, knownHostsPath, logGroup.arn, pulumi.all([queue.arn, dlq.arn])])
-                    .apply(([w, doc, k, v, ap, kh, lg, [q, d]]) =>
+                    .all([where, documentArn, tagKey, tagValue, accessPath, knownHostsPath, logGroup.arn, pulumi.all([queue.arn, dlq.arn, waitQueue.arn])])
+                    .apply(([w, doc, k, v, ap, kh, lg, [q, d, wq]]) =>
                         JSON.stringify(
                             buildProvisionerPolicy({
                                 ...w,
@@ -608,6 +647,7 @@ export class Provisioner extends pulumi.ComponentResource {
                                 logGroupArn: lg,
                                 queueArn: q,
                                 dlqArn: d,
+                                waitQueueArn: wq,
                                 deployedMarker: deployedMarkerName(ap),
                             }),
                         ),
@@ -631,7 +671,7 @@ export class Provisioner extends pulumi.ComponentResource {
             PKA_KNOWN_HOSTS_PATH: knownHostsPath,
             PKA_DEAD_LETTER_QUEUE_URL: dlq.url,
             PKA_MAX_ATTEMPTS: String(maxAttempts),
-            PKA_QUEUE_URL: queue.url,
+            PKA_WAIT_QUEUE_URL: waitQueue.url,
             PKA_AGENT_WAIT_SECONDS: String(agentWaitSeconds),
         };
         if (args.keyRules) variables.PKA_KEY_RULES = JSON.stringify(keyRules);
@@ -666,6 +706,32 @@ export class Provisioner extends pulumi.ComponentResource {
                 scalingConfig: { maximumConcurrency },
             },
             { parent: this, dependsOn: [rolePolicy] },
+        );
+
+        // The wait queue: batches of at most 10 and no batching window (Lambda's SQS parameters for FIFO queues).
+        new aws.lambda.EventSourceMapping(
+            `${name}-wait-mapping`,
+            { eventSourceArn: waitQueue.arn, functionName: fn.arn, batchSize: FIFO_BATCH_MAX, functionResponseTypes: ["ReportBatchItemFailures"] },
+            { parent: this, dependsOn: [rolePolicy] },
+        );
+
+        new aws.cloudwatch.MetricAlarm(
+            `${name}-wait-dlq-alarm`,
+            {
+                alarmDescription: "pka-fleet: wait messages could not be handled (messages in the wait queue's dead-letter queue): instances may be waiting for access",
+                namespace: "AWS/SQS",
+                metricName: "ApproximateNumberOfMessagesVisible",
+                dimensions: { QueueName: waitDlq.name },
+                statistic: "Maximum",
+                period: 300,
+                evaluationPeriods: 1,
+                threshold: 0,
+                comparisonOperator: "GreaterThanThreshold",
+                treatMissingData: "notBreaching",
+                alarmActions: args.alarmActions ?? [],
+                tags,
+            },
+            child,
         );
 
         const alarm = new aws.cloudwatch.MetricAlarm(
@@ -743,6 +809,8 @@ export class Provisioner extends pulumi.ComponentResource {
         this.queueArn = queue.arn;
         this.dlqUrl = dlq.url;
         this.dlqArn = dlq.arn;
+        this.waitQueueUrl = waitQueue.url;
+        this.waitDlqUrl = waitDlq.url;
         this.functionName = fn.name;
         this.functionArn = fn.arn;
         this.roleArn = role.arn;
@@ -754,6 +822,8 @@ export class Provisioner extends pulumi.ComponentResource {
             queueArn: this.queueArn,
             dlqUrl: this.dlqUrl,
             dlqArn: this.dlqArn,
+            waitQueueUrl: this.waitQueueUrl,
+            waitDlqUrl: this.waitDlqUrl,
             functionName: this.functionName,
             functionArn: this.functionArn,
             roleArn: this.roleArn,

@@ -188,10 +188,13 @@ export class PkaMocks implements pulumi.runtime.Mocks {
                 id = name;
                 extra = { name, arn: arn("logs", `log-group:${name}`) };
                 break;
-            case "aws:sqs/queue:Queue":
-                extra = { name, arn: arn("sqs", name), url: `https://sqs.${region}.amazonaws.com/${account}/${name}` };
+            case "aws:sqs/queue:Queue": {
+                // The provider appends .fifo to a FIFO queue's auto-name (AWS requires it).
+                const q = i.fifoQueue && !name.endsWith(".fifo") ? `${name}.fifo` : name;
+                extra = { name: q, arn: arn("sqs", q), url: `https://sqs.${region}.amazonaws.com/${account}/${q}` };
                 id = extra.url as string;
                 break;
+            }
             case "aws:sqs/queuePolicy:QueuePolicy":
                 id = typeof i.queueUrl === "string" ? i.queueUrl : id;
                 break;

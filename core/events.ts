@@ -170,6 +170,17 @@ export interface WaitEntry {
     instanceId: string;
     /** Epoch ms: when the instance's first event reached the queue. */
     since: number;
+    /** Epoch ms before which the instance is not looked at again (an agent long in coming is looked at less often). */
+    next?: number;
+    /** Epoch ms since which its agent is known online: held for a fuller SendCommand (the wait queue's aggregator). */
+    held?: number;
+}
+
+/** A wait entry as a wait message carries it: `[id, since]`, `[id, since, next]` or `[id, since, next or 0, held]`. */
+function waitEntryTuple(e: WaitEntry): (string | number)[] {
+    if (e.held !== undefined) return [e.instanceId, e.since, e.next ?? 0, e.held];
+    if (e.next !== undefined) return [e.instanceId, e.since, e.next];
+    return [e.instanceId, e.since];
 }
 
 export function waitEvent(entries: WaitEntry[], now = Date.now()): Record<string, unknown> {
@@ -180,7 +191,7 @@ export function waitEvent(entries: WaitEntry[], now = Date.now()): Record<string
         source: WAIT_SOURCE,
         "detail-type": WAIT_DETAIL_TYPE,
         time: new Date(now).toISOString(),
-        detail: { instances: entries.map((e) => [e.instanceId, e.since]) },
+        detail: { instances: entries.map(waitEntryTuple) },
     };
 }
 
@@ -277,15 +288,16 @@ export function parseQueuedEvent(body: string): QueuedEvent {
     if (e.source === WAIT_SOURCE && e["detail-type"] === WAIT_DETAIL_TYPE) {
         const list = detail.instances;
         if (!Array.isArray(list) || list.length === 0 || list.length > WAIT_MAX_INSTANCES) {
-            throw new QueuedEventError("invalid-field", `${type} needs detail.instances: 1-${WAIT_MAX_INSTANCES} [instance-id, since-ms] pairs`);
+            throw new QueuedEventError("invalid-field", `${type} needs detail.instances: 1-${WAIT_MAX_INSTANCES} [instance-id, since-ms] entries`);
         }
         const instances: WaitEntry[] = [];
+        const ms = (v: unknown) => typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
         for (const item of list) {
-            const [id, since] = Array.isArray(item) ? item : [];
-            if (typeof id !== "string" || !INSTANCE_ID_RE.test(id) || typeof since !== "number" || !Number.isSafeInteger(since) || since < 0) {
-                throw new QueuedEventError("invalid-field", `${type} has an invalid detail.instances entry (want [instance-id, since-ms])`);
+            const [id, since, next, held] = Array.isArray(item) && item.length >= 2 && item.length <= 4 ? item : [];
+            if (typeof id !== "string" || !INSTANCE_ID_RE.test(id) || !ms(since) || (next !== undefined && !ms(next)) || (held !== undefined && !ms(held))) {
+                throw new QueuedEventError("invalid-field", `${type} has an invalid detail.instances entry (want [instance-id, since-ms], optionally followed by next-ms and held-ms)`);
             }
-            instances.push({ instanceId: id, since });
+            instances.push({ instanceId: id, since, ...(next ? { next } : {}), ...(held !== undefined ? { held } : {}) });
         }
         return { kind: "wait", instances, eventId };
     }

@@ -32,3 +32,20 @@ export const PROVISIONER_DEFAULTS = Object.freeze({
 export function queueVisibilitySeconds(timeoutSeconds: number, batchingWindowSeconds: number): number {
     return 6 * timeoutSeconds + batchingWindowSeconds;
 }
+
+/**
+ * The wait queue (a FIFO queue, one message group: one invocation at a time looks at every
+ * instance whose agent is not online yet). An invocation that takes the group's last messages
+ * (fewer than a full batch of 10) stays until WAIT_CYCLE_SECONDS after it started before it
+ * writes what still waits: the group is in flight meanwhile, so every wait message written in
+ * that time is delivered with the next one, in one batch, and merged (one look, one message a
+ * round however many invocations wrote). An instance found online is held up to
+ * WAIT_HOLD_SECONDS while more are still coming, so that SendCommand calls carry 50 instances
+ * (its limit) instead of the few that came online since the last look.
+ */
+export const WAIT_CYCLE_SECONDS = 5;
+export const WAIT_HOLD_SECONDS = 8;
+/** The one message group of the wait queue. */
+export const WAIT_GROUP_ID = "pka-fleet-wait";
+/** Lambda's largest batch from a FIFO queue (AWS Lambda Developer Guide, "Lambda parameters for Amazon SQS event source mappings"). */
+export const FIFO_BATCH_MAX = 10;

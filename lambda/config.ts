@@ -43,6 +43,13 @@ export interface ProvisionerConfig {
      * waiting out the visibility timeout; unset: their records are failed and redelivered.
      */
     queueUrl?: string;
+    /**
+     * PKA_WAIT_QUEUE_URL: the provisioner's wait queue, a FIFO queue whose messages all share one
+     * message group, so they are taken by one invocation at a time: one aggregator looks at every
+     * waiting instance and fills each SendCommand (core/provisionerDefaults.ts WAIT_HOLD_SECONDS).
+     * Wait messages go there (the queue's own delay spaces the looks) instead of to PKA_QUEUE_URL.
+     */
+    waitQueueUrl?: string;
     /** PKA_AGENT_WAIT_SECONDS: how long after its first event an instance's agent may take to come online before it is dead-lettered (default 3600). */
     agentWaitSeconds: number;
 }
@@ -103,6 +110,13 @@ export function readConfig(env: Record<string, string | undefined>): Provisioner
         if (m && parameterPathsOverlap(m, accessPath)) throw new ConfigError(`PKA_DEPLOYED_MARKER ${m} overlaps PKA_ACCESS_PARAMETER ${accessPath}; the marker is a sibling of the access path`);
         return m;
     };
+    const waitQueueUrl = (): string | undefined => {
+        const u = env.PKA_WAIT_QUEUE_URL?.trim() || undefined;
+        if (u && !/^https?:\/\/[^\s/]+\/\d{12}\/[A-Za-z0-9_-]{1,75}\.fifo$/.test(u)) {
+            throw new ConfigError(`PKA_WAIT_QUEUE_URL must be the URL of an SQS FIFO queue like https://sqs.<region>.amazonaws.com/<account>/<name>.fifo; got ${JSON.stringify(u)}`);
+        }
+        return u;
+    };
     const queueUrl = (): string | undefined => {
         const u = env.PKA_QUEUE_URL?.trim() || undefined;
         if (u && !/^https?:\/\/[^\s/]+\/\d{12}\/[A-Za-z0-9_-]{1,80}$/.test(u)) throw new ConfigError(`PKA_QUEUE_URL must be an SQS queue URL like https://sqs.<region>.amazonaws.com/<account>/<name>; got ${JSON.stringify(u)}`);
@@ -121,6 +135,7 @@ export function readConfig(env: Record<string, string | undefined>): Provisioner
         commandTimeoutSeconds: int("PKA_COMMAND_TIMEOUT_SECONDS", 600, 30, 2592000),
         deployedMarker: marker(),
         queueUrl: queueUrl(),
+        waitQueueUrl: waitQueueUrl(),
         agentWaitSeconds: int("PKA_AGENT_WAIT_SECONDS", 3600, 60, 43200),
     };
 }

@@ -34,11 +34,13 @@ import {
     SSMClient,
 } from "@aws-sdk/client-ssm";
 import { Logger } from "@aws-lambda-powertools/logger";
+import { randomUUID } from "crypto";
 import { AccessSpec, accessSpecHash, validateAccessSpec } from "../core/accessSpec";
 import { joinAccessSpec } from "../core/accessStore";
 import { documentParameters, LISTED_OUTPUT_LIMIT, PLUGIN_ERROR_MARK } from "../core/document";
 import { COMMAND_FAILED_STATUSES, OFFBOARD_EVENT_SOURCE, parseQueuedEvent, QueuedEvent, QueuedEventError, sameDocument, WAIT_MAX_INSTANCES, waitEvent } from "../core/events";
 import { agentTooOld, EXIT_NO_PARAMETERS, MIN_AGENT_VERSION } from "../core/script.sh";
+import { FIFO_BATCH_MAX, WAIT_CYCLE_SECONDS, WAIT_GROUP_ID, WAIT_HOLD_SECONDS } from "../core/provisionerDefaults";
 import { ProvisionerConfig, readConfig } from "./config";
 import { parseHostKeyLines } from "./hostKeys";
 import { errorName, realSleep, withBackoff, BackoffOptions, isThrottling, isServerFault } from "./retry";
@@ -203,6 +205,10 @@ interface Target {
     tagged: boolean;
     /** Already known to be Online. */
     online: boolean;
+    /** Wait queue: epoch ms before which it is not looked at (carried unread). */
+    next?: number;
+    /** Wait queue: epoch ms since which it is known online, held for a fuller SendCommand. */
+    held?: number;
 }
 
 /** What one batch did (for logs, tests and the bench). */
@@ -230,6 +236,8 @@ export interface BatchStats {
     /** Instances written back to the queue in wait messages (agent not online yet). */
     waiting: number;
     waitMessages: number;
+    /** Online instances held for a fuller SendCommand (wait queue). */
+    held: number;
     /** Instances dead-lettered because their agent never came online within PKA_AGENT_WAIT_SECONDS. */
     agentNotOnline: number;
     /** Host-key parameters left alone because they already held the keys. */
@@ -303,8 +311,10 @@ class Batch {
     readonly stats: BatchStats = {
         records: 0, malformed: 0, ignored: 0, untagged: 0, notReady: 0, instancesSent: 0, sendCommandCalls: 0,
         throttled: 0, retriesScheduled: 0, deadLettered: 0, knownHostsWritten: 0, specRefused: 0, forgedResults: 0, agentTooOld: 0, accessDeniedRetries: 0,
-        waiting: 0, waitMessages: 0, agentNotOnline: 0, knownHostsUnchanged: 0, failedRecords: 0,
+        waiting: 0, waitMessages: 0, held: 0, agentNotOnline: 0, knownHostsUnchanged: 0, failedRecords: 0,
     };
+    /** Records of this batch that came from the wait queue (a FIFO queue): an instance of theirs that cannot be handled now waits again instead of failing them. */
+    private readonly waitRecords = new Set<string>();
     /** Instances whose agent is not online yet: written back to the queue (rearmWaiting) at the end of the batch. */
     private readonly waiting = new Map<string, Target & { pingStatus: string }>();
     /** Online instances whose agent is too old for ENV_VAR (id -> AgentVersion). */
@@ -367,8 +377,14 @@ class Batch {
         this.failures.add(messageId);
     }
 
-    private addTarget(instanceId: string, messageId: string, attempt: number, known: { tagged?: boolean; online?: boolean; since?: number; fromWait?: boolean } = {}): void {
+    private addTarget(instanceId: string, messageId: string, attempt: number, known: { tagged?: boolean; online?: boolean; since?: number; fromWait?: boolean; held?: number } = {}): void {
         const now = this.deps.now();
+        // Carried unread from a wait message, and now an instance to look at: it is looked at (once).
+        const carried = this.waiting.get(instanceId);
+        if (carried) {
+            this.waiting.delete(instanceId);
+            for (const m of carried.records) this.addTarget(instanceId, m, 1, { since: carried.since, fromWait: true });
+        }
         const since = Math.min(known.since ?? now, now);
         const t = this.targets.get(instanceId) ?? { records: new Set<string>(), attempt: 0, since, fromWait: known.fromWait === true, tagged: false, online: false };
         t.records.add(messageId);
@@ -379,6 +395,7 @@ class Batch {
         t.attempt = Math.max(t.attempt, attempt);
         t.tagged ||= known.tagged === true;
         t.online ||= known.online === true;
+        if (known.held !== undefined) t.held = Math.min(t.held ?? known.held, known.held);
         this.targets.set(instanceId, t);
     }
 
@@ -386,6 +403,14 @@ class Batch {
         for (const id of ids) {
             const t = this.targets.get(id);
             if (!t) continue;
+            if (this.waitQueue() && t.fromWait && [...t.records].every((m) => this.waitRecords.has(m))) {
+                // From the wait queue: failing its record would hold the queue's one message group until the
+                // visibility timeout; the instance is looked at again on the next round instead.
+                this.log.warn("instance looked at again on the next round", { instanceId: id, why, ...extra });
+                this.waiting.set(id, { ...t, held: undefined, next: undefined, pingStatus: `looked at again (${why})` });
+                this.targets.delete(id);
+                continue;
+            }
             for (const m of t.records) this.fail(m, why, { instanceId: id, ...extra });
             this.targets.delete(id);
         }
@@ -413,11 +438,22 @@ class Batch {
                 this.log.error("malformed record acknowledged", { messageId: r.messageId, reason: err.reason, error: err.message });
                 continue;
             }
+            if (typeof r.eventSourceARN === "string" && r.eventSourceARN.endsWith(".fifo")) this.waitRecords.add(r.messageId);
             const sent = Number(r.attributes?.SentTimestamp);
             const since = Number.isFinite(sent) && sent > 0 ? sent : undefined;
             switch (ev.kind) {
                 case "wait":
-                    for (const w of ev.instances) this.addTarget(w.instanceId, r.messageId, 1, { since: w.since, fromWait: true });
+                    for (const w of ev.instances) {
+                        if (this.waitQueue() && w.held === undefined && w.next !== undefined && w.next > this.deps.now() && !this.targets.has(w.instanceId)) {
+                            // Not due yet (an agent long in coming is looked at less often): carried to the next round unread.
+                            const c = this.waiting.get(w.instanceId);
+                            const records = new Set([...(c?.records ?? []), r.messageId]);
+                            this.waiting.set(w.instanceId, { records, attempt: 1, since: Math.min(w.since, c?.since ?? w.since), fromWait: true, tagged: false, online: false, next: w.next, pingStatus: c?.pingStatus ?? "not looked at yet" });
+                            continue;
+                        }
+                        // A held entry's claim (online since) only times its hold: tag and readiness are looked at again.
+                        this.addTarget(w.instanceId, r.messageId, 1, { since: w.since, fromWait: true, ...(w.held !== undefined ? { held: w.held } : {}) });
+                    }
                     break;
                 case "association":
                     if (ev.documentName && sameDocument(ev.documentName, this.cfg.documentName)) {
@@ -446,7 +482,11 @@ class Batch {
         const pins = await this.handleResults(results);
         const deployPush = await this.expandPushes(pushes);
         if (this.targets.size > 0) await this.provision(deployPush);
-        if (this.waiting.size > 0) await this.rearmWaiting();
+        // The wait queue's round: with the group's last messages, stay until the round's end so that every wait
+        // message written meanwhile comes with the next one (core/provisionerDefaults.ts WAIT_CYCLE_SECONDS).
+        const round = this.waitQueue() && records.length > 0 && records.length < FIFO_BATCH_MAX && records.every((r) => r && this.waitRecords.has(r.messageId));
+        if (round && this.waiting.size > 0) await this.untilRoundEnds();
+        if (this.waiting.size > 0) await this.rearmWaiting(round);
         // Last: pinning host keys does not hold up access (it is one PutParameter per new host, and throttled).
         if (pins.length > 0) await this.pinHostKeys(pins);
 
@@ -920,6 +960,7 @@ class Batch {
         await this.filterReady();
         await this.filterTagged((t) => t.fromWait);
         await this.rejectOldAgents();
+        if (this.waitQueue()) this.holdForFullerCommands();
 
         const byAttempt = new Map<number, string[]>();
         for (const [id, t] of this.targets) byAttempt.set(t.attempt, [...(byAttempt.get(t.attempt) ?? []), id]);
@@ -1129,6 +1170,50 @@ class Batch {
     }
 
     /**
+     * Sleeps until WAIT_CYCLE_SECONDS after this invocation started, or sooner, when an instance
+     * held for a fuller command reaches WAIT_HOLD_SECONDS then (within the function's deadline).
+     */
+    private async untilRoundEnds(): Promise<void> {
+        let end = this.startedAt + WAIT_CYCLE_SECONDS * 1000;
+        for (const t of this.waiting.values()) if (t.held !== undefined) end = Math.min(end, t.held + WAIT_HOLD_SECONDS * 1000);
+        const left = end - this.deps.now();
+        const remaining = this.context?.getRemainingTimeInMillis?.();
+        const ms = Math.min(left, remaining === undefined ? left : remaining - DEADLINE_MARGIN_MS);
+        if (ms > 0) await this.deps.sleep(ms);
+    }
+
+    /** Wait messages go to the wait queue (PKA_WAIT_QUEUE_URL, FIFO, one message group): not in a direct invocation. */
+    private waitQueue(): boolean {
+        return this.cfg.waitQueueUrl !== undefined && !this.direct;
+    }
+
+    /**
+     * Wait queue only: online instances that came through a wait message are sent 50 to a
+     * SendCommand. When the first-attempt instances of this round would leave a partial last
+     * command and every one of that remainder came from the wait queue, the remainder is held
+     * (written back with the time it was first seen online) while other instances are still
+     * waiting for their agent and none of the held has waited WAIT_HOLD_SECONDS: the next round
+     * fills the command. With nothing else coming, or an instance held long enough, all are sent.
+     */
+    private holdForFullerCommands(): void {
+        const now = this.deps.now();
+        const first = [...this.targets].filter(([, t]) => t.attempt === 1);
+        const rest = first.length % SEND_COMMAND_MAX_IDS;
+        if (rest === 0 || this.waiting.size === 0) return;
+        const holdable = first.filter(([, t]) => t.fromWait && [...t.records].every((m) => this.waitRecords.has(m)));
+        if (holdable.length < rest) return;
+        // The youngest are held; the older ones fill the full commands.
+        holdable.sort(([a, ta], [b, tb]) => (tb.held ?? now) - (ta.held ?? now) || (a < b ? -1 : 1));
+        const hold = holdable.slice(0, rest);
+        if (hold.some(([, t]) => now - (t.held ?? now) >= WAIT_HOLD_SECONDS * 1000)) return;
+        for (const [id, t] of hold) {
+            this.waiting.set(id, { ...t, held: t.held ?? now, next: undefined, pingStatus: "Online" });
+            this.targets.delete(id);
+        }
+        this.stats.held += hold.length;
+    }
+
+    /**
      * An instance whose agent is not online (yet): looked at again through a wait message
      * (rearmWaiting). Without a queue to write to, or in a direct invocation, its records fail and
      * come back after the visibility timeout.
@@ -1136,8 +1221,8 @@ class Batch {
     private waitOrFail(id: string, pingStatus: string): void {
         const t = this.targets.get(id);
         if (!t) return;
-        if (this.cfg.queueUrl && !this.direct) {
-            this.waiting.set(id, { ...t, pingStatus });
+        if ((this.cfg.queueUrl || this.waitQueue()) && !this.direct) {
+            this.waiting.set(id, { ...t, held: undefined, pingStatus });
             this.targets.delete(id);
         } else {
             this.failTargets([id], "agent not online", { pingStatus });
@@ -1151,12 +1236,12 @@ class Batch {
      * records are acknowledged: a send that fails fails those records instead, so SQS redelivers
      * them after the visibility timeout and nothing is lost.
      */
-    private async rearmWaiting(): Promise<void> {
+    private async rearmWaiting(round = false): Promise<void> {
         const now = this.deps.now();
         const byDelay = new Map<number, { id: string; t: Target }[]>();
         for (const [id, t] of this.waiting) {
             const age = now - t.since;
-            if (age >= this.cfg.agentWaitSeconds * 1000) {
+            if (t.held === undefined && age >= this.cfg.agentWaitSeconds * 1000) {
                 this.stats.agentNotOnline++;
                 const waitedSeconds = Math.round(age / 1000);
                 this.log.error("instance dead-lettered: its SSM Agent did not come online in time", { instanceId: id, waitedSeconds, pingStatus: t.pingStatus, agentWaitSeconds: this.cfg.agentWaitSeconds });
@@ -1174,16 +1259,26 @@ class Batch {
                 );
                 continue;
             }
-            const delay = waitDelaySeconds(age, now, this.cfg.agentWaitSeconds);
+            // The wait queue takes no per-message delay (a FIFO queue): a later look is written as its time, and the
+            // entry is carried unread until then. What another invocation just looked at waits for the next round.
+            const delay = this.waitQueue() ? 0 : waitDelaySeconds(age, now, this.cfg.agentWaitSeconds);
+            if (this.waitQueue() && t.held === undefined && t.next === undefined) {
+                const d = waitDelaySeconds(age, now, this.cfg.agentWaitSeconds);
+                if (d > WAIT_CYCLE_SECONDS) t.next = now + d * 1000;
+                else if (!round) t.next = now + WAIT_CYCLE_SECONDS * 1000;
+            }
             const group = byDelay.get(delay) ?? [];
             group.push({ id, t });
             byDelay.set(delay, group);
         }
         for (const [delay, group] of byDelay) {
             for (const part of chunk(group.sort((a, b) => (a.id < b.id ? -1 : 1)), WAIT_MAX_INSTANCES)) {
-                const body = JSON.stringify(waitEvent(part.map(({ id, t }) => ({ instanceId: id, since: t.since })), now));
+                const body = JSON.stringify(waitEvent(part.map(({ id, t }) => ({ instanceId: id, since: t.since, ...(t.next !== undefined ? { next: t.next } : {}), ...(t.held !== undefined ? { held: t.held } : {}) })), now));
+                const message = this.waitQueue()
+                    ? { QueueUrl: this.cfg.waitQueueUrl, MessageBody: body, MessageGroupId: WAIT_GROUP_ID, MessageDeduplicationId: randomUUID() }
+                    : { QueueUrl: this.cfg.queueUrl, MessageBody: body, DelaySeconds: delay };
                 try {
-                    await this.aws(() => this.deps.sqs.send(new SendMessageCommand({ QueueUrl: this.cfg.queueUrl, MessageBody: body, DelaySeconds: delay })));
+                    await this.aws(() => this.deps.sqs.send(new SendMessageCommand(message)));
                     this.stats.waiting += part.length;
                     this.stats.waitMessages++;
                 } catch (err) {
@@ -1192,7 +1287,7 @@ class Batch {
                 }
             }
         }
-        if (this.stats.waiting > 0) this.log.info("waiting for agents to come online", { instances: this.stats.waiting, messages: this.stats.waitMessages });
+        if (this.stats.waiting > 0) this.log.info("waiting for agents to come online", { instances: this.stats.waiting, held: this.stats.held, messages: this.stats.waitMessages });
     }
 
     private async send(ids: string[], attempt: number, specHash: string, parameters: Record<string, string[]>): Promise<void> {

@@ -107,7 +107,7 @@ export class FakeAwsState {
     readonly parameters = new Map<string, { value: string; type: string; version: number; modifiedAt?: number }>();
     readonly invocations = new Map<string, FakeInvocation>();
     readonly commands: { commandId: string; documentName: string; instanceIds: string[]; comment: string }[] = [];
-    readonly queues = new Map<string, { body: string; messageId: string; delaySeconds?: number }[]>();
+    readonly queues = new Map<string, { body: string; messageId: string; delaySeconds?: number; groupId?: string; deduplicationId?: string }[]>();
     readonly calls: CallRecord[] = [];
     /** Throw ThrottlingException on the next N calls of an operation. */
     readonly throttleNext: Record<string, number> = {};
@@ -413,8 +413,21 @@ export class FakeAwsState {
                 if (!q) throw new AwsApiError("QueueDoesNotExist", "The specified queue does not exist.");
                 if (typeof i.MessageBody !== "string" || i.MessageBody.length === 0) throw new AwsApiError("MissingParameter", "The request must contain the parameter MessageBody.");
                 if (Buffer.byteLength(i.MessageBody) > 262144) throw new AwsApiError("InvalidParameterValue", "One or more parameters are invalid. Reason: Message must be shorter than 262144 bytes.");
+                // A FIFO queue (its name ends in .fifo, as SQS requires) wants a group and a deduplication id, and takes no per-message delay.
+                if (String(i.QueueUrl).endsWith(".fifo")) {
+                    if (!i.MessageGroupId) throw new AwsApiError("MissingParameter", "The request must contain the parameter MessageGroupId.");
+                    if (!i.MessageDeduplicationId) throw new AwsApiError("InvalidParameterValue", "The queue should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided explicitly");
+                    if (i.DelaySeconds !== undefined) throw new AwsApiError("InvalidParameterValue", "Value for parameter DelaySeconds is invalid. Reason: The request include parameter that is not valid for this queue type.");
+                } else if (i.MessageDeduplicationId !== undefined) {
+                    throw new AwsApiError("InvalidParameterValue", "The request include parameter MessageDeduplicationId that is not valid for this queue type.");
+                }
                 const messageId = randomUUID();
-                q.push({ body: i.MessageBody, messageId, ...(i.DelaySeconds !== undefined ? { delaySeconds: i.DelaySeconds } : {}) });
+                q.push({
+                    body: i.MessageBody,
+                    messageId,
+                    ...(i.DelaySeconds !== undefined ? { delaySeconds: i.DelaySeconds } : {}),
+                    ...(i.MessageGroupId !== undefined ? { groupId: i.MessageGroupId, deduplicationId: i.MessageDeduplicationId } : {}),
+                });
                 return { MessageId: messageId, MD5OfMessageBody: createHash("md5").update(i.MessageBody, "utf8").digest("hex") };
             },
         };

@@ -23,7 +23,7 @@ import { renderDocument } from "../core/document";
 import { ALL_TRIGGERS, offboardInvocationInput, provisionerRules, PUSH_DETAIL_TYPE, PUSH_SOURCE } from "../core/events";
 import { generateKey } from "../core/keygen";
 import { provisionerCodePath } from "../core/lambdaBundle";
-import { PROVISIONER_DEFAULTS, queueVisibilitySeconds } from "../core/provisionerDefaults";
+import { FIFO_BATCH_MAX, PROVISIONER_DEFAULTS, queueVisibilitySeconds } from "../core/provisionerDefaults";
 import type { FleetPlan } from "../components/PkaFleet";
 import { agentPassesEnvVar, runDocumentLikeAgent } from "./agent";
 import { EventSourceMapping, LocalEventBus, LocalQueue, SqsEvent } from "./eventBus";
@@ -115,6 +115,8 @@ export interface LocalProvisionerConfig {
     maxAttempts: number;
     functionTimeoutMs: number;
     agentWaitSeconds: number;
+    /** The wait queue's visibility timeout: six times the function timeout (it has no batching window). */
+    waitVisibilityTimeoutMs: number;
 }
 
 export function localProvisionerConfig(opts: Partial<LocalProvisionerConfig> = {}): LocalProvisionerConfig {
@@ -128,7 +130,39 @@ export function localProvisionerConfig(opts: Partial<LocalProvisionerConfig> = {
         maxAttempts: opts.maxAttempts ?? d.maxAttempts,
         functionTimeoutMs: opts.functionTimeoutMs ?? d.timeoutSeconds * 1000,
         agentWaitSeconds: opts.agentWaitSeconds ?? d.agentWaitSeconds,
+        waitVisibilityTimeoutMs: opts.waitVisibilityTimeoutMs ?? queueVisibilitySeconds(d.timeoutSeconds, 0) * 1000,
     };
+}
+
+/** The Provisioner's queues, as it deploys them: the queue and its DLQ, the wait queue (FIFO) and its DLQ. */
+export interface ProvisionerQueues {
+    dlq: LocalQueue;
+    queue: LocalQueue;
+    waitDlq: LocalQueue;
+    waitQueue: LocalQueue;
+}
+
+/** The queues a Provisioner named `name` deploys with `cfg` (components/Provisioner.ts). */
+export function provisionerQueues(name: string, cfg: LocalProvisionerConfig): ProvisionerQueues {
+    const dlq = new LocalQueue({ name: `${name}-dlq` });
+    const queue = new LocalQueue({ name, visibilityTimeoutMs: cfg.visibilityTimeoutMs, maxReceiveCount: cfg.maxReceiveCount, deadLetterQueue: dlq });
+    const waitDlq = new LocalQueue({ name: `${name}-wait-dlq.fifo`, fifo: true });
+    const waitQueue = new LocalQueue({
+        name: `${name}-wait.fifo`,
+        fifo: true,
+        visibilityTimeoutMs: cfg.waitVisibilityTimeoutMs,
+        maxReceiveCount: cfg.maxReceiveCount,
+        deadLetterQueue: waitDlq,
+    });
+    return { dlq, queue, waitDlq, waitQueue };
+}
+
+/** The Provisioner's two event source mappings: the queue (batches, window, concurrency) and the wait queue (FIFO: 10 a batch, no window). */
+export function provisionerMappings(q: ProvisionerQueues, invoke: (e: SqsEvent) => Promise<unknown>, cfg: LocalProvisionerConfig): EventSourceMapping[] {
+    return [
+        new EventSourceMapping({ queue: q.queue, invoke, batchSize: cfg.batchSize, maximumBatchingWindowMs: cfg.batchingWindowMs, maxConcurrency: cfg.lambdaConcurrency }),
+        new EventSourceMapping({ queue: q.waitQueue, invoke, batchSize: FIFO_BATCH_MAX, maximumBatchingWindowMs: 0, maxConcurrency: 2 }),
+    ];
 }
 
 export type HostResult = "access" | "denied" | "dead-lettered" | "timed out" | "provisioned";
@@ -386,6 +420,8 @@ export class LocalFleet {
     private readonly ownsAccount: boolean;
     readonly dlq: LocalQueue;
     readonly queue: LocalQueue;
+    readonly waitQueue: LocalQueue;
+    readonly waitDlq: LocalQueue;
     readonly endpoint: LocalSsmEndpoint;
     readonly hosts: FleetHost[] = [];
     readonly workDir: string;
@@ -397,7 +433,7 @@ export class LocalFleet {
     spec: AccessSpec;
     /** Which code built the spec: PkaFleet's planFleet/buildAccessSpec, or validateAccessSpec when the component cannot load. */
     readonly specSource: string;
-    private mapping?: EventSourceMapping;
+    private mappings: EventSourceMapping[] = [];
     private lambda?: LambdaPool;
     private readonly byId = new Map<string, FleetHost>();
     private readonly log: (line: string) => void;
@@ -421,20 +457,17 @@ export class LocalFleet {
         this.privateKey = key.privateKey;
         this.spec = fleetModule().buildAccessSpec(this.plan, [[key.publicKey]]);
         this.specSource = "PkaFleet planFleet/buildAccessSpec";
-        this.dlq = new LocalQueue({ name: `${this.plan.fleetName}-provisioner-dlq` });
         this.config = localProvisionerConfig(opts);
-        this.queue = new LocalQueue({
-            name: `${this.plan.fleetName}-provisioner`,
-            visibilityTimeoutMs: this.config.visibilityTimeoutMs,
-            maxReceiveCount: this.config.maxReceiveCount,
-            deadLetterQueue: this.dlq,
-        });
+        const queues = provisionerQueues(`${this.plan.fleetName}-provisioner`, this.config);
+        this.dlq = queues.dlq;
+        this.queue = queues.queue;
+        this.waitQueue = queues.waitQueue;
+        this.waitDlq = queues.waitDlq;
         this.ownsAccount = opts.account === undefined;
         this.account = opts.account ?? new LocalAccount({ requiredTag: this.plan.tag, ...(opts.knobs ?? {}) });
         this.bus = this.account.bus;
         this.endpoint = this.account.endpoint;
-        this.endpoint.addQueue(this.dlq);
-        this.endpoint.addQueue(this.queue);
+        for (const q of [this.dlq, this.queue, this.waitDlq, this.waitQueue]) this.endpoint.addQueue(q);
         this.accessKeyId = `AKIDLOCAL${this.plan.fleetName.replace(/[^a-z0-9]/g, "").toUpperCase()}`.slice(0, 20);
         (this.endpoint.knobs.requiredTagByAccessKey ??= {})[this.accessKeyId] = this.plan.tag;
         this.documentName = opts.documentName ?? DOCUMENT_NAME;
@@ -481,21 +514,15 @@ export class LocalFleet {
             PKA_KNOWN_HOSTS_PATH: this.plan.knownHostsPath,
             PKA_DEAD_LETTER_QUEUE_URL: this.dlq.url,
             PKA_MAX_ATTEMPTS: String(this.config.maxAttempts),
-            PKA_QUEUE_URL: this.queue.url,
+            PKA_WAIT_QUEUE_URL: this.waitQueue.url,
             PKA_AGENT_WAIT_SECONDS: String(this.config.agentWaitSeconds),
             AWS_LAMBDA_FUNCTION_NAME: "pka-fleet-provisioner",
             POWERTOOLS_LOG_LEVEL: "INFO",
         };
         this.lambda = new LambdaPool(env, this.config.lambdaConcurrency, this.config.functionTimeoutMs);
         await this.lambda.start();
-        this.mapping = new EventSourceMapping({
-            queue: this.queue,
-            invoke: (e) => this.lambda!.invoke(e),
-            batchSize: this.config.batchSize,
-            maximumBatchingWindowMs: this.config.batchingWindowMs,
-            maxConcurrency: this.config.lambdaConcurrency,
-        });
-        this.mapping.start();
+        this.mappings = provisionerMappings({ dlq: this.dlq, queue: this.queue, waitDlq: this.waitDlq, waitQueue: this.waitQueue }, (e) => this.lambda!.invoke(e), this.config);
+        for (const m of this.mappings) m.start();
 
         this.throwIfAborted();
         if (!this.opts.simulated) this.log(`starting ${n} hosts (real sshd, one mount+pid namespace each)`);
@@ -760,7 +787,7 @@ export class LocalFleet {
         this.stopped = true;
         // Containers first: the mapping's loops then end with their invocations instead of waiting on them.
         this.lambda?.stop();
-        await Promise.race([this.mapping?.stop(), new Promise((r) => setTimeout(r, 5000))]);
+        await Promise.race([Promise.all(this.mappings.map((m) => m.stop())), new Promise((r) => setTimeout(r, 5000))]);
         if (this.ownsAccount) await this.account.stop();
         await Promise.allSettled(this.hosts.map((h) => h.sandbox?.stop()));
         fs.rmSync(this.workDir, { recursive: true, force: true });

@@ -30,6 +30,10 @@ export interface QueueMessage {
     receiptHandle?: string;
     /** Set when the redrive policy moved the message here from another queue. */
     deadLetterSourceArn?: string;
+    /** FIFO: the message group (messages of a group are received in order, one batch of a group in flight at a time). */
+    groupId?: string;
+    deduplicationId?: string;
+    sequenceNumber?: string;
 }
 
 export interface LocalQueueOptions {
@@ -39,6 +43,23 @@ export interface LocalQueueOptions {
     /** With `deadLetterQueue`: a message received more than this many times goes there. */
     maxReceiveCount?: number;
     deadLetterQueue?: LocalQueue;
+    /** A FIFO queue (its name must end in `.fifo`): MessageGroupId and MessageDeduplicationId on every send, no per-message delay. */
+    fifo?: boolean;
+    /** The queue's DelaySeconds (ms): every message is invisible this long after it is sent. Default 0. */
+    delayMs?: number;
+}
+
+/** SQS keeps a FIFO queue's deduplication ids for 5 minutes (Amazon SQS Developer Guide, "Exactly-once processing in Amazon SQS"). */
+export const FIFO_DEDUPLICATION_MS = 300_000;
+
+/** A send SQS refuses: `code` is its error code. */
+export class QueueSendError extends Error {
+    constructor(
+        readonly code: string,
+        message: string,
+    ) {
+        super(message);
+    }
 }
 
 /** SQS-shaped record, exactly what a Lambda behind an event source mapping receives. */
@@ -52,6 +73,9 @@ export interface SqsRecord {
         SenderId: string;
         ApproximateFirstReceiveTimestamp: string;
         DeadLetterQueueSourceArn?: string;
+        MessageGroupId?: string;
+        MessageDeduplicationId?: string;
+        SequenceNumber?: string;
     };
     messageAttributes: Record<string, { dataType: string; stringValue?: string; stringListValues: string[]; binaryListValues: string[] }>;
     md5OfBody: string;
@@ -71,7 +95,12 @@ export class LocalQueue extends EventEmitter {
     readonly visibilityTimeoutMs: number;
     readonly maxReceiveCount?: number;
     readonly deadLetterQueue?: LocalQueue;
+    readonly fifo: boolean;
+    readonly delayMs: number;
     private readonly messages = new Map<string, QueueMessage>();
+    /** FIFO: deduplication id -> [message id, expiry]. */
+    private readonly dedup = new Map<string, [string, number]>();
+    private sequence = 0n;
     private readonly deadLettered: QueueMessage[] = [];
     /** Counters for reports and benches. */
     readonly stats = { sent: 0, received: 0, deleted: 0, redelivered: 0, movedToDlq: 0 };
@@ -84,6 +113,10 @@ export class LocalQueue extends EventEmitter {
         if (opts.maxReceiveCount !== undefined && opts.maxReceiveCount < 1) {
             throw new Error(`queue ${opts.name}: maxReceiveCount must be at least 1`);
         }
+        if (opts.fifo && !opts.name.endsWith(".fifo")) throw new Error(`queue ${opts.name}: a FIFO queue's name must end with .fifo`);
+        if (opts.fifo && opts.deadLetterQueue && !opts.deadLetterQueue.fifo) throw new Error(`queue ${opts.name}: the dead-letter queue of a FIFO queue must also be a FIFO queue`);
+        this.fifo = opts.fifo === true;
+        this.delayMs = Math.max(0, opts.delayMs ?? 0);
         this.name = opts.name;
         this.arn = `arn:aws:sqs:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:${opts.name}`;
         this.url = `https://sqs.${LOCAL_REGION}.amazonaws.com/${LOCAL_ACCOUNT_ID}/${opts.name}`;
@@ -93,17 +126,34 @@ export class LocalQueue extends EventEmitter {
         this.setMaxListeners(100);
     }
 
-    /** SendMessage. Returns the message id. */
-    send(body: string, opts: { delayMs?: number; messageAttributes?: Record<string, MessageAttributeValue> } = {}): string {
+    /**
+     * SendMessage. Returns the message id. A FIFO queue refuses (QueueSendError) a send without a
+     * group or a deduplication id and any per-message delay (SQS: "FIFO queues don't support
+     * per-message delays, only per-queue delays"); a deduplication id seen in the last 5 minutes
+     * is accepted and not delivered again.
+     */
+    send(body: string, opts: { delayMs?: number; messageAttributes?: Record<string, MessageAttributeValue>; groupId?: string; deduplicationId?: string } = {}): string {
         const now = Date.now();
+        if (this.fifo) {
+            if (!opts.groupId) throw new QueueSendError("MissingParameter", "The request must contain the parameter MessageGroupId.");
+            if (!opts.deduplicationId) throw new QueueSendError("InvalidParameterValue", "The queue should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided explicitly");
+            if (opts.delayMs !== undefined) throw new QueueSendError("InvalidParameterValue", "Value for parameter DelaySeconds is invalid. Reason: The request include parameter that is not valid for this queue type.");
+            for (const [k, [, expires]] of this.dedup) if (expires <= now) this.dedup.delete(k);
+            const seen = this.dedup.get(opts.deduplicationId);
+            if (seen) return seen[0];
+        } else if (opts.deduplicationId) {
+            throw new QueueSendError("InvalidParameterValue", "The request include parameter MessageDeduplicationId that is not valid for this queue type.");
+        }
         const msg: QueueMessage = {
             messageId: randomUUID(),
             body,
             messageAttributes: { ...(opts.messageAttributes ?? {}) },
             sentTimestamp: now,
             receiveCount: 0,
-            visibleAt: now + Math.max(0, opts.delayMs ?? 0),
+            visibleAt: now + Math.max(0, opts.delayMs ?? this.delayMs),
+            ...(this.fifo ? { groupId: opts.groupId, deduplicationId: opts.deduplicationId, sequenceNumber: String(++this.sequence).padStart(20, "0") } : {}),
         };
+        if (this.fifo) this.dedup.set(opts.deduplicationId!, [msg.messageId, now + FIFO_DEDUPLICATION_MS]);
         this.messages.set(msg.messageId, msg);
         this.stats.sent++;
         this.notify(msg.visibleAt);
@@ -121,6 +171,7 @@ export class LocalQueue extends EventEmitter {
             receiveCount: msg.receiveCount,
             visibleAt: now,
             deadLetterSourceArn: sourceArn,
+            ...(msg.groupId !== undefined ? { groupId: msg.groupId, deduplicationId: msg.deduplicationId, sequenceNumber: msg.sequenceNumber } : {}),
         };
         this.messages.set(moved.messageId, moved);
         this.deadLettered.push(moved);
@@ -136,9 +187,15 @@ export class LocalQueue extends EventEmitter {
     receive(max: number): QueueMessage[] {
         const now = Date.now();
         const out: QueueMessage[] = [];
+        // FIFO: a group whose oldest message is in flight or not visible yet gives nothing (order within a group).
+        const blocked = new Set<string>();
         for (const msg of this.messages.values()) {
             if (out.length >= max) break;
-            if (msg.visibleAt > now) continue;
+            if (msg.groupId !== undefined && blocked.has(msg.groupId)) continue;
+            if (msg.visibleAt > now) {
+                if (msg.groupId !== undefined) blocked.add(msg.groupId);
+                continue;
+            }
             if (this.maxReceiveCount !== undefined && this.deadLetterQueue && msg.receiveCount >= this.maxReceiveCount) {
                 this.messages.delete(msg.messageId);
                 this.stats.movedToDlq++;
@@ -223,6 +280,11 @@ export class LocalQueue extends EventEmitter {
             ApproximateFirstReceiveTimestamp: String(msg.firstReceiveTimestamp ?? Date.now()),
         };
         if (msg.deadLetterSourceArn) attributes.DeadLetterQueueSourceArn = msg.deadLetterSourceArn;
+        if (msg.groupId !== undefined) {
+            attributes.MessageGroupId = msg.groupId;
+            attributes.MessageDeduplicationId = msg.deduplicationId;
+            attributes.SequenceNumber = msg.sequenceNumber;
+        }
         const messageAttributes: SqsRecord["messageAttributes"] = {};
         for (const [k, v] of Object.entries(msg.messageAttributes)) {
             messageAttributes[k] = { dataType: v.dataType, stringValue: v.stringValue, stringListValues: [], binaryListValues: [] };
@@ -295,6 +357,9 @@ export class EventSourceMapping {
             ...opts,
         };
         if (this.opts.batchSize < 1 || this.opts.batchSize > 10_000) throw new Error("batchSize must be 1..10000");
+        // Lambda's SQS parameters: for FIFO queues the batch size is at most 10 and a batching window is not supported.
+        if (opts.queue.fifo && this.opts.batchSize > 10) throw new Error(`batchSize must be 1..10 for the FIFO queue ${opts.queue.name}`);
+        if (opts.queue.fifo && this.opts.maximumBatchingWindowMs > 0) throw new Error(`a batching window is not supported for the FIFO queue ${opts.queue.name}`);
     }
 
     start(): void {

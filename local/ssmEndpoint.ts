@@ -27,7 +27,7 @@ import { COMMAND_RESULT_DETAIL_TYPE, EC2_RUNNING_DETAIL_TYPE, SSM_ASSOCIATION_DE
 import { listedPluginOutput } from "../core/document";
 import type { LocalEventBus } from "./eventBus";
 import { AwsApiError, CallContext, FakeAwsServer, HandlerTable, OpHandler, startFakeAwsServer } from "./fakeAws";
-import { LOCAL_ACCOUNT_ID, LOCAL_REGION, LocalQueue } from "./queue";
+import { LOCAL_ACCOUNT_ID, LOCAL_REGION, LocalQueue, QueueSendError } from "./queue";
 
 export const SSM_OUTPUT_LIMIT = 24_000;
 export const SSM_ERROR_LIMIT = 8_000;
@@ -856,13 +856,25 @@ export class LocalSsmEndpoint extends EventEmitter {
         const body = input.MessageBody;
         if (typeof body !== "string" || body.length === 0) throw new ApiError("InvalidParameterValue", "MessageBody must be a non-empty string");
         if (Buffer.byteLength(body) > 262_144) throw new ApiError("InvalidParameterValue", "Message must be shorter than 262144 bytes.");
-        const delay = typeof input.DelaySeconds === "number" ? input.DelaySeconds : 0;
-        if (delay < 0 || delay > 900) throw new ApiError("InvalidParameterValue", "DelaySeconds must be 0..900");
+        const delay = typeof input.DelaySeconds === "number" ? input.DelaySeconds : undefined;
+        if (delay !== undefined && (delay < 0 || delay > 900)) throw new ApiError("InvalidParameterValue", "DelaySeconds must be 0..900");
         const attrs: Record<string, { dataType: "String" | "Number" | "Binary"; stringValue?: string }> = {};
         for (const [k, v] of Object.entries((input.MessageAttributes ?? {}) as Record<string, { DataType?: string; StringValue?: string }>)) {
             attrs[k] = { dataType: (v.DataType as "String") ?? "String", stringValue: v.StringValue };
         }
-        const id = q.send(body, { delayMs: delay * 1000, messageAttributes: attrs });
+        const text = (v: unknown) => (typeof v === "string" && v ? v : undefined);
+        let id: string;
+        try {
+            id = q.send(body, {
+                ...(delay !== undefined ? { delayMs: delay * 1000 } : {}),
+                messageAttributes: attrs,
+                groupId: text(input.MessageGroupId),
+                deduplicationId: text(input.MessageDeduplicationId),
+            });
+        } catch (err) {
+            if (err instanceof QueueSendError) throw new ApiError(err.code, err.message);
+            throw err;
+        }
         return { MessageId: id, MD5OfMessageBody: createHash("md5").update(body).digest("hex") };
     }
 

@@ -92,7 +92,9 @@ class GovCloudMocks extends AwsMocks {
     newResource(args: pulumi.runtime.MockResourceArgs): { id: string | undefined; state: Record<string, any> } {
         const i = args.inputs ?? {};
         const field = AUTONAMED[args.type];
-        const name: string = field ? (i[field] ?? `${args.name}-${AUTONAME}`) : args.name;
+        // pulumi-aws resources.go appends .fifo to a FIFO queue's auto-name (AWS requires it; the 80 characters count it).
+        const fifo = args.type === "aws:sqs/queue:Queue" && i.fifoQueue === true ? ".fifo" : "";
+        const name: string = field ? (i[field] ?? `${args.name}-${AUTONAME}${fifo}`) : args.name;
         if (field) this.physical.set(`${args.type}::${args.name}`, name);
         let r: { id: string | undefined; state: Record<string, any> };
         try {
@@ -997,9 +999,17 @@ describe("AWS's published service models (botocore) accept what pka-fleet sends"
             for (const op of ["ssm SendCommand", "ssm GetCommandInvocation", "ssm ListCommandInvocations", "ssm DescribeInstanceInformation", "ssm GetParametersByPath", "ssm GetParameters", "ssm PutParameter", "sqs SendMessage", "ec2 DescribeInstances"]) {
                 assert.ok(byOperation[op] > 0, `the scenarios never made the Lambda call ${op}: ${summary(byOperation)}`);
             }
-            // A wait message (its own queue, DelaySeconds) is among the requests the models checked.
+            // A wait message (to the wait queue, a FIFO queue: its group and a deduplication id, no per-message delay) is among the requests the models checked.
             assert.ok(
-                requests.some((r) => r.action === "SendMessage" && typeof r.input.DelaySeconds === "number" && String(r.input.MessageBody).includes('"pka-fleet.wait"')),
+                requests.some(
+                    (r) =>
+                        r.action === "SendMessage" &&
+                        String(r.input.QueueUrl).endsWith(".fifo") &&
+                        typeof r.input.MessageGroupId === "string" &&
+                        typeof r.input.MessageDeduplicationId === "string" &&
+                        r.input.DelaySeconds === undefined &&
+                        String(r.input.MessageBody).includes('"pka-fleet.wait"'),
+                ),
                 "no wait message was validated",
             );
             // One problem per operation and member is enough to read; the count says how many.

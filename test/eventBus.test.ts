@@ -4,7 +4,7 @@ import { PUSH_DETAIL_TYPE, PUSH_SOURCE } from "../core/events";
 import { LocalEventBus } from "../local/eventBus";
 import { addProvisionerRules, DOCUMENT_NAME } from "../local/fleet";
 import { AwsMocks, settle, watch } from "./support/awsMocks";
-import { EventSourceMapping, LocalQueue, SqsEvent, SqsRecord } from "../local/queue";
+import { EventSourceMapping, LocalQueue, QueueSendError, SqsEvent, SqsRecord } from "../local/queue";
 
 function sleep(ms: number): Promise<void> {
     return new Promise((r) => setTimeout(r, ms));
@@ -165,6 +165,63 @@ describe("local queue (SQS semantics)", () => {
 
     it("rejects a redrive policy without a dead-letter queue", () => {
         assert.throws(() => new LocalQueue({ name: "q", maxReceiveCount: 3 }), /deadLetterQueue/);
+    });
+
+    describe("a FIFO queue (the wait queue)", () => {
+        it("refuses what SQS refuses: a name without .fifo, a standard DLQ, a send without a group or a deduplication id, a per-message delay", () => {
+            assert.throws(() => new LocalQueue({ name: "w", fifo: true }), /must end with \.fifo/);
+            assert.throws(() => new LocalQueue({ name: "w.fifo", fifo: true, maxReceiveCount: 2, deadLetterQueue: new LocalQueue({ name: "d" }) }), /must also be a FIFO queue/);
+            const q = new LocalQueue({ name: "w.fifo", fifo: true });
+            assert.throws(() => q.send("x", { deduplicationId: "1" }), (e: QueueSendError) => e.code === "MissingParameter");
+            assert.throws(() => q.send("x", { groupId: "g" }), (e: QueueSendError) => e.code === "InvalidParameterValue" && /MessageDeduplicationId/.test(e.message));
+            assert.throws(() => q.send("x", { groupId: "g", deduplicationId: "1", delayMs: 1000 }), (e: QueueSendError) => /DelaySeconds/.test(e.message));
+            assert.throws(() => new LocalQueue({ name: "s" }).send("x", { deduplicationId: "1" }), (e: QueueSendError) => /not valid for this queue type/.test(e.message));
+            assert.strictEqual(q.depth, 0, "nothing refused was queued");
+        });
+
+        it("a group is received in order and not at all while one of its messages is in flight; other groups flow; a repeated deduplication id is not queued again", () => {
+            const q = new LocalQueue({ name: "w.fifo", fifo: true, visibilityTimeoutMs: 60_000 });
+            const a1 = q.send("a1", { groupId: "a", deduplicationId: "a1" });
+            q.send("a2", { groupId: "a", deduplicationId: "a2" });
+            q.send("b1", { groupId: "b", deduplicationId: "b1" });
+            assert.strictEqual(q.send("a1 again", { groupId: "a", deduplicationId: "a1" }), a1, "the first send's id, nothing queued");
+            assert.strictEqual(q.depth, 3);
+            const first = q.receive(1);
+            assert.deepStrictEqual(first.map((m) => m.body), ["a1"]);
+            // a1 in flight: group a gives nothing (a2 waits behind it); group b flows.
+            assert.deepStrictEqual(q.receive(10).map((m) => m.body), ["b1"]);
+            assert.deepStrictEqual(q.receive(10), []);
+            assert.ok(q.delete(first[0].receiptHandle!));
+            assert.deepStrictEqual(q.receive(10).map((m) => m.body), ["a2"]);
+            const rec = q.toRecord(first[0]);
+            assert.deepStrictEqual([rec.attributes.MessageGroupId, rec.attributes.MessageDeduplicationId, /^\d{20}$/.test(rec.attributes.SequenceNumber ?? "")], ["a", "a1", true]);
+        });
+
+        it("the event source mapping takes at most 10 a batch and no batching window from a FIFO queue (Lambda's SQS parameters)", () => {
+            const queue = new LocalQueue({ name: "w.fifo", fifo: true });
+            const invoke = async () => ({ batchItemFailures: [] });
+            assert.throws(() => new EventSourceMapping({ queue, invoke, batchSize: 11 }), /1\.\.10/);
+            assert.throws(() => new EventSourceMapping({ queue, invoke, batchSize: 10, maximumBatchingWindowMs: 1000 }), /batching window is not supported/);
+        });
+
+        it("messages written while the group's batch is in flight come together in the next batch (how the wait queue's rounds merge)", async () => {
+            const queue = new LocalQueue({ name: "w.fifo", fifo: true, visibilityTimeoutMs: 10_000 });
+            const batches: string[][] = [];
+            let n = 0;
+            const invoke = async (e: SqsEvent) => {
+                batches.push(e.Records.map((r) => r.body));
+                if (n++ === 0) {
+                    // While the first batch is in flight, three writers add to the group.
+                    for (const w of ["w1", "w2", "w3"]) queue.send(w, { groupId: "g", deduplicationId: w });
+                    await sleep(50);
+                }
+                return { batchItemFailures: [] };
+            };
+            queue.send("round", { groupId: "g", deduplicationId: "round" });
+            map({ queue, invoke, batchSize: 10, maxConcurrency: 2 });
+            await until(() => queue.depth === 0 && batches.length >= 2, "both batches");
+            assert.deepStrictEqual(batches, [["round"], ["w1", "w2", "w3"]]);
+        });
     });
 });
 

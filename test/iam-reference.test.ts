@@ -303,8 +303,8 @@ describe("IAM policies against AWS's Service Authorization Reference (@cloud-cop
 
         after(() => fs.rmSync(codeDir, { recursive: true, force: true }));
 
-        it("collects the role's trust policy, its role policy and both queue policies, per Provisioner", () => {
-            assert.deepStrictEqual(byKind(collected), { trust: 2, identity: 2, resource: 4 });
+        it("collects the role's trust policy, its role policy and its three queue policies (queue, DLQ, wait queue), per Provisioner", () => {
+            assert.deepStrictEqual(byKind(collected), { trust: 2, identity: 2, resource: 6 });
             assert.deepStrictEqual(collected.managed, []);
         });
 
@@ -412,8 +412,8 @@ describe("IAM policies against AWS's Service Authorization Reference (@cloud-cop
             collected = collectPolicies(mocks.created, "PkaFleet");
         });
 
-        it("collects the provisioner role's trust and role policy and both queue policies", () => {
-            assert.deepStrictEqual(byKind(collected), { trust: 1, identity: 1, resource: 2 });
+        it("collects the provisioner role's trust and role policy and its three queue policies (queue, DLQ, wait queue)", () => {
+            assert.deepStrictEqual(byKind(collected), { trust: 1, identity: 1, resource: 3 });
         });
 
         it("deploys only actions, condition keys, operators and ARNs that AWS has", () => {
@@ -432,8 +432,8 @@ describe("IAM policies against AWS's Service Authorization Reference (@cloud-cop
             collected = collectPolicies((run.resources ?? []).filter((r) => r.custom), "stack");
         });
 
-        it("collects the provisioner role's trust and role policy and both queue policies", () => {
-            assert.deepStrictEqual(byKind(collected), { trust: 1, identity: 1, resource: 2 });
+        it("collects the provisioner role's trust and role policy and its three queue policies (queue, DLQ, wait queue)", () => {
+            assert.deepStrictEqual(byKind(collected), { trust: 1, identity: 1, resource: 3 });
         });
 
         it("deploys only actions, condition keys, operators and ARNs that AWS has", () => {

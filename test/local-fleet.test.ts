@@ -71,6 +71,9 @@ describe("local fleet end to end (real sshd, real Lambda bundle)", function () {
             assert.ok(h.agentOnlineAt !== undefined, "the agent never came online");
             assert.ok(h.firstCommandAt! >= h.agentOnlineAt!, "a command was sent before the agent was online");
             assert.ok(fleet.lambdaLogs().some((l) => l.line.includes("waiting for agents to come online")), "the Lambda never wrote a wait message");
+            // Through the wait queue (FIFO, one message group), which the Provisioner deploys.
+            assert.ok(fleet.waitQueue.stats.sent > 0 && fleet.waitQueue.stats.received > 0, `the wait queue carried nothing: ${JSON.stringify(fleet.waitQueue.stats)}`);
+            assert.strictEqual(fleet.waitDlq.depth, 0, "nothing in the wait queue's DLQ");
             // Looked at again through the wait message: well before the queue's visibility timeout would have returned its record.
             assert.ok(h.firstCommandAt! - h.launchedAt! < fleet.config.visibilityTimeoutMs, `first command ${h.firstCommandAt! - h.launchedAt!} ms after launch`);
         });

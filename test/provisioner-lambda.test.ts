@@ -1057,3 +1057,114 @@ describe("provisioner Lambda: waiting for agents through wait messages, and resu
         assert.deepStrictEqual([fleet.callsOf("ListCommandInvocations").length, fleet.callsOf("PutParameter").length, handler.stats()!.forgedResults], [1, 0, 2]);
     });
 });
+
+describe("provisioner Lambda: the wait queue (FIFO, one message group: one aggregator fills each SendCommand)", () => {
+    useStubbedClients();
+    const WAIT_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/pka-wait.fifo";
+    const WAIT_ARN = "arn:aws:sqs:us-east-1:123456789012:pka-wait.fifo";
+    const WENV = { ...ENV, PKA_WAIT_QUEUE_URL: WAIT_URL, PKA_AGENT_WAIT_SECONDS: "600" };
+    /** A record as the wait queue's event source mapping delivers it. */
+    const fromWait = (body: object) => ({ ...record(body), eventSourceARN: WAIT_ARN, attributes: { ApproximateReceiveCount: "1", MessageGroupId: "pka-fleet-wait" } });
+    const written = (f: FakeAwsState) => (f.queues.get(WAIT_URL) ?? []).map((m) => ({ ...m, event: JSON.parse(m.body) }));
+    const entries = (f: FakeAwsState) => written(f).flatMap((m) => m.event.detail.instances as (string | number)[][]);
+    const ids = (from: number, n: number) => Array.from({ length: n }, (_, i) => instanceId(from + i));
+
+    function fleet(online: number, unregistered: string[] = []) {
+        const f = makeFleet({ tagged: online }).addQueue(WAIT_URL);
+        for (const id of unregistered) f.addInstance(id, { [TAG.key]: TAG.value });
+        return f;
+    }
+    const LATE = ["i-00000000000000aa1", "i-00000000000000aa2"];
+
+    it("instances whose agent is not online go to the wait queue in one message: its group, a deduplication id, no per-message delay (a FIFO queue refuses one)", async () => {
+        const f = fleet(0, LATE);
+        const { handler } = harness(f, WENV);
+        const res = await handler({ Records: LATE.map((id) => record(runningEvent(id))) });
+        assert.deepStrictEqual(res.batchItemFailures, []);
+        const w = written(f);
+        assert.strictEqual(w.length, 1);
+        assert.deepStrictEqual([w[0].groupId, typeof w[0].deduplicationId, w[0].delaySeconds], ["pka-fleet-wait", "string", undefined]);
+        assert.strictEqual((f.queues.get("https://sqs.us-east-1.amazonaws.com/123456789012/pka-queue") ?? []).length, 0, "nothing written to the main queue");
+        // Looked at just now by this invocation: the aggregator's next round looks again, not this instant.
+        for (const e of entries(f)) assert.ok(typeof e[2] === "number" && e[2] >= 5000, `next look written: ${JSON.stringify(e)}`);
+    });
+
+    it("a round of the aggregator: 60 found online while others still wait: one full command of 50, the 10 youngest held with the time they were seen online", async () => {
+        const online = ids(1, 60);
+        const f = fleet(60, LATE);
+        const h = harness(f, WENV);
+        const res = await h.handler({ Records: [fromWait(waitEvent([...online, ...LATE].map((id) => ({ instanceId: id, since: 0 })), 0))] });
+        assert.deepStrictEqual(res.batchItemFailures, []);
+        assert.deepStrictEqual(f.commands.map((c) => c.instanceIds.length), [50]);
+        const held = entries(f).filter((e) => e.length === 4);
+        assert.strictEqual(held.length, 10);
+        assert.deepStrictEqual(new Set(held.map((e) => e[0])), new Set(online.filter((id) => !sent(f).includes(id))));
+        assert.ok(held.every((e) => typeof e[3] === "number"), "held since a time");
+        assert.deepStrictEqual(new Set(entries(f).filter((e) => e.length < 4).map((e) => e[0])), new Set(LATE), "the late agents wait");
+        assert.strictEqual(h.handler.stats()!.held, 10);
+    });
+
+    it("the round's invocation stays until 5 s after it started before it writes the rest, so that wait messages written meanwhile come with the next one", async () => {
+        const f = fleet(0, LATE);
+        const h = harness(f, WENV);
+        await h.handler({ Records: [fromWait(waitEvent(LATE.map((id) => ({ instanceId: id, since: 0 })), 0))] });
+        assert.ok(h.sleeps.some((ms) => ms > 4000 && ms <= 5000), `slept until the round's end: ${h.sleeps}`);
+        assert.strictEqual(written(f).length, 1);
+        // A full batch (10 records: more may be queued behind it) does not wait.
+        const g = fleet(0, LATE);
+        const h2 = harness(g, WENV);
+        await h2.handler({ Records: Array.from({ length: 10 }, () => fromWait(waitEvent(LATE.map((id) => ({ instanceId: id, since: 0 })), 0))) });
+        assert.deepStrictEqual(h2.sleeps.filter((ms) => ms > 1000), [], "no round wait with a full batch");
+        assert.strictEqual(written(g).length, 1, "ten messages merged into one");
+        assert.deepStrictEqual(new Set(entries(g).map((e) => e[0])), new Set(LATE));
+    });
+
+    it("held instances are sent once one of them has been held 8 s, or when nothing else is waiting", async () => {
+        const online = ids(1, 10);
+        const f = fleet(10, LATE);
+        const h = harness(f, WENV);
+        h.advance(20_000);
+        // Held since 12 s ago: sent now, though others still wait.
+        await h.handler({ Records: [fromWait(waitEvent([...online.map((id) => ({ instanceId: id, since: 0, held: 8_000 })), ...LATE.map((id) => ({ instanceId: id, since: 0 }))], 0))] });
+        assert.deepStrictEqual(new Set(sent(f)), new Set(online));
+        // Young held ones, and nobody else waiting: nothing can fill the command, so it goes now.
+        const g = fleet(10);
+        const h2 = harness(g, WENV);
+        h2.advance(20_000);
+        await h2.handler({ Records: [fromWait(waitEvent(online.map((id) => ({ instanceId: id, since: 0, held: 19_000 })), 0))] });
+        assert.deepStrictEqual(new Set(sent(g)), new Set(online));
+        assert.strictEqual(written(g).length, 0);
+    });
+
+    it("a held entry is only a claim: an instance without the fleet tag, or not online, is not sent for it", async () => {
+        const f = fleet(0, LATE);
+        f.addInstance(instanceId(9), { other: "x" }, "Online");
+        f.addInstance(instanceId(10), { [TAG.key]: TAG.value }, "ConnectionLost");
+        const h = harness(f, WENV);
+        h.advance(60_000);
+        await h.handler({ Records: [fromWait(waitEvent([instanceId(9), instanceId(10)].map((id) => ({ instanceId: id, since: 0, held: 1 })), 0))] });
+        assert.deepStrictEqual(f.commands, []);
+        assert.strictEqual(h.handler.stats()!.untagged, 1);
+        assert.deepStrictEqual(entries(f).map((e) => e[0]), [instanceId(10)], "the tagged one waits for its agent again");
+    });
+
+    it("an entry not due yet (an agent long in coming) is carried unread: no readiness call for it", async () => {
+        const f = fleet(0, LATE);
+        const h = harness(f, WENV);
+        h.advance(300_000);
+        await h.handler({ Records: [fromWait(waitEvent(LATE.map((id) => ({ instanceId: id, since: 0, next: 400_000 })), 0))] });
+        assert.strictEqual(f.calls.filter((c) => c.op === "DescribeInstanceInformation").length, 0);
+        assert.deepStrictEqual(entries(f).map((e) => [e[0], e[2]]).sort(), LATE.map((id) => [id, 400_000]));
+    });
+
+    it("an instance of a wait record that cannot be handled now (a failed tag check) waits again instead of failing the record, which would hold the queue's one group", async () => {
+        const f = fleet(0);
+        f.addInstance(instanceId(3), { [TAG.key]: TAG.value }, "Online");
+        f.addInstance(instanceId(4), { [TAG.key]: TAG.value }, "Online");
+        const h = harness(f, WENV);
+        f.denyNext.DescribeInstances = 10;
+        const res = await h.handler({ Records: [fromWait(waitEvent([instanceId(3)].map((id) => ({ instanceId: id, since: 0 })), 0))] });
+        assert.deepStrictEqual(res.batchItemFailures, []);
+        assert.deepStrictEqual(entries(f).map((e) => e[0]), [instanceId(3)]);
+    });
+});

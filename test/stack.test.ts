@@ -47,7 +47,7 @@ describe("stack program (Pulumi.yaml main -> index.ts) with Pulumi.example.yaml"
         assert.strictEqual(inv["aws:ssm/parameter:Parameter"], 2, "the example spec fits one standard parameter, plus the deployed marker (revokeOnDestroy)");
         assert.strictEqual(inv["aws:lambda/invocation:Invocation"], 2, "the push on change and the offboarding on destroy");
         assert.strictEqual(inv["aws:lambda/function:Function"], 1);
-        assert.strictEqual(inv["aws:sqs/queue:Queue"], 2, "queue and DLQ");
+        assert.strictEqual(inv["aws:sqs/queue:Queue"], 4, "queue and DLQ, wait queue (FIFO) and its DLQ");
         assert.strictEqual(inv["aws:cloudwatch/logGroup:LogGroup"], 1);
         assert.ok(inv["aws:cloudwatch/eventRule:EventRule"] >= 3, "three triggers plus command results");
         assert.ok(inv["aws:iam/role:Role"] >= 1);

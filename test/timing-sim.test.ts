@@ -28,6 +28,16 @@ describe("time to access on a virtual clock (bench/timing.ts, the deployed defau
         assert.strictEqual(r.calls.GetCommandInvocation ?? 0, 20, "results of lone instances are read one by one");
     });
 
+    it("500 instances: the wait queue's one aggregator fills the commands: SendCommand calls within 1.2 x ceil(N/50), where wait messages on the standard queue (no aggregator) need several times more", async () => {
+        const r = await simulateLaunch({ instances: 500, bundle: BUNDLE });
+        assert.deepStrictEqual([r.provisioned, r.lost, r.deadLettered], [500, 0, 0]);
+        assert.ok(r.sendCommandCalls <= 12, `${r.sendCommandCalls} SendCommand calls for 500 instances`);
+        assert.ok((r.log["batch held"] ?? 0) > 0, "no instance was ever held for a fuller command: the aggregator did not run");
+        const standard = await simulateLaunch({ instances: 500, bundle: BUNDLE, standardWaitMessages: true });
+        assert.strictEqual(standard.lost, 0);
+        assert.ok(standard.sendCommandCalls > 2 * r.sendCommandCalls, `standard queue: ${standard.sendCommandCalls} calls, wait queue: ${r.sendCommandCalls}`);
+    });
+
     it("an agent that never registers ends in the DLQ as agent-not-online once the agent wait has passed; the other instance is provisioned", async () => {
         const config = localProvisionerConfig({ agentWaitSeconds: 300 });
         const r = await simulateLaunch({ instances: 2, neverOnline: [0], bundle: BUNDLE, config, horizonMs: 1800_000 });
@@ -36,7 +46,7 @@ describe("time to access on a virtual clock (bench/timing.ts, the deployed defau
         assert.ok(r.launchToDeadLetter.max! >= 300_000 && r.launchToDeadLetter.max! < 300_000 + 120_000, `to the DLQ after ${r.launchToDeadLetter.max} ms`);
     });
 
-    it("the previous design's behaviour is what the bench compares against: with PKA_QUEUE_URL unset the same bundle waits out the visibility timeout", async () => {
+    it("the previous design's behaviour is what the bench compares against: with no wait queue nor queue URL the same bundle waits out the visibility timeout", async () => {
         // The bundle without a queue URL fails a not-ready record (the redelivery path): access only after the 365 s visibility timeout.
         const r = await simulateLaunch({ instances: 1, bundle: BUNDLE, withoutWaitMessages: true });
         assert.strictEqual(r.provisioned, 1);

@@ -206,8 +206,18 @@ export class AwsMocks implements pulumi.runtime.Mocks {
                 if (i.redrivePolicy !== undefined) {
                     const r = JSON.parse(i.redrivePolicy);
                     if (!r.deadLetterTargetArn || !(r.maxReceiveCount >= 1 && r.maxReceiveCount <= 1000)) reject(type, name, "redrivePolicy needs deadLetterTargetArn and maxReceiveCount 1-1000");
+                    // "The dead-letter queue of a FIFO queue must also be a FIFO queue" (and a standard queue's, a standard queue).
+                    else if (String(r.deadLetterTargetArn).endsWith(".fifo") !== !!i.fifoQueue) reject(type, name, "a FIFO queue's dead-letter queue must be FIFO, a standard queue's standard");
                 }
-                state = { ...i, arn: `arn:aws:sqs:${region}:${account}:${i.name ?? name}`, url: `https://sqs.${region}.amazonaws.com/${account}/${i.name ?? name}` };
+                // SQS CreateQueue: a FIFO queue's name ends in .fifo (the provider appends it to an auto-name), a
+                // standard queue's does not; ContentBasedDeduplication is a FIFO attribute; DelaySeconds 0-900.
+                if (i.name !== undefined && !!i.fifoQueue !== String(i.name).endsWith(".fifo")) reject(type, name, "a FIFO queue's name ends with .fifo, and only a FIFO queue's");
+                if (i.contentBasedDeduplication && !i.fifoQueue) reject(type, name, "contentBasedDeduplication is for FIFO queues");
+                if (i.delaySeconds !== undefined && (i.delaySeconds < 0 || i.delaySeconds > 900)) reject(type, name, "delaySeconds out of 0-900");
+                {
+                    const qn = i.name ?? (i.fifoQueue ? `${name}.fifo` : name);
+                    state = { ...i, name: qn, arn: `arn:aws:sqs:${region}:${account}:${qn}`, url: `https://sqs.${region}.amazonaws.com/${account}/${qn}` };
+                }
                 break;
             case "aws:sqs/queuePolicy:QueuePolicy":
                 checkPolicy(type, name, i.policy, "trust", 20480);
