@@ -171,13 +171,14 @@ async function main(): Promise<void> {
                     `Deployed defaults (core/provisionerDefaults.ts), run by both designs: batches of ${c.batchSize} records gathered for ${c.batchingWindowMs / 1000} s, ${c.lambdaConcurrency} concurrent batches, ` +
                     `queue visibility timeout ${c.visibilityTimeoutMs / 1000} s (6 x the ${c.functionTimeoutMs / 1000} s function timeout + the window), ${c.maxReceiveCount} receives, ${c.maxAttempts} attempts, agent wait ${c.agentWaitSeconds} s. ` +
                     `"current" is the previous design (${t.baseline ? t.baseline.slice(0, 7) : "not in this checkout"}: a record whose agent is not online is failed and comes back after the visibility timeout; one GetCommandInvocation and one PutParameter per result); ` +
-                    `"new" is this one (wait messages, listed results, host keys written only when changed). Agents register 15-120 s after "running" (uniform), SSM delivers in 0.5-2 s, the document runs 0.6-1.0 s, ` +
+                    `"standard" is this bundle with its wait messages on the main queue (PKA_QUEUE_URL, per-message delays: what the wait queue replaced; concurrent batches each send what came online); ` +
+                    `"new" is this one as deployed (the wait queue: one aggregator, commands filled to 50 while more are coming; listed results, host keys written only when changed). Agents register 15-120 s after "running" (uniform), SSM delivers in 0.5-2 s, the document runs 0.6-1.0 s, ` +
                     `launches spread over 10 s, every SSM and EC2 API answers 10 requests/s. Access = the document succeeded on the host; pinned = its host keys are in Parameter Store.\n\n`;
                 const pct = (s: { p50?: number; p95?: number; max?: number }) => (s.p50 === undefined ? "-" : `${seconds(s.p50)} / ${seconds(s.p95)} / ${seconds(s.max)}`);
                 return (
                     head +
                     table(
-                        ["design", "scenario", "launch to access p50 / p95 / max", "agent online to access p50 / p95 / max", "launch to pinned p95", "to DLQ", "lost", "SendCommand calls (bound 1.2 x ceil(N/50))", "result calls / instance: answered (with throttled)", "all AWS calls (throttled)", "SQS receives", "Lambda invocations", "DLQ reasons", "wall"],
+                        ["design", "scenario", "launch to access p50 / p95 / max", "agent online to access p50 / p95 / max", "agent online to run p95", "launch to pinned p95", "to DLQ", "lost", "SendCommand calls (bound 1.2 x ceil(N/50))", "result calls / instance: answered (with throttled)", "all AWS calls (throttled)", "SQS receives", "Lambda invocations", "DLQ reasons", "wall"],
                         t.rows.map((row: TimingRow) => {
                             const r = row.result;
                             const n = r.instances;
@@ -186,6 +187,7 @@ async function main(): Promise<void> {
                                 row.scenario,
                                 pct(r.launchToAccess),
                                 pct(r.onlineToAccess),
+                                r.onlineToRun.p95 === undefined ? "-" : seconds(r.onlineToRun.p95),
                                 r.launchToPinned.p95 === undefined ? "-" : seconds(r.launchToPinned.p95),
                                 r.launchToDeadLetter.max === undefined ? "-" : seconds(r.launchToDeadLetter.max),
                                 r.lost,

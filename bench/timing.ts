@@ -346,7 +346,8 @@ export async function simulateLaunch(o: TimingOptions): Promise<TimingResult> {
 }
 
 export interface TimingRow {
-    design: "current" | "new";
+    /** "current": the design before wait messages (built from git); "standard": wait messages on the main queue (no aggregator; this bundle); "new": the wait queue. */
+    design: "current" | "standard" | "new";
     scenario: string;
     result: TimingResult;
 }
@@ -354,27 +355,30 @@ export interface TimingRow {
 /**
  * The bench: launches of 1, 20, 500 and 5,000 instances, and one instance whose agent never
  * registers, under the deployed defaults, with the previous design's bundle first (when the
- * repository has its history) and then this one's.
+ * repository has its history), then this bundle with wait messages on the main queue (the design
+ * before the wait queue), then this one as deployed.
  */
 export async function benchTiming(root: string, currentBundle: string, log: (s: string) => void = () => undefined): Promise<{ rows: TimingRow[]; baseline?: string; config: LocalProvisionerConfig }> {
     const config = localProvisionerConfig();
     const baseline = buildBaselineBundle(root);
     const designs: [TimingRow["design"], string | undefined][] = [
         ["current", baseline],
+        ["standard", currentBundle],
         ["new", currentBundle],
     ];
     const rows: TimingRow[] = [];
     for (const [design, bundle] of designs) {
+        const standardWaitMessages = design === "standard";
         if (!bundle) {
             log(`timing: the previous design (${BASELINE_COMMIT.slice(0, 7)}) is not in this checkout's history; only this design is measured`);
             continue;
         }
         for (const n of [1, 20, 500, 5000]) {
-            const result = await simulateLaunch({ instances: n, bundle, config });
+            const result = await simulateLaunch({ instances: n, bundle, config, standardWaitMessages });
             log(`timing ${design} ${n}: online->access p95 ${result.onlineToAccess.p95} ms, SendCommand ${result.sendCommandCalls}, lost ${result.lost}, ${result.wallMs} ms wall`);
             rows.push({ design, scenario: `${n} instances`, result });
         }
-        const result = await simulateLaunch({ instances: 2, neverOnline: [0], bundle, config, horizonMs: 3 * 3600_000 });
+        const result = await simulateLaunch({ instances: 2, neverOnline: [0], bundle, config, horizonMs: 3 * 3600_000, standardWaitMessages });
         rows.push({ design, scenario: "agent never registers (1 of 2)", result });
     }
     return { rows, baseline: baseline ? BASELINE_COMMIT : undefined, config };

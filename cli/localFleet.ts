@@ -194,7 +194,7 @@ export async function run(_name: string, args: string[]): Promise<number> {
         const c = fleets[0].config;
         say(
             `provisioner settings: the Provisioner's deployed defaults (batches of ${c.batchSize} gathered for ${c.batchingWindowMs / 1000} s, ${c.lambdaConcurrency} concurrent, visibility timeout ${c.visibilityTimeoutMs / 1000} s, ` +
-                `${c.maxReceiveCount} receives, ${c.maxAttempts} attempts, ${c.functionTimeoutMs / 1000} s function timeout, agents awaited ${c.agentWaitSeconds} s through wait messages)`,
+                `${c.maxReceiveCount} receives, ${c.maxAttempts} attempts, ${c.functionTimeoutMs / 1000} s function timeout, agents awaited ${c.agentWaitSeconds} s through the FIFO wait queue, one aggregator)`,
         );
         for (const f of fleets) f.launchAll();
         await Promise.all(fleets.map((f) => f.settle(flags.timeoutS * 1000)));
