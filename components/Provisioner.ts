@@ -715,43 +715,28 @@ export class Provisioner extends pulumi.ComponentResource {
             { parent: this, dependsOn: [rolePolicy] },
         );
 
-        new aws.cloudwatch.MetricAlarm(
-            `${name}-wait-dlq-alarm`,
-            {
-                alarmDescription: "pka-fleet: wait messages could not be handled (messages in the wait queue's dead-letter queue): instances may be waiting for access",
-                namespace: "AWS/SQS",
-                metricName: "ApproximateNumberOfMessagesVisible",
-                dimensions: { QueueName: waitDlq.name },
-                statistic: "Maximum",
-                period: 300,
-                evaluationPeriods: 1,
-                threshold: 0,
-                comparisonOperator: "GreaterThanThreshold",
-                treatMissingData: "notBreaching",
-                alarmActions: args.alarmActions ?? [],
-                tags,
-            },
-            child,
-        );
-
-        const alarm = new aws.cloudwatch.MetricAlarm(
-            `${name}-dlq-alarm`,
-            {
-                alarmDescription: "pka-fleet: instances or events could not be provisioned (messages in the dead-letter queue)",
-                namespace: "AWS/SQS",
-                metricName: "ApproximateNumberOfMessagesVisible",
-                dimensions: { QueueName: dlq.name },
-                statistic: "Maximum",
-                period: 300,
-                evaluationPeriods: 1,
-                threshold: 0,
-                comparisonOperator: "GreaterThanThreshold",
-                treatMissingData: "notBreaching",
-                alarmActions: args.alarmActions ?? [],
-                tags,
-            },
-            child,
-        );
+        // An alarm on each dead-letter queue: any message there is an instance or an event given up on.
+        const dlqAlarm = (suffix: string, queueName: pulumi.Output<string>, alarmDescription: string) =>
+            new aws.cloudwatch.MetricAlarm(
+                `${name}-${suffix}`,
+                {
+                    alarmDescription,
+                    namespace: "AWS/SQS",
+                    metricName: "ApproximateNumberOfMessagesVisible",
+                    dimensions: { QueueName: queueName },
+                    statistic: "Maximum",
+                    period: 300,
+                    evaluationPeriods: 1,
+                    threshold: 0,
+                    comparisonOperator: "GreaterThanThreshold",
+                    treatMissingData: "notBreaching",
+                    alarmActions: args.alarmActions ?? [],
+                    tags,
+                },
+                child,
+            );
+        dlqAlarm("wait-dlq-alarm", waitDlq.name, "pka-fleet: wait messages could not be handled (messages in the wait queue's dead-letter queue): instances may be waiting for access");
+        const alarm = dlqAlarm("dlq-alarm", dlq.name, "pka-fleet: instances or events could not be provisioned (messages in the dead-letter queue)");
 
         // ---- push on change: the same deploy re-provisions every online tagged instance ----
         if (triggers.includes("push")) {
