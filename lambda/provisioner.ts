@@ -1191,15 +1191,18 @@ class Batch {
      * Wait queue only: online instances that came through a wait message are sent 50 to a
      * SendCommand. When the first-attempt instances of this round would leave a partial last
      * command and every one of that remainder came from the wait queue, the remainder is held
-     * (written back with the time it was first seen online) while other instances are still
-     * waiting for their agent and none of the held has waited WAIT_HOLD_SECONDS: the next round
+     * (written back with the time it was first seen online) while other young instances (under
+     * WAIT_FAST_MS) are still waiting for their agent and none of the held has waited
+     * WAIT_HOLD_SECONDS: the next round
      * fills the command. With nothing else coming, or an instance held long enough, all are sent.
      */
     private holdForFullerCommands(): void {
         const now = this.deps.now();
         const first = [...this.targets].filter(([, t]) => t.attempt === 1);
         const rest = first.length % SEND_COMMAND_MAX_IDS;
-        if (rest === 0 || this.waiting.size === 0) return;
+        // Coming soon: an instance still waiting for its agent and young (an agent long in coming, or never, holds nobody up).
+        const coming = [...this.waiting.values()].some((t) => t.held === undefined && now - t.since < WAIT_FAST_MS);
+        if (rest === 0 || !coming) return;
         const holdable = first.filter(([, t]) => t.fromWait && [...t.records].every((m) => this.waitRecords.has(m)));
         if (holdable.length < rest) return;
         // The youngest are held; the older ones fill the full commands.

@@ -519,7 +519,8 @@ export class LocalFleet {
             AWS_LAMBDA_FUNCTION_NAME: "pka-fleet-provisioner",
             POWERTOOLS_LOG_LEVEL: "INFO",
         };
-        this.lambda = new LambdaPool(env, this.config.lambdaConcurrency, this.config.functionTimeoutMs);
+        // The queue's mapping runs up to lambdaConcurrency batches and the wait queue's one more (its one message group).
+        this.lambda = new LambdaPool(env, this.config.lambdaConcurrency + 1, this.config.functionTimeoutMs);
         await this.lambda.start();
         this.mappings = provisionerMappings({ dlq: this.dlq, queue: this.queue, waitDlq: this.waitDlq, waitQueue: this.waitQueue }, (e) => this.lambda!.invoke(e), this.config);
         for (const m of this.mappings) m.start();

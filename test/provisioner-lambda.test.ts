@@ -1136,6 +1136,16 @@ describe("provisioner Lambda: the wait queue (FIFO, one message group: one aggre
         assert.strictEqual(written(g).length, 0);
     });
 
+    it("an agent long in coming (waiting over 3 minutes) holds nobody up: the partial command goes at once", async () => {
+        const online = ids(1, 10);
+        const f = fleet(10, LATE);
+        const h = harness(f, WENV);
+        h.advance(400_000);
+        await h.handler({ Records: [fromWait(waitEvent([...online.map((id) => ({ instanceId: id, since: 390_000 })), ...LATE.map((id) => ({ instanceId: id, since: 0 }))], 0))] });
+        assert.deepStrictEqual(new Set(sent(f)), new Set(online));
+        assert.strictEqual(h.handler.stats()!.held, 0);
+    });
+
     it("a held entry is only a claim: an instance without the fleet tag, or not online, is not sent for it", async () => {
         const f = fleet(0, LATE);
         f.addInstance(instanceId(9), { other: "x" }, "Online");
