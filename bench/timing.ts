@@ -193,7 +193,7 @@ export async function simulateLaunch(o: TimingOptions): Promise<TimingResult> {
             PKA_KNOWN_HOSTS_PATH: "/pka/timing/known_hosts",
             PKA_DEAD_LETTER_QUEUE_URL: dlq.url,
             PKA_MAX_ATTEMPTS: String(cfg.maxAttempts),
-            ...(o.withoutWaitMessages ? {} : o.standardWaitMessages ? { PKA_QUEUE_URL: queue.url } : { PKA_WAIT_QUEUE_URL: queues.waitQueue.url }),
+            ...(o.withoutWaitMessages ? {} : o.standardWaitMessages ? { PKA_QUEUE_URL: queue.url } : { PKA_WAIT_QUEUE_URL: queues.waitQueue.url, PKA_QUEUE_URL: queue.url }),
             PKA_AGENT_WAIT_SECONDS: String(cfg.agentWaitSeconds),
             AWS_REGION: "us-east-1",
         };

@@ -347,8 +347,9 @@ export function buildProvisionerPolicy(i: ProvisionerPolicyInput): { Version: st
             },
             { Sid: "ConsumeQueue", Effect: "Allow", Action: ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"], Resource: [i.queueArn, i.waitQueueArn] },
             { Sid: "DeadLetter", Effect: "Allow", Action: "sqs:SendMessage", Resource: i.dlqArn },
-            // Instances whose agent is not online yet go to the wait queue, in one wait message a round.
-            { Sid: "WaitForAgents", Effect: "Allow", Action: "sqs:SendMessage", Resource: i.waitQueueArn },
+            // Instances whose agent is not online yet go to the wait queue (one wait message a round); those long in
+            // coming to its own queue, delayed (a FIFO queue takes no per-message delay).
+            { Sid: "WaitForAgents", Effect: "Allow", Action: "sqs:SendMessage", Resource: [i.waitQueueArn, i.queueArn] },
             // Offboarding on destroy: whether the fleet is still deployed (the marker exists) or destroyed (it is gone).
             ...(i.deployedMarker !== undefined ? [{ Sid: "OffboardMarker", Effect: "Allow", Action: "ssm:GetParameter", Resource: param(i.deployedMarker) }] : []),
         ],
@@ -600,7 +601,7 @@ export class Provisioner extends pulumi.ComponentResource {
             },
             child,
         );
-        const queuePolicy = new aws.sqs.QueuePolicy(`${name}-queue-policy`, { queueUrl: queue.url, policy: pulumi.all([queue.arn, ruleArns]).apply(([q, r]) => eventBridgeQueuePolicy(q, r)) }, child);
+        const queuePolicy = new aws.sqs.QueuePolicy(`${name}-queue-policy`, { queueUrl: queue.url, policy: pulumi.all([queue.arn, ruleArns, role.arn]).apply(([q, r, roleArn]) => eventBridgeQueuePolicy(q, r, [roleArn])) }, child);
         new aws.sqs.QueuePolicy(`${name}-wait-policy`, { queueUrl: waitQueue.url, policy: pulumi.all([waitQueue.arn, role.arn]).apply(([q, roleArn]) => ownRoleOnlyQueuePolicy(q, roleArn)) }, child);
         // Events EventBridge cannot deliver (after its retries) land in the same DLQ instead of being dropped; the Lambda
         // (its role) sends the reasons of what it gives up on.
@@ -672,6 +673,7 @@ export class Provisioner extends pulumi.ComponentResource {
             PKA_DEAD_LETTER_QUEUE_URL: dlq.url,
             PKA_MAX_ATTEMPTS: String(maxAttempts),
             PKA_WAIT_QUEUE_URL: waitQueue.url,
+            PKA_QUEUE_URL: queue.url,
             PKA_AGENT_WAIT_SECONDS: String(agentWaitSeconds),
         };
         if (args.keyRules) variables.PKA_KEY_RULES = JSON.stringify(keyRules);

@@ -1262,13 +1262,21 @@ class Batch {
                 );
                 continue;
             }
-            // The wait queue takes no per-message delay (a FIFO queue): a later look is written as its time, and the
-            // entry is carried unread until then. What another invocation just looked at waits for the next round.
-            const delay = this.waitQueue() ? 0 : waitDelaySeconds(age, now, this.cfg.agentWaitSeconds);
-            if (this.waitQueue() && t.held === undefined && t.next === undefined) {
-                const d = waitDelaySeconds(age, now, this.cfg.agentWaitSeconds);
-                if (d > WAIT_CYCLE_SECONDS) t.next = now + d * 1000;
-                else if (!round) t.next = now + WAIT_CYCLE_SECONDS * 1000;
+            // Young instances (and held ones) go to the wait queue, which takes no per-message delay (a FIFO queue): what
+            // another invocation just looked at is written with the time of its next look and carried unread until the
+            // aggregator's next round. An instance long in coming is looked at every half of its age: it goes to the main
+            // queue with that delay (SendMessage DelaySeconds), so a dead agent costs a few receives an hour, not a round
+            // every 5 s (without a main queue URL it is carried in the wait queue until its time).
+            const d = waitDelaySeconds(age, now, this.cfg.agentWaitSeconds);
+            let delay = this.waitQueue() ? 0 : d;
+            if (this.waitQueue() && t.held === undefined) {
+                if (d > WAIT_CYCLE_SECONDS && this.cfg.queueUrl) {
+                    delay = d;
+                    t.next = undefined;
+                } else if (t.next === undefined) {
+                    if (d > WAIT_CYCLE_SECONDS) t.next = now + d * 1000;
+                    else if (!round) t.next = now + WAIT_CYCLE_SECONDS * 1000;
+                }
             }
             const group = byDelay.get(delay) ?? [];
             group.push({ id, t });
@@ -1277,9 +1285,10 @@ class Batch {
         for (const [delay, group] of byDelay) {
             for (const part of chunk(group.sort((a, b) => (a.id < b.id ? -1 : 1)), WAIT_MAX_INSTANCES)) {
                 const body = JSON.stringify(waitEvent(part.map(({ id, t }) => ({ instanceId: id, since: t.since, ...(t.next !== undefined ? { next: t.next } : {}), ...(t.held !== undefined ? { held: t.held } : {}) })), now));
-                const message = this.waitQueue()
-                    ? { QueueUrl: this.cfg.waitQueueUrl, MessageBody: body, MessageGroupId: WAIT_GROUP_ID, MessageDeduplicationId: randomUUID() }
-                    : { QueueUrl: this.cfg.queueUrl, MessageBody: body, DelaySeconds: delay };
+                const message =
+                    this.waitQueue() && delay === 0
+                        ? { QueueUrl: this.cfg.waitQueueUrl, MessageBody: body, MessageGroupId: WAIT_GROUP_ID, MessageDeduplicationId: randomUUID() }
+                        : { QueueUrl: this.cfg.queueUrl, MessageBody: body, DelaySeconds: delay };
                 try {
                     await this.aws(() => this.deps.sqs.send(new SendMessageCommand(message)));
                     this.stats.waiting += part.length;

@@ -515,6 +515,7 @@ export class LocalFleet {
             PKA_DEAD_LETTER_QUEUE_URL: this.dlq.url,
             PKA_MAX_ATTEMPTS: String(this.config.maxAttempts),
             PKA_WAIT_QUEUE_URL: this.waitQueue.url,
+            PKA_QUEUE_URL: this.queue.url,
             PKA_AGENT_WAIT_SECONDS: String(this.config.agentWaitSeconds),
             AWS_LAMBDA_FUNCTION_NAME: "pka-fleet-provisioner",
             POWERTOOLS_LOG_LEVEL: "INFO",

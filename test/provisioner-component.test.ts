@@ -194,7 +194,7 @@ describe("Provisioner component (pka-fleet:index:Provisioner) under mocks", func
         assert.deepStrictEqual([by.PinHostKeys.Action, by.PinHostKeys.Resource], [["ssm:GetParameters", "ssm:PutParameter"], `arn:aws:ssm:${REGION}:${ACCOUNT}:parameter/pka/web/known_hosts/*`]);
         assert.deepStrictEqual(by.DescribeFleet.Action, ["ssm:DescribeInstanceInformation", "ssm:GetCommandInvocation", "ssm:ListCommandInvocations", "ec2:DescribeInstances"]);
         // Wait messages go to the wait queue, and only there.
-        assert.deepStrictEqual([by.WaitForAgents.Action, by.WaitForAgents.Resource], ["sqs:SendMessage", `arn:aws:sqs:${REGION}:${ACCOUNT}:web-wait-x.fifo`]);
+        assert.deepStrictEqual([by.WaitForAgents.Action, by.WaitForAgents.Resource], ["sqs:SendMessage", [`arn:aws:sqs:${REGION}:${ACCOUNT}:web-wait-x.fifo`, `arn:aws:sqs:${REGION}:${ACCOUNT}:web-queue-x`]]);
         assert.deepStrictEqual(by.ConsumeQueue.Resource, [`arn:aws:sqs:${REGION}:${ACCOUNT}:web-queue-x`, `arn:aws:sqs:${REGION}:${ACCOUNT}:web-wait-x.fifo`]);
         assert.deepStrictEqual(by.ConsumeQueue.Action, ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"]);
         assert.deepStrictEqual([by.DeadLetter.Action, by.DeadLetter.Resource.includes("web-dlq")], ["sqs:SendMessage", true]);
@@ -249,8 +249,8 @@ describe("Provisioner component (pka-fleet:index:Provisioner) under mocks", func
             ["our rule -> queue", queuePolicy, q, { principal: { service: "events.amazonaws.com" }, context: { "aws:SourceArn": ruleArns[0] }, identityAllows: false }, true],
             ["another rule (same account) -> queue", queuePolicy, q, { principal: { service: "events.amazonaws.com" }, context: { "aws:SourceArn": `arn:aws:events:${REGION}:${ACCOUNT}:rule/forged` }, identityAllows: false }, false],
             ["an admin with sqs:* -> queue", queuePolicy, q, admin, false],
-            // Its wait messages go to the wait queue: it has no reason to write to the queue, and cannot.
-            ["the Lambda's role -> queue", queuePolicy, q, { principal: { arn: roleArn }, context: { "aws:PrincipalArn": roleArn }, identityAllows: true }, false],
+            // Its wait messages for instances long in coming go to the queue, delayed (the FIFO wait queue takes no per-message delay).
+            ["the Lambda's role -> queue (delayed wait messages)", queuePolicy, q, { principal: { arn: roleArn }, context: { "aws:PrincipalArn": roleArn }, identityAllows: true }, true],
             ["the Lambda's role -> wait queue (its wait messages)", waitPolicy, w, { principal: { arn: roleArn }, context: { "aws:PrincipalArn": roleArn }, identityAllows: true }, true],
             ["an admin with sqs:* -> wait queue", waitPolicy, w, admin, false],
             ["our rule -> wait queue", waitPolicy, w, { principal: { service: "events.amazonaws.com" }, context: { "aws:SourceArn": ruleArns[0] }, identityAllows: true }, false],
@@ -311,6 +311,7 @@ describe("Provisioner component (pka-fleet:index:Provisioner) under mocks", func
             PKA_KEY_RULES: '{"minRsaBits":4096}',
             PKA_DEPLOYED_MARKER: "/pka/web/access-deployed",
             PKA_WAIT_QUEUE_URL: `https://sqs.${REGION}.amazonaws.com/${ACCOUNT}/web-wait-x.fifo`,
+            PKA_QUEUE_URL: `https://sqs.${REGION}.amazonaws.com/${ACCOUNT}/web-queue-x`,
             PKA_AGENT_WAIT_SECONDS: "3600",
         });
         assert.strictEqual(fn.inputs.loggingConfig.logGroup, "web-logs-x");

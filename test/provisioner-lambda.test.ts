@@ -1158,6 +1158,19 @@ describe("provisioner Lambda: the wait queue (FIFO, one message group: one aggre
         assert.deepStrictEqual(entries(f).map((e) => e[0]), [instanceId(10)], "the tagged one waits for its agent again");
     });
 
+    it("an instance long in coming (over 3 minutes) goes to the main queue with a delay of half its age; young ones stay in the wait queue", async () => {
+        const MAIN = "https://sqs.us-east-1.amazonaws.com/123456789012/pka-queue";
+        const f = fleet(0, LATE).addQueue(MAIN);
+        const h = harness(f, { ...WENV, PKA_QUEUE_URL: MAIN, PKA_AGENT_WAIT_SECONDS: "3600" });
+        h.advance(400_000);
+        await h.handler({ Records: [fromWait(waitEvent([{ instanceId: LATE[0], since: 0 }, { instanceId: LATE[1], since: 390_000 }], 0))] });
+        const delayed = (f.queues.get(MAIN) ?? []).map((m) => ({ delay: m.delaySeconds, ids: JSON.parse(m.body).detail.instances.map((e: unknown[]) => e[0]) }));
+        assert.deepStrictEqual(delayed.map((m) => m.ids), [[LATE[0]]], "only the old one goes to the main queue");
+        // About 400 s old (plus the round's 5 s): looked at again in half that.
+        assert.ok(delayed[0].delay! >= 200 && delayed[0].delay! <= 203, `delay ${delayed[0].delay}`);
+        assert.deepStrictEqual(entries(f).map((e) => e[0]), [LATE[1]], "the young one waits in the wait queue");
+    });
+
     it("an entry not due yet (an agent long in coming) is carried unread: no readiness call for it", async () => {
         const f = fleet(0, LATE);
         const h = harness(f, WENV);
