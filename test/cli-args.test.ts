@@ -4,6 +4,7 @@ import { spawnSync } from "child_process";
 import * as path from "path";
 import { ArgSpec, parseArgs, UsageError } from "../cli/args";
 import { generateKey } from "../core/keygen";
+import { ensureBuilt, PKA_CLI } from "./support/built";
 
 const SPEC: ArgSpec = { flags: { "--out": "value", "--ppk": "boolean", "--key": "list" }, positionals: 1, tooMany: "give exactly one FILE" };
 
@@ -37,12 +38,13 @@ describe("pka document-params checks expiry-time at the current time (as the dep
     this.timeout(60000);
     const ROOT = path.resolve(__dirname, "..");
     const ED = generateKey({ type: "ed25519", comment: "ops" }).publicKey;
+    before(() => ensureBuilt());
+    // The built `pka` (bin/cli/pka.js: what an installed package runs).
     const params = (keyOptions: string) =>
-        spawnSync(process.execPath, ["-r", "ts-node/register/transpile-only", "cli/pka.ts", "document-params", "--spec", "-"], {
+        spawnSync(process.execPath, [PKA_CLI, "document-params", "--spec", "-"], {
             cwd: ROOT,
             encoding: "utf8",
             input: JSON.stringify({ users: [{ name: "svc_user", sudo: "none", keys: [ED], keyOptions }] }),
-            env: { ...process.env, TS_NODE_TRANSPILE_ONLY: "true" },
         });
 
     it("exits 2 on an expiry-time already past, naming the path and the fix", () => {

@@ -19,6 +19,7 @@ import { SETUP_SCRIPT, scriptLines } from "../core/script.sh";
 import { InvalidParametersError, validateCommandParameters } from "../local/agent";
 import { requireReal } from "./support/env";
 import { runWithNonblockingStdin } from "./support/nonblockingStdin";
+import { ensureBuilt, PKA_CLI } from "./support/built";
 
 
 const ED = generateKey({ type: "ed25519", comment: "k" }).publicKey;
@@ -150,12 +151,13 @@ describe("setup document", () => {
 
 const ROOT = path.resolve(__dirname, "..");
 
+/** The built `pka` (bin/cli/pka.js: what an installed package runs). */
 function pka(args: string[], input?: string) {
-    const r = spawnSync(process.execPath, ["-r", "ts-node/register/transpile-only", "cli/pka.ts", ...args], {
+    ensureBuilt();
+    const r = spawnSync(process.execPath, [PKA_CLI, ...args], {
         cwd: ROOT,
         encoding: "utf8",
         input,
-        env: { ...process.env, TS_NODE_TRANSPILE_ONLY: "true" },
     });
     return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
@@ -251,11 +253,8 @@ describe("pka document / document-params", function () {
         requireReal(this, { commands: ["perl"] });
         if (!fs.existsSync("/proc/self/stat")) this.skip();
         const spec = { users: [{ name: "svc_user", sudo: "nopasswd", keys: [ED] }] };
-        const r = await runWithNonblockingStdin(
-            [process.execPath, "-r", "ts-node/register/transpile-only", "cli/pka.ts", "document-params", "--spec", "-"],
-            JSON.stringify(spec),
-            { cwd: ROOT, env: { ...process.env, TS_NODE_TRANSPILE_ONLY: "true" }, maxWaitMs: 30000 },
-        );
+        ensureBuilt();
+        const r = await runWithNonblockingStdin([process.execPath, PKA_CLI, "document-params", "--spec", "-"], JSON.stringify(spec), { cwd: ROOT, env: { ...process.env }, maxWaitMs: 30000 });
         const { stdout, stderr } = r;
         assert.equal(r.asleep, 10, `document-params should sleep while stdin has no data, not spin (${stderr})`);
         assert.equal(r.code, 0, stderr);
