@@ -188,7 +188,7 @@ export async function run(_name: string, args: string[]): Promise<number> {
         const fleets = (await Promise.all(creating)) as Fleet[];
         if (interrupted) return 130;
         for (const [i, f] of fleets.entries()) {
-            say(`${stacks[i]}: fleet ${f.plan.fleetName} (${f.specSource}): svc_user, sudo nopasswd -> ${f.plan.accessPath}; tag ${f.plan.tag.key}=${f.plan.tag.value}; document ${f.documentName}; queue ${f.queue.name} (DLQ ${f.dlq.name})`);
+            say(`${stacks[i]}: fleet ${f.plan.fleetName} (${f.specSource}): svc_user, sudo nopasswd -> ${f.plan.accessPath}; tag ${f.plan.tag.key}=${f.plan.tag.value}; document ${f.documentName}; queue ${f.queue.name} (DLQ ${f.dlq.name}), wait queue ${f.waitQueue.name}`);
         }
         say(`one account: local AWS endpoint ${account.endpoint.url}, one event bus with ${account.bus.listRules().length} rules -> each fleet's queue -> its Lambda bin/lambda/provisioner.js`);
         const c = fleets[0].config;
