@@ -61,7 +61,7 @@ if (!statsOut && files.length === 0 && !grep && jobs > 1) {
 /** Seconds each heavy file took in a full run (2 cores); the rest count as 5. Only the balance depends on them. */
 function cost(file) {
     const known = {
-        "deploy-errors": 67, "local-fleet": 53, "local-fleet-stacks": 32, "local-fleet-cli": 31, fleet: 28, "script-attacks": 25, "aws-models": 25, "script-hosts": 21,
+        "deploy-errors": 14, "local-fleet": 53, "local-fleet-stacks": 32, "local-fleet-cli": 31, fleet: 28, "script-attacks": 25, "aws-models": 25, "script-hosts": 21,
         "tarball-install": 17, stack: 16, "local-fleet-lifecycle": 16, document: 13, keys: 13, keyPairProvider: 10, testing: 9, "multi-fleet": 8, "cli-keys": 8,
         "policy-example-stack": 8, "provisioner-component": 8, "timing-sim": 7, "analyzer-schema": 7, "policy-config": 7, "iam-reference": 6, "sshKeyPair": 5,
     };

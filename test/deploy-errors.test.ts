@@ -16,7 +16,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import sshpk = require("sshpk");
 import { AwsMocks, settle } from "./support/awsMocks";
-import { exampleConfig, runStackProgram } from "./support/stackRun";
+import { exampleConfig, runStackProgramAsync, StackRun } from "./support/stackRun";
 import { patience } from "./support/patience";
 
 const ROOT = path.resolve(__dirname, "..");
@@ -29,6 +29,16 @@ interface Run { reports: Report[]; inventory: Record<string, number> }
 
 const CHILD = `
 global.describe = () => undefined;
+// Node 20.20's util.inspect(error, { colors: true }) never returns on a stack line holding
+// "node_modules/@scope/file" (a file straight under a scope folder): markNodeModules loops, growing a
+// string until RangeError, ~30 s and 3 GB later. run()'s uncaughtHandler inspects each error it
+// reports that way (for its tracing span, after log.error), and ts-node's source-map support maps
+// @pulumi/pulumi's own JavaScript frames to such paths (node_modules/@pulumi/output.ts). So the
+// dependencies' frames stay the JavaScript that ran; the repository's TypeScript is mapped as before.
+require("@cspotcode/source-map-support").install({
+    environment: "node",
+    retrieveSourceMap: (source) => (/[\\\\/]node_modules[\\\\/]/.test(source) ? { url: source, map: '{"version":3,"sources":[],"names":[],"mappings":""}' } : null),
+});
 const path = require("path");
 const pulumi = require("@pulumi/pulumi");
 const log = require("@pulumi/pulumi/log");
@@ -215,35 +225,49 @@ describe("errors name the resource and the input as written, once", function () 
     });
 
     describe("the stack program (index.ts) names the config key the user wrote", () => {
+        // Each run is its own fresh node: they go at once, and each test checks its own.
+        let noPassphrase: StackRun;
+        let strayPassphrase: StackRun;
+        let dsa: StackRun;
+        let awsTag: StackRun;
+        before(async () => {
+            const open = exampleConfig();
+            delete open.config["pka-fleet:keyPassphrases"];
+            const stray = exampleConfig();
+            stray.config["pka-fleet:keyPassphrases"] = JSON.stringify({ alice: "correct horse battery staple", alcie: "tr0ub4dor&3" });
+            const withDsa = exampleConfig();
+            const users = JSON.parse(withDsa.config["pka-fleet:users"]);
+            users[2].publicKeys.push(KEY_DSA);
+            withDsa.config["pka-fleet:users"] = JSON.stringify(users);
+            const tag = exampleConfig();
+            tag.config["pka-fleet:targetTagKey"] = "aws:reserved";
+            [noPassphrase, strayPassphrase, dsa, awsTag] = await Promise.all([
+                runStackProgramAsync("index.ts", open.config, []),
+                runStackProgramAsync("index.ts", stray.config, stray.secretKeys),
+                runStackProgramAsync("index.ts", withDsa.config, withDsa.secretKeys),
+                runStackProgramAsync("index.ts", tag.config, tag.secretKeys),
+            ]);
+        });
+
         it("a person's generated key without a passphrase: config `pka-fleet:keyPassphrases.alice`", () => {
-            const { config } = exampleConfig();
-            delete config["pka-fleet:keyPassphrases"];
-            const r = runStackProgram("index.ts", config, []);
+            const r = noPassphrase;
             assert.match(r.error ?? "", /config `pka-fleet:keyPassphrases\.alice` is required: config `pka-fleet:users`\[1\] \(alice\) has a generateKey and is a person.*pulumi config set --secret --path 'keyPassphrases\.alice'/);
             assert.doesNotMatch(r.error ?? "", /generateKey\.passphrase/, "not a field this config refuses");
             assert.deepStrictEqual(r.inventory, {});
         });
 
         it("a passphrase under a name no generated key has: the key is named, the value never", () => {
-            const { config, secretKeys } = exampleConfig();
-            config["pka-fleet:keyPassphrases"] = JSON.stringify({ alice: "correct horse battery staple", alcie: "tr0ub4dor&3" });
-            const r = runStackProgram("index.ts", config, secretKeys);
+            const r = strayPassphrase;
             assert.match(r.error ?? "", /config `pka-fleet:keyPassphrases\.alcie` names no user of config `pka-fleet:users` with a generateKey/);
             assert.ok(!(r.error ?? "").includes("tr0ub4dor") && !(r.error ?? "").includes("correct horse"), "no passphrase in the error");
         });
 
         it("PkaFleet's refusals in config terms, without a stack trace", () => {
-            const { config, secretKeys } = exampleConfig();
-            const users = JSON.parse(config["pka-fleet:users"]);
-            users[2].publicKeys.push(KEY_DSA);
-            config["pka-fleet:users"] = JSON.stringify(users);
-            const r = runStackProgram("index.ts", config, secretKeys);
+            const r = dsa;
             assert.match(r.error ?? "", /^config `pka-fleet:users`\[2\]\.publicKeys\[1\]: dsa keys are not allowed/);
             assert.doesNotMatch(r.error ?? "", /PkaFleet "|`users\[/, "no PkaFleet arg names");
 
-            const tag = exampleConfig();
-            tag.config["pka-fleet:targetTagKey"] = "aws:reserved";
-            assert.match(runStackProgram("index.ts", tag.config, tag.secretKeys).error ?? "", /^config `pka-fleet:targetTagKey` must not start with `aws:`/);
+            assert.match(awsTag.error ?? "", /^config `pka-fleet:targetTagKey` must not start with `aws:`/);
         });
     });
 });

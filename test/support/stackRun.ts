@@ -2,7 +2,7 @@
  * Runs the stack program the way `pulumi up` does (Pulumi's own Node.js runner, fresh node, AWS mocks).
  */
 import * as assert from "assert";
-import { spawnSync } from "child_process";
+import { spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { parse as parseYaml } from "yaml";
@@ -118,10 +118,9 @@ const { AwsMocks, settle } = require(path.join(process.env.PKA_ROOT, "test/suppo
 })();
 `;
 
-/** Runs Pulumi's program runner on `entry` (relative to the repo root) in a fresh node, under the AWS mocks. */
-export function runStackProgram(entry: string, config: Record<string, string>, secretKeys: string[] = [], opts: { capture?: boolean } = {}): StackRun {
-    const r = spawnSync(process.execPath, ["-r", "ts-node/register/transpile-only", "-e", CHILD], {
-        cwd: ROOT,
+function childArgs(entry: string, config: Record<string, string>, secretKeys: string[], opts: { capture?: boolean }) {
+    return {
+        args: ["-r", "ts-node/register/transpile-only", "-e", CHILD],
         env: {
             ...process.env,
             TS_NODE_TRANSPILE_ONLY: "true",
@@ -131,14 +130,53 @@ export function runStackProgram(entry: string, config: Record<string, string>, s
             PULUMI_CONFIG_SECRET_KEYS: JSON.stringify(secretKeys),
             PKA_CAPTURE: opts.capture ? "1" : "",
         },
+    };
+}
+
+function childResult(status: number | null, stdout: string, stderr: string): StackRun {
+    const line = stdout.split("\n").find((l) => l.startsWith("@@RESULT@@"));
+    if (line) return JSON.parse(line.slice("@@RESULT@@".length));
+    // A program error ends the process through Pulumi's own handler, which logs it on stderr.
+    return { inventory: {}, components: {}, outputs: {}, error: `exit ${status}: ${stderr + stdout}`.slice(0, 20000), ms: 0 };
+}
+
+/** Runs Pulumi's program runner on `entry` (relative to the repo root) in a fresh node, under the AWS mocks. */
+export function runStackProgram(entry: string, config: Record<string, string>, secretKeys: string[] = [], opts: { capture?: boolean } = {}): StackRun {
+    const { args, env } = childArgs(entry, config, secretKeys, opts);
+    const r = spawnSync(process.execPath, args, {
+        cwd: ROOT,
+        env,
         encoding: "utf8",
         maxBuffer: 64 * 1024 * 1024,
         timeout: 180000,
     });
-    const line = (r.stdout ?? "").split("\n").find((l) => l.startsWith("@@RESULT@@"));
-    if (line) return JSON.parse(line.slice("@@RESULT@@".length));
-    // A program error ends the process through Pulumi's own handler, which logs it on stderr.
-    return { inventory: {}, components: {}, outputs: {}, error: `exit ${r.status}: ${(r.stderr ?? "") + (r.stdout ?? "")}`.slice(0, 20000), ms: 0 };
+    return childResult(r.status, r.stdout ?? "", r.stderr ?? "");
+}
+
+/**
+ * runStackProgram without blocking this process: several runs (each its own fresh node) go at once.
+ * The same child, environment, output limit and 180 s kill as the synchronous one.
+ */
+export function runStackProgramAsync(entry: string, config: Record<string, string>, secretKeys: string[] = [], opts: { capture?: boolean } = {}): Promise<StackRun> {
+    const { args, env } = childArgs(entry, config, secretKeys, opts);
+    return new Promise((resolve) => {
+        const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+        const out: Buffer[] = [];
+        const err: Buffer[] = [];
+        let size = 0;
+        const take = (into: Buffer[]) => (d: Buffer) => {
+            size += d.length;
+            if (size > 64 * 1024 * 1024) child.kill("SIGTERM");
+            else into.push(d);
+        };
+        child.stdout.on("data", take(out));
+        child.stderr.on("data", take(err));
+        const killer = setTimeout(() => child.kill("SIGTERM"), 180000);
+        child.on("close", (code) => {
+            clearTimeout(killer);
+            resolve(childResult(code, Buffer.concat(out).toString("utf8"), Buffer.concat(err).toString("utf8")));
+        });
+    });
 }
 
 /** The example stack config plus alice's passphrase, which the example leaves to `pulumi config set --secret`. */
