@@ -215,7 +215,6 @@ export async function simulateLaunch(o: TimingOptions): Promise<TimingResult> {
             const from = event.Records[0]?.eventSourceARN.split(":").pop() ?? "?";
             logCounts[`invocations from ${from}`] = (logCounts[`invocations from ${from}`] ?? 0) + 1;
             logCounts[`records from ${from}`] = (logCounts[`records from ${from}`] ?? 0) + event.Records.length;
-            if (process.env.PKA_TIMING_DEBUG) logCounts[`t${String(Math.floor((Date.now() - t0) / 10000) * 10).padStart(4, "0")} ${from}`] = (logCounts[`t${String(Math.floor((Date.now() - t0) / 10000) * 10).padStart(4, "0")} ${from}`] ?? 0) + 1;
             const deadline = Date.now() + cfg.functionTimeoutMs;
             let timer: ReturnType<typeof setTimeout> | undefined;
             const timeout = new Promise((_, reject) => {

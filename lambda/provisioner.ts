@@ -403,7 +403,7 @@ class Batch {
         for (const id of ids) {
             const t = this.targets.get(id);
             if (!t) continue;
-            if (this.waitQueue() && t.fromWait && [...t.records].every((m) => this.waitRecords.has(m))) {
+            if (this.waitQueue() && this.onlyFromWaitQueue(t)) {
                 // From the wait queue: failing its record would hold the queue's one message group until the
                 // visibility timeout; the instance is looked at again on the next round instead.
                 this.log.warn("instance looked at again on the next round", { instanceId: id, why, ...extra });
@@ -1182,6 +1182,11 @@ class Batch {
         if (ms > 0) await this.deps.sleep(ms);
     }
 
+    /** A target whose every record came from the wait queue (none from an event of its own). */
+    private onlyFromWaitQueue(t: Target): boolean {
+        return t.fromWait && [...t.records].every((m) => this.waitRecords.has(m));
+    }
+
     /** Wait messages go to the wait queue (PKA_WAIT_QUEUE_URL, FIFO, one message group): not in a direct invocation. */
     private waitQueue(): boolean {
         return this.cfg.waitQueueUrl !== undefined && !this.direct;
@@ -1193,8 +1198,8 @@ class Batch {
      * command and every one of that remainder came from the wait queue, the remainder is held
      * (written back with the time it was first seen online) while other young instances (under
      * WAIT_FAST_MS) are still waiting for their agent and none of the held has waited
-     * WAIT_HOLD_SECONDS: the next round
-     * fills the command. With nothing else coming, or an instance held long enough, all are sent.
+     * WAIT_HOLD_SECONDS: the next round fills the command. With nothing else coming, or an
+     * instance held long enough, all are sent.
      */
     private holdForFullerCommands(): void {
         const now = this.deps.now();
@@ -1203,7 +1208,7 @@ class Batch {
         // Coming soon: an instance still waiting for its agent and young (an agent long in coming, or never, holds nobody up).
         const coming = [...this.waiting.values()].some((t) => t.held === undefined && now - t.since < WAIT_FAST_MS);
         if (rest === 0 || !coming) return;
-        const holdable = first.filter(([, t]) => t.fromWait && [...t.records].every((m) => this.waitRecords.has(m)));
+        const holdable = first.filter(([, t]) => this.onlyFromWaitQueue(t));
         if (holdable.length < rest) return;
         // The youngest are held; the older ones fill the full commands.
         holdable.sort(([a, ta], [b, tb]) => (tb.held ?? now) - (ta.held ?? now) || (a < b ? -1 : 1));
@@ -1224,7 +1229,7 @@ class Batch {
     private waitOrFail(id: string, pingStatus: string): void {
         const t = this.targets.get(id);
         if (!t) return;
-        if ((this.cfg.queueUrl || this.waitQueue()) && !this.direct) {
+        if ((this.cfg.queueUrl !== undefined || this.cfg.waitQueueUrl !== undefined) && !this.direct) {
             this.waiting.set(id, { ...t, held: undefined, pingStatus });
             this.targets.delete(id);
         } else {

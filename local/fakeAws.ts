@@ -23,7 +23,7 @@ import { Readable } from "stream";
 import { AddressInfo } from "net";
 import { INSTANCE_ID_RE } from "../core/events";
 import { listedPluginOutput } from "../core/document";
-import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from "./queue";
+import { checkSqsSend, LOCAL_ACCOUNT_ID, LOCAL_REGION, QueueSendError } from "./queue";
 
 /** An AWS error as the SDK surfaces it (name = error code). */
 export class AwsApiError extends Error {
@@ -413,13 +413,12 @@ export class FakeAwsState {
                 if (!q) throw new AwsApiError("QueueDoesNotExist", "The specified queue does not exist.");
                 if (typeof i.MessageBody !== "string" || i.MessageBody.length === 0) throw new AwsApiError("MissingParameter", "The request must contain the parameter MessageBody.");
                 if (Buffer.byteLength(i.MessageBody) > 262144) throw new AwsApiError("InvalidParameterValue", "One or more parameters are invalid. Reason: Message must be shorter than 262144 bytes.");
-                // A FIFO queue (its name ends in .fifo, as SQS requires) wants a group and a deduplication id, and takes no per-message delay.
-                if (String(i.QueueUrl).endsWith(".fifo")) {
-                    if (!i.MessageGroupId) throw new AwsApiError("MissingParameter", "The request must contain the parameter MessageGroupId.");
-                    if (!i.MessageDeduplicationId) throw new AwsApiError("InvalidParameterValue", "The queue should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided explicitly");
-                    if (i.DelaySeconds !== undefined) throw new AwsApiError("InvalidParameterValue", "Value for parameter DelaySeconds is invalid. Reason: The request include parameter that is not valid for this queue type.");
-                } else if (i.MessageDeduplicationId !== undefined) {
-                    throw new AwsApiError("InvalidParameterValue", "The request include parameter MessageDeduplicationId that is not valid for this queue type.");
+                // A FIFO queue's name ends in .fifo (SQS requires it).
+                try {
+                    checkSqsSend(String(i.QueueUrl).endsWith(".fifo"), { groupId: i.MessageGroupId, deduplicationId: i.MessageDeduplicationId, delay: i.DelaySeconds });
+                } catch (e) {
+                    if (e instanceof QueueSendError) throw new AwsApiError(e.code, e.message);
+                    throw e;
                 }
                 const messageId = randomUUID();
                 q.push({

@@ -62,6 +62,22 @@ export class QueueSendError extends Error {
     }
 }
 
+/**
+ * What SQS SendMessage refuses by queue type (SQS API Reference, SendMessage; Developer Guide,
+ * "Amazon SQS delay queues"): a FIFO queue wants a MessageGroupId and, without content-based
+ * deduplication, a MessageDeduplicationId, and takes no per-message delay; a standard queue takes no
+ * deduplication id. Throws QueueSendError with SQS's code. Both local fakes check sends with it.
+ */
+export function checkSqsSend(fifo: boolean, m: { groupId?: unknown; deduplicationId?: unknown; delay?: unknown }): void {
+    if (fifo) {
+        if (!m.groupId) throw new QueueSendError("MissingParameter", "The request must contain the parameter MessageGroupId.");
+        if (!m.deduplicationId) throw new QueueSendError("InvalidParameterValue", "The queue should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided explicitly");
+        if (m.delay !== undefined) throw new QueueSendError("InvalidParameterValue", "Value for parameter DelaySeconds is invalid. Reason: The request include parameter that is not valid for this queue type.");
+    } else if (m.deduplicationId !== undefined) {
+        throw new QueueSendError("InvalidParameterValue", "The request include parameter MessageDeduplicationId that is not valid for this queue type.");
+    }
+}
+
 /** SQS-shaped record, exactly what a Lambda behind an event source mapping receives. */
 export interface SqsRecord {
     messageId: string;
@@ -134,15 +150,11 @@ export class LocalQueue extends EventEmitter {
      */
     send(body: string, opts: { delayMs?: number; messageAttributes?: Record<string, MessageAttributeValue>; groupId?: string; deduplicationId?: string } = {}): string {
         const now = Date.now();
+        checkSqsSend(this.fifo, { groupId: opts.groupId, deduplicationId: opts.deduplicationId, delay: opts.delayMs });
         if (this.fifo) {
-            if (!opts.groupId) throw new QueueSendError("MissingParameter", "The request must contain the parameter MessageGroupId.");
-            if (!opts.deduplicationId) throw new QueueSendError("InvalidParameterValue", "The queue should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided explicitly");
-            if (opts.delayMs !== undefined) throw new QueueSendError("InvalidParameterValue", "Value for parameter DelaySeconds is invalid. Reason: The request include parameter that is not valid for this queue type.");
             for (const [k, [, expires]] of this.dedup) if (expires <= now) this.dedup.delete(k);
-            const seen = this.dedup.get(opts.deduplicationId);
+            const seen = this.dedup.get(opts.deduplicationId!);
             if (seen) return seen[0];
-        } else if (opts.deduplicationId) {
-            throw new QueueSendError("InvalidParameterValue", "The request include parameter MessageDeduplicationId that is not valid for this queue type.");
         }
         const msg: QueueMessage = {
             messageId: randomUUID(),
