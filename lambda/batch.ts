@@ -34,7 +34,11 @@ export async function processBatch(ctx: BatchContext, records: SQSRecord[]): Pro
     if (ctx.targets.size > 0) await provision(ctx, deployPush);
     // The wait queue's round: with the group's last messages, stay until the round's end so that every wait
     // message written meanwhile comes with the next one (core/provisionerDefaults.ts WAIT_CYCLE_SECONDS).
-    const round = usesWaitQueue(ctx) && records.length > 0 && records.length < FIFO_BATCH_MAX && records.every((r) => r && ctx.waitRecords.has(r.messageId));
+    const round =
+        usesWaitQueue(ctx) &&
+        records.length > 0 &&
+        records.length < FIFO_BATCH_MAX &&
+        records.every((r) => r && ctx.waitRecords.has(r.messageId));
     if (round && ctx.waiting.size > 0) await untilRoundEnds(ctx);
     if (ctx.waiting.size > 0) await rearmWaiting(ctx, round);
     // Last: pinning host keys does not hold up access (it is one PutParameter per new host, and throttled).
@@ -51,7 +55,10 @@ export async function processBatch(ctx: BatchContext, records: SQSRecord[]): Pro
 function parseRecord(ctx: BatchContext, r: SQSRecord): QueuedEvent | undefined {
     if (!r || typeof r !== "object") {
         ctx.stats.malformed++;
-        ctx.log.error("malformed record acknowledged", { reason: "not-a-record", record: r === null ? "null" : typeof r });
+        ctx.log.error("malformed record acknowledged", {
+            reason: "not-a-record",
+            record: r === null ? "null" : typeof r,
+        });
         return undefined;
     }
     let ev: QueuedEvent;
@@ -61,7 +68,11 @@ function parseRecord(ctx: BatchContext, r: SQSRecord): QueuedEvent | undefined {
         if (!(err instanceof QueuedEventError)) throw err;
         // It cannot succeed on retry: acknowledge it, loudly.
         ctx.stats.malformed++;
-        ctx.log.error("malformed record acknowledged", { messageId: r.messageId, reason: err.reason, error: err.message });
+        ctx.log.error("malformed record acknowledged", {
+            messageId: r.messageId,
+            reason: err.reason,
+            error: err.message,
+        });
         return undefined;
     }
     if (typeof r.eventSourceARN === "string" && r.eventSourceARN.endsWith(".fifo")) ctx.waitRecords.add(r.messageId);
@@ -85,7 +96,10 @@ function routeEvent(ctx: BatchContext, r: SQSRecord, ev: Exclude<QueuedEvent, Co
             if (ev.documentName && sameDocument(ev.documentName, ctx.cfg.documentName)) {
                 // An association of our own document just applied a spec.
                 ctx.stats.ignored++;
-                ctx.log.info("association run of our own document ignored", { messageId: r.messageId, instanceId: ev.instanceId });
+                ctx.log.info("association run of our own document ignored", {
+                    messageId: r.messageId,
+                    instanceId: ev.instanceId,
+                });
                 break;
             }
             addTarget(ctx, ev.instanceId, r.messageId, 1, { since });
@@ -98,7 +112,13 @@ function routeEvent(ctx: BatchContext, r: SQSRecord, ev: Exclude<QueuedEvent, Co
 
 function addWaitEntries(ctx: BatchContext, messageId: string, ev: WaitEvent): void {
     for (const w of ev.instances) {
-        if (usesWaitQueue(ctx) && w.held === undefined && w.next !== undefined && w.next > ctx.deps.now() && !ctx.targets.has(w.instanceId)) {
+        if (
+            usesWaitQueue(ctx) &&
+            w.held === undefined &&
+            w.next !== undefined &&
+            w.next > ctx.deps.now() &&
+            !ctx.targets.has(w.instanceId)
+        ) {
             // Not due yet (an agent long in coming is looked at less often): carried to the next round unread.
             const c = ctx.waiting.get(w.instanceId);
             const records = new Set([...(c?.records ?? []), messageId]);
@@ -115,7 +135,11 @@ function addWaitEntries(ctx: BatchContext, messageId: string, ev: WaitEvent): vo
             continue;
         }
         // A held entry's claim (online since) only times its hold: tag and readiness are looked at again.
-        addTarget(ctx, w.instanceId, messageId, 1, { since: w.since, fromWait: true, ...(w.held !== undefined ? { held: w.held } : {}) });
+        addTarget(ctx, w.instanceId, messageId, 1, {
+            since: w.since,
+            fromWait: true,
+            ...(w.held !== undefined ? { held: w.held } : {}),
+        });
     }
 }
 

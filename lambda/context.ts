@@ -97,10 +97,16 @@ export async function aws<T>(ctx: BatchContext, fn: () => Promise<T>, extra: Par
             if (!ctx.direct || !isAccessDenied(err) || attempt >= 16) throw err;
             const elapsed = ctx.deps.now() - ctx.startedAt;
             const remaining = remainingMs(ctx);
-            const budget = Math.min(IAM_PROPAGATION_MS - elapsed, remaining === undefined ? Infinity : remaining - DEADLINE_MARGIN_MS);
+            const budget = Math.min(
+                IAM_PROPAGATION_MS - elapsed,
+                remaining === undefined ? Infinity : remaining - DEADLINE_MARGIN_MS,
+            );
             if (budget < delay) throw err;
             ctx.stats.accessDeniedRetries++;
-            ctx.log.warn("access denied in a direct invocation: IAM changes take a while to be visible everywhere; retrying", { error: errorName(err), attempt, delayMs: delay });
+            ctx.log.warn(
+                "access denied in a direct invocation: IAM changes take a while to be visible everywhere; retrying",
+                { error: errorName(err), attempt, delayMs: delay },
+            );
             await ctx.deps.sleep(delay);
             delay = Math.min(delay * 2, 8000);
         }
@@ -124,7 +130,13 @@ export function onlyFromWaitQueue(ctx: BatchContext, t: Target): boolean {
 }
 
 /** Adds `messageId`'s work on `instanceId` to the batch's targets. */
-export function addTarget(ctx: BatchContext, instanceId: string, messageId: string, attempt: number, known: KnownTarget = {}): void {
+export function addTarget(
+    ctx: BatchContext,
+    instanceId: string,
+    messageId: string,
+    attempt: number,
+    known: KnownTarget = {},
+): void {
     const now = ctx.deps.now();
     // Carried unread from a wait message, and now an instance to look at: it is looked at (once).
     const carried = ctx.waiting.get(instanceId);
@@ -133,7 +145,14 @@ export function addTarget(ctx: BatchContext, instanceId: string, messageId: stri
         for (const m of carried.records) addTarget(ctx, instanceId, m, 1, { since: carried.since, fromWait: true });
     }
     const since = Math.min(known.since ?? now, now);
-    const t = ctx.targets.get(instanceId) ?? { records: new Set<string>(), attempt: 0, since, fromWait: known.fromWait === true, tagged: false, online: false };
+    const t = ctx.targets.get(instanceId) ?? {
+        records: new Set<string>(),
+        attempt: 0,
+        since,
+        fromWait: known.fromWait === true,
+        tagged: false,
+        online: false,
+    };
     t.records.add(messageId);
     t.since = Math.min(t.since, since);
     // Any event but a wait entry (a running or association event) is looked at as new: tag first.
@@ -170,12 +189,21 @@ export function targetRecords(ctx: BatchContext): string[] {
 }
 
 /** Sends a reason to the DLQ (its alarm is the provisioner's alarm path); a failure to send fails the records. */
-export async function deadLetter(ctx: BatchContext, reason: Record<string, unknown>, messageIds: string[]): Promise<void> {
+export async function deadLetter(
+    ctx: BatchContext,
+    reason: Record<string, unknown>,
+    messageIds: string[],
+): Promise<void> {
     if (!ctx.cfg.deadLetterQueueUrl) return;
     try {
-        await aws(ctx, () => ctx.deps.sqs.send(new SendMessageCommand({ QueueUrl: ctx.cfg.deadLetterQueueUrl, MessageBody: JSON.stringify(reason) })));
+        await aws(ctx, () =>
+            ctx.deps.sqs.send(
+                new SendMessageCommand({ QueueUrl: ctx.cfg.deadLetterQueueUrl, MessageBody: JSON.stringify(reason) }),
+            ),
+        );
         ctx.stats.deadLettered++;
     } catch (err) {
-        for (const m of messageIds) fail(ctx, m, "cannot send to the dead-letter queue", { error: errorName(err), reason: reason.reason });
+        for (const m of messageIds)
+            fail(ctx, m, "cannot send to the dead-letter queue", { error: errorName(err), reason: reason.reason });
     }
 }

@@ -26,13 +26,18 @@ async function listTagged(ctx: BatchContext): Promise<Map<string, string>> {
     const out = new Map<string, string>();
     const filter = { Key: `tag:${ctx.cfg.tagKey}`, Values: [ctx.cfg.tagValue] };
     const listing = pages((token) =>
-        aws(ctx, () => ctx.deps.ssm.send(new DescribeInstanceInformationCommand({ Filters: [filter], MaxResults: DII_PAGE, NextToken: token }))),
+        aws(ctx, () =>
+            ctx.deps.ssm.send(
+                new DescribeInstanceInformationCommand({ Filters: [filter], MaxResults: DII_PAGE, NextToken: token }),
+            ),
+        ),
     );
     for await (const page of listing) {
         for (const i of page.InstanceInformationList ?? []) {
             if (!i.InstanceId?.startsWith("i-")) continue;
             out.set(i.InstanceId, i.PingStatus ?? "Unknown");
-            if (i.PingStatus === "Online" && agentTooOld(i.AgentVersion)) ctx.oldAgents.set(i.InstanceId, i.AgentVersion!);
+            if (i.PingStatus === "Online" && agentTooOld(i.AgentVersion))
+                ctx.oldAgents.set(i.InstanceId, i.AgentVersion!);
         }
     }
     return out;
@@ -66,10 +71,13 @@ export async function filterTagged(ctx: BatchContext, which: (t: Target) => bool
         if (id.startsWith("mi-")) {
             // Event parsing accepts hybrid managed nodes (SSM does), but their tags live in SSM,
             // not EC2: the tag check cannot vouch for them, so they are not provisioned.
-            ctx.log.warn("instance skipped: managed nodes outside EC2 (mi-) are not supported; the fleet tag check reads EC2 instance tags only", {
-                instanceId: id,
-                tag: ctx.cfg.tagKey,
-            });
+            ctx.log.warn(
+                "instance skipped: managed nodes outside EC2 (mi-) are not supported; the fleet tag check reads EC2 instance tags only",
+                {
+                    instanceId: id,
+                    tag: ctx.cfg.tagKey,
+                },
+            );
         } else {
             ctx.log.info("instance skipped: it does not carry the fleet tag", { instanceId: id, tag: ctx.cfg.tagKey });
         }
@@ -89,7 +97,8 @@ async function describeTagged(
     ];
     const out: string[] = [];
     for await (const page of pages((token) => describe(filters, token))) {
-        for (const r of page.Reservations ?? []) for (const i of r.Instances ?? []) if (i.InstanceId) out.push(i.InstanceId);
+        for (const r of page.Reservations ?? [])
+            for (const i of r.Instances ?? []) if (i.InstanceId) out.push(i.InstanceId);
     }
     return out;
 }
@@ -145,14 +154,19 @@ export async function filterReady(ctx: BatchContext): Promise<void> {
 async function describeReady(ctx: BatchContext, ids: string[], status: Map<string, string>): Promise<void> {
     const filter = { Key: "InstanceIds", Values: ids };
     const listing = pages((token) =>
-        aws(ctx, () => ctx.deps.ssm.send(new DescribeInstanceInformationCommand({ Filters: [filter], MaxResults: DII_PAGE, NextToken: token }))),
+        aws(ctx, () =>
+            ctx.deps.ssm.send(
+                new DescribeInstanceInformationCommand({ Filters: [filter], MaxResults: DII_PAGE, NextToken: token }),
+            ),
+        ),
     );
     try {
         for await (const page of listing) {
             for (const i of page.InstanceInformationList ?? []) {
                 if (!i.InstanceId) continue;
                 status.set(i.InstanceId, i.PingStatus ?? "Unknown");
-                if (i.PingStatus === "Online" && agentTooOld(i.AgentVersion)) ctx.oldAgents.set(i.InstanceId, i.AgentVersion!);
+                if (i.PingStatus === "Online" && agentTooOld(i.AgentVersion))
+                    ctx.oldAgents.set(i.InstanceId, i.AgentVersion!);
             }
         }
     } catch (err) {
@@ -180,11 +194,22 @@ export async function rejectOldAgents(ctx: BatchContext): Promise<void> {
         ctx.targets.delete(id);
         ctx.stats.agentTooOld++;
         const message = agentTooOldMessage(id, version);
-        ctx.log.error("instance dead-lettered: its SSM Agent is too old for ENV_VAR parameters", { instanceId: id, agentVersion: version, minimumAgentVersion: MIN_AGENT_VERSION });
+        ctx.log.error("instance dead-lettered: its SSM Agent is too old for ENV_VAR parameters", {
+            instanceId: id,
+            agentVersion: version,
+            minimumAgentVersion: MIN_AGENT_VERSION,
+        });
         const sharedElsewhere = (m: string) => [...ctx.targets.values()].some((o) => o.records.has(m));
         await deadLetter(
             ctx,
-            { reason: "agent-too-old", instanceId: id, agentVersion: version, minimumAgentVersion: MIN_AGENT_VERSION, message, time: new Date().toISOString() },
+            {
+                reason: "agent-too-old",
+                instanceId: id,
+                agentVersion: version,
+                minimumAgentVersion: MIN_AGENT_VERSION,
+                message,
+                time: new Date().toISOString(),
+            },
             [...t.records].filter((m) => !sharedElsewhere(m)),
         );
     }

@@ -27,8 +27,11 @@ export async function pinHostKeys(ctx: BatchContext, pins: HostKeyPin[]): Promis
     for (const [i, pin] of pins.entries()) {
         if (ctx.deps.now() - started > PIN_BUDGET_MS) {
             // Throttled for a while: the rest come back with their records (after the visibility timeout) instead of holding this invocation's slot.
-            ctx.log.warn("host keys left for a later delivery: Parameter Store is throttling", { left: pins.length - i });
-            for (const p of pins.slice(i)) fail(ctx, p.messageId, "host keys not pinned yet (throttled)", { instanceId: p.instanceId });
+            ctx.log.warn("host keys left for a later delivery: Parameter Store is throttling", {
+                left: pins.length - i,
+            });
+            for (const p of pins.slice(i))
+                fail(ctx, p.messageId, "host keys not pinned yet (throttled)", { instanceId: p.instanceId });
             return;
         }
         const value = pinnedHostKeysValue(pin.keys);
@@ -37,12 +40,23 @@ export async function pinHostKeys(ctx: BatchContext, pins: HostKeyPin[]): Promis
             continue;
         }
         try {
-            await aws(ctx, () => ctx.deps.ssm.send(new PutParameterCommand({ Name: pin.name, Value: value, Type: "String", Overwrite: true })));
+            await aws(ctx, () =>
+                ctx.deps.ssm.send(
+                    new PutParameterCommand({ Name: pin.name, Value: value, Type: "String", Overwrite: true }),
+                ),
+            );
             current.set(pin.name, value);
             ctx.stats.knownHostsWritten++;
-            ctx.log.info("host keys pinned", { instanceId: pin.instanceId, parameter: pin.name, keyTypes: pin.keys.map((k) => k.split(" ")[0]) });
+            ctx.log.info("host keys pinned", {
+                instanceId: pin.instanceId,
+                parameter: pin.name,
+                keyTypes: pin.keys.map((k) => k.split(" ")[0]),
+            });
         } catch (err) {
-            fail(ctx, pin.messageId, "cannot write known_hosts parameter", { instanceId: pin.instanceId, error: errorName(err) });
+            fail(ctx, pin.messageId, "cannot write known_hosts parameter", {
+                instanceId: pin.instanceId,
+                error: errorName(err),
+            });
         }
     }
 }
@@ -56,7 +70,10 @@ async function pinnedValues(ctx: BatchContext, names: string[]): Promise<Map<str
             for (const p of out.Parameters ?? []) if (p.Name && p.Value !== undefined) current.set(p.Name, p.Value);
         } catch (err) {
             // Unknown: write them all (a write of the same keys is harmless).
-            ctx.log.warn("cannot read the pinned host keys; writing them", { error: errorName(err), parameters: part.length });
+            ctx.log.warn("cannot read the pinned host keys; writing them", {
+                error: errorName(err),
+                parameters: part.length,
+            });
         }
     }
     return current;

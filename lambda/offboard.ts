@@ -23,19 +23,30 @@ import { errorName } from "./retry";
 export async function offboard(ctx: BatchContext, action: string | undefined): Promise<void> {
     ctx.direct = true;
     if (action !== "delete") {
-        if (action === "create" || action === "update") ctx.log.info("offboarding armed: access is revoked when the fleet is destroyed", { action });
+        if (action === "create" || action === "update")
+            ctx.log.info("offboarding armed: access is revoked when the fleet is destroyed", { action });
         else ctx.log.error("offboarding record outside a Pulumi CRUD Invocation (no tf.action): nothing done", {});
         return;
     }
     if (!(await fleetDestroyed(ctx))) return;
     // An agent too old for ENV_VAR cannot run the document (it never could provision access either): skipped, named.
     const ids = (await listOnlineTagged(ctx)).filter((id) => !ctx.oldAgents.has(id));
-    for (const [id, version] of ctx.oldAgents) ctx.log.warn("offboarding: instance skipped, its SSM Agent is too old to run the document", { instanceId: id, agentVersion: version });
-    ctx.log.info("offboarding: the fleet is destroyed; revoking every user on its online tagged instances", { instances: ids.length });
+    for (const [id, version] of ctx.oldAgents)
+        ctx.log.warn("offboarding: instance skipped, its SSM Agent is too old to run the document", {
+            instanceId: id,
+            agentVersion: version,
+        });
+    ctx.log.info("offboarding: the fleet is destroyed; revoking every user on its online tagged instances", {
+        instances: ids.length,
+    });
     const problems: string[] = [];
     const sent = await sendRevocations(ctx, ids, problems);
     await awaitRevocations(ctx, sent, problems);
-    ctx.log.info("offboarding done", { instances: ids.length, revoked: ids.length - problems.length, problems: problems.length });
+    ctx.log.info("offboarding done", {
+        instances: ids.length,
+        revoked: ids.length - problems.length,
+        problems: problems.length,
+    });
     if (problems.length > 0) {
         throw new Error(
             `pka-fleet offboarding: access could not be confirmed revoked on ${problems.length} instance(s): ${problems.slice(0, 10).join("; ")}` +
@@ -48,21 +59,34 @@ export async function offboard(ctx: BatchContext, action: string | undefined): P
 async function fleetDestroyed(ctx: BatchContext): Promise<boolean> {
     const marker = ctx.cfg.deployedMarker;
     if (!marker) {
-        ctx.log.warn("offboarding: PKA_DEPLOYED_MARKER is not set, so a destroy cannot be told from a replacement; nothing revoked", {});
+        ctx.log.warn(
+            "offboarding: PKA_DEPLOYED_MARKER is not set, so a destroy cannot be told from a replacement; nothing revoked",
+            {},
+        );
         return false;
     }
     try {
         await aws(ctx, () => ctx.deps.ssm.send(new GetParameterCommand({ Name: marker })));
-        ctx.log.info("offboarding: the fleet is still deployed (its marker parameter exists); the Invocation was replaced or removed, nothing revoked", { marker });
+        ctx.log.info(
+            "offboarding: the fleet is still deployed (its marker parameter exists); the Invocation was replaced or removed, nothing revoked",
+            { marker },
+        );
         return false;
     } catch (err) {
-        if (errorName(err) !== "ParameterNotFound") throw new Error(`pka-fleet offboarding: cannot read the marker parameter ${marker} (${errorName(err)}); nothing revoked`);
+        if (errorName(err) !== "ParameterNotFound")
+            throw new Error(
+                `pka-fleet offboarding: cannot read the marker parameter ${marker} (${errorName(err)}); nothing revoked`,
+            );
     }
     return true;
 }
 
 /** Sends the empty spec to `ids`; returns the commands sent, and notes in `problems` what could not be. */
-async function sendRevocations(ctx: BatchContext, ids: string[], problems: string[]): Promise<{ commandId: string; ids: string[] }[]> {
+async function sendRevocations(
+    ctx: BatchContext,
+    ids: string[],
+    problems: string[],
+): Promise<{ commandId: string; ids: string[] }[]> {
     const empty: AccessSpec = { users: [] };
     const hash = accessSpecHash(empty);
     const parameters = ctx.deps.documentParameters(empty);
@@ -72,7 +96,13 @@ async function sendRevocations(ctx: BatchContext, ids: string[], problems: strin
             const out = await aws(ctx, () => {
                 ctx.stats.sendCommandCalls++;
                 return ctx.deps.ssm.send(
-                    new SendCommandCommand({ DocumentName: ctx.cfg.documentName, InstanceIds: part, Parameters: parameters, Comment: commandComment(1, hash), TimeoutSeconds: ctx.cfg.commandTimeoutSeconds }),
+                    new SendCommandCommand({
+                        DocumentName: ctx.cfg.documentName,
+                        InstanceIds: part,
+                        Parameters: parameters,
+                        Comment: commandComment(1, hash),
+                        TimeoutSeconds: ctx.cfg.commandTimeoutSeconds,
+                    }),
                 );
             });
             ctx.stats.instancesSent += part.length;
@@ -85,7 +115,11 @@ async function sendRevocations(ctx: BatchContext, ids: string[], problems: strin
 }
 
 /** Waits for the runs while the function has time: a destroy that ends should mean access ended. */
-async function awaitRevocations(ctx: BatchContext, sent: { commandId: string; ids: string[] }[], problems: string[]): Promise<void> {
+async function awaitRevocations(
+    ctx: BatchContext,
+    sent: { commandId: string; ids: string[] }[],
+    problems: string[],
+): Promise<void> {
     const pending = new Map(sent.flatMap((c) => c.ids.map((id) => [id, c.commandId] as const)));
     let delay = 1000;
     while (pending.size > 0) {

@@ -4,7 +4,9 @@
  * The pages of a paginated AWS call: `fetch` is called with no token, then with each page's
  * NextToken, until a page carries none.
  */
-export async function* pages<P extends { NextToken?: string }>(fetch: (token: string | undefined) => Promise<P>): AsyncGenerator<P, void, undefined> {
+export async function* pages<P extends { NextToken?: string }>(
+    fetch: (token: string | undefined) => Promise<P>,
+): AsyncGenerator<P, void, undefined> {
     let token: string | undefined;
     do {
         const page = await fetch(token);

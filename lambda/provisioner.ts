@@ -65,7 +65,10 @@ function powertoolsLog(): Log {
 /** The dependencies `partial` leaves out, from the environment (clients) and the defaults. */
 function resolveDeps(partial: Partial<ProvisionerDeps>): ProvisionerDeps {
     const env = partial.env ?? process.env;
-    const clients = partial.ssm && partial.ec2 && partial.sqs ? undefined : createClients(env, { requestHandler: partial.requestHandler });
+    const clients =
+        partial.ssm && partial.ec2 && partial.sqs
+            ? undefined
+            : createClients(env, { requestHandler: partial.requestHandler });
     return {
         ssm: partial.ssm ?? clients!.ssm,
         ec2: partial.ec2 ?? clients!.ec2,
@@ -92,7 +95,9 @@ export function createHandler(partial: Partial<ProvisionerDeps> = {}) {
         // A direct invocation (the Provisioner's deploy-time push) has no queue to redeliver from:
         // fail loudly so `pulumi up` reports it instead of pretending the fleet was provisioned.
         if (direct && result.batchItemFailures.length > 0) {
-            throw new Error(`pka-fleet push failed for ${result.batchItemFailures.length} record(s); see the function's log for the reasons`);
+            throw new Error(
+                `pka-fleet push failed for ${result.batchItemFailures.length} record(s); see the function's log for the reasons`,
+            );
         }
         return result;
     }
@@ -103,7 +108,8 @@ export function createHandler(partial: Partial<ProvisionerDeps> = {}) {
 async function handle(ctx: BatchContext, event: SQSEvent): Promise<{ result: SQSBatchResponse; direct: boolean }> {
     // A test invocation from the console, or any caller but SQS, may send null or an object
     // without Records: there is nothing to retry, so say so and acknowledge.
-    const records: unknown = event === null || typeof event !== "object" ? undefined : (event as { Records?: unknown }).Records;
+    const records: unknown =
+        event === null || typeof event !== "object" ? undefined : (event as { Records?: unknown }).Records;
     if (!Array.isArray(records)) {
         ctx.log.error("event is not an SQS batch (no Records array): nothing to provision or retry", {
             event: event === null ? "null" : Array.isArray(event) ? "array" : typeof event,
@@ -111,7 +117,11 @@ async function handle(ctx: BatchContext, event: SQSEvent): Promise<{ result: SQS
         });
         return { result: { batchItemFailures: [] }, direct: false };
     }
-    if ((records as unknown[]).some((r) => !!r && typeof r === "object" && (r as SQSRecord).eventSource === OFFBOARD_EVENT_SOURCE)) {
+    if (
+        (records as unknown[]).some(
+            (r) => !!r && typeof r === "object" && (r as SQSRecord).eventSource === OFFBOARD_EVENT_SOURCE,
+        )
+    ) {
         // The Provisioner's offboarding Invocation (lifecycleScope CRUD): never mixed with other work.
         const tf = (event as { tf?: { action?: unknown } }).tf;
         await offboard(ctx, typeof tf?.action === "string" ? tf.action : undefined);
@@ -119,7 +129,9 @@ async function handle(ctx: BatchContext, event: SQSEvent): Promise<{ result: SQS
     }
     const result = await processBatch(ctx, records as SQSRecord[]);
     ctx.log.info("batch done", { ...ctx.stats });
-    const direct = records.length > 0 && records.every((r) => !r || typeof r !== "object" || (r as SQSRecord).eventSource !== "aws:sqs");
+    const direct =
+        records.length > 0 &&
+        records.every((r) => !r || typeof r !== "object" || (r as SQSRecord).eventSource !== "aws:sqs");
     return { result, direct };
 }
 

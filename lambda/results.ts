@@ -34,7 +34,11 @@ export async function handleResults(ctx: BatchContext, results: Queued<CommandRe
         const { ev, messageId } = res;
         if (ev.status !== "Success" && !COMMAND_FAILED_STATUSES.includes(ev.status)) {
             ctx.stats.ignored++;
-            ctx.log.debug("non-terminal command status ignored", { messageId, instanceId: ev.instanceId, status: ev.status });
+            ctx.log.debug("non-terminal command status ignored", {
+                messageId,
+                instanceId: ev.instanceId,
+                status: ev.status,
+            });
             continue;
         }
         if (ev.status === "Success" && !ctx.cfg.knownHostsPath) continue;
@@ -50,9 +54,13 @@ export async function handleResults(ctx: BatchContext, results: Queued<CommandRe
 }
 
 /** The listed invocations (`<commandId>/<instanceId>`) of every command with two or more successes in `terminal`. */
-async function listSuccesses(ctx: BatchContext, terminal: Queued<CommandResultEvent>[]): Promise<Map<string, GetCommandInvocationCommandOutput>> {
+async function listSuccesses(
+    ctx: BatchContext,
+    terminal: Queued<CommandResultEvent>[],
+): Promise<Map<string, GetCommandInvocationCommandOutput>> {
     const byCommand = new Map<string, number>();
-    for (const { ev } of terminal) if (ev.status === "Success") byCommand.set(ev.commandId, (byCommand.get(ev.commandId) ?? 0) + 1);
+    for (const { ev } of terminal)
+        if (ev.status === "Success") byCommand.set(ev.commandId, (byCommand.get(ev.commandId) ?? 0) + 1);
     const listed = new Map<string, GetCommandInvocationCommandOutput>();
     for (const [commandId, n] of byCommand) {
         // One success of a command: GetCommandInvocation is one call too, and returns the whole output.
@@ -60,16 +68,32 @@ async function listSuccesses(ctx: BatchContext, terminal: Queued<CommandResultEv
         try {
             await listInvocations(ctx, commandId, listed);
         } catch (err) {
-            ctx.log.warn("cannot list the command's invocations; reading them one by one", { commandId, error: errorName(err) });
+            ctx.log.warn("cannot list the command's invocations; reading them one by one", {
+                commandId,
+                error: errorName(err),
+            });
         }
     }
     return listed;
 }
 
 /** The successful invocations of `commandId` whose whole stdout the listing carries, as GetCommandInvocation would return them. */
-async function listInvocations(ctx: BatchContext, commandId: string, into: Map<string, GetCommandInvocationCommandOutput>): Promise<void> {
+async function listInvocations(
+    ctx: BatchContext,
+    commandId: string,
+    into: Map<string, GetCommandInvocationCommandOutput>,
+): Promise<void> {
     const listing = pages((token) =>
-        aws(ctx, () => ctx.deps.ssm.send(new ListCommandInvocationsCommand({ CommandId: commandId, Details: true, MaxResults: 50, NextToken: token }))),
+        aws(ctx, () =>
+            ctx.deps.ssm.send(
+                new ListCommandInvocationsCommand({
+                    CommandId: commandId,
+                    Details: true,
+                    MaxResults: 50,
+                    NextToken: token,
+                }),
+            ),
+        ),
     );
     for await (const page of listing) {
         for (const inv of page.CommandInvocations ?? []) {
@@ -104,13 +128,21 @@ function fromListing(inv: CommandInvocation): GetCommandInvocationCommandOutput 
     };
 }
 
-export async function getInvocation(ctx: BatchContext, commandId: string, instanceId: string): Promise<GetCommandInvocationCommandOutput> {
+export async function getInvocation(
+    ctx: BatchContext,
+    commandId: string,
+    instanceId: string,
+): Promise<GetCommandInvocationCommandOutput> {
     // Right after a command, GetCommandInvocation can say InvocationDoesNotExist (eventually consistent).
-    return aws(ctx, () => ctx.deps.ssm.send(new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: instanceId })), {
-        maxAttempts: 4,
-        baseMs: 500,
-        retryable: (e) => errorName(e) === "InvocationDoesNotExist" || isThrottling(e) || isServerFault(e),
-    });
+    return aws(
+        ctx,
+        () => ctx.deps.ssm.send(new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: instanceId })),
+        {
+            maxAttempts: 4,
+            baseMs: 500,
+            retryable: (e) => errorName(e) === "InvocationDoesNotExist" || isThrottling(e) || isServerFault(e),
+        },
+    );
 }
 
 /**
@@ -154,7 +186,12 @@ async function ownInvocation(
     return inv;
 }
 
-async function handleResult(ctx: BatchContext, messageId: string, ev: CommandResultEvent, listed?: GetCommandInvocationCommandOutput): Promise<HostKeyPin | undefined> {
+async function handleResult(
+    ctx: BatchContext,
+    messageId: string,
+    ev: CommandResultEvent,
+    listed?: GetCommandInvocationCommandOutput,
+): Promise<HostKeyPin | undefined> {
     const { instanceId, commandId } = ev;
     const inv = await ownInvocation(ctx, messageId, commandId, instanceId, listed);
     if (!inv) return undefined;
@@ -163,7 +200,12 @@ async function handleResult(ctx: BatchContext, messageId: string, ev: CommandRes
     if (!COMMAND_FAILED_STATUSES.includes(status)) {
         // The event says it ended, SSM does not (yet: its reads are eventually consistent). Ask again on redelivery;
         // what SSM says then decides (a record that never agrees ends in the DLQ through the redrive policy).
-        fail(ctx, messageId, "the invocation has not ended yet in SSM", { instanceId, commandId, eventStatus: ev.status, status });
+        fail(ctx, messageId, "the invocation has not ended yet in SSM", {
+            instanceId,
+            commandId,
+            eventStatus: ev.status,
+            status,
+        });
         return undefined;
     }
     await handleFailure(ctx, messageId, inv, instanceId, commandId);
@@ -171,7 +213,13 @@ async function handleResult(ctx: BatchContext, messageId: string, ev: CommandRes
 }
 
 /** The host keys a successful run of the current spec printed, to pin. */
-function hostKeysOf(ctx: BatchContext, messageId: string, inv: GetCommandInvocationCommandOutput, instanceId: string, commandId: string): HostKeyPin | undefined {
+function hostKeysOf(
+    ctx: BatchContext,
+    messageId: string,
+    inv: GetCommandInvocationCommandOutput,
+    instanceId: string,
+    commandId: string,
+): HostKeyPin | undefined {
     if (!ctx.cfg.knownHostsPath) return undefined;
     if (!(inv.Comment ?? "").endsWith(` spec=${ctx.cfg.accessSpecSha256.slice(0, 8)}`)) {
         // A run of an earlier spec (or one replayed): the current spec's runs pin the keys, so an old run cannot roll them back.
@@ -188,7 +236,13 @@ function hostKeysOf(ctx: BatchContext, messageId: string, inv: GetCommandInvocat
 }
 
 /** A failed run: an agent too old is dead-lettered at once; otherwise run again, or past PKA_MAX_ATTEMPTS dead-letter the reason. */
-async function handleFailure(ctx: BatchContext, messageId: string, inv: GetCommandInvocationCommandOutput, instanceId: string, commandId: string): Promise<void> {
+async function handleFailure(
+    ctx: BatchContext,
+    messageId: string,
+    inv: GetCommandInvocationCommandOutput,
+    instanceId: string,
+    commandId: string,
+): Promise<void> {
     const status = inv.Status ?? "";
     const attempt = attemptFromComment(inv.Comment) ?? 1;
     if (inv.ResponseCode === EXIT_NO_PARAMETERS) {
@@ -197,18 +251,31 @@ async function handleFailure(ctx: BatchContext, messageId: string, inv: GetComma
     }
     if (attempt < ctx.cfg.maxAttempts) {
         ctx.stats.retriesScheduled++;
-        ctx.log.warn("command failed; running it again", { instanceId, commandId, status, statusDetails: inv.StatusDetails, attempt });
+        ctx.log.warn("command failed; running it again", {
+            instanceId,
+            commandId,
+            status,
+            statusDetails: inv.StatusDetails,
+            attempt,
+        });
         addTarget(ctx, instanceId, messageId, attempt + 1);
         return;
     }
+    const reason = failureReason(inv, instanceId, commandId, attempt);
+    ctx.log.error("instance dead-lettered after repeated command failures", { ...reason, stderrTail: undefined });
+    await deadLetter(ctx, reason, [messageId]);
+}
+
+/** The DLQ reason of a run that failed its last attempt (`partial`: exit 19, or `command-failed`). */
+function failureReason(inv: GetCommandInvocationCommandOutput, instanceId: string, commandId: string, attempt: number) {
     // Exit 19: the script applied everything but the users it names (their homes or accounts refused it).
     const conflicts = inv.ResponseCode === 19 ? conflictLines(inv.StandardErrorContent ?? "") : undefined;
-    const reason = {
+    return {
         reason: inv.ResponseCode === 19 ? "partial" : "command-failed",
         instanceId,
         commandId,
         documentName: inv.DocumentName,
-        status,
+        status: inv.Status ?? "",
         statusDetails: inv.StatusDetails,
         responseCode: inv.ResponseCode,
         attempts: attempt,
@@ -216,15 +283,25 @@ async function handleFailure(ctx: BatchContext, messageId: string, inv: GetComma
         stderrTail: redact((inv.StandardErrorContent ?? "").slice(-1000)),
         time: new Date().toISOString(),
     };
-    ctx.log.error("instance dead-lettered after repeated command failures", { ...reason, stderrTail: undefined });
-    await deadLetter(ctx, reason, [messageId]);
 }
 
 /** The agent passed no parameters: it is older than ENV_VAR needs, and every retry would fail the same way. */
-async function deadLetterOldAgent(ctx: BatchContext, messageId: string, inv: GetCommandInvocationCommandOutput, instanceId: string, commandId: string, attempt: number): Promise<void> {
+async function deadLetterOldAgent(
+    ctx: BatchContext,
+    messageId: string,
+    inv: GetCommandInvocationCommandOutput,
+    instanceId: string,
+    commandId: string,
+    attempt: number,
+): Promise<void> {
     ctx.stats.agentTooOld++;
     const version = await agentVersion(ctx, instanceId);
-    ctx.log.error("instance dead-lettered: its SSM Agent passed no parameters (too old for ENV_VAR)", { instanceId, commandId, agentVersion: version, attempts: attempt });
+    ctx.log.error("instance dead-lettered: its SSM Agent passed no parameters (too old for ENV_VAR)", {
+        instanceId,
+        commandId,
+        agentVersion: version,
+        attempts: attempt,
+    });
     await deadLetter(
         ctx,
         {
@@ -247,7 +324,14 @@ async function deadLetterOldAgent(ctx: BatchContext, messageId: string, inv: Get
 /** The instance's AgentVersion as SSM reports it, for a reason; undefined when it cannot be read. */
 async function agentVersion(ctx: BatchContext, instanceId: string): Promise<string | undefined> {
     try {
-        const page = await aws(ctx, () => ctx.deps.ssm.send(new DescribeInstanceInformationCommand({ Filters: [{ Key: "InstanceIds", Values: [instanceId] }], MaxResults: 5 })));
+        const page = await aws(ctx, () =>
+            ctx.deps.ssm.send(
+                new DescribeInstanceInformationCommand({
+                    Filters: [{ Key: "InstanceIds", Values: [instanceId] }],
+                    MaxResults: 5,
+                }),
+            ),
+        );
         return page.InstanceInformationList?.[0]?.AgentVersion;
     } catch {
         return undefined; // only for the message: the reason is sent without it

@@ -29,7 +29,16 @@ async function loadSpec(ctx: BatchContext): Promise<LoadedSpec> {
     ctx.specModifiedAt = undefined;
     const read = async (token: string | undefined): Promise<GetParametersByPathCommandOutput> => {
         try {
-            return await aws(ctx, () => ctx.deps.ssm.send(new GetParametersByPathCommand({ Path: ctx.cfg.accessPath, Recursive: false, WithDecryption: true, NextToken: token })));
+            return await aws(ctx, () =>
+                ctx.deps.ssm.send(
+                    new GetParametersByPathCommand({
+                        Path: ctx.cfg.accessPath,
+                        Recursive: false,
+                        WithDecryption: true,
+                        NextToken: token,
+                    }),
+                ),
+            );
         } catch (err) {
             // Throttled or denied: the spec is not known to be bad, only unread.
             throw new SpecReadError(errorName(err));
@@ -81,7 +90,10 @@ export async function loadPinnedSpec(ctx: BatchContext, deployPush: boolean): Pr
 
 async function specUnusable(ctx: BatchContext, err: unknown): Promise<void> {
     if (err instanceof SpecReadError) {
-        ctx.log.error("cannot read the access spec: nothing provisioned", { error: err.reason, path: ctx.cfg.accessPath });
+        ctx.log.error("cannot read the access spec: nothing provisioned", {
+            error: err.reason,
+            path: ctx.cfg.accessPath,
+        });
         failTargets(ctx, [...ctx.targets.keys()], "cannot read the access spec");
         return;
     }
@@ -89,10 +101,25 @@ async function specUnusable(ctx: BatchContext, err: unknown): Promise<void> {
     const message = err instanceof Error ? err.message : String(err);
     const ids = targetRecords(ctx);
     const alarm = mismatchOutlastsDeploy(ctx);
-    ctx.log.error("access spec unusable: nothing provisioned", { error: errorName(err), message: redact(message), path: ctx.cfg.accessPath, alarm });
+    ctx.log.error("access spec unusable: nothing provisioned", {
+        error: errorName(err),
+        message: redact(message),
+        path: ctx.cfg.accessPath,
+        alarm,
+    });
     failTargets(ctx, [...ctx.targets.keys()], "access spec unusable");
     if (alarm) {
-        await deadLetter(ctx, { reason: "access-spec-unusable", path: ctx.cfg.accessPath, error: errorName(err), records: ids.length, time: new Date().toISOString() }, ids);
+        await deadLetter(
+            ctx,
+            {
+                reason: "access-spec-unusable",
+                path: ctx.cfg.accessPath,
+                error: errorName(err),
+                records: ids.length,
+                time: new Date().toISOString(),
+            },
+            ids,
+        );
     }
 }
 
@@ -107,10 +134,19 @@ async function refuseSpec(ctx: BatchContext, stored: string): Promise<void> {
     ctx.stats.specRefused++;
     const ids = targetRecords(ctx);
     const persistent = mismatchOutlastsDeploy(ctx);
-    const detail = { path: ctx.cfg.accessPath, storedSpec: stored, pinnedSpec: ctx.cfg.accessSpecSha256, records: ids.length };
-    ctx.log.error("access spec refused: the stored spec is not the one the deploy pinned (PKA_ACCESS_SPEC_SHA256); nothing sent", { ...detail, alarm: persistent });
+    const detail = {
+        path: ctx.cfg.accessPath,
+        storedSpec: stored,
+        pinnedSpec: ctx.cfg.accessSpecSha256,
+        records: ids.length,
+    };
+    ctx.log.error(
+        "access spec refused: the stored spec is not the one the deploy pinned (PKA_ACCESS_SPEC_SHA256); nothing sent",
+        { ...detail, alarm: persistent },
+    );
     failTargets(ctx, [...ctx.targets.keys()], "access spec refused");
-    if (persistent) await deadLetter(ctx, { reason: "access-spec-refused", ...detail, time: new Date().toISOString() }, ids);
+    if (persistent)
+        await deadLetter(ctx, { reason: "access-spec-refused", ...detail, time: new Date().toISOString() }, ids);
 }
 
 /**

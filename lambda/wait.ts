@@ -8,7 +8,16 @@ import { randomUUID } from "crypto";
 import { WAIT_MAX_INSTANCES, waitEvent } from "../core/events";
 import { WAIT_CYCLE_SECONDS, WAIT_GROUP_ID, WAIT_HOLD_SECONDS } from "../core/provisionerDefaults";
 import { DEADLINE_MARGIN_MS, SEND_COMMAND_MAX_IDS, WAIT_FAST_MS, WAIT_POLL_SECONDS } from "./constants";
-import { aws, BatchContext, deadLetter, fail, failTargets, onlyFromWaitQueue, remainingMs, usesWaitQueue } from "./context";
+import {
+    aws,
+    BatchContext,
+    deadLetter,
+    fail,
+    failTargets,
+    onlyFromWaitQueue,
+    remainingMs,
+    usesWaitQueue,
+} from "./context";
 import { agentNotOnlineMessage } from "./messages";
 import { chunk } from "./paginate";
 import { errorName } from "./retry";
@@ -76,7 +85,8 @@ export function holdForFullerCommands(ctx: BatchContext): void {
  */
 export async function untilRoundEnds(ctx: BatchContext): Promise<void> {
     let end = ctx.startedAt + WAIT_CYCLE_SECONDS * 1000;
-    for (const t of ctx.waiting.values()) if (t.held !== undefined) end = Math.min(end, t.held + WAIT_HOLD_SECONDS * 1000);
+    for (const t of ctx.waiting.values())
+        if (t.held !== undefined) end = Math.min(end, t.held + WAIT_HOLD_SECONDS * 1000);
     const left = end - ctx.deps.now();
     const remaining = remainingMs(ctx);
     const ms = Math.min(left, remaining === undefined ? left : remaining - DEADLINE_MARGIN_MS);
@@ -113,15 +123,30 @@ export async function rearmWaiting(ctx: BatchContext, round = false): Promise<vo
         }
     }
     if (ctx.stats.waiting > 0) {
-        ctx.log.info("waiting for agents to come online", { instances: ctx.stats.waiting, held: ctx.stats.held, messages: ctx.stats.waitMessages });
+        ctx.log.info("waiting for agents to come online", {
+            instances: ctx.stats.waiting,
+            held: ctx.stats.held,
+            messages: ctx.stats.waitMessages,
+        });
     }
 }
 
-async function deadLetterNotOnline(ctx: BatchContext, id: string, t: WaitingTarget, age: number, now: number): Promise<void> {
+async function deadLetterNotOnline(
+    ctx: BatchContext,
+    id: string,
+    t: WaitingTarget,
+    age: number,
+    now: number,
+): Promise<void> {
     ctx.stats.agentNotOnline++;
     const waitedSeconds = Math.round(age / 1000);
     const { agentWaitSeconds } = ctx.cfg;
-    ctx.log.error("instance dead-lettered: its SSM Agent did not come online in time", { instanceId: id, waitedSeconds, pingStatus: t.pingStatus, agentWaitSeconds });
+    ctx.log.error("instance dead-lettered: its SSM Agent did not come online in time", {
+        instanceId: id,
+        waitedSeconds,
+        pingStatus: t.pingStatus,
+        agentWaitSeconds,
+    });
     await deadLetter(
         ctx,
         {
@@ -161,7 +186,12 @@ function nextLook(ctx: BatchContext, t: Target, age: number, now: number, round:
     return 0;
 }
 
-async function sendWaitMessage(ctx: BatchContext, delay: number, part: { id: string; t: Target }[], now: number): Promise<void> {
+async function sendWaitMessage(
+    ctx: BatchContext,
+    delay: number,
+    part: { id: string; t: Target }[],
+    now: number,
+): Promise<void> {
     const entries = part.map(({ id, t }) => ({
         instanceId: id,
         since: t.since,
@@ -171,14 +201,23 @@ async function sendWaitMessage(ctx: BatchContext, delay: number, part: { id: str
     const body = JSON.stringify(waitEvent(entries, now));
     const message =
         usesWaitQueue(ctx) && delay === 0
-            ? { QueueUrl: ctx.cfg.waitQueueUrl, MessageBody: body, MessageGroupId: WAIT_GROUP_ID, MessageDeduplicationId: randomUUID() }
+            ? {
+                  QueueUrl: ctx.cfg.waitQueueUrl,
+                  MessageBody: body,
+                  MessageGroupId: WAIT_GROUP_ID,
+                  MessageDeduplicationId: randomUUID(),
+              }
             : { QueueUrl: ctx.cfg.queueUrl, MessageBody: body, DelaySeconds: delay };
     try {
         await aws(ctx, () => ctx.deps.sqs.send(new SendMessageCommand(message)));
         ctx.stats.waiting += part.length;
         ctx.stats.waitMessages++;
     } catch (err) {
-        ctx.log.error("cannot write the wait message: its instances' records are retried after the visibility timeout", { error: errorName(err), instances: part.length });
-        for (const { id, t } of part) for (const m of t.records) fail(ctx, m, "cannot write the wait message", { instanceId: id });
+        ctx.log.error(
+            "cannot write the wait message: its instances' records are retried after the visibility timeout",
+            { error: errorName(err), instances: part.length },
+        );
+        for (const { id, t } of part)
+            for (const m of t.records) fail(ctx, m, "cannot write the wait message", { instanceId: id });
     }
 }
