@@ -35,7 +35,10 @@ export interface Clients {
 }
 
 /** The EC2 client class and the one command the handler sends (ec2:DescribeInstances). */
-export async function ec2Lib(): Promise<{ EC2Client: typeof EC2Client; DescribeInstancesCommand: typeof DescribeInstancesCommand }> {
+export async function ec2Lib(): Promise<{
+    EC2Client: typeof EC2Client;
+    DescribeInstancesCommand: typeof DescribeInstancesCommand;
+}> {
     return { EC2Client, DescribeInstancesCommand };
 }
 

@@ -21,7 +21,7 @@ import {
 } from "../core/accessSpec";
 import { generateKey, INSTALLABLE_KEY_TYPES, SSH_KEY_TYPES } from "../core/keygen";
 import { SETUP_SCRIPT } from "../core/script.sh";
-import { parseHostKeyLines } from "../lambda/hostKeys";
+import { parseHostKeyLines } from "../core/hostKeys";
 import { requireReal } from "./support/env";
 import { patience } from "./support/patience";
 

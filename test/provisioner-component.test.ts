@@ -354,7 +354,7 @@ describe("Provisioner component (pka-fleet:index:Provisioner) under mocks", func
         );
         // PKA_COMMAND_TIMEOUT_SECONDS is left to the Lambda's default, which is the deployed one.
         assert.strictEqual(fn.inputs.environment.variables.PKA_COMMAND_TIMEOUT_SECONDS, undefined);
-        const { readConfig } = await import("../lambda/config");
+        const { readConfig } = await import("../core/lambdaConfig");
         const read = readConfig(fn.inputs.environment.variables);
         assert.strictEqual(read.commandTimeoutSeconds, d.commandTimeoutSeconds);
         assert.strictEqual(read.waitQueueUrl, `https://sqs.${REGION}.amazonaws.com/${ACCOUNT}/web-wait-x.fifo`, "the Lambda takes the deployed wait queue's URL");

@@ -19,7 +19,7 @@ import { validateAccessSpec } from "../core/accessSpec";
 import { documentParameters, renderDocumentJson } from "../core/document";
 import { AgentRunResult, runDocumentLikeAgent } from "../local/agent";
 import { SandboxHost, sshRun, startHosts, stopHosts } from "../local/sandbox";
-import { parseHostKeyLines } from "../lambda/hostKeys";
+import { parseHostKeyLines } from "../core/hostKeys";
 import { Attacker } from "./support/attacker";
 import { requireReal } from "./support/env";
 import { patience } from "./support/patience";

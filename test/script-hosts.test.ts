@@ -12,7 +12,7 @@ import { AccessSpecError, validateAccessSpec } from "../core/accessSpec";
 import { documentParameters, renderDocumentJson } from "../core/document";
 import { AgentRunResult, runDocumentLikeAgent } from "../local/agent";
 import { HOST_PATH, SandboxHost, sshRun, startHosts, stopHosts } from "../local/sandbox";
-import { parseHostKeyLines } from "../lambda/hostKeys";
+import { parseHostKeyLines } from "../core/hostKeys";
 import { requireReal } from "./support/env";
 import { patience } from "./support/patience";
 
