@@ -15,7 +15,8 @@ import { parseOpensshPrivate } from "./keys/privateKey";
 import { resolveKeySpec } from "./keys/spec";
 import { CURVES, KeyEncryptedError, KeyError } from "./keys/types";
 
-export * from "./keys";
+// "./keys/index", not "./keys": test/keyPairProvider.test.ts follows the provider's imports to "X.ts" files.
+export * from "./keys/index";
 
 export interface GeneratedKey {
     type: "ed25519" | "ecdsa" | "rsa";
