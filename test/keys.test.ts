@@ -24,9 +24,8 @@ import {
     parseKey,
     parsePublicKey,
     publicKeyOf,
-    sshMpint,
-    sshString,
 } from "../core/keygen";
+import { sshMpint, sshString } from "../core/keys/wire";
 import { PPK_ARGON2, decryptPpk, toPpk } from "../core/ppk";
 import { requireReal } from "./support/env";
 
