@@ -46,7 +46,24 @@ if (process.argv.includes("--if-stale")) {
     }
     console.log(`build: ${why}; building`);
 }
+/** Compiled files whose source is gone (a module moved into a folder): Node would still resolve them. */
+function removeOrphans(dir) {
+    if (!fs.existsSync(dir)) return;
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+        const p = path.join(dir, e.name);
+        if (e.isDirectory()) {
+            removeOrphans(p);
+            continue;
+        }
+        const m = /^(.*?)(\.d)?\.(js|ts)(\.map)?$/.exec(e.name);
+        if (!m || (m[3] === "ts" && !m[2])) continue;
+        const src = path.join(root, path.relative(path.join(root, "bin"), dir), `${m[1]}.ts`);
+        if (!fs.existsSync(src)) fs.rmSync(p);
+    }
+}
+
 const started = Date.now();
+removeOrphans(path.join(root, "bin"));
 for (const [script, ...args] of STEPS) execFileSync(process.execPath, [path.resolve(root, script), ...args], { cwd: root, stdio: "inherit" });
 fs.mkdirSync(path.dirname(STAMP), { recursive: true });
 fs.writeFileSync(STAMP, `${new Date().toISOString()}\n`);

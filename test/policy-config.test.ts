@@ -269,7 +269,7 @@ describe("policy config: typos fail, levels apply", function () {
         before(function () {
             requireReal(this, { commands: ["ssh-keygen"] });
             // The compiled CLI must be what the sources say (npm test builds first).
-            for (const src of ["cli/pka.ts", "cli/checkKey.ts", "policy/config.ts", "core/keys.ts"]) {
+            for (const src of ["cli/pka.ts", "cli/checkKey.ts", "policy/config.ts", "core/keys/index.ts"]) {
                 const out = path.join(ROOT, "bin", src.replace(/\.ts$/, ".js"));
                 assert.ok(fs.existsSync(out) && fs.statSync(out).mtimeMs >= fs.statSync(path.join(ROOT, src)).mtimeMs, `bin/ is older than ${src}: build first (npx tsc -p tsconfig.json)`);
             }
