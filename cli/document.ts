@@ -5,7 +5,8 @@
  *   `aws ssm send-command --parameters file://params.json`. Exit 2 on a bad spec or bad usage.
  */
 import * as fs from "fs";
-import { AccessSpecError, validateAccessSpec } from "../core/accessSpec";
+import { validateAccessSpec } from "../core/accessSpec";
+import { AccessSpecError } from "../core/accessSpecTypes";
 import { documentParameters, renderDocumentJson } from "../core/document";
 import { keyRulesFromPolicyConfig, KeyRules } from "../core/keys";
 import { validatePackConfig } from "../policy/config";

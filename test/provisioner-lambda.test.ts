@@ -22,7 +22,7 @@ import {
     SendCommandCommand,
     SSMClient,
 } from "@aws-sdk/client-ssm";
-import { accessSpecHash, canonicalAccessSpecJson } from "../core/accessSpec";
+import { accessSpecHash, canonicalAccessSpecJson } from "../core/accessSpecJson";
 import { documentParameters } from "../core/document";
 import { pushEvent, waitEvent, WAIT_SOURCE } from "../core/events";
 import { FakeAwsState, startFakeAwsServer, AwsApiError } from "../local/fakeAws";
