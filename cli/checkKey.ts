@@ -21,7 +21,8 @@
 import * as fs from "fs";
 import { KeyError, KeyInfo, KeyRules, MAX_KEY_TEXT, judgeKey, judgeKeySpec, keyRulesFromPolicyConfig, parseKey } from "../core/keys";
 import { decryptPpk } from "../core/ppk";
-import { EnforcementLevel, enforcementLevelOf, KEY_ALGORITHM, KEY_PASSPHRASE, PackConfig, PolicyConfigError, validatePackConfig } from "../policy/config";
+import { EnforcementLevel, enforcementLevelOf, PackConfig, PolicyConfigError, validatePackConfig } from "../policy/config";
+import { KEY_ALGORITHM, KEY_PASSPHRASE } from "../policy/ruleConfig";
 import { ArgSpec, parseArgs, UsageError } from "./args";
 import { readPassphraseFile } from "./keygen";
 import { readStdinBounded } from "./stdin";

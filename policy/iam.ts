@@ -4,7 +4,8 @@
  * fleet's tagged instances; anything wider turns the Lambda's role into root on every instance.
  */
 import type { ResourceValidationArgs, ResourceValidationPolicy } from "@pulumi/policy";
-import { LEAST_PRIVILEGE, LEAST_PRIVILEGE_DEFAULTS, LeastPrivilegeConfig, readConfig } from "./config";
+import { readConfig } from "./config";
+import { LEAST_PRIVILEGE, LEAST_PRIVILEGE_DEFAULTS, LeastPrivilegeConfig } from "./ruleConfig";
 import { asList, describe, globMatch, isObject, isUnknown, parseJsonish, str, unwrap } from "./util";
 
 // Probe ARNs: a statement covers "every document" when its Resource matches a document name

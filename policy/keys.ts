@@ -10,7 +10,8 @@
  */
 import type { PolicyResource, ResourceValidationArgs, ResourceValidationPolicy, StackValidationArgs, StackValidationPolicy } from "@pulumi/policy";
 import { judgeKey, judgeKeySpec, KeyEncryptedError, KeyError, KeyInfo, keyRulesFromPolicyConfig, KeyRules, parseKey, parsePublicKey } from "../core/keys";
-import { KEY_ALGORITHM, KEY_MAX_AGE, KEY_PASSPHRASE, KeyPassphraseConfig, readConfig } from "./config";
+import { readConfig } from "./config";
+import { KEY_ALGORITHM, KEY_MAX_AGE, KEY_PASSPHRASE, KeyPassphraseConfig } from "./ruleConfig";
 import { findPrivateKeys } from "./secrets";
 import { scriptsOfResource } from "./documents";
 import { analysisDate, describe, isObject, isUnknown, num, pathString, str, unwrap, walkStrings } from "./util";

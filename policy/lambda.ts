@@ -4,7 +4,8 @@
  */
 import type { ResourceValidationArgs, ResourceValidationPolicy } from "@pulumi/policy";
 import { RUNTIME_CALENDAR, runtimeDeprecation } from "../core/runtimes";
-import { LAMBDA_RUNTIME, readConfig } from "./config";
+import { readConfig } from "./config";
+import { LAMBDA_RUNTIME } from "./ruleConfig";
 import { analysisDate, describe, isObject, str, unwrap } from "./util";
 
 /** The calendar lives in core/runtimes.ts, shared with the Provisioner's refusal of a deprecated `runtime`. */

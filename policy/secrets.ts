@@ -10,7 +10,8 @@
  * `additionalSecretOutputs`.
  */
 import type { ResourceValidationArgs, ResourceValidationPolicy, StackValidationArgs, StackValidationPolicy } from "@pulumi/policy";
-import { PRIVATE_KEY_SECRET, readConfig } from "./config";
+import { readConfig } from "./config";
+import { PRIVATE_KEY_SECRET } from "./ruleConfig";
 import { describe, globMatch, isObject, pathString, str, unwrap, walkStrings } from "./util";
 
 const SIG_KEY = "4dabf18193072939515e22adb298388d";
