@@ -26,16 +26,26 @@ export function safeComment(comment: string): string {
     return comment.trim().replace(/\s+/g, "_").replace(COMMENT_UNSAFE, "_").slice(0, MAX_COMMENT_LENGTH);
 }
 
-function normalizeKey(input: unknown, path: string, rules: Partial<KeyRules> | undefined): { id: string; line: string } {
+function normalizeKey(
+    input: unknown,
+    path: string,
+    rules: Partial<KeyRules> | undefined,
+): { id: string; line: string } {
     if (typeof input !== "string") throw new AccessSpecError(path, "must be a string: an OpenSSH public key line");
     let line = input;
     if (/PRIVATE KEY-----|PuTTY-User-Key-File/.test(line)) {
-        throw new AccessSpecError(path, "is a PRIVATE key; give its public key (the .pub file) and keep the private key secret");
+        throw new AccessSpecError(
+            path,
+            "is a PRIVATE key; give its public key (the .pub file) and keep the private key secret",
+        );
     }
     // One trailing newline is what reading a .pub file gives; anything else is a second line.
     if (line.endsWith("\n")) line = line.slice(0, -1);
     if (/[\x00-\x1f\x7f]/.test(line)) {
-        throw new AccessSpecError(path, "contains a control character (newline, carriage return, ...); give exactly one key line");
+        throw new AccessSpecError(
+            path,
+            "contains a control character (newline, carriage return, ...); give exactly one key line",
+        );
     }
     if (line.length > 16384) throw new AccessSpecError(path, "is longer than 16384 characters");
     let info;
@@ -49,7 +59,10 @@ function normalizeKey(input: unknown, path: string, rules: Partial<KeyRules> | u
     if (violations.length) throw new AccessSpecError(path, violations.join("; "));
     const [type, blob] = info.publicKey.split(" ");
     if (!INSTALLABLE_KEY_TYPES.includes(type) || !/^[A-Za-z0-9+\/]+={0,2}$/.test(blob ?? "")) {
-        throw new AccessSpecError(path, `key type '${type}' cannot be installed; use ${INSTALLABLE_KEY_TYPES.join(", ")}`);
+        throw new AccessSpecError(
+            path,
+            `key type '${type}' cannot be installed; use ${INSTALLABLE_KEY_TYPES.join(", ")}`,
+        );
     }
     const comment = safeComment(info.comment ?? "");
     return { id: `${type} ${blob}`, line: comment ? `${type} ${blob} ${comment}` : `${type} ${blob}` };
@@ -90,9 +103,11 @@ export function validateAccessSpec(input: unknown, opts: ValidateAccessSpecOptio
     checkNow(opts.now, "validateAccessSpec");
     if (!isObject(input)) throw new AccessSpecError("", 'the access spec must be an object: { "users": [ ... ] }');
     for (const k of Object.keys(input)) {
-        if (!SPEC_FIELDS.includes(k)) throw new AccessSpecError(k, `unknown field; the spec has only ${SPEC_FIELDS.join(", ")}`);
+        if (!SPEC_FIELDS.includes(k))
+            throw new AccessSpecError(k, `unknown field; the spec has only ${SPEC_FIELDS.join(", ")}`);
     }
-    if (!Array.isArray(input.users)) throw new AccessSpecError("users", "must be an array of users ({ name, sudo, keys, keyOptions })");
+    if (!Array.isArray(input.users))
+        throw new AccessSpecError("users", "must be an array of users ({ name, sudo, keys, keyOptions })");
     const fallback = [
         ...normalizeKeyList(opts.fallbackKeys, "fallbackKeys (option)", opts.keyRules),
         ...normalizeKeyList(input.fallbackKeys, "fallbackKeys", opts.keyRules),
@@ -105,27 +120,46 @@ export function validateAccessSpec(input: unknown, opts: ValidateAccessSpecOptio
 }
 
 /** users[i] of the spec, normalized; `names` holds the names seen before it (name -> index). */
-function validateUser(u: unknown, i: number, names: Map<string, number>, fallback: string[], opts: ValidateAccessSpecOptions): AccessUser {
+function validateUser(
+    u: unknown,
+    i: number,
+    names: Map<string, number>,
+    fallback: string[],
+    opts: ValidateAccessSpecOptions,
+): AccessUser {
     const p = `users[${i}]`;
     if (!isObject(u)) throw new AccessSpecError(p, "must be an object { name, sudo, keys, keyOptions }");
     for (const k of Object.keys(u)) {
-        if (!USER_FIELDS.includes(k)) throw new AccessSpecError(`${p}.${k}`, `unknown field; a user has only ${USER_FIELDS.join(", ")}`);
+        if (!USER_FIELDS.includes(k))
+            throw new AccessSpecError(`${p}.${k}`, `unknown field; a user has only ${USER_FIELDS.join(", ")}`);
     }
     if (typeof u.name !== "string") throw new AccessSpecError(`${p}.name`, "is required: the login name");
     const problem = userNameProblem(u.name);
     if (problem) throw new AccessSpecError(`${p}.name`, problem);
-    if (names.has(u.name)) throw new AccessSpecError(`${p}.name`, `'${u.name}' is already users[${names.get(u.name)}]; each user appears once`);
+    if (names.has(u.name))
+        throw new AccessSpecError(
+            `${p}.name`,
+            `'${u.name}' is already users[${names.get(u.name)}]; each user appears once`,
+        );
     names.set(u.name, i);
     const sudo = u.sudo ?? "none";
     if (sudo !== "nopasswd" && sudo !== "none") throw new AccessSpecError(`${p}.sudo`, 'must be "nopasswd" or "none"');
     let keys = normalizeKeyList(u.keys, `${p}.keys`, opts.keyRules);
     if (keys.length === 0) keys = fallback;
     if (keys.length === 0) {
-        throw new AccessSpecError(`${p}.keys`, "is empty and no fallbackKeys are set; give the user a key, or set fallbackKeys");
+        throw new AccessSpecError(
+            `${p}.keys`,
+            "is empty and no fallbackKeys are set; give the user a key, or set fallbackKeys",
+        );
     }
-    const keyOptions = u.keyOptions === undefined ? undefined : normalizeKeyOptions(u.keyOptions as string, `${p}.keyOptions`, opts.now);
-    if (u.adopt !== undefined && typeof u.adopt !== "boolean") throw new AccessSpecError(`${p}.adopt`, "must be true or false (default false)");
-    const user: AccessUser = keyOptions === undefined ? { name: u.name, sudo, keys } : { name: u.name, sudo, keys, keyOptions };
+    const keyOptions =
+        u.keyOptions === undefined
+            ? undefined
+            : normalizeKeyOptions(u.keyOptions as string, `${p}.keyOptions`, opts.now);
+    if (u.adopt !== undefined && typeof u.adopt !== "boolean")
+        throw new AccessSpecError(`${p}.adopt`, "must be true or false (default false)");
+    const user: AccessUser =
+        keyOptions === undefined ? { name: u.name, sudo, keys } : { name: u.name, sudo, keys, keyOptions };
     if (u.adopt === true) user.adopt = true;
     return user;
 }

@@ -57,5 +57,7 @@ export function formatAddress(bytes: number[], family: number): string {
         i = j;
     }
     const hex = (g: number[]) => g.map((x) => x.toString(16)).join(":");
-    return best.start < 0 ? hex(groups) : `${hex(groups.slice(0, best.start))}::${hex(groups.slice(best.start + best.len))}`;
+    return best.start < 0
+        ? hex(groups)
+        : `${hex(groups.slice(0, best.start))}::${hex(groups.slice(best.start + best.len))}`;
 }

@@ -45,10 +45,17 @@ function checkFrom(value: string, path: string): void {
     for (const raw of value.split(",")) {
         const neg = raw.startsWith("!") ? "!" : "";
         const p = raw.slice(neg.length);
-        if (p === "") throw new AccessSpecError(path, `from="${value}" has an empty pattern; separate patterns with single commas`);
+        if (p === "")
+            throw new AccessSpecError(
+                path,
+                `from="${value}" has an empty pattern; separate patterns with single commas`,
+            );
         if (p.includes("/")) checkCidr(raw, neg, p, path);
         else if (!isIP(p) && !HOST_PATTERN.test(p)) {
-            throw new AccessSpecError(path, `from= pattern '${raw}' is neither an address, a CIDR block nor a host name pattern (letters, digits, . - * ?)`);
+            throw new AccessSpecError(
+                path,
+                `from= pattern '${raw}' is neither an address, a CIDR block nor a host name pattern (letters, digits, . - * ?)`,
+            );
         }
     }
 }
@@ -61,7 +68,10 @@ function checkCidr(raw: string, neg: string, p: string, path: string): void {
     const family = isIP(addr);
     const max = family === 4 ? 32 : family === 6 ? 128 : 0;
     if (!max || !/^[0-9]{1,3}$/.test(bitsText) || Number(bitsText) > max) {
-        throw new AccessSpecError(path, `from= pattern '${raw}' is not a CIDR block like 10.0.0.0/8 or 2001:db8::/32 (prefix length 0-32 for IPv4, 0-128 for IPv6)`);
+        throw new AccessSpecError(
+            path,
+            `from= pattern '${raw}' is not a CIDR block like 10.0.0.0/8 or 2001:db8::/32 (prefix length 0-32 for IPv4, 0-128 for IPv6)`,
+        );
     }
     // sshd's addr_match_list (addr_pton_cidr) calls a block whose address has bits set past the
     // prefix an error, and then refuses the key from every address ("invalid from criteria"),
@@ -83,13 +93,18 @@ const MAX_UTC_OFFSET_HOURS = 14;
 
 function checkExpiry(value: string, path: string, now: Date | undefined): void {
     const m = /^([0-9]{4})([0-9]{2})([0-9]{2})(?:([0-9]{2})([0-9]{2})([0-9]{2})?)?(Z?)$/.exec(value);
-    const bad = () => new AccessSpecError(path, `expiry-time="${value}" must be YYYYMMDD[HHMM[SS]][Z], a real date and time`);
+    const bad = () =>
+        new AccessSpecError(path, `expiry-time="${value}" must be YYYYMMDD[HHMM[SS]][Z], a real date and time`);
     if (!m) throw bad();
     const [y, mo, d, h = "00", mi = "00", s = "00"] = m.slice(1, 7).map((x) => x ?? undefined) as string[];
     const date = new Date(Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s)));
     if (
-        date.getUTCFullYear() !== Number(y) || date.getUTCMonth() !== Number(mo) - 1 || date.getUTCDate() !== Number(d) ||
-        Number(h) > 23 || Number(mi) > 59 || Number(s) > 59
+        date.getUTCFullYear() !== Number(y) ||
+        date.getUTCMonth() !== Number(mo) - 1 ||
+        date.getUTCDate() !== Number(d) ||
+        Number(h) > 23 ||
+        Number(mi) > 59 ||
+        Number(s) > 59
     ) {
         throw bad();
     }
@@ -104,7 +119,10 @@ function checkNotPast(value: string, date: Date, utc: boolean, path: string, now
     const fix = "remove the key (or its user) from the spec, or set a later expiry-time";
     if (utc) {
         if (at < nowSeconds) {
-            throw new AccessSpecError(path, `expiry-time="${value}" (${isoSeconds(date)}) is already past (now ${isoSeconds(now)}): sshd would refuse the key on every host; ${fix}`);
+            throw new AccessSpecError(
+                path,
+                `expiry-time="${value}" (${isoSeconds(date)}) is already past (now ${isoSeconds(now)}): sshd would refuse the key on every host; ${fix}`,
+            );
         }
     } else if (at + MAX_UTC_OFFSET_HOURS * 3600 < nowSeconds) {
         // Without Z, sshd reads the time in the host's own time zone, which the deploy cannot know:
@@ -135,14 +153,19 @@ function isoSeconds(d: Date): string {
  */
 export function normalizeKeyOptions(text: string, path = "keyOptions", now?: Date): string | undefined {
     checkNow(now, "normalizeKeyOptions");
-    if (typeof text !== "string") throw new AccessSpecError(path, "must be a string such as \"restrict\"");
+    if (typeof text !== "string") throw new AccessSpecError(path, 'must be a string such as "restrict"');
     if (/[\x00-\x1f\x7f]/.test(text)) {
-        throw new AccessSpecError(path, "contains a control character (newline, carriage return, tab, ...); options are one line");
+        throw new AccessSpecError(
+            path,
+            "contains a control character (newline, carriage return, tab, ...); options are one line",
+        );
     }
-    if (text.length > MAX_KEY_OPTIONS_LENGTH) throw new AccessSpecError(path, `is longer than ${MAX_KEY_OPTIONS_LENGTH} characters`);
+    if (text.length > MAX_KEY_OPTIONS_LENGTH)
+        throw new AccessSpecError(path, `is longer than ${MAX_KEY_OPTIONS_LENGTH} characters`);
     if (/[^\x20-\x7e]/.test(text)) throw new AccessSpecError(path, "contains a non-ASCII character");
     if (text.trim() === "") return undefined;
-    if (text.includes("\\")) throw new AccessSpecError(path, "contains a backslash; escaped quotes are not accepted in option values");
+    if (text.includes("\\"))
+        throw new AccessSpecError(path, "contains a backslash; escaped quotes are not accepted in option values");
     const seen = new Set<string>();
     const out: string[] = [];
     for (const token of splitOptions(text, path)) {
@@ -170,11 +193,17 @@ function flagOption(token: string, name: string, path: string): string {
 /** An option with a value (`token`, its `=` at `eq`, lower-cased `name`), checked, as name="value". */
 function valueOption(token: string, eq: number, name: string, path: string, now: Date | undefined): string {
     if (!OPTION_VALUES.includes(name)) {
-        throw new AccessSpecError(path, `option '${token.slice(0, eq)}' is not allowed; allowed with a value: from, command, expiry-time`);
+        throw new AccessSpecError(
+            path,
+            `option '${token.slice(0, eq)}' is not allowed; allowed with a value: from, command, expiry-time`,
+        );
     }
     const raw = token.slice(eq + 1);
     if (raw.length < 2 || !raw.startsWith('"') || !raw.endsWith('"') || raw.slice(1, -1).includes('"')) {
-        throw new AccessSpecError(path, `option '${name}' must be written ${name}="value" with nothing after the closing quote`);
+        throw new AccessSpecError(
+            path,
+            `option '${name}' must be written ${name}="value" with nothing after the closing quote`,
+        );
     }
     const value = raw.slice(1, -1);
     if (name === "from") checkFrom(value, path);

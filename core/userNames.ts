@@ -21,9 +21,43 @@ const GROUP_REASON =
  * common packages (openssh-client _ssh, formerly ssh; cron's crontab; ssl-cert; docker).
  */
 const GROUP_NAMES = [
-    "users", "sudo", "staff", "wheel", "audio", "video", "plugdev", "netdev", "lxd", "docker", "input", "render",
-    "kvm", "sgx", "clock", "disk", "tty", "dialout", "dip", "cdrom", "floppy", "tape", "fax", "voice", "shadow",
-    "utmp", "utempter", "src", "sasl", "nogroup", "kmem", "mem", "lock", "crontab", "ssh", "_ssh", "ssh_keys",
+    "users",
+    "sudo",
+    "staff",
+    "wheel",
+    "audio",
+    "video",
+    "plugdev",
+    "netdev",
+    "lxd",
+    "docker",
+    "input",
+    "render",
+    "kvm",
+    "sgx",
+    "clock",
+    "disk",
+    "tty",
+    "dialout",
+    "dip",
+    "cdrom",
+    "floppy",
+    "tape",
+    "fax",
+    "voice",
+    "shadow",
+    "utmp",
+    "utempter",
+    "src",
+    "sasl",
+    "nogroup",
+    "kmem",
+    "mem",
+    "lock",
+    "crontab",
+    "ssh",
+    "_ssh",
+    "ssh_keys",
     "ssl-cert",
 ];
 
@@ -34,10 +68,43 @@ const GROUP_NAMES = [
 export const RESERVED_USER_NAMES: Readonly<Record<string, string>> = Object.freeze({
     ...Object.fromEntries(
         [
-            "root", "daemon", "bin", "sys", "sync", "games", "man", "lp", "mail", "news", "uucp", "proxy",
-            "www-data", "backup", "list", "irc", "gnats", "nobody", "nfsnobody", "sshd", "messagebus",
-            "adm", "halt", "shutdown", "operator", "ftp", "polkitd", "chrony", "dbus", "rpc", "rpcuser",
-            "tss", "systemd-network", "systemd-resolve", "systemd-timesync", "systemd-coredump", "_apt",
+            "root",
+            "daemon",
+            "bin",
+            "sys",
+            "sync",
+            "games",
+            "man",
+            "lp",
+            "mail",
+            "news",
+            "uucp",
+            "proxy",
+            "www-data",
+            "backup",
+            "list",
+            "irc",
+            "gnats",
+            "nobody",
+            "nfsnobody",
+            "sshd",
+            "messagebus",
+            "adm",
+            "halt",
+            "shutdown",
+            "operator",
+            "ftp",
+            "polkitd",
+            "chrony",
+            "dbus",
+            "rpc",
+            "rpcuser",
+            "tss",
+            "systemd-network",
+            "systemd-resolve",
+            "systemd-timesync",
+            "systemd-coredump",
+            "_apt",
             "ec2-instance-connect",
         ].map((n) => [n, SYSTEM_REASON]),
     ),
@@ -50,7 +117,6 @@ export const RESERVED_USER_NAMES: Readonly<Record<string, string>> = Object.free
     ),
     ...Object.fromEntries(GROUP_NAMES.map((n) => [n, GROUP_REASON])),
 });
-
 
 /**
  * The reserved names that are accounts (not the group names only), in RESERVED_USER_NAMES' order:
@@ -65,7 +131,8 @@ export function userNameProblem(name: string): string | undefined {
     if (!USER_NAME_PATTERN.test(name)) {
         return "must match ^[a-z_][a-z0-9_-]{0,31}$ (lower-case letter or _ first, then up to 31 of a-z 0-9 _ -)";
     }
-    if (Object.prototype.hasOwnProperty.call(RESERVED_USER_NAMES, name)) return `'${name}' ${RESERVED_USER_NAMES[name]}`;
+    if (Object.prototype.hasOwnProperty.call(RESERVED_USER_NAMES, name))
+        return `'${name}' ${RESERVED_USER_NAMES[name]}`;
     if (name.startsWith("systemd-")) return `'${name}' ${SYSTEM_REASON}`;
     return undefined;
 }

@@ -14,7 +14,15 @@ import type { PolicyConfigSchema } from "@pulumi/policy";
 import { keyRulesFromPolicyConfig } from "../core/keys";
 import { valueProblem } from "./jsonSchema";
 import { didYouMean, shown, words } from "./messages";
-import { AS_OF_PATTERN, KEY_ALGORITHM, KEY_MAX_AGE, KEY_PASSPHRASE, LAMBDA_RUNTIME, PACK_RULES, RuleConfig } from "./ruleConfig";
+import {
+    AS_OF_PATTERN,
+    KEY_ALGORITHM,
+    KEY_MAX_AGE,
+    KEY_PASSPHRASE,
+    LAMBDA_RUNTIME,
+    PACK_RULES,
+    RuleConfig,
+} from "./ruleConfig";
 
 /**
  * Reads a rule's config over its defaults (an absent field keeps the default), after checking it
@@ -32,7 +40,6 @@ export function readConfig<T extends object>(args: { getConfig<U extends object>
     if (problems.length > 0) throw new PolicyConfigError(problems);
     return { ...rule.defaults, ...props } as T;
 }
-
 
 export type EnforcementLevel = "advisory" | "mandatory" | "remediate" | "disabled";
 export const ENFORCEMENT_LEVELS: readonly EnforcementLevel[] = ["advisory", "mandatory", "remediate", "disabled"];
@@ -76,7 +83,8 @@ export interface PackConfig {
  */
 export function validatePackConfig(config: unknown, rules: readonly RuleShape[] = PACK_RULES): PackConfig {
     if (config === undefined || config === null) return { rules: {} };
-    if (typeof config !== "object" || Array.isArray(config)) throw new PolicyConfigError(["policy config: must be a JSON object keyed by rule name"]);
+    if (typeof config !== "object" || Array.isArray(config))
+        throw new PolicyConfigError(["policy config: must be a JSON object keyed by rule name"]);
     const problems: string[] = [];
     const out: PackConfig = { rules: {} };
     for (const [name, value] of Object.entries(config as Record<string, unknown>)) {
@@ -93,7 +101,10 @@ export function validatePackConfig(config: unknown, rules: readonly RuleShape[] 
             continue;
         }
         problems.push(...sectionProblems(name, schemaOf(rule!), entry.props, rules));
-        out.rules[name] = { ...(entry.level !== undefined ? { enforcementLevel: entry.level } : {}), properties: entry.props };
+        out.rules[name] = {
+            ...(entry.level !== undefined ? { enforcementLevel: entry.level } : {}),
+            properties: entry.props,
+        };
     }
     if (problems.length > 0) throw new PolicyConfigError(problems);
     return out;
@@ -104,18 +115,26 @@ export function validatePackConfig(config: unknown, rules: readonly RuleShape[] 
  * and its fields. A bad level is a problem (and no level); an entry of another shape is a problem
  * and undefined.
  */
-function readEntry(name: string, value: unknown, problems: string[]): { level?: EnforcementLevel; props: Record<string, unknown> } | undefined {
+function readEntry(
+    name: string,
+    value: unknown,
+    problems: string[],
+): { level?: EnforcementLevel; props: Record<string, unknown> } | undefined {
     let level: unknown;
     let props: Record<string, unknown> = {};
     if (typeof value === "string") level = value;
     else if (value !== null && typeof value === "object" && !Array.isArray(value)) {
         ({ enforcementLevel: level, ...props } = value as Record<string, unknown>);
     } else {
-        problems.push(`policy config: '${name}' must be an enforcement level (${words(ENFORCEMENT_LEVELS)}) or an object of its fields; got ${shown(value)}`);
+        problems.push(
+            `policy config: '${name}' must be an enforcement level (${words(ENFORCEMENT_LEVELS)}) or an object of its fields; got ${shown(value)}`,
+        );
         return undefined;
     }
     if (level !== undefined && !ENFORCEMENT_LEVELS.includes(level as EnforcementLevel)) {
-        problems.push(`policy config: '${typeof value === "string" ? name : `${name}.enforcementLevel`}' must be ${words(ENFORCEMENT_LEVELS)}; got ${shown(level)}`);
+        problems.push(
+            `policy config: '${typeof value === "string" ? name : `${name}.enforcementLevel`}' must be ${words(ENFORCEMENT_LEVELS)}; got ${shown(level)}`,
+        );
         level = undefined;
     }
     return { level: level as EnforcementLevel | undefined, props };
@@ -128,7 +147,9 @@ function allFieldProblems(fields: string[], rules: readonly RuleShape[]): string
         const owners = rules.filter((r) => k in schemaOf(r).properties).map((r) => r.name);
         return (
             `policy config: '${ALL}' sets only enforcementLevel (of every rule); '${ALL}.${k}' ` +
-            (owners.length ? `belongs in the rule it configures: ${owners.map((o) => `"${o}": { "${k}": ... }`).join(" or ")}` : `is not a field of any rule (rules: ${names.join(", ")})`)
+            (owners.length
+                ? `belongs in the rule it configures: ${owners.map((o) => `"${o}": { "${k}": ... }`).join(" or ")}`
+                : `is not a field of any rule (rules: ${names.join(", ")})`)
         );
     });
 }
@@ -145,7 +166,12 @@ export function enforcementLevelOf(config: PackConfig, rule: string, defaultLeve
  * Problems of one rule's fields (no enforcementLevel here): unknown fields, values the schema
  * refuses. Every schema is taken as closed, as the pack's all are (`additionalProperties: false`).
  */
-export function sectionProblems(rule: string, schema: PolicyConfigSchema, props: Record<string, unknown>, rules: readonly RuleShape[] = PACK_RULES): string[] {
+export function sectionProblems(
+    rule: string,
+    schema: PolicyConfigSchema,
+    props: Record<string, unknown>,
+    rules: readonly RuleShape[] = PACK_RULES,
+): string[] {
     const problems: string[] = [];
     const fields = Object.keys(schema.properties);
     for (const [field, value] of Object.entries(props)) {
@@ -157,7 +183,8 @@ export function sectionProblems(rule: string, schema: PolicyConfigSchema, props:
         const problem = FIELD_CHECKS[rule]?.(field, value) ?? valueProblem(prop, value, `${rule}.${field}`);
         if (problem) problems.push(problem);
     }
-    for (const field of schema.required ?? []) if (!(field in props)) problems.push(`policy config: '${rule}.${field}' is required`);
+    for (const field of schema.required ?? [])
+        if (!(field in props)) problems.push(`policy config: '${rule}.${field}' is required`);
     return problems;
 }
 
@@ -194,7 +221,9 @@ function keyRuleProblem(rule: string, field: string, value: unknown): string | u
 
 function asOfProblem(rule: string, field: string, value: unknown): string | undefined {
     if (field !== "asOf" || typeof value !== "string" || !new RegExp(AS_OF_PATTERN).test(value)) return undefined; // the schema says why
-    return Number.isNaN(new Date(value).getTime()) ? `policy config: '${rule}.asOf' must be an ISO 8601 date (2026-01-31); got ${shown(value)}` : undefined;
+    return Number.isNaN(new Date(value).getTime())
+        ? `policy config: '${rule}.asOf' must be an ISO 8601 date (2026-01-31); got ${shown(value)}`
+        : undefined;
 }
 
 function unknownRuleProblem(name: string, rules: readonly RuleShape[]): string {
@@ -208,8 +237,9 @@ function unknownRuleProblem(name: string, rules: readonly RuleShape[]): string {
 
 function unknownFieldProblem(rule: string, field: string, fields: string[], rules: readonly RuleShape[]): string {
     const close = didYouMean(field, [...fields, "enforcementLevel"]);
-    const owners = close ? [] : rules.filter((r) => r.name !== rule && field in schemaOf(r).properties).map((r) => r.name);
+    const owners = close
+        ? []
+        : rules.filter((r) => r.name !== rule && field in schemaOf(r).properties).map((r) => r.name);
     const hint = close || (owners.length ? `; it is a field of ${owners.join(" and ")}` : "");
     return `policy config: '${rule}.${field}' is not a field of ${rule}${hint} (fields: enforcementLevel, ${fields.join(", ")})`;
 }
-

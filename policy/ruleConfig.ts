@@ -5,7 +5,15 @@
  * validates a config against these.
  */
 import type { PolicyConfigSchema } from "@pulumi/policy";
-import { DEFAULT_KEY_RULES, EC2_IMPORT_RSA_BITS, EC2_IMPORT_RSA_BITS_ALLOWED, KNOWN_CURVES, KNOWN_KEY_TYPES, MAX_RSA_BITS, RSA_FLOOR_BITS } from "../core/keys";
+import {
+    DEFAULT_KEY_RULES,
+    EC2_IMPORT_RSA_BITS,
+    EC2_IMPORT_RSA_BITS_ALLOWED,
+    KNOWN_CURVES,
+    KNOWN_KEY_TYPES,
+    MAX_RSA_BITS,
+    RSA_FLOOR_BITS,
+} from "../core/keys";
 import { DEFAULT_DEPRECATED_RUNTIMES as CORE_DEPRECATED_RUNTIMES } from "../core/runtimes";
 
 /** A rule's config schema: an object with exactly these properties (unknown fields are errors). */
@@ -18,14 +26,12 @@ export interface RuleConfig<T extends object> {
     defaults: T;
 }
 
-
 const stringList = (description: string, def: readonly string[]) => ({
     type: "array" as const,
     items: { type: "string" as const },
     description,
     default: [...def],
 });
-
 
 /** `asOf` fields: an ISO 8601 date (or date and time); a typo must not silently mean "today". */
 export const AS_OF_PATTERN = "^\\d{4}-\\d{2}-\\d{2}([T ]\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?(Z|[+-]\\d{2}:?\\d{2})?)?$";
@@ -47,7 +53,10 @@ export const KEY_ALGORITHM_SCHEMA: RuleConfigSchema = {
     additionalProperties: false,
     properties: {
         allowedTypes: {
-            ...stringList(`Key types allowed: any of ${KNOWN_KEY_TYPES.join(", ")} (dsa and rsa1 are never accepted).`, KEY_ALGORITHM_DEFAULTS.allowedTypes),
+            ...stringList(
+                `Key types allowed: any of ${KNOWN_KEY_TYPES.join(", ")} (dsa and rsa1 are never accepted).`,
+                KEY_ALGORITHM_DEFAULTS.allowedTypes,
+            ),
             items: { type: "string", enum: [...KNOWN_KEY_TYPES] },
         },
         minRsaBits: {
@@ -58,7 +67,10 @@ export const KEY_ALGORITHM_SCHEMA: RuleConfigSchema = {
             default: KEY_ALGORITHM_DEFAULTS.minRsaBits,
         },
         allowedCurves: {
-            ...stringList("ECDSA curves allowed (OpenSSH names; P-224 is never accepted).", KEY_ALGORITHM_DEFAULTS.allowedCurves),
+            ...stringList(
+                "ECDSA curves allowed (OpenSSH names; P-224 is never accepted).",
+                KEY_ALGORITHM_DEFAULTS.allowedCurves,
+            ),
             items: { type: "string", enum: [...KNOWN_CURVES] },
         },
         ec2ImportRsaBits: {
@@ -86,7 +98,8 @@ export const KEY_PASSPHRASE_SCHEMA: RuleConfigSchema = {
     properties: {
         requirePassphrase: {
             type: "boolean",
-            description: "A person's private key must be passphrase-protected (false turns the check off, as in `pka check-key`).",
+            description:
+                "A person's private key must be passphrase-protected (false turns the check off, as in `pka check-key`).",
             default: true,
         },
         serviceAccountUsers: stringList(
@@ -124,8 +137,17 @@ export const KEY_MAX_AGE_DEFAULTS: KeyMaxAgeConfig = { maxAgeDays: 365 };
 export const KEY_MAX_AGE_SCHEMA: RuleConfigSchema = {
     additionalProperties: false,
     properties: {
-        maxAgeDays: { type: "integer", minimum: 1, description: "Oldest a key may be, in days, before it must be rotated.", default: 365 },
-        asOf: { type: "string", pattern: AS_OF_PATTERN, description: "Judge ages as of this date (ISO 8601) instead of today; for reproducible CI runs." },
+        maxAgeDays: {
+            type: "integer",
+            minimum: 1,
+            description: "Oldest a key may be, in days, before it must be rotated.",
+            default: 365,
+        },
+        asOf: {
+            type: "string",
+            pattern: AS_OF_PATTERN,
+            description: "Judge ages as of this date (ISO 8601) instead of today; for reproducible CI runs.",
+        },
     },
 };
 
@@ -141,10 +163,14 @@ export const NO_SUDOERS_APPEND_DEFAULTS: NoSudoersAppendConfig = {
 export const NO_SUDOERS_APPEND_SCHEMA: RuleConfigSchema = {
     additionalProperties: false,
     properties: {
-        protectedFiles: stringList("Files a script must never write directly.", NO_SUDOERS_APPEND_DEFAULTS.protectedFiles),
+        protectedFiles: stringList(
+            "Files a script must never write directly.",
+            NO_SUDOERS_APPEND_DEFAULTS.protectedFiles,
+        ),
         requireVisudoForSudoersD: {
             type: "boolean",
-            description: "A script that writes into /etc/sudoers.d/ must also check with `visudo -c` (a broken drop-in disables sudo for everyone).",
+            description:
+                "A script that writes into /etc/sudoers.d/ must also check with `visudo -c` (a broken drop-in disables sudo for everyone).",
             default: true,
         },
     },
@@ -166,8 +192,14 @@ export const DOCUMENT_INJECTION_DEFAULTS: DocumentInjectionConfig = {
 export const DOCUMENT_INJECTION_SCHEMA: RuleConfigSchema = {
     additionalProperties: false,
     properties: {
-        shellActions: stringList("Document step actions whose runCommand is shell text.", DOCUMENT_INJECTION_DEFAULTS.shellActions),
-        shellDocuments: stringList("Documents whose `commands` parameter is shell text (for associations and Automation aws:runCommand steps).", DOCUMENT_INJECTION_DEFAULTS.shellDocuments),
+        shellActions: stringList(
+            "Document step actions whose runCommand is shell text.",
+            DOCUMENT_INJECTION_DEFAULTS.shellActions,
+        ),
+        shellDocuments: stringList(
+            "Documents whose `commands` parameter is shell text (for associations and Automation aws:runCommand steps).",
+            DOCUMENT_INJECTION_DEFAULTS.shellDocuments,
+        ),
         forbiddenCharacters: {
             type: "string",
             description: "Characters a strict allowedPattern must not be able to match.",
@@ -194,8 +226,14 @@ export const LEAST_PRIVILEGE_SCHEMA: RuleConfigSchema = {
     properties: {
         actions: stringList("Actions that run commands on instances.", LEAST_PRIVILEGE_DEFAULTS.actions),
         shellDocuments: stringList("Documents that run arbitrary shell text.", LEAST_PRIVILEGE_DEFAULTS.shellDocuments),
-        tagConditionKeys: stringList("Condition key prefixes that scope instances by tag.", LEAST_PRIVILEGE_DEFAULTS.tagConditionKeys),
-        broadManagedPolicies: stringList("AWS managed policies (by name) that grant those actions on everything.", LEAST_PRIVILEGE_DEFAULTS.broadManagedPolicies),
+        tagConditionKeys: stringList(
+            "Condition key prefixes that scope instances by tag.",
+            LEAST_PRIVILEGE_DEFAULTS.tagConditionKeys,
+        ),
+        broadManagedPolicies: stringList(
+            "AWS managed policies (by name) that grant those actions on everything.",
+            LEAST_PRIVILEGE_DEFAULTS.broadManagedPolicies,
+        ),
     },
 };
 
@@ -220,21 +258,66 @@ export const LAMBDA_RUNTIME_SCHEMA: RuleConfigSchema = {
             description: "Also refuse runtimes whose AWS deprecation date (built-in calendar) has passed.",
             default: true,
         },
-        asOf: { type: "string", pattern: AS_OF_PATTERN, description: "Judge deprecation dates as of this date (ISO 8601) instead of today." },
+        asOf: {
+            type: "string",
+            pattern: AS_OF_PATTERN,
+            description: "Judge deprecation dates as of this date (ISO 8601) instead of today.",
+        },
     },
 };
 
 // ---------------------------------------------------------------------------------------------
 // The pack's rules
 
-export const KEY_ALGORITHM: RuleConfig<KeyAlgorithmConfig> = { name: "ssh-key-algorithm", schema: KEY_ALGORITHM_SCHEMA, defaults: KEY_ALGORITHM_DEFAULTS };
-export const KEY_PASSPHRASE: RuleConfig<KeyPassphraseConfig> = { name: "ssh-key-passphrase", schema: KEY_PASSPHRASE_SCHEMA, defaults: KEY_PASSPHRASE_DEFAULTS };
-export const PRIVATE_KEY_SECRET: RuleConfig<PrivateKeySecretConfig> = { name: "ssh-private-key-secret", schema: PRIVATE_KEY_SECRET_SCHEMA, defaults: PRIVATE_KEY_SECRET_DEFAULTS };
-export const KEY_MAX_AGE: RuleConfig<KeyMaxAgeConfig> = { name: "ssh-key-max-age", schema: KEY_MAX_AGE_SCHEMA, defaults: KEY_MAX_AGE_DEFAULTS };
-export const NO_SUDOERS_APPEND: RuleConfig<NoSudoersAppendConfig> = { name: "no-sudoers-append", schema: NO_SUDOERS_APPEND_SCHEMA, defaults: NO_SUDOERS_APPEND_DEFAULTS };
-export const DOCUMENT_INJECTION: RuleConfig<DocumentInjectionConfig> = { name: "ssm-document-injection", schema: DOCUMENT_INJECTION_SCHEMA, defaults: DOCUMENT_INJECTION_DEFAULTS };
-export const LEAST_PRIVILEGE: RuleConfig<LeastPrivilegeConfig> = { name: "provisioner-least-privilege", schema: LEAST_PRIVILEGE_SCHEMA, defaults: LEAST_PRIVILEGE_DEFAULTS };
-export const LAMBDA_RUNTIME: RuleConfig<LambdaRuntimeConfig> = { name: "lambda-runtime-supported", schema: LAMBDA_RUNTIME_SCHEMA, defaults: LAMBDA_RUNTIME_DEFAULTS };
+export const KEY_ALGORITHM: RuleConfig<KeyAlgorithmConfig> = {
+    name: "ssh-key-algorithm",
+    schema: KEY_ALGORITHM_SCHEMA,
+    defaults: KEY_ALGORITHM_DEFAULTS,
+};
+export const KEY_PASSPHRASE: RuleConfig<KeyPassphraseConfig> = {
+    name: "ssh-key-passphrase",
+    schema: KEY_PASSPHRASE_SCHEMA,
+    defaults: KEY_PASSPHRASE_DEFAULTS,
+};
+export const PRIVATE_KEY_SECRET: RuleConfig<PrivateKeySecretConfig> = {
+    name: "ssh-private-key-secret",
+    schema: PRIVATE_KEY_SECRET_SCHEMA,
+    defaults: PRIVATE_KEY_SECRET_DEFAULTS,
+};
+export const KEY_MAX_AGE: RuleConfig<KeyMaxAgeConfig> = {
+    name: "ssh-key-max-age",
+    schema: KEY_MAX_AGE_SCHEMA,
+    defaults: KEY_MAX_AGE_DEFAULTS,
+};
+export const NO_SUDOERS_APPEND: RuleConfig<NoSudoersAppendConfig> = {
+    name: "no-sudoers-append",
+    schema: NO_SUDOERS_APPEND_SCHEMA,
+    defaults: NO_SUDOERS_APPEND_DEFAULTS,
+};
+export const DOCUMENT_INJECTION: RuleConfig<DocumentInjectionConfig> = {
+    name: "ssm-document-injection",
+    schema: DOCUMENT_INJECTION_SCHEMA,
+    defaults: DOCUMENT_INJECTION_DEFAULTS,
+};
+export const LEAST_PRIVILEGE: RuleConfig<LeastPrivilegeConfig> = {
+    name: "provisioner-least-privilege",
+    schema: LEAST_PRIVILEGE_SCHEMA,
+    defaults: LEAST_PRIVILEGE_DEFAULTS,
+};
+export const LAMBDA_RUNTIME: RuleConfig<LambdaRuntimeConfig> = {
+    name: "lambda-runtime-supported",
+    schema: LAMBDA_RUNTIME_SCHEMA,
+    defaults: LAMBDA_RUNTIME_DEFAULTS,
+};
 
 /** Every rule of the pack, in the pack's order (policy/index.ts serves a policy for each, by these names and schemas). */
-export const PACK_RULES: readonly RuleConfig<object>[] = [KEY_ALGORITHM, KEY_PASSPHRASE, PRIVATE_KEY_SECRET, KEY_MAX_AGE, NO_SUDOERS_APPEND, DOCUMENT_INJECTION, LEAST_PRIVILEGE, LAMBDA_RUNTIME];
+export const PACK_RULES: readonly RuleConfig<object>[] = [
+    KEY_ALGORITHM,
+    KEY_PASSPHRASE,
+    PRIVATE_KEY_SECRET,
+    KEY_MAX_AGE,
+    NO_SUDOERS_APPEND,
+    DOCUMENT_INJECTION,
+    LEAST_PRIVILEGE,
+    LAMBDA_RUNTIME,
+];

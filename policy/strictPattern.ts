@@ -14,15 +14,30 @@ const SPACE = " \t\n\r\f\v";
 /** The characters an escape `\c` matches ("ANY": nearly every character; "": none, an assertion). */
 function escapeClass(c: string): string | "ANY" {
     switch (c) {
-        case "d": return DIGITS;
-        case "w": return WORD;
-        case "s": return SPACE;
-        case "D": case "W": case "S": return "ANY";
-        case "n": return "\n";
-        case "r": return "\r";
-        case "t": return "\t";
-        case "b": case "B": case "A": case "z": case "Z": return "";
-        default: return c;
+        case "d":
+            return DIGITS;
+        case "w":
+            return WORD;
+        case "s":
+            return SPACE;
+        case "D":
+        case "W":
+        case "S":
+            return "ANY";
+        case "n":
+            return "\n";
+        case "r":
+            return "\r";
+        case "t":
+            return "\t";
+        case "b":
+        case "B":
+        case "A":
+        case "z":
+        case "Z":
+            return "";
+        default:
+            return c;
     }
 }
 
@@ -42,8 +57,10 @@ interface Scan {
  */
 export function strictPatternProblem(pattern: string | undefined, forbidden: string): string | undefined {
     if (pattern === undefined || pattern === "") return "it has no allowedPattern";
-    const endsWithDollar = pattern.endsWith("$") && (pattern.length - 1 - pattern.replace(/\\*\$$/, "").length) % 2 === 0;
-    if (!pattern.startsWith("^") || !endsWithDollar) return `its allowedPattern ${JSON.stringify(pattern)} is not anchored with ^...$`;
+    const endsWithDollar =
+        pattern.endsWith("$") && (pattern.length - 1 - pattern.replace(/\\*\$$/, "").length) % 2 === 0;
+    if (!pattern.startsWith("^") || !endsWithDollar)
+        return `its allowedPattern ${JSON.stringify(pattern)} is not anchored with ^...$`;
     const body = pattern.slice(1, -1);
     const scan: Scan = { admitted: new Set<string>(), any: false, depth: 0 };
     for (let i = 0; i < body.length; i++) {
@@ -52,7 +69,8 @@ export function strictPatternProblem(pattern: string | undefined, forbidden: str
             i = readEscape(body, i, scan);
         } else if (c === "[") {
             const end = readClass(body, i, forbidden, scan.admitted);
-            if (end === undefined) return `its allowedPattern ${JSON.stringify(pattern)} has an unterminated character class`;
+            if (end === undefined)
+                return `its allowedPattern ${JSON.stringify(pattern)} has an unterminated character class`;
             i = end;
         } else if (c === ".") {
             scan.any = true;
@@ -66,7 +84,8 @@ export function strictPatternProblem(pattern: string | undefined, forbidden: str
         } else if (c === ")") {
             scan.depth--;
         } else if (c === "|") {
-            if (scan.depth === 0) return `its allowedPattern ${JSON.stringify(pattern)} has a top-level | that escapes the ^...$ anchors`;
+            if (scan.depth === 0)
+                return `its allowedPattern ${JSON.stringify(pattern)} has a top-level | that escapes the ^...$ anchors`;
         } else if (c === "{" && /^\{\d+(,\d*)?\}/.test(body.slice(i))) {
             i += /^\{\d+(,\d*)?\}/.exec(body.slice(i))![0].length - 1;
         } else if (c === "*" || c === "+" || c === "?" || c === "^" || c === "$") {
@@ -77,7 +96,8 @@ export function strictPatternProblem(pattern: string | undefined, forbidden: str
     }
     if (scan.any) return `its allowedPattern ${JSON.stringify(pattern)} matches any character (., \\S, \\W or \\D)`;
     const bad = [...forbidden].filter((f) => scan.admitted.has(f));
-    if (bad.length > 0) return `its allowedPattern ${JSON.stringify(pattern)} admits ${bad.map((b) => JSON.stringify(printable(b))).join(" ")}`;
+    if (bad.length > 0)
+        return `its allowedPattern ${JSON.stringify(pattern)} admits ${bad.map((b) => JSON.stringify(printable(b))).join(" ")}`;
     return undefined;
 }
 
@@ -146,7 +166,8 @@ function classMembers(body: string, j: number): { members: Set<string>; any: boo
                 hi = escapeClass(body[j] ?? "\\") as string;
                 j++;
             }
-            for (let code = prev.charCodeAt(0); code <= hi.charCodeAt(0); code++) members.add(String.fromCharCode(code));
+            for (let code = prev.charCodeAt(0); code <= hi.charCodeAt(0); code++)
+                members.add(String.fromCharCode(code));
             prev = undefined;
             continue;
         }

@@ -69,7 +69,9 @@ export function sudoersProblems(script: string, cfg = NO_SUDOERS_APPEND_DEFAULTS
         for (const re of SUDOERS_D_WRITERS) {
             const m = re.exec(script);
             if (m) {
-                out.push(`installs a /etc/sudoers.d/ file without checking it with \`visudo -cf\` (\`${lineAt(script, m.index)}\`)`);
+                out.push(
+                    `installs a /etc/sudoers.d/ file without checking it with \`visudo -cf\` (\`${lineAt(script, m.index)}\`)`,
+                );
                 break;
             }
         }
@@ -79,7 +81,8 @@ export function sudoersProblems(script: string, cfg = NO_SUDOERS_APPEND_DEFAULTS
 
 export const noSudoersAppend: ResourceValidationPolicy = {
     name: NO_SUDOERS_APPEND.name,
-    description: "Checks whether SSM documents, associations, EC2 user data or commands write /etc/sudoers directly (or install a sudoers.d drop-in without a visudo check).",
+    description:
+        "Checks whether SSM documents, associations, EC2 user data or commands write /etc/sudoers directly (or install a sudoers.d drop-in without a visudo check).",
     enforcementLevel: "mandatory",
     configSchema: NO_SUDOERS_APPEND.schema,
     validateResource: (args: ResourceValidationArgs, reportViolation) => {

@@ -33,7 +33,10 @@ export function documentParameters(spec: AccessSpec): Record<string, string[]> {
     const manifest = renderManifest(spec);
     const bad = firstBadManifestLine(manifest);
     if (bad) {
-        throw new AccessSpecError("", `the spec renders a line the host script would refuse (manifest line ${bad}); validate it with validateAccessSpec first`);
+        throw new AccessSpecError(
+            "",
+            `the spec renders a line the host script would refuse (manifest line ${bad}); validate it with validateAccessSpec first`,
+        );
     }
     const b64 = Buffer.from(manifest, "utf8").toString("base64");
     const params = {

@@ -27,7 +27,8 @@ export function renderDocument(): object {
         parameters: {
             [SPEC_PARAMETER]: {
                 type: "String",
-                description: "The access spec in the pka-fleet manifest format, base64. Build it with `pka document-params`.",
+                description:
+                    "The access spec in the pka-fleet manifest format, base64. Build it with `pka document-params`.",
                 interpolationType: "ENV_VAR",
                 allowedPattern: SPEC_ALLOWED_PATTERN,
             },

@@ -24,12 +24,17 @@ export const HOST_KEY_AWK_ERE = (() => {
  */
 function keyLineFast(): { ere: string; fromMax: number; commandMax: number } {
     const max: Record<string, number> = {};
-    const ere = KEY_LINE_ERE.replace(/(from|command)="(\[[^\]"]+\])\{1,(\d+)\}"/g, (_m, opt: string, cls: string, n: string) => {
-        if (max[opt] !== undefined && max[opt] !== Number(n)) throw new Error(`KEY_LINE_ERE: two bounds for ${opt}`);
-        max[opt] = Number(n);
-        return `${opt}="${cls}+"`;
-    });
-    if (max.from === undefined || max.command === undefined || /\{1,(512|256)\}/.test(ere)) throw new Error("KEY_LINE_ERE changed: update keyLineFast");
+    const ere = KEY_LINE_ERE.replace(
+        /(from|command)="(\[[^\]"]+\])\{1,(\d+)\}"/g,
+        (_m, opt: string, cls: string, n: string) => {
+            if (max[opt] !== undefined && max[opt] !== Number(n))
+                throw new Error(`KEY_LINE_ERE: two bounds for ${opt}`);
+            max[opt] = Number(n);
+            return `${opt}="${cls}+"`;
+        },
+    );
+    if (max.from === undefined || max.command === undefined || /\{1,(512|256)\}/.test(ere))
+        throw new Error("KEY_LINE_ERE changed: update keyLineFast");
     return { ere, fromMax: max.from, commandMax: max.command };
 }
 export const KEY_LINE_FAST = keyLineFast();
