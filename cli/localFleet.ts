@@ -10,6 +10,16 @@
  */
 import { execFileSync } from "child_process";
 import { awsCliProblem } from "../local/awsCli";
+import {
+    Account,
+    accessRows,
+    Central,
+    Fleet,
+    FleetModule,
+    printSummary,
+    printTable,
+    strangerIsClean,
+} from "./localFleetReport";
 
 /** The stacks the local fleet stands for: `new PkaFleet("web", ...)` deployed as these stacks of one program. */
 export const STACKS = ["dev", "prod", "test"] as const;
@@ -118,29 +128,10 @@ export function localFleetUnavailableReason(): string | undefined {
     return awsCliProblem();
 }
 
-/** A duration in ms as seconds with one decimal ("-" when unknown). */
-export function seconds(ms: number | undefined): string {
-    return ms === undefined ? "-" : `${(ms / 1000).toFixed(1)} s`;
-}
+// Moved to localFleetReport.ts; re-exported for bench/index.ts.
+export { seconds } from "./localFleetReport";
 
-type FleetModule = typeof import("../local/fleet");
-type Fleet = import("../local/fleet").LocalFleet;
-type Account = import("../local/fleet").LocalAccount;
-type Central = import("../local/centralServer").LocalCentralServer;
 type Say = (line: string) => void;
-
-/** One host's row of the final table. */
-type Row = {
-    fleet: string;
-    host: string;
-    id: string;
-    time: string;
-    pipeline: string;
-    byId: string;
-    byAddress: string;
-    otherKeys: string;
-    ok: boolean;
-};
 
 export async function run(_name: string, args: string[]): Promise<number> {
     if (args.includes("--help") || args.includes("-h")) {
@@ -166,62 +157,35 @@ export async function run(_name: string, args: string[]): Promise<number> {
 
     const stacks = STACKS.slice(0, flags.fleets);
     const account = new mod.LocalAccount(flags.throttle ? { throttle: { ratePerSecond: flags.throttle } } : {});
-    const creating: Promise<Fleet | undefined>[] = [];
-    let centralStarting: Promise<Central | undefined> | undefined;
-    let interrupted = false;
-    const abort = new AbortController();
-    let tearingDown: Promise<void> | undefined;
-    const teardown = () =>
-        (tearingDown ??= (async () => {
-            // Interrupted while starting: create() sees the abort, stops what it started and rejects.
-            const fleets = (await Promise.allSettled(creating)).flatMap((r) =>
-                r.status === "fulfilled" && r.value ? [r.value] : [],
-            );
-            const central = await centralStarting?.catch(() => undefined);
-            say("tearing down: Lambda containers, endpoint, sshd hosts, central server, temporary files");
-            await Promise.allSettled([...fleets.map((f) => f.stop()), central?.stop()]);
-            await account.stop();
-        })());
-    const onSignal = (sig: NodeJS.Signals) => {
-        if (interrupted) return;
-        interrupted = true;
-        process.stderr.write(`\npka local-fleet: ${sig}: stopping\n`);
-        abort.abort();
-        void teardown().finally(() => process.exit(sig === "SIGINT" ? 130 : 143));
-    };
-    process.on("SIGINT", onSignal);
-    process.on("SIGTERM", onSignal);
-    // A start that fails after an interrupt is the interrupt's doing: no error of its own.
-    const unlessInterrupted = (e: unknown): undefined => {
-        if (!interrupted) throw e;
-        return undefined;
-    };
+    const life = new Lifecycle(account, say);
+    process.on("SIGINT", life.onSignal);
+    process.on("SIGTERM", life.onSignal);
     try {
         say(
             `pka local-fleet: ${stacks.length} stack(s) of one program (new PkaFleet("${RESOURCE_NAME}", ...) in ${stacks.join(", ")}) in one account, ${flags.hosts} hosts each${flags.throttle ? `, SSM throttled at ${flags.throttle} requests/s` : ""}${flags.lateAgentS ? `, first agent ${flags.lateAgentS} s late` : ""}${flags.failing ? `, ${flags.failing} failing per fleet` : ""}`,
         );
         const failingHosts = Array.from({ length: flags.failing }, (_, i) => flags.hosts - 1 - i);
         for (const [i, stack] of stacks.entries()) {
-            creating.push(
-                mod.LocalFleet.create(fleetOptions(account, stack, i, flags, failingHosts, abort.signal, say)).catch(
-                    unlessInterrupted,
-                ),
+            life.creating.push(
+                mod.LocalFleet.create(
+                    fleetOptions(account, stack, i, flags, failingHosts, life.abort.signal, say),
+                ).catch(life.unlessInterrupted),
             );
         }
-        const fleets = (await Promise.all(creating)) as Fleet[];
-        if (interrupted) return 130;
+        const fleets = (await Promise.all(life.creating)) as Fleet[];
+        if (life.interrupted) return 130;
         describeFleets(say, stacks, fleets, account);
         for (const f of fleets) f.launchAll();
         await Promise.all(fleets.map((f) => f.settle(flags.timeoutS * 1000)));
-        if (interrupted) return 130;
+        if (life.interrupted) return 130;
 
         // ---- the central server: the README's commands for every stack, then ssh as an operator would ----
         say(
             `central server: the README's commands for ${stacks.map((s) => `-s ${s}`).join(", ")} (pulumi stack output, jq, sh -c knownHostsCommand with the real AWS CLI)`,
         );
-        centralStarting = LocalCentralServer.start(account.endpoint.url).catch(unlessInterrupted);
-        const central = (await centralStarting)!;
-        if (interrupted) return 130;
+        life.centralStarting = LocalCentralServer.start(account.endpoint.url).catch(life.unlessInterrupted);
+        const central = (await life.centralStarting)!;
+        if (life.interrupted) return 130;
         const setup = await central.setUp(
             stacks.map((stack, i) => ({ stack, fleet: fleets[i] })),
             mod.SERVICE_USER,
@@ -233,24 +197,60 @@ export async function run(_name: string, args: string[]): Promise<number> {
         for (const line of setup.script.split("\n")) say(`  central$ ${line}`);
 
         const rows = await accessRows(central, fleets, account, failingHosts, mod.SERVICE_USER);
-        // A host no fleet pinned gets none of the fleets' settings.
-        const stranger = await central.resolve("i-0123456789abcdef0");
-        const strangerClean =
-            !(stranger.identityfile ?? []).some((f) => f.includes("pka-")) &&
-            !(stranger.userknownhostsfile ?? []).some((f) => f.includes("pka-")) &&
-            !(stranger.user ?? []).includes(mod.SERVICE_USER);
+        const strangerClean = await strangerIsClean(central, mod.SERVICE_USER);
         printTable(rows);
         printSummary(mod, fleets, rows, account, strangerClean, started);
         return rows.every((r) => r.ok) && strangerClean ? 0 : 1;
     } catch (err) {
-        if (interrupted) return 130;
+        if (life.interrupted) return 130;
         process.stderr.write(`pka local-fleet: ${(err as Error).message}\n`);
         return 1;
     } finally {
-        await teardown();
-        process.off("SIGINT", onSignal);
-        process.off("SIGTERM", onSignal);
+        await life.teardown();
+        process.off("SIGINT", life.onSignal);
+        process.off("SIGTERM", life.onSignal);
     }
+}
+
+/** What a run has started, and its end: Ctrl-C or SIGTERM aborts the start and tears down what started. */
+class Lifecycle {
+    readonly creating: Promise<Fleet | undefined>[] = [];
+    centralStarting: Promise<Central | undefined> | undefined;
+    interrupted = false;
+    readonly abort = new AbortController();
+    private tearingDown: Promise<void> | undefined;
+
+    constructor(
+        private readonly account: Account,
+        private readonly say: Say,
+    ) {}
+
+    teardown(): Promise<void> {
+        return (this.tearingDown ??= (async () => {
+            // Interrupted while starting: create() sees the abort, stops what it started and rejects.
+            const fleets = (await Promise.allSettled(this.creating)).flatMap((r) =>
+                r.status === "fulfilled" && r.value ? [r.value] : [],
+            );
+            const central = await this.centralStarting?.catch(() => undefined);
+            this.say("tearing down: Lambda containers, endpoint, sshd hosts, central server, temporary files");
+            await Promise.allSettled([...fleets.map((f) => f.stop()), central?.stop()]);
+            await this.account.stop();
+        })());
+    }
+
+    readonly onSignal = (sig: NodeJS.Signals): void => {
+        if (this.interrupted) return;
+        this.interrupted = true;
+        process.stderr.write(`\npka local-fleet: ${sig}: stopping\n`);
+        this.abort.abort();
+        void this.teardown().finally(() => process.exit(sig === "SIGINT" ? 130 : 143));
+    };
+
+    /** A start that fails after an interrupt is the interrupt's doing: no error of its own. */
+    readonly unlessInterrupted = (e: unknown): undefined => {
+        if (!this.interrupted) throw e;
+        return undefined;
+    };
 }
 
 /** The options of stack number `i`'s fleet. */
@@ -293,103 +293,5 @@ function describeFleets(say: Say, stacks: readonly string[], fleets: Fleet[], ac
     say(
         `provisioner settings: the Provisioner's deployed defaults (batches of ${c.batchSize} gathered for ${c.batchingWindowMs / 1000} s, ${c.lambdaConcurrency} concurrent, visibility timeout ${c.visibilityTimeoutMs / 1000} s, ` +
             `${c.maxReceiveCount} receives, ${c.maxAttempts} attempts, ${c.functionTimeoutMs / 1000} s function timeout, agents awaited ${c.agentWaitSeconds} s through the FIFO wait queue, one aggregator)`,
-    );
-}
-
-/** Every host's row: the pipeline's result, then ssh from the central server by id and by address, and the other fleets' keys refused. */
-async function accessRows(
-    central: Central,
-    fleets: Fleet[],
-    account: Account,
-    failingHosts: number[],
-    serviceUser: string,
-): Promise<Row[]> {
-    const rows: Row[] = [];
-    await Promise.all(
-        fleets.map(async (f, fi) => {
-            for (const h of f.hosts) {
-                const expectDead = failingHosts.includes(h.index);
-                const address = account.endpoint.instances.get(h.instanceId)!.ipAddress;
-                const row: Row = {
-                    fleet: f.plan.fleetName,
-                    host: h.name,
-                    id: h.instanceId,
-                    time: seconds(
-                        h.accessAt !== undefined && h.launchedAt !== undefined ? h.accessAt - h.launchedAt : undefined,
-                    ),
-                    pipeline: h.result === "access" ? "ok" : `${h.result ?? "?"}${h.detail ? `: ${h.detail}` : ""}`,
-                    byId: "-",
-                    byAddress: "-",
-                    otherKeys: "-",
-                    ok: expectDead ? h.result === "dead-lettered" : h.result === "access",
-                };
-                if (h.result === "access") {
-                    const [byId, byAddress] = await Promise.all([
-                        central.ssh(serviceUser, h.instanceId),
-                        central.ssh(serviceUser, address),
-                    ]);
-                    const others = fleets.filter((_, j) => j !== fi);
-                    const refused = await Promise.all(others.map((o) => f.login(h, { keyFile: o.keyFile })));
-                    const tail = (r: { stderr: string }) => r.stderr.trim().split("\n").pop() ?? "";
-                    row.byId = byId.code === 0 ? "ok" : `failed: ${tail(byId)}`;
-                    row.byAddress =
-                        byAddress.code === 0 ? `ok (${address})` : `failed (${address}): ${tail(byAddress)}`;
-                    row.otherKeys =
-                        others.length === 0
-                            ? "-"
-                            : refused.every((r) => !r.ok && /Permission denied/.test(r.output))
-                              ? `refused (${others.length})`
-                              : "ACCEPTED";
-                    row.ok &&= byId.code === 0 && byAddress.code === 0 && row.otherKeys !== "ACCEPTED";
-                }
-                rows.push(row);
-            }
-        }),
-    );
-    rows.sort((a, b) => a.fleet.localeCompare(b.fleet) || a.host.localeCompare(b.host, undefined, { numeric: true }));
-    return rows;
-}
-
-/** The rows as a Markdown table on stdout. */
-function printTable(rows: Row[]): void {
-    const cols = [
-        ["fleet", "fleet"],
-        ["host", "host"],
-        ["id", "instance id"],
-        ["time", "time to access"],
-        ["pipeline", "pipeline"],
-        ["byId", "ssh svc_user@<id>"],
-        ["byAddress", "ssh svc_user@<address>"],
-        ["otherKeys", "other fleets' keys"],
-    ] as const;
-    const widths = cols.map(([k, t]) => Math.max(t.length, ...rows.map((r) => r[k].length)));
-    const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(" | ")} |`;
-    process.stdout.write("\n" + line(cols.map(([, t]) => t)) + "\n");
-    process.stdout.write(`|${widths.map((x) => "-".repeat(x + 2)).join("|")}|\n`);
-    for (const r of rows) process.stdout.write(line(cols.map(([k]) => r[k])) + "\n");
-}
-
-/** The closing summary: hosts reached, the central server's logins, times to access, the pipeline's counts. */
-function printSummary(
-    mod: FleetModule,
-    fleets: Fleet[],
-    rows: Row[],
-    account: Account,
-    strangerClean: boolean,
-    started: number,
-): void {
-    const all = fleets.flatMap((f) => f.hosts);
-    const ok = all.filter((h) => h.result === "access");
-    const times = ok.map((h) => h.accessAt! - h.launchedAt!);
-    const dead = all.filter((h) => h.result === "dead-lettered").length;
-    const calls = account.endpoint.stats.calls;
-    const throttled = Object.values(account.endpoint.stats.throttled).reduce((a, b) => a + b, 0);
-    const central_ok = rows.filter((r) => r.byId === "ok" && r.byAddress.startsWith("ok")).length;
-    process.stdout.write(
-        `\n${ok.length}/${all.length} hosts in ${fleets.length} fleet(s): the Lambda provisioned them and pinned their keys; svc_user + sudo -n true with the pinned keys (StrictHostKeyChecking yes).\n` +
-            `central server: ${central_ok}/${ok.length} hosts reached as the README says, by instance id (aws ssm start-session) and by private address, each with its own fleet's key and known_hosts; ` +
-            `${fleets.length > 1 ? `every host refused the other fleets' keys: ${rows.every((r) => r.otherKeys !== "ACCEPTED") ? "yes" : "NO"}; ` : ""}an unpinned host gets no fleet's settings: ${strangerClean ? "yes" : "NO"}.\n` +
-            `time to access: p50 ${seconds(mod.percentile(times, 50))}, p95 ${seconds(mod.percentile(times, 95))}, max ${seconds(times.length ? Math.max(...times) : undefined)} (from the EC2 "running" event).\n` +
-            `pipeline: ${account.bus.stats.put} events, ${fleets.reduce((a, f) => a + f.lambdaInvocations, 0)} Lambda invocations, ${calls.SendCommand ?? 0} SendCommand calls, ${throttled} throttled responses, DLQ ${dead} host(s); ${((Date.now() - started) / 1000).toFixed(1)} s in all.\n`,
     );
 }
