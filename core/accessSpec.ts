@@ -9,7 +9,7 @@ import { INSTALLABLE_KEY_TYPES, judgeKey, KeyRules, parsePublicKey } from "./key
 import { userNameProblem } from "./userNames";
 
 // Moved to their own modules; re-exported for the importers of this one (components/, lambda/, local/, bench/).
-export type { AccessSpec, AccessUser, SudoMode, ValidateAccessSpecOptions } from "./accessSpecTypes";
+export type { AccessSpec, AccessUser } from "./accessSpecTypes";
 export { AccessSpecError } from "./accessSpecTypes";
 export { accessSpecHash, canonicalAccessSpecJson } from "./accessSpecJson";
 export { normalizeKeyOptions } from "./keyOptions";
