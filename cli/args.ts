@@ -56,7 +56,8 @@ export function parseArgs(args: string[], spec: ArgSpec): ParsedArgs {
             continue;
         }
         const v = inline ?? args[i + 1];
-        if (v === undefined || (inline === undefined && v.startsWith("--"))) throw new UsageError(`${flag} needs a value`);
+        if (v === undefined || (inline === undefined && v.startsWith("--")))
+            throw new UsageError(`${flag} needs a value`);
         if (inline === undefined) i++;
         if (kind === "value") out.flags[flag] = v;
         else out.flags[flag] = [...((out.flags[flag] as string[] | undefined) ?? []), v];

@@ -19,9 +19,25 @@
  * passphrase is also verified (a wrong one is exit 2).
  */
 import * as fs from "fs";
-import { KeyError, KeyInfo, KeyRules, MAX_KEY_TEXT, judgeKey, judgeKeySpec, keyRulesFromPolicyConfig, parseKey } from "../core/keys";
+import {
+    KeyError,
+    KeyInfo,
+    KeyRules,
+    MAX_KEY_TEXT,
+    judgeKey,
+    judgeKeySpec,
+    keyRulesFromPolicyConfig,
+    parseKey,
+} from "../core/keys";
 import { decryptPpk } from "../core/ppk";
-import { EnforcementLevel, enforcementLevelOf, KEY_ALGORITHM, KEY_PASSPHRASE, PackConfig, PolicyConfigError, validatePackConfig } from "../policy/config";
+import {
+    EnforcementLevel,
+    enforcementLevelOf,
+    PackConfig,
+    PolicyConfigError,
+    validatePackConfig,
+} from "../policy/config";
+import { KEY_ALGORITHM, KEY_PASSPHRASE } from "../policy/ruleConfig";
 import { ArgSpec, parseArgs, UsageError } from "./args";
 import { readPassphraseFile } from "./keygen";
 import { readStdinBounded } from "./stdin";
@@ -43,7 +59,13 @@ interface Options {
 }
 
 const CHECK_KEY_ARGS: ArgSpec = {
-    flags: { "--json": "boolean", "--service": "boolean", "--ec2-import": "boolean", "--config": "value", "--passphrase-file": "value" },
+    flags: {
+        "--json": "boolean",
+        "--service": "boolean",
+        "--ec2-import": "boolean",
+        "--config": "value",
+        "--passphrase-file": "value",
+    },
     positionals: 1,
     tooMany: "give exactly one FILE (or - for stdin)",
 };
@@ -90,7 +112,10 @@ interface KeyPolicy {
 }
 
 /** Both key rules are mandatory in the pack (policy/keys.ts). */
-const DEFAULT_POLICY: KeyPolicy = { rules: {}, levels: { "ssh-key-algorithm": "mandatory", "ssh-key-passphrase": "mandatory" } };
+const DEFAULT_POLICY: KeyPolicy = {
+    rules: {},
+    levels: { "ssh-key-algorithm": "mandatory", "ssh-key-passphrase": "mandatory" },
+};
 
 /** A bad --config: exit 2 with every problem, without the usage text (the command line was fine). */
 class ConfigError extends Error {}
@@ -118,7 +143,10 @@ function readConfig(path: string): KeyPolicy {
     };
     return {
         rules: keyRulesFromPolicyConfig(json),
-        levels: { [KEY_ALGORITHM.name]: level("ssh-key-algorithm"), [KEY_PASSPHRASE.name]: level("ssh-key-passphrase") } as KeyPolicy["levels"],
+        levels: {
+            [KEY_ALGORITHM.name]: level("ssh-key-algorithm"),
+            [KEY_PASSPHRASE.name]: level("ssh-key-passphrase"),
+        } as KeyPolicy["levels"],
     };
 }
 
@@ -130,7 +158,12 @@ export async function run(_name: string, args: string[]): Promise<number> {
     let json = args.includes("--json");
     const fail = (message: string, usage: boolean): number => {
         if (json) process.stdout.write(JSON.stringify({ ok: false, error: message, violations: [] }, null, 2) + "\n");
-        process.stderr.write(`${message.split("\n").map((line) => `pka check-key: ${line}`).join("\n")}\n${usage ? USAGE : ""}`);
+        process.stderr.write(
+            `${message
+                .split("\n")
+                .map((line) => `pka check-key: ${line}`)
+                .join("\n")}\n${usage ? USAGE : ""}`,
+        );
         return 2;
     };
     let o: Options;
@@ -146,64 +179,104 @@ export async function run(_name: string, args: string[]): Promise<number> {
     }
 
     const label = o.file === "-" ? "stdin" : o.file!;
-    let info: KeyInfo;
+    const info = await loadKey(o.file!, label, passphrase);
+    if (typeof info === "string") return fail(info, false);
+
+    const { violations, advisories } = judge(info, policy, { service: o.service, ec2Import: o.ec2Import, label });
+    const ok = violations.length === 0;
+    if (json)
+        process.stdout.write(JSON.stringify(jsonVerdict(info, ok, violations, advisories, policy), null, 2) + "\n");
+    else printVerdict(info, label, violations, advisories);
+    if (info.isPrivate && o.file !== "-") warnIfReadable(o.file!, label);
+    return ok ? 0 : 1;
+}
+
+/** The key in `file` parsed (a PPK v3 passphrase verified too), or why it is not a key (exit 2). */
+async function loadKey(file: string, label: string, passphrase: string | undefined): Promise<KeyInfo | string> {
+    let data: Buffer;
     try {
-        let data: Buffer;
-        try {
-            data = await readBounded(o.file!);
-        } catch (e) {
-            return fail(`${label}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, false);
-        }
-        info = parseKey(data, { passphrase, label });
-        // PPK v3 passphrases need Argon2 (async): verify them here when one was given.
-        if (info.format === "ppk" && info.encrypted && passphrase !== undefined) await decryptPpk(data.toString("utf8"), passphrase, label);
+        data = await readBounded(file);
     } catch (e) {
-        if (e instanceof KeyError) return fail(e.message, false);
+        return `${label}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`;
+    }
+    try {
+        const info = parseKey(data, { passphrase, label });
+        // PPK v3 passphrases need Argon2 (async): verify them here when one was given.
+        if (info.format === "ppk" && info.encrypted && passphrase !== undefined)
+            await decryptPpk(data.toString("utf8"), passphrase, label);
+        return info;
+    } catch (e) {
+        if (e instanceof KeyError) return e.message;
         throw e;
     }
+}
 
-    // The findings of each rule: type and size are ssh-key-algorithm's, the rest ssh-key-passphrase's.
-    const ctx = { service: o.service, ec2Import: o.ec2Import, label };
+/** The findings of each rule at its level: type and size are ssh-key-algorithm's, the rest ssh-key-passphrase's. */
+function judge(
+    info: KeyInfo,
+    policy: KeyPolicy,
+    ctx: { service: boolean; ec2Import: boolean; label: string },
+): { violations: string[]; advisories: string[] } {
     const algorithm = judgeKeySpec({ type: info.type, bits: info.bits, curve: info.curve }, policy.rules, ctx);
     const unprotected = judgeKey(info, policy.rules, ctx).filter((v) => !algorithm.includes(v));
     const violations: string[] = [];
     const advisories: string[] = [];
-    for (const [rule, found] of [[KEY_ALGORITHM.name, algorithm], [KEY_PASSPHRASE.name, unprotected]] as const) {
+    for (const [rule, found] of [
+        [KEY_ALGORITHM.name, algorithm],
+        [KEY_PASSPHRASE.name, unprotected],
+    ] as const) {
         const level = policy.levels[rule as keyof KeyPolicy["levels"]];
         if (level === "disabled") continue;
         (level === "advisory" ? advisories : violations).push(...found);
     }
-    const ok = violations.length === 0;
-    if (json) {
-        const out = {
-            ok,
-            type: info.type,
-            bits: info.bits,
-            curve: info.curve ?? null,
-            fingerprint: info.fingerprint,
-            comment: info.comment,
-            encrypted: info.encrypted,
-            private: info.isPrivate,
-            violations,
-            advisories,
-            enforcementLevels: policy.levels,
-        };
-        process.stdout.write(JSON.stringify(out, null, 2) + "\n");
-    } else {
-        const desc = info.type === "ecdsa" ? `ecdsa ${info.curve}` : `${info.type} ${info.bits}`;
-        const kind = info.isPrivate ? `private key (${info.format}, ${info.encrypted ? "passphrase-protected" : "no passphrase"})` : "public key";
-        process.stdout.write(`${label}: ${desc} ${kind} ${info.fingerprint}${info.comment ? ` ${info.comment}` : ""}\n`);
-        for (const v of violations) process.stdout.write(`violation: ${v}\n`);
-        for (const v of advisories) process.stdout.write(`warning (advisory): ${v}\n`);
-        if (ok) process.stdout.write(`${label}: allowed${advisories.length ? " (with advisory warnings)" : ""}\n`);
+    return { violations, advisories };
+}
+
+/** The verdict as --json prints it. */
+function jsonVerdict(
+    info: KeyInfo,
+    ok: boolean,
+    violations: string[],
+    advisories: string[],
+    policy: KeyPolicy,
+): object {
+    return {
+        ok,
+        type: info.type,
+        bits: info.bits,
+        curve: info.curve ?? null,
+        fingerprint: info.fingerprint,
+        comment: info.comment,
+        encrypted: info.encrypted,
+        private: info.isPrivate,
+        violations,
+        advisories,
+        enforcementLevels: policy.levels,
+    };
+}
+
+/** The verdict as text: the key, each violation and advisory, and "allowed" when nothing failed. */
+function printVerdict(info: KeyInfo, label: string, violations: string[], advisories: string[]): void {
+    const desc = info.type === "ecdsa" ? `ecdsa ${info.curve}` : `${info.type} ${info.bits}`;
+    const kind = info.isPrivate
+        ? `private key (${info.format}, ${info.encrypted ? "passphrase-protected" : "no passphrase"})`
+        : "public key";
+    process.stdout.write(`${label}: ${desc} ${kind} ${info.fingerprint}${info.comment ? ` ${info.comment}` : ""}\n`);
+    for (const v of violations) process.stdout.write(`violation: ${v}\n`);
+    for (const v of advisories) process.stdout.write(`warning (advisory): ${v}\n`);
+    if (violations.length === 0)
+        process.stdout.write(`${label}: allowed${advisories.length ? " (with advisory warnings)" : ""}\n`);
+}
+
+/** A private key file others can read: a warning on stderr (ssh would refuse it). */
+function warnIfReadable(file: string, label: string): void {
+    try {
+        const mode = fs.statSync(file).mode & 0o777;
+        if (mode & 0o077)
+            process.stderr.write(
+                `pka check-key: warning: ${label} has mode ${mode.toString(8)}; ssh refuses private keys others can read (chmod 600)\n`,
+            );
+    } catch {
+        /* the mode is advice only */
     }
-    if (info.isPrivate && o.file !== "-") {
-        try {
-            const mode = fs.statSync(o.file!).mode & 0o777;
-            if (mode & 0o077) process.stderr.write(`pka check-key: warning: ${label} has mode ${mode.toString(8)}; ssh refuses private keys others can read (chmod 600)\n`);
-        } catch {
-            /* the mode is advice only */
-        }
-    }
-    return ok ? 0 : 1;
 }

@@ -5,7 +5,8 @@
  *   `aws ssm send-command --parameters file://params.json`. Exit 2 on a bad spec or bad usage.
  */
 import * as fs from "fs";
-import { AccessSpecError, validateAccessSpec } from "../core/accessSpec";
+import { validateAccessSpec } from "../core/accessSpec";
+import { AccessSpecError } from "../core/accessSpecTypes";
 import { documentParameters, renderDocumentJson } from "../core/document";
 import { keyRulesFromPolicyConfig, KeyRules } from "../core/keys";
 import { validatePackConfig } from "../policy/config";
@@ -16,7 +17,7 @@ const USAGE = {
     document: "usage: pka document\n  prints the SSM Command document JSON exactly as SetupDocument deploys it\n",
     "document-params":
         "usage: pka document-params --spec FILE|- [--fallback-key FILE]... [--config policy-config.json]\n" +
-        "  prints the SendCommand Parameters ({\"AccessSpec\": [...], \"AccessSpecSha256\": [...]}) for an access spec:\n" +
+        '  prints the SendCommand Parameters ({"AccessSpec": [...], "AccessSpecSha256": [...]}) for an access spec:\n' +
         '  { "users": [ { "name": "svc_user", "sudo": "nopasswd", "keys": ["ssh-ed25519 AAAA... c"], "keyOptions": "restrict" } ] }\n' +
         "  --fallback-key FILE  an organization key (a .pub file) for users that list no key (repeatable)\n" +
         "  --config FILE        key rules from a policy pack config (as pka check-key)\n" +
@@ -34,9 +35,12 @@ async function readInput(file: string, what: string): Promise<string> {
         // stdin through the stream reader: a non-blocking stdin (EAGAIN for readFileSync(0)) is waited on.
         bytes = file === "-" ? await readStdinBounded(MAX_SPEC_FILE + 1) : fs.readFileSync(file);
     } catch (e) {
-        throw new UsageError(`cannot read ${what} ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+        throw new UsageError(
+            `cannot read ${what} ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+        );
     }
-    if (bytes.length > MAX_SPEC_FILE) throw new UsageError(`${what} ${file === "-" ? "on stdin" : file} is larger than ${MAX_SPEC_FILE} bytes`);
+    if (bytes.length > MAX_SPEC_FILE)
+        throw new UsageError(`${what} ${file === "-" ? "on stdin" : file} is larger than ${MAX_SPEC_FILE} bytes`);
     return bytes.toString("utf8");
 }
 
@@ -46,7 +50,8 @@ async function documentParams(args: string[]): Promise<string> {
     const config = f["--config"] as string | undefined;
     const fallback = (f["--fallback-key"] as string[] | undefined) ?? [];
     if (!spec) throw new UsageError("--spec FILE is required");
-    if ([spec, config, ...fallback].filter((x) => x === "-").length > 1) throw new UsageError("only one of --spec, --config and --fallback-key may read stdin (-)");
+    if ([spec, config, ...fallback].filter((x) => x === "-").length > 1)
+        throw new UsageError("only one of --spec, --config and --fallback-key may read stdin (-)");
 
     let rules: Partial<KeyRules> | undefined;
     if (config) {

@@ -63,16 +63,24 @@ export function readPassphraseFile(path: string): string {
     let text: string;
     try {
         const st = fs.statSync(path);
-        if (!st.isFile() && path !== "/dev/stdin") throw new UsageError(`--passphrase-file ${path}: not a regular file`);
-        if (st.size > 4096) throw new UsageError(`--passphrase-file ${path}: larger than 4 KB; expected one line holding the passphrase`);
+        if (!st.isFile() && path !== "/dev/stdin")
+            throw new UsageError(`--passphrase-file ${path}: not a regular file`);
+        if (st.size > 4096)
+            throw new UsageError(
+                `--passphrase-file ${path}: larger than 4 KB; expected one line holding the passphrase`,
+            );
         text = fs.readFileSync(path, "utf8");
     } catch (e) {
         if (e instanceof UsageError) throw e;
         throw new UsageError(`--passphrase-file ${path}: ${(e as NodeJS.ErrnoException).code ?? "cannot be read"}`);
     }
     const pass = text.replace(/\r?\n$/, "");
-    if (pass === "") throw new UsageError(`--passphrase-file ${path}: is empty; omit the option for a key without a passphrase`);
-    if (/[\r\n]/.test(pass)) throw new UsageError(`--passphrase-file ${path}: holds more than one line; expected one line holding the passphrase`);
+    if (pass === "")
+        throw new UsageError(`--passphrase-file ${path}: is empty; omit the option for a key without a passphrase`);
+    if (/[\r\n]/.test(pass))
+        throw new UsageError(
+            `--passphrase-file ${path}: holds more than one line; expected one line holding the passphrase`,
+        );
     return pass;
 }
 
@@ -96,7 +104,8 @@ export async function run(_name: string, args: string[]): Promise<number> {
         }
         o = parseKeygenArgs(args);
         spec = resolveKeySpec({ type: o.type, bits: o.bits, curve: o.curve });
-        if (o.comment !== undefined && /[\x00-\x1f\x7f]/.test(o.comment)) throw new UsageError("--comment must be one line without control characters");
+        if (o.comment !== undefined && /[\x00-\x1f\x7f]/.test(o.comment))
+            throw new UsageError("--comment must be one line without control characters");
         const violations = judgeKeySpec(spec, undefined, { label: "--type/--bits/--curve" });
         if (violations.length) throw new UsageError(violations.join("\n"));
         if (o.passphraseFile !== undefined) passphrase = readPassphraseFile(o.passphraseFile);
@@ -109,7 +118,9 @@ export async function run(_name: string, args: string[]): Promise<number> {
     const targets = [prefix, `${prefix}.pub`, ...(o.ppk ? [`${prefix}.ppk`] : [])];
     const existing = targets.filter(exists);
     if (existing.length) {
-        process.stderr.write(`pka keygen: refusing to overwrite ${existing.join(", ")}; choose another --out or remove the file(s) first\n`);
+        process.stderr.write(
+            `pka keygen: refusing to overwrite ${existing.join(", ")}; choose another --out or remove the file(s) first\n`,
+        );
         return 2;
     }
 
@@ -117,22 +128,9 @@ export async function run(_name: string, args: string[]): Promise<number> {
     const privateText = passphrase !== undefined ? encryptPrivateKey(key.privateKey, passphrase) : key.privateKey;
     const ppkText = o.ppk ? await toPpk(key.privateKey, { passphrase, comment: o.comment ?? "" }) : undefined;
 
-    const created: string[] = [];
-    try {
-        writeNew(prefix, privateText, 0o600, created);
-        writeNew(`${prefix}.pub`, key.publicKey + "\n", 0o644, created);
-        if (ppkText !== undefined) writeNew(`${prefix}.ppk`, ppkText, 0o600, created);
-    } catch (e) {
-        for (const f of created) {
-            try {
-                fs.unlinkSync(f);
-            } catch {
-                /* best effort: report below */
-            }
-        }
-        const err = e as NodeJS.ErrnoException;
-        const why = err.code === "EEXIST" ? "it appeared while generating; nothing was overwritten" : err.code ?? err.message;
-        process.stderr.write(`pka keygen: cannot write ${err.path ?? prefix}: ${why}; no files were left behind\n`);
+    const problem = writeKeyFiles(prefix, privateText, key.publicKey + "\n", ppkText);
+    if (problem) {
+        process.stderr.write(`pka keygen: ${problem}; no files were left behind\n`);
         return 2;
     }
 
@@ -144,14 +142,48 @@ export async function run(_name: string, args: string[]): Promise<number> {
             (o.ppk ? `  PuTTY key:   ${prefix}.ppk\n` : ""),
     );
     if (passphrase === undefined) {
-        process.stderr.write("pka keygen: note: without --passphrase-file the key is only acceptable for a non-interactive service account\n");
+        process.stderr.write(
+            "pka keygen: note: without --passphrase-file the key is only acceptable for a non-interactive service account\n",
+        );
     }
     return 0;
 }
 
+/** Writes the key files, none of which may exist; on failure removes the ones written and says why. */
+function writeKeyFiles(
+    prefix: string,
+    privateText: string,
+    publicText: string,
+    ppkText: string | undefined,
+): string | undefined {
+    const created: string[] = [];
+    try {
+        writeNew(prefix, privateText, 0o600, created);
+        writeNew(`${prefix}.pub`, publicText, 0o644, created);
+        if (ppkText !== undefined) writeNew(`${prefix}.ppk`, ppkText, 0o600, created);
+        return undefined;
+    } catch (e) {
+        for (const f of created) {
+            try {
+                fs.unlinkSync(f);
+            } catch {
+                /* best effort: report below */
+            }
+        }
+        const err = e as NodeJS.ErrnoException;
+        const why =
+            err.code === "EEXIST" ? "it appeared while generating; nothing was overwritten" : (err.code ?? err.message);
+        return `cannot write ${err.path ?? prefix}: ${why}`;
+    }
+}
+
 /** Create a file that must not exist yet, with an exact mode (umask does not widen or narrow it). */
 function writeNew(path: string, content: string, mode: number, created: string[]): void {
-    const fd = fs.openSync(path, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | (fs.constants.O_NOFOLLOW ?? 0), mode);
+    const fd = fs.openSync(
+        path,
+        fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | (fs.constants.O_NOFOLLOW ?? 0),
+        mode,
+    );
     created.push(path);
     try {
         fs.fchmodSync(fd, mode);

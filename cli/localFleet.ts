@@ -10,6 +10,16 @@
  */
 import { execFileSync } from "child_process";
 import { awsCliProblem } from "../local/awsCli";
+import {
+    Account,
+    accessRows,
+    Central,
+    Fleet,
+    FleetModule,
+    printSummary,
+    printTable,
+    strangerIsClean,
+} from "./localFleetReport";
 
 /** The stacks the local fleet stands for: `new PkaFleet("web", ...)` deployed as these stacks of one program. */
 export const STACKS = ["dev", "prod", "test"] as const;
@@ -18,7 +28,10 @@ export const RESOURCE_NAME = "web";
 
 function hasCommand(cmd: string): boolean {
     try {
-        execFileSync("sh", ["-c", 'command -v "$1"', "sh", cmd], { stdio: "ignore", env: { PATH: `${process.env.PATH ?? ""}:/usr/sbin:/sbin` } });
+        execFileSync("sh", ["-c", 'command -v "$1"', "sh", cmd], {
+            stdio: "ignore",
+            env: { PATH: `${process.env.PATH ?? ""}:/usr/sbin:/sbin` },
+        });
         return true;
     } catch {
         return false;
@@ -51,22 +64,27 @@ function parseFlags(args: string[]): Flags | string {
     const f: Flags = { fleets: 2, hosts: 3, lateAgentS: 0, failing: 0, timeoutS: 120 };
     for (let i = 0; i < args.length; i++) {
         const a = args[i];
-        const [flag, inline] = a.includes("=") ? [a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1)] : [a, undefined];
+        const [flag, inline] = a.includes("=")
+            ? [a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1)]
+            : [a, undefined];
         const value = (): number => {
             const v = inline ?? args[++i];
             const n = Number(v);
-            if (v === undefined || v === "" || !Number.isFinite(n) || n < 0) throw new Error(`${flag} needs a non-negative number; got ${JSON.stringify(v)}`);
+            if (v === undefined || v === "" || !Number.isFinite(n) || n < 0)
+                throw new Error(`${flag} needs a non-negative number; got ${JSON.stringify(v)}`);
             return n;
         };
         try {
             switch (flag) {
                 case "--fleets":
                     f.fleets = value();
-                    if (!Number.isInteger(f.fleets) || f.fleets < 1 || f.fleets > STACKS.length) return `--fleets must be an integer from 1 to ${STACKS.length}`;
+                    if (!Number.isInteger(f.fleets) || f.fleets < 1 || f.fleets > STACKS.length)
+                        return `--fleets must be an integer from 1 to ${STACKS.length}`;
                     break;
                 case "--hosts":
                     f.hosts = value();
-                    if (!Number.isInteger(f.hosts) || f.hosts < 1 || f.hosts > 50) return "--hosts must be an integer from 1 to 50";
+                    if (!Number.isInteger(f.hosts) || f.hosts < 1 || f.hosts > 50)
+                        return "--hosts must be an integer from 1 to 50";
                     break;
                 case "--late-agent":
                     f.lateAgentS = value();
@@ -98,7 +116,8 @@ function parseFlags(args: string[]): Flags | string {
 
 /** Why the local fleet cannot run here, in words a newcomer can act on; undefined when it can. */
 export function localFleetUnavailableReason(): string | undefined {
-    if (process.platform !== "linux") return `the local fleet needs Linux (this is ${process.platform}): each host is a Linux mount+pid namespace running the real sshd.`;
+    if (process.platform !== "linux")
+        return `the local fleet needs Linux (this is ${process.platform}): each host is a Linux mount+pid namespace running the real sshd.`;
     if (typeof process.getuid !== "function" || process.getuid() !== 0) {
         return "the local fleet needs root: it creates namespaces, mounts a private /etc and /home per host and starts sshd. Run it as root (for example `sudo npm start`).";
     }
@@ -109,10 +128,10 @@ export function localFleetUnavailableReason(): string | undefined {
     return awsCliProblem();
 }
 
-/** A duration in ms as seconds with one decimal ("-" when unknown). */
-export function seconds(ms: number | undefined): string {
-    return ms === undefined ? "-" : `${(ms / 1000).toFixed(1)} s`;
-}
+// Moved to localFleetReport.ts; re-exported for bench/index.ts.
+export { seconds } from "./localFleetReport";
+
+type Say = (line: string) => void;
 
 export async function run(_name: string, args: string[]): Promise<number> {
     if (args.includes("--help") || args.includes("-h")) {
@@ -130,163 +149,149 @@ export async function run(_name: string, args: string[]): Promise<number> {
         return 2;
     }
     const started = Date.now();
-    const say = (line: string) => process.stdout.write(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)} s] ${line}\n`);
+    const say = (line: string) =>
+        process.stdout.write(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)} s] ${line}\n`);
     // Loaded only here: `pka check-key` never pays for the fleet's imports.
-    const { LocalAccount, LocalFleet, percentile, SERVICE_USER } = await import("../local/fleet");
+    const mod = await import("../local/fleet");
     const { LocalCentralServer } = await import("../local/centralServer");
 
-    type Fleet = Awaited<ReturnType<typeof LocalFleet.create>>;
-    type Central = Awaited<ReturnType<typeof LocalCentralServer.start>>;
     const stacks = STACKS.slice(0, flags.fleets);
-    const account = new LocalAccount(flags.throttle ? { throttle: { ratePerSecond: flags.throttle } } : {});
-    const creating: Promise<Fleet | undefined>[] = [];
-    let centralStarting: Promise<Central | undefined> | undefined;
-    let interrupted = false;
-    const abort = new AbortController();
-    let tearingDown: Promise<void> | undefined;
-    const teardown = () => (tearingDown ??= (async () => {
-        // Interrupted while starting: create() sees the abort, stops what it started and rejects.
-        const fleets = (await Promise.allSettled(creating)).flatMap((r) => (r.status === "fulfilled" && r.value ? [r.value] : []));
-        const central = await centralStarting?.catch(() => undefined);
-        say("tearing down: Lambda containers, endpoint, sshd hosts, central server, temporary files");
-        await Promise.allSettled([...fleets.map((f) => f.stop()), central?.stop()]);
-        await account.stop();
-    })());
-    const onSignal = (sig: NodeJS.Signals) => {
-        if (interrupted) return;
-        interrupted = true;
-        process.stderr.write(`\npka local-fleet: ${sig}: stopping\n`);
-        abort.abort();
-        void teardown().finally(() => process.exit(sig === "SIGINT" ? 130 : 143));
-    };
-    process.on("SIGINT", onSignal);
-    process.on("SIGTERM", onSignal);
+    const account = new mod.LocalAccount(flags.throttle ? { throttle: { ratePerSecond: flags.throttle } } : {});
+    const life = new Lifecycle(account, say);
+    process.on("SIGINT", life.onSignal);
+    process.on("SIGTERM", life.onSignal);
     try {
-        say(`pka local-fleet: ${stacks.length} stack(s) of one program (new PkaFleet("${RESOURCE_NAME}", ...) in ${stacks.join(", ")}) in one account, ${flags.hosts} hosts each${flags.throttle ? `, SSM throttled at ${flags.throttle} requests/s` : ""}${flags.lateAgentS ? `, first agent ${flags.lateAgentS} s late` : ""}${flags.failing ? `, ${flags.failing} failing per fleet` : ""}`);
+        say(
+            `pka local-fleet: ${stacks.length} stack(s) of one program (new PkaFleet("${RESOURCE_NAME}", ...) in ${stacks.join(", ")}) in one account, ${flags.hosts} hosts each${flags.throttle ? `, SSM throttled at ${flags.throttle} requests/s` : ""}${flags.lateAgentS ? `, first agent ${flags.lateAgentS} s late` : ""}${flags.failing ? `, ${flags.failing} failing per fleet` : ""}`,
+        );
         const failingHosts = Array.from({ length: flags.failing }, (_, i) => flags.hosts - 1 - i);
         for (const [i, stack] of stacks.entries()) {
-            creating.push(
-                LocalFleet.create({
-                    signal: abort.signal,
-                    account,
-                    stack,
-                    resourceName: RESOURCE_NAME,
-                    documentName: `${RESOURCE_NAME}-document-${stack}`,
-                    hostNamePrefix: `${RESOURCE_NAME}-${stack}`,
-                    // Each fleet's "private addresses": loopback addresses of its own (sshd listens there on port 22).
-                    hostAddress: (n) => `127.0.${10 + i}.${n + 1}`,
-                    hosts: flags.hosts,
-                    log: (l) => say(`${stack}: ${l}`),
-                    failingHosts,
-                    agentDelayMs: flags.lateAgentS && i === 0 ? (h) => (h === 0 ? flags.lateAgentS * 1000 : 0) : undefined,
-                }).catch((e) => {
-                    if (!interrupted) throw e;
-                    return undefined;
-                }),
+            life.creating.push(
+                mod.LocalFleet.create(
+                    fleetOptions(account, stack, i, flags, failingHosts, life.abort.signal, say),
+                ).catch(life.unlessInterrupted),
             );
         }
-        const fleets = (await Promise.all(creating)) as Fleet[];
-        if (interrupted) return 130;
-        for (const [i, f] of fleets.entries()) {
-            say(`${stacks[i]}: fleet ${f.plan.fleetName} (${f.specSource}): svc_user, sudo nopasswd -> ${f.plan.accessPath}; tag ${f.plan.tag.key}=${f.plan.tag.value}; document ${f.documentName}; queue ${f.queue.name} (DLQ ${f.dlq.name}), wait queue ${f.waitQueue.name}`);
-        }
-        say(`one account: local AWS endpoint ${account.endpoint.url}, one event bus with ${account.bus.listRules().length} rules -> each fleet's queue -> its Lambda bin/lambda/provisioner.js`);
-        const c = fleets[0].config;
-        say(
-            `provisioner settings: the Provisioner's deployed defaults (batches of ${c.batchSize} gathered for ${c.batchingWindowMs / 1000} s, ${c.lambdaConcurrency} concurrent, visibility timeout ${c.visibilityTimeoutMs / 1000} s, ` +
-                `${c.maxReceiveCount} receives, ${c.maxAttempts} attempts, ${c.functionTimeoutMs / 1000} s function timeout, agents awaited ${c.agentWaitSeconds} s through the FIFO wait queue, one aggregator)`,
-        );
+        const fleets = (await Promise.all(life.creating)) as Fleet[];
+        if (life.interrupted) return 130;
+        describeFleets(say, stacks, fleets, account);
         for (const f of fleets) f.launchAll();
         await Promise.all(fleets.map((f) => f.settle(flags.timeoutS * 1000)));
-        if (interrupted) return 130;
+        if (life.interrupted) return 130;
 
         // ---- the central server: the README's commands for every stack, then ssh as an operator would ----
-        say(`central server: the README's commands for ${stacks.map((s) => `-s ${s}`).join(", ")} (pulumi stack output, jq, sh -c knownHostsCommand with the real AWS CLI)`);
-        centralStarting = LocalCentralServer.start(account.endpoint.url).catch((e) => {
-            if (!interrupted) throw e;
-            return undefined;
-        });
-        const central = (await centralStarting)!;
-        if (interrupted) return 130;
-        const setup = await central.setUp(stacks.map((stack, i) => ({ stack, fleet: fleets[i] })), SERVICE_USER);
-        if (setup.result.code !== 0) throw new Error(`the central server's commands failed (${setup.result.code}): ${setup.result.stderr.trim()}\n${setup.script}`);
+        say(
+            `central server: the README's commands for ${stacks.map((s) => `-s ${s}`).join(", ")} (pulumi stack output, jq, sh -c knownHostsCommand with the real AWS CLI)`,
+        );
+        life.centralStarting = LocalCentralServer.start(account.endpoint.url).catch(life.unlessInterrupted);
+        const central = (await life.centralStarting)!;
+        if (life.interrupted) return 130;
+        const setup = await central.setUp(
+            stacks.map((stack, i) => ({ stack, fleet: fleets[i] })),
+            mod.SERVICE_USER,
+        );
+        if (setup.result.code !== 0)
+            throw new Error(
+                `the central server's commands failed (${setup.result.code}): ${setup.result.stderr.trim()}\n${setup.script}`,
+            );
         for (const line of setup.script.split("\n")) say(`  central$ ${line}`);
 
-        type Row = { fleet: string; host: string; id: string; time: string; pipeline: string; byId: string; byAddress: string; otherKeys: string; ok: boolean };
-        const rows: Row[] = [];
-        await Promise.all(
-            fleets.map(async (f, fi) => {
-                for (const h of f.hosts) {
-                    const expectDead = failingHosts.includes(h.index);
-                    const address = account.endpoint.instances.get(h.instanceId)!.ipAddress;
-                    const row: Row = {
-                        fleet: f.plan.fleetName,
-                        host: h.name,
-                        id: h.instanceId,
-                        time: seconds(h.accessAt !== undefined && h.launchedAt !== undefined ? h.accessAt - h.launchedAt : undefined),
-                        pipeline: h.result === "access" ? "ok" : `${h.result ?? "?"}${h.detail ? `: ${h.detail}` : ""}`,
-                        byId: "-",
-                        byAddress: "-",
-                        otherKeys: "-",
-                        ok: expectDead ? h.result === "dead-lettered" : h.result === "access",
-                    };
-                    if (h.result === "access") {
-                        const [byId, byAddress] = await Promise.all([central.ssh(SERVICE_USER, h.instanceId), central.ssh(SERVICE_USER, address)]);
-                        const others = fleets.filter((_, j) => j !== fi);
-                        const refused = await Promise.all(others.map((o) => f.login(h, { keyFile: o.keyFile })));
-                        const tail = (r: { stderr: string }) => r.stderr.trim().split("\n").pop() ?? "";
-                        row.byId = byId.code === 0 ? "ok" : `failed: ${tail(byId)}`;
-                        row.byAddress = byAddress.code === 0 ? `ok (${address})` : `failed (${address}): ${tail(byAddress)}`;
-                        row.otherKeys = others.length === 0 ? "-" : refused.every((r) => !r.ok && /Permission denied/.test(r.output)) ? `refused (${others.length})` : "ACCEPTED";
-                        row.ok &&= byId.code === 0 && byAddress.code === 0 && row.otherKeys !== "ACCEPTED";
-                    }
-                    rows.push(row);
-                }
-            }),
-        );
-        rows.sort((a, b) => a.fleet.localeCompare(b.fleet) || a.host.localeCompare(b.host, undefined, { numeric: true }));
-        // A host no fleet pinned gets none of the fleets' settings.
-        const stranger = await central.resolve("i-0123456789abcdef0");
-        const strangerClean = !(stranger.identityfile ?? []).some((f) => f.includes("pka-")) && !(stranger.userknownhostsfile ?? []).some((f) => f.includes("pka-")) && !(stranger.user ?? []).includes(SERVICE_USER);
-
-        const cols = [
-            ["fleet", "fleet"],
-            ["host", "host"],
-            ["id", "instance id"],
-            ["time", "time to access"],
-            ["pipeline", "pipeline"],
-            ["byId", "ssh svc_user@<id>"],
-            ["byAddress", "ssh svc_user@<address>"],
-            ["otherKeys", "other fleets' keys"],
-        ] as const;
-        const widths = cols.map(([k, t]) => Math.max(t.length, ...rows.map((r) => r[k].length)));
-        const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(" | ")} |`;
-        process.stdout.write("\n" + line(cols.map(([, t]) => t)) + "\n");
-        process.stdout.write(`|${widths.map((x) => "-".repeat(x + 2)).join("|")}|\n`);
-        for (const r of rows) process.stdout.write(line(cols.map(([k]) => r[k])) + "\n");
-
-        const all = fleets.flatMap((f) => f.hosts);
-        const ok = all.filter((h) => h.result === "access");
-        const times = ok.map((h) => h.accessAt! - h.launchedAt!);
-        const dead = all.filter((h) => h.result === "dead-lettered").length;
-        const calls = account.endpoint.stats.calls;
-        const throttled = Object.values(account.endpoint.stats.throttled).reduce((a, b) => a + b, 0);
-        const central_ok = rows.filter((r) => r.byId === "ok" && r.byAddress.startsWith("ok")).length;
-        process.stdout.write(
-            `\n${ok.length}/${all.length} hosts in ${fleets.length} fleet(s): the Lambda provisioned them and pinned their keys; svc_user + sudo -n true with the pinned keys (StrictHostKeyChecking yes).\n` +
-                `central server: ${central_ok}/${ok.length} hosts reached as the README says, by instance id (aws ssm start-session) and by private address, each with its own fleet's key and known_hosts; ` +
-                `${fleets.length > 1 ? `every host refused the other fleets' keys: ${rows.every((r) => r.otherKeys !== "ACCEPTED") ? "yes" : "NO"}; ` : ""}an unpinned host gets no fleet's settings: ${strangerClean ? "yes" : "NO"}.\n` +
-                `time to access: p50 ${seconds(percentile(times, 50))}, p95 ${seconds(percentile(times, 95))}, max ${seconds(times.length ? Math.max(...times) : undefined)} (from the EC2 "running" event).\n` +
-                `pipeline: ${account.bus.stats.put} events, ${fleets.reduce((a, f) => a + f.lambdaInvocations, 0)} Lambda invocations, ${calls.SendCommand ?? 0} SendCommand calls, ${throttled} throttled responses, DLQ ${dead} host(s); ${((Date.now() - started) / 1000).toFixed(1)} s in all.\n`,
-        );
+        const rows = await accessRows(central, fleets, account, failingHosts, mod.SERVICE_USER);
+        const strangerClean = await strangerIsClean(central, mod.SERVICE_USER);
+        printTable(rows);
+        printSummary(mod, fleets, rows, account, strangerClean, started);
         return rows.every((r) => r.ok) && strangerClean ? 0 : 1;
     } catch (err) {
-        if (interrupted) return 130;
+        if (life.interrupted) return 130;
         process.stderr.write(`pka local-fleet: ${(err as Error).message}\n`);
         return 1;
     } finally {
-        await teardown();
-        process.off("SIGINT", onSignal);
-        process.off("SIGTERM", onSignal);
+        await life.teardown();
+        process.off("SIGINT", life.onSignal);
+        process.off("SIGTERM", life.onSignal);
     }
+}
+
+/** What a run has started, and its end: Ctrl-C or SIGTERM aborts the start and tears down what started. */
+class Lifecycle {
+    readonly creating: Promise<Fleet | undefined>[] = [];
+    centralStarting: Promise<Central | undefined> | undefined;
+    interrupted = false;
+    readonly abort = new AbortController();
+    private tearingDown: Promise<void> | undefined;
+
+    constructor(
+        private readonly account: Account,
+        private readonly say: Say,
+    ) {}
+
+    teardown(): Promise<void> {
+        return (this.tearingDown ??= (async () => {
+            // Interrupted while starting: create() sees the abort, stops what it started and rejects.
+            const fleets = (await Promise.allSettled(this.creating)).flatMap((r) =>
+                r.status === "fulfilled" && r.value ? [r.value] : [],
+            );
+            const central = await this.centralStarting?.catch(() => undefined);
+            this.say("tearing down: Lambda containers, endpoint, sshd hosts, central server, temporary files");
+            await Promise.allSettled([...fleets.map((f) => f.stop()), central?.stop()]);
+            await this.account.stop();
+        })());
+    }
+
+    readonly onSignal = (sig: NodeJS.Signals): void => {
+        if (this.interrupted) return;
+        this.interrupted = true;
+        process.stderr.write(`\npka local-fleet: ${sig}: stopping\n`);
+        this.abort.abort();
+        void this.teardown().finally(() => process.exit(sig === "SIGINT" ? 130 : 143));
+    };
+
+    /** A start that fails after an interrupt is the interrupt's doing: no error of its own. */
+    readonly unlessInterrupted = (e: unknown): undefined => {
+        if (!this.interrupted) throw e;
+        return undefined;
+    };
+}
+
+/** The options of stack number `i`'s fleet. */
+function fleetOptions(
+    account: Account,
+    stack: string,
+    i: number,
+    flags: Flags,
+    failingHosts: number[],
+    signal: AbortSignal,
+    say: Say,
+): Parameters<FleetModule["LocalFleet"]["create"]>[0] {
+    return {
+        signal,
+        account,
+        stack,
+        resourceName: RESOURCE_NAME,
+        documentName: `${RESOURCE_NAME}-document-${stack}`,
+        hostNamePrefix: `${RESOURCE_NAME}-${stack}`,
+        // Each fleet's "private addresses": loopback addresses of its own (sshd listens there on port 22).
+        hostAddress: (n) => `127.0.${10 + i}.${n + 1}`,
+        hosts: flags.hosts,
+        log: (l) => say(`${stack}: ${l}`),
+        failingHosts,
+        agentDelayMs: flags.lateAgentS && i === 0 ? (h) => (h === 0 ? flags.lateAgentS * 1000 : 0) : undefined,
+    };
+}
+
+/** What was started: each fleet's resources, the account's endpoint and bus, the provisioner's settings. */
+function describeFleets(say: Say, stacks: readonly string[], fleets: Fleet[], account: Account): void {
+    for (const [i, f] of fleets.entries()) {
+        say(
+            `${stacks[i]}: fleet ${f.plan.fleetName} (${f.specSource}): svc_user, sudo nopasswd -> ${f.plan.accessPath}; tag ${f.plan.tag.key}=${f.plan.tag.value}; document ${f.documentName}; queue ${f.queue.name} (DLQ ${f.dlq.name}), wait queue ${f.waitQueue.name}`,
+        );
+    }
+    say(
+        `one account: local AWS endpoint ${account.endpoint.url}, one event bus with ${account.bus.listRules().length} rules -> each fleet's queue -> its Lambda bin/lambda/provisioner.js`,
+    );
+    const c = fleets[0].config;
+    say(
+        `provisioner settings: the Provisioner's deployed defaults (batches of ${c.batchSize} gathered for ${c.batchingWindowMs / 1000} s, ${c.lambdaConcurrency} concurrent, visibility timeout ${c.visibilityTimeoutMs / 1000} s, ` +
+            `${c.maxReceiveCount} receives, ${c.maxAttempts} attempts, ${c.functionTimeoutMs / 1000} s function timeout, agents awaited ${c.agentWaitSeconds} s through the FIFO wait queue, one aggregator)`,
+    );
 }

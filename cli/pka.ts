@@ -8,7 +8,10 @@ const commands: Record<string, { module: string; summary: string }> = {
     "check-key": { module: "./checkKey", summary: "judge a public or private key by the policy pack's key rules" },
     document: { module: "./document", summary: "print the SSM Command document as SetupDocument deploys it" },
     "document-params": { module: "./document", summary: "print the SendCommand Parameters for an access spec" },
-    "local-fleet": { module: "./localFleet", summary: "run the whole pipeline against real sshd hosts on this machine" },
+    "local-fleet": {
+        module: "./localFleet",
+        summary: "run the whole pipeline against real sshd hosts on this machine",
+    },
 };
 
 function usage(): string {

@@ -53,7 +53,9 @@ function chunkName(path: string, i: number): string {
 /** Splits the spec JSON into parameters under `path` (each value <= 4096 bytes, chunk boundaries on code points). */
 export function splitAccessSpec(json: string, path: string): { name: string; value: string }[] {
     if (!isParameterPath(path)) {
-        throw new AccessStoreError(`access parameter path must look like /pka/<fleet>/access; got ${JSON.stringify(path)}`);
+        throw new AccessStoreError(
+            `access parameter path must look like /pka/<fleet>/access; got ${JSON.stringify(path)}`,
+        );
     }
     if (json.length === 0) throw new AccessStoreError("access spec JSON is empty");
     const hash = sha256Hex(json);
@@ -72,9 +74,14 @@ export function splitAccessSpec(json: string, path: string): { name: string; val
     }
     chunks.push(cur);
     if (chunks.length > ACCESS_MAX_CHUNKS) {
-        throw new AccessStoreError(`access spec is ${Buffer.byteLength(json)} bytes: more than ${ACCESS_MAX_CHUNKS} parameters; keep it in S3 or a document instead`);
+        throw new AccessStoreError(
+            `access spec is ${Buffer.byteLength(json)} bytes: more than ${ACCESS_MAX_CHUNKS} parameters; keep it in S3 or a document instead`,
+        );
     }
-    return chunks.map((c, i) => ({ name: chunkName(path, i), value: `${ACCESS_CHUNK_PREFIX} ${hash} ${i}/${chunks.length}\n${c}` }));
+    return chunks.map((c, i) => ({
+        name: chunkName(path, i),
+        value: `${ACCESS_CHUNK_PREFIX} ${hash} ${i}/${chunks.length}\n${c}`,
+    }));
 }
 
 interface Chunk {
@@ -104,7 +111,11 @@ export function joinAccessSpec(params: { name: string; value: string }[]): strin
     const groups = new Map<string, Chunk[]>();
     for (const c of chunks) if (c) groups.set(c.hash, [...(groups.get(c.hash) ?? []), c]);
     if (groups.size === 0) {
-        throw new AccessStoreError(params.length === 0 ? "no access spec is stored under the access parameter path" : `no access spec chunk found (unreadable: ${bad.join(", ")})`);
+        throw new AccessStoreError(
+            params.length === 0
+                ? "no access spec is stored under the access parameter path"
+                : `no access spec chunk found (unreadable: ${bad.join(", ")})`,
+        );
     }
     const complete: { hash: string; json: string }[] = [];
     const problems: string[] = [];
@@ -115,7 +126,9 @@ export function joinAccessSpec(params: { name: string; value: string }[]): strin
         const missing: number[] = [];
         for (let i = 0; i < count; i++) if (!byIndex.has(i)) missing.push(i);
         if (missing.length > 0 || cs.some((c) => c.count !== count)) {
-            problems.push(`spec ${hash.slice(0, 8)} lacks chunk(s) ${missing.join(", ") || "(inconsistent counts)"} of ${count}`);
+            problems.push(
+                `spec ${hash.slice(0, 8)} lacks chunk(s) ${missing.join(", ") || "(inconsistent counts)"} of ${count}`,
+            );
             continue;
         }
         const json = Array.from({ length: count }, (_, i) => byIndex.get(i)!.data).join("");
@@ -127,7 +140,9 @@ export function joinAccessSpec(params: { name: string; value: string }[]): strin
     }
     if (complete.length === 1) return complete[0].json;
     if (complete.length > 1) {
-        throw new AccessStoreError(`several complete access specs are stored (${complete.map((c) => c.hash.slice(0, 8)).join(", ")}); delete the stale chunks`);
+        throw new AccessStoreError(
+            `several complete access specs are stored (${complete.map((c) => c.hash.slice(0, 8)).join(", ")}); delete the stale chunks`,
+        );
     }
     throw new AccessStoreError(`torn or incomplete access spec read: ${problems.join("; ")}`);
 }

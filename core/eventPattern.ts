@@ -60,7 +60,9 @@ function matchObject(pattern: Record<string, unknown>, event: unknown, path: str
                 if (!matchObject(sub, {}, where)) return false;
             } else if (!candidates.some((c) => matchObject(sub, c, where))) return false;
         } else {
-            throw new EventPatternError(`${where}: a pattern value must be an array of matchers or a nested object, got ${JSON.stringify(sub)}`);
+            throw new EventPatternError(
+                `${where}: a pattern value must be an array of matchers or a nested object, got ${JSON.stringify(sub)}`,
+            );
         }
     }
     return true;
@@ -71,7 +73,8 @@ function isLeafValue(v: unknown): boolean {
 }
 
 function matchLeaf(matchers: unknown[], value: unknown, where: string): boolean {
-    if (matchers.length === 0) throw new EventPatternError(`${where}: an empty matcher array matches nothing; EventBridge rejects it`);
+    if (matchers.length === 0)
+        throw new EventPatternError(`${where}: an empty matcher array matches nothing; EventBridge rejects it`);
     // Validate every matcher up front so that an invalid pattern fails even when an earlier matcher matches.
     for (const m of matchers) validateMatcher(m, where);
     const present = value !== undefined;
@@ -85,14 +88,25 @@ function matchLeaf(matchers: unknown[], value: unknown, where: string): boolean 
     });
 }
 
-const OPERATORS = new Set(["prefix", "suffix", "equals-ignore-case", "wildcard", "anything-but", "numeric", "exists", "cidr"]);
+const OPERATORS = new Set([
+    "prefix",
+    "suffix",
+    "equals-ignore-case",
+    "wildcard",
+    "anything-but",
+    "numeric",
+    "exists",
+    "cidr",
+]);
 
 function validateMatcher(m: unknown, where: string): void {
     if (isLeafValue(m)) return;
     if (!isPlainObject(m)) throw new EventPatternError(`${where}: invalid matcher ${JSON.stringify(m)}`);
     const keys = Object.keys(m);
     if (keys.length !== 1 || !OPERATORS.has(keys[0])) {
-        throw new EventPatternError(`${where}: a matcher object needs exactly one of ${[...OPERATORS].join(", ")}; got ${JSON.stringify(m)}`);
+        throw new EventPatternError(
+            `${where}: a matcher object needs exactly one of ${[...OPERATORS].join(", ")}; got ${JSON.stringify(m)}`,
+        );
     }
     const op = keys[0];
     const arg = m[op];
@@ -106,7 +120,8 @@ function validateMatcher(m: unknown, where: string): void {
         case "prefix":
         case "suffix":
             if (typeof arg === "string") return;
-            if (isPlainObject(arg) && Object.keys(arg).length === 1 && typeof arg["equals-ignore-case"] === "string") return;
+            if (isPlainObject(arg) && Object.keys(arg).length === 1 && typeof arg["equals-ignore-case"] === "string")
+                return;
             throw new EventPatternError(`${where}: ${op} takes a string or { "equals-ignore-case": string }`);
         case "equals-ignore-case":
         case "wildcard":
@@ -116,12 +131,22 @@ function validateMatcher(m: unknown, where: string): void {
             return;
         case "anything-but":
             if (isLeafValue(arg) && arg !== null && typeof arg !== "boolean") return;
-            if (Array.isArray(arg) && arg.length > 0 && arg.every((a) => typeof a === "string" || typeof a === "number")) return;
+            if (
+                Array.isArray(arg) &&
+                arg.length > 0 &&
+                arg.every((a) => typeof a === "string" || typeof a === "number")
+            )
+                return;
             if (isPlainObject(arg) && Object.keys(arg).length === 1) {
                 const [inner] = Object.keys(arg);
                 const v = arg[inner];
                 if ((inner === "prefix" || inner === "suffix") && typeof v === "string") return;
-                if ((inner === "equals-ignore-case" || inner === "wildcard") && (typeof v === "string" || (Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === "string")))) return;
+                if (
+                    (inner === "equals-ignore-case" || inner === "wildcard") &&
+                    (typeof v === "string" ||
+                        (Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === "string")))
+                )
+                    return;
             }
             throw new EventPatternError(`${where}: invalid anything-but ${JSON.stringify(arg)}`);
     }

@@ -8,6 +8,10 @@
  * examples for Systems Manager" (monitoring-systems-manager-event-examples). Samples are kept
  * in test/fixtures/events/.
  */
+import { WAIT_DETAIL_TYPE, WAIT_MAX_INSTANCES, WAIT_SOURCE, WaitEntry } from "./waitEvent";
+
+// Moved to waitEvent.ts; re-exported for lambda/provisioner.ts.
+export { WAIT_MAX_INSTANCES, waitEvent } from "./waitEvent";
 
 /**
  * What provisions an instance (PkaFleet's and the Provisioner's `triggers`). The command-result rule
@@ -148,61 +152,32 @@ export const OFFBOARD_REASON = "fleet-destroyed";
  */
 export function offboardInvocationInput(fleet: string): string {
     return JSON.stringify({
-        Records: [{ messageId: "pka-offboard", eventSource: OFFBOARD_EVENT_SOURCE, body: JSON.stringify(pushEvent({ fleet, reason: OFFBOARD_REASON })) }],
+        Records: [
+            {
+                messageId: "pka-offboard",
+                eventSource: OFFBOARD_EVENT_SOURCE,
+                body: JSON.stringify(pushEvent({ fleet, reason: OFFBOARD_REASON })),
+            },
+        ],
     });
-}
-
-/**
- * The provisioner's own readiness wait: instances whose SSM Agent was not online yet, written by
- * the Lambda to its own queue with a delay (SendMessage DelaySeconds), one message for many
- * instances, so the next look at all of them is one record (and one batch of SendCommand calls)
- * instead of one redelivery per instance after the visibility timeout. `since` is when the
- * instance's first event reached the queue (ms): the wait ends with a dead-letter reason once it
- * exceeds the agent wait. Anyone who can send to the queue can write one, as they can any event:
- * an entry is only ever a reason to look (tag, readiness and the pinned spec decide).
- */
-export const WAIT_SOURCE = "pka-fleet.wait";
-export const WAIT_DETAIL_TYPE = "PKA Fleet Readiness Wait";
-/** Entries per wait message: about 40 bytes each, far under SQS's 256 KiB message limit. */
-export const WAIT_MAX_INSTANCES = 4000;
-
-export interface WaitEntry {
-    instanceId: string;
-    /** Epoch ms: when the instance's first event reached the queue. */
-    since: number;
-    /** Epoch ms before which the instance is not looked at again (an agent long in coming is looked at less often). */
-    next?: number;
-    /** Epoch ms since which its agent is known online: held for a fuller SendCommand (the wait queue's aggregator). */
-    held?: number;
-}
-
-/** A wait entry as a wait message carries it: `[id, since]`, `[id, since, next]` or `[id, since, next or 0, held]`. */
-function waitEntryTuple(e: WaitEntry): (string | number)[] {
-    if (e.held !== undefined) return [e.instanceId, e.since, e.next ?? 0, e.held];
-    if (e.next !== undefined) return [e.instanceId, e.since, e.next];
-    return [e.instanceId, e.since];
-}
-
-export function waitEvent(entries: WaitEntry[], now = Date.now()): Record<string, unknown> {
-    if (entries.length === 0 || entries.length > WAIT_MAX_INSTANCES) throw new Error(`a wait message holds 1-${WAIT_MAX_INSTANCES} instances; got ${entries.length}`);
-    return {
-        version: "0",
-        id: `pka-wait-${now}-${entries[0].instanceId}`,
-        source: WAIT_SOURCE,
-        "detail-type": WAIT_DETAIL_TYPE,
-        time: new Date(now).toISOString(),
-        detail: { instances: entries.map(waitEntryTuple) },
-    };
 }
 
 export type QueuedEvent =
     | { kind: "instance-running"; instanceId: string; eventId?: string }
     | { kind: "association"; instanceId: string; status?: string; documentName?: string; eventId?: string }
-    | { kind: "command-result"; instanceId: string; commandId: string; status: string; documentName: string; eventId?: string }
+    | {
+          kind: "command-result";
+          instanceId: string;
+          commandId: string;
+          status: string;
+          documentName: string;
+          eventId?: string;
+      }
     | { kind: "push"; specHash?: string; instanceIds?: string[]; reason?: string; fleet?: string; eventId?: string }
     | { kind: "wait"; instances: WaitEntry[]; eventId?: string };
 
-export type QueuedEventErrorReason = "not-json" | "not-an-event" | "unknown-event" | "unwanted-state" | "missing-instance-id" | "invalid-field";
+export type QueuedEventErrorReason =
+    "not-json" | "not-an-event" | "unknown-event" | "unwanted-state" | "missing-instance-id" | "invalid-field";
 
 /** A record that can never succeed: the Lambda logs it with its messageId and acknowledges it. */
 export class QueuedEventError extends Error {
@@ -228,8 +203,10 @@ function obj(v: unknown): Record<string, unknown> | undefined {
 
 function instanceIdOf(detail: Record<string, unknown>, what: string): string {
     const id = detail["instance-id"];
-    if (id === undefined || id === null || id === "") throw new QueuedEventError("missing-instance-id", `${what} has no detail.instance-id`);
-    if (typeof id !== "string" || !INSTANCE_ID_RE.test(id)) throw new QueuedEventError("invalid-field", `${what} has an invalid detail.instance-id`);
+    if (id === undefined || id === null || id === "")
+        throw new QueuedEventError("missing-instance-id", `${what} has no detail.instance-id`);
+    if (typeof id !== "string" || !INSTANCE_ID_RE.test(id))
+        throw new QueuedEventError("invalid-field", `${what} has an invalid detail.instance-id`);
     return id;
 }
 
@@ -252,56 +229,97 @@ export function parseQueuedEvent(body: string): QueuedEvent {
 
     if (e.source === "aws.ec2" && e["detail-type"] === EC2_RUNNING_DETAIL_TYPE) {
         const instanceId = instanceIdOf(detail, type);
-        if (detail.state !== "running") throw new QueuedEventError("unwanted-state", `${type} for state ${JSON.stringify(detail.state)}, not running`);
+        if (detail.state !== "running")
+            throw new QueuedEventError(
+                "unwanted-state",
+                `${type} for state ${JSON.stringify(detail.state)}, not running`,
+            );
         return { kind: "instance-running", instanceId, eventId };
     }
     if (e.source === "aws.ssm" && e["detail-type"] === SSM_ASSOCIATION_DETAIL_TYPE) {
         const instanceId = instanceIdOf(detail, type);
         const status = typeof detail.status === "string" ? detail.status : undefined;
-        const documentName = typeof detail["document-name"] === "string" ? (detail["document-name"] as string) : undefined;
+        const documentName =
+            typeof detail["document-name"] === "string" ? (detail["document-name"] as string) : undefined;
         return { kind: "association", instanceId, status, documentName, eventId };
     }
-    if (e.source === "aws.ssm" && e["detail-type"] === COMMAND_RESULT_DETAIL_TYPE) {
-        const instanceId = instanceIdOf(detail, type);
-        const commandId = detail["command-id"];
-        const status = detail.status;
-        const documentName = detail["document-name"];
-        if (typeof commandId !== "string" || !COMMAND_ID_RE.test(commandId)) throw new QueuedEventError("invalid-field", `${type} has an invalid detail.command-id`);
-        if (typeof status !== "string" || !status) throw new QueuedEventError("invalid-field", `${type} has no detail.status`);
-        if (typeof documentName !== "string" || !documentName) throw new QueuedEventError("invalid-field", `${type} has no detail.document-name`);
-        return { kind: "command-result", instanceId, commandId, status, documentName, eventId };
-    }
-    if (e.source === PUSH_SOURCE) {
-        const specHash = detail.specHash;
-        const ids = detail.instanceIds;
-        if (specHash !== undefined && (typeof specHash !== "string" || !SPEC_HASH_RE.test(specHash))) {
-            throw new QueuedEventError("invalid-field", `${type} has an invalid detail.specHash`);
-        }
-        if (ids !== undefined && (!Array.isArray(ids) || !ids.every((i) => typeof i === "string" && INSTANCE_ID_RE.test(i)))) {
-            throw new QueuedEventError("invalid-field", `${type} has an invalid detail.instanceIds`);
-        }
-        const fleet = detail.fleet;
-        if (fleet !== undefined && (typeof fleet !== "string" || !FLEET_RE.test(fleet))) throw new QueuedEventError("invalid-field", `${type} has an invalid detail.fleet`);
-        const reason = typeof detail.reason === "string" ? detail.reason.slice(0, 64) : undefined;
-        return { kind: "push", specHash: specHash as string | undefined, instanceIds: ids as string[] | undefined, reason, ...(fleet !== undefined ? { fleet: fleet as string } : {}), eventId };
-    }
-    if (e.source === WAIT_SOURCE && e["detail-type"] === WAIT_DETAIL_TYPE) {
-        const list = detail.instances;
-        if (!Array.isArray(list) || list.length === 0 || list.length > WAIT_MAX_INSTANCES) {
-            throw new QueuedEventError("invalid-field", `${type} needs detail.instances: 1-${WAIT_MAX_INSTANCES} [instance-id, since-ms] entries`);
-        }
-        const instances: WaitEntry[] = [];
-        const ms = (v: unknown) => typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
-        for (const item of list) {
-            const [id, since, next, held] = Array.isArray(item) && item.length >= 2 && item.length <= 4 ? item : [];
-            if (typeof id !== "string" || !INSTANCE_ID_RE.test(id) || !ms(since) || (next !== undefined && !ms(next)) || (held !== undefined && !ms(held))) {
-                throw new QueuedEventError("invalid-field", `${type} has an invalid detail.instances entry (want [instance-id, since-ms], optionally followed by next-ms and held-ms)`);
-            }
-            instances.push({ instanceId: id, since, ...(next ? { next } : {}), ...(held !== undefined ? { held } : {}) });
-        }
-        return { kind: "wait", instances, eventId };
-    }
+    if (e.source === "aws.ssm" && e["detail-type"] === COMMAND_RESULT_DETAIL_TYPE)
+        return commandResultEvent(detail, type, eventId);
+    if (e.source === PUSH_SOURCE) return pushEventOf(detail, type, eventId);
+    if (e.source === WAIT_SOURCE && e["detail-type"] === WAIT_DETAIL_TYPE) return waitEventOf(detail, type, eventId);
     throw new QueuedEventError("unknown-event", `unknown event ${type}`);
+}
+
+/** An SSM command result (`type` names the event in messages). */
+function commandResultEvent(detail: Record<string, unknown>, type: string, eventId: string | undefined): QueuedEvent {
+    const instanceId = instanceIdOf(detail, type);
+    const commandId = detail["command-id"];
+    const status = detail.status;
+    const documentName = detail["document-name"];
+    if (typeof commandId !== "string" || !COMMAND_ID_RE.test(commandId))
+        throw new QueuedEventError("invalid-field", `${type} has an invalid detail.command-id`);
+    if (typeof status !== "string" || !status)
+        throw new QueuedEventError("invalid-field", `${type} has no detail.status`);
+    if (typeof documentName !== "string" || !documentName)
+        throw new QueuedEventError("invalid-field", `${type} has no detail.document-name`);
+    return { kind: "command-result", instanceId, commandId, status, documentName, eventId };
+}
+
+/** A pka-fleet push (`type` names the event in messages). */
+function pushEventOf(detail: Record<string, unknown>, type: string, eventId: string | undefined): QueuedEvent {
+    const specHash = detail.specHash;
+    const ids = detail.instanceIds;
+    if (specHash !== undefined && (typeof specHash !== "string" || !SPEC_HASH_RE.test(specHash))) {
+        throw new QueuedEventError("invalid-field", `${type} has an invalid detail.specHash`);
+    }
+    if (
+        ids !== undefined &&
+        (!Array.isArray(ids) || !ids.every((i) => typeof i === "string" && INSTANCE_ID_RE.test(i)))
+    ) {
+        throw new QueuedEventError("invalid-field", `${type} has an invalid detail.instanceIds`);
+    }
+    const fleet = detail.fleet;
+    if (fleet !== undefined && (typeof fleet !== "string" || !FLEET_RE.test(fleet)))
+        throw new QueuedEventError("invalid-field", `${type} has an invalid detail.fleet`);
+    const reason = typeof detail.reason === "string" ? detail.reason.slice(0, 64) : undefined;
+    return {
+        kind: "push",
+        specHash: specHash as string | undefined,
+        instanceIds: ids as string[] | undefined,
+        reason,
+        ...(fleet !== undefined ? { fleet: fleet as string } : {}),
+        eventId,
+    };
+}
+
+/** A wait-queue event: the instances whose agents are awaited (`type` names the event in messages). */
+function waitEventOf(detail: Record<string, unknown>, type: string, eventId: string | undefined): QueuedEvent {
+    const list = detail.instances;
+    if (!Array.isArray(list) || list.length === 0 || list.length > WAIT_MAX_INSTANCES) {
+        throw new QueuedEventError(
+            "invalid-field",
+            `${type} needs detail.instances: 1-${WAIT_MAX_INSTANCES} [instance-id, since-ms] entries`,
+        );
+    }
+    const instances: WaitEntry[] = [];
+    const ms = (v: unknown) => typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
+    for (const item of list) {
+        const [id, since, next, held] = Array.isArray(item) && item.length >= 2 && item.length <= 4 ? item : [];
+        if (
+            typeof id !== "string" ||
+            !INSTANCE_ID_RE.test(id) ||
+            !ms(since) ||
+            (next !== undefined && !ms(next)) ||
+            (held !== undefined && !ms(held))
+        ) {
+            throw new QueuedEventError(
+                "invalid-field",
+                `${type} has an invalid detail.instances entry (want [instance-id, since-ms], optionally followed by next-ms and held-ms)`,
+            );
+        }
+        instances.push({ instanceId: id, since, ...(next ? { next } : {}), ...(held !== undefined ? { held } : {}) });
+    }
+    return { kind: "wait", instances, eventId };
 }
 
 /** The document name in an event may be a name or an ARN; compare by name. */
@@ -326,9 +344,32 @@ export interface ProvisionerRule {
  */
 export function provisionerRules(triggers: readonly Trigger[]): ProvisionerRule[] {
     const rules: ProvisionerRule[] = [];
-    if (triggers.includes("instanceRunning")) rules.push({ key: "running", description: "EC2 instance entered running", uses: "nothing", pattern: () => EC2_RUNNING_PATTERN });
-    if (triggers.includes("associationChange")) rules.push({ key: "association", description: "SSM agent online (association state change)", uses: "documentName", pattern: (d) => associationPattern(d) });
-    rules.push({ key: "results", description: "Results of the setup document", uses: "documentName", pattern: (d) => commandResultPattern(d) });
-    if (triggers.includes("push")) rules.push({ key: "push", description: "pka-fleet push events", uses: "fleet", pattern: (_d, fleet) => pushPattern(fleet) });
+    if (triggers.includes("instanceRunning"))
+        rules.push({
+            key: "running",
+            description: "EC2 instance entered running",
+            uses: "nothing",
+            pattern: () => EC2_RUNNING_PATTERN,
+        });
+    if (triggers.includes("associationChange"))
+        rules.push({
+            key: "association",
+            description: "SSM agent online (association state change)",
+            uses: "documentName",
+            pattern: (d) => associationPattern(d),
+        });
+    rules.push({
+        key: "results",
+        description: "Results of the setup document",
+        uses: "documentName",
+        pattern: (d) => commandResultPattern(d),
+    });
+    if (triggers.includes("push"))
+        rules.push({
+            key: "push",
+            description: "pka-fleet push events",
+            uses: "fleet",
+            pattern: (_d, fleet) => pushPattern(fleet),
+        });
     return rules;
 }

@@ -27,28 +27,56 @@ export const RUNTIME_CALENDAR: Readonly<Record<string, { deprecated: string; suc
     "ruby2.5": { deprecated: "2021-07-30", successor: "ruby3.4" },
     "ruby2.7": { deprecated: "2023-12-07", successor: "ruby3.4" },
     "ruby3.2": { deprecated: "2026-03-31", successor: "ruby3.4" },
-    "java8": { deprecated: "2024-01-08", successor: "java21" },
+    java8: { deprecated: "2024-01-08", successor: "java21" },
     "java8.al2": { deprecated: "2026-06-30", successor: "java21" },
-    "java11": { deprecated: "2026-06-30", successor: "java21" },
+    java11: { deprecated: "2026-06-30", successor: "java21" },
     "go1.x": { deprecated: "2024-01-08", successor: "provided.al2023" },
-    "provided": { deprecated: "2024-01-08", successor: "provided.al2023" },
+    provided: { deprecated: "2024-01-08", successor: "provided.al2023" },
     "provided.al2": { deprecated: "2026-06-30", successor: "provided.al2023" },
     "dotnetcore2.1": { deprecated: "2022-01-05", successor: "dotnet10" },
     "dotnetcore3.1": { deprecated: "2023-04-03", successor: "dotnet10" },
     "dotnet5.0": { deprecated: "2022-05-10", successor: "dotnet10" },
-    "dotnet6": { deprecated: "2024-12-20", successor: "dotnet10" },
-    "dotnet7": { deprecated: "2024-05-14", successor: "dotnet10" },
-    "dotnet8": { deprecated: "2026-11-10", successor: "dotnet10" },
+    dotnet6: { deprecated: "2024-12-20", successor: "dotnet10" },
+    dotnet7: { deprecated: "2024-05-14", successor: "dotnet10" },
+    dotnet8: { deprecated: "2026-11-10", successor: "dotnet10" },
 };
 
 /** Runtimes AWS had deprecated by the pack's release (2026-11), whatever the date; the calendar adds later ones as their dates pass. */
 export const DEFAULT_DEPRECATED_RUNTIMES: readonly string[] = [
-    "nodejs", "nodejs4.3", "nodejs4.3-edge", "nodejs6.10", "nodejs8.10", "nodejs10.x", "nodejs12.x", "nodejs14.x", "nodejs16.x", "nodejs18.x", "nodejs20.x",
-    "python2.7", "python3.6", "python3.7", "python3.8", "python3.9", "python3.10",
-    "ruby2.5", "ruby2.7", "ruby3.2",
-    "java8", "java8.al2", "java11",
-    "go1.x", "provided", "provided.al2",
-    "dotnetcore1.0", "dotnetcore2.0", "dotnetcore2.1", "dotnetcore3.1", "dotnet5.0", "dotnet6", "dotnet7", "dotnet8",
+    "nodejs",
+    "nodejs4.3",
+    "nodejs4.3-edge",
+    "nodejs6.10",
+    "nodejs8.10",
+    "nodejs10.x",
+    "nodejs12.x",
+    "nodejs14.x",
+    "nodejs16.x",
+    "nodejs18.x",
+    "nodejs20.x",
+    "python2.7",
+    "python3.6",
+    "python3.7",
+    "python3.8",
+    "python3.9",
+    "python3.10",
+    "ruby2.5",
+    "ruby2.7",
+    "ruby3.2",
+    "java8",
+    "java8.al2",
+    "java11",
+    "go1.x",
+    "provided",
+    "provided.al2",
+    "dotnetcore1.0",
+    "dotnetcore2.0",
+    "dotnetcore2.1",
+    "dotnetcore3.1",
+    "dotnet5.0",
+    "dotnet6",
+    "dotnet7",
+    "dotnet8",
 ];
 
 /** The runtime to move to from `runtime`. */
@@ -71,10 +99,14 @@ export interface RuntimeDeprecationOptions {
 }
 
 /** Whether `runtime` is deprecated, with AWS's date when known and the runtime to move to; undefined when it is supported. */
-export function runtimeDeprecation(runtime: string, o: RuntimeDeprecationOptions = {}): { since?: string; successor: string } | undefined {
+export function runtimeDeprecation(
+    runtime: string,
+    o: RuntimeDeprecationOptions = {},
+): { since?: string; successor: string } | undefined {
     const now = o.now ?? new Date();
     const entry = RUNTIME_CALENDAR[runtime];
-    const byCalendar = (o.useCalendar ?? true) && entry !== undefined && new Date(`${entry.deprecated}T00:00:00Z`) <= now;
+    const byCalendar =
+        (o.useCalendar ?? true) && entry !== undefined && new Date(`${entry.deprecated}T00:00:00Z`) <= now;
     if (!(o.deprecatedRuntimes ?? DEFAULT_DEPRECATED_RUNTIMES).includes(runtime) && !byCalendar) return undefined;
     return { since: entry?.deprecated, successor: runtimeSuccessor(runtime) };
 }
@@ -91,7 +123,9 @@ export function defaultNodeRuntime(now: Date = new Date()): string {
         .filter((r) => !Number.isNaN(version(r)) && runtimeDeprecation(r, { now }) === undefined)
         .sort((a, b) => version(b) - version(a));
     if (supported.length === 0) {
-        throw new Error("every Node.js Lambda runtime pka-fleet knows is deprecated; set `runtime` explicitly or upgrade pka-fleet");
+        throw new Error(
+            "every Node.js Lambda runtime pka-fleet knows is deprecated; set `runtime` explicitly or upgrade pka-fleet",
+        );
     }
     return supported[0];
 }

@@ -49,24 +49,37 @@ function levelNames(analyzerPb: any): Map<number, EnforcementLevel> {
  * ...fields }), as the SDK's handler reads it. A level inside the fields is refused: the SDK would
  * overwrite it with the request's level without a word.
  */
-export function configOfRequest(req: any, levels: Map<number, EnforcementLevel>): { config: Record<string, Record<string, unknown>>; problems: string[] } {
+export function configOfRequest(
+    req: any,
+    levels: Map<number, EnforcementLevel>,
+): { config: Record<string, Record<string, unknown>>; problems: string[] } {
     const config: Record<string, Record<string, unknown>> = {};
     const problems: string[] = [];
     for (const [name, pc] of req.getPolicyconfigMap().entries() as Iterable<[string, any]>) {
         const props = (pc.getProperties()?.toJavaScript() ?? {}) as Record<string, unknown>;
         if ("enforcementLevel" in props) {
-            problems.push(`policy config: '${name}' carries enforcementLevel among its properties; set the PolicyConfig's enforcementLevel instead`);
+            problems.push(
+                `policy config: '${name}' carries enforcementLevel among its properties; set the PolicyConfig's enforcementLevel instead`,
+            );
             delete props.enforcementLevel;
         }
         const level = levels.get(pc.getEnforcementlevel());
         config[name] = { ...props, ...(level ? { enforcementLevel: level } : {}) };
-        if (!level) problems.push(`policy config: '${name}' has enforcement level ${pc.getEnforcementlevel()}, which the protocol does not define`);
+        if (!level)
+            problems.push(
+                `policy config: '${name}' has enforcement level ${pc.getEnforcementlevel()}, which the protocol does not define`,
+            );
     }
     return { config, problems };
 }
 
 /** Wraps the SDK's Configure handler: validate, expand `all`, then delegate. */
-export function validatingConfigure(original: (call: any, callback: any) => unknown, policies: readonly ServedPolicy[], grpcStatus: any, analyzerPb: any) {
+export function validatingConfigure(
+    original: (call: any, callback: any) => unknown,
+    policies: readonly ServedPolicy[],
+    grpcStatus: any,
+    analyzerPb: any,
+) {
     const levels = levelNames(analyzerPb);
     return function configure(this: unknown, call: any, callback: (err: unknown, resp?: unknown) => void): unknown {
         let problems: string[];
@@ -115,11 +128,28 @@ export function installConfigValidation(policies: readonly ServedPolicy[]): bool
     }
     const proto = grpc?.Server?.prototype;
     const addService = proto?.addService;
-    if (typeof addService !== "function" || grpc.status?.INVALID_ARGUMENT === undefined || levelNames(analyzerPb).size !== ENFORCEMENT_LEVELS.length) return false;
-    proto.addService = function addServiceWithConfigCheck(this: unknown, service: unknown, impl: Record<string, unknown>) {
-        if (impl && typeof impl.configure === "function" && typeof impl.analyze === "function" && typeof impl.analyzeStack === "function") {
+    if (
+        typeof addService !== "function" ||
+        grpc.status?.INVALID_ARGUMENT === undefined ||
+        levelNames(analyzerPb).size !== ENFORCEMENT_LEVELS.length
+    )
+        return false;
+    proto.addService = function addServiceWithConfigCheck(
+        this: unknown,
+        service: unknown,
+        impl: Record<string, unknown>,
+    ) {
+        if (
+            impl &&
+            typeof impl.configure === "function" &&
+            typeof impl.analyze === "function" &&
+            typeof impl.analyzeStack === "function"
+        ) {
             proto.addService = addService; // only the analyzer's server
-            impl = { ...impl, configure: validatingConfigure(impl.configure as any, policies, grpc.status, analyzerPb) };
+            impl = {
+                ...impl,
+                configure: validatingConfigure(impl.configure as any, policies, grpc.status, analyzerPb),
+            };
         }
         return addService.call(this, service, impl);
     };

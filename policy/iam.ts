@@ -4,7 +4,8 @@
  * fleet's tagged instances; anything wider turns the Lambda's role into root on every instance.
  */
 import type { ResourceValidationArgs, ResourceValidationPolicy } from "@pulumi/policy";
-import { LEAST_PRIVILEGE, LEAST_PRIVILEGE_DEFAULTS, LeastPrivilegeConfig, readConfig } from "./config";
+import { readConfig } from "./config";
+import { LEAST_PRIVILEGE, LEAST_PRIVILEGE_DEFAULTS, LeastPrivilegeConfig } from "./ruleConfig";
 import { asList, describe, globMatch, isObject, isUnknown, parseJsonish, str, unwrap } from "./util";
 
 // Probe ARNs: a statement covers "every document" when its Resource matches a document name
@@ -17,7 +18,8 @@ const PROBE_MANAGED_INSTANCE = { service: "ssm", resource: "managed-instance/mi-
 function covers(pattern: string, probe: { service: string; resource: string }): boolean {
     if (pattern === "*") return true;
     const parts = pattern.split(":");
-    if (parts.length < 6 || parts[0] !== "arn") return globMatch(pattern, `arn:aws:${probe.service}:us-east-1:123456789012:${probe.resource}`);
+    if (parts.length < 6 || parts[0] !== "arn")
+        return globMatch(pattern, `arn:aws:${probe.service}:us-east-1:123456789012:${probe.resource}`);
     const resource = parts.slice(5).join(":");
     return globMatch(parts[2], probe.service) && globMatch(resource, probe.resource);
 }
@@ -70,16 +72,23 @@ export function policyProblems(policy: unknown, cfg: LeastPrivilegeConfig = LEAS
             if (!grantsAction(stmt, action)) continue;
             const anyDoc = admits(stmt, PROBE_DOCUMENT);
             if (anyDoc !== undefined) {
-                out.push(`${at} allows ${action} with every document (Resource ${anyDoc}), including AWS-RunShellScript, which runs any shell text as root`);
+                out.push(
+                    `${at} allows ${action} with every document (Resource ${anyDoc}), including AWS-RunShellScript, which runs any shell text as root`,
+                );
             } else {
                 for (const shellDoc of cfg.shellDocuments) {
                     const hit = admits(stmt, { service: "ssm", resource: `document/${shellDoc}` });
-                    if (hit !== undefined) out.push(`${at} allows ${action} with ${shellDoc} (Resource ${hit}), which runs any shell text as root`);
+                    if (hit !== undefined)
+                        out.push(
+                            `${at} allows ${action} with ${shellDoc} (Resource ${hit}), which runs any shell text as root`,
+                        );
                 }
             }
             const anyInstance = admits(stmt, PROBE_INSTANCE) ?? admits(stmt, PROBE_MANAGED_INSTANCE);
             if (anyInstance !== undefined && !hasTagCondition(stmt, cfg)) {
-                out.push(`${at} allows ${action} on every instance (Resource ${anyInstance}) without a tag condition (${cfg.tagConditionKeys.map((k) => `${k}<key>`).join(" or ")})`);
+                out.push(
+                    `${at} allows ${action} on every instance (Resource ${anyInstance}) without a tag condition (${cfg.tagConditionKeys.map((k) => `${k}<key>`).join(" or ")})`,
+                );
             }
         }
     });
@@ -96,7 +105,8 @@ function managedPolicyName(arn: string): string {
 
 export const provisionerLeastPrivilege: ResourceValidationPolicy = {
     name: LEAST_PRIVILEGE.name,
-    description: "Checks whether IAM policies allow ssm:SendCommand on any document (`*`), on AWS-RunShellScript, or on all instances without a tag condition.",
+    description:
+        "Checks whether IAM policies allow ssm:SendCommand on any document (`*`), on AWS-RunShellScript, or on all instances without a tag condition.",
     enforcementLevel: "mandatory",
     configSchema: LEAST_PRIVILEGE.schema,
     validateResource: (args: ResourceValidationArgs, reportViolation) => {
@@ -114,7 +124,11 @@ export const provisionerLeastPrivilege: ResourceValidationPolicy = {
                 break;
             case "aws:iam/role:Role":
                 asList(props.inlinePolicies).forEach((p, i) => {
-                    if (isObject(p)) documents.push({ where: `inline policy ${str(p.name) ? `"${p.name}"` : `#${i}`}`, policy: p.policy });
+                    if (isObject(p))
+                        documents.push({
+                            where: `inline policy ${str(p.name) ? `"${p.name}"` : `#${i}`}`,
+                            policy: p.policy,
+                        });
                 });
                 managed.push(...asList(props.managedPolicyArns).filter((a): a is string => str(a) !== undefined));
                 break;
@@ -131,7 +145,8 @@ export const provisionerLeastPrivilege: ResourceValidationPolicy = {
                 return;
         }
         for (const d of documents) {
-            for (const p of policyProblems(d.policy, cfg)) reportViolation(`${describe(args)}: ${d.where} ${p}. ${ADVICE}`);
+            for (const p of policyProblems(d.policy, cfg))
+                reportViolation(`${describe(args)}: ${d.where} ${p}. ${ADVICE}`);
         }
         for (const arn of managed) {
             const name = managedPolicyName(arn);

@@ -2,11 +2,12 @@
 // it only builds the PolicyPack; every rule lives in its own module.
 import { PolicyPack, Policies } from "@pulumi/policy";
 import { installConfigValidation } from "./configure";
-import { noSudoersAppend, ssmDocumentInjection } from "./documents";
+import { ssmDocumentInjection } from "./documentInjection";
 import { provisionerLeastPrivilege } from "./iam";
 import { sshKeyAlgorithm, sshKeyMaxAge, sshKeyPassphrase } from "./keys";
 import { lambdaRuntimeSupported } from "./lambda";
 import { installSecretTracking, sshPrivateKeySecret } from "./secrets";
+import { noSudoersAppend } from "./sudoers";
 
 const policies: Policies = [
     sshKeyAlgorithm,

@@ -8,9 +8,26 @@
  *  - public key lines in SSM parameters (access specs, chunked or not), SSM documents,
  *    associations, user data and commands, and private keys anywhere in inputs.
  */
-import type { PolicyResource, ResourceValidationArgs, ResourceValidationPolicy, StackValidationArgs, StackValidationPolicy } from "@pulumi/policy";
-import { judgeKey, judgeKeySpec, KeyEncryptedError, KeyError, KeyInfo, keyRulesFromPolicyConfig, KeyRules, parseKey, parsePublicKey } from "../core/keys";
-import { KEY_ALGORITHM, KEY_MAX_AGE, KEY_PASSPHRASE, KeyPassphraseConfig, readConfig } from "./config";
+import type {
+    PolicyResource,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
+} from "@pulumi/policy";
+import {
+    judgeKey,
+    judgeKeySpec,
+    KeyEncryptedError,
+    KeyError,
+    KeyInfo,
+    keyRulesFromPolicyConfig,
+    KeyRules,
+    parseKey,
+    parsePublicKey,
+} from "../core/keys";
+import { readConfig } from "./config";
+import { KEY_ALGORITHM, KEY_MAX_AGE, KEY_PASSPHRASE, KeyPassphraseConfig } from "./ruleConfig";
 import { findPrivateKeys } from "./secrets";
 import { scriptsOfResource } from "./documents";
 import { analysisDate, describe, isObject, isUnknown, num, pathString, str, unwrap, walkStrings } from "./util";
@@ -25,7 +42,8 @@ export type FoundKey =
     | { kind: "private"; where: string; text: string };
 
 /** OpenSSH public key lines inside any text (JSON, YAML, scripts); the comment is not needed to judge. */
-const KEY_LINE = /(?:^|[\s"'=,>:[])((?:sk-)?(?:ssh-(?:ed25519|rsa|dss)|ecdsa-sha2-nistp\d+)(?:@openssh\.com)?(?:-cert-v01@openssh\.com)?[ \t]+AAAA[A-Za-z0-9+/]+={0,3})/g;
+const KEY_LINE =
+    /(?:^|[\s"'=,>:[])((?:sk-)?(?:ssh-(?:ed25519|rsa|dss)|ecdsa-sha2-nistp\d+)(?:@openssh\.com)?(?:-cert-v01@openssh\.com)?[ \t]+AAAA[A-Za-z0-9+/]+={0,3})/g;
 
 export function keyLinesIn(text: string): string[] {
     const out: string[] = [];
@@ -49,7 +67,8 @@ function keysOfParameterValue(value: string): FoundKey[] {
                 if (!isObject(u) || !Array.isArray(u.keys)) return;
                 const who = typeof u.name === "string" ? ` (user ${u.name})` : "";
                 u.keys.forEach((k: unknown, j: number) => {
-                    if (typeof k === "string") out.push({ kind: "line", where: `value users[${i}].keys[${j}]${who}`, line: k });
+                    if (typeof k === "string")
+                        out.push({ kind: "line", where: `value users[${i}].keys[${j}]${who}`, line: k });
                 });
             });
             return out;
@@ -82,7 +101,11 @@ function specOfArgs(a: Record<string, unknown>): { type: string; bits?: number; 
     if (type === undefined) return undefined;
     if (isUnknown(a.bits) || isUnknown(a.curve)) return undefined;
     const bits = num(a.bits) ?? (type === "rsa" ? 4096 : undefined);
-    const curve = str(a.curve) ?? (type === "ecdsa" ? ({ 384: "nistp384", 521: "nistp521" } as Record<number, string>)[bits ?? 0] ?? "nistp256" : undefined);
+    const curve =
+        str(a.curve) ??
+        (type === "ecdsa"
+            ? (({ 384: "nistp384", 521: "nistp521" } as Record<number, string>)[bits ?? 0] ?? "nistp256")
+            : undefined);
     return { type, bits, curve };
 }
 
@@ -113,7 +136,8 @@ export function keysOfInputs(type: string, rawProps: unknown): FoundKey[] {
     } else if (type === "aws:ssm/parameter:Parameter") {
         for (const k of ["value", "insecureValue"]) {
             const v = str(props[k]);
-            if (v !== undefined) out.push(...keysOfParameterValue(v).map((f) => ({ ...f, where: f.where.replace(/^value/, k) })));
+            if (v !== undefined)
+                out.push(...keysOfParameterValue(v).map((f) => ({ ...f, where: f.where.replace(/^value/, k) })));
         }
     } else {
         for (const s of scriptsOfResource(type, props)) {
@@ -121,7 +145,8 @@ export function keysOfInputs(type: string, rawProps: unknown): FoundKey[] {
         }
     }
     walkStrings(props, (path, text) => {
-        for (const block of findPrivateKeys(text)) out.push({ kind: "private", where: pathString(path), text: block.text });
+        for (const block of findPrivateKeys(text))
+            out.push({ kind: "private", where: pathString(path), text: block.text });
     });
     return out;
 }
@@ -172,7 +197,8 @@ export const sshKeyAlgorithm: ResourceValidationPolicy & StackValidationPolicy =
             const line = str(props?.publicKey);
             if (line === undefined) continue;
             const ec2Import = str(props.ec2KeyName) !== undefined;
-            for (const v of judgeFound(r, { kind: "line", where: "publicKey", line, ec2Import }, rules)) reportViolation(v, r.urn);
+            for (const v of judgeFound(r, { kind: "line", where: "publicKey", line, ec2Import }, rules))
+                reportViolation(v, r.urn);
         }
     },
 };
@@ -186,10 +212,15 @@ export function isServiceAccount(names: (string | undefined)[], cfg: KeyPassphra
         try {
             return new RegExp(p, "i");
         } catch (e) {
-            throw new Error(`ssh-key-passphrase: serviceAccountPatterns entry ${JSON.stringify(p)} is not a valid regular expression (${(e as Error).message}); fix it in the policy pack config`);
+            throw new Error(
+                `ssh-key-passphrase: serviceAccountPatterns entry ${JSON.stringify(p)} is not a valid regular expression (${(e as Error).message}); fix it in the policy pack config`,
+            );
         }
     });
-    return names.some((n) => n !== undefined && n !== "" && (cfg.serviceAccountUsers.includes(n) || patterns.some((re) => re.test(n))));
+    return names.some(
+        (n) =>
+            n !== undefined && n !== "" && (cfg.serviceAccountUsers.includes(n) || patterns.some((re) => re.test(n))),
+    );
 }
 
 const PASSPHRASE_ADVICE =
@@ -205,7 +236,8 @@ function commentUser(c: unknown): string | undefined {
 
 export const sshKeyPassphrase: ResourceValidationPolicy & StackValidationPolicy = {
     name: KEY_PASSPHRASE.name,
-    description: "Checks whether private keys for people are passphrase-protected; only a non-interactive service account's key may be unencrypted.",
+    description:
+        "Checks whether private keys for people are passphrase-protected; only a non-interactive service account's key may be unencrypted.",
     enforcementLevel: "mandatory",
     configSchema: KEY_PASSPHRASE.schema,
     validateResource: (args: ResourceValidationArgs, reportViolation) => {
@@ -216,17 +248,28 @@ export const sshKeyPassphrase: ResourceValidationPolicy & StackValidationPolicy 
         const names = [args.name, str(props.user), str(props.userName)];
         if (args.type === "tls:index/privateKey:PrivateKey") {
             if (!isServiceAccount(names, cfg)) {
-                reportViolation(`${describe(args)} generates a private key that tls.PrivateKey cannot encrypt. ${PASSPHRASE_ADVICE}`);
+                reportViolation(
+                    `${describe(args)} generates a private key that tls.PrivateKey cannot encrypt. ${PASSPHRASE_ADVICE}`,
+                );
             }
         } else if (isDynamic(args.type) && str(props.keyType) !== undefined && "comment" in props) {
             // The generator behind SshKeyPair `generate`: a passphrase input encrypts its private key.
-            const hasPassphrase = props.passphrase !== undefined && props.passphrase !== null && props.passphrase !== "";
-            if (!hasPassphrase && props.service !== true && !isServiceAccount([...names, commentUser(props.comment)], cfg)) {
+            const hasPassphrase =
+                props.passphrase !== undefined && props.passphrase !== null && props.passphrase !== "";
+            if (
+                !hasPassphrase &&
+                props.service !== true &&
+                !isServiceAccount([...names, commentUser(props.comment)], cfg)
+            ) {
                 reportViolation(`${describe(args)} generates a private key without a passphrase. ${PASSPHRASE_ADVICE}`);
             }
         } else if (args.type === SSH_KEY_PAIR && isObject(props.generate)) {
             const g = props.generate;
-            if ((g.passphrase === undefined || g.passphrase === "") && g.service !== true && !isServiceAccount([...names, commentUser(g.comment)], cfg)) {
+            if (
+                (g.passphrase === undefined || g.passphrase === "") &&
+                g.service !== true &&
+                !isServiceAccount([...names, commentUser(g.comment)], cfg)
+            ) {
                 reportViolation(`${describe(args)} generates a private key without a passphrase. ${PASSPHRASE_ADVICE}`);
             }
         }
@@ -242,7 +285,9 @@ export const sshKeyPassphrase: ResourceValidationPolicy & StackValidationPolicy 
                     continue; // encrypted PEM (KeyEncryptedError) or not a key we can read
                 }
                 if (!info.encrypted && !isServiceAccount([...names, info.comment.split("@")[0]], cfg)) {
-                    reportViolation(`${describe(args)} holds an unencrypted private key in \`${where}\`. ${PASSPHRASE_ADVICE}`);
+                    reportViolation(
+                        `${describe(args)} holds an unencrypted private key in \`${where}\`. ${PASSPHRASE_ADVICE}`,
+                    );
                 }
             }
         });
@@ -253,7 +298,12 @@ export const sshKeyPassphrase: ResourceValidationPolicy & StackValidationPolicy 
         // SshKeyPairs whose generated key is declared a service account's (`generate.service`, recorded on the generator).
         const serviceKeyPairs = new Set(
             args.resources
-                .filter((r) => isDynamic(r.type) && r.parent?.type === SSH_KEY_PAIR && (unwrap(r.props) as Record<string, unknown>)?.service === true)
+                .filter(
+                    (r) =>
+                        isDynamic(r.type) &&
+                        r.parent?.type === SSH_KEY_PAIR &&
+                        (unwrap(r.props) as Record<string, unknown>)?.service === true,
+                )
                 .map((r) => r.parent!.urn),
         );
         for (const r of args.resources) {
@@ -267,8 +317,14 @@ export const sshKeyPassphrase: ResourceValidationPolicy & StackValidationPolicy 
             } catch {
                 continue;
             }
-            if (!info.encrypted && !isServiceAccount([r.name, commentUser(props.publicKey && str(props.publicKey)?.split(" ")[2])], cfg)) {
-                reportViolation(`${describe(r)} outputs a private key without a passphrase. ${PASSPHRASE_ADVICE}`, r.urn);
+            if (
+                !info.encrypted &&
+                !isServiceAccount([r.name, commentUser(props.publicKey && str(props.publicKey)?.split(" ")[2])], cfg)
+            ) {
+                reportViolation(
+                    `${describe(r)} outputs a private key without a passphrase. ${PASSPHRASE_ADVICE}`,
+                    r.urn,
+                );
             }
         }
     },
@@ -283,7 +339,12 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 function createdAtOf(r: PolicyResource): { at: Date; field: string } | undefined {
     const props = unwrap(r.props) as Record<string, unknown>;
     if (!isObject(props)) return undefined;
-    const field = r.type === "aws:ec2/keyPair:KeyPair" ? "createTime" : r.type === SSH_KEY_PAIR || isDynamic(r.type) ? "createdAt" : undefined;
+    const field =
+        r.type === "aws:ec2/keyPair:KeyPair"
+            ? "createTime"
+            : r.type === SSH_KEY_PAIR || isDynamic(r.type)
+              ? "createdAt"
+              : undefined;
     const text = field ? str(props[field]) : undefined;
     if (!field || !text) return undefined;
     const at = new Date(text);

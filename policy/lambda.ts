@@ -4,7 +4,8 @@
  */
 import type { ResourceValidationArgs, ResourceValidationPolicy } from "@pulumi/policy";
 import { RUNTIME_CALENDAR, runtimeDeprecation } from "../core/runtimes";
-import { LAMBDA_RUNTIME, readConfig } from "./config";
+import { readConfig } from "./config";
+import { LAMBDA_RUNTIME } from "./ruleConfig";
 import { analysisDate, describe, isObject, str, unwrap } from "./util";
 
 /** The calendar lives in core/runtimes.ts, shared with the Provisioner's refusal of a deprecated `runtime`. */
@@ -12,7 +13,8 @@ export { RUNTIME_CALENDAR };
 
 export const lambdaRuntimeSupported: ResourceValidationPolicy = {
     name: LAMBDA_RUNTIME.name,
-    description: "Checks whether a Lambda function uses a runtime that AWS has deprecated (python3.8, nodejs18.x, nodejs20.x, ...).",
+    description:
+        "Checks whether a Lambda function uses a runtime that AWS has deprecated (python3.8, nodejs18.x, nodejs20.x, ...).",
     enforcementLevel: "mandatory",
     configSchema: LAMBDA_RUNTIME.schema,
     validateResource: (args: ResourceValidationArgs, reportViolation) => {
@@ -22,7 +24,11 @@ export const lambdaRuntimeSupported: ResourceValidationPolicy = {
         const runtime = str(props.runtime);
         if (runtime === undefined || runtime === "") return; // container images carry no runtime
         const cfg = readConfig(args, LAMBDA_RUNTIME);
-        const dep = runtimeDeprecation(runtime, { now: analysisDate(cfg.asOf), deprecatedRuntimes: cfg.deprecatedRuntimes, useCalendar: cfg.useDeprecationCalendar });
+        const dep = runtimeDeprecation(runtime, {
+            now: analysisDate(cfg.asOf),
+            deprecatedRuntimes: cfg.deprecatedRuntimes,
+            useCalendar: cfg.useDeprecationCalendar,
+        });
         if (dep === undefined) return;
         const since = dep.since ? ` (deprecated by AWS on ${dep.since})` : "";
         reportViolation(

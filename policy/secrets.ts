@@ -9,8 +9,14 @@
  * the rule falls back to what it can still know: provider-schema secrets and
  * `additionalSecretOutputs`.
  */
-import type { ResourceValidationArgs, ResourceValidationPolicy, StackValidationArgs, StackValidationPolicy } from "@pulumi/policy";
-import { PRIVATE_KEY_SECRET, readConfig } from "./config";
+import type {
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
+} from "@pulumi/policy";
+import { readConfig } from "./config";
+import { PRIVATE_KEY_SECRET } from "./ruleConfig";
 import { describe, globMatch, isObject, pathString, str, unwrap, walkStrings } from "./util";
 
 const SIG_KEY = "4dabf18193072939515e22adb298388d";
@@ -112,11 +118,18 @@ export function findPrivateKeys(text: string): PrivateKeyBlock[] {
             .join("")
             .replace(/\s+/g, "");
         if (body.length >= 64 && /^[A-Za-z0-9+/=]+$/.test(body)) {
-            out.push({ format: "pem", text: text.slice(m.index, endAt + endMarker.length).replace(/\\n/g, "\n").replace(/\\r/g, "") });
+            out.push({
+                format: "pem",
+                text: text
+                    .slice(m.index, endAt + endMarker.length)
+                    .replace(/\\n/g, "\n")
+                    .replace(/\\r/g, ""),
+            });
             begin.lastIndex = endAt + endMarker.length;
         }
     }
-    const ppk = /PuTTY-User-Key-File-\d+: [^\r\n\\]+(?:\\n|\r?\n)[\s\S]*?Private-Lines: \d+(?:\\n|\r?\n)(?:[A-Za-z0-9+/=]+(?:\\n|\r?\n))+(?:Private-MAC: [0-9a-fA-F]+)?/g;
+    const ppk =
+        /PuTTY-User-Key-File-\d+: [^\r\n\\]+(?:\\n|\r?\n)[\s\S]*?Private-Lines: \d+(?:\\n|\r?\n)(?:[A-Za-z0-9+/=]+(?:\\n|\r?\n))+(?:Private-MAC: [0-9a-fA-F]+)?/g;
     while ((m = ppk.exec(text)) !== null) out.push({ format: "ppk", text: m[0].replace(/\\n/g, "\n") });
     return out;
 }
@@ -136,7 +149,10 @@ function plainAtRest(type: string, props: Record<string, unknown>, path: (string
     if (type === "aws:lambda/function:Function" && top === "environment") {
         return "Lambda environment variables are shown to anyone with lambda:GetFunctionConfiguration: read the key from a SecureString parameter or Secrets Manager at run time";
     }
-    if ((type === "aws:ec2/instance:Instance" || type === "aws:ec2/launchTemplate:LaunchTemplate") && /^userData/.test(String(top))) {
+    if (
+        (type === "aws:ec2/instance:Instance" || type === "aws:ec2/launchTemplate:LaunchTemplate") &&
+        /^userData/.test(String(top))
+    ) {
         return "user data is readable from the instance metadata service and by ec2:DescribeInstanceAttribute: fetch the key from a SecureString parameter at boot";
     }
     return undefined;
@@ -179,7 +195,8 @@ function message(r: { type: string; name: string }, f: Finding, phase: "input" |
 
 export const sshPrivateKeySecret: ResourceValidationPolicy & StackValidationPolicy = {
     name: PRIVATE_KEY_SECRET.name,
-    description: "Checks whether private key material (PEM/OpenSSH `PRIVATE KEY` blocks, PuTTY .ppk files) appears in a property or stack output that is not a secret.",
+    description:
+        "Checks whether private key material (PEM/OpenSSH `PRIVATE KEY` blocks, PuTTY .ppk files) appears in a property or stack output that is not a secret.",
     enforcementLevel: "mandatory",
     configSchema: PRIVATE_KEY_SECRET.schema,
     validateResource: (args: ResourceValidationArgs, reportViolation) => {

@@ -172,7 +172,13 @@ export function decodeUserData(v: unknown, assumeBase64: boolean): string[] {
 
 /** IAM-style glob (`*`, `?`), case-insensitive when asked (actions are, ARNs are not). */
 export function globMatch(pattern: string, value: string, caseInsensitive = false): boolean {
-    const re = "^" + pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".") + "$";
+    const re =
+        "^" +
+        pattern
+            .replace(/[.+^${}()|[\]\\]/g, "\\$&")
+            .replace(/\*/g, ".*")
+            .replace(/\?/g, ".") +
+        "$";
     return new RegExp(re, caseInsensitive ? "is" : "s").test(value);
 }
 

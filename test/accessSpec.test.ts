@@ -5,22 +5,15 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as sshpk from "sshpk";
-import {
-    AccessSpecError,
-    BLOCK_BEGIN,
-    KEY_ERE,
-    BLOCK_END,
-    RESERVED_ERE,
-    RESERVED_USER_NAMES,
-    accessSpecHash,
-    firstBadManifestLine,
-    normalizeKeyOptions,
-    renderManagedBlock,
-    renderManifest,
-    validateAccessSpec,
-} from "../core/accessSpec";
+import { validateAccessSpec } from "../core/accessSpec";
+import { accessSpecHash } from "../core/accessSpecJson";
+import { AccessSpecError } from "../core/accessSpecTypes";
+import { firstBadManifestLine, KEY_ERE, RESERVED_ERE, renderManifest } from "../core/document";
+import { normalizeKeyOptions } from "../core/keyOptions";
+import { BLOCK_BEGIN, BLOCK_END, renderManagedBlock } from "../core/managedBlock";
+import { RESERVED_USER_NAMES } from "../core/userNames";
 import { generateKey, INSTALLABLE_KEY_TYPES, SSH_KEY_TYPES } from "../core/keygen";
-import { SETUP_SCRIPT } from "../core/script.sh";
+import { SETUP_SCRIPT } from "../core/script/setupScript";
 import { parseHostKeyLines } from "../core/hostKeys";
 import { requireReal } from "./support/env";
 import { patience } from "./support/patience";

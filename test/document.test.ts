@@ -3,7 +3,8 @@ import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { AccessSpecError, AccessUser, renderManifest, validateAccessSpec } from "../core/accessSpec";
+import { validateAccessSpec } from "../core/accessSpec";
+import { AccessSpecError, AccessUser } from "../core/accessSpecTypes";
 import {
     DOCUMENT_SCHEMA_VERSION,
     MAX_COMMAND_BYTES,
@@ -13,9 +14,10 @@ import {
     maxSpecBase64Length,
     renderDocument,
     renderDocumentJson,
+    renderManifest,
 } from "../core/document";
 import { generateKey } from "../core/keygen";
-import { SETUP_SCRIPT, scriptLines } from "../core/script.sh";
+import { SETUP_SCRIPT, scriptLines } from "../core/script/setupScript";
 import { InvalidParametersError, validateCommandParameters } from "../local/agent";
 import { requireReal } from "./support/env";
 import { runWithNonblockingStdin } from "./support/nonblockingStdin";

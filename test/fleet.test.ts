@@ -67,7 +67,7 @@ describe("PkaFleet (pka-fleet:index:PkaFleet) under AWS mocks", function () {
         assert.deepStrictEqual(spec.users.map((u: any) => u.name), ["alice", "auditor", "carol", "svc_user"]);
         assert.deepStrictEqual(spec.users.find((u: any) => u.name === "auditor").keys, [KEY_FALLBACK]);
         assert.strictEqual(spec.users.find((u: any) => u.name === "carol").keyOptions, 'from="10.20.0.0/24"');
-        const { accessSpecHash } = await import("../core/accessSpec");
+        const { accessSpecHash } = await import("../core/accessSpecJson");
         assert.strictEqual((await peek(fleet.accessSpecHash)).value, accessSpecHash(spec));
         assert.strictEqual((await peek(fleet.accessParameterPath)).value, "/pka/web/access");
         assert.strictEqual((await peek(fleet.knownHostsPath)).value, "/pka/web/known_hosts");

@@ -501,7 +501,7 @@ describe("IAM policies against AWS's Service Authorization Reference (@cloud-cop
     // -----------------------------------------------------------------------------------------
     describe("the policy pack (policy/)", () => {
         it("provisioner-least-privilege's default actions exist, and its tag condition keys exist and apply to them", async () => {
-            const { LEAST_PRIVILEGE_DEFAULTS } = await import("../policy/config");
+            const { LEAST_PRIVILEGE_DEFAULTS } = await import("../policy/ruleConfig");
             assert.ok(LEAST_PRIVILEGE_DEFAULTS.actions.length > 0);
             for (const a of LEAST_PRIVILEGE_DEFAULTS.actions) assert.deepStrictEqual(checkActionName(a), [], a);
             for (const prefix of LEAST_PRIVILEGE_DEFAULTS.tagConditionKeys) {

@@ -13,15 +13,11 @@ import { spawnSync, SpawnSyncReturns } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import {
-    enforcementLevelOf,
-    KEY_ALGORITHM,
-    PACK_RULES,
-    PolicyConfigError,
-    valueProblem,
-    validatePackConfig,
-} from "../policy/config";
-import { noSudoersAppend, ssmDocumentInjection } from "../policy/documents";
+import { enforcementLevelOf, PolicyConfigError, validatePackConfig } from "../policy/config";
+import { valueProblem } from "../policy/jsonSchema";
+import { KEY_ALGORITHM, PACK_RULES } from "../policy/ruleConfig";
+import { ssmDocumentInjection } from "../policy/documentInjection";
+import { noSudoersAppend } from "../policy/sudoers";
 import { provisionerLeastPrivilege } from "../policy/iam";
 import { sshKeyAlgorithm, sshKeyMaxAge, sshKeyPassphrase } from "../policy/keys";
 import { lambdaRuntimeSupported } from "../policy/lambda";

@@ -12,13 +12,16 @@ import * as fs from "fs";
 import * as path from "path";
 import { encryptPrivateKey, generateKey, keyRulesFromPolicyConfig } from "../core/keygen";
 import { renderDocumentJson } from "../core/document";
-import { noSudoersAppend, ssmDocumentInjection, strictPatternProblem, sudoersProblems } from "../policy/documents";
+import { ssmDocumentInjection } from "../policy/documentInjection";
+import { strictPatternProblem } from "../policy/strictPattern";
+import { noSudoersAppend, sudoersProblems } from "../policy/sudoers";
 import { policyProblems, provisionerLeastPrivilege } from "../policy/iam";
 import { sshKeyAlgorithm, sshKeyMaxAge, sshKeyPassphrase } from "../policy/keys";
 import { lambdaRuntimeSupported } from "../policy/lambda";
 import { findPrivateKeys, installSecretTracking, sshPrivateKeySecret } from "../policy/secrets";
 import { UNKNOWN_VALUES } from "../policy/util";
-import { DEFAULT_FORBIDDEN_CHARACTERS, validatePackConfig } from "../policy/config";
+import { validatePackConfig } from "../policy/config";
+import { DEFAULT_FORBIDDEN_CHARACTERS } from "../policy/ruleConfig";
 import { secret, UNKNOWN, urnOf } from "./support/policyHarness";
 
 installSecretTracking();

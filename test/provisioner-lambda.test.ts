@@ -22,9 +22,10 @@ import {
     SendCommandCommand,
     SSMClient,
 } from "@aws-sdk/client-ssm";
-import { accessSpecHash, canonicalAccessSpecJson } from "../core/accessSpec";
+import { accessSpecHash, canonicalAccessSpecJson } from "../core/accessSpecJson";
 import { documentParameters } from "../core/document";
-import { pushEvent, waitEvent, WAIT_SOURCE } from "../core/events";
+import { pushEvent } from "../core/events";
+import { waitEvent, WAIT_SOURCE } from "../core/waitEvent";
 import { FakeAwsState, startFakeAwsServer, AwsApiError } from "../local/fakeAws";
 import { createHandler, Log, SEND_COMMAND_MAX_IDS, SPEC_SETTLE_MS, WAIT_FAST_MS, waitDelaySeconds } from "../lambda/provisioner";
 import {

@@ -3,7 +3,8 @@
  * stored access spec and the setup document; helpers to build SQS events and keys.
  */
 import { generateKeyPairSync } from "crypto";
-import { accessSpecHash, canonicalAccessSpecJson, validateAccessSpec } from "../../core/accessSpec";
+import { validateAccessSpec } from "../../core/accessSpec";
+import { accessSpecHash, canonicalAccessSpecJson } from "../../core/accessSpecJson";
 import { splitAccessSpec } from "../../core/accessStore";
 import { FakeAwsState } from "../../local/fakeAws";
 

@@ -1,0 +1,25 @@
+/**
+ * The access spec serialised: its canonical JSON (fixed field order, no whitespace) and the hash
+ * of that JSON, which names a spec wherever it is stored or sent.
+ */
+import { sha256Hex } from "./accessStore";
+import { AccessSpec } from "./accessSpecTypes";
+
+/** The canonical JSON of a (validated) spec: fixed field order, no whitespace. */
+export function canonicalAccessSpecJson(spec: AccessSpec): string {
+    // `adopt` appears only when true, so a spec without it hashes as it always did.
+    return JSON.stringify({
+        users: spec.users.map((u) => ({
+            name: u.name,
+            sudo: u.sudo,
+            keys: [...u.keys],
+            ...(u.keyOptions === undefined ? {} : { keyOptions: u.keyOptions }),
+            ...(u.adopt === true ? { adopt: true } : {}),
+        })),
+    });
+}
+
+/** Hex sha256 of the canonical JSON. */
+export function accessSpecHash(spec: AccessSpec): string {
+    return sha256Hex(canonicalAccessSpecJson(spec));
+}

@@ -1,0 +1,52 @@
+/**
+ * The access spec's types: which users exist on the fleet's hosts, their sudo mode, their SSH keys
+ * and the options on those keys; and the error a spec that must not be deployed raises.
+ */
+import type { KeyRules } from "./keys";
+
+export type SudoMode = "nopasswd" | "none";
+
+export interface AccessUser {
+    /** Login name, `^[a-z_][a-z0-9_-]{0,31}$`, not a system or cloud-init default account nor a stock group name. */
+    name: string;
+    /** `nopasswd`: full sudo without password through /etc/sudoers.d/90-pka-<name>; `none`: no sudo. */
+    sudo: SudoMode;
+    /** OpenSSH public key lines (`type base64 [comment]`), no options. */
+    keys: string[];
+    /** authorized_keys options for every key of this user, from the allow-list. */
+    keyOptions?: string;
+    /**
+     * Take over an account that already exists on a host and that pka-fleet did not create. Without
+     * it such an account is left alone and reported: a name clash must never hand a stranger's
+     * account (its files, its groups, its processes) to whoever holds the spec's keys.
+     */
+    adopt?: boolean;
+}
+
+export interface AccessSpec {
+    users: AccessUser[];
+}
+
+export interface ValidateAccessSpecOptions {
+    /** Key rules (defaults: the policy pack's). */
+    keyRules?: Partial<KeyRules>;
+    /** Organization-level keys given to every user that lists no key of its own. */
+    fallbackKeys?: string[];
+    /**
+     * The time of the deploy: an `expiry-time` already past then is refused (with `Z` compared in UTC;
+     * without, sshd reads it in the host's local time zone, so only one past in every zone, more than
+     * 14 hours ago). Default: no such check, for whoever re-validates a deployed spec later (the Lambda
+     * must keep serving a spec whose keys have since expired; sshd then just refuses those keys).
+     */
+    now?: Date;
+}
+
+/** A spec that must not be deployed. `path` names the offending value, e.g. `users[2].keys[0]`. */
+export class AccessSpecError extends Error {
+    readonly path: string;
+    constructor(path: string, message: string) {
+        super(path && !message.startsWith(`${path}:`) ? `${path}: ${message}` : message);
+        this.name = "AccessSpecError";
+        this.path = path;
+    }
+}

@@ -1,0 +1,57 @@
+/**
+ * The parameter format: the manifest, the spec in the line format the on-host script reads (it
+ * has no JSON parser), and its line grammar as POSIX EREs.
+ */
+import { accessSpecHash } from "../accessSpecJson";
+import { AccessSpec } from "../accessSpecTypes";
+import { INSTALLABLE_KEY_TYPES } from "../keys";
+import { authorizedKeysLines } from "../managedBlock";
+import { RESERVED_ACCOUNT_NAMES } from "../userNames";
+
+/** Version of the line format the script reads (see renderManifest). */
+export const MANIFEST_VERSION = 1;
+
+// The manifest's line grammar as POSIX EREs that mean the same in JavaScript. The script checks
+// every line against exactly these (they are interpolated into its text), and documentParameters
+// checks them here too, so TypeScript and sh cannot drift apart.
+export const NAME_ERE = "[a-z_][a-z0-9_-]{0,31}";
+export const OPTION_ERE =
+    "(restrict|no-agent-forwarding|no-port-forwarding|no-pty|no-user-rc|no-X11-forwarding|" +
+    'from="[A-Za-z0-9.:/*?!,-]{1,512}"|command="[A-Za-z0-9 _./:=@%+,-]{1,256}"|' +
+    'expiry-time="[0-9]{8}([0-9]{4}([0-9]{2})?)?Z?")';
+export const KEY_ERE = `(${INSTALLABLE_KEY_TYPES.join("|")}) [A-Za-z0-9+/]+={0,2}( [A-Za-z0-9._@+:=/-]{1,100})?`;
+export const HEADER_ERE = `pka-access ${MANIFEST_VERSION} [0-9a-f]{64}`;
+export const USER_LINE_ERE = `u ${NAME_ERE} (nopasswd|none)( adopt)?`;
+export const KEY_LINE_ERE = `k ${NAME_ERE} (${OPTION_ERE}(,${OPTION_ERE})* )?${KEY_ERE}`;
+/**
+ * Reserved names as one ERE alternation (whole-name match), for the script. Not the group names: the
+ * script also drops reserved names from its record of the accounts it created, and an account it
+ * made where no such group existed (a user "wheel" on Debian, "sudo" on Amazon Linux) must still be
+ * revoked when the spec drops it; where the group exists the script refuses that one user itself.
+ */
+export const RESERVED_ERE = `(${RESERVED_ACCOUNT_NAMES.join("|")}|systemd-.*)`;
+
+const MANIFEST_LINE = new RegExp(`^(?:${HEADER_ERE}|${USER_LINE_ERE}|${KEY_LINE_ERE})$`);
+
+/** Checks every line of a manifest against the grammar the script enforces; returns the first bad line number or 0. */
+export function firstBadManifestLine(manifest: string): number {
+    const lines = manifest.endsWith("\n") ? manifest.slice(0, -1).split("\n") : manifest.split("\n");
+    const bad = lines.findIndex((l) => !MANIFEST_LINE.test(l));
+    return bad < 0 ? 0 : bad + 1;
+}
+
+/**
+ * The spec in the line format the on-host script reads (it has no JSON parser):
+ *   pka-access 1 <accessSpecHash>
+ *   u <name> <nopasswd|none>[ adopt]
+ *   k <name> <authorized_keys line>
+ * Every line matches a fixed pattern that the script checks again before it changes anything.
+ */
+export function renderManifest(spec: AccessSpec): string {
+    const lines = [`pka-access ${MANIFEST_VERSION} ${accessSpecHash(spec)}`];
+    for (const u of spec.users) {
+        lines.push(`u ${u.name} ${u.sudo}${u.adopt ? " adopt" : ""}`);
+        for (const l of authorizedKeysLines(u)) lines.push(`k ${u.name} ${l}`);
+    }
+    return lines.join("\n") + "\n";
+}

@@ -1,0 +1,74 @@
+/**
+ * The two awk programs the script runs once per run: CHECK_AWK over the decoded spec, STATE_AWK
+ * over the state files under the lock.
+ */
+import { KEY_LINE_FAST } from "./grammar";
+
+/**
+ * Run once on the decoded spec after grep has checked every line against the grammar: what no
+ * single line can show (the header is line 1 and alone, the last line ends, no user twice, keys
+ * only for users of the spec, no reserved name). Writes WORK/plan and WORK/block.NAME; prints
+ * "SPEC_HASH NEEDSUDO" and a line of the names, or "ERR message" (exit 1). One process instead of
+ * the two dozen cut/sort/uniq/comm/sed pipelines it replaces; the values it handles are data to it.
+ */
+export const CHECK_AWK = String.raw`
+function fail(m){print m;exit 1}
+# long(LINE,OPT,MAX): an OPT="..." value in LINE is longer than MAX
+function long(s,o,m){while(match(s,o "=\"[^\"]*\"")){if(RLENGTH-length(o)-3>m)return 1;s=substr(s,RSTART+RLENGTH)}return 0}
+$1=="k"&&!bad&&(long($0,"from",${KEY_LINE_FAST.fromMax})||long($0,"command",${KEY_LINE_FAST.commandMax})){bad=NR}
+NR==1{first=$1;hash=$3}
+/^pka-access /{hd++}
+$1=="u"{n++;nm[n]=$2;if(($2 in su)&&dup=="")dup=$2;su[$2]=$3;ad[$2]=$4;if($3=="nopasswd")ns=1;next}
+$1=="k"{if(!($2 in ks)){kn++;ku[kn]=$2};ks[$2]=ks[$2] substr($0,length($2)+4) "\n"}
+END{
+if(NR!=lines)fail("the spec does not end with a newline")
+if(bad)fail("spec line " bad " breaks the spec grammar")
+if(first!="pka-access")fail("spec line 1 must be the pka-access header")
+if(hd!=1)fail("the spec has more than one header line")
+if(dup!="")fail("user " dup " appears twice")
+for(i=1;i<=kn;i++)if(!(ku[i] in su))fail("keys for " ku[i] ", who is not a user of the spec")
+for(i=1;i<=n;i++)if(nm[i]~("^" reserved "$"))fail("user " nm[i] " is a reserved system or cloud-init account")
+p=work "/plan";printf "">p;all=""
+for(i=1;i<=n;i++){u=nm[i];print u,su[u],ad[u]>p;f=work "/block." u;printf "%s\n%s%s\n",b,ks[u],e>f;close(f);all=all " " u}
+close(p);print hash,ns+0;print all}
+`;
+
+/**
+ * Run once under the lock: which accounts are ours. Reads UID_MIN, the state files (a line that is
+ * not a plain non-reserved name is dropped, as before), WORK/plan, WORK/passwd (getent for the
+ * spec's users) and WORK/stat (the state files and our drop-ins), and writes the sets to record,
+ * WORK/todo and WORK/revoke. DIRTY: a set differs from its file or the file is not as this script
+ * writes it (sorted, unique, every line kept, newline-terminated); clean sets are not rewritten,
+ * and an empty set without a file needs none. SUDO_OK: the drop-in is installed, byte for byte,
+ * mode 440, root:root, not a link. EXISTS: getent knew the account (one that does not exist is
+ * not looked up again before useradd). Prints "UID_MIN DIRTY_R DIRTY_M".
+ */
+export const STATE_AWK = String.raw`
+function reg(p){return p in ty&&ty[p]~/^regular (empty )?file$/}
+# load(FILE,SET): 0 missing, 1 read but not as this script writes it, 2 as written
+function load(f,set,p,l,pr,c,n,r){p=state "/" f;if(!(p in ty))return 0
+c=reg(p);while((r=(getline l<p))>0){n+=length(l)+1
+if(l!~/^[a-z_][a-z0-9_-]*$/||length(l)>32||l~rre){c=0;continue}
+if(pr!=""&&l<=pr)c=0;pr=l;set[l]=1}
+close(p);return (c&&r==0&&n==sz[p])?2:1}
+function sok(u,p,l,t,r){p=sudoers "/90-pka-" u;if(!reg(p)||md[p]" "ow[p]!="440 0:0")return 0
+while((r=(getline l<p))>0)t=t l "\n";close(p);return r==0&&t==head "\n" u rule "\n"&&length(t)==sz[p]}
+BEGIN{rre="^" reserved "$";um="-"
+while((getline l<"/etc/login.defs")>0){split(l,w);if(w[1]=="UID_MIN"){um=w[2];break}}
+if(um=="")um="-"
+while((getline l<(work "/stat"))>0){split(l,f,"|");p=f[5];ty[p]=f[1];md[p]=f[2];ow[p]=f[3];sz[p]=f[4]}
+ms=load("managed-users",mg);rs=load("revoked-users",rv)
+while((getline l<(work "/passwd"))>0){split(l,f,":");ex[f[1]]=1}
+while((getline l<(work "/plan"))>0){split(l,f," ");n++;pn[n]=f[1];ps[n]=f[2];pa[n]=f[3];pl[f[1]]=1}
+rd=rs==1;mdy=ms==1
+# dropped: ours and no longer in the spec
+for(u in mg)if(!(u in pl)){dr[u]=1;mdy=1;if(!(u in rv))rd=1}
+o=work "/revoked-users";printf "">o;for(u in rv)print u>o;for(u in dr)if(!(u in rv))print u>o;close(o)
+o=work "/revoke";printf "">o;for(u in rv)if(!(u in pl))print u,(u in dr)?1:0>o;for(u in dr)if(!(u in rv))print u,1>o;close(o)
+# new accounts are recorded before they are created
+o=work "/managed-users";printf "">o;for(u in mg)if(!(u in dr))print u>o
+for(i=1;i<=n;i++)if(!(pn[i] in ex)&&!(pn[i] in mg)){print pn[i]>o;mdy=1};close(o)
+o=work "/todo";printf "">o
+for(i=1;i<=n;i++){u=pn[i];print u,ps[i],pa[i]=="adopt"?"adopt":"-",(u in mg)||(u in rv)?1:0,(u in rv)?1:0,ps[i]=="nopasswd"&&sok(u)?1:0,(u in ex)?1:0>o}
+close(o);print um,rd,mdy}
+`;
