@@ -59,8 +59,13 @@ function isGeneratedKey(args: pulumi.runtime.MockResourceArgs): boolean {
     if (args.type === GENERATED_KEY_TYPE) return true;
     if (args.type !== "pulumi-nodejs:dynamic:Resource") return false;
     const i = (args.inputs ?? {}) as Record<string, unknown>;
-    return typeof i.__provider === "string" && ["ed25519", "ecdsa", "rsa"].includes(i.keyType as string) &&
-        typeof i.bits === "number" && typeof i.comment === "string" && "ppk" in i;
+    return (
+        typeof i.__provider === "string" &&
+        ["ed25519", "ecdsa", "rsa"].includes(i.keyType as string) &&
+        typeof i.bits === "number" &&
+        typeof i.comment === "string" &&
+        "ppk" in i
+    );
 }
 
 /** The inside of a POSIX single-quoted word ('...' with '\'' for a quote), or undefined. */
@@ -73,11 +78,16 @@ function unquote(word: string): string | undefined {
  * The key the `onHost` command (SshKeyPair's onHostCommand: `sh -c '<script>'`) would create:
  * its `ssh-keygen -t TYPE -b BITS ... -C COMMENT` line. Undefined for any other command.
  */
-export function onHostKeygenRequest(create: unknown): { keyType: "ed25519" | "ecdsa" | "rsa"; bits: number; comment: string; path: string; spec: string } | undefined {
+export function onHostKeygenRequest(
+    create: unknown,
+): { keyType: "ed25519" | "ecdsa" | "rsa"; bits: number; comment: string; path: string; spec: string } | undefined {
     if (typeof create !== "string" || !create.startsWith("sh -c ")) return undefined;
     const script = unquote(create.slice("sh -c ".length));
     if (script === undefined || !/\ncat "\$p\.pub"$/.test(script)) return undefined;
-    const m = /^test -f "\$p" \|\| ssh-keygen -q -t (ed25519|ecdsa|rsa) -b (\d+) -N '' -C ('(?:[^']|'\\'')*') -f "\$p" <\/dev\/null >\/dev\/null$/m.exec(script);
+    const m =
+        /^test -f "\$p" \|\| ssh-keygen -q -t (ed25519|ecdsa|rsa) -b (\d+) -N '' -C ('(?:[^']|'\\'')*') -f "\$p" <\/dev\/null >\/dev\/null$/m.exec(
+            script,
+        );
     const comment = m ? unquote(m[3]) : undefined;
     const p = /^p=('(?:[^']|'\\'')*')$/m.exec(script);
     const keyPath = p ? unquote(p[1]) : undefined;
@@ -105,7 +115,9 @@ export class PkaMocks implements pulumi.runtime.Mocks {
         this.region = options.region ?? "eu-west-1";
     }
 
-    newResource(args: pulumi.runtime.MockResourceArgs): pulumi.runtime.MockResourceResult | Promise<pulumi.runtime.MockResourceResult> {
+    newResource(
+        args: pulumi.runtime.MockResourceArgs,
+    ): pulumi.runtime.MockResourceResult | Promise<pulumi.runtime.MockResourceResult> {
         if (isGeneratedKey(args)) return this.generatedKey(args);
         if (args.type === "command:remote:Command") {
             const request = onHostKeygenRequest(unwrapSecrets(args.inputs?.create));
@@ -119,7 +131,12 @@ export class PkaMocks implements pulumi.runtime.Mocks {
         if (this.inner) return this.inner.call(args);
         switch (args.token) {
             case "aws:index/getCallerIdentity:getCallerIdentity":
-                return { accountId: this.accountId, arn: `arn:aws:iam::${this.accountId}:user/pka-mocks`, userId: "AIDAPKAMOCKS", id: this.accountId };
+                return {
+                    accountId: this.accountId,
+                    arn: `arn:aws:iam::${this.accountId}:user/pka-mocks`,
+                    userId: "AIDAPKAMOCKS",
+                    id: this.accountId,
+                };
             case "aws:index/getRegion:getRegion":
                 return { name: this.region, region: this.region, id: this.region, description: this.region };
             case "aws:index/getPartition:getPartition":
@@ -138,16 +155,27 @@ export class PkaMocks implements pulumi.runtime.Mocks {
     }
 
     /** What the onHost command prints: the public key line of a new key (no command runs). */
-    private onHostKey(args: pulumi.runtime.MockResourceArgs, request: NonNullable<ReturnType<typeof onHostKeygenRequest>>): pulumi.runtime.MockResourceResult {
+    private onHostKey(
+        args: pulumi.runtime.MockResourceArgs,
+        request: NonNullable<ReturnType<typeof onHostKeygenRequest>>,
+    ): pulumi.runtime.MockResourceResult {
         const plain = unwrapSecrets(args.inputs ?? {}) as Record<string, any>;
         const where = `${plain.connection?.host ?? ""}\n${plain.connection?.port ?? 22}\n${request.path}\n${request.spec}`;
         let line = this.hostKeys.get(where);
         if (line === undefined) {
             const curve = request.keyType === "ecdsa" ? CURVE_OF_BITS[request.bits] : undefined;
-            line = generateKey({ type: request.keyType, bits: request.keyType === "ed25519" ? undefined : request.bits, curve, comment: request.comment }).publicKey;
+            line = generateKey({
+                type: request.keyType,
+                bits: request.keyType === "ed25519" ? undefined : request.bits,
+                curve,
+                comment: request.comment,
+            }).publicKey;
             this.hostKeys.set(where, line);
         }
-        return { id: `${args.name}-${parsePublicKey(line).fingerprint.slice(7, 15)}`, state: { ...args.inputs, stdout: `${line}\n`, stderr: "" } };
+        return {
+            id: `${args.name}-${parsePublicKey(line).fingerprint.slice(7, 15)}`,
+            state: { ...args.inputs, stdout: `${line}\n`, stderr: "" },
+        };
     }
 
     /** Ids, ARNs, names and URLs for the AWS resources PkaFleet creates; other resources get their inputs. */
@@ -156,17 +184,32 @@ export class PkaMocks implements pulumi.runtime.Mocks {
         if (args.custom === false) return { id: undefined, state: i };
         const { accountId: account, region } = this;
         const name: string = typeof i.name === "string" ? i.name : args.name;
-        const arn = (service: string, resource: string, scope = `${region}:${account}`) => `arn:aws:${service}:${scope}:${resource}`;
+        const arn = (service: string, resource: string, scope = `${region}:${account}`) =>
+            `arn:aws:${service}:${scope}:${resource}`;
         let id = `${args.name}-id`;
         let extra: Record<string, unknown> = {};
         switch (args.type) {
             case "aws:ssm/parameter:Parameter":
                 id = name;
-                extra = { name, arn: arn("ssm", `parameter${name.startsWith("/") ? "" : "/"}${name}`), version: 1, tier: i.tier ?? "Standard" };
+                extra = {
+                    name,
+                    arn: arn("ssm", `parameter${name.startsWith("/") ? "" : "/"}${name}`),
+                    version: 1,
+                    tier: i.tier ?? "Standard",
+                };
                 break;
             case "aws:ssm/document:Document":
                 id = name;
-                extra = { name, arn: arn("ssm", `document/${name}`), latestVersion: "1", defaultVersion: "1", documentVersion: "1", hashType: "Sha256", status: "Active", owner: account };
+                extra = {
+                    name,
+                    arn: arn("ssm", `document/${name}`),
+                    latestVersion: "1",
+                    defaultVersion: "1",
+                    documentVersion: "1",
+                    hashType: "Sha256",
+                    status: "Active",
+                    owner: account,
+                };
                 break;
             case "aws:ssm/association:Association":
                 id = `${args.name}-association-id`;
@@ -201,13 +244,20 @@ export class PkaMocks implements pulumi.runtime.Mocks {
             case "aws:lambda/function:Function":
                 id = name;
                 extra = {
-                    name, arn: arn("lambda", `function:${name}`), invokeArn: `arn:aws:apigateway:${region}:lambda:path/2015-03-31/functions/${arn("lambda", `function:${name}`)}/invocations`,
-                    qualifiedArn: arn("lambda", `function:${name}:$LATEST`), version: "$LATEST",
+                    name,
+                    arn: arn("lambda", `function:${name}`),
+                    invokeArn: `arn:aws:apigateway:${region}:lambda:path/2015-03-31/functions/${arn("lambda", `function:${name}`)}/invocations`,
+                    qualifiedArn: arn("lambda", `function:${name}:$LATEST`),
+                    version: "$LATEST",
                 };
                 break;
             case "aws:lambda/eventSourceMapping:EventSourceMapping":
                 id = `${args.name}-uuid`;
-                extra = { uuid: id, functionArn: typeof i.functionName === "string" ? i.functionName : undefined, state: "Enabled" };
+                extra = {
+                    uuid: id,
+                    functionArn: typeof i.functionName === "string" ? i.functionName : undefined,
+                    state: "Enabled",
+                };
                 break;
             case "aws:lambda/invocation:Invocation":
                 extra = { result: "{}" };
