@@ -14,7 +14,7 @@ import {
 } from "../core/provisionerPlan";
 import { tryPlan } from "./errors";
 import { lambdaFunction, offboarding, pushOnChange } from "./provisionerLambda";
-import { CheckedInputs, dlqAlarms, queues, ruleTargets, Wiring } from "./provisionerWiring";
+import { allRules, CheckedInputs, dlqAlarms, eventRules, queues, ruleTargets, Wiring } from "./provisionerWiring";
 
 /** The tag that marks the fleet's instances. */
 export interface ProvisionerTargetTag {
@@ -212,7 +212,8 @@ export class Provisioner extends pulumi.ComponentResource {
         };
 
         const q = queues(w);
-        const { allRules, role } = ruleTargets(w, q);
+        const rules = eventRules(w);
+        const role = ruleTargets(w, q, rules);
         const lambda = lambdaFunction(w, q, role, !!args.keyRules);
         const alarm = dlqAlarms(w, q, args.alarmActions);
         if (w.plan.triggers.includes("push")) pushOnChange(w, lambda);
@@ -227,7 +228,7 @@ export class Provisioner extends pulumi.ComponentResource {
         this.functionName = lambda.fn.name;
         this.functionArn = lambda.fn.arn;
         this.roleArn = role.arn;
-        this.ruleNames = pulumi.all(allRules.map((r) => r.name));
+        this.ruleNames = pulumi.all(allRules(rules).map((r) => r.name));
         this.alarmName = alarm.name;
         this.logGroupName = lambda.logGroup.name;
         this.registerOutputs({

@@ -89,13 +89,15 @@ export function queues({ name, child, tags, plan }: Wiring): Queues {
     return { dlq, queue, waitDlq, waitQueue };
 }
 
-/** The EventBridge rules (one per trigger, the command results, the drift schedule), the Lambda's role, the queue policies and each rule's target. */
-export function ruleTargets(
-    w: Wiring,
-    { queue, dlq, waitQueue }: Queues,
-): { allRules: aws.cloudwatch.EventRule[]; role: aws.iam.Role } {
-    const { name, child, tags, plan } = w;
-    const { fleet, documentName } = w.inputs;
+/** The rules that feed the queue, by key (one per trigger, the command results), and the drift schedule's rule. */
+export interface Rules {
+    byKey: { key: string; rule: aws.cloudwatch.EventRule }[];
+    drift?: aws.cloudwatch.EventRule;
+}
+
+/** The EventBridge rules: one per trigger and the command results, and the drift-correction schedule. */
+export function eventRules({ name, child, tags, plan, inputs }: Wiring): Rules {
+    const { fleet, documentName } = inputs;
     // Each pattern depends only on what it uses (a constant stays a plain value).
     const patterns = provisionerRules(plan.triggers).map((r) => ({
         ...r,
@@ -106,21 +108,21 @@ export function ruleTargets(
                   ? fleet.apply((f) => r.pattern("", f))
                   : documentName.apply((d) => r.pattern(d, "")),
     }));
-    const rules = patterns.map(
-        (p) =>
-            new aws.cloudwatch.EventRule(
-                `${name}-${p.key}`,
-                {
-                    description: `pka-fleet: ${p.description}`,
-                    eventPattern: p.pattern.apply((x) => JSON.stringify(x)),
-                    tags,
-                },
-                child,
-            ),
-    );
+    const byKey = patterns.map((p) => ({
+        key: p.key,
+        rule: new aws.cloudwatch.EventRule(
+            `${name}-${p.key}`,
+            {
+                description: `pka-fleet: ${p.description}`,
+                eventPattern: p.pattern.apply((x) => JSON.stringify(x)),
+                tags,
+            },
+            child,
+        ),
+    }));
     // Drift correction: a scheduled rule whose target sends a constant push (no spec hash: the Lambda
     // serves the spec it pins), so a spec change never updates the rule or its target.
-    const driftRule =
+    const drift =
         plan.schedule === undefined
             ? undefined
             : new aws.cloudwatch.EventRule(
@@ -132,8 +134,20 @@ export function ruleTargets(
                   },
                   child,
               );
-    const allRules = driftRule ? [...rules, driftRule] : rules;
-    const ruleArns = pulumi.all(allRules.map((r) => r.arn));
+    return { byKey, drift };
+}
+
+/** Every rule, the drift schedule's last. */
+export function allRules({ byKey, drift }: Rules): aws.cloudwatch.EventRule[] {
+    const rules = byKey.map((r) => r.rule);
+    return drift ? [...rules, drift] : rules;
+}
+
+/** The Lambda's role, the queue policies (only our rules and the role may send) and each rule's target, the queue. */
+export function ruleTargets(w: Wiring, { queue, dlq, waitQueue }: Queues, rules: Rules): aws.iam.Role {
+    const { name, child, tags } = w;
+    const { fleet } = w.inputs;
+    const ruleArns = pulumi.all(allRules(rules).map((r) => r.arn));
     const role = new aws.iam.Role(`${name}-role`, { assumeRolePolicy: lambdaAssumeRolePolicy(), tags }, child);
     const queuePolicy = new aws.sqs.QueuePolicy(
         `${name}-queue-policy`,
@@ -180,9 +194,9 @@ export function ruleTargets(
             },
             { parent: w.owner, dependsOn: [queuePolicy, dlqPolicy] },
         );
-    rules.forEach((r, i) => queueTarget(patterns[i].key, r));
-    if (driftRule) queueTarget("drift", driftRule, fleet.apply(driftPushInput));
-    return { allRules, role };
+    for (const r of rules.byKey) queueTarget(r.key, r.rule);
+    if (rules.drift) queueTarget("drift", rules.drift, fleet.apply(driftPushInput));
+    return role;
 }
 
 /** An alarm on each dead-letter queue: any message there is an instance or an event given up on. Returns the main DLQ's. */

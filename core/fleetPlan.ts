@@ -222,21 +222,12 @@ function planKeyOptions(u: FleetUserInput, p: string): string | undefined {
     return refusing(() => normalizeKeyOptions(keyOptions, label));
 }
 
-/** One user, checked: name, sudo, keys, generated key, options, adopt, identity file. */
-function planUser(u: FleetUserInput, i: number, keyRules: Partial<KeyRules>): UserOutcome {
-    const p = `users[${i}]`;
-    if (!u || typeof u !== "object") fail(`\`${p}\` must be an object { name, sudo, publicKeys | generateKey }.`);
-    if (typeof u.name !== "string") fail(`\`${p}.name\` is required: the login name.`);
-    const problem = userNameProblem(u.name);
-    // A reserved name's reason starts with the name itself: said once.
-    if (problem) {
-        fail(
-            `\`${p}.name\` ${JSON.stringify(u.name)} ${problem.startsWith(`'${u.name}' `) ? problem.slice(u.name.length + 3) : problem}.`,
-        );
-    }
-    const sudo = u.sudo ?? "none";
-    if (sudo !== "nopasswd" && sudo !== "none")
-        fail(`\`${p}.sudo\` must be "nopasswd" or "none"; got ${JSON.stringify(sudo)}.`);
+/** A user's keys: the plain ones checked, and what the keys known only at deployment (Outputs, the generated key) reserve. */
+function planKeys(
+    u: FleetUserInput,
+    p: string,
+    keyRules: Partial<KeyRules>,
+): { plainKeys: string[]; pendingKeys: number; pendingBytes: number } {
     if (u.publicKeys !== undefined && !Array.isArray(u.publicKeys)) {
         fail(`\`${p}.publicKeys\` must be a list of OpenSSH public key lines.`);
     }
@@ -257,6 +248,25 @@ function planUser(u: FleetUserInput, i: number, keyRules: Partial<KeyRules>): Us
     } else if (u.ec2KeyName !== undefined) {
         fail(`\`${p}.ec2KeyName\` needs \`${p}.generateKey\`: only a generated key is registered as an EC2 key pair.`);
     }
+    return { plainKeys, pendingKeys, pendingBytes };
+}
+
+/** One user, checked: name, sudo, keys, generated key, options, adopt, identity file. */
+function planUser(u: FleetUserInput, i: number, keyRules: Partial<KeyRules>): UserOutcome {
+    const p = `users[${i}]`;
+    if (!u || typeof u !== "object") fail(`\`${p}\` must be an object { name, sudo, publicKeys | generateKey }.`);
+    if (typeof u.name !== "string") fail(`\`${p}.name\` is required: the login name.`);
+    const problem = userNameProblem(u.name);
+    // A reserved name's reason starts with the name itself: said once.
+    if (problem) {
+        fail(
+            `\`${p}.name\` ${JSON.stringify(u.name)} ${problem.startsWith(`'${u.name}' `) ? problem.slice(u.name.length + 3) : problem}.`,
+        );
+    }
+    const sudo = u.sudo ?? "none";
+    if (sudo !== "nopasswd" && sudo !== "none")
+        fail(`\`${p}.sudo\` must be "nopasswd" or "none"; got ${JSON.stringify(sudo)}.`);
+    const keys = planKeys(u, p, keyRules);
     const keyOptions = planKeyOptions(u, p);
     if (u.adopt !== undefined && typeof u.adopt !== "boolean")
         fail(`\`${p}.adopt\` must be true or false; got ${JSON.stringify(u.adopt)}.`);
@@ -275,8 +285,8 @@ function planUser(u: FleetUserInput, i: number, keyRules: Partial<KeyRules>): Us
         name: u.name,
         sudo,
         keyOptions,
-        plainKeys,
-        pendingKeys,
+        plainKeys: keys.plainKeys,
+        pendingKeys: keys.pendingKeys,
         generate: u.generateKey,
         ec2KeyName: u.ec2KeyName,
         service: u.service === true,
@@ -286,11 +296,11 @@ function planUser(u: FleetUserInput, i: number, keyRules: Partial<KeyRules>): Us
     const probe = {
         name: u.name,
         sudo,
-        keys: pendingKeys > 0 ? [...plainKeys, PROBE_KEY] : plainKeys,
+        keys: keys.pendingKeys > 0 ? [...keys.plainKeys, PROBE_KEY] : keys.plainKeys,
         ...(keyOptions ? { keyOptions } : {}),
         ...(adopt ? { adopt } : {}),
     };
-    return { user, probe, pendingBytes };
+    return { user, probe, pendingBytes: keys.pendingBytes };
 }
 
 // ---- the plan ----

@@ -3,6 +3,7 @@
  * queue policies, each scoped to what the handler touches.
  */
 
+/** What the Lambda role's policy names: where the fleet is, its document, tag, paths, log group and queues. */
 export interface ProvisionerPolicyInput {
     partition: string;
     region: string;
