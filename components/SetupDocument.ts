@@ -1,11 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
-import { sha256Hex } from "../core/accessStore";
-import { MAX_COMMAND_BYTES, renderDocumentJson } from "../core/document";
-
-/** SSM document names: 3-128 of letters, digits, `_ - .`; the prefixes aws, amazon and amzn are AWS's. */
-const DOCUMENT_NAME = /^[A-Za-z0-9_.-]{3,128}$/;
-const RESERVED_PREFIX = /^(aws|amazon|amzn)/i;
+import { documentNameProblem, planSetupDocument } from "../core/setupDocumentPlan";
+import { tryPlan } from "./errors";
 
 export interface SetupDocumentArgs {
     /**
@@ -35,24 +31,19 @@ export class SetupDocument extends pulumi.ComponentResource {
     declare public readonly contentSha256: pulumi.Output<string>;
 
     constructor(name: string, args: SetupDocumentArgs = {}, opts?: pulumi.ComponentResourceOptions) {
+        const planned = tryPlan(() => planSetupDocument(args));
         super("pka-fleet:index:SetupDocument", name, {}, opts);
-
-        const content = renderDocumentJson();
-        if (Buffer.byteLength(content) > MAX_COMMAND_BYTES) {
-            throw new pulumi.ResourceError(`the setup document is ${Buffer.byteLength(content)} bytes, over SSM's ${MAX_COMMAND_BYTES}`, this);
-        }
-        // A known name is checked now, with the input named; a computed one when it is known.
-        const check = (n: string): string => {
-            if (!DOCUMENT_NAME.test(n) || RESERVED_PREFIX.test(n)) {
-                throw new pulumi.ResourceError(
-                    `\`documentName\` '${n}' must be 3-128 letters, digits, '_', '-' or '.', and must not start with aws, amazon or amzn`,
-                    this,
-                );
-            }
-            return n;
-        };
+        if (planned.problem !== undefined) throw new pulumi.ResourceError(planned.problem, this);
+        const { content, contentSha256 } = planned.plan;
+        // A known name was checked by the plan; a computed one is checked when it is known.
         const documentName =
-            args.documentName === undefined ? undefined : typeof args.documentName === "string" ? check(args.documentName) : pulumi.output(args.documentName).apply(check);
+            args.documentName === undefined || typeof args.documentName === "string"
+                ? args.documentName
+                : pulumi.output(args.documentName).apply((n) => {
+                      const problem = documentNameProblem(n);
+                      if (problem) throw new pulumi.ResourceError(problem, this);
+                      return n;
+                  });
 
         const doc = new aws.ssm.Document(
             `${name}-document`,
@@ -69,7 +60,7 @@ export class SetupDocument extends pulumi.ComponentResource {
         this.documentName = doc.name;
         this.documentArn = doc.arn;
         this.documentVersion = doc.latestVersion;
-        this.contentSha256 = pulumi.output(sha256Hex(content));
+        this.contentSha256 = pulumi.output(contentSha256);
         this.registerOutputs({
             documentName: this.documentName,
             documentArn: this.documentArn,

@@ -1,14 +1,79 @@
 // The package entry: the component library and its helpers. Importing it creates no resource.
 // The cross-language plugin (package.json `main`, components/plugin.ts) loads it on its first
 // Construct; its schema is bin/schema.json (scripts/build-schema.js), secret marks included.
-export * from "./SshKeyPair";
-export * from "./SetupDocument";
-export * from "./Provisioner";
-export * from "./PkaFleet";
+
+// The components and their args.
+export { SshKeyPair } from "./SshKeyPair";
+export type { SshKeyPairArgs, SshKeyPairConnection, SshKeyPairGenerate, SshKeyPairOnHost } from "./SshKeyPair";
+export { GeneratedSshKey } from "./GeneratedSshKey";
+export { SetupDocument } from "./SetupDocument";
+export type { SetupDocumentArgs } from "./SetupDocument";
+export { Provisioner } from "./Provisioner";
+export type { ProvisionerArgs, ProvisionerTargetTag } from "./Provisioner";
+export { PkaFleet, planFleet } from "./PkaFleet";
+export type { FleetUser, PkaFleetArgs } from "./PkaFleet";
+export { deployError } from "./errors";
+
+// The planners the components run (pure, no resource), for users who check args themselves.
+export {
+    SshKeyType,
+    SshKeyCurve,
+    checkComment,
+    checkHostPath,
+    checkPublicKey,
+    onHostCommand,
+    planSshKeyPair,
+    redactSecretValue,
+    resolveSshKeySpec,
+} from "../core/keyPairPlan";
+export { Trigger, ALL_TRIGGERS } from "../core/events";
+export { provisionerCodePath } from "../core/lambdaBundle";
+export { checkKeyRuleArgs } from "../core/keyRuleArgs";
+export type { FleetKeyRules } from "../core/keyRuleArgs";
+export {
+    RETENTION_DAYS,
+    PROVISIONER_AUTONAMES,
+    AUTONAME_SUFFIX_LENGTH,
+    QUEUE_TARGET_ID,
+    provisionerNameProblem,
+    tagsProblem,
+    deployedMarkerName,
+    NODE_RUNTIME_DEPRECATION,
+    runtimeProblem,
+} from "../core/provisionerPlan";
+export { DRIFT_MIN_INTERVAL_MINUTES, scheduleProblem, driftScheduleError } from "../core/provisionerSchedule";
+export { buildProvisionerPolicy, eventBridgeQueuePolicy, ownRoleOnlyQueuePolicy } from "../core/provisionerPolicy";
+export type { ProvisionerPolicyInput } from "../core/provisionerPolicy";
+export { defaultFleetName, fleetResourceNameProblem, generatedKeyBound, parameterSlots } from "../core/fleetPlan";
+export { SudoMode } from "../core/fleetPlanTypes";
+export type { FleetPlan, FleetTargetTag } from "../core/fleetPlanTypes";
+export { buildAccessSpec, plainKeyInputs, specProblem, checkDeploySpec } from "../core/fleetSpec";
+export type { DeployKey } from "../core/fleetSpec";
+export {
+    SESSION_MANAGER_PROXY,
+    centralServerFiles,
+    centralServerFleet,
+    centralServerOutputs,
+    fleetHostSettings,
+    fleetSshConfig,
+    knownHostsCommand,
+} from "../core/centralServer";
+export type { CentralServerFleet } from "../core/centralServer";
+
 // Pure helpers for users who build or check an access spec themselves.
 export { validateAccessSpec, accessSpecHash, canonicalAccessSpecJson, AccessSpecError } from "../core/accessSpec";
 export type { AccessSpec, AccessUser } from "../core/accessSpec";
 // Key material: the key rules the policy pack and `pka check-key` apply, generation and PuTTY's format.
-export { KeyError, parseKey, parsePublicKey, judgeKey, judgeKeySpec, keyRulesFromPolicyConfig, generateKey, encryptPrivateKey, publicKeyOf } from "../core/keygen";
+export {
+    KeyError,
+    parseKey,
+    parsePublicKey,
+    judgeKey,
+    judgeKeySpec,
+    keyRulesFromPolicyConfig,
+    generateKey,
+    encryptPrivateKey,
+    publicKeyOf,
+} from "../core/keygen";
 export type { KeyInfo, KeyRules } from "../core/keys";
 export { toPpk, decryptPpk } from "../core/ppk";

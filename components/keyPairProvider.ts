@@ -92,7 +92,12 @@ function rekey(privateKey: string, oldPassphrase: string | undefined, comment: s
 }
 
 export async function createKey(inputs: GeneratedKeyInputs): Promise<pulumi.dynamic.CreateResult> {
-    const made = keys.generateKey({ type: inputs.keyType, bits: inputs.bits, curve: inputs.curve, comment: inputs.comment });
+    const made = keys.generateKey({
+        type: inputs.keyType,
+        bits: inputs.bits,
+        curve: inputs.curve,
+        comment: inputs.comment,
+    });
     const outs = await encode(made.privateKey, inputs, new Date().toISOString());
     return { id: outs.fingerprint, outs };
 }
@@ -112,9 +117,16 @@ export function diffKey(olds: GeneratedKeyState, news: GeneratedKeyInputs): pulu
     return { changes, replaces, deleteBeforeReplace: false };
 }
 
-export async function updateKey(olds: GeneratedKeyState, news: GeneratedKeyInputs): Promise<pulumi.dynamic.UpdateResult> {
+export async function updateKey(
+    olds: GeneratedKeyState,
+    news: GeneratedKeyInputs,
+): Promise<pulumi.dynamic.UpdateResult> {
     // Only the service flag changed: record it and keep the key's encodings as they are.
-    if (updatedFields(olds as unknown as Record<string, unknown>, news as unknown as Record<string, unknown>).every((k) => k === "service")) {
+    if (
+        updatedFields(olds as unknown as Record<string, unknown>, news as unknown as Record<string, unknown>).every(
+            (k) => k === "service",
+        )
+    ) {
         const outs: GeneratedKeyState = { ...olds };
         if (news.service) outs.service = true;
         else delete outs.service;

@@ -29,8 +29,12 @@ interface Schema {
 
 /** The package.json version and the schema text, checked against each other. */
 function readPackage(): { name: string; version: string; schema: string; outputs: Map<string, string[]> } {
-    const pkg = JSON.parse(fs.readFileSync(path.join(PACKAGE_DIR, "package.json"), "utf8")) as { name: string; version: string };
-    if (!fs.existsSync(SCHEMA_FILE)) throw new Error(`pka-fleet plugin: ${SCHEMA_FILE} is missing: run \`npm run build\` in ${PACKAGE_DIR}`);
+    const pkg = JSON.parse(fs.readFileSync(path.join(PACKAGE_DIR, "package.json"), "utf8")) as {
+        name: string;
+        version: string;
+    };
+    if (!fs.existsSync(SCHEMA_FILE))
+        throw new Error(`pka-fleet plugin: ${SCHEMA_FILE} is missing: run \`npm run build\` in ${PACKAGE_DIR}`);
     const text = fs.readFileSync(SCHEMA_FILE, "utf8");
     const schema = JSON.parse(text) as Schema;
     // The provider name run-plugin derives from package.json `name`.
@@ -41,16 +45,20 @@ function readPackage(): { name: string; version: string; schema: string; outputs
         );
     }
     const outputs = new Map<string, string[]>();
-    for (const [token, def] of Object.entries(schema.resources ?? {})) if (def.isComponent) outputs.set(token, Object.keys(def.properties ?? {}));
+    for (const [token, def] of Object.entries(schema.resources ?? {}))
+        if (def.isComponent) outputs.set(token, Object.keys(def.properties ?? {}));
     return { name, version: pkg.version, schema: text, outputs };
 }
 
-type ComponentClass = new (name: string, args: any, opts?: pulumi.ComponentResourceOptions) => pulumi.ComponentResource & Record<string, unknown>;
+type ComponentClass = new (
+    name: string,
+    args: any,
+    opts?: pulumi.ComponentResourceOptions,
+) => pulumi.ComponentResource & Record<string, unknown>;
 
 /** The component library, compiled; required on the first Construct. */
 let library: typeof Library | undefined;
 function loadLibrary(): typeof Library {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
     library ??= require("./index") as typeof Library;
     return library;
 }
@@ -70,16 +78,26 @@ class PkaFleetProvider implements provider.Provider {
         this.outputs = p.outputs;
     }
 
-    async construct(name: string, type: string, inputs: pulumi.Inputs, options: pulumi.ComponentResourceOptions): Promise<provider.ConstructResult> {
+    async construct(
+        name: string,
+        type: string,
+        inputs: pulumi.Inputs,
+        options: pulumi.ComponentResourceOptions,
+    ): Promise<provider.ConstructResult> {
         const outputs = this.outputs.get(type) ?? this.outputs.get(type.replace(/^([^:]+)::/, "$1:index:"));
         const parts = type.split(":");
         if (!outputs || parts.length !== 3) {
-            throw new Error(`${this.name} has no component type "${type}": the types are ${[...this.outputs.keys()].join(", ")}`);
+            throw new Error(
+                `${this.name} has no component type "${type}": the types are ${[...this.outputs.keys()].join(", ")}`,
+            );
         }
         const componentName = parts[2];
-        const component = (loadLibrary() as unknown as Record<string, unknown>)[componentName] as ComponentClass | undefined;
+        const component = (loadLibrary() as unknown as Record<string, unknown>)[componentName] as
+            ComponentClass | undefined;
         if (typeof component !== "function") {
-            throw new Error(`${this.name}: the schema has ${type}, but the library exports no class ${componentName}: rebuild the package (\`npm run build\`)`);
+            throw new Error(
+                `${this.name}: the schema has ${type}, but the library exports no class ${componentName}: rebuild the package (\`npm run build\`)`,
+            );
         }
         const instance = new component(name, inputs, options);
         const state: Record<string, unknown> = {};
@@ -91,7 +109,6 @@ class PkaFleetProvider implements provider.Provider {
 /** Serves the plugin on the engine address run-plugin passes in argv (what Pulumi's providers do). */
 function startPlugin(): Promise<void> {
     // Required here, not at the top: npm consumers never load the provider server through this file.
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
     const { main } = require("@pulumi/pulumi/provider") as typeof provider;
     return main(new PkaFleetProvider(), process.argv.slice(2));
 }

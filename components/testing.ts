@@ -59,8 +59,13 @@ function isGeneratedKey(args: pulumi.runtime.MockResourceArgs): boolean {
     if (args.type === GENERATED_KEY_TYPE) return true;
     if (args.type !== "pulumi-nodejs:dynamic:Resource") return false;
     const i = (args.inputs ?? {}) as Record<string, unknown>;
-    return typeof i.__provider === "string" && ["ed25519", "ecdsa", "rsa"].includes(i.keyType as string) &&
-        typeof i.bits === "number" && typeof i.comment === "string" && "ppk" in i;
+    return (
+        typeof i.__provider === "string" &&
+        ["ed25519", "ecdsa", "rsa"].includes(i.keyType as string) &&
+        typeof i.bits === "number" &&
+        typeof i.comment === "string" &&
+        "ppk" in i
+    );
 }
 
 /** The inside of a POSIX single-quoted word ('...' with '\'' for a quote), or undefined. */
@@ -73,11 +78,16 @@ function unquote(word: string): string | undefined {
  * The key the `onHost` command (SshKeyPair's onHostCommand: `sh -c '<script>'`) would create:
  * its `ssh-keygen -t TYPE -b BITS ... -C COMMENT` line. Undefined for any other command.
  */
-export function onHostKeygenRequest(create: unknown): { keyType: "ed25519" | "ecdsa" | "rsa"; bits: number; comment: string; path: string; spec: string } | undefined {
+export function onHostKeygenRequest(
+    create: unknown,
+): { keyType: "ed25519" | "ecdsa" | "rsa"; bits: number; comment: string; path: string; spec: string } | undefined {
     if (typeof create !== "string" || !create.startsWith("sh -c ")) return undefined;
     const script = unquote(create.slice("sh -c ".length));
     if (script === undefined || !/\ncat "\$p\.pub"$/.test(script)) return undefined;
-    const m = /^test -f "\$p" \|\| ssh-keygen -q -t (ed25519|ecdsa|rsa) -b (\d+) -N '' -C ('(?:[^']|'\\'')*') -f "\$p" <\/dev\/null >\/dev\/null$/m.exec(script);
+    const m =
+        /^test -f "\$p" \|\| ssh-keygen -q -t (ed25519|ecdsa|rsa) -b (\d+) -N '' -C ('(?:[^']|'\\'')*') -f "\$p" <\/dev\/null >\/dev\/null$/m.exec(
+            script,
+        );
     const comment = m ? unquote(m[3]) : undefined;
     const p = /^p=('(?:[^']|'\\'')*')$/m.exec(script);
     const keyPath = p ? unquote(p[1]) : undefined;
@@ -87,6 +97,113 @@ export function onHostKeygenRequest(create: unknown): { keyType: "ed25519" | "ec
 }
 
 const CURVE_OF_BITS: Record<number, string> = { 256: "nistp256", 384: "nistp384", 521: "nistp521" };
+
+/** What a mock of one AWS resource type is made of: its args and inputs, its name, the account, the region, an ARN builder. */
+interface MockContext {
+    args: pulumi.runtime.MockResourceArgs;
+    i: Record<string, any>;
+    name: string;
+    account: string;
+    region: string;
+    arn: (service: string, resource: string, scope?: string) => string;
+}
+
+/** The id (default `<name>-id`) and the outputs AWS adds, for each AWS resource type PkaFleet creates. */
+const AWS_MOCK_STATE: Record<string, (m: MockContext) => { id?: string; extra?: Record<string, unknown> }> = {
+    "aws:ssm/parameter:Parameter": ({ i, name, arn }) => ({
+        id: name,
+        extra: {
+            name,
+            arn: arn("ssm", `parameter${name.startsWith("/") ? "" : "/"}${name}`),
+            version: 1,
+            tier: i.tier ?? "Standard",
+        },
+    }),
+    "aws:ssm/document:Document": ({ name, account, arn }) => ({
+        id: name,
+        extra: {
+            name,
+            arn: arn("ssm", `document/${name}`),
+            latestVersion: "1",
+            defaultVersion: "1",
+            documentVersion: "1",
+            hashType: "Sha256",
+            status: "Active",
+            owner: account,
+        },
+    }),
+    "aws:ssm/association:Association": ({ args, arn }) => {
+        const id = `${args.name}-association-id`;
+        return { id, extra: { associationId: id, arn: arn("ssm", `association/${id}`) } };
+    },
+    "aws:iam/role:Role": ({ name, account, arn }) => ({
+        id: name,
+        extra: { name, arn: arn("iam", `role/${name}`, `:${account}`), uniqueId: "AROAPKAMOCKS" },
+    }),
+    "aws:iam/rolePolicy:RolePolicy": ({ i, name }) => ({
+        id: `${typeof i.role === "string" ? i.role : "role"}:${name}`,
+        extra: { name },
+    }),
+    "aws:iam/policy:Policy": ({ name, account, arn }) => {
+        const policyArn = arn("iam", `policy/${name}`, `:${account}`);
+        return { id: policyArn, extra: { name, arn: policyArn } };
+    },
+    "aws:cloudwatch/logGroup:LogGroup": ({ name, arn }) => ({
+        id: name,
+        extra: { name, arn: arn("logs", `log-group:${name}`) },
+    }),
+    "aws:sqs/queue:Queue": ({ i, name, account, region, arn }) => {
+        // The provider appends .fifo to a FIFO queue's auto-name (AWS requires it).
+        const q = i.fifoQueue && !name.endsWith(".fifo") ? `${name}.fifo` : name;
+        const url = `https://sqs.${region}.amazonaws.com/${account}/${q}`;
+        return { id: url, extra: { name: q, arn: arn("sqs", q), url } };
+    },
+    "aws:sqs/queuePolicy:QueuePolicy": ({ i }) => ({ id: typeof i.queueUrl === "string" ? i.queueUrl : undefined }),
+    "aws:lambda/function:Function": ({ name, region, arn }) => ({
+        id: name,
+        extra: {
+            name,
+            arn: arn("lambda", `function:${name}`),
+            invokeArn: `arn:aws:apigateway:${region}:lambda:path/2015-03-31/functions/${arn("lambda", `function:${name}`)}/invocations`,
+            qualifiedArn: arn("lambda", `function:${name}:$LATEST`),
+            version: "$LATEST",
+        },
+    }),
+    "aws:lambda/eventSourceMapping:EventSourceMapping": ({ args, i }) => {
+        const id = `${args.name}-uuid`;
+        return {
+            id,
+            extra: {
+                uuid: id,
+                functionArn: typeof i.functionName === "string" ? i.functionName : undefined,
+                state: "Enabled",
+            },
+        };
+    },
+    "aws:lambda/invocation:Invocation": () => ({ extra: { result: "{}" } }),
+    "aws:cloudwatch/eventRule:EventRule": ({ name, arn }) => ({
+        id: name,
+        extra: { name, arn: arn("events", `rule/${name}`) },
+    }),
+    "aws:cloudwatch/eventTarget:EventTarget": ({ args, i }) => ({ extra: { targetId: i.targetId ?? args.name } }),
+    "aws:cloudwatch/metricAlarm:MetricAlarm": ({ name, arn }) => ({
+        id: name,
+        extra: { name, arn: arn("cloudwatch", `alarm:${name}`) },
+    }),
+    "aws:ec2/keyPair:KeyPair": ({ args, i, arn }) => {
+        const keyName = typeof i.keyName === "string" ? i.keyName : args.name;
+        let fingerprint: string | undefined;
+        try {
+            fingerprint = parsePublicKey(String(i.publicKey)).fingerprint.slice("SHA256:".length) + "=";
+        } catch {
+            fingerprint = undefined;
+        }
+        return {
+            id: keyName,
+            extra: { keyName, keyPairId: `key-${args.name}`, arn: arn("ec2", `key-pair/${keyName}`), fingerprint },
+        };
+    },
+};
 
 /**
  * Pulumi mocks for stacks that use pka-fleet. Give your own mocks to keep answering everything
@@ -105,7 +222,9 @@ export class PkaMocks implements pulumi.runtime.Mocks {
         this.region = options.region ?? "eu-west-1";
     }
 
-    newResource(args: pulumi.runtime.MockResourceArgs): pulumi.runtime.MockResourceResult | Promise<pulumi.runtime.MockResourceResult> {
+    newResource(
+        args: pulumi.runtime.MockResourceArgs,
+    ): pulumi.runtime.MockResourceResult | Promise<pulumi.runtime.MockResourceResult> {
         if (isGeneratedKey(args)) return this.generatedKey(args);
         if (args.type === "command:remote:Command") {
             const request = onHostKeygenRequest(unwrapSecrets(args.inputs?.create));
@@ -119,7 +238,12 @@ export class PkaMocks implements pulumi.runtime.Mocks {
         if (this.inner) return this.inner.call(args);
         switch (args.token) {
             case "aws:index/getCallerIdentity:getCallerIdentity":
-                return { accountId: this.accountId, arn: `arn:aws:iam::${this.accountId}:user/pka-mocks`, userId: "AIDAPKAMOCKS", id: this.accountId };
+                return {
+                    accountId: this.accountId,
+                    arn: `arn:aws:iam::${this.accountId}:user/pka-mocks`,
+                    userId: "AIDAPKAMOCKS",
+                    id: this.accountId,
+                };
             case "aws:index/getRegion:getRegion":
                 return { name: this.region, region: this.region, id: this.region, description: this.region };
             case "aws:index/getPartition:getPartition":
@@ -138,16 +262,27 @@ export class PkaMocks implements pulumi.runtime.Mocks {
     }
 
     /** What the onHost command prints: the public key line of a new key (no command runs). */
-    private onHostKey(args: pulumi.runtime.MockResourceArgs, request: NonNullable<ReturnType<typeof onHostKeygenRequest>>): pulumi.runtime.MockResourceResult {
+    private onHostKey(
+        args: pulumi.runtime.MockResourceArgs,
+        request: NonNullable<ReturnType<typeof onHostKeygenRequest>>,
+    ): pulumi.runtime.MockResourceResult {
         const plain = unwrapSecrets(args.inputs ?? {}) as Record<string, any>;
         const where = `${plain.connection?.host ?? ""}\n${plain.connection?.port ?? 22}\n${request.path}\n${request.spec}`;
         let line = this.hostKeys.get(where);
         if (line === undefined) {
             const curve = request.keyType === "ecdsa" ? CURVE_OF_BITS[request.bits] : undefined;
-            line = generateKey({ type: request.keyType, bits: request.keyType === "ed25519" ? undefined : request.bits, curve, comment: request.comment }).publicKey;
+            line = generateKey({
+                type: request.keyType,
+                bits: request.keyType === "ed25519" ? undefined : request.bits,
+                curve,
+                comment: request.comment,
+            }).publicKey;
             this.hostKeys.set(where, line);
         }
-        return { id: `${args.name}-${parsePublicKey(line).fingerprint.slice(7, 15)}`, state: { ...args.inputs, stdout: `${line}\n`, stderr: "" } };
+        return {
+            id: `${args.name}-${parsePublicKey(line).fingerprint.slice(7, 15)}`,
+            state: { ...args.inputs, stdout: `${line}\n`, stderr: "" },
+        };
     }
 
     /** Ids, ARNs, names and URLs for the AWS resources PkaFleet creates; other resources get their inputs. */
@@ -156,88 +291,13 @@ export class PkaMocks implements pulumi.runtime.Mocks {
         if (args.custom === false) return { id: undefined, state: i };
         const { accountId: account, region } = this;
         const name: string = typeof i.name === "string" ? i.name : args.name;
-        const arn = (service: string, resource: string, scope = `${region}:${account}`) => `arn:aws:${service}:${scope}:${resource}`;
-        let id = `${args.name}-id`;
-        let extra: Record<string, unknown> = {};
-        switch (args.type) {
-            case "aws:ssm/parameter:Parameter":
-                id = name;
-                extra = { name, arn: arn("ssm", `parameter${name.startsWith("/") ? "" : "/"}${name}`), version: 1, tier: i.tier ?? "Standard" };
-                break;
-            case "aws:ssm/document:Document":
-                id = name;
-                extra = { name, arn: arn("ssm", `document/${name}`), latestVersion: "1", defaultVersion: "1", documentVersion: "1", hashType: "Sha256", status: "Active", owner: account };
-                break;
-            case "aws:ssm/association:Association":
-                id = `${args.name}-association-id`;
-                extra = { associationId: id, arn: arn("ssm", `association/${id}`) };
-                break;
-            case "aws:iam/role:Role":
-                id = name;
-                extra = { name, arn: arn("iam", `role/${name}`, `:${account}`), uniqueId: "AROAPKAMOCKS" };
-                break;
-            case "aws:iam/rolePolicy:RolePolicy":
-                id = `${typeof i.role === "string" ? i.role : "role"}:${name}`;
-                extra = { name };
-                break;
-            case "aws:iam/policy:Policy":
-                extra = { name, arn: arn("iam", `policy/${name}`, `:${account}`) };
-                id = extra.arn as string;
-                break;
-            case "aws:cloudwatch/logGroup:LogGroup":
-                id = name;
-                extra = { name, arn: arn("logs", `log-group:${name}`) };
-                break;
-            case "aws:sqs/queue:Queue": {
-                // The provider appends .fifo to a FIFO queue's auto-name (AWS requires it).
-                const q = i.fifoQueue && !name.endsWith(".fifo") ? `${name}.fifo` : name;
-                extra = { name: q, arn: arn("sqs", q), url: `https://sqs.${region}.amazonaws.com/${account}/${q}` };
-                id = extra.url as string;
-                break;
-            }
-            case "aws:sqs/queuePolicy:QueuePolicy":
-                id = typeof i.queueUrl === "string" ? i.queueUrl : id;
-                break;
-            case "aws:lambda/function:Function":
-                id = name;
-                extra = {
-                    name, arn: arn("lambda", `function:${name}`), invokeArn: `arn:aws:apigateway:${region}:lambda:path/2015-03-31/functions/${arn("lambda", `function:${name}`)}/invocations`,
-                    qualifiedArn: arn("lambda", `function:${name}:$LATEST`), version: "$LATEST",
-                };
-                break;
-            case "aws:lambda/eventSourceMapping:EventSourceMapping":
-                id = `${args.name}-uuid`;
-                extra = { uuid: id, functionArn: typeof i.functionName === "string" ? i.functionName : undefined, state: "Enabled" };
-                break;
-            case "aws:lambda/invocation:Invocation":
-                extra = { result: "{}" };
-                break;
-            case "aws:cloudwatch/eventRule:EventRule":
-                id = name;
-                extra = { name, arn: arn("events", `rule/${name}`) };
-                break;
-            case "aws:cloudwatch/eventTarget:EventTarget":
-                extra = { targetId: i.targetId ?? args.name };
-                break;
-            case "aws:cloudwatch/metricAlarm:MetricAlarm":
-                id = name;
-                extra = { name, arn: arn("cloudwatch", `alarm:${name}`) };
-                break;
-            case "aws:ec2/keyPair:KeyPair": {
-                const keyName = typeof i.keyName === "string" ? i.keyName : args.name;
-                id = keyName;
-                let fingerprint: string | undefined;
-                try {
-                    fingerprint = parsePublicKey(String(i.publicKey)).fingerprint.slice("SHA256:".length) + "=";
-                } catch {
-                    fingerprint = undefined;
-                }
-                extra = { keyName, keyPairId: `key-${args.name}`, arn: arn("ec2", `key-pair/${keyName}`), fingerprint };
-                break;
-            }
-            default:
-                break;
-        }
-        return { id, state: { ...i, ...Object.fromEntries(Object.entries(extra).filter(([, v]) => v !== undefined)) } };
+        const arn = (service: string, resource: string, scope = `${region}:${account}`) =>
+            `arn:aws:${service}:${scope}:${resource}`;
+        const made = AWS_MOCK_STATE[args.type]?.({ args, i, name, account, region, arn }) ?? {};
+        const extra = made.extra ?? {};
+        return {
+            id: made.id ?? `${args.name}-id`,
+            state: { ...i, ...Object.fromEntries(Object.entries(extra).filter(([, v]) => v !== undefined)) },
+        };
     }
 }

@@ -25,8 +25,8 @@ import * as fs from "fs";
 import * as path from "path";
 import { execFileSync } from "child_process";
 import * as pulumi from "@pulumi/pulumi";
-import type * as FleetModule from "../components/PkaFleet";
-import type * as ProvisionerModule from "../components/Provisioner";
+import type * as FleetModule from "../components";
+import type * as ProvisionerModule from "../components";
 import { validateAccessSpec } from "../core/accessSpec";
 import { AccessSpec } from "../core/accessSpecTypes";
 import { documentParameters } from "../core/document";
@@ -834,8 +834,8 @@ describe("AWS's published service models (botocore) accept what pka-fleet sends"
             const mocks = new GovCloudMocks();
             watch(mocks);
             await pulumi.runtime.setMocks(mocks, "pka-fleet", stack, false);
-            const fleet = await import("../components/PkaFleet");
-            const provisioner = await import("../components/Provisioner");
+            const fleet = await import("../components");
+            const provisioner = await import("../components");
             for (const o of build({ fleet, provisioner })) await peek(o, 60_000);
             await settle(mocks);
             return mocks;
@@ -1025,8 +1025,8 @@ describe("AWS's published service models (botocore) accept what pka-fleet sends"
             const mocks = new GovCloudMocks();
             watch(mocks);
             await pulumi.runtime.setMocks(mocks, "pka-fleet", "prod", false);
-            const fleet = await import("../components/PkaFleet");
-            const provisioner = await import("../components/Provisioner");
+            const fleet = await import("../components");
+            const provisioner = await import("../components");
             let outputs: pulumi.Output<unknown>[];
             try {
                 outputs = build({ fleet, provisioner });

@@ -15,7 +15,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import type * as ProvisionerModule from "../components/Provisioner";
+import type * as ProvisionerModule from "../components";
 import type * as FleetModule from "../components/PkaFleet";
 import { AwsMocks, peek, settle, unsecret, watch } from "./support/awsMocks";
 import { actionExists, checkActionName, checkPolicyDocument, findConditionKey, IamReferenceInfo, loadIamReference, PolicyKind } from "./support/iamReference";
@@ -255,7 +255,7 @@ describe("IAM policies against AWS's Service Authorization Reference (@cloud-cop
             fs.writeFileSync(path.join(codeDir, "provisioner.js"), "exports.handler = async () => ({});\n");
             mocks = watch(new AwsMocks());
             await pulumi.runtime.setMocks(mocks, "pka-fleet", "iam", false);
-            const mod: typeof ProvisionerModule = await import("../components/Provisioner");
+            const mod: typeof ProvisionerModule = await import("../components");
             const all: Partial<ProvisionerModule.ProvisionerArgs> = {
                 knownHostsPath: "/pka/web/known_hosts",
                 triggers: [...mod.ALL_TRIGGERS],

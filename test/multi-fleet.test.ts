@@ -219,7 +219,7 @@ describe("the longest names allowed", function () {
     });
 
     it("a stack name with other characters is normalized into the default fleet name", async () => {
-        const { defaultFleetName, planFleet } = await import("../components/PkaFleet");
+        const { defaultFleetName, planFleet } = await import("../core/fleetPlan");
         assert.strictEqual(defaultFleetName("Web", "org/Prod_EU.1"), "web-org-prod-eu-1");
         assert.strictEqual(planFleet("Web", fleetArgs("k"), "org/Prod_EU.1").accessPath, "/pka/web-org-prod-eu-1/access");
         assert.strictEqual(planFleet("web", { ...fleetArgs("k"), fleetName: "web" }, "prod").accessPath, "/pka/web/access", "an explicit fleetName keeps today's paths");

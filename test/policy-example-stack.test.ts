@@ -20,7 +20,7 @@ import { joinAccessSpec, splitAccessSpec } from "../core/accessStore";
 import { DEFAULT_DEPRECATED_RUNTIMES, RUNTIME_CALENDAR } from "../core/runtimes";
 import { generateKey } from "../core/keygen";
 import { diffKey, GeneratedKeyState, updateKey } from "../components/keyPairProvider";
-import { runtimeProblem } from "../components/Provisioner";
+import { runtimeProblem } from "../core/provisionerPlan";
 import { lambdaRuntimeSupported } from "../policy/lambda";
 import { AnalyzerResourceSpec, CONTRACT_RULES, Diagnostic, PolicyServer, verdict } from "./support/policyHarness";
 import { CapturedResource, exampleConfig, runStackProgram, StackRun } from "./support/stackRun";

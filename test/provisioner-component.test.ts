@@ -5,7 +5,7 @@
  */
 import * as assert from "assert";
 import * as pulumi from "@pulumi/pulumi";
-import type * as ProvisionerModule from "../components/Provisioner";
+import type * as ProvisionerModule from "../components";
 import { associationPattern, commandResultPattern, DRIFT_REASON, EC2_RUNNING_PATTERN, offboardInvocationInput, parseQueuedEvent, pushPattern } from "../core/events";
 import { defaultNodeRuntime } from "../core/runtimes";
 import { AwsMocks, recordDependencies } from "./support/awsMocks";
@@ -134,7 +134,7 @@ describe("Provisioner component (pka-fleet:index:Provisioner) under mocks", func
     beforeEach(async () => {
         mocks = new Mocks();
         await pulumi.runtime.setMocks(mocks, "pka-fleet", "test", false);
-        mod = await import("../components/Provisioner");
+        mod = await import("../components");
     });
 
     async function build(args: Partial<ProvisionerModule.ProvisionerArgs> = {}, opts?: pulumi.ComponentResourceOptions) {

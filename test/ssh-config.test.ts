@@ -12,7 +12,7 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import type * as FleetModule from "../components/PkaFleet";
+import type * as FleetModule from "../components";
 import { generateKey } from "../core/keygen";
 import { shQuote } from "../core/shell";
 import { LocalCentralServer } from "../local/centralServer";
@@ -21,7 +21,7 @@ import { requireReal } from "./support/env";
 
 const SVC = "svc_user";
 // eslint-disable-next-line @typescript-eslint/no-var-requires
-const fleetMod = require("../components/PkaFleet") as typeof FleetModule;
+const fleetMod = require("../components") as typeof FleetModule;
 
 /** A fresh host key pair from the real ssh-keygen: the `type base64` line the Lambda pins. */
 function hostKey(type: "ed25519" | "ecdsa", dir: string): string {

@@ -12,7 +12,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import type * as SshKeyPairModule from "../components/SshKeyPair";
+import type * as SshKeyPairModule from "../components";
 import type { GeneratedKeyState } from "../components/keyPairProvider";
 import { requireReal } from "./support/env";
 
@@ -158,7 +158,7 @@ describe("SshKeyPair component (mocks)", function () {
         requireReal(this, { commands: ["ssh-keygen"] });
         tmp = fs.mkdtempSync(path.join(os.tmpdir(), "pka-skp-"));
         await pulumi.runtime.setMocks(mocks, "pka", "test", false);
-        mod = await import("../components/SshKeyPair");
+        mod = await import("../components");
         ED25519 = sshKeygen("ed25519");
     });
     after(() => tmp && fs.rmSync(tmp, { recursive: true, force: true }));
