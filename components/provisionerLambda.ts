@@ -5,6 +5,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import { offboardInvocationInput, pushEvent } from "../core/events";
+import { lambdaEnvironment } from "../core/lambdaConfig";
 import { FIFO_BATCH_MAX } from "../core/provisionerDefaults";
 import { deployedMarkerName } from "../core/provisionerPlan";
 import { buildProvisionerPolicy } from "../core/provisionerPolicy";
@@ -62,23 +63,50 @@ function lambdaVariables(
     { queue, dlq, waitQueue }: Queues,
     markerName: pulumi.Output<string>,
     keyRulesGiven: boolean,
-): Record<string, pulumi.Input<string>> {
+): pulumi.Output<Record<string, string>> {
     const { documentName, tagKey, tagValue, accessPath, specHash, knownHostsPath } = w.inputs;
-    const variables: Record<string, pulumi.Input<string>> = {
-        PKA_DOCUMENT_NAME: documentName,
-        PKA_TARGET_TAG: pulumi.interpolate`${tagKey}=${tagValue}`,
-        PKA_ACCESS_PARAMETER: accessPath,
-        PKA_ACCESS_SPEC_SHA256: specHash,
-        PKA_KNOWN_HOSTS_PATH: knownHostsPath,
-        PKA_DEAD_LETTER_QUEUE_URL: dlq.url,
-        PKA_MAX_ATTEMPTS: String(w.plan.maxAttempts),
-        PKA_WAIT_QUEUE_URL: waitQueue.url,
-        PKA_QUEUE_URL: queue.url,
-        PKA_AGENT_WAIT_SECONDS: String(w.plan.agentWaitSeconds),
-    };
-    if (keyRulesGiven) variables.PKA_KEY_RULES = JSON.stringify(w.plan.keyRules);
-    variables.PKA_DEPLOYED_MARKER = markerName;
-    return variables;
+    return pulumi
+        .all([
+            documentName,
+            tagKey,
+            tagValue,
+            accessPath,
+            specHash,
+            knownHostsPath,
+            dlq.url,
+            waitQueue.url,
+            queue.url,
+            markerName,
+        ])
+        .apply(
+            ([
+                documentName,
+                tagKey,
+                tagValue,
+                accessPath,
+                accessSpecSha256,
+                knownHostsPath,
+                dlqUrl,
+                waitUrl,
+                queueUrl,
+                marker,
+            ]) =>
+                lambdaEnvironment({
+                    documentName,
+                    tagKey,
+                    tagValue,
+                    accessPath,
+                    accessSpecSha256,
+                    knownHostsPath,
+                    deadLetterQueueUrl: dlqUrl,
+                    maxAttempts: w.plan.maxAttempts,
+                    waitQueueUrl: waitUrl,
+                    queueUrl,
+                    agentWaitSeconds: w.plan.agentWaitSeconds,
+                    deployedMarker: marker,
+                    keyRules: keyRulesGiven ? w.plan.keyRules : undefined,
+                }),
+        );
 }
 
 /** The log group, the role's policy, the function and its two event source mappings. */

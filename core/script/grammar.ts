@@ -3,17 +3,8 @@
  * the manifest grammar, so the script and the TypeScript validation stay on one definition.
  */
 import { KEY_LINE_ERE } from "../document/manifest";
-import { INSTALLABLE_KEY_TYPES } from "../keys";
 import { sq } from "./quote";
 
-/** A host key line as the script prints it: the installable key types, the same list as the spec grammar. */
-const HOST_KEY_ERE = `(${INSTALLABLE_KEY_TYPES.join("|")}) [A-Za-z0-9+/]+={0,2}`;
-/** HOST_KEY_ERE as the script's awk checks it (not every awk has intervals): the same lines. */
-export const HOST_KEY_AWK_ERE = (() => {
-    const re = HOST_KEY_ERE.replace(/=\{0,2\}$/, "=?=?");
-    if (re === HOST_KEY_ERE || /[{}\\]/.test(re)) throw new Error("HOST_KEY_ERE changed: update HOST_KEY_AWK_ERE");
-    return re;
-})();
 
 /**
  * The key-line grammar as grep runs it. GNU grep expands a bounded repetition into that many

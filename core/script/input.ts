@@ -3,6 +3,7 @@
  * parameters from the agent's environment, the commands it needs, the spec decoded and checked
  * against the grammar (grep, then CHECK_AWK), and sudo checked usable when a user needs it.
  */
+import { HOST_KEY_MARKER } from "../hostKeys";
 
 export const INPUT = String.raw`# ---- 0. host keys, first: known_hosts pinning must survive SSM's 24,000-character stdout cut,
 # and they are public, so every run prints them, whether it then succeeds or fails.
@@ -10,7 +11,7 @@ export const INPUT = String.raw`# ---- 0. host keys, first: known_hosts pinning 
 # host key grammar (HOST_KEY_ERE, its {0,2} written =?=?), by one awk.
 set --
 for f in /etc/ssh/ssh_host_*_key.pub; do [ ! -f "$f" ] || set -- "$@" "$f"; done
-[ "$#" = 0 ] || awk -F '[ ]' -v re="^PKA-HOSTKEY ($HOSTKEY_RE)\$" 'FNR == 1 { l = "PKA-HOSTKEY " (NF > 1 ? $1 " " $2 : $0); if (l ~ re) print l }' "$@" 2>/dev/null || true
+[ "$#" = 0 ] || awk -F '[ ]' -v re="^${HOST_KEY_MARKER} ($HOSTKEY_RE)\$" 'FNR == 1 { l = "${HOST_KEY_MARKER} " (NF > 1 ? $1 " " $2 : $0); if (l ~ re) print l }' "$@" 2>/dev/null || true
 
 # ---- 1. parameters (agent environment) --------------------------------------------------
 # Read as variables (no printenv fork); only an empty value needs printenv to tell "unset" (9, 10)

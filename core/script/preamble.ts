@@ -6,7 +6,8 @@
 import { BLOCK_BEGIN, BLOCK_END } from "../managedBlock";
 import { HEADER_ERE, RESERVED_ERE, USER_LINE_ERE } from "../document/manifest";
 import { MAX_REPORTED_USERS } from "./contract";
-import { HOST_KEY_AWK_ERE, keyLineShell } from "./grammar";
+import { HOST_KEY_AWK_ERE } from "../hostKeys";
+import { keyLineShell } from "./grammar";
 import { HOME_HELPER, MERGE_AWK } from "./homeHelper";
 import { sq, sqProgram } from "./quote";
 import { CHECK_AWK, STATE_AWK } from "./specAwk";
