@@ -8,10 +8,13 @@
  * not sshd.
  */
 import { EC2_RUNNING_PATTERN } from "../core/events";
-import { EventSourceMapping, LocalEventBus, LocalQueue } from "../local/eventBus";
-import { LocalFleet, percentile } from "../local/fleet";
+import { LocalEventBus } from "../local/eventBus";
+import { EventSourceMapping } from "../local/eventSourceMapping";
+import { LocalFleet } from "../local/fleet";
 import { NaiveProvisioner } from "../local/naive";
+import { LocalQueue } from "../local/queue";
 import { LocalSsmEndpoint } from "../local/ssmEndpoint";
+import { percentile } from "../local/stats";
 
 export interface BurstOptions {
     instances?: number;

@@ -18,7 +18,6 @@ class CountingMocks implements pulumi.runtime.Mocks {
         }
         this.byType[args.type] = (this.byType[args.type] ?? 0) + 1;
         if (args.type.startsWith("pulumi-nodejs:dynamic")) {
-            // eslint-disable-next-line @typescript-eslint/no-var-requires
             const { createKey } = require("../components/keyPairProvider");
             const plain = Object.fromEntries(Object.entries(args.inputs).filter(([k]) => k !== "__provider"));
             return createKey(plain).then((r: any) => ({ id: r.id, state: { ...args.inputs, ...r.outs } })) as any;

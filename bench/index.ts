@@ -19,7 +19,7 @@ import * as os from "os";
 import * as path from "path";
 import { seconds } from "../cli/localFleet";
 import { provisionerCodePath } from "../core/lambdaBundle";
-import { packageRoot } from "../local/fleet";
+import { packageRoot } from "../local/packageRoot";
 import { sandboxUnavailableReason } from "../local/sandbox";
 import { AccessResult, benchAccess } from "./access";
 import { benchBurst, BurstResult } from "./burst";

@@ -13,8 +13,9 @@ import { splitAccessSpec } from "../core/accessStore";
 import { EC2_RUNNING_DETAIL_TYPE } from "../core/events";
 import { provisionerCodePath } from "../core/lambdaBundle";
 import { createHandler, Log, SQSRecord } from "../lambda/provisioner";
-import { FakeAwsState, ServiceName } from "../local/fakeAws";
-import { packageRoot } from "../local/fleet";
+import { FakeAwsState } from "../local/fakeAws";
+import { ServiceName } from "../local/wire/handlers";
+import { packageRoot } from "../local/packageRoot";
 
 const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHqES5zNG9al28zqQu3ZQwKMG8xswUKYWhqvGcMZATU7 bench";
 

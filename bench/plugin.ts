@@ -12,7 +12,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { packageRoot } from "../local/fleet";
+import { packageRoot } from "../local/packageRoot";
 import { AwsMocks } from "../test/support/awsMocks";
 import { construct, getSchema, isWireSecret, startFakeEngine, startPlugin } from "../test/support/fakeMonitor";
 

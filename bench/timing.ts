@@ -8,7 +8,7 @@
  * EventBridge bus with the Provisioner's exact rule patterns, and the local SQS queue and event
  * source mapping (visibility timeout, redrive, pollers taking at most 10 messages a receive, the
  * batching window, the concurrency cap). The SDK talks to the endpoint through an in-process
- * request handler (local/fakeAws.ts inProcessRequestHandler) and @sinonjs/fake-timers replaces
+ * request handler (local/wire/server.ts inProcessRequestHandler) and @sinonjs/fake-timers replaces
  * Date and the timers, so an hour of a 5,000-instance fleet takes seconds and every run with one
  * seed is the same run.
  *
@@ -35,10 +35,13 @@ import { canonicalAccessSpecJson } from "../core/accessSpec";
 import { splitAccessSpec } from "../core/accessStore";
 import { renderDocument } from "../core/document";
 import { mulberry32 } from "./burst";
-import { addProvisionerRules, localProvisionerConfig, LocalProvisionerConfig, percentile, provisionerMappings, provisionerQueues } from "../local/fleet";
-import { LocalEventBus, SqsEvent } from "../local/eventBus";
-import { inProcessRequestHandler } from "../local/fakeAws";
-import { LocalSsmEndpoint, SsmDocument } from "../local/ssmEndpoint";
+import type { SsmDocument } from "../local/endpoint/documents";
+import { LocalEventBus } from "../local/eventBus";
+import { addProvisionerRules, localProvisionerConfig, LocalProvisionerConfig, provisionerMappings, provisionerQueues } from "../local/provisioner";
+import type { SqsEvent } from "../local/sqsRecords";
+import { LocalSsmEndpoint } from "../local/ssmEndpoint";
+import { percentile } from "../local/stats";
+import { inProcessRequestHandler } from "../local/wire/server";
 
 export interface TimingOptions {
     instances: number;
@@ -130,7 +133,6 @@ export function buildBaselineBundle(root: string): string | undefined {
     execFileSync("tar", ["-x", "-C", dir], { input: tar });
     fs.symlinkSync(path.join(root, "node_modules"), path.join(dir, "node_modules"));
     const outfile = path.join(dir, "provisioner.js");
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const esbuild = require("esbuild") as typeof import("esbuild");
     esbuild.buildSync({ entryPoints: [path.join(dir, "lambda", "provisioner.ts")], outfile, bundle: true, platform: "node", target: "node20", format: "cjs", mainFields: ["module", "main"], minify: true, logLevel: "warning" });
     return outfile;
@@ -197,7 +199,6 @@ export async function simulateLaunch(o: TimingOptions): Promise<TimingResult> {
             PKA_AGENT_WAIT_SECONDS: String(cfg.agentWaitSeconds),
             AWS_REGION: "us-east-1",
         };
-        // eslint-disable-next-line @typescript-eslint/no-require-imports
         const mod = require(o.bundle) as { createHandler: (deps: Record<string, unknown>) => (e: unknown, c: unknown) => Promise<unknown> };
         const logCounts: Record<string, number> = {};
         const count = (level: string) => (m: string, x?: Record<string, unknown>) => {

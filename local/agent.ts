@@ -8,12 +8,10 @@
  */
 import { randomBytes } from "crypto";
 import * as fs from "fs";
-import { SandboxHost } from "./sandbox";
+import { MAX_COMMAND_BYTES } from "../core/document";
 import { agentTooOld } from "../core/script.sh";
-
-export const MAX_COMMAND_BYTES = 64 * 1024;
-export const MAX_STDOUT_CHARS = 24000;
-export const MAX_STDERR_CHARS = 8000;
+import type { SandboxHost } from "./sandbox";
+import { truncateOutput } from "./ssmRules";
 
 interface DocParameter {
     type?: string;
@@ -170,11 +168,12 @@ export async function runDocumentLikeAgent(
         stdout += r.stdout;
         stderr += r.stderr;
         const status = r.signal ? "TimedOut" : r.code === 0 ? "Success" : "Failed";
+        const shown = truncateOutput(stdout, stderr);
         last = {
             status,
             responseCode: r.code ?? -1,
-            standardOutputContent: stdout.slice(0, MAX_STDOUT_CHARS),
-            standardErrorContent: stderr.slice(0, MAX_STDERR_CHARS),
+            standardOutputContent: shown.stdout,
+            standardErrorContent: shown.stderr,
             stdout,
             stderr,
             script,

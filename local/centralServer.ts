@@ -21,8 +21,10 @@ import * as path from "path";
 import { centralServerFiles, centralServerOutputs, FleetPlan } from "../components/PkaFleet";
 import { shQuote } from "../core/shell";
 import { endpointFlagWrapper, findAwsCli } from "./awsCli";
-import { LOCAL_REGION } from "./queue";
-import { ExecResult, HOST_PATH, SandboxHost, startHost } from "./sandbox";
+import { LOCAL_REGION } from "./awsAccount";
+import { ExecResult } from "./processes";
+import { SandboxHost, startHost } from "./sandbox";
+import { HOST_PATH } from "./sandboxSetup";
 
 export const CENTRAL_HOME = "/home/central";
 
