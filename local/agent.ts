@@ -44,23 +44,37 @@ export class InvalidParametersError extends Error {
 
 function parseDocument(document: object | string): CommandDocument {
     const doc = (typeof document === "string" ? JSON.parse(document) : document) as CommandDocument;
-    if (doc.schemaVersion !== "2.2") throw new InvalidParametersError(`this runner takes schemaVersion 2.2 documents, not ${doc.schemaVersion}`, "InvalidDocument");
-    if (!Array.isArray(doc.mainSteps) || doc.mainSteps.length === 0) throw new InvalidParametersError("document has no mainSteps", "InvalidDocument");
+    if (doc.schemaVersion !== "2.2")
+        throw new InvalidParametersError(
+            `this runner takes schemaVersion 2.2 documents, not ${doc.schemaVersion}`,
+            "InvalidDocument",
+        );
+    if (!Array.isArray(doc.mainSteps) || doc.mainSteps.length === 0)
+        throw new InvalidParametersError("document has no mainSteps", "InvalidDocument");
     return doc;
 }
 
 /**
  * SendCommand's checks. Returns every parameter's effective value list (defaults applied).
  */
-export function validateCommandParameters(document: object | string, parameters: Record<string, string[]>): Record<string, string[]> {
+export function validateCommandParameters(
+    document: object | string,
+    parameters: Record<string, string[]>,
+): Record<string, string[]> {
     const doc = parseDocument(document);
     const declared = doc.parameters ?? {};
-    const size = Buffer.byteLength(typeof document === "string" ? document : JSON.stringify(document)) + Buffer.byteLength(JSON.stringify(parameters));
+    const size =
+        Buffer.byteLength(typeof document === "string" ? document : JSON.stringify(document)) +
+        Buffer.byteLength(JSON.stringify(parameters));
     if (size > MAX_COMMAND_BYTES) {
-        throw new InvalidParametersError(`document plus parameters is ${size} bytes, over ${MAX_COMMAND_BYTES}`, "ValidationException");
+        throw new InvalidParametersError(
+            `document plus parameters is ${size} bytes, over ${MAX_COMMAND_BYTES}`,
+            "ValidationException",
+        );
     }
     for (const name of Object.keys(parameters)) {
-        if (!Object.prototype.hasOwnProperty.call(declared, name)) throw new InvalidParametersError(`parameter '${name}' is not declared by the document`);
+        if (!Object.prototype.hasOwnProperty.call(declared, name))
+            throw new InvalidParametersError(`parameter '${name}' is not declared by the document`);
     }
     const out: Record<string, string[]> = {};
     for (const [name, p] of Object.entries(declared)) {
@@ -140,7 +154,8 @@ export async function runDocumentLikeAgent(
     };
     for (const [name, v] of Object.entries(values)) {
         if (!agentPassesEnvVar(opts.agentVersion) && !opts.skipParameterValidation) continue;
-        if (declared[name]?.interpolationType === "ENV_VAR" || opts.skipParameterValidation) env[`SSM_${name}`] = v.join(",");
+        if (declared[name]?.interpolationType === "ENV_VAR" || opts.skipParameterValidation)
+            env[`SSM_${name}`] = v.join(",");
     }
     let last: AgentRunResult | undefined;
     let stdout = "";
@@ -149,10 +164,20 @@ export async function runDocumentLikeAgent(
     for (const step of doc.mainSteps ?? []) {
         const pre = step.precondition?.StringEquals;
         if (pre && pre[0] === "platformType" && pre[1] !== "Linux") {
-            last = { status: "Skipped", responseCode: 0, standardOutputContent: "", standardErrorContent: "", stdout, stderr, script: "", durationMs: 0 };
+            last = {
+                status: "Skipped",
+                responseCode: 0,
+                standardOutputContent: "",
+                standardErrorContent: "",
+                stdout,
+                stderr,
+                script: "",
+                durationMs: 0,
+            };
             continue;
         }
-        if (step.action !== "aws:runShellScript") throw new InvalidParametersError(`this runner does not run ${step.action}`, "InvalidDocument");
+        if (step.action !== "aws:runShellScript")
+            throw new InvalidParametersError(`this runner does not run ${step.action}`, "InvalidDocument");
         const rc = step.inputs?.runCommand ?? [];
         let script = Array.isArray(rc) ? rc.join("\n") : rc;
         // Text substitution, as the agent does for every parameter.

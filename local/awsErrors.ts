@@ -33,7 +33,12 @@ export class AwsApiError extends Error {
 }
 
 export function isViolation(x: unknown): x is RuleViolation {
-    return typeof x === "object" && x !== null && typeof (x as RuleViolation).code === "string" && typeof (x as RuleViolation).message === "string";
+    return (
+        typeof x === "object" &&
+        x !== null &&
+        typeof (x as RuleViolation).code === "string" &&
+        typeof (x as RuleViolation).message === "string"
+    );
 }
 
 /** The violation as the error a fake throws. */
@@ -74,14 +79,23 @@ function bound(n: number, min: number, max: number): string {
 export function valueOutOfRange(member: string, value: unknown, min: number, max: number): RuleViolation | undefined {
     const n = Number(value);
     if (Number.isInteger(n) && n >= min && n <= max) return undefined;
-    return validation(`Value '${String(value)}' at '${member}' failed to satisfy constraint: Member must have value ${bound(n, min, max)}`);
+    return validation(
+        `Value '${String(value)}' at '${member}' failed to satisfy constraint: Member must have value ${bound(n, min, max)}`,
+    );
 }
 
 /** A string or list member whose length is outside [min, max]; lists are shown as AWS shows them, `[a, b]`. */
-export function lengthOutOfRange(member: string, value: string | readonly unknown[], min: number, max: number): RuleViolation | undefined {
+export function lengthOutOfRange(
+    member: string,
+    value: string | readonly unknown[],
+    min: number,
+    max: number,
+): RuleViolation | undefined {
     if (value.length >= min && value.length <= max) return undefined;
     const shown = typeof value === "string" ? value : `[${value.join(", ")}]`;
-    return validation(`Value '${shown}' at '${member}' failed to satisfy constraint: Member must have length ${bound(value.length, min, max)}`);
+    return validation(
+        `Value '${shown}' at '${member}' failed to satisfy constraint: Member must have length ${bound(value.length, min, max)}`,
+    );
 }
 
 // ---------------------------------------------------------------------------- IAM and throttling
@@ -89,7 +103,10 @@ export function lengthOutOfRange(member: string, value: string | readonly unknow
 /** IAM's answer to the provisioner role for `action` (`ssm:SendCommand`), on `resource` when the denial is per resource. */
 export function accessDenied(action: string, resource?: string): RuleViolation {
     const on = resource === undefined ? "" : ` on resource: ${resource}`;
-    return { code: "AccessDeniedException", message: `User: ${PROVISIONER_ROLE_ARN} is not authorized to perform: ${action}${on} because no identity-based policy allows the ${action} action` };
+    return {
+        code: "AccessDeniedException",
+        message: `User: ${PROVISIONER_ROLE_ARN} is not authorized to perform: ${action}${on} because no identity-based policy allows the ${action} action`,
+    };
 }
 
 export const THROTTLED_MESSAGE = "Rate exceeded";

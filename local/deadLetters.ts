@@ -18,10 +18,17 @@ export function readDeadLetter(body: string, receiveCount: number): DeadLetter |
         return undefined;
     }
     if (m === null) return undefined;
-    if (typeof m.instanceId === "string" && typeof m.message === "string") return { instanceId: m.instanceId, reason: `${m.reason}: ${m.message}` };
+    if (typeof m.instanceId === "string" && typeof m.message === "string")
+        return { instanceId: m.instanceId, reason: `${m.reason}: ${m.message}` };
     if (typeof m.instanceId === "string") {
         const tail = m.stderrTail ? `: ${String(m.stderrTail).trim().split("\n").pop()}` : "";
-        return { instanceId: m.instanceId, reason: `${m.reason ?? "dead-lettered"}: ${m.status ?? ""} after ${m.attempts ?? "?"} attempts${tail}` };
+        return {
+            instanceId: m.instanceId,
+            reason: `${m.reason ?? "dead-lettered"}: ${m.status ?? ""} after ${m.attempts ?? "?"} attempts${tail}`,
+        };
     }
-    return { instanceId: m.detail?.["instance-id"], reason: `redrive: received ${receiveCount} times (${m["detail-type"] ?? "event"}) without success` };
+    return {
+        instanceId: m.detail?.["instance-id"],
+        reason: `redrive: received ${receiveCount} times (${m["detail-type"] ?? "event"}) without success`,
+    };
 }

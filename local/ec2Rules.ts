@@ -22,7 +22,10 @@ export interface Ec2InstanceView {
 export function unknownInstanceIds(ids: readonly string[], exists: (id: string) => boolean): RuleViolation | undefined {
     const unknown = ids.filter((id) => !exists(id));
     if (unknown.length === 0) return undefined;
-    const message = unknown.length === 1 ? `The instance ID '${unknown[0]}' does not exist` : `The instance IDs '${unknown.join(", ")}' do not exist`;
+    const message =
+        unknown.length === 1
+            ? `The instance ID '${unknown[0]}' does not exist`
+            : `The instance IDs '${unknown.join(", ")}' do not exist`;
     return { code: "InvalidInstanceID.NotFound", message };
 }
 
@@ -30,14 +33,19 @@ const KNOWN_FILTERS = new Set(["instance-id", "instance-state-name", "tag-key"])
 
 export function ec2FilterViolation(filters: readonly Ec2Filter[]): RuleViolation | undefined {
     for (const f of filters) {
-        if (!f.Values?.length || f.Values.length > 200) return { code: "InvalidParameterValue", message: `The filter '${f.Name}' needs 1 to 200 values` };
-        if (!KNOWN_FILTERS.has(f.Name) && !f.Name.startsWith("tag:")) return { code: "InvalidParameterValue", message: `The filter '${f.Name}' is invalid` };
+        if (!f.Values?.length || f.Values.length > 200)
+            return { code: "InvalidParameterValue", message: `The filter '${f.Name}' needs 1 to 200 values` };
+        if (!KNOWN_FILTERS.has(f.Name) && !f.Name.startsWith("tag:"))
+            return { code: "InvalidParameterValue", message: `The filter '${f.Name}' is invalid` };
     }
     return undefined;
 }
 
 function wildcard(pattern: string, v: string): boolean {
-    const re = pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".");
+    const re = pattern
+        .replace(/[.+^${}()|[\]\\]/g, "\\$&")
+        .replace(/\*/g, ".*")
+        .replace(/\?/g, ".");
     return new RegExp(`^${re}$`).test(v);
 }
 
@@ -51,7 +59,9 @@ export function matchesEc2Filter(f: Ec2Filter, inst: Ec2InstanceView): boolean {
 }
 
 /** DescribeInstances' output in the SDK's shape: one reservation per instance. */
-export function describeInstancesOutput(instances: readonly Ec2InstanceView[]): { Reservations: { Instances: Record<string, unknown>[] }[] } {
+export function describeInstancesOutput(instances: readonly Ec2InstanceView[]): {
+    Reservations: { Instances: Record<string, unknown>[] }[];
+} {
     return {
         Reservations: instances.map((inst) => ({
             Instances: [

@@ -41,7 +41,8 @@ export interface EventSourceMappingOptions {
  * the whole batch (Lambda's documented behaviour).
  */
 export class EventSourceMapping {
-    private readonly opts: Required<Omit<EventSourceMappingOptions, "onBatch">> & Pick<EventSourceMappingOptions, "onBatch">;
+    private readonly opts: Required<Omit<EventSourceMappingOptions, "onBatch">> &
+        Pick<EventSourceMappingOptions, "onBatch">;
     private running = false;
     private readonly loops: Promise<void>[] = [];
     private wake: (() => void)[] = [];
@@ -58,8 +59,10 @@ export class EventSourceMapping {
         };
         if (this.opts.batchSize < 1 || this.opts.batchSize > 10_000) throw new Error("batchSize must be 1..10000");
         // Lambda's SQS parameters: for FIFO queues the batch size is at most 10 and a batching window is not supported.
-        if (opts.queue.fifo && this.opts.batchSize > 10) throw new Error(`batchSize must be 1..10 for the FIFO queue ${opts.queue.name}`);
-        if (opts.queue.fifo && this.opts.maximumBatchingWindowMs > 0) throw new Error(`a batching window is not supported for the FIFO queue ${opts.queue.name}`);
+        if (opts.queue.fifo && this.opts.batchSize > 10)
+            throw new Error(`batchSize must be 1..10 for the FIFO queue ${opts.queue.name}`);
+        if (opts.queue.fifo && this.opts.maximumBatchingWindowMs > 0)
+            throw new Error(`a batching window is not supported for the FIFO queue ${opts.queue.name}`);
     }
 
     start(): void {
@@ -156,7 +159,8 @@ export class EventSourceMapping {
         let batchError: string | undefined;
         let failedIds = new Set<string>();
         try {
-            const response = (await invoke(event)) as { batchItemFailures?: { itemIdentifier?: unknown }[] } | undefined | null;
+            const response = (await invoke(event)) as
+                { batchItemFailures?: { itemIdentifier?: unknown }[] } | undefined | null;
             const failures = response && Array.isArray(response.batchItemFailures) ? response.batchItemFailures : [];
             const ids = new Set(event.Records.map((r) => r.messageId));
             for (const f of failures) {
@@ -176,6 +180,9 @@ export class EventSourceMapping {
         this.stats.records += msgs.length;
         this.stats.failedRecords += failedIds.size;
         if (batchError !== undefined) this.stats.batchErrors++;
-        onBatch?.({ records: msgs.length, failed: failedIds.size, batchError, durationMs: Date.now() - started }, event);
+        onBatch?.(
+            { records: msgs.length, failed: failedIds.size, batchError, durationMs: Date.now() - started },
+            event,
+        );
     }
 }

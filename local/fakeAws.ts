@@ -148,7 +148,13 @@ export class FakeAwsState {
     /** All three services' handlers, each wrapped with the knobs and the call log. */
     handlers(): HandlerTable {
         const wrap = (service: ServiceName, table: Record<string, OpHandler>) =>
-            Object.fromEntries(Object.entries(table).map(([op, fn]) => [op, (input: any) => this.call(service, op, input, fn)]));
-        return { ssm: wrap("ssm", this.ssmHandlers()), ec2: wrap("ec2", this.ec2Handlers()), sqs: wrap("sqs", this.sqsHandlers()) };
+            Object.fromEntries(
+                Object.entries(table).map(([op, fn]) => [op, (input: any) => this.call(service, op, input, fn)]),
+            );
+        return {
+            ssm: wrap("ssm", this.ssmHandlers()),
+            ec2: wrap("ec2", this.ec2Handlers()),
+            sqs: wrap("sqs", this.sqsHandlers()),
+        };
     }
 }

@@ -14,9 +14,9 @@
  *
  * This file is the fleet itself; what it is made of: local/fleetPlan.ts (options, names, PkaFleet's
  * plan, the Lambda's environment), local/provisioner.ts (settings, queues, mappings, rules),
- * local/lambdaPool.ts, local/fleetHosts.ts, local/localAccount.ts.
+ * local/lambdaPool.ts, local/fleetHosts.ts, local/fleetTracker.ts (following each host, the logins),
+ * local/localAccount.ts.
  */
-import { randomBytes } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -24,19 +24,31 @@ import { AccessSpec, accessSpecHash, canonicalAccessSpecJson } from "../core/acc
 import { splitAccessSpec } from "../core/accessStore";
 import { renderDocument } from "../core/document";
 import { offboardInvocationInput, PUSH_DETAIL_TYPE, PUSH_SOURCE } from "../core/events";
-import { generateKey } from "../core/keygen";
 import type { FleetPlan } from "../components/PkaFleet";
-import { readDeadLetter } from "./deadLetters";
 import type { SsmDocument } from "./endpoint/documents";
 import type { LocalEventBus } from "./eventBus";
 import type { EventSourceMapping } from "./eventSourceMapping";
 import { FleetHost, startFleetHost } from "./fleetHosts";
-import { DOCUMENT_NAME, fleetModule, LocalFleetOptions, planLocal, provisionerLambdaEnvironment, SERVICE_USER } from "./fleetPlan";
+import { FleetTracker } from "./fleetTracker";
+import {
+    centralServerKey,
+    DOCUMENT_NAME,
+    fleetModule,
+    lambdaAccessKeyId,
+    LocalFleetOptions,
+    planLocal,
+    provisionerLambdaEnvironment,
+} from "./fleetPlan";
 import { LambdaLogLine, LambdaPool } from "./lambdaPool";
 import { LocalAccount } from "./localAccount";
-import { addProvisionerRules, LocalProvisionerConfig, localProvisionerConfig, provisionerMappings, provisionerQueues } from "./provisioner";
+import {
+    addProvisionerRules,
+    LocalProvisionerConfig,
+    localProvisionerConfig,
+    provisionerMappings,
+    provisionerQueues,
+} from "./provisioner";
 import type { LocalQueue } from "./queue";
-import { sshRun } from "./sandbox";
 import type { LocalSsmEndpoint } from "./ssmEndpoint";
 import { trackTemp, untrackTemp } from "./tempPaths";
 
@@ -77,10 +89,8 @@ export class LocalFleet {
     readonly specSource: string;
     private mappings: EventSourceMapping[] = [];
     private lambda?: LambdaPool;
-    private readonly byId = new Map<string, FleetHost>();
+    private readonly tracker: FleetTracker;
     private readonly log: (line: string) => void;
-    private readonly logins = new Set<Promise<void>>();
-    private readonly loggingIn = new Set<FleetHost>();
     private stopped = false;
 
     private constructor(opts: LocalFleetOptions) {
@@ -89,12 +99,9 @@ export class LocalFleet {
         this.workDir = fs.mkdtempSync(path.join(os.tmpdir(), "pka-local-fleet-"));
         trackTemp(this.workDir);
         fs.chmodSync(this.workDir, 0o700);
-        // The central server's key: an unencrypted service key, as a non-interactive central server uses.
         this.plan = planLocal(opts);
-        // The key SshKeyPair would generate, with the comment PkaFleet gives it.
-        const key = generateKey({ type: "ed25519", comment: `${SERVICE_USER}@pka-${this.plan.fleetName}` });
-        this.keyFile = path.join(this.workDir, "central_ed25519");
-        fs.writeFileSync(this.keyFile, key.privateKey, { mode: 0o600 });
+        const key = centralServerKey(this.workDir, this.plan);
+        this.keyFile = key.keyFile;
         this.publicKey = key.publicKey;
         this.privateKey = key.privateKey;
         this.spec = fleetModule().buildAccessSpec(this.plan, [[key.publicKey]]);
@@ -110,11 +117,28 @@ export class LocalFleet {
         this.bus = this.account.bus;
         this.endpoint = this.account.endpoint;
         for (const q of [this.dlq, this.queue, this.waitDlq, this.waitQueue]) this.endpoint.addQueue(q);
-        this.accessKeyId = `AKIDLOCAL${this.plan.fleetName.replace(/[^a-z0-9]/g, "").toUpperCase()}`.slice(0, 20);
+        this.accessKeyId = lambdaAccessKeyId(this.plan.fleetName);
         (this.endpoint.knobs.requiredTagByAccessKey ??= {})[this.accessKeyId] = this.plan.tag;
         this.documentName = opts.documentName ?? DOCUMENT_NAME;
         // The rules the Provisioner deploys, with its exact patterns (each fleet's own, on the account's bus).
-        addProvisionerRules(this.bus, this.queue, this.documentName, this.plan.fleetName, this.ownsAccount ? "" : `${this.plan.fleetName}-`);
+        addProvisionerRules(
+            this.bus,
+            this.queue,
+            this.documentName,
+            this.plan.fleetName,
+            this.ownsAccount ? "" : `${this.plan.fleetName}-`,
+        );
+        this.tracker = new FleetTracker({
+            endpoint: this.endpoint,
+            dlq: this.dlq,
+            documentName: this.documentName,
+            knownHostsPath: this.plan.knownHostsPath,
+            keyFile: this.keyFile,
+            workDir: this.workDir,
+            loginOnPin: !opts.simulated && opts.login !== false,
+            log: this.log,
+            stopped: () => this.stopped,
+        });
     }
 
     /** Builds everything except the hosts' launch: endpoint, document, access parameter, Lambda, queue polling, hosts started (pending). */
@@ -160,23 +184,37 @@ export class LocalFleet {
         await this.account.start();
         this.endpoint.addDocument(this.documentName, renderDocument() as SsmDocument);
         this.storeSpec(this.spec);
-        this.endpoint.putParameterDirect(this.deployedMarker, `pka-fleet ${this.plan.fleetName}: the provisioner is deployed`);
-        this.watch();
+        this.endpoint.putParameterDirect(
+            this.deployedMarker,
+            `pka-fleet ${this.plan.fleetName}: the provisioner is deployed`,
+        );
+        this.tracker.watch();
 
         const env = this.lambdaEnvironment();
         // The queue's mapping runs up to lambdaConcurrency batches and the wait queue's one more (its one message group).
         this.lambda = new LambdaPool(env, this.config.lambdaConcurrency + 1, this.config.functionTimeoutMs);
         await this.lambda.start();
-        this.mappings = provisionerMappings({ dlq: this.dlq, queue: this.queue, waitDlq: this.waitDlq, waitQueue: this.waitQueue }, (e) => this.lambda!.invoke(e), this.config);
+        this.mappings = provisionerMappings(
+            { dlq: this.dlq, queue: this.queue, waitDlq: this.waitDlq, waitQueue: this.waitQueue },
+            (e) => this.lambda!.invoke(e),
+            this.config,
+        );
         for (const m of this.mappings) m.start();
 
         this.throwIfAborted();
         if (!this.opts.simulated) this.log(`starting ${n} hosts (real sshd, one mount+pid namespace each)`);
-        const context = { opts: this.opts, endpoint: this.endpoint, tag: this.plan.tag, throwIfAborted: () => this.throwIfAborted() };
-        const started = await Promise.allSettled(Array.from({ length: n }, (_, index) => startFleetHost(context, index)));
+        const context = {
+            opts: this.opts,
+            endpoint: this.endpoint,
+            tag: this.plan.tag,
+            throwIfAborted: () => this.throwIfAborted(),
+        };
+        const started = await Promise.allSettled(
+            Array.from({ length: n }, (_, index) => startFleetHost(context, index)),
+        );
         for (const r of started) if (r.status === "fulfilled") this.hosts.push(r.value);
         this.hosts.sort((a, b) => a.index - b.index);
-        for (const h of this.hosts) this.byId.set(h.instanceId, h);
+        for (const h of this.hosts) this.tracker.byId.set(h.instanceId, h);
         const failed = started.find((r) => r.status === "rejected") as PromiseRejectedResult | undefined;
         if (failed) throw failed.reason;
     }
@@ -187,7 +225,8 @@ export class LocalFleet {
      */
     storeSpec(spec: AccessSpec, modifiedAt?: number): void {
         const json = canonicalAccessSpecJson(spec);
-        for (const p of splitAccessSpec(json, this.plan.accessPath)) this.endpoint.putParameterDirect(p.name, p.value, "String", modifiedAt);
+        for (const p of splitAccessSpec(json, this.plan.accessPath))
+            this.endpoint.putParameterDirect(p.name, p.value, "String", modifiedAt);
     }
 
     /** What `pulumi up` does with a new spec: the parameters, then the function's pinned hash (a Lambda configuration update). */
@@ -210,109 +249,25 @@ export class LocalFleet {
      */
     async destroy(opts: { replaceOnly?: boolean } = {}): Promise<unknown> {
         if (!opts.replaceOnly) {
-            for (const name of [...this.endpoint.parameters.keys()]) if (name.startsWith(`${this.plan.accessPath}/`)) this.endpoint.deleteParameterDirect(name);
+            for (const name of [...this.endpoint.parameters.keys()])
+                if (name.startsWith(`${this.plan.accessPath}/`)) this.endpoint.deleteParameterDirect(name);
             this.endpoint.deleteParameterDirect(this.deployedMarker);
         }
         const input = JSON.parse(offboardInvocationInput(this.plan.fleetName));
         return this.lambda!.invoke({ ...input, tf: { action: "delete", prev_input: input } });
     }
 
-    /** Follows the pipeline's effects: commands, results, pinned keys, dead letters. */
-    private watch(): void {
-        this.endpoint.on("agentOnline", (inst: { instanceId: string }) => {
-            const h = this.byId.get(inst.instanceId);
-            if (h) h.agentOnlineAt = Date.now();
-        });
-        this.endpoint.on("commandSent", (inv: { instanceId: string }) => {
-            const h = this.byId.get(inv.instanceId);
-            if (h && h.firstCommandAt === undefined) h.firstCommandAt = Date.now();
-        });
-        this.endpoint.on("invocation", (inv: { instanceId: string; status: string; documentName: string }) => {
-            const h = this.byId.get(inv.instanceId);
-            if (!h || inv.documentName !== this.documentName) return;
-            if (inv.status === "Success") {
-                h.provisionedAt ??= Date.now();
-                h.lastSuccessAt = Date.now();
-                if (this.opts.simulated || this.opts.login === false) h.result ??= "provisioned";
-            } else if (inv.status === "Failed") {
-                this.log(`  ${h.name} ${h.instanceId}: the document failed (the Lambda retries, then dead-letters)`);
-            }
-        });
-        this.endpoint.on("parameter", (p: { name: string; value: string }) => {
-            const prefix = `${this.plan.knownHostsPath}/`;
-            if (!p.name.startsWith(prefix)) return;
-            const h = this.byId.get(p.name.slice(prefix.length));
-            if (!h) return;
-            h.keysPinnedAt = Date.now();
-            if (!this.opts.simulated && this.opts.login !== false && h.result !== "access" && !this.loggingIn.has(h)) {
-                this.loggingIn.add(h);
-                const job = this.checkAccess(h).finally(() => {
-                    this.logins.delete(job);
-                    this.loggingIn.delete(h);
-                });
-                this.logins.add(job);
-            }
-        });
-        this.dlq.on("visible", () => this.readDeadLetters());
-    }
-
-    private readDeadLetters(): void {
-        for (const m of this.dlq.peek()) {
-            const letter = readDeadLetter(m.body, m.receiveCount);
-            const h = letter?.instanceId ? this.byId.get(letter.instanceId) : undefined;
-            if (!letter || !h || h.deadLetterReason) continue;
-            h.deadLetterReason = letter.reason;
-            if (h.result !== "access") {
-                h.result = "dead-lettered";
-                h.detail = letter.reason;
-                this.log(`  ${h.name} ${h.instanceId}: dead-lettered: ${letter.reason}`);
-            }
-        }
-    }
-
     /** known_hosts built only from the parameters the Lambda wrote. */
     knownHostsFile(): string {
-        const lines: string[] = [];
-        const prefix = `${this.plan.knownHostsPath}/`;
-        for (const [name, p] of this.endpoint.parameters) {
-            if (!name.startsWith(prefix)) continue;
-            const h = this.byId.get(name.slice(prefix.length));
-            if (!h?.sandbox) continue;
-            for (const key of p.value.split("\n").filter(Boolean)) lines.push(`[127.0.0.1]:${h.sandbox.port} ${key}`);
-        }
-        const file = path.join(this.workDir, "known_hosts");
-        // Written beside and renamed into place: logins run concurrently, and an ssh reading the file
-        // while another login rewrote it in place would see half of it (Host key verification failed).
-        const tmp = `${file}.${randomBytes(4).toString("hex")}`;
-        fs.writeFileSync(tmp, lines.join("\n") + "\n", { mode: 0o600 });
-        fs.renameSync(tmp, file);
-        return file;
+        return this.tracker.knownHostsFile();
     }
 
     /** Logs in from the central server's key (or `keyFile`) with the pinned known_hosts and runs `sudo -n true`. */
-    async login(h: FleetHost, opts: { keyFile?: string; user?: string; command?: string } = {}): Promise<{ ok: boolean; output: string }> {
-        if (!h.sandbox) throw new Error(`${h.name} is simulated: no sshd to log in to`);
-        const r = await sshRun(h.sandbox, {
-            user: opts.user ?? SERVICE_USER,
-            identityFile: opts.keyFile ?? this.keyFile,
-            knownHostsFile: this.knownHostsFile(),
-            command: opts.command ?? "sudo -n true",
-        });
-        return { ok: r.code === 0, output: (r.stderr || r.stdout).trim() };
-    }
-
-    private async checkAccess(h: FleetHost): Promise<void> {
-        if (this.stopped) return;
-        const r = await this.login(h);
-        if (r.ok) {
-            h.accessAt ??= Date.now();
-            h.result = "access";
-            h.detail = undefined;
-            this.log(`  ${h.name} ${h.instanceId}: ssh ${SERVICE_USER}@host 'sudo -n true' ok (${((h.accessAt - h.launchedAt!) / 1000).toFixed(1)} s after launch)`);
-        } else {
-            h.result = "denied";
-            h.detail = r.output.split("\n").pop();
-        }
+    login(
+        h: FleetHost,
+        opts: { keyFile?: string; user?: string; command?: string } = {},
+    ): Promise<{ ok: boolean; output: string }> {
+        return this.tracker.login(h, opts);
     }
 
     /** Launches every host: EC2 says running now; each agent registers after agentDelayMs(index). */
@@ -327,31 +282,43 @@ export class LocalFleet {
             if (spreadMs > 0) setTimeout(go, Math.floor((h.index / Math.max(1, this.hosts.length)) * spreadMs));
             else go();
         }
-        this.log(`launched ${this.hosts.length} instances: EC2 "running" events on the bus${this.opts.agentDelayMs ? " (some agents register late)" : ""}`);
+        this.log(
+            `launched ${this.hosts.length} instances: EC2 "running" events on the bus${this.opts.agentDelayMs ? " (some agents register late)" : ""}`,
+        );
     }
 
     /** Sends the Provisioner's push event for the current spec (rotation, revocation, backfill). */
     push(reason: string): number {
         const at = Date.now();
-        this.bus.put({ source: PUSH_SOURCE, detailType: PUSH_DETAIL_TYPE, detail: { fleet: this.plan.fleetName, reason, specHash: accessSpecHash(this.spec) } });
+        this.bus.put({
+            source: PUSH_SOURCE,
+            detailType: PUSH_DETAIL_TYPE,
+            detail: { fleet: this.plan.fleetName, reason, specHash: accessSpecHash(this.spec) },
+        });
         return at;
     }
 
     /** Waits until every host has a result (access, dead-lettered, ...) or the deadline passes. */
-    async settle(timeoutMs = 120_000, done: (h: FleetHost) => boolean = (h) => h.result === "access" || h.result === "dead-lettered" || h.result === "provisioned"): Promise<void> {
+    async settle(
+        timeoutMs = 120_000,
+        done: (h: FleetHost) => boolean = (h) =>
+            h.result === "access" || h.result === "dead-lettered" || h.result === "provisioned",
+    ): Promise<void> {
         const end = Date.now() + timeoutMs;
         let lastReport = 0;
         while (Date.now() < end && !this.stopped) {
-            this.readDeadLetters();
+            this.tracker.readDeadLetters();
             if (this.hosts.every(done)) break;
             if (Date.now() - lastReport > 5000 && !this.opts.simulated) {
                 lastReport = Date.now();
                 const ok = this.hosts.filter((h) => h.result === "access").length;
-                this.log(`  ... ${ok}/${this.hosts.length} with access; queue ${this.queue.depth} messages (${this.queue.inFlight} in flight), DLQ ${this.dlq.depth}`);
+                this.log(
+                    `  ... ${ok}/${this.hosts.length} with access; queue ${this.queue.depth} messages (${this.queue.inFlight} in flight), DLQ ${this.dlq.depth}`,
+                );
             }
             await new Promise((r) => setTimeout(r, 50));
         }
-        await Promise.allSettled([...this.logins]);
+        await this.tracker.loginsSettled();
         for (const h of this.hosts) if (!done(h)) h.result ??= "timed out";
         for (const h of this.hosts) if (!done(h) && h.result !== "denied") h.result = "timed out";
     }
@@ -364,7 +331,9 @@ export class LocalFleet {
             if (this.hosts.every((h) => failing.has(h.index) || (h.lastSuccessAt ?? 0) > since)) return;
             await new Promise((r) => setTimeout(r, 50));
         }
-        const missing = this.hosts.filter((h) => !failing.has(h.index) && (h.lastSuccessAt ?? 0) <= since).map((h) => h.name);
+        const missing = this.hosts
+            .filter((h) => !failing.has(h.index) && (h.lastSuccessAt ?? 0) <= since)
+            .map((h) => h.name);
         throw new Error(`the push did not reach ${missing.join(", ")} within ${timeoutMs} ms`);
     }
 

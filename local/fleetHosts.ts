@@ -46,13 +46,21 @@ export function simulatedHostKeyOutput(): string {
 const simulatedRunner: DocumentRunner = async (run) =>
     agentPassesEnvVar(run.agentVersion)
         ? { exitCode: 0, stdout: simulatedHostKeyOutput(), stderr: "" }
-        : { exitCode: 9, stdout: simulatedHostKeyOutput(), stderr: "PKA-ERROR code=9 SSM_AccessSpec and SSM_AccessSpecSha256 are not set\n" };
+        : {
+              exitCode: 9,
+              stdout: simulatedHostKeyOutput(),
+              stderr: "PKA-ERROR code=9 SSM_AccessSpec and SSM_AccessSpecSha256 are not set\n",
+          };
 
 /** The document run by the agent on a sandbox host, its status as the exit code the agent reports. */
 function sandboxRunner(sb: SandboxHost): DocumentRunner {
     return async ({ document, parameters, instanceId, agentVersion }) => {
         const r = await runDocumentLikeAgent(sb, document, parameters, { instanceId, agentVersion });
-        return { exitCode: r.status === "Success" ? 0 : r.responseCode === 0 ? 1 : r.responseCode, stdout: r.stdout, stderr: r.stderr };
+        return {
+            exitCode: r.status === "Success" ? 0 : r.responseCode === 0 ? 1 : r.responseCode,
+            stdout: r.stdout,
+            stderr: r.stderr,
+        };
     };
 }
 
@@ -83,6 +91,7 @@ export async function startFleetHost(f: FleetHostContext, index: number): Promis
         ...(address ? { ipAddress: address } : {}),
         ...(sandbox ? { sshEndpoint: { host: "127.0.0.1", port: sandbox.port } } : {}),
     });
-    if (f.opts.failingHosts?.includes(index)) f.endpoint.setFailing(inst.instanceId, "pka-local-fleet knob: the setup document always fails on this host");
+    if (f.opts.failingHosts?.includes(index))
+        f.endpoint.setFailing(inst.instanceId, "pka-local-fleet knob: the setup document always fails on this host");
     return { index, name, instanceId: inst.instanceId, sandbox };
 }

@@ -3,7 +3,10 @@
  * PkaFleet: args -> planFleet -> buildAccessSpec), and the environment its provisioner Lambda runs
  * with, as components/Provisioner.ts configures the function.
  */
+import * as fs from "fs";
+import * as path from "path";
 import { AccessSpec, accessSpecHash } from "../core/accessSpec";
+import { generateKey } from "../core/keygen";
 import type { FleetPlan } from "../components/PkaFleet";
 import type { LocalAccount } from "./localAccount";
 import type { LocalProvisionerConfig } from "./provisioner";
@@ -77,10 +80,32 @@ export function fleetModule(): typeof import("../components/PkaFleet") {
  * is PkaFleet's default for `new PkaFleet(resourceName, ...)` in that stack; else `fleetName`.
  */
 export function planLocal(opts: LocalFleetOptions): FleetPlan {
-    const users = [{ name: SERVICE_USER, sudo: "nopasswd" as const, service: true, generateKey: { keyType: "ed25519" as const } }];
+    const users = [
+        { name: SERVICE_USER, sudo: "nopasswd" as const, service: true, generateKey: { keyType: "ed25519" as const } },
+    ];
     if (opts.stack !== undefined) return fleetModule().planFleet(opts.resourceName ?? "web", { users }, opts.stack);
     const fleetName = opts.fleetName ?? DEFAULT_FLEET_NAME;
     return fleetModule().planFleet(fleetName, { fleetName, users });
+}
+
+/**
+ * The central server's key: an unencrypted service key, as a non-interactive central server uses,
+ * the one SshKeyPair would generate, with the comment PkaFleet gives it; its private half is
+ * written to `<workDir>/central_ed25519` (mode 600).
+ */
+export function centralServerKey(
+    workDir: string,
+    plan: FleetPlan,
+): { keyFile: string; publicKey: string; privateKey: string } {
+    const key = generateKey({ type: "ed25519", comment: `${SERVICE_USER}@pka-${plan.fleetName}` });
+    const keyFile = path.join(workDir, "central_ed25519");
+    fs.writeFileSync(keyFile, key.privateKey, { mode: 0o600 });
+    return { keyFile, publicKey: key.publicKey, privateKey: key.privateKey };
+}
+
+/** The access key the fleet's Lambda signs with: it stands for the fleet's role (the endpoint applies that role's IAM tag condition). */
+export function lambdaAccessKeyId(fleetName: string): string {
+    return `AKIDLOCAL${fleetName.replace(/[^a-z0-9]/g, "").toUpperCase()}`.slice(0, 20);
 }
 
 /** What the local fleet's Lambda environment is built from. */

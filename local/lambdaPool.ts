@@ -80,8 +80,12 @@ export class LambdaPool {
 
     private async spawn(n: number): Promise<void> {
         const bundle = provisionerCodePath();
-        if (!fs.existsSync(bundle)) throw new Error(`the Lambda bundle ${bundle} is missing: run \`npm run build\` first`);
-        const workerFile = path.join(os.tmpdir(), `pka-lambda-worker-${process.pid}-${randomBytes(4).toString("hex")}.js`);
+        if (!fs.existsSync(bundle))
+            throw new Error(`the Lambda bundle ${bundle} is missing: run \`npm run build\` first`);
+        const workerFile = path.join(
+            os.tmpdir(),
+            `pka-lambda-worker-${process.pid}-${randomBytes(4).toString("hex")}.js`,
+        );
         trackTemp(workerFile);
         fs.writeFileSync(workerFile, WORKER);
         try {
@@ -115,7 +119,16 @@ export class LambdaPool {
         await new Promise<void>((resolve, reject) => {
             child.once("message", () => resolve());
             child.once("error", reject);
-            child.once("exit", (code) => reject(new Error(`the Lambda container exited with ${code} while loading the bundle: ${this.logs.map((l) => l.line).join("\n").slice(-2000)}`)));
+            child.once("exit", (code) =>
+                reject(
+                    new Error(
+                        `the Lambda container exited with ${code} while loading the bundle: ${this.logs
+                            .map((l) => l.line)
+                            .join("\n")
+                            .slice(-2000)}`,
+                    ),
+                ),
+            );
         });
         this.release(child);
     }

@@ -14,9 +14,16 @@ export interface ExecResult {
  * Runs a command to completion, collecting its output; SIGKILL after timeoutMs. With `input` the
  * command's stdin is a pipe that gets it (then closes); without, stdin is /dev/null.
  */
-export function collect(cmd: string, args: string[], opts: { timeoutMs: number; input?: string | Buffer; env?: NodeJS.ProcessEnv }): Promise<ExecResult> {
+export function collect(
+    cmd: string,
+    args: string[],
+    opts: { timeoutMs: number; input?: string | Buffer; env?: NodeJS.ProcessEnv },
+): Promise<ExecResult> {
     return new Promise((resolve, reject) => {
-        const p = spawn(cmd, args, { stdio: [opts.input === undefined ? "ignore" : "pipe", "pipe", "pipe"], env: opts.env ?? process.env });
+        const p = spawn(cmd, args, {
+            stdio: [opts.input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
+            env: opts.env ?? process.env,
+        });
         const out: Buffer[] = [];
         const err: Buffer[] = [];
         p.stdout?.on("data", (d: Buffer) => out.push(d));
@@ -49,7 +56,11 @@ export function killGroup(pgid: number): void {
 /** The first child of `parent` (a namespace's pid 1, under `unshare --fork`). */
 export function childPid(parent: number): number | undefined {
     try {
-        const kids = fs.readFileSync(`/proc/${parent}/task/${parent}/children`, "utf8").trim().split(/\s+/).filter(Boolean);
+        const kids = fs
+            .readFileSync(`/proc/${parent}/task/${parent}/children`, "utf8")
+            .trim()
+            .split(/\s+/)
+            .filter(Boolean);
         if (kids.length) return Number(kids[0]);
     } catch {
         /* fall back to scanning /proc */

@@ -28,7 +28,8 @@ export interface LocalProvisionerConfig {
 export function localProvisionerConfig(opts: Partial<LocalProvisionerConfig> = {}): LocalProvisionerConfig {
     const d = PROVISIONER_DEFAULTS;
     return {
-        visibilityTimeoutMs: opts.visibilityTimeoutMs ?? queueVisibilitySeconds(d.timeoutSeconds, d.batchingWindowSeconds) * 1000,
+        visibilityTimeoutMs:
+            opts.visibilityTimeoutMs ?? queueVisibilitySeconds(d.timeoutSeconds, d.batchingWindowSeconds) * 1000,
         maxReceiveCount: opts.maxReceiveCount ?? d.maxReceiveCount,
         batchSize: opts.batchSize ?? d.batchSize,
         batchingWindowMs: opts.batchingWindowMs ?? d.batchingWindowSeconds * 1000,
@@ -51,7 +52,12 @@ export interface ProvisionerQueues {
 /** The queues a Provisioner named `name` deploys with `cfg` (components/Provisioner.ts). */
 export function provisionerQueues(name: string, cfg: LocalProvisionerConfig): ProvisionerQueues {
     const dlq = new LocalQueue({ name: `${name}-dlq` });
-    const queue = new LocalQueue({ name, visibilityTimeoutMs: cfg.visibilityTimeoutMs, maxReceiveCount: cfg.maxReceiveCount, deadLetterQueue: dlq });
+    const queue = new LocalQueue({
+        name,
+        visibilityTimeoutMs: cfg.visibilityTimeoutMs,
+        maxReceiveCount: cfg.maxReceiveCount,
+        deadLetterQueue: dlq,
+    });
     const waitDlq = new LocalQueue({ name: `${name}-wait-dlq.fifo`, fifo: true });
     const waitQueue = new LocalQueue({
         name: `${name}-wait.fifo`,
@@ -64,10 +70,26 @@ export function provisionerQueues(name: string, cfg: LocalProvisionerConfig): Pr
 }
 
 /** The Provisioner's two event source mappings: the queue (batches, window, concurrency) and the wait queue (FIFO: 10 a batch, no window). */
-export function provisionerMappings(q: ProvisionerQueues, invoke: (e: SqsEvent) => Promise<unknown>, cfg: LocalProvisionerConfig): EventSourceMapping[] {
+export function provisionerMappings(
+    q: ProvisionerQueues,
+    invoke: (e: SqsEvent) => Promise<unknown>,
+    cfg: LocalProvisionerConfig,
+): EventSourceMapping[] {
     return [
-        new EventSourceMapping({ queue: q.queue, invoke, batchSize: cfg.batchSize, maximumBatchingWindowMs: cfg.batchingWindowMs, maxConcurrency: cfg.lambdaConcurrency }),
-        new EventSourceMapping({ queue: q.waitQueue, invoke, batchSize: FIFO_BATCH_MAX, maximumBatchingWindowMs: 0, maxConcurrency: 2 }),
+        new EventSourceMapping({
+            queue: q.queue,
+            invoke,
+            batchSize: cfg.batchSize,
+            maximumBatchingWindowMs: cfg.batchingWindowMs,
+            maxConcurrency: cfg.lambdaConcurrency,
+        }),
+        new EventSourceMapping({
+            queue: q.waitQueue,
+            invoke,
+            batchSize: FIFO_BATCH_MAX,
+            maximumBatchingWindowMs: 0,
+            maxConcurrency: 2,
+        }),
     ];
 }
 
@@ -78,12 +100,21 @@ export function provisionerMappings(q: ProvisionerQueues, invoke: (e: SqsEvent) 
  * test/eventBus.test.ts asserts that these deep-equal the eventPattern inputs the Provisioner
  * registers under Pulumi mocks.
  */
-export function provisionerRulePatterns(documentName: string, fleetName: string = DEFAULT_FLEET_NAME): { key: string; pattern: object }[] {
+export function provisionerRulePatterns(
+    documentName: string,
+    fleetName: string = DEFAULT_FLEET_NAME,
+): { key: string; pattern: object }[] {
     return provisionerRules(ALL_TRIGGERS).map((r) => ({ key: r.key, pattern: r.pattern(documentName, fleetName) }));
 }
 
 /** Puts the Provisioner's rules on `bus`, every one targeting `queue` (as every deployed rule targets the provisioner queue). */
-export function addProvisionerRules(bus: LocalEventBus, queue: LocalQueue, documentName: string, fleetName: string = DEFAULT_FLEET_NAME, rulePrefix = ""): void {
-    for (const r of provisionerRulePatterns(documentName, fleetName)) bus.addRule(`${rulePrefix}${r.key}`, r.pattern, queue);
+export function addProvisionerRules(
+    bus: LocalEventBus,
+    queue: LocalQueue,
+    documentName: string,
+    fleetName: string = DEFAULT_FLEET_NAME,
+    rulePrefix = "",
+): void {
+    for (const r of provisionerRulePatterns(documentName, fleetName))
+        bus.addRule(`${rulePrefix}${r.key}`, r.pattern, queue);
 }
-

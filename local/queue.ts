@@ -82,8 +82,10 @@ export class LocalQueue extends EventEmitter {
         if (opts.maxReceiveCount !== undefined && opts.maxReceiveCount < 1) {
             throw new Error(`queue ${opts.name}: maxReceiveCount must be at least 1`);
         }
-        if (opts.fifo && !opts.name.endsWith(".fifo")) throw new Error(`queue ${opts.name}: a FIFO queue's name must end with .fifo`);
-        if (opts.fifo && opts.deadLetterQueue && !opts.deadLetterQueue.fifo) throw new Error(`queue ${opts.name}: the dead-letter queue of a FIFO queue must also be a FIFO queue`);
+        if (opts.fifo && !opts.name.endsWith(".fifo"))
+            throw new Error(`queue ${opts.name}: a FIFO queue's name must end with .fifo`);
+        if (opts.fifo && opts.deadLetterQueue && !opts.deadLetterQueue.fifo)
+            throw new Error(`queue ${opts.name}: the dead-letter queue of a FIFO queue must also be a FIFO queue`);
         this.fifo = opts.fifo === true;
         this.delayMs = Math.max(0, opts.delayMs ?? 0);
         this.name = opts.name;
@@ -101,7 +103,15 @@ export class LocalQueue extends EventEmitter {
      * per-message delays, only per-queue delays"); a deduplication id seen in the last 5 minutes
      * is accepted and not delivered again.
      */
-    send(body: string, opts: { delayMs?: number; messageAttributes?: Record<string, MessageAttributeValue>; groupId?: string; deduplicationId?: string } = {}): string {
+    send(
+        body: string,
+        opts: {
+            delayMs?: number;
+            messageAttributes?: Record<string, MessageAttributeValue>;
+            groupId?: string;
+            deduplicationId?: string;
+        } = {},
+    ): string {
         const now = Date.now();
         checkSqsSend(this.fifo, { groupId: opts.groupId, deduplicationId: opts.deduplicationId, delay: opts.delayMs });
         if (this.fifo) {
@@ -116,7 +126,13 @@ export class LocalQueue extends EventEmitter {
             sentTimestamp: now,
             receiveCount: 0,
             visibleAt: now + Math.max(0, opts.delayMs ?? this.delayMs),
-            ...(this.fifo ? { groupId: opts.groupId, deduplicationId: opts.deduplicationId, sequenceNumber: String(++this.sequence).padStart(20, "0") } : {}),
+            ...(this.fifo
+                ? {
+                      groupId: opts.groupId,
+                      deduplicationId: opts.deduplicationId,
+                      sequenceNumber: String(++this.sequence).padStart(20, "0"),
+                  }
+                : {}),
         };
         if (this.fifo) this.dedup.set(opts.deduplicationId!, [msg.messageId, now + FIFO_DEDUPLICATION_MS]);
         this.messages.set(msg.messageId, msg);
@@ -136,7 +152,9 @@ export class LocalQueue extends EventEmitter {
             receiveCount: msg.receiveCount,
             visibleAt: now,
             deadLetterSourceArn: sourceArn,
-            ...(msg.groupId !== undefined ? { groupId: msg.groupId, deduplicationId: msg.deduplicationId, sequenceNumber: msg.sequenceNumber } : {}),
+            ...(msg.groupId !== undefined
+                ? { groupId: msg.groupId, deduplicationId: msg.deduplicationId, sequenceNumber: msg.sequenceNumber }
+                : {}),
         };
         this.messages.set(moved.messageId, moved);
         this.deadLettered.push(moved);
@@ -161,7 +179,11 @@ export class LocalQueue extends EventEmitter {
                 if (msg.groupId !== undefined) blocked.add(msg.groupId);
                 continue;
             }
-            if (this.maxReceiveCount !== undefined && this.deadLetterQueue && msg.receiveCount >= this.maxReceiveCount) {
+            if (
+                this.maxReceiveCount !== undefined &&
+                this.deadLetterQueue &&
+                msg.receiveCount >= this.maxReceiveCount
+            ) {
                 this.messages.delete(msg.messageId);
                 this.stats.movedToDlq++;
                 this.deadLetterQueue.acceptDeadLetter(msg, this.arn);
@@ -252,7 +274,12 @@ export class LocalQueue extends EventEmitter {
         }
         const messageAttributes: SqsRecord["messageAttributes"] = {};
         for (const [k, v] of Object.entries(msg.messageAttributes)) {
-            messageAttributes[k] = { dataType: v.dataType, stringValue: v.stringValue, stringListValues: [], binaryListValues: [] };
+            messageAttributes[k] = {
+                dataType: v.dataType,
+                stringValue: v.stringValue,
+                stringListValues: [],
+                binaryListValues: [],
+            };
         }
         return {
             messageId: msg.messageId,
@@ -271,4 +298,3 @@ export class LocalQueue extends EventEmitter {
         this.emit("visible", at);
     }
 }
-

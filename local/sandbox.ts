@@ -111,11 +111,23 @@ export class SandboxHost {
     /** Runs argv inside the host as root with PATH, HOME=/root and opts.env (like the SSM agent). */
     exec(argv: string[], opts: ExecOptions = {}): Promise<ExecResult> {
         const env = { PATH: HOST_PATH, HOME: "/root", ...(opts.env ?? {}) };
-        for (const k of Object.keys(env)) if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw new Error(`bad environment name ${k}`);
+        for (const k of Object.keys(env))
+            if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw new Error(`bad environment name ${k}`);
         const args = [
-            "-t", String(this.innerPid), "-m", "-p", "-u", "--",
-            "/usr/bin/env", "-i", ...Object.entries(env).map(([k, v]) => `${k}=${v}`),
-            "/bin/sh", "-c", 'cd / && exec "$@"', "pka-exec", ...argv,
+            "-t",
+            String(this.innerPid),
+            "-m",
+            "-p",
+            "-u",
+            "--",
+            "/usr/bin/env",
+            "-i",
+            ...Object.entries(env).map(([k, v]) => `${k}=${v}`),
+            "/bin/sh",
+            "-c",
+            'cd / && exec "$@"',
+            "pka-exec",
+            ...argv,
         ];
         return collect("nsenter", args, { timeoutMs: opts.timeoutMs ?? 60000, input: opts.input ?? "" });
     }
@@ -186,7 +198,11 @@ function listening(child: ChildProcess, name: string, timeoutMs: number): Promis
         });
         child.once("exit", (code, signal) => {
             clearTimeout(timer);
-            reject(new Error(`host ${name} exited (${code ?? signal}) before sshd listened: ${stderr.trim().slice(-2000)}`));
+            reject(
+                new Error(
+                    `host ${name} exited (${code ?? signal}) before sshd listened: ${stderr.trim().slice(-2000)}`,
+                ),
+            );
         });
     });
 }
@@ -236,7 +252,10 @@ export async function startHost(opts: StartHostOptions = {}): Promise<SandboxHos
 }
 
 /** Starts n hosts in parallel; if any fails, the others are stopped and the error is thrown. */
-export async function startHosts(n: number, opts: Omit<StartHostOptions, "name"> & { namePrefix?: string } = {}): Promise<SandboxHost[]> {
+export async function startHosts(
+    n: number,
+    opts: Omit<StartHostOptions, "name"> & { namePrefix?: string } = {},
+): Promise<SandboxHost[]> {
     const prefix = opts.namePrefix ?? "pka-host";
     const results = await Promise.allSettled(
         Array.from({ length: n }, (_, i) => startHost({ ...opts, name: `${prefix}-${i + 1}` })),

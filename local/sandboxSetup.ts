@@ -52,11 +52,27 @@ exec /usr/sbin/sshd -D -e -f /etc/ssh/sshd_config
 
 /** The `unshare` argv that starts host `name` with sshd on 127.0.0.1:`port`; throws on a bad key type, name or config line. */
 export function unshareArgs(name: string, port: number, keyTypes: HostKeyType[], sshdConfig: string[]): string[] {
-    for (const t of keyTypes) if (!["ed25519", "ecdsa", "rsa"].includes(t)) throw new Error(`unknown host key type ${t}`);
+    for (const t of keyTypes)
+        if (!["ed25519", "ecdsa", "rsa"].includes(t)) throw new Error(`unknown host key type ${t}`);
     if (!/^[A-Za-z0-9-]{1,63}$/.test(name)) throw new Error(`host name must be letters, digits and -: ${name}`);
     const extra = sshdConfig.map((l) => {
         if (/[\n\r]/.test(l)) throw new Error("sshdConfig lines must not contain line breaks");
         return l + "\n";
     });
-    return ["--mount", "--pid", "--uts", "--fork", "--kill-child", "--mount-proc", "/bin/sh", "-c", SETUP, "pka-host", String(port), name, keyTypes.join(" "), extra.join("")];
+    return [
+        "--mount",
+        "--pid",
+        "--uts",
+        "--fork",
+        "--kill-child",
+        "--mount-proc",
+        "/bin/sh",
+        "-c",
+        SETUP,
+        "pka-host",
+        String(port),
+        name,
+        keyTypes.join(" "),
+        extra.join(""),
+    ];
 }

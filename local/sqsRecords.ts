@@ -15,7 +15,10 @@ export interface SqsRecord {
         MessageDeduplicationId?: string;
         SequenceNumber?: string;
     };
-    messageAttributes: Record<string, { dataType: string; stringValue?: string; stringListValues: string[]; binaryListValues: string[] }>;
+    messageAttributes: Record<
+        string,
+        { dataType: string; stringValue?: string; stringListValues: string[]; binaryListValues: string[] }
+    >;
     md5OfBody: string;
     eventSource: "aws:sqs";
     eventSourceARN: string;

@@ -20,19 +20,33 @@ export interface SshOptions {
  */
 export function sshRun(host: SandboxHost, opts: SshOptions): Promise<ExecResult> {
     const args = [
-        "-F", "/dev/null",
-        "-i", opts.identityFile,
-        "-o", "IdentitiesOnly=yes",
-        "-o", "IdentityAgent=none",
-        "-o", "BatchMode=yes",
-        "-o", "StrictHostKeyChecking=yes",
-        "-o", `UserKnownHostsFile=${opts.knownHostsFile}`,
-        "-o", "GlobalKnownHostsFile=/dev/null",
-        "-o", "ConnectTimeout=5",
-        "-o", "LogLevel=ERROR",
-        "-p", String(host.port),
+        "-F",
+        "/dev/null",
+        "-i",
+        opts.identityFile,
+        "-o",
+        "IdentitiesOnly=yes",
+        "-o",
+        "IdentityAgent=none",
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "StrictHostKeyChecking=yes",
+        "-o",
+        `UserKnownHostsFile=${opts.knownHostsFile}`,
+        "-o",
+        "GlobalKnownHostsFile=/dev/null",
+        "-o",
+        "ConnectTimeout=5",
+        "-o",
+        "LogLevel=ERROR",
+        "-p",
+        String(host.port),
         `${opts.user}@127.0.0.1`,
         opts.command ?? "true",
     ];
-    return collect("ssh", args, { timeoutMs: opts.timeoutMs ?? 20000, env: { PATH: process.env.PATH ?? HOST_PATH, HOME: os.tmpdir() } });
+    return collect("ssh", args, {
+        timeoutMs: opts.timeoutMs ?? 20000,
+        env: { PATH: process.env.PATH ?? HOST_PATH, HOME: os.tmpdir() },
+    });
 }

@@ -32,7 +32,16 @@ import { SsmDocument } from "./endpoint/documents";
 import { endpointHandlerTable } from "./endpoint/handlerTable";
 import { writeParameter } from "./endpoint/parameterStore";
 import { EndpointState } from "./endpoint/state";
-import { DocumentRunner, EndpointKnobs, EndpointStats, Invocation, LocalInstance, LocalSsmEndpointOptions, Parameter, ThrottleKnob } from "./endpoint/types";
+import {
+    DocumentRunner,
+    EndpointKnobs,
+    EndpointStats,
+    Invocation,
+    LocalInstance,
+    LocalSsmEndpointOptions,
+    Parameter,
+    ThrottleKnob,
+} from "./endpoint/types";
 import type { LocalQueue } from "./queue";
 import { DEFAULT_AGENT_VERSION } from "./ssmRules";
 import { HandlerTable } from "./wire/handlers";
@@ -182,7 +191,8 @@ export class LocalSsmEndpoint extends EventEmitter {
         // and Date.now() can disagree by a millisecond, and nothing may see the agent before its event.
         inst.agentOnlineAt = Date.now();
         this.emit("agentOnline", inst);
-        if (this.knobs.associationDocument !== undefined) this.state.emitAws(associationRun(inst.instanceId, this.knobs.associationDocument));
+        if (this.knobs.associationDocument !== undefined)
+            this.state.emitAws(associationRun(inst.instanceId, this.knobs.associationDocument));
     }
 
     /** The instance's SSM agent answers pings. */

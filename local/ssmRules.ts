@@ -51,11 +51,21 @@ export type ReportedRun = Pick<RunResult, "status"> & Partial<Omit<RunResult, "s
 
 /** The agent reports exit code 0 as Success and any other as Failed, with the exit code as the response code. */
 export function runResultOfExit(r: ProcessExit): RunResult {
-    return { status: r.exitCode === 0 ? "Success" : "Failed", responseCode: r.exitCode, stdout: r.stdout, stderr: r.stderr };
+    return {
+        status: r.exitCode === 0 ? "Success" : "Failed",
+        responseCode: r.exitCode,
+        stdout: r.stdout,
+        stderr: r.stderr,
+    };
 }
 
 export function completeRunResult(r: ReportedRun): RunResult {
-    return { status: r.status, responseCode: r.responseCode ?? (r.status === "Success" ? 0 : 1), stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
+    return {
+        status: r.status,
+        responseCode: r.responseCode ?? (r.status === "Success" ? 0 : 1),
+        stdout: r.stdout ?? "",
+        stderr: r.stderr ?? "",
+    };
 }
 
 /** StatusDetails beside Status: a timed-out invocation is DeliveryTimedOut, the others repeat the status. */
@@ -82,11 +92,14 @@ export function sendCommandIds(input: Record<string, unknown>): string[] {
 
 function parametersViolation(raw: unknown): RuleViolation | undefined {
     if (raw === undefined) return undefined;
-    if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return { code: "InvalidParameters", message: "Parameters must be a map of lists" };
+    if (typeof raw !== "object" || raw === null || Array.isArray(raw))
+        return { code: "InvalidParameters", message: "Parameters must be a map of lists" };
     for (const [name, values] of Object.entries(raw)) {
-        if (!Array.isArray(values) || !values.every((v) => typeof v === "string")) return { code: "InvalidParameters", message: `Parameter "${name}" must be a list of strings.` };
+        if (!Array.isArray(values) || !values.every((v) => typeof v === "string"))
+            return { code: "InvalidParameters", message: `Parameter "${name}" must be a list of strings.` };
     }
-    if (Buffer.byteLength(JSON.stringify(raw)) > SEND_COMMAND_PARAMETERS_BYTES) return { code: "InvalidParameters", message: "parameters exceed 64 KB" };
+    if (Buffer.byteLength(JSON.stringify(raw)) > SEND_COMMAND_PARAMETERS_BYTES)
+        return { code: "InvalidParameters", message: "parameters exceed 64 KB" };
     return undefined;
 }
 
@@ -94,11 +107,16 @@ function parametersViolation(raw: unknown): RuleViolation | undefined {
 export function sendCommandViolation(input: Record<string, unknown>): RuleViolation | undefined {
     if (typeof input.DocumentName !== "string" || !input.DocumentName) return missingMember("documentName");
     const ids = sendCommandIds(input);
-    if (ids.length === 0 && input.Targets === undefined) return { code: "ValidationException", message: "InstanceIds or Targets is required" };
+    if (ids.length === 0 && input.Targets === undefined)
+        return { code: "ValidationException", message: "InstanceIds or Targets is required" };
     return (
         lengthOutOfRange("instanceIds", ids, 0, SEND_COMMAND_MAX_INSTANCES) ??
-        (input.Comment === undefined ? undefined : lengthOutOfRange("comment", String(input.Comment), 0, COMMENT_MAX_LENGTH)) ??
-        (input.TimeoutSeconds === undefined ? undefined : valueOutOfRange("timeoutSeconds", input.TimeoutSeconds, TIMEOUT_SECONDS_MIN, TIMEOUT_SECONDS_MAX)) ??
+        (input.Comment === undefined
+            ? undefined
+            : lengthOutOfRange("comment", String(input.Comment), 0, COMMENT_MAX_LENGTH)) ??
+        (input.TimeoutSeconds === undefined
+            ? undefined
+            : valueOutOfRange("timeoutSeconds", input.TimeoutSeconds, TIMEOUT_SECONDS_MIN, TIMEOUT_SECONDS_MAX)) ??
         parametersViolation(input.Parameters)
     );
 }
@@ -111,7 +129,11 @@ export function unknownDocument(documentName: string): RuleViolation {
  * The Provisioner's IAM condition on ssm:SendCommand (ssm:resourceTag/<key> = value): one id
  * without the tag denies the whole call.
  */
-export function tagConditionDenial(ids: readonly string[], tagsOf: (id: string) => Record<string, string> | undefined, required: { key: string; value: string } | undefined): RuleViolation | undefined {
+export function tagConditionDenial(
+    ids: readonly string[],
+    tagsOf: (id: string) => Record<string, string> | undefined,
+    required: { key: string; value: string } | undefined,
+): RuleViolation | undefined {
     if (!required) return undefined;
     const denied = ids.find((id) => tagsOf(id)?.[required.key] !== required.value);
     return denied === undefined ? undefined : accessDenied("ssm:SendCommand", instanceArn(denied));
@@ -120,7 +142,10 @@ export function tagConditionDenial(ids: readonly string[], tagsOf: (id: string) 
 /** InvalidInstanceId for the ids whose agent is not online (or that SSM does not know); nothing when every one is. */
 export function notInValidState(invalidIds: readonly string[]): RuleViolation | undefined {
     if (invalidIds.length === 0) return undefined;
-    return { code: "InvalidInstanceId", message: `Instances [[${invalidIds.join(", ")}]] not in a valid state for account ${LOCAL_ACCOUNT_ID}` };
+    return {
+        code: "InvalidInstanceId",
+        message: `Instances [[${invalidIds.join(", ")}]] not in a valid state for account ${LOCAL_ACCOUNT_ID}`,
+    };
 }
 
 /** GetCommandInvocation for an invocation not visible yet (or never sent): SSM says InvocationDoesNotExist, without a message. */
@@ -178,18 +203,24 @@ function filterViolation(filters: InstanceInformationFilter[]): RuleViolation | 
         return { code: "InvalidFilter", message: "Tag filters can't be combined with other filter types" };
     }
     for (const f of filters) {
-        if (!FILTER_KEYS.has(f.key) && !f.key.startsWith("tag:")) return { code: "InvalidFilterKey", message: `The specified key isn't valid: ${f.key}` };
-        if (f.values.length === 0 || f.values.length > 100) return { code: "InvalidFilterValue", message: `filter ${f.key} needs 1 to 100 values` };
-        if (isIdFilter(f.key) && f.values.length > SEND_COMMAND_MAX_INSTANCES) return { code: "InvalidFilterValue", message: "InstanceIds filter takes at most 50 values" };
+        if (!FILTER_KEYS.has(f.key) && !f.key.startsWith("tag:"))
+            return { code: "InvalidFilterKey", message: `The specified key isn't valid: ${f.key}` };
+        if (f.values.length === 0 || f.values.length > 100)
+            return { code: "InvalidFilterValue", message: `filter ${f.key} needs 1 to 100 values` };
+        if (isIdFilter(f.key) && f.values.length > SEND_COMMAND_MAX_INSTANCES)
+            return { code: "InvalidFilterValue", message: "InstanceIds filter takes at most 50 values" };
     }
     return undefined;
 }
 
 /** Filters and the legacy InstanceInformationFilterList as one list (they cannot be used together). */
-export function instanceInformationFilters(input: Record<string, unknown>): InstanceInformationFilter[] | RuleViolation {
+export function instanceInformationFilters(
+    input: Record<string, unknown>,
+): InstanceInformationFilter[] | RuleViolation {
     const filters = (input.Filters ?? []) as { Key?: string; Values?: string[] }[];
     const legacy = (input.InstanceInformationFilterList ?? []) as { key?: string; valueSet?: string[] }[];
-    if (filters.length > 0 && legacy.length > 0) return { code: "InvalidFilter", message: "InstanceInformationFilterList and Filters cannot be used together" };
+    if (filters.length > 0 && legacy.length > 0)
+        return { code: "InvalidFilter", message: "InstanceInformationFilterList and Filters cannot be used together" };
     const all = [
         ...filters.map((f) => ({ key: String(f.Key ?? ""), values: (f.Values ?? []).map(String) })),
         ...legacy.map((f) => ({ key: String(f.key ?? ""), values: (f.valueSet ?? []).map(String) })),
@@ -198,10 +229,19 @@ export function instanceInformationFilters(input: Record<string, unknown>): Inst
 }
 
 /** An InstanceIds filter naming an id SSM has never seen as a managed node fails the whole call. */
-export function unknownManagedNodes(filters: InstanceInformationFilter[], registered: ReadonlySet<string>): RuleViolation | undefined {
-    const unknown = filters.filter((f) => isIdFilter(f.key)).flatMap((f) => f.values).filter((id) => !registered.has(id));
+export function unknownManagedNodes(
+    filters: InstanceInformationFilter[],
+    registered: ReadonlySet<string>,
+): RuleViolation | undefined {
+    const unknown = filters
+        .filter((f) => isIdFilter(f.key))
+        .flatMap((f) => f.values)
+        .filter((id) => !registered.has(id));
     if (unknown.length === 0) return undefined;
-    return { code: "InvalidInstanceId", message: `Instance ids [${unknown.join(", ")}] are not valid managed nodes for account ${LOCAL_ACCOUNT_ID}` };
+    return {
+        code: "InvalidInstanceId",
+        message: `Instance ids [${unknown.join(", ")}] are not valid managed nodes for account ${LOCAL_ACCOUNT_ID}`,
+    };
 }
 
 /** Whether the node passes one (validated) filter. */
@@ -233,11 +273,15 @@ export function parameterTier(raw: unknown): ParameterTier {
 export function putParameterViolation(input: Record<string, unknown>): RuleViolation | undefined {
     const { Name: name, Value: value } = input;
     if (typeof name !== "string" || !name) return missingMember("name");
-    if (!/^[A-Za-z0-9_.\-/]{1,2048}$/.test(name)) return { code: "ValidationException", message: "Parameter name is invalid" };
+    if (!/^[A-Za-z0-9_.\-/]{1,2048}$/.test(name))
+        return { code: "ValidationException", message: "Parameter name is invalid" };
     if (typeof value !== "string") return missingMember("value");
     const advanced = parameterTier(input.Tier) === "Advanced";
     if (Buffer.byteLength(value) <= (advanced ? ADVANCED_PARAMETER_BYTES : STANDARD_PARAMETER_BYTES)) return undefined;
-    if (advanced) return validation(`Value at 'value' failed to satisfy constraint: Member must have length less than or equal to ${ADVANCED_PARAMETER_BYTES}`);
+    if (advanced)
+        return validation(
+            `Value at 'value' failed to satisfy constraint: Member must have length less than or equal to ${ADVANCED_PARAMETER_BYTES}`,
+        );
     return {
         code: "ValidationException",
         message: `Standard tier parameters support a maximum parameter value of ${STANDARD_PARAMETER_BYTES} characters. To create a larger parameter value, upgrade the parameter to use the advanced-parameter tier.`,
@@ -245,7 +289,11 @@ export function putParameterViolation(input: Record<string, unknown>): RuleViola
 }
 
 export function parameterAlreadyExists(): RuleViolation {
-    return { code: "ParameterAlreadyExists", message: "The parameter already exists. To overwrite this value, set the overwrite option in the request to true." };
+    return {
+        code: "ParameterAlreadyExists",
+        message:
+            "The parameter already exists. To overwrite this value, set the overwrite option in the request to true.",
+    };
 }
 
 export function parameterNotFound(): RuleViolation {

@@ -12,7 +12,12 @@ import { Invocation } from "./types";
 
 /** "EC2 Instance State-change Notification". */
 export function ec2StateChange(instanceId: string, state: "running" | "terminated"): PutEventEntry {
-    return { source: "aws.ec2", detailType: EC2_RUNNING_DETAIL_TYPE, resources: [instanceArn(instanceId)], detail: { "instance-id": instanceId, state } };
+    return {
+        source: "aws.ec2",
+        detailType: EC2_RUNNING_DETAIL_TYPE,
+        resources: [instanceArn(instanceId)],
+        detail: { "instance-id": instanceId, state },
+    };
 }
 
 /** "EC2 State Manager Instance Association State Change": the association running `documentName` on the instance succeeded. */

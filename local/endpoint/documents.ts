@@ -28,8 +28,16 @@ export const AWS_RUN_SHELL_SCRIPT: SsmDocument = {
     description: "Run a shell script.",
     parameters: {
         commands: { type: "StringList", description: "(Required) Specify a shell script or a command to run." },
-        workingDirectory: { type: "String", default: "", description: "(Optional) The path to the working directory on your instance." },
-        executionTimeout: { type: "String", default: "3600", allowedPattern: "([1-9][0-9]{0,4})|(1[0-6][0-9]{4})|(17[0-1][0-9]{3})|(172[0-7][0-9]{2})|(172800)" },
+        workingDirectory: {
+            type: "String",
+            default: "",
+            description: "(Optional) The path to the working directory on your instance.",
+        },
+        executionTimeout: {
+            type: "String",
+            default: "3600",
+            allowedPattern: "([1-9][0-9]{0,4})|(1[0-6][0-9]{4})|(17[0-1][0-9]{3})|(172[0-7][0-9]{2})|(172800)",
+        },
     },
     mainSteps: [{ action: "aws:runShellScript", name: "runShellScript", inputs: { runCommand: "{{ commands }}" } }],
 };
@@ -48,12 +56,16 @@ function fullMatch(pattern: string, value: string): boolean {
 const invalid = (message: string): RuleViolation => ({ code: "InvalidParameters", message });
 
 function valueViolation(name: string, decl: SsmDocumentParameter, values: string[]): RuleViolation | undefined {
-    if (decl.type === "String" && values.length > 1) return invalid(`Parameter "${name}" is a String and takes one value.`);
+    if (decl.type === "String" && values.length > 1)
+        return invalid(`Parameter "${name}" is a String and takes one value.`);
     for (const v of values) {
         if (decl.allowedPattern !== undefined && !fullMatch(decl.allowedPattern, v)) {
-            return invalid(`Parameter "${name}" "${v.slice(0, 40)}" failed to satisfy constraint: Member must satisfy regular expression pattern: ${decl.allowedPattern}`);
+            return invalid(
+                `Parameter "${name}" "${v.slice(0, 40)}" failed to satisfy constraint: Member must satisfy regular expression pattern: ${decl.allowedPattern}`,
+            );
         }
-        if (decl.allowedValues && !decl.allowedValues.includes(v)) return invalid(`Parameter "${name}" is not one of the allowed values.`);
+        if (decl.allowedValues && !decl.allowedValues.includes(v))
+            return invalid(`Parameter "${name}" is not one of the allowed values.`);
     }
     return undefined;
 }
@@ -62,7 +74,10 @@ function valueViolation(name: string, decl: SsmDocumentParameter, values: string
  * The command's parameters checked against the document, defaults applied; the input's shape (a map
  * of string lists within 64 KB) is local/ssmRules.ts sendCommandViolation's.
  */
-export function documentParameters(document: SsmDocument, given: Record<string, string[]> = {}): Record<string, string[]> | RuleViolation {
+export function documentParameters(
+    document: SsmDocument,
+    given: Record<string, string[]> = {},
+): Record<string, string[]> | RuleViolation {
     const declared = document.parameters ?? {};
     const out: Record<string, string[]> = {};
     for (const [name, values] of Object.entries(given)) {

@@ -1,7 +1,13 @@
 /** The local endpoint's EC2 (DescribeInstances) and SQS (SendMessage, GetQueueUrl on the account's local queues). */
 import { createHash } from "crypto";
 import { apiError, raise } from "../awsErrors";
-import { describeInstancesOutput, Ec2Filter, ec2FilterViolation, matchesEc2Filter, unknownInstanceIds } from "../ec2Rules";
+import {
+    describeInstancesOutput,
+    Ec2Filter,
+    ec2FilterViolation,
+    matchesEc2Filter,
+    unknownInstanceIds,
+} from "../ec2Rules";
 import type { LocalQueue, MessageAttributeValue } from "../queue";
 import { queueDoesNotExist, sendMessageViolation, textMember } from "../sqsRules";
 import { EndpointState } from "./state";
@@ -14,7 +20,12 @@ export function describeInstances(s: EndpointState, i: Record<string, unknown>):
     raise(ec2FilterViolation(filters));
     const views = [...s.instances.values()]
         .filter((inst) => ids.length === 0 || ids.includes(inst.instanceId))
-        .map((inst) => ({ instanceId: inst.instanceId, state: inst.state, tags: inst.tags, privateIpAddress: inst.ipAddress }));
+        .map((inst) => ({
+            instanceId: inst.instanceId,
+            state: inst.state,
+            tags: inst.tags,
+            privateIpAddress: inst.ipAddress,
+        }));
     return describeInstancesOutput(views.filter((v) => filters.every((f) => matchesEc2Filter(f, v))));
 }
 

@@ -70,7 +70,9 @@ function guard(s: EndpointState, service: ServiceName, action: string, op: Opera
 export function endpointHandlerTable(s: EndpointState): HandlerTable {
     const table: HandlerTable = {};
     for (const [service, ops] of Object.entries(OPERATIONS) as [ServiceName, Record<string, Operation>][]) {
-        table[service] = Object.fromEntries(Object.entries(ops).map(([action, op]) => [action, guard(s, service, action, op)]));
+        table[service] = Object.fromEntries(
+            Object.entries(ops).map(([action, op]) => [action, guard(s, service, action, op)]),
+        );
     }
     return table;
 }

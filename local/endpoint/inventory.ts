@@ -20,7 +20,12 @@ function pingStatus(s: EndpointState, inst: LocalInstance): string {
 }
 
 function nodeView(s: EndpointState, inst: LocalInstance): ManagedNodeView {
-    return { instanceId: inst.instanceId, pingStatus: pingStatus(s, inst), resourceType: "EC2Instance", tags: inst.tags };
+    return {
+        instanceId: inst.instanceId,
+        pingStatus: pingStatus(s, inst),
+        resourceType: "EC2Instance",
+        tags: inst.tags,
+    };
 }
 
 function informationOut(s: EndpointState, inst: LocalInstance): Record<string, unknown> {
@@ -43,10 +48,16 @@ function informationOut(s: EndpointState, inst: LocalInstance): Record<string, u
 export function describeInstanceInformation(s: EndpointState, input: Record<string, unknown>): unknown {
     const filters = orThrow(instanceInformationFilters(input));
     const maxResults = orThrow(pageSize(input.MaxResults, DESCRIBE_INSTANCE_INFORMATION_PAGE));
-    const registered = [...s.instances.values()].filter((i) => i.agentOnlineAt !== undefined && i.agentOnlineAt <= Date.now());
+    const registered = [...s.instances.values()].filter(
+        (i) => i.agentOnlineAt !== undefined && i.agentOnlineAt <= Date.now(),
+    );
     raise(unknownManagedNodes(filters, new Set(registered.map((i) => i.instanceId))));
-    const matching = registered.filter((inst) => filters.every((f) => matchesInstanceInformationFilter(f, nodeView(s, inst))));
+    const matching = registered.filter((inst) =>
+        filters.every((f) => matchesInstanceInformationFilter(f, nodeView(s, inst))),
+    );
     const { page, nextToken } = paginate(matching, input.NextToken, maxResults);
-    return { InstanceInformationList: page.map((inst) => informationOut(s, inst)), ...(nextToken ? { NextToken: nextToken } : {}) };
+    return {
+        InstanceInformationList: page.map((inst) => informationOut(s, inst)),
+        ...(nextToken ? { NextToken: nextToken } : {}),
+    };
 }
-

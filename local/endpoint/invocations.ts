@@ -6,7 +6,14 @@
  */
 import { listedPluginOutput } from "../../core/document";
 import { apiError, orThrow } from "../awsErrors";
-import { invocationDoesNotExist, LIST_COMMAND_INVOCATIONS_PAGE, pageSize, paginate, statusDetails, truncateOutput } from "../ssmRules";
+import {
+    invocationDoesNotExist,
+    LIST_COMMAND_INVOCATIONS_PAGE,
+    pageSize,
+    paginate,
+    statusDetails,
+    truncateOutput,
+} from "../ssmRules";
 import { EndpointState } from "./state";
 import { DEFAULT_INVOCATION_VISIBLE_AFTER_MS, Invocation } from "./types";
 
@@ -29,7 +36,8 @@ function invocationOut(inv: Invocation): Record<string, unknown> {
         PluginName: "aws:runShellScript",
         ResponseCode: inv.responseCode,
         ExecutionStartDateTime: iso(inv.startedAt),
-        ExecutionElapsedTime: inv.startedAt && inv.endedAt ? `PT${((inv.endedAt - inv.startedAt) / 1000).toFixed(3)}S` : "",
+        ExecutionElapsedTime:
+            inv.startedAt && inv.endedAt ? `PT${((inv.endedAt - inv.startedAt) / 1000).toFixed(3)}S` : "",
         ExecutionEndDateTime: iso(inv.endedAt),
         Status: inv.status,
         StatusDetails: statusDetails(inv.status),
@@ -79,8 +87,14 @@ function listedOut(inv: Invocation, details: boolean): Record<string, unknown> {
 export function listCommandInvocations(s: EndpointState, input: Record<string, unknown>): unknown {
     const maxResults = orThrow(pageSize(input.MaxResults, LIST_COMMAND_INVOCATIONS_PAGE));
     const list = [...s.invocations.values()].filter(
-        (i) => (input.CommandId === undefined || i.commandId === input.CommandId) && (input.InstanceId === undefined || i.instanceId === input.InstanceId) && visible(s, i),
+        (i) =>
+            (input.CommandId === undefined || i.commandId === input.CommandId) &&
+            (input.InstanceId === undefined || i.instanceId === input.InstanceId) &&
+            visible(s, i),
     );
     const { page, nextToken } = paginate(list, input.NextToken, maxResults);
-    return { CommandInvocations: page.map((i) => listedOut(i, input.Details === true)), ...(nextToken ? { NextToken: nextToken } : {}) };
+    return {
+        CommandInvocations: page.map((i) => listedOut(i, input.Details === true)),
+        ...(nextToken ? { NextToken: nextToken } : {}),
+    };
 }

@@ -28,7 +28,13 @@ function parameterOut(p: Parameter): Record<string, unknown> {
 }
 
 /** A write as PutParameter makes it, without its checks (an operator's or the deploy's); `modifiedAt` (ms) backdates it. */
-export function writeParameter(s: EndpointState, name: string, value: string, type: Parameter["type"], modifiedAt: number): Parameter {
+export function writeParameter(
+    s: EndpointState,
+    name: string,
+    value: string,
+    type: Parameter["type"],
+    modifiedAt: number,
+): Parameter {
     const prev = s.parameters.get(name);
     const p: Parameter = { name, type, value, version: (prev?.version ?? 0) + 1, lastModified: modifiedAt };
     s.parameters.set(name, p);
@@ -40,7 +46,13 @@ export function putParameter(s: EndpointState, input: Record<string, unknown>): 
     const name = String(input.Name);
     const prev = s.parameters.get(name);
     if (prev && input.Overwrite !== true) throw apiError(parameterAlreadyExists());
-    const p = writeParameter(s, name, String(input.Value), (input.Type as Parameter["type"]) ?? prev?.type ?? "String", Date.now());
+    const p = writeParameter(
+        s,
+        name,
+        String(input.Value),
+        (input.Type as Parameter["type"]) ?? prev?.type ?? "String",
+        Date.now(),
+    );
     s.events.emit("parameter", p);
     return { Version: p.version, Tier: parameterTier(input.Tier) };
 }
@@ -55,7 +67,10 @@ export function getParameters(s: EndpointState, input: Record<string, unknown>):
     const names = Array.isArray(input.Names) ? input.Names.map(String) : [];
     raise(getParametersViolation(names));
     const found = names.filter((n) => s.parameters.has(n));
-    return { Parameters: found.map((n) => parameterOut(s.parameters.get(n)!)), InvalidParameters: names.filter((n) => !s.parameters.has(n)) };
+    return {
+        Parameters: found.map((n) => parameterOut(s.parameters.get(n)!)),
+        InvalidParameters: names.filter((n) => !s.parameters.has(n)),
+    };
 }
 
 export function getParametersByPath(s: EndpointState, input: Record<string, unknown>): unknown {

@@ -6,7 +6,16 @@
  */
 import { randomUUID } from "crypto";
 import { apiError, orThrow, raise } from "../awsErrors";
-import { documentKey, notInValidState, RunResult, runResultOfExit, sendCommandIds, sendCommandViolation, tagConditionDenial, unknownDocument } from "../ssmRules";
+import {
+    documentKey,
+    notInValidState,
+    RunResult,
+    runResultOfExit,
+    sendCommandIds,
+    sendCommandViolation,
+    tagConditionDenial,
+    unknownDocument,
+} from "../ssmRules";
 import { CallContext } from "../wire/handlers";
 import { commandStatusChange } from "./awsEvents";
 import { documentParameters, SsmDocument } from "./documents";
@@ -28,12 +37,19 @@ interface CheckedCommand {
 
 /** The tag condition of the caller's role (its access key), else the endpoint's. */
 function requiredTag(s: EndpointState, ctx?: CallContext): { key: string; value: string } | undefined {
-    return (ctx?.accessKeyId !== undefined ? s.knobs.requiredTagByAccessKey?.[ctx.accessKeyId] : undefined) ?? s.knobs.requiredTag;
+    return (
+        (ctx?.accessKeyId !== undefined ? s.knobs.requiredTagByAccessKey?.[ctx.accessKeyId] : undefined) ??
+        s.knobs.requiredTag
+    );
 }
 
 function checkSendCommand(s: EndpointState, input: Record<string, unknown>, ctx?: CallContext): CheckedCommand {
     raise(sendCommandViolation(input));
-    if (input.Targets !== undefined) throw apiError({ code: "ValidationException", message: "the local endpoint supports InstanceIds, not Targets" });
+    if (input.Targets !== undefined)
+        throw apiError({
+            code: "ValidationException",
+            message: "the local endpoint supports InstanceIds, not Targets",
+        });
     const documentName = String(input.DocumentName);
     const docKey = documentKey(documentName);
     const document = s.documents.get(docKey);
@@ -60,11 +76,23 @@ export function sendCommand(s: EndpointState, input: Record<string, unknown>, ct
     const comment = typeof input.Comment === "string" ? input.Comment : "";
     s.stats.sendCommandInstances.push(cmd.instanceIds.length);
     for (const instanceId of cmd.instanceIds) {
-        const inv: Invocation = { commandId, instanceId, documentName: cmd.docKey, comment, requestedAt, status: "Pending", responseCode: -1, stdout: "", stderr: "" };
+        const inv: Invocation = {
+            commandId,
+            instanceId,
+            documentName: cmd.docKey,
+            comment,
+            requestedAt,
+            status: "Pending",
+            responseCode: -1,
+            stdout: "",
+            stderr: "",
+        };
         s.invocations.set(`${commandId}/${instanceId}`, inv);
         s.events.emit("commandSent", inv);
         const pickup = s.knobs.agentPickupMs;
-        s.later(typeof pickup === "function" ? pickup(instanceId) : (pickup ?? DEFAULT_AGENT_PICKUP_MS), () => runInvocation(s, inv, cmd.document, cmd.parameters));
+        s.later(typeof pickup === "function" ? pickup(instanceId) : (pickup ?? DEFAULT_AGENT_PICKUP_MS), () =>
+            runInvocation(s, inv, cmd.document, cmd.parameters),
+        );
     }
     return {
         Command: {
@@ -91,18 +119,36 @@ export function sendCommand(s: EndpointState, input: Record<string, unknown>, ct
 }
 
 /** What the agent reports: the runner's exit, or a failure when the host cannot run it. */
-async function runOnHost(inst: LocalInstance | undefined, inv: Invocation, document: SsmDocument, parameters: Record<string, string[]>): Promise<RunResult> {
+async function runOnHost(
+    inst: LocalInstance | undefined,
+    inv: Invocation,
+    document: SsmDocument,
+    parameters: Record<string, string[]>,
+): Promise<RunResult> {
     const failed = (stderr: string) => runResultOfExit({ exitCode: 1, stdout: "", stderr });
     if (!inst || inst.state !== "running") return failed("the instance is no longer running");
     if (inst.failing !== undefined) return failed(inst.failing);
     try {
-        return runResultOfExit(await inst.runner({ instanceId: inv.instanceId, documentName: inv.documentName, document, parameters, agentVersion: inst.agentVersion }));
+        return runResultOfExit(
+            await inst.runner({
+                instanceId: inv.instanceId,
+                documentName: inv.documentName,
+                document,
+                parameters,
+                agentVersion: inst.agentVersion,
+            }),
+        );
     } catch (err) {
         return failed(`agent: ${(err as Error).message}`);
     }
 }
 
-function runInvocation(s: EndpointState, inv: Invocation, document: SsmDocument, parameters: Record<string, string[]>): void {
+function runInvocation(
+    s: EndpointState,
+    inv: Invocation,
+    document: SsmDocument,
+    parameters: Record<string, string[]>,
+): void {
     const inst = s.instances.get(inv.instanceId);
     inv.status = "InProgress";
     inv.startedAt = Date.now();

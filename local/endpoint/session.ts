@@ -12,12 +12,21 @@ import { EndpointState } from "./state";
 export function startSession(s: EndpointState, input: Record<string, unknown>): unknown {
     const target = String(input.Target ?? "");
     if (input.DocumentName !== "AWS-StartSSHSession") {
-        throw apiError({ code: "InvalidDocument", message: `the local endpoint serves only AWS-StartSSHSession sessions; got ${String(input.DocumentName)}` });
+        throw apiError({
+            code: "InvalidDocument",
+            message: `the local endpoint serves only AWS-StartSSHSession sessions; got ${String(input.DocumentName)}`,
+        });
     }
     const port = (input.Parameters as Record<string, string[]> | undefined)?.portNumber?.[0] ?? "22";
     const inst = s.instances.get(target);
-    if (!inst || !s.isOnline(inst)) throw apiError({ code: "TargetNotConnected", message: `${target} is not connected.` });
-    if (port !== "22" || !inst.sshEndpoint) throw apiError({ code: "InvalidParameters", message: `nothing listens on port ${port} of ${target}` });
+    if (!inst || !s.isOnline(inst))
+        throw apiError({ code: "TargetNotConnected", message: `${target} is not connected.` });
+    if (port !== "22" || !inst.sshEndpoint)
+        throw apiError({ code: "InvalidParameters", message: `nothing listens on port ${port} of ${target}` });
     const sessionId = `pka-local-${randomUUID()}`;
-    return { SessionId: sessionId, TokenValue: randomUUID(), StreamUrl: `tcp://${inst.sshEndpoint.host}:${inst.sshEndpoint.port}` };
+    return {
+        SessionId: sessionId,
+        TokenValue: randomUUID(),
+        StreamUrl: `tcp://${inst.sshEndpoint.host}:${inst.sshEndpoint.port}`,
+    };
 }

@@ -5,7 +5,13 @@ import { InvocationStatus, ProcessExit } from "../ssmRules";
 import type { SsmDocument } from "./documents";
 
 /** Runs a document on one host the way the agent does: the process's exit code and output. */
-export type DocumentRunner = (run: { instanceId: string; documentName: string; document: SsmDocument; parameters: Record<string, string[]>; agentVersion: string }) => Promise<ProcessExit>;
+export type DocumentRunner = (run: {
+    instanceId: string;
+    documentName: string;
+    document: SsmDocument;
+    parameters: Record<string, string[]>;
+    agentVersion: string;
+}) => Promise<ProcessExit>;
 
 export interface LocalInstance {
     readonly instanceId: string;

@@ -1,7 +1,13 @@
 /** FakeAwsState's EC2 (DescribeInstances, EC2 instances only: i-) and SQS (SendMessage to the queues it holds). */
 import { createHash, randomUUID } from "crypto";
 import { apiError, raise } from "../awsErrors";
-import { describeInstancesOutput, Ec2Filter, ec2FilterViolation, matchesEc2Filter, unknownInstanceIds } from "../ec2Rules";
+import {
+    describeInstancesOutput,
+    Ec2Filter,
+    ec2FilterViolation,
+    matchesEc2Filter,
+    unknownInstanceIds,
+} from "../ec2Rules";
 import type { FakeAwsState } from "../fakeAws";
 import { queueDoesNotExist, sendMessageViolation } from "../sqsRules";
 import { OpHandler } from "../wire/handlers";
@@ -15,8 +21,14 @@ function describeInstances(s: FakeAwsState, i: any): unknown {
     const filters: Ec2Filter[] = i.Filters ?? [];
     raise(unknownInstanceIds(ids, (id) => s.instances.has(id)));
     raise(ec2FilterViolation(filters));
-    const views = [...s.instances.values()].filter((x) => x.id.startsWith("i-")).map((x) => ({ instanceId: x.id, state: "running", tags: x.tags }));
-    return describeInstancesOutput(views.filter((v) => (ids.length === 0 || ids.includes(v.instanceId)) && filters.every((f) => matchesEc2Filter(f, v))));
+    const views = [...s.instances.values()]
+        .filter((x) => x.id.startsWith("i-"))
+        .map((x) => ({ instanceId: x.id, state: "running", tags: x.tags }));
+    return describeInstancesOutput(
+        views.filter(
+            (v) => (ids.length === 0 || ids.includes(v.instanceId)) && filters.every((f) => matchesEc2Filter(f, v)),
+        ),
+    );
 }
 
 export function fakeSqsHandlers(s: FakeAwsState): Record<string, OpHandler> {
@@ -33,7 +45,9 @@ function sendMessage(s: FakeAwsState, i: any): unknown {
         body: i.MessageBody,
         messageId,
         ...(i.DelaySeconds !== undefined ? { delaySeconds: i.DelaySeconds } : {}),
-        ...(i.MessageGroupId !== undefined ? { groupId: i.MessageGroupId, deduplicationId: i.MessageDeduplicationId } : {}),
+        ...(i.MessageGroupId !== undefined
+            ? { groupId: i.MessageGroupId, deduplicationId: i.MessageDeduplicationId }
+            : {}),
     });
     return { MessageId: messageId, MD5OfMessageBody: createHash("md5").update(i.MessageBody, "utf8").digest("hex") };
 }

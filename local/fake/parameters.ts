@@ -17,7 +17,12 @@ export function getParameters(s: FakeAwsState, i: any): unknown {
     raise(getParametersViolation(names));
     const found = names.filter((n) => s.parameters.has(n));
     return {
-        Parameters: found.map((n) => ({ Name: n, Type: s.parameters.get(n)!.type, Value: s.parameters.get(n)!.value, Version: s.parameters.get(n)!.version })),
+        Parameters: found.map((n) => ({
+            Name: n,
+            Type: s.parameters.get(n)!.type,
+            Value: s.parameters.get(n)!.value,
+            Version: s.parameters.get(n)!.version,
+        })),
         InvalidParameters: names.filter((n) => !s.parameters.has(n)),
     };
 }
@@ -27,12 +32,20 @@ export function getParametersByPath(s: FakeAwsState, i: any): unknown {
     raise(parameterPathViolation(path));
     const max = orThrow(pageSize(i.MaxResults, GET_PARAMETERS_BY_PATH_PAGE));
     const prefix = path.endsWith("/") ? path : `${path}/`;
-    const names = [...s.parameters.keys()].filter((n) => n.startsWith(prefix) && (i.Recursive || !n.slice(prefix.length).includes("/"))).sort();
+    const names = [...s.parameters.keys()]
+        .filter((n) => n.startsWith(prefix) && (i.Recursive || !n.slice(prefix.length).includes("/")))
+        .sort();
     const { page, nextToken } = paginate(names, i.NextToken, max);
     return {
         Parameters: page.map((n) => {
             const p = s.parameters.get(n)!;
-            return { Name: n, Type: p.type, Value: p.value, Version: p.version, LastModifiedDate: new Date(p.modifiedAt ?? Date.now()) };
+            return {
+                Name: n,
+                Type: p.type,
+                Value: p.value,
+                Version: p.version,
+                LastModifiedDate: new Date(p.modifiedAt ?? Date.now()),
+            };
         }),
         NextToken: nextToken,
     };
@@ -43,6 +56,11 @@ export function putParameter(s: FakeAwsState, i: any): unknown {
     const old = s.parameters.get(i.Name);
     if (old && !i.Overwrite) raise(parameterAlreadyExists());
     const version = (old?.version ?? 0) + 1;
-    s.parameters.set(i.Name, { value: i.Value, type: i.Type ?? old?.type ?? "String", version, modifiedAt: Date.now() });
+    s.parameters.set(i.Name, {
+        value: i.Value,
+        type: i.Type ?? old?.type ?? "String",
+        version,
+        modifiedAt: Date.now(),
+    });
     return { Version: version, Tier: parameterTier(i.Tier) };
 }

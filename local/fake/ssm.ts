@@ -51,7 +51,14 @@ async function sendCommand(s: FakeAwsState, i: any): Promise<unknown> {
     const commandId = randomUUID();
     const comment: string = i.Comment ?? "";
     s.commands.push({ commandId, documentName: name, instanceIds: [...ids], comment });
-    for (const id of ids) await runInvocation(s, { commandId, instanceId: id, documentName: name, comment, parameters: i.Parameters ?? {} });
+    for (const id of ids)
+        await runInvocation(s, {
+            commandId,
+            instanceId: id,
+            documentName: name,
+            comment,
+            parameters: i.Parameters ?? {},
+        });
     return {
         Command: {
             CommandId: commandId,
@@ -66,8 +73,19 @@ async function sendCommand(s: FakeAwsState, i: any): Promise<unknown> {
     };
 }
 
-async function runInvocation(s: FakeAwsState, sent: Pick<FakeInvocation, "commandId" | "instanceId" | "documentName" | "comment" | "parameters">): Promise<void> {
-    const inv: FakeInvocation = { ...sent, status: "Pending", statusDetails: "Pending", stdout: "", stderr: "", responseCode: -1, lag: s.invocationLag };
+async function runInvocation(
+    s: FakeAwsState,
+    sent: Pick<FakeInvocation, "commandId" | "instanceId" | "documentName" | "comment" | "parameters">,
+): Promise<void> {
+    const inv: FakeInvocation = {
+        ...sent,
+        status: "Pending",
+        statusDetails: "Pending",
+        stdout: "",
+        stderr: "",
+        responseCode: -1,
+        lag: s.invocationLag,
+    };
     s.invocations.set(`${inv.commandId}:${inv.instanceId}`, inv);
     const r = completeRunResult(await s.runCommand(inv));
     const out = truncateOutput(r.stdout, r.stderr);
@@ -79,7 +97,12 @@ async function runInvocation(s: FakeAwsState, sent: Pick<FakeInvocation, "comman
 }
 
 function nodeView(x: FakeInstance): ManagedNodeView {
-    return { instanceId: x.id, pingStatus: x.pingStatus, resourceType: x.id.startsWith("mi-") ? "ManagedInstance" : "EC2Instance", tags: x.tags };
+    return {
+        instanceId: x.id,
+        pingStatus: x.pingStatus,
+        resourceType: x.id.startsWith("mi-") ? "ManagedInstance" : "EC2Instance",
+        tags: x.tags,
+    };
 }
 
 /** DescribeInstanceInformation: the registered agents (a ping status), sorted by id. */
@@ -88,7 +111,9 @@ function describeInstanceInformation(s: FakeAwsState, i: any): unknown {
     const filters = orThrow(instanceInformationFilters(i));
     const registered = [...s.instances.values()].filter((x) => x.pingStatus !== undefined);
     raise(unknownManagedNodes(filters, new Set(registered.map((x) => x.id))));
-    const list = registered.filter((x) => filters.every((f) => matchesInstanceInformationFilter(f, nodeView(x)))).sort((a, b) => (a.id < b.id ? -1 : 1));
+    const list = registered
+        .filter((x) => filters.every((f) => matchesInstanceInformationFilter(f, nodeView(x))))
+        .sort((a, b) => (a.id < b.id ? -1 : 1));
     const { page, nextToken } = paginate(list, i.NextToken, max);
     return {
         InstanceInformationList: page.map((x) => ({
@@ -126,7 +151,12 @@ function getCommandInvocation(s: FakeAwsState, i: any): unknown {
 /** ListCommandInvocations by CommandId, 1-50 a page; Details adds the plugin (Output: stdout, then stderr after aws:runShellScript's ERROR line, cut at 2,500 characters). Lagging invocations are not listed yet. */
 function listCommandInvocations(s: FakeAwsState, i: any): unknown {
     const max = orThrow(pageSize(i.MaxResults, LIST_COMMAND_INVOCATIONS_PAGE));
-    const all = [...s.invocations.values()].filter((v) => (i.CommandId === undefined || v.commandId === i.CommandId) && (i.InstanceId === undefined || v.instanceId === i.InstanceId) && v.lag <= 0);
+    const all = [...s.invocations.values()].filter(
+        (v) =>
+            (i.CommandId === undefined || v.commandId === i.CommandId) &&
+            (i.InstanceId === undefined || v.instanceId === i.InstanceId) &&
+            v.lag <= 0,
+    );
     const { page, nextToken } = paginate(all, i.NextToken, max);
     return {
         CommandInvocations: page.map((v) => ({
@@ -136,7 +166,18 @@ function listCommandInvocations(s: FakeAwsState, i: any): unknown {
             DocumentName: v.documentName,
             Status: v.status,
             StatusDetails: v.statusDetails,
-            ...(i.Details ? { CommandPlugins: [{ Name: "pka", Status: v.status, ResponseCode: v.responseCode, Output: listedPluginOutput(v.stdout, v.stderr) }] } : {}),
+            ...(i.Details
+                ? {
+                      CommandPlugins: [
+                          {
+                              Name: "pka",
+                              Status: v.status,
+                              ResponseCode: v.responseCode,
+                              Output: listedPluginOutput(v.stdout, v.stderr),
+                          },
+                      ],
+                  }
+                : {}),
         })),
         ...(nextToken ? { NextToken: nextToken } : {}),
     };

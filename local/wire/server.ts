@@ -21,10 +21,16 @@ export async function startFakeAwsServer(handlers: HandlerTable, port = 0): Prom
         const chunks: Buffer[] = [];
         req.on("data", (c) => chunks.push(c));
         req.on("end", () => {
-            void dispatchAwsRequest(handlers, req.headers, Buffer.concat(chunks).toString("utf8")).then(({ status, type, body }) => {
-                res.writeHead(status, { "content-type": type, "x-amzn-requestid": randomUUID(), "content-length": Buffer.byteLength(body) });
-                res.end(body);
-            });
+            void dispatchAwsRequest(handlers, req.headers, Buffer.concat(chunks).toString("utf8")).then(
+                ({ status, type, body }) => {
+                    res.writeHead(status, {
+                        "content-type": type,
+                        "x-amzn-requestid": randomUUID(),
+                        "content-length": Buffer.byteLength(body),
+                    });
+                    res.end(body);
+                },
+            );
         });
     });
     await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
@@ -48,12 +54,21 @@ function requestBody(raw: unknown): string {
 export function inProcessRequestHandler(handlers: HandlerTable) {
     return {
         metadata: { handlerProtocol: "in-process" },
-        async handle(request: { headers: Record<string, string>; body?: unknown }): Promise<{ response: { statusCode: number; headers: Record<string, string>; body: Readable } }> {
+        async handle(request: {
+            headers: Record<string, string>;
+            body?: unknown;
+        }): Promise<{ response: { statusCode: number; headers: Record<string, string>; body: Readable } }> {
             const headers: http.IncomingHttpHeaders = {};
             for (const [k, v] of Object.entries(request.headers)) headers[k.toLowerCase()] = v;
             const out = await dispatchAwsRequest(handlers, headers, requestBody(request.body));
             // A stream, as the SDK's Node.js HTTP handler returns it.
-            return { response: { statusCode: out.status, headers: { "content-type": out.type, "x-amzn-requestid": randomUUID() }, body: Readable.from([Buffer.from(out.body)]) } };
+            return {
+                response: {
+                    statusCode: out.status,
+                    headers: { "content-type": out.type, "x-amzn-requestid": randomUUID() },
+                    body: Readable.from([Buffer.from(out.body)]),
+                },
+            };
         },
         updateHttpClientConfig(): void {},
         httpHandlerConfigs(): Record<string, never> {
