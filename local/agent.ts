@@ -10,6 +10,7 @@ import { randomBytes } from "crypto";
 import * as fs from "fs";
 import { MAX_COMMAND_BYTES } from "../core/document";
 import { agentTooOld } from "../core/script.sh";
+import type { ExecResult } from "./processes";
 import type { SandboxHost } from "./sandbox";
 import { truncateOutput } from "./ssmRules";
 
@@ -137,15 +138,13 @@ export interface AgentRunResult {
     durationMs: number;
 }
 
-/** Runs every step of the document on the host; stops at the first failing step. */
-export async function runDocumentLikeAgent(
+/** The step's environment: the agent's own variables, and `SSM_<name>` for each ENV_VAR parameter (none from an agent too old for them). */
+function stepEnvironment(
     host: SandboxHost,
-    document: object | string,
-    parameters: Record<string, string[]>,
-    opts: AgentRunOptions = {},
-): Promise<AgentRunResult> {
-    const doc = parseDocument(document);
-    const values = opts.skipParameterValidation ? parameters : validateCommandParameters(document, parameters);
+    doc: CommandDocument,
+    values: Record<string, string[]>,
+    opts: AgentRunOptions,
+): Record<string, string> {
     const declared = doc.parameters ?? {};
     const env: Record<string, string> = {
         AWS_SSM_INSTANCE_ID: opts.instanceId ?? host.name,
@@ -157,6 +156,48 @@ export async function runDocumentLikeAgent(
         if (declared[name]?.interpolationType === "ENV_VAR" || opts.skipParameterValidation)
             env[`SSM_${name}`] = v.join(",");
     }
+    return env;
+}
+
+/** An aws:runShellScript step's runCommand lines as one script, `{{ name }}` references substituted as text (the agent does so for every parameter). */
+function stepScript(step: DocStep, values: Record<string, string[]>): string {
+    if (step.action !== "aws:runShellScript")
+        throw new InvalidParametersError(`this runner does not run ${step.action}`, "InvalidDocument");
+    const rc = step.inputs?.runCommand ?? [];
+    const script = Array.isArray(rc) ? rc.join("\n") : rc;
+    return script.replace(/\{\{\s*([A-Za-z0-9_.-]+)\s*\}\}/g, (m, name: string) =>
+        values[name] !== undefined ? values[name].join(",") : m,
+    );
+}
+
+/** Runs the script as the agent does: a file in a fresh directory under /tmp, run with `sh` as root, killed at the step's timeout. */
+async function runScript(
+    host: SandboxHost,
+    script: string,
+    env: Record<string, string>,
+    timeoutSeconds: string | number | undefined,
+): Promise<ExecResult> {
+    const dir = `/tmp/ssm-${randomBytes(6).toString("hex")}`;
+    fs.mkdirSync(host.path(dir), { mode: 0o700 });
+    fs.writeFileSync(host.path(`${dir}/_script.sh`), script + "\n", { mode: 0o700 });
+    const r = await host.exec(["/bin/sh", `${dir}/_script.sh`], {
+        env,
+        timeoutMs: Number(timeoutSeconds ?? 3600) * 1000,
+    });
+    fs.rmSync(host.path(dir), { recursive: true, force: true });
+    return r;
+}
+
+/** Runs every step of the document on the host; stops at the first failing step. */
+export async function runDocumentLikeAgent(
+    host: SandboxHost,
+    document: object | string,
+    parameters: Record<string, string[]>,
+    opts: AgentRunOptions = {},
+): Promise<AgentRunResult> {
+    const doc = parseDocument(document);
+    const values = opts.skipParameterValidation ? parameters : validateCommandParameters(document, parameters);
+    const env = stepEnvironment(host, doc, values, opts);
     let last: AgentRunResult | undefined;
     let stdout = "";
     let stderr = "";
@@ -176,20 +217,8 @@ export async function runDocumentLikeAgent(
             };
             continue;
         }
-        if (step.action !== "aws:runShellScript")
-            throw new InvalidParametersError(`this runner does not run ${step.action}`, "InvalidDocument");
-        const rc = step.inputs?.runCommand ?? [];
-        let script = Array.isArray(rc) ? rc.join("\n") : rc;
-        // Text substitution, as the agent does for every parameter.
-        script = script.replace(/\{\{\s*([A-Za-z0-9_.-]+)\s*\}\}/g, (m, name: string) =>
-            values[name] !== undefined ? values[name].join(",") : m,
-        );
-        const dir = `/tmp/ssm-${randomBytes(6).toString("hex")}`;
-        fs.mkdirSync(host.path(dir), { mode: 0o700 });
-        fs.writeFileSync(host.path(`${dir}/_script.sh`), script + "\n", { mode: 0o700 });
-        const timeoutMs = Number(step.inputs?.timeoutSeconds ?? 3600) * 1000;
-        const r = await host.exec(["/bin/sh", `${dir}/_script.sh`], { env, timeoutMs });
-        fs.rmSync(host.path(dir), { recursive: true, force: true });
+        const script = stepScript(step, values);
+        const r = await runScript(host, script, env, step.inputs?.timeoutSeconds);
         stdout += r.stdout;
         stderr += r.stderr;
         const status = r.signal ? "TimedOut" : r.code === 0 ? "Success" : "Failed";
