@@ -3,7 +3,8 @@
  * to a working `ssh svc_user@host sudo -n true` with the pinned host keys.
  */
 import { localFleetUnavailableReason } from "../cli/localFleet";
-import { LocalFleet, percentile } from "../local/fleet";
+import { LocalFleet } from "../local/fleet";
+import { percentile } from "../local/stats";
 
 export interface AccessResult {
     hosts: number;

@@ -8,10 +8,13 @@
  * not sshd.
  */
 import { EC2_RUNNING_PATTERN } from "../core/events";
-import { EventSourceMapping, LocalEventBus, LocalQueue } from "../local/eventBus";
-import { LocalFleet, percentile } from "../local/fleet";
+import { LocalEventBus } from "../local/eventBus";
+import { EventSourceMapping } from "../local/eventSourceMapping";
+import { LocalFleet } from "../local/fleet";
 import { NaiveProvisioner } from "../local/naive";
+import { LocalQueue } from "../local/queue";
 import { LocalSsmEndpoint } from "../local/ssmEndpoint";
+import { percentile } from "../local/stats";
 
 export interface BurstOptions {
     instances?: number;
@@ -87,7 +90,9 @@ async function runPka(o: Required<BurstOptions>, log: (s: string) => void): Prom
         const provisioned = times.length;
         const dead = fleet.hosts.filter((h) => !h.provisionedAt && h.result === "dead-lettered").length;
         const s = fleet.endpoint.stats;
-        log(`  pka-fleet: ${provisioned}/${o.instances} provisioned in ${(wallMs / 1000).toFixed(1)} s, ${fleet.lambdaInvocations} Lambda invocations`);
+        log(
+            `  pka-fleet: ${provisioned}/${o.instances} provisioned in ${(wallMs / 1000).toFixed(1)} s, ${fleet.lambdaInvocations} Lambda invocations`,
+        );
         return {
             design: "pka-fleet",
             instances: o.instances,
@@ -128,10 +133,16 @@ async function runNaive(o: Required<BurstOptions>, log: (s: string) => void): Pr
     const launchedAt = new Map<string, number>();
     const provisionedAt = new Map<string, number>();
     endpoint.on("invocation", (inv: { instanceId: string; status: string }) => {
-        if (inv.status === "Success" && !provisionedAt.has(inv.instanceId)) provisionedAt.set(inv.instanceId, Date.now());
+        if (inv.status === "Success" && !provisionedAt.has(inv.instanceId))
+            provisionedAt.set(inv.instanceId, Date.now());
     });
     try {
-        const ids = Array.from({ length: o.instances }, () => endpoint.addInstance({ tags: {}, runner: async () => ({ exitCode: 0, stdout: "", stderr: "" }) }).instanceId);
+        const ids = Array.from(
+            { length: o.instances },
+            () =>
+                endpoint.addInstance({ tags: {}, runner: async () => ({ exitCode: 0, stdout: "", stderr: "" }) })
+                    .instanceId,
+        );
         const t0 = Date.now();
         ids.forEach((id, i) =>
             setTimeout(() => {
@@ -142,10 +153,16 @@ async function runNaive(o: Required<BurstOptions>, log: (s: string) => void): Pr
         await new Promise((r) => setTimeout(r, o.launchWindowMs + 100));
         await naive.idle();
         const end = Date.now() + 5000;
-        while (Date.now() < end && [...naive.outcomes.values()].some((x) => x.sentAt && !provisionedAt.has(x.instanceId))) await new Promise((r) => setTimeout(r, 50));
+        while (
+            Date.now() < end &&
+            [...naive.outcomes.values()].some((x) => x.sentAt && !provisionedAt.has(x.instanceId))
+        )
+            await new Promise((r) => setTimeout(r, 50));
         const wallMs = Date.now() - t0;
         const times = [...provisionedAt].map(([id, at]) => at - launchedAt.get(id)!);
-        log(`  naive: ${provisionedAt.size}/${o.instances} provisioned, ${naive.lost().length} events dropped after their retries`);
+        log(
+            `  naive: ${provisionedAt.size}/${o.instances} provisioned, ${naive.lost().length} events dropped after their retries`,
+        );
         return {
             design: "naive (1 SendCommand per event, no readiness, 2 retries)",
             instances: o.instances,
@@ -166,7 +183,10 @@ async function runNaive(o: Required<BurstOptions>, log: (s: string) => void): Pr
     }
 }
 
-export async function benchBurst(opts: BurstOptions = {}, log: (s: string) => void = () => undefined): Promise<{ options: Required<BurstOptions>; results: BurstResult[] }> {
+export async function benchBurst(
+    opts: BurstOptions = {},
+    log: (s: string) => void = () => undefined,
+): Promise<{ options: Required<BurstOptions>; results: BurstResult[] }> {
     const o: Required<BurstOptions> = {
         instances: opts.instances ?? 500,
         launchWindowMs: opts.launchWindowMs ?? 3000,

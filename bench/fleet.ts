@@ -6,7 +6,14 @@
 import * as pulumi from "@pulumi/pulumi";
 import { generateKey } from "../core/keygen";
 
-type Row = { users: number; resources: number; components: number; accessParameters: number; generatedKeys: number; mocksRunMs: number };
+type Row = {
+    users: number;
+    resources: number;
+    components: number;
+    accessParameters: number;
+    generatedKeys: number;
+    mocksRunMs: number;
+};
 
 class CountingMocks implements pulumi.runtime.Mocks {
     byType: Record<string, number> = {};
@@ -18,7 +25,6 @@ class CountingMocks implements pulumi.runtime.Mocks {
         }
         this.byType[args.type] = (this.byType[args.type] ?? 0) + 1;
         if (args.type.startsWith("pulumi-nodejs:dynamic")) {
-            // eslint-disable-next-line @typescript-eslint/no-var-requires
             const { createKey } = require("../components/keyPairProvider");
             const plain = Object.fromEntries(Object.entries(args.inputs).filter(([k]) => k !== "__provider"));
             return createKey(plain).then((r: any) => ({ id: r.id, state: { ...args.inputs, ...r.outs } })) as any;
@@ -26,7 +32,13 @@ class CountingMocks implements pulumi.runtime.Mocks {
         const i = args.inputs;
         return {
             id: `${args.name}-id`,
-            state: { ...i, arn: `arn:aws:mock:eu-west-1:123456789012:${args.name}`, name: i.name ?? args.name, url: `https://sqs.mock/${args.name}`, keyName: i.keyName ?? args.name },
+            state: {
+                ...i,
+                arn: `arn:aws:mock:eu-west-1:123456789012:${args.name}`,
+                name: i.name ?? args.name,
+                url: `https://sqs.mock/${args.name}`,
+                keyName: i.keyName ?? args.name,
+            },
         };
     }
     call(): Record<string, any> {
@@ -35,7 +47,12 @@ class CountingMocks implements pulumi.runtime.Mocks {
 }
 
 function resolve<T>(o: pulumi.Output<T>): Promise<T> {
-    return new Promise((r) => o.apply((v) => { r(v); return v; }));
+    return new Promise((r) =>
+        o.apply((v) => {
+            r(v);
+            return v;
+        }),
+    );
 }
 
 async function oneFleet(users: number, pool: string[]): Promise<Row> {
@@ -47,11 +64,25 @@ async function oneFleet(users: number, pool: string[]): Promise<Row> {
         fleetName: `bench-${users}`,
         users: Array.from({ length: users }, (_, i) =>
             i % 10 === 9
-                ? { name: `svc${i}`, sudo: "nopasswd" as const, service: true, generateKey: { keyType: "ed25519" as const } }
-                : { name: `user${i}`, sudo: (i % 2 ? "none" : "nopasswd") as "none" | "nopasswd", publicKeys: [pool[i % pool.length]] },
+                ? {
+                      name: `svc${i}`,
+                      sudo: "nopasswd" as const,
+                      service: true,
+                      generateKey: { keyType: "ed25519" as const },
+                  }
+                : {
+                      name: `user${i}`,
+                      sudo: (i % 2 ? "none" : "nopasswd") as "none" | "nopasswd",
+                      publicKeys: [pool[i % pool.length]],
+                  },
         ),
     });
-    await Promise.all([resolve(fleet.accessSpecHash), resolve(fleet.queueUrl), resolve(fleet.fingerprints), resolve(fleet.privateKeys)]);
+    await Promise.all([
+        resolve(fleet.accessSpecHash),
+        resolve(fleet.queueUrl),
+        resolve(fleet.fingerprints),
+        resolve(fleet.privateKeys),
+    ]);
     let last = -1;
     let total = 0;
     while (total !== last) {
@@ -65,13 +96,18 @@ async function oneFleet(users: number, pool: string[]): Promise<Row> {
         resources: total,
         components: mocks.components,
         accessParameters: mocks.byType["aws:ssm/parameter:Parameter"] ?? 0,
-        generatedKeys: Object.entries(mocks.byType).filter(([t]) => t.startsWith("pulumi-nodejs:dynamic")).reduce((a, [, n]) => a + n, 0),
+        generatedKeys: Object.entries(mocks.byType)
+            .filter(([t]) => t.startsWith("pulumi-nodejs:dynamic"))
+            .reduce((a, [, n]) => a + n, 0),
         mocksRunMs: ms,
     };
 }
 
 export async function benchFleet(): Promise<Row[]> {
-    const pool = Array.from({ length: 200 }, (_, i) => generateKey({ type: "ed25519", comment: `user${i}@bench` }).publicKey);
+    const pool = Array.from(
+        { length: 200 },
+        (_, i) => generateKey({ type: "ed25519", comment: `user${i}@bench` }).publicKey,
+    );
     const rows: Row[] = [];
     for (const n of [1, 10, 200]) rows.push(await oneFleet(n, pool));
     return rows;

@@ -19,7 +19,7 @@ import * as os from "os";
 import * as path from "path";
 import { seconds } from "../cli/localFleet";
 import { provisionerCodePath } from "../core/lambdaBundle";
-import { packageRoot } from "../local/fleet";
+import { packageRoot } from "../local/packageRoot";
 import { sandboxUnavailableReason } from "../local/sandbox";
 import { AccessResult, benchAccess } from "./access";
 import { benchBurst, BurstResult } from "./burst";
@@ -33,12 +33,18 @@ import { HostTimings, measureHosts, measureSpecCapacity, SpecCapacity } from "./
 const log = (s: string) => process.stdout.write(`${s}\n`);
 
 function table(header: string[], rows: (string | number)[][]): string {
-    return [`| ${header.join(" | ")} |`, `|${header.map(() => "---").join("|")}|`, ...rows.map((r) => `| ${r.join(" | ")} |`)].join("\n");
+    return [
+        `| ${header.join(" | ")} |`,
+        `|${header.map(() => "---").join("|")}|`,
+        ...rows.map((r) => `| ${r.join(" | ")} |`),
+    ].join("\n");
 }
 
 function sh(cmd: string, args: string[]): string | undefined {
     try {
-        return execFileSync(cmd, args, { stdio: ["ignore", "pipe", "ignore"] }).toString().trim();
+        return execFileSync(cmd, args, { stdio: ["ignore", "pipe", "ignore"] })
+            .toString()
+            .trim();
     } catch {
         return undefined;
     }
@@ -72,7 +78,11 @@ type Outcome<T> = { ok: true; value: T; ms: number } | { ok: false; skipped: boo
 
 const failures: string[] = [];
 
-async function measure<T>(name: string, fn: () => Promise<T> | T, skipIf?: () => string | undefined): Promise<Outcome<T>> {
+async function measure<T>(
+    name: string,
+    fn: () => Promise<T> | T,
+    skipIf?: () => string | undefined,
+): Promise<Outcome<T>> {
     const why = skipIf?.();
     if (why) {
         log(`${name}: skipped: ${why}`);
@@ -101,20 +111,35 @@ async function main(): Promise<void> {
     log(`machine: ${m}`);
     const noHosts = () => sandboxUnavailableReason();
 
-    const timing = await measure("time to access under the deployed defaults (virtual clock; previous design, then this one)", () => benchTiming(packageRoot(), provisionerCodePath(), (s) => log(s)));
-    const burst = await measure("burst: 500 instances within 3 s, SSM throttled at 10 requests/s per API, deployed defaults (naive, then pka-fleet)", () => benchBurst({}, (s) => log(s)));
+    const timing = await measure(
+        "time to access under the deployed defaults (virtual clock; previous design, then this one)",
+        () => benchTiming(packageRoot(), provisionerCodePath(), (s) => log(s)),
+    );
+    const burst = await measure(
+        "burst: 500 instances within 3 s, SSM throttled at 10 requests/s per API, deployed defaults (naive, then pka-fleet)",
+        () => benchBurst({}, (s) => log(s)),
+    );
     const access = await measure<AccessResult>("time to access: 20 real sshd hosts", () => benchAccess(20), noHosts);
-    const hostsT = await measure<HostTimings>("script: first and no-change run on 6 real hosts", () => measureHosts(6), noHosts);
+    const hostsT = await measure<HostTimings>(
+        "script: first and no-change run on 6 real hosts",
+        () => measureHosts(6),
+        noHosts,
+    );
     const capacity = await measure<SpecCapacity>("largest access spec within 64 KB", () => measureSpecCapacity());
     const bundle = await measure("Lambda bundle size and load time", () => {
         const file = provisionerCodePath();
         if (!fs.existsSync(file)) throw new Error(`${file} is missing: run \`npm run build\``);
         return { bytes: fs.statSync(file).size, load: measureLoad() };
     });
-    const calls = await measure("Lambda: AWS calls per 1,000 instances by batch size and rate limit", () => benchLambdaCalls());
+    const calls = await measure("Lambda: AWS calls per 1,000 instances by batch size and rate limit", () =>
+        benchLambdaCalls(),
+    );
     const keygen = await measure("key generation", () => benchKeygen());
     const fleet = await measure("PkaFleet mocks run (1, 10, 200 users)", () => benchFleet());
-    const plugin = await measure<PluginBench>("cross-language plugin: spawn to GetSchema and to the first Construct (3 fresh processes; then the old ts-node path once)", () => benchPlugin());
+    const plugin = await measure<PluginBench>(
+        "cross-language plugin: spawn to GetSchema and to the first Construct (3 fresh processes; then the old ts-node path once)",
+        () => benchPlugin(),
+    );
 
     const burstRow = (design: string) =>
         or(burst, (b) => {
@@ -136,28 +161,76 @@ async function main(): Promise<void> {
     const summary = table(
         ["measurement", "result"],
         [
-            ["time to access, 500 instances, deployed defaults, SSM/EC2 at 10 req/s: this design", timingRow("new", "500 instances")],
+            [
+                "time to access, 500 instances, deployed defaults, SSM/EC2 at 10 req/s: this design",
+                timingRow("new", "500 instances"),
+            ],
             ["time to access, 5,000 instances, same: this design", timingRow("new", "5000 instances")],
             ["time to access, 500 instances, same: previous design", timingRow("current", "500 instances")],
-            ["burst, pka-fleet (500 instances in 3 s, real time, deployed defaults, SSM at 10 req/s)", burstRow("pka-fleet")],
+            [
+                "burst, pka-fleet (500 instances in 3 s, real time, deployed defaults, SSM at 10 req/s)",
+                burstRow("pka-fleet"),
+            ],
             ["burst, naive design (same run)", burstRow("naive")],
-            ["time to access, 20 real sshd hosts (event to `ssh ... sudo -n true`)", or(access, (a) => `${a.withAccess}/${a.hosts} hosts, p50 ${seconds(a.p50Ms)}, p95 ${seconds(a.p95Ms)}, max ${seconds(a.maxMs)}`)],
+            [
+                "time to access, 20 real sshd hosts (event to `ssh ... sudo -n true`)",
+                or(
+                    access,
+                    (a) =>
+                        `${a.withAccess}/${a.hosts} hosts, p50 ${seconds(a.p50Ms)}, p95 ${seconds(a.p95Ms)}, max ${seconds(a.maxMs)}`,
+                ),
+            ],
             ["setup script, first run (median of 6 real hosts)", or(hostsT, (t) => `${t.scriptFirstRunMsMedian} ms`)],
-            ["setup script, no-change run (median of 6 real hosts)", or(hostsT, (t) => `${t.scriptNoChangeRunMsMedian} ms`)],
+            [
+                "setup script, no-change run (median of 6 real hosts)",
+                or(hostsT, (t) => `${t.scriptNoChangeRunMsMedian} ms`),
+            ],
             ["Lambda bundle size", or(bundle, (b) => `${(b.bytes / 1024).toFixed(1)} KiB (bin/lambda/provisioner.js)`)],
-            ["Lambda bundle module load (fresh node processes)", or(bundle, (b) => `median ${b.load.medianMs.toFixed(0)} ms, p95 ${b.load.p95Ms.toFixed(0)} ms over ${b.load.runs} runs (min ${b.load.minMs.toFixed(0)}, max ${b.load.maxMs.toFixed(0)})`)],
-            ["key generation: ed25519 / ecdsa nistp256 / rsa 3072 / rsa 4096", [keyMs("ed25519"), keyMs("ecdsa nistp256"), keyMs("rsa 3072"), keyMs("rsa 4096")].join(" / ")],
-            ["key generation: ed25519 + passphrase / PPK v3 with passphrase", [keyMs("ed25519 + passphrase (OpenSSH, bcrypt 16 rounds)"), keyMs("PPK v3 with passphrase (Argon2id 8 MiB x 21)")].join(" / ")],
+            [
+                "Lambda bundle module load (fresh node processes)",
+                or(
+                    bundle,
+                    (b) =>
+                        `median ${b.load.medianMs.toFixed(0)} ms, p95 ${b.load.p95Ms.toFixed(0)} ms over ${b.load.runs} runs (min ${b.load.minMs.toFixed(0)}, max ${b.load.maxMs.toFixed(0)})`,
+                ),
+            ],
+            [
+                "key generation: ed25519 / ecdsa nistp256 / rsa 3072 / rsa 4096",
+                [keyMs("ed25519"), keyMs("ecdsa nistp256"), keyMs("rsa 3072"), keyMs("rsa 4096")].join(" / "),
+            ],
+            [
+                "key generation: ed25519 + passphrase / PPK v3 with passphrase",
+                [
+                    keyMs("ed25519 + passphrase (OpenSSH, bcrypt 16 rounds)"),
+                    keyMs("PPK v3 with passphrase (Argon2id 8 MiB x 21)"),
+                ].join(" / "),
+            ],
             ["PkaFleet mocks run, 200 users", fleet200],
-            ["plugin (`pulumi package add`, every preview/up of another language): spawn to GetSchema answered (median of 3)", or(plugin, (p) => `${seconds(p.schemaMedianMs)}`)],
-            ["plugin: spawn to the first Construct answered (SshKeyPair, ed25519; median of 3)", or(plugin, (p) => `${seconds(p.constructMedianMs)}`)],
+            [
+                "plugin (`pulumi package add`, every preview/up of another language): spawn to GetSchema answered (median of 3)",
+                or(plugin, (p) => `${seconds(p.schemaMedianMs)}`),
+            ],
+            [
+                "plugin: spawn to the first Construct answered (SshKeyPair, ed25519; median of 3)",
+                or(plugin, (p) => `${seconds(p.constructMedianMs)}`),
+            ],
             [
                 "plugin, old path (ts-node over the sources, stock ComponentProvider): GetSchema / first Construct",
-                or(plugin, (p) => (!p.old ? "not measured" : "error" in p.old ? `failed: ${p.old.error}` : `${seconds(p.old.schemaMs)} / ${seconds(p.old.constructMs)}`)),
+                or(plugin, (p) =>
+                    !p.old
+                        ? "not measured"
+                        : "error" in p.old
+                          ? `failed: ${p.old.error}`
+                          : `${seconds(p.old.schemaMs)} / ${seconds(p.old.constructMs)}`,
+                ),
             ],
             [
                 "largest access spec in 64 KB (document + parameters)",
-                or(capacity, (c) => `${c.ed25519UsersOneKeyEach} users with 1 ed25519 key each; ${c.rsa4096UsersOneKeyEach} with 1 rsa-4096 key each; 1 user: ${c.ed25519KeysForOneUser} ed25519 or ${c.rsa4096KeysForOneUser} rsa-4096 keys`),
+                or(
+                    capacity,
+                    (c) =>
+                        `${c.ed25519UsersOneKeyEach} users with 1 ed25519 key each; ${c.rsa4096UsersOneKeyEach} with 1 rsa-4096 key each; 1 user: ${c.ed25519KeysForOneUser} ed25519 or ${c.rsa4096KeysForOneUser} rsa-4096 keys`,
+                ),
             ],
         ],
     );
@@ -174,11 +247,28 @@ async function main(): Promise<void> {
                     `"standard" is this bundle with its wait messages on the main queue (PKA_QUEUE_URL, per-message delays: what the wait queue replaced; concurrent batches each send what came online); ` +
                     `"new" is this one as deployed (the wait queue: one aggregator, commands filled to 50 while more are coming; listed results, host keys written only when changed). Agents register 15-120 s after "running" (uniform), SSM delivers in 0.5-2 s, the document runs 0.6-1.0 s, ` +
                     `launches spread over 10 s, every SSM and EC2 API answers 10 requests/s. Access = the document succeeded on the host; pinned = its host keys are in Parameter Store.\n\n`;
-                const pct = (s: { p50?: number; p95?: number; max?: number }) => (s.p50 === undefined ? "-" : `${seconds(s.p50)} / ${seconds(s.p95)} / ${seconds(s.max)}`);
+                const pct = (s: { p50?: number; p95?: number; max?: number }) =>
+                    s.p50 === undefined ? "-" : `${seconds(s.p50)} / ${seconds(s.p95)} / ${seconds(s.max)}`;
                 return (
                     head +
                     table(
-                        ["design", "scenario", "launch to access p50 / p95 / max", "agent online to access p50 / p95 / max", "agent online to run p95", "launch to pinned p95", "to DLQ", "lost", "SendCommand calls (bound 1.2 x ceil(N/50))", "result calls / instance: answered (with throttled)", "all AWS calls (throttled)", "SQS receives", "Lambda invocations", "DLQ reasons", "wall"],
+                        [
+                            "design",
+                            "scenario",
+                            "launch to access p50 / p95 / max",
+                            "agent online to access p50 / p95 / max",
+                            "agent online to run p95",
+                            "launch to pinned p95",
+                            "to DLQ",
+                            "lost",
+                            "SendCommand calls (bound 1.2 x ceil(N/50))",
+                            "result calls / instance: answered (with throttled)",
+                            "all AWS calls (throttled)",
+                            "SQS receives",
+                            "Lambda invocations",
+                            "DLQ reasons",
+                            "wall",
+                        ],
                         t.rows.map((row: TimingRow) => {
                             const r = row.result;
                             const n = r.instances;
@@ -196,7 +286,9 @@ async function main(): Promise<void> {
                                 `${r.totalCalls} (${r.throttled})`,
                                 r.sqsReceives,
                                 r.lambdaInvocations,
-                                Object.entries(r.deadLetterReasons).map(([k, v]) => `${k}: ${v}`).join(", ") || "-",
+                                Object.entries(r.deadLetterReasons)
+                                    .map(([k, v]) => `${k}: ${v}`)
+                                    .join(", ") || "-",
                                 seconds(r.wallMs),
                             ];
                         }),
@@ -208,8 +300,30 @@ async function main(): Promise<void> {
         `## Burst: 500 instances launched within 3 s, agents online 0.5-4 s after launch, SSM throttling at 10 requests/s per API, the deployed defaults\n\n` +
             or(burst, (b) =>
                 table(
-                    ["design", "SendCommand calls", "throttled responses", "provisioned", "dead-lettered", "lost", "p50 to provisioned", "p95 to provisioned", "all AWS calls", "wall time"],
-                    b.results.map((r: BurstResult) => [r.design, r.sendCommandCalls, r.throttled, `${r.provisioned}/${r.instances}`, r.deadLettered, r.lost, seconds(r.p50Ms), seconds(r.p95Ms), r.apiCalls, seconds(r.wallMs)]),
+                    [
+                        "design",
+                        "SendCommand calls",
+                        "throttled responses",
+                        "provisioned",
+                        "dead-lettered",
+                        "lost",
+                        "p50 to provisioned",
+                        "p95 to provisioned",
+                        "all AWS calls",
+                        "wall time",
+                    ],
+                    b.results.map((r: BurstResult) => [
+                        r.design,
+                        r.sendCommandCalls,
+                        r.throttled,
+                        `${r.provisioned}/${r.instances}`,
+                        r.deadLettered,
+                        r.lost,
+                        seconds(r.p50Ms),
+                        seconds(r.p95Ms),
+                        r.apiCalls,
+                        seconds(r.wallMs),
+                    ]),
                 ),
             ) +
             "\n\nReal time: simulated hosts (the document run succeeds at once), the real bundled Lambda in child processes, the real local endpoint, bus and queue, the same launch schedule and agent delays for both designs. " +
@@ -220,7 +334,17 @@ async function main(): Promise<void> {
             or(access, (a) =>
                 table(
                     ["hosts", "with access", "p50", "p95", "max", "Lambda invocations", "SendCommand calls"],
-                    [[a.hosts, a.withAccess, seconds(a.p50Ms), seconds(a.p95Ms), seconds(a.maxMs), a.lambdaInvocations, a.sendCommandCalls]],
+                    [
+                        [
+                            a.hosts,
+                            a.withAccess,
+                            seconds(a.p50Ms),
+                            seconds(a.p95Ms),
+                            seconds(a.maxMs),
+                            a.lambdaInvocations,
+                            a.sendCommandCalls,
+                        ],
+                    ],
                 ),
             ),
     );
@@ -230,9 +354,15 @@ async function main(): Promise<void> {
                 table(
                     ["measure", "value"],
                     [
-                        ["sandbox hosts started in parallel", `${t.hosts} in ${t.startMs} ms (${t.hostsStartedPerSecond}/s)`],
+                        [
+                            "sandbox hosts started in parallel",
+                            `${t.hosts} in ${t.startMs} ms (${t.hostsStartedPerSecond}/s)`,
+                        ],
                         ["script first run (median, ms)", t.scriptFirstRunMsMedian],
-                        ["script no-change run (median, ms; the script reports changes=0)", t.scriptNoChangeRunMsMedian],
+                        [
+                            "script no-change run (median, ms; the script reports changes=0)",
+                            t.scriptNoChangeRunMsMedian,
+                        ],
                         ["ssh login + sudo -n true, sequential (per s)", t.loginsSequentialPerSecond],
                         ["ssh login + sudo -n true, parallel (per s)", t.loginsParallelPerSecond],
                     ],
@@ -256,15 +386,35 @@ async function main(): Promise<void> {
     );
     details.push(
         `## Lambda: AWS calls per 1,000 instances (handler in-process against the fake AWS model, virtual clock)\n\n` +
-            or(calls, (rows) => table(["case", "result"], rows.map((r) => [r.measure, r.value]))),
+            or(calls, (rows) =>
+                table(
+                    ["case", "result"],
+                    rows.map((r) => [r.measure, r.value]),
+                ),
+            ),
     );
-    details.push(`## Key generation (median of several runs)\n\n` + or(keygen, (rows) => table(["key", "ms"], rows.map((r) => [r.type, r.ms]))));
+    details.push(
+        `## Key generation (median of several runs)\n\n` +
+            or(keygen, (rows) =>
+                table(
+                    ["key", "ms"],
+                    rows.map((r) => [r.type, r.ms]),
+                ),
+            ),
+    );
     details.push(
         `## PkaFleet under Pulumi mocks (construct + every output resolved)\n\n` +
             or(fleet, (rows) =>
                 table(
                     ["users", "resources", "components", "access parameters", "generated keys", "mocks run"],
-                    rows.map((r) => [r.users, r.resources, r.components, r.accessParameters, r.generatedKeys, seconds(r.mocksRunMs)]),
+                    rows.map((r) => [
+                        r.users,
+                        r.resources,
+                        r.components,
+                        r.accessParameters,
+                        r.generatedKeys,
+                        seconds(r.mocksRunMs),
+                    ]),
                 ),
             ),
     );
@@ -273,12 +423,36 @@ async function main(): Promise<void> {
         `## Cross-language plugin start-up (real run-plugin host, fake engine; each run a fresh process)\n\n` +
             or(plugin, (p) =>
                 table(
-                    ["path", "spawn to GetSchema answered", "spawn to first Construct answered", "the Construct request", "fake engine's own work"],
                     [
-                        ...p.runs.map((r, i) => [`compiled plugin, run ${i + 1}`, `${r.schemaMs} ms`, `${r.constructMs} ms`, `${r.constructRequestMs} ms`, `${r.engineMs} ms`]),
+                        "path",
+                        "spawn to GetSchema answered",
+                        "spawn to first Construct answered",
+                        "the Construct request",
+                        "fake engine's own work",
+                    ],
+                    [
+                        ...p.runs.map((r, i) => [
+                            `compiled plugin, run ${i + 1}`,
+                            `${r.schemaMs} ms`,
+                            `${r.constructMs} ms`,
+                            `${r.constructRequestMs} ms`,
+                            `${r.engineMs} ms`,
+                        ]),
                         p.old && !("error" in p.old)
-                            ? ["old: ts-node + analyzer over the sources", `${p.old.schemaMs} ms`, `${p.old.constructMs} ms`, `${p.old.constructRequestMs} ms`, `${p.old.engineMs} ms`]
-                            : ["old: ts-node + analyzer over the sources", p.old ? `failed: ${p.old.error}` : "not measured", "", "", ""],
+                            ? [
+                                  "old: ts-node + analyzer over the sources",
+                                  `${p.old.schemaMs} ms`,
+                                  `${p.old.constructMs} ms`,
+                                  `${p.old.constructRequestMs} ms`,
+                                  `${p.old.engineMs} ms`,
+                              ]
+                            : [
+                                  "old: ts-node + analyzer over the sources",
+                                  p.old ? `failed: ${p.old.error}` : "not measured",
+                                  "",
+                                  "",
+                                  "",
+                              ],
                     ],
                 ),
             ) +

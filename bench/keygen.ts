@@ -28,9 +28,15 @@ export async function benchKeygen(): Promise<{ type: string; ms: number }[]> {
     ];
     for (const [type, fn, runs] of cases) out.push({ type, ms: await median(runs, fn) });
     const ed = generateKey({ type: "ed25519" });
-    out.push({ type: "ed25519 + passphrase (OpenSSH, bcrypt 16 rounds)", ms: await median(3, () => encryptPrivateKey(ed.privateKey, "bench passphrase")) });
+    out.push({
+        type: "ed25519 + passphrase (OpenSSH, bcrypt 16 rounds)",
+        ms: await median(3, () => encryptPrivateKey(ed.privateKey, "bench passphrase")),
+    });
     out.push({ type: "PPK v3 without passphrase", ms: await median(10, () => toPpk(ed.privateKey)) });
-    out.push({ type: "PPK v3 with passphrase (Argon2id 8 MiB x 21)", ms: await median(3, () => toPpk(ed.privateKey, { passphrase: "bench passphrase" })) });
+    out.push({
+        type: "PPK v3 with passphrase (Argon2id 8 MiB x 21)",
+        ms: await median(3, () => toPpk(ed.privateKey, { passphrase: "bench passphrase" })),
+    });
     return out;
 }
 

@@ -13,8 +13,9 @@ import { splitAccessSpec } from "../core/accessStore";
 import { EC2_RUNNING_DETAIL_TYPE } from "../core/events";
 import { provisionerCodePath } from "../core/lambdaBundle";
 import { createHandler, Log, SQSRecord } from "../lambda/provisioner";
-import { FakeAwsState, ServiceName } from "../local/fakeAws";
-import { packageRoot } from "../local/fleet";
+import { FakeAwsState } from "../local/fakeAws";
+import { ServiceName } from "../local/wire/handlers";
+import { packageRoot } from "../local/packageRoot";
 
 const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHqES5zNG9al28zqQu3ZQwKMG8xswUKYWhqvGcMZATU7 bench";
 
@@ -37,10 +38,17 @@ export function measureLoad(runs = MIN_LOAD_RUNS, file = provisionerCodePath()):
     const n = Math.max(runs, MIN_LOAD_RUNS);
     const times: number[] = [];
     for (let i = 0; i < n; i++) {
-        const out = execFileSync(process.execPath, ["-e", `const t=process.hrtime.bigint();require(${JSON.stringify(file)});process.stdout.write(String(Number(process.hrtime.bigint()-t)/1e6))`], {
-            env: { ...process.env, AWS_REGION: "us-east-1" },
-            stdio: ["ignore", "pipe", "ignore"],
-        });
+        const out = execFileSync(
+            process.execPath,
+            [
+                "-e",
+                `const t=process.hrtime.bigint();require(${JSON.stringify(file)});process.stdout.write(String(Number(process.hrtime.bigint()-t)/1e6))`,
+            ],
+            {
+                env: { ...process.env, AWS_REGION: "us-east-1" },
+                stdio: ["ignore", "pipe", "ignore"],
+            },
+        );
         times.push(Number(out.toString()));
     }
     times.sort((a, b) => a - b);
@@ -58,15 +66,24 @@ export function bundleContributors(top = 10): { bytes: number; contributors: { n
     try {
         const outfile = path.join(dir, "provisioner.js");
         const meta = path.join(dir, "meta.json");
-        execFileSync(process.execPath, [path.join(packageRoot(), "scripts", "bundle-lambda.js"), "--outfile", outfile, "--metafile", meta], { stdio: ["ignore", "ignore", "pipe"] });
-        const metafile = JSON.parse(fs.readFileSync(meta, "utf8")) as { outputs: Record<string, { inputs: Record<string, { bytesInOutput: number }> }> };
+        execFileSync(
+            process.execPath,
+            [path.join(packageRoot(), "scripts", "bundle-lambda.js"), "--outfile", outfile, "--metafile", meta],
+            { stdio: ["ignore", "ignore", "pipe"] },
+        );
+        const metafile = JSON.parse(fs.readFileSync(meta, "utf8")) as {
+            outputs: Record<string, { inputs: Record<string, { bytesInOutput: number }> }>;
+        };
         const totals = new Map<string, number>();
         for (const [file, info] of Object.entries(Object.values(metafile.outputs)[0].inputs)) {
             const parts = file.replace(/^.*node_modules\//, "").split("/");
             const name = parts.slice(0, parts[0].startsWith("@") ? 2 : 1).join("/");
             totals.set(name, (totals.get(name) ?? 0) + info.bytesInOutput);
         }
-        const contributors = [...totals].sort((a, b) => b[1] - a[1]).slice(0, top).map(([name, bytes]) => ({ name, bytes }));
+        const contributors = [...totals]
+            .sort((a, b) => b[1] - a[1])
+            .slice(0, top)
+            .map(([name, bytes]) => ({ name, bytes }));
         return { bytes: fs.statSync(outfile).size, contributors };
     } finally {
         fs.rmSync(dir, { recursive: true, force: true });
@@ -113,13 +130,19 @@ export interface RunResult {
 }
 
 /** 1,000 (by default) new instances arrive as EC2 running events; SQS batches of `batchSize`; failed records come back next round. */
-export async function runFleet(instances = 1000, batchSize = 50, rate?: { ratePerSec: number; burst: number }): Promise<RunResult> {
+export async function runFleet(
+    instances = 1000,
+    batchSize = 50,
+    rate?: { ratePerSec: number; burst: number },
+): Promise<RunResult> {
     const state = new FakeAwsState();
     state.documents.add("pka-setup");
     state.requiredTag = { key: "pka-fleet", value: "bench" };
-    for (let i = 1; i <= instances; i++) state.addInstance(`i-${i.toString(16).padStart(17, "0")}`, { "pka-fleet": "bench" }, "Online");
+    for (let i = 1; i <= instances; i++)
+        state.addInstance(`i-${i.toString(16).padStart(17, "0")}`, { "pka-fleet": "bench" }, "Online");
     const spec = validateAccessSpec({ users: [{ name: "svc_user", sudo: "nopasswd", keys: [KEY] }] });
-    for (const p of splitAccessSpec(canonicalAccessSpecJson(spec), "/pka/bench/access")) state.parameters.set(p.name, { value: p.value, type: "String", version: 1 });
+    for (const p of splitAccessSpec(canonicalAccessSpecJson(spec), "/pka/bench/access"))
+        state.parameters.set(p.name, { value: p.value, type: "String", version: 1 });
     let now = 0;
     state.clock = () => now;
     if (rate) state.rateLimit.SendCommand = { ...rate };
@@ -128,7 +151,12 @@ export async function runFleet(instances = 1000, batchSize = 50, rate?: { ratePe
         ssm: client(state, "ssm") as never,
         ec2: async () => client(state, "ec2") as never,
         sqs: client(state, "sqs") as never,
-        env: { PKA_DOCUMENT_NAME: "pka-setup", PKA_TARGET_TAG: "pka-fleet=bench", PKA_ACCESS_PARAMETER: "/pka/bench/access", PKA_ACCESS_SPEC_SHA256: accessSpecHash(spec) },
+        env: {
+            PKA_DOCUMENT_NAME: "pka-setup",
+            PKA_TARGET_TAG: "pka-fleet=bench",
+            PKA_ACCESS_PARAMETER: "/pka/bench/access",
+            PKA_ACCESS_SPEC_SHA256: accessSpecHash(spec),
+        },
         log: quiet,
         sleep: async (ms) => {
             now += ms;
@@ -139,7 +167,13 @@ export async function runFleet(instances = 1000, batchSize = 50, rate?: { ratePe
         return {
             messageId: `m${i}`,
             eventSource: "aws:sqs",
-            body: JSON.stringify({ version: "0", id: `e${i}`, source: "aws.ec2", "detail-type": EC2_RUNNING_DETAIL_TYPE, detail: { "instance-id": id, state: "running" } }),
+            body: JSON.stringify({
+                version: "0",
+                id: `e${i}`,
+                source: "aws.ec2",
+                "detail-type": EC2_RUNNING_DETAIL_TYPE,
+                detail: { "instance-id": id, state: "running" },
+            }),
         };
     });
     let rounds = 0;
@@ -184,12 +218,18 @@ export function benchLambdaBundle(runs = MIN_LOAD_RUNS): { measure: string; valu
     const load = measureLoad(runs, file);
     const { contributors } = bundleContributors();
     return [
-        { measure: "bundle bin/lambda/provisioner.js", value: `${bytes} bytes (${(bytes / 1000).toFixed(1)} KB, ${kib(bytes)})` },
+        {
+            measure: "bundle bin/lambda/provisioner.js",
+            value: `${bytes} bytes (${(bytes / 1000).toFixed(1)} KB, ${kib(bytes)})`,
+        },
         {
             measure: `bundle module load (require in ${load.runs} fresh node ${process.version} processes)`,
             value: `median ${load.medianMs.toFixed(1)} ms, p95 ${load.p95Ms.toFixed(1)} ms (min ${load.minMs.toFixed(1)}, max ${load.maxMs.toFixed(1)})`,
         },
-        { measure: "bundle top contributors (bytes in the output)", value: contributors.map((c) => `${c.name} ${kib(c.bytes)}`).join(", ") },
+        {
+            measure: "bundle top contributors (bytes in the output)",
+            value: contributors.map((c) => `${c.name} ${kib(c.bytes)}`).join(", "),
+        },
     ];
 }
 
@@ -208,7 +248,10 @@ export async function benchLambdaCalls(): Promise<{ measure: string; value: stri
     for (const [batch, rate] of FLEET_CASES) {
         const r = await runFleet(1000, batch, rate);
         // Not a measurement but a broken harness: the handler reached none of the fake's operations.
-        if (r.awsCalls === 0 || (!rate && r.lost > 0)) throw new Error(`the handler made ${r.awsCalls} AWS calls and lost ${r.lost} of 1,000 instances without a rate limit: the bench harness is broken`);
+        if (r.awsCalls === 0 || (!rate && r.lost > 0))
+            throw new Error(
+                `the handler made ${r.awsCalls} AWS calls and lost ${r.lost} of 1,000 instances without a rate limit: the bench harness is broken`,
+            );
         rows.push({
             measure: `1,000 instances, SQS batch ${batch}, SendCommand rate limit ${r.rateLimit}`,
             value: `${r.accepted} accepted SendCommand calls (+${r.throttled} throttled), ${r.awsCalls} AWS calls in all, ${r.rounds} round(s), ${r.provisioned} provisioned, ${r.lost} lost`,

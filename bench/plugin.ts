@@ -12,7 +12,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { packageRoot } from "../local/fleet";
+import { packageRoot } from "../local/packageRoot";
 import { AwsMocks } from "../test/support/awsMocks";
 import { construct, getSchema, isWireSecret, startFakeEngine, startPlugin } from "../test/support/fakeMonitor";
 
@@ -48,9 +48,12 @@ async function measureOnce(packageDir: string, opts: { cwd?: string; timeoutMs: 
         try {
             const schema = JSON.parse(await getSchema(plugin));
             const schemaMs = Date.now() - plugin.spawnedAt;
-            if (!schema.resources?.["pka-fleet:index:SshKeyPair"]) throw new Error("the served schema has no pka-fleet:index:SshKeyPair");
+            if (!schema.resources?.["pka-fleet:index:SshKeyPair"])
+                throw new Error("the served schema has no pka-fleet:index:SshKeyPair");
             const t0 = Date.now();
-            const res = await construct(plugin, engine, "pka-fleet:index:SshKeyPair", "bench", { generate: { keyType: "ed25519", service: true } });
+            const res = await construct(plugin, engine, "pka-fleet:index:SshKeyPair", "bench", {
+                generate: { keyType: "ed25519", service: true },
+            });
             const constructMs = Date.now() - plugin.spawnedAt;
             if (!isWireSecret(res.state.privateKey)) throw new Error("Construct returned no secret privateKey");
             return { schemaMs, constructMs, constructRequestMs: Date.now() - t0, engineMs: engine.mockMs };
@@ -65,7 +68,9 @@ async function measureOnce(packageDir: string, opts: { cwd?: string; timeoutMs: 
 /** A scratch package: every entry of the repository linked, package.json with `main` on the TypeScript entry. */
 function oldPathPackage(root: string): string {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pka-plugin-old-"));
-    for (const entry of fs.readdirSync(root)) if (entry !== "package.json" && entry !== "PulumiPlugin.yaml") fs.symlinkSync(path.join(root, entry), path.join(dir, entry));
+    for (const entry of fs.readdirSync(root))
+        if (entry !== "package.json" && entry !== "PulumiPlugin.yaml")
+            fs.symlinkSync(path.join(root, entry), path.join(dir, entry));
     const pkg = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8"));
     delete pkg.exports;
     pkg.main = "components/index.ts";
@@ -75,13 +80,23 @@ function oldPathPackage(root: string): string {
 
 export async function benchPlugin(opts: { runs?: number; oldPath?: boolean } = {}): Promise<PluginBench> {
     const root = packageRoot();
-    for (const f of ["bin/components/plugin.js", "bin/schema.json"]) if (!fs.existsSync(path.join(root, f))) throw new Error(`${f} is missing: run \`npm run build\``);
+    for (const f of ["bin/components/plugin.js", "bin/schema.json"])
+        if (!fs.existsSync(path.join(root, f))) throw new Error(`${f} is missing: run \`npm run build\``);
     // Warm the fake engine's side (the key provider module it runs for the dynamic resource), so the
     // figures are the plugin's.
-    await new AwsMocks().newResource({ type: "pulumi-nodejs:dynamic/pka-fleet:GeneratedSshKey", name: "warm", inputs: { keyType: "ed25519", bits: 256, comment: "warm", ppk: false, service: true }, custom: true } as any);
+    await new AwsMocks().newResource({
+        type: "pulumi-nodejs:dynamic/pka-fleet:GeneratedSshKey",
+        name: "warm",
+        inputs: { keyType: "ed25519", bits: 256, comment: "warm", ppk: false, service: true },
+        custom: true,
+    } as any);
     const runs: PluginRun[] = [];
     for (let i = 0; i < (opts.runs ?? 3); i++) runs.push(await measureOnce(root, { timeoutMs: 60000 }));
-    const result: PluginBench = { runs, schemaMedianMs: median(runs.map((r) => r.schemaMs)), constructMedianMs: median(runs.map((r) => r.constructMs)) };
+    const result: PluginBench = {
+        runs,
+        schemaMedianMs: median(runs.map((r) => r.schemaMs)),
+        constructMedianMs: median(runs.map((r) => r.constructMs)),
+    };
     if (opts.oldPath ?? true) {
         const dir = oldPathPackage(root);
         try {

@@ -48,26 +48,44 @@ export interface SpecCapacity {
 
 /** How many users/keys fit in document + parameters <= 64 KB (users named user0..., keyOptions "restrict", 12-character comments). */
 export function measureSpecCapacity(): SpecCapacity {
-    const ed = Array.from({ length: 600 }, (_, i) => generateKey({ type: "ed25519", comment: `ops-key-${String(i).padStart(4, "0")}` }).publicKey);
+    const ed = Array.from(
+        { length: 600 },
+        (_, i) => generateKey({ type: "ed25519", comment: `ops-key-${String(i).padStart(4, "0")}` }).publicKey,
+    );
     const rsaOne = generateKey({ type: "rsa", bits: 4096, comment: "ops-key-0000" }).publicKey;
     // distinct RSA keys are costly to generate; vary the comment only across users (dedupe is per user)
-    const users = (n: number, key: (i: number) => string): AccessSpec =>
-        ({ users: Array.from({ length: n }, (_, i): AccessUser => ({ name: `user${i}`, sudo: "nopasswd", keys: [key(i)], keyOptions: "restrict" })) });
-    const oneUser = (keys: string[]): AccessSpec => ({ users: [{ name: "svc_user", sudo: "nopasswd", keys, keyOptions: "restrict" }] });
-    const rsaKeys = (n: number) => Array.from({ length: n }, (_, i) => {
-        // n distinct-looking RSA lines: flip base64 characters in the modulus so the per-user dedupe keeps them
-        const [t, b, c] = rsaOne.split(" ");
-        const idx = b.length - 10;
-        const alt = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-        return `${t} ${b.slice(0, idx - 2)}${alt[i % 64]}${alt[Math.floor(i / 64) % 64]}${b.slice(idx)} ${c}`;
+    const users = (n: number, key: (i: number) => string): AccessSpec => ({
+        users: Array.from({ length: n }, (_, i): AccessUser => ({
+            name: `user${i}`,
+            sudo: "nopasswd",
+            keys: [key(i)],
+            keyOptions: "restrict",
+        })),
     });
+    const oneUser = (keys: string[]): AccessSpec => ({
+        users: [{ name: "svc_user", sudo: "nopasswd", keys, keyOptions: "restrict" }],
+    });
+    const rsaKeys = (n: number) =>
+        Array.from({ length: n }, (_, i) => {
+            // n distinct-looking RSA lines: flip base64 characters in the modulus so the per-user dedupe keeps them
+            const [t, b, c] = rsaOne.split(" ");
+            const idx = b.length - 10;
+            const alt = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+            return `${t} ${b.slice(0, idx - 2)}${alt[i % 64]}${alt[Math.floor(i / 64) % 64]}${b.slice(idx)} ${c}`;
+        });
     const check = validateAccessSpec(oneUser([ed[0], rsaOne]));
     if (!fits(check)) throw new Error("a two-key spec does not fit");
     return {
         documentBytes: Buffer.byteLength(renderDocumentJson()),
         ed25519UsersOneKeyEach: largest((n) => users(n, (i) => ed[i % ed.length])),
         rsa4096UsersOneKeyEach: largest((n) => users(n, () => rsaOne)),
-        ed25519KeysForOneUser: largest((n) => oneUser(n <= ed.length ? ed.slice(0, n) : [...ed, ...ed.map((k, i) => k.replace(/ops-key-/, `x${i}-`))].slice(0, n))),
+        ed25519KeysForOneUser: largest((n) =>
+            oneUser(
+                n <= ed.length
+                    ? ed.slice(0, n)
+                    : [...ed, ...ed.map((k, i) => k.replace(/ops-key-/, `x${i}-`))].slice(0, n),
+            ),
+        ),
         rsa4096KeysForOneUser: largest((n) => oneUser(rsaKeys(n))),
     };
 }
@@ -113,9 +131,29 @@ async function countProcesses(spec: Record<string, string[]>, doc: string): Prom
         const env = Object.fromEntries(Object.entries(spec).map(([k, v]) => [`SSM_${k}`, v.join(",")]));
         const out: number[] = [];
         for (const run of ["first", "again"]) {
-            const r = await h.exec(["strace", "-f", "-qq", "-e", "trace=clone,clone3,fork,vfork", "-e", "signal=none", "-o", `/tmp/trace.${run}`, "/bin/sh", "/tmp/bench.sh"], { env });
+            const r = await h.exec(
+                [
+                    "strace",
+                    "-f",
+                    "-qq",
+                    "-e",
+                    "trace=clone,clone3,fork,vfork",
+                    "-e",
+                    "signal=none",
+                    "-o",
+                    `/tmp/trace.${run}`,
+                    "/bin/sh",
+                    "/tmp/bench.sh",
+                ],
+                { env },
+            );
             if (r.code !== 0) return undefined;
-            out.push(fs.readFileSync(h.path(`/tmp/trace.${run}`), "utf8").split("\n").filter((l) => /\b(clone3?|v?fork)\(/.test(l)).length);
+            out.push(
+                fs
+                    .readFileSync(h.path(`/tmp/trace.${run}`), "utf8")
+                    .split("\n")
+                    .filter((l) => /\b(clone3?|v?fork)\(/.test(l)).length,
+            );
         }
         return [out[0], out[1]];
     } finally {
@@ -136,7 +174,12 @@ export async function measureHosts(n = 9): Promise<HostTimings> {
     execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "bench", "-f", keyFile]);
     const spec = validateAccessSpec({
         users: [
-            { name: "svc_user", sudo: "nopasswd", keys: [fs.readFileSync(`${keyFile}.pub`, "utf8")], keyOptions: "restrict" },
+            {
+                name: "svc_user",
+                sudo: "nopasswd",
+                keys: [fs.readFileSync(`${keyFile}.pub`, "utf8")],
+                keyOptions: "restrict",
+            },
             { name: "auditor", sudo: "none", keys: [generateKey({ type: "ed25519" }).publicKey] },
         ],
     });
@@ -158,7 +201,8 @@ export async function measureHosts(n = 9): Promise<HostTimings> {
             firstCpu.push(childCpuMs() - c0);
             c0 = childCpuMs();
             const b = await runDocumentLikeAgent(h, doc, params);
-            if (b.responseCode !== 0 || !/ changes=0 conflicts=0$/m.test(b.stdout)) throw new Error(`second run changed something: ${b.stdout}`);
+            if (b.responseCode !== 0 || !/ changes=0 conflicts=0$/m.test(b.stdout))
+                throw new Error(`second run changed something: ${b.stdout}`);
             again.push(b.durationMs);
             againCpu.push(childCpuMs() - c0);
         }
@@ -166,7 +210,12 @@ export async function measureHosts(n = 9): Promise<HostTimings> {
         const known = path.join(dir, "known_hosts");
         fs.writeFileSync(known, hosts.flatMap((h) => h.knownHostsLines()).join("\n") + "\n");
         const login = async (h: (typeof hosts)[number]) => {
-            const r = await sshRun(h, { user: "svc_user", identityFile: keyFile, knownHostsFile: known, command: "sudo -n true" });
+            const r = await sshRun(h, {
+                user: "svc_user",
+                identityFile: keyFile,
+                knownHostsFile: known,
+                command: "sudo -n true",
+            });
             if (r.code !== 0) throw new Error(`login to ${h.name} failed: ${r.stderr}`);
         };
         const s0 = Date.now();
@@ -214,12 +263,13 @@ export async function benchScript(): Promise<Record<string, string | number>> {
     out["script no-change run (median, ms)"] = t.scriptNoChangeRunMsMedian;
     out["script first run, CPU user+sys (median, ms)"] = t.scriptFirstRunCpuMsMedian;
     out["script no-change run, CPU user+sys (median, ms)"] = t.scriptNoChangeRunCpuMsMedian;
-    if (t.scriptFirstRunProcesses !== undefined) out["script processes started: first run / no-change run"] = `${t.scriptFirstRunProcesses} / ${t.scriptNoChangeRunProcesses}`;
+    if (t.scriptFirstRunProcesses !== undefined)
+        out["script processes started: first run / no-change run"] =
+            `${t.scriptFirstRunProcesses} / ${t.scriptNoChangeRunProcesses}`;
     out["ssh login + sudo -n true, sequential (per s)"] = t.loginsSequentialPerSecond;
     out["ssh login + sudo -n true, parallel (per s)"] = t.loginsParallelPerSecond;
     return out;
 }
-
 
 if (require.main === module) {
     benchScript().then(

@@ -8,7 +8,7 @@
  * EventBridge bus with the Provisioner's exact rule patterns, and the local SQS queue and event
  * source mapping (visibility timeout, redrive, pollers taking at most 10 messages a receive, the
  * batching window, the concurrency cap). The SDK talks to the endpoint through an in-process
- * request handler (local/fakeAws.ts inProcessRequestHandler) and @sinonjs/fake-timers replaces
+ * request handler (local/wire/server.ts inProcessRequestHandler) and @sinonjs/fake-timers replaces
  * Date and the timers, so an hour of a 5,000-instance fleet takes seconds and every run with one
  * seed is the same run.
  *
@@ -35,10 +35,19 @@ import { canonicalAccessSpecJson } from "../core/accessSpec";
 import { splitAccessSpec } from "../core/accessStore";
 import { renderDocument } from "../core/document";
 import { mulberry32 } from "./burst";
-import { addProvisionerRules, localProvisionerConfig, LocalProvisionerConfig, percentile, provisionerMappings, provisionerQueues } from "../local/fleet";
-import { LocalEventBus, SqsEvent } from "../local/eventBus";
-import { inProcessRequestHandler } from "../local/fakeAws";
-import { LocalSsmEndpoint, SsmDocument } from "../local/ssmEndpoint";
+import type { SsmDocument } from "../local/endpoint/documents";
+import { LocalEventBus } from "../local/eventBus";
+import {
+    addProvisionerRules,
+    localProvisionerConfig,
+    LocalProvisionerConfig,
+    provisionerMappings,
+    provisionerQueues,
+} from "../local/provisioner";
+import type { SqsEvent } from "../local/sqsRecords";
+import { LocalSsmEndpoint } from "../local/ssmEndpoint";
+import { percentile } from "../local/stats";
+import { inProcessRequestHandler } from "../local/wire/server";
 
 export interface TimingOptions {
     instances: number;
@@ -108,7 +117,17 @@ export interface Stats {
 }
 
 /** The APIs the Lambda calls that are throttled in the model (the endpoint's keys: SSM actions by name, others prefixed). */
-const THROTTLED_ACTIONS = ["SendCommand", "GetCommandInvocation", "ListCommandInvocations", "DescribeInstanceInformation", "GetParametersByPath", "GetParameters", "GetParameter", "PutParameter", "ec2:DescribeInstances"];
+const THROTTLED_ACTIONS = [
+    "SendCommand",
+    "GetCommandInvocation",
+    "ListCommandInvocations",
+    "DescribeInstanceInformation",
+    "GetParametersByPath",
+    "GetParameters",
+    "GetParameter",
+    "PutParameter",
+    "ec2:DescribeInstances",
+];
 
 /** The previous design (before wait messages and listed results): the last commit before them. */
 export const BASELINE_COMMIT = "7666ea1371a08033b2ed96e4a33068f1cc4075c2";
@@ -126,16 +145,26 @@ export function buildBaselineBundle(root: string): string | undefined {
     }
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pka-baseline-"));
     process.on("exit", () => fs.rmSync(dir, { recursive: true, force: true }));
-    const tar = execFileSync("git", ["-C", root, "archive", "--format=tar", BASELINE_COMMIT, "lambda", "core"], { maxBuffer: 64 << 20 });
+    const tar = execFileSync("git", ["-C", root, "archive", "--format=tar", BASELINE_COMMIT, "lambda", "core"], {
+        maxBuffer: 64 << 20,
+    });
     execFileSync("tar", ["-x", "-C", dir], { input: tar });
     fs.symlinkSync(path.join(root, "node_modules"), path.join(dir, "node_modules"));
     const outfile = path.join(dir, "provisioner.js");
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const esbuild = require("esbuild") as typeof import("esbuild");
-    esbuild.buildSync({ entryPoints: [path.join(dir, "lambda", "provisioner.ts")], outfile, bundle: true, platform: "node", target: "node20", format: "cjs", mainFields: ["module", "main"], minify: true, logLevel: "warning" });
+    esbuild.buildSync({
+        entryPoints: [path.join(dir, "lambda", "provisioner.ts")],
+        outfile,
+        bundle: true,
+        platform: "node",
+        target: "node20",
+        format: "cjs",
+        mainFields: ["module", "main"],
+        minify: true,
+        logLevel: "warning",
+    });
     return outfile;
 }
-
 
 function stats(xs: number[]): Stats {
     return xs.length === 0 ? {} : { p50: percentile(xs, 50), p95: percentile(xs, 95), max: Math.max(...xs) };
@@ -157,7 +186,11 @@ export async function simulateLaunch(o: TimingOptions): Promise<TimingResult> {
     const never = new Set(o.neverOnline ?? []);
     const n = o.instances;
 
-    const clock = FakeTimers.install({ now: Date.UTC(2026, 11, 3, 12, 0, 0), toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval", "Date"], shouldClearNativeTimers: true });
+    const clock = FakeTimers.install({
+        now: Date.UTC(2026, 11, 3, 12, 0, 0),
+        toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval", "Date"],
+        shouldClearNativeTimers: true,
+    });
     try {
         const tag = { key: "pka-fleet", value: "timing" };
         const bus = new LocalEventBus();
@@ -172,16 +205,33 @@ export async function simulateLaunch(o: TimingOptions): Promise<TimingResult> {
         });
         const documentName = "pka-fleet-timing-setup";
         endpoint.addDocument(documentName, renderDocument() as SsmDocument);
-        const spec = validateAccessSpec({ users: [{ name: "svc_user", sudo: "nopasswd", keys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHqVYzTm6vTuoU0c7YbM6yZCg6rJ8q0kYt3DNt2mO8Yw svc_user@pka-timing"] }] });
+        const spec = validateAccessSpec({
+            users: [
+                {
+                    name: "svc_user",
+                    sudo: "nopasswd",
+                    keys: [
+                        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHqVYzTm6vTuoU0c7YbM6yZCg6rJ8q0kYt3DNt2mO8Yw svc_user@pka-timing",
+                    ],
+                },
+            ],
+        });
         const accessPath = "/pka/timing/access";
-        for (const p of splitAccessSpec(canonicalAccessSpecJson(spec), accessPath)) endpoint.putParameterDirect(p.name, p.value);
+        for (const p of splitAccessSpec(canonicalAccessSpecJson(spec), accessPath))
+            endpoint.putParameterDirect(p.name, p.value);
         const queues = provisionerQueues("timing-provisioner", cfg);
         const { dlq, queue } = queues;
         for (const q of Object.values(queues)) endpoint.addQueue(q);
         addProvisionerRules(bus, queue, documentName, "timing");
 
         const requestHandler = inProcessRequestHandler(endpoint.handlerTable());
-        const common = { region: "us-east-1", endpoint: "http://in-process.local", maxAttempts: 1, credentials: { accessKeyId: "AKIDTIMING", secretAccessKey: "timing" }, requestHandler };
+        const common = {
+            region: "us-east-1",
+            endpoint: "http://in-process.local",
+            maxAttempts: 1,
+            credentials: { accessKeyId: "AKIDTIMING", secretAccessKey: "timing" },
+            requestHandler,
+        };
         const ssm = new SSMClient(common);
         const sqs = new SQSClient({ ...common, useQueueUrlAsEndpoint: false });
         const ec2 = new EC2Client(common);
@@ -193,21 +243,36 @@ export async function simulateLaunch(o: TimingOptions): Promise<TimingResult> {
             PKA_KNOWN_HOSTS_PATH: "/pka/timing/known_hosts",
             PKA_DEAD_LETTER_QUEUE_URL: dlq.url,
             PKA_MAX_ATTEMPTS: String(cfg.maxAttempts),
-            ...(o.withoutWaitMessages ? {} : o.standardWaitMessages ? { PKA_QUEUE_URL: queue.url } : { PKA_WAIT_QUEUE_URL: queues.waitQueue.url, PKA_QUEUE_URL: queue.url }),
+            ...(o.withoutWaitMessages
+                ? {}
+                : o.standardWaitMessages
+                  ? { PKA_QUEUE_URL: queue.url }
+                  : { PKA_WAIT_QUEUE_URL: queues.waitQueue.url, PKA_QUEUE_URL: queue.url }),
             PKA_AGENT_WAIT_SECONDS: String(cfg.agentWaitSeconds),
             AWS_REGION: "us-east-1",
         };
-        // eslint-disable-next-line @typescript-eslint/no-require-imports
-        const mod = require(o.bundle) as { createHandler: (deps: Record<string, unknown>) => (e: unknown, c: unknown) => Promise<unknown> };
+        const mod = require(o.bundle) as {
+            createHandler: (deps: Record<string, unknown>) => (e: unknown, c: unknown) => Promise<unknown>;
+        };
         const logCounts: Record<string, number> = {};
         const count = (level: string) => (m: string, x?: Record<string, unknown>) => {
             const k = `${level} ${m}${x && typeof x.why === "string" ? `: ${x.why}` : ""}`;
             logCounts[k] = (logCounts[k] ?? 0) + 1;
             // The batches' own counters, summed (held, waiting, notReady, ...).
-            if (m === "batch done" && x) for (const [f, v] of Object.entries(x)) if (typeof v === "number" && v > 0) logCounts[`batch ${f}`] = (logCounts[`batch ${f}`] ?? 0) + v;
+            if (m === "batch done" && x)
+                for (const [f, v] of Object.entries(x))
+                    if (typeof v === "number" && v > 0) logCounts[`batch ${f}`] = (logCounts[`batch ${f}`] ?? 0) + v;
         };
         const quiet = { debug() {}, info: count("info"), warn: count("warn"), error: count("error") };
-        const handler = mod.createHandler({ ssm, sqs, ec2: async () => ec2, env, log: quiet, random: rnd, sleep: (ms: number) => new Promise((r) => setTimeout(r, ms)) });
+        const handler = mod.createHandler({
+            ssm,
+            sqs,
+            ec2: async () => ec2,
+            env,
+            log: quiet,
+            random: rnd,
+            sleep: (ms: number) => new Promise((r) => setTimeout(r, ms)),
+        });
         let invocations = 0;
         // The function's deadline, as Lambda enforces it: past it the batch fails (its records come back after the visibility timeout).
         const invoke = (event: SqsEvent): Promise<unknown> => {
@@ -220,7 +285,10 @@ export async function simulateLaunch(o: TimingOptions): Promise<TimingResult> {
             const timeout = new Promise((_, reject) => {
                 timer = setTimeout(() => reject(new Error("Task timed out")), cfg.functionTimeoutMs);
             });
-            return Promise.race([handler(event, { getRemainingTimeInMillis: () => deadline - Date.now() }), timeout]).finally(() => clearTimeout(timer));
+            return Promise.race([
+                handler(event, { getRemainingTimeInMillis: () => deadline - Date.now() }),
+                timeout,
+            ]).finally(() => clearTimeout(timer));
         };
         const mappings = provisionerMappings(queues, invoke, cfg);
 
@@ -263,12 +331,17 @@ export async function simulateLaunch(o: TimingOptions): Promise<TimingResult> {
             const by = new Map<string, string>();
             for (const m of dlq.peek()) {
                 try {
-                    const b = JSON.parse(m.body) as { reason?: string; instanceId?: string; detail?: { "instance-id"?: string } };
+                    const b = JSON.parse(m.body) as {
+                        reason?: string;
+                        instanceId?: string;
+                        detail?: { "instance-id"?: string };
+                    };
                     const id = b.instanceId ?? b.detail?.["instance-id"];
                     if (id && !by.has(id)) {
                         by.set(id, b.reason ?? "redrive (no reason)");
                         // When it reached the DLQ: its send (a reason) or its move by the redrive policy (visible there from then).
-                        if (!deadLetteredAt.has(id)) deadLetteredAt.set(id, m.deadLetterSourceArn ? m.visibleAt : m.sentTimestamp);
+                        if (!deadLetteredAt.has(id))
+                            deadLetteredAt.set(id, m.deadLetterSourceArn ? m.visibleAt : m.sentTimestamp);
                     }
                 } catch {
                     /* not ours */
@@ -313,17 +386,30 @@ export async function simulateLaunch(o: TimingOptions): Promise<TimingResult> {
         const provisioned = ids.filter((id) => accessAt.has(id)).length;
         const RESULT_OPS = ["GetCommandInvocation", "ListCommandInvocations", "GetParameters", "PutParameter"];
         const resultCalls = RESULT_OPS.reduce((a, op) => a + (calls[op] ?? 0), 0);
-        const resultAccepted = RESULT_OPS.reduce((a, op) => a + (calls[op] ?? 0) - (endpoint.stats.throttled[op] ?? 0), 0);
+        const resultAccepted = RESULT_OPS.reduce(
+            (a, op) => a + (calls[op] ?? 0) - (endpoint.stats.throttled[op] ?? 0),
+            0,
+        );
         return {
             instances: n,
             provisioned,
             deadLettered: dl.size,
             deadLetterReasons: reasons,
             lost: ids.filter((id) => !accessAt.has(id) && !dl.has(id)).length,
-            launchToAccess: stats(ids.filter((id) => accessAt.has(id)).map((id) => accessAt.get(id)! - launchedAt.get(id)!)),
-            onlineToAccess: stats(ids.filter((id) => accessAt.has(id) && onlineAt.has(id)).map((id) => accessAt.get(id)! - onlineAt.get(id)!)),
-            onlineToRun: stats(ids.filter((id) => runAt.has(id) && onlineAt.has(id)).map((id) => runAt.get(id)! - onlineAt.get(id)!)),
-            launchToPinned: stats(ids.filter((id) => pinnedAt.has(id)).map((id) => pinnedAt.get(id)! - launchedAt.get(id)!)),
+            launchToAccess: stats(
+                ids.filter((id) => accessAt.has(id)).map((id) => accessAt.get(id)! - launchedAt.get(id)!),
+            ),
+            onlineToAccess: stats(
+                ids
+                    .filter((id) => accessAt.has(id) && onlineAt.has(id))
+                    .map((id) => accessAt.get(id)! - onlineAt.get(id)!),
+            ),
+            onlineToRun: stats(
+                ids.filter((id) => runAt.has(id) && onlineAt.has(id)).map((id) => runAt.get(id)! - onlineAt.get(id)!),
+            ),
+            launchToPinned: stats(
+                ids.filter((id) => pinnedAt.has(id)).map((id) => pinnedAt.get(id)! - launchedAt.get(id)!),
+            ),
             pinned: pinnedAt.size,
             launchToDeadLetter: stats([...deadLetteredAt].map(([id, at]) => at - launchedAt.get(id)!)),
             sendCommandCalls: endpoint.stats.sendCommandInstances.length,
@@ -357,7 +443,11 @@ export interface TimingRow {
  * repository has its history), then this bundle with wait messages on the main queue (the design
  * before the wait queue), then this one as deployed.
  */
-export async function benchTiming(root: string, currentBundle: string, log: (s: string) => void = () => undefined): Promise<{ rows: TimingRow[]; baseline?: string; config: LocalProvisionerConfig }> {
+export async function benchTiming(
+    root: string,
+    currentBundle: string,
+    log: (s: string) => void = () => undefined,
+): Promise<{ rows: TimingRow[]; baseline?: string; config: LocalProvisionerConfig }> {
     const config = localProvisionerConfig();
     const baseline = buildBaselineBundle(root);
     const designs: [TimingRow["design"], string | undefined][] = [
@@ -369,15 +459,26 @@ export async function benchTiming(root: string, currentBundle: string, log: (s: 
     for (const [design, bundle] of designs) {
         const standardWaitMessages = design === "standard";
         if (!bundle) {
-            log(`timing: the previous design (${BASELINE_COMMIT.slice(0, 7)}) is not in this checkout's history; only this design is measured`);
+            log(
+                `timing: the previous design (${BASELINE_COMMIT.slice(0, 7)}) is not in this checkout's history; only this design is measured`,
+            );
             continue;
         }
         for (const n of [1, 20, 500, 5000]) {
             const result = await simulateLaunch({ instances: n, bundle, config, standardWaitMessages });
-            log(`timing ${design} ${n}: online->access p95 ${result.onlineToAccess.p95} ms, SendCommand ${result.sendCommandCalls}, lost ${result.lost}, ${result.wallMs} ms wall`);
+            log(
+                `timing ${design} ${n}: online->access p95 ${result.onlineToAccess.p95} ms, SendCommand ${result.sendCommandCalls}, lost ${result.lost}, ${result.wallMs} ms wall`,
+            );
             rows.push({ design, scenario: `${n} instances`, result });
         }
-        const result = await simulateLaunch({ instances: 2, neverOnline: [0], bundle, config, horizonMs: 3 * 3600_000, standardWaitMessages });
+        const result = await simulateLaunch({
+            instances: 2,
+            neverOnline: [0],
+            bundle,
+            config,
+            horizonMs: 3 * 3600_000,
+            standardWaitMessages,
+        });
         rows.push({ design, scenario: "agent never registers (1 of 2)", result });
     }
     return { rows, baseline: baseline ? BASELINE_COMMIT : undefined, config };

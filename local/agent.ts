@@ -8,12 +8,11 @@
  */
 import { randomBytes } from "crypto";
 import * as fs from "fs";
-import { SandboxHost } from "./sandbox";
+import { MAX_COMMAND_BYTES } from "../core/document";
 import { agentTooOld } from "../core/script.sh";
-
-export const MAX_COMMAND_BYTES = 64 * 1024;
-export const MAX_STDOUT_CHARS = 24000;
-export const MAX_STDERR_CHARS = 8000;
+import type { ExecResult } from "./processes";
+import type { SandboxHost } from "./sandbox";
+import { truncateOutput } from "./ssmRules";
 
 interface DocParameter {
     type?: string;
@@ -46,23 +45,37 @@ export class InvalidParametersError extends Error {
 
 function parseDocument(document: object | string): CommandDocument {
     const doc = (typeof document === "string" ? JSON.parse(document) : document) as CommandDocument;
-    if (doc.schemaVersion !== "2.2") throw new InvalidParametersError(`this runner takes schemaVersion 2.2 documents, not ${doc.schemaVersion}`, "InvalidDocument");
-    if (!Array.isArray(doc.mainSteps) || doc.mainSteps.length === 0) throw new InvalidParametersError("document has no mainSteps", "InvalidDocument");
+    if (doc.schemaVersion !== "2.2")
+        throw new InvalidParametersError(
+            `this runner takes schemaVersion 2.2 documents, not ${doc.schemaVersion}`,
+            "InvalidDocument",
+        );
+    if (!Array.isArray(doc.mainSteps) || doc.mainSteps.length === 0)
+        throw new InvalidParametersError("document has no mainSteps", "InvalidDocument");
     return doc;
 }
 
 /**
  * SendCommand's checks. Returns every parameter's effective value list (defaults applied).
  */
-export function validateCommandParameters(document: object | string, parameters: Record<string, string[]>): Record<string, string[]> {
+export function validateCommandParameters(
+    document: object | string,
+    parameters: Record<string, string[]>,
+): Record<string, string[]> {
     const doc = parseDocument(document);
     const declared = doc.parameters ?? {};
-    const size = Buffer.byteLength(typeof document === "string" ? document : JSON.stringify(document)) + Buffer.byteLength(JSON.stringify(parameters));
+    const size =
+        Buffer.byteLength(typeof document === "string" ? document : JSON.stringify(document)) +
+        Buffer.byteLength(JSON.stringify(parameters));
     if (size > MAX_COMMAND_BYTES) {
-        throw new InvalidParametersError(`document plus parameters is ${size} bytes, over ${MAX_COMMAND_BYTES}`, "ValidationException");
+        throw new InvalidParametersError(
+            `document plus parameters is ${size} bytes, over ${MAX_COMMAND_BYTES}`,
+            "ValidationException",
+        );
     }
     for (const name of Object.keys(parameters)) {
-        if (!Object.prototype.hasOwnProperty.call(declared, name)) throw new InvalidParametersError(`parameter '${name}' is not declared by the document`);
+        if (!Object.prototype.hasOwnProperty.call(declared, name))
+            throw new InvalidParametersError(`parameter '${name}' is not declared by the document`);
     }
     const out: Record<string, string[]> = {};
     for (const [name, p] of Object.entries(declared)) {
@@ -125,6 +138,56 @@ export interface AgentRunResult {
     durationMs: number;
 }
 
+/** The step's environment: the agent's own variables, and `SSM_<name>` for each ENV_VAR parameter (none from an agent too old for them). */
+function stepEnvironment(
+    host: SandboxHost,
+    doc: CommandDocument,
+    values: Record<string, string[]>,
+    opts: AgentRunOptions,
+): Record<string, string> {
+    const declared = doc.parameters ?? {};
+    const env: Record<string, string> = {
+        AWS_SSM_INSTANCE_ID: opts.instanceId ?? host.name,
+        AWS_SSM_REGION_NAME: "local-1",
+        ...(opts.env ?? {}),
+    };
+    for (const [name, v] of Object.entries(values)) {
+        if (!agentPassesEnvVar(opts.agentVersion) && !opts.skipParameterValidation) continue;
+        if (declared[name]?.interpolationType === "ENV_VAR" || opts.skipParameterValidation)
+            env[`SSM_${name}`] = v.join(",");
+    }
+    return env;
+}
+
+/** An aws:runShellScript step's runCommand lines as one script, `{{ name }}` references substituted as text (the agent does so for every parameter). */
+function stepScript(step: DocStep, values: Record<string, string[]>): string {
+    if (step.action !== "aws:runShellScript")
+        throw new InvalidParametersError(`this runner does not run ${step.action}`, "InvalidDocument");
+    const rc = step.inputs?.runCommand ?? [];
+    const script = Array.isArray(rc) ? rc.join("\n") : rc;
+    return script.replace(/\{\{\s*([A-Za-z0-9_.-]+)\s*\}\}/g, (m, name: string) =>
+        values[name] !== undefined ? values[name].join(",") : m,
+    );
+}
+
+/** Runs the script as the agent does: a file in a fresh directory under /tmp, run with `sh` as root, killed at the step's timeout. */
+async function runScript(
+    host: SandboxHost,
+    script: string,
+    env: Record<string, string>,
+    timeoutSeconds: string | number | undefined,
+): Promise<ExecResult> {
+    const dir = `/tmp/ssm-${randomBytes(6).toString("hex")}`;
+    fs.mkdirSync(host.path(dir), { mode: 0o700 });
+    fs.writeFileSync(host.path(`${dir}/_script.sh`), script + "\n", { mode: 0o700 });
+    const r = await host.exec(["/bin/sh", `${dir}/_script.sh`], {
+        env,
+        timeoutMs: Number(timeoutSeconds ?? 3600) * 1000,
+    });
+    fs.rmSync(host.path(dir), { recursive: true, force: true });
+    return r;
+}
+
 /** Runs every step of the document on the host; stops at the first failing step. */
 export async function runDocumentLikeAgent(
     host: SandboxHost,
@@ -134,16 +197,7 @@ export async function runDocumentLikeAgent(
 ): Promise<AgentRunResult> {
     const doc = parseDocument(document);
     const values = opts.skipParameterValidation ? parameters : validateCommandParameters(document, parameters);
-    const declared = doc.parameters ?? {};
-    const env: Record<string, string> = {
-        AWS_SSM_INSTANCE_ID: opts.instanceId ?? host.name,
-        AWS_SSM_REGION_NAME: "local-1",
-        ...(opts.env ?? {}),
-    };
-    for (const [name, v] of Object.entries(values)) {
-        if (!agentPassesEnvVar(opts.agentVersion) && !opts.skipParameterValidation) continue;
-        if (declared[name]?.interpolationType === "ENV_VAR" || opts.skipParameterValidation) env[`SSM_${name}`] = v.join(",");
-    }
+    const env = stepEnvironment(host, doc, values, opts);
     let last: AgentRunResult | undefined;
     let stdout = "";
     let stderr = "";
@@ -151,30 +205,29 @@ export async function runDocumentLikeAgent(
     for (const step of doc.mainSteps ?? []) {
         const pre = step.precondition?.StringEquals;
         if (pre && pre[0] === "platformType" && pre[1] !== "Linux") {
-            last = { status: "Skipped", responseCode: 0, standardOutputContent: "", standardErrorContent: "", stdout, stderr, script: "", durationMs: 0 };
+            last = {
+                status: "Skipped",
+                responseCode: 0,
+                standardOutputContent: "",
+                standardErrorContent: "",
+                stdout,
+                stderr,
+                script: "",
+                durationMs: 0,
+            };
             continue;
         }
-        if (step.action !== "aws:runShellScript") throw new InvalidParametersError(`this runner does not run ${step.action}`, "InvalidDocument");
-        const rc = step.inputs?.runCommand ?? [];
-        let script = Array.isArray(rc) ? rc.join("\n") : rc;
-        // Text substitution, as the agent does for every parameter.
-        script = script.replace(/\{\{\s*([A-Za-z0-9_.-]+)\s*\}\}/g, (m, name: string) =>
-            values[name] !== undefined ? values[name].join(",") : m,
-        );
-        const dir = `/tmp/ssm-${randomBytes(6).toString("hex")}`;
-        fs.mkdirSync(host.path(dir), { mode: 0o700 });
-        fs.writeFileSync(host.path(`${dir}/_script.sh`), script + "\n", { mode: 0o700 });
-        const timeoutMs = Number(step.inputs?.timeoutSeconds ?? 3600) * 1000;
-        const r = await host.exec(["/bin/sh", `${dir}/_script.sh`], { env, timeoutMs });
-        fs.rmSync(host.path(dir), { recursive: true, force: true });
+        const script = stepScript(step, values);
+        const r = await runScript(host, script, env, step.inputs?.timeoutSeconds);
         stdout += r.stdout;
         stderr += r.stderr;
         const status = r.signal ? "TimedOut" : r.code === 0 ? "Success" : "Failed";
+        const shown = truncateOutput(stdout, stderr);
         last = {
             status,
             responseCode: r.code ?? -1,
-            standardOutputContent: stdout.slice(0, MAX_STDOUT_CHARS),
-            standardErrorContent: stderr.slice(0, MAX_STDERR_CHARS),
+            standardOutputContent: shown.stdout,
+            standardErrorContent: shown.stderr,
             stdout,
             stderr,
             script,

@@ -17,12 +17,18 @@ export interface AwsCli {
 
 /** The AWS CLI on PATH, or a message saying how to install one. */
 export function findAwsCli(): AwsCli | string {
-    const install = "the central server's commands need the AWS CLI (`aws`): `apt-get install -y awscli` (Debian), or AWS's own installer";
+    const install =
+        "the central server's commands need the AWS CLI (`aws`): `apt-get install -y awscli` (Debian), or AWS's own installer";
     let path: string;
     let version: string;
     try {
-        path = execFileSync("sh", ["-c", "command -v aws"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).trim();
-        version = execFileSync(path, ["--version"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).trim().split("\n")[0];
+        path = execFileSync("sh", ["-c", "command -v aws"], {
+            encoding: "utf8",
+            stdio: ["ignore", "pipe", "pipe"],
+        }).trim();
+        version = execFileSync(path, ["--version"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] })
+            .trim()
+            .split("\n")[0];
     } catch {
         return install;
     }
@@ -46,9 +52,9 @@ export function endpointFlagWrapper(realAws: string): string {
     return [
         "#!/bin/sh",
         "# This AWS CLI predates AWS_ENDPOINT_URL_<SERVICE>: pass the same endpoint as --endpoint-url.",
-        "case \"$1\" in",
-        "    ssm) endpoint=\"$AWS_ENDPOINT_URL_SSM\" ;;",
-        "    ec2) endpoint=\"$AWS_ENDPOINT_URL_EC2\" ;;",
+        'case "$1" in',
+        '    ssm) endpoint="$AWS_ENDPOINT_URL_SSM" ;;',
+        '    ec2) endpoint="$AWS_ENDPOINT_URL_EC2" ;;',
         "    *) endpoint= ;;",
         "esac",
         `if [ -n "$endpoint" ]; then exec '${realAws.replace(/'/g, "'\\''")}' --endpoint-url "$endpoint" "$@"; fi`,

@@ -21,8 +21,10 @@ import * as path from "path";
 import { centralServerFiles, centralServerOutputs, FleetPlan } from "../components/PkaFleet";
 import { shQuote } from "../core/shell";
 import { endpointFlagWrapper, findAwsCli } from "./awsCli";
-import { LOCAL_REGION } from "./queue";
-import { ExecResult, HOST_PATH, SandboxHost, startHost } from "./sandbox";
+import { LOCAL_REGION } from "./awsAccount";
+import { ExecResult } from "./processes";
+import { SandboxHost, startHost } from "./sandbox";
+import { HOST_PATH } from "./sandboxSetup";
 
 export const CENTRAL_HOME = "/home/central";
 
@@ -105,10 +107,18 @@ export class LocalCentralServer {
 sed -i 's#^\\(root:[^:]*:[^:]*:[^:]*:[^:]*:\\)[^:]*:#\\1${CENTRAL_HOME}:#' /etc/passwd
 mkdir -p ${CENTRAL_HOME}/bin ${CENTRAL_HOME}/outputs && chmod 700 ${CENTRAL_HOME}
 getent passwd root | cut -d: -f6`);
-            if (r.code !== 0 || r.stdout.trim() !== CENTRAL_HOME) throw new Error(`central server: cannot move root's home: ${r.stderr}${r.stdout}`);
-            fs.writeFileSync(host.path(`${CENTRAL_HOME}/bin/session-manager-plugin`), pluginScript(process.execPath), { mode: 0o755 });
-            fs.writeFileSync(host.path(`${CENTRAL_HOME}/bin/pulumi`), pulumiScript(process.execPath, `${CENTRAL_HOME}/outputs`), { mode: 0o755 });
-            if (cli.needsEndpointFlag) fs.writeFileSync(host.path(`${CENTRAL_HOME}/bin/aws`), endpointFlagWrapper(cli.path), { mode: 0o755 });
+            if (r.code !== 0 || r.stdout.trim() !== CENTRAL_HOME)
+                throw new Error(`central server: cannot move root's home: ${r.stderr}${r.stdout}`);
+            fs.writeFileSync(host.path(`${CENTRAL_HOME}/bin/session-manager-plugin`), pluginScript(process.execPath), {
+                mode: 0o755,
+            });
+            fs.writeFileSync(
+                host.path(`${CENTRAL_HOME}/bin/pulumi`),
+                pulumiScript(process.execPath, `${CENTRAL_HOME}/outputs`),
+                { mode: 0o755 },
+            );
+            if (cli.needsEndpointFlag)
+                fs.writeFileSync(host.path(`${CENTRAL_HOME}/bin/aws`), endpointFlagWrapper(cli.path), { mode: 0o755 });
             return new LocalCentralServer(host, endpointUrl, path.dirname(cli.path));
         } catch (e) {
             await host.stop();
@@ -143,19 +153,29 @@ getent passwd root | cut -d: -f6`);
             knownHostsPath: fleet.plan.knownHostsPath,
             privateKeys: { [serviceUser]: fleet.privateKey },
         };
-        fs.writeFileSync(this.host.path(`${CENTRAL_HOME}/outputs/${stack}.json`), JSON.stringify({ values, secret: ["privateKeys"] }), { mode: 0o600 });
+        fs.writeFileSync(
+            this.host.path(`${CENTRAL_HOME}/outputs/${stack}.json`),
+            JSON.stringify({ values, secret: ["privateKeys"] }),
+            { mode: 0o600 },
+        );
     }
 
     /** The README's steps for each stack, in one script (what the operator types). */
     async setUp(stacks: StackOf[], serviceUser: string): Promise<{ script: string; result: ExecResult }> {
         for (const s of stacks) this.publishStack(s.stack, s.fleet, serviceUser);
-        const script = ["set -eu", "mkdir -p ~/.ssh && chmod 700 ~/.ssh", ...stacks.flatMap((s) => centralServerSteps(s.stack, s.fleet.plan.fleetName, serviceUser))].join("\n");
+        const script = [
+            "set -eu",
+            "mkdir -p ~/.ssh && chmod 700 ~/.ssh",
+            ...stacks.flatMap((s) => centralServerSteps(s.stack, s.fleet.plan.fleetName, serviceUser)),
+        ].join("\n");
         return { script, result: await this.sh(script) };
     }
 
     /** `ssh <user>@<host> <command>` with the central server's ~/.ssh/config (never prompting). */
     ssh(user: string, host: string, command = "sudo -n true", extra: string[] = []): Promise<ExecResult> {
-        const args = ["-o", "BatchMode=yes", "-o", "ConnectTimeout=10", ...extra, `${user}@${host}`, command].map(shQuote).join(" ");
+        const args = ["-o", "BatchMode=yes", "-o", "ConnectTimeout=10", ...extra, `${user}@${host}`, command]
+            .map(shQuote)
+            .join(" ");
         return this.sh(`exec ssh ${args}`, 30_000);
     }
 

@@ -6,10 +6,8 @@
  */
 import { randomUUID } from "crypto";
 import { matchesPattern } from "../core/eventPattern";
-import { LOCAL_ACCOUNT_ID, LOCAL_REGION, LocalQueue } from "./queue";
-
-export { EventSourceMapping, LocalQueue } from "./queue";
-export type { BatchResult, EventSourceMappingOptions, QueueMessage, SqsEvent, SqsRecord } from "./queue";
+import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from "./awsAccount";
+import type { LocalQueue } from "./queue";
 
 export interface EventBridgeEvent {
     version: "0";

@@ -64,7 +64,8 @@ export class NaiveProvisioner {
         });
         this.retries = opts.retries ?? 2;
         this.delays = opts.retryDelaysMs ?? [1000, 2000];
-        this.publicKey = opts.publicKey ?? "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGf4Y2s0bmFpdmVrZXlub3RhcmVhbGtleWF0YWxsMDA naive";
+        this.publicKey =
+            opts.publicKey ?? "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGf4Y2s0bmFpdmVrZXlub3RhcmVhbGtleWF0YWxsMDA naive";
     }
 
     /** EventBridge invokes the function asynchronously for each matching event. */
@@ -79,7 +80,8 @@ export class NaiveProvisioner {
 
     private async invokeWithRetries(outcome: NaiveOutcome): Promise<void> {
         for (let attempt = 0; attempt <= this.retries; attempt++) {
-            if (attempt > 0) await new Promise((r) => setTimeout(r, this.delays[Math.min(attempt - 1, this.delays.length - 1)]));
+            if (attempt > 0)
+                await new Promise((r) => setTimeout(r, this.delays[Math.min(attempt - 1, this.delays.length - 1)]));
             outcome.attempts++;
             this.stats.invocations++;
             try {

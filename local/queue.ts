@@ -1,15 +1,20 @@
 /**
- * A local SQS queue and a Lambda event source mapping with the semantics the provisioner
- * relies on: batches of up to N messages, a visibility timeout, redelivery of the records a
- * batch reports in `batchItemFailures` once that timeout has passed, and a redrive policy that
- * moves a message to the dead-letter queue when it is received more than `maxReceiveCount`
- * times. Time is real (milliseconds), so tests shorten the timeouts instead of faking a clock.
+ * A local SQS queue with the semantics the provisioner relies on: a visibility timeout, a
+ * delivery delay, receipt handles (only the latest deletes), a redrive policy that moves a message
+ * to the dead-letter queue when it is received more than `maxReceiveCount` times, and FIFO queues
+ * (deduplication for 5 minutes, one batch of a message group in flight at a time). Time is real
+ * (milliseconds), so tests shorten the timeouts instead of faking a clock. What SendMessage refuses
+ * is local/sqsRules.ts; the Lambda event source mapping polling a queue is local/eventSourceMapping.ts.
  */
 import { createHash, randomUUID } from "crypto";
 import { EventEmitter } from "events";
+import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from "./awsAccount";
+import { SqsRecord } from "./sqsRecords";
+import { checkSqsSend } from "./sqsRules";
 
-export const LOCAL_ACCOUNT_ID = "123456789012";
-export const LOCAL_REGION = "us-east-1";
+export { EventSourceMapping } from "./eventSourceMapping";
+export type { SqsEvent, SqsRecord } from "./sqsRecords";
+export { QueueSendError } from "./sqsRules";
 
 export interface MessageAttributeValue {
     dataType: "String" | "Number" | "Binary";
@@ -52,58 +57,6 @@ export interface LocalQueueOptions {
 /** SQS keeps a FIFO queue's deduplication ids for 5 minutes (Amazon SQS Developer Guide, "Exactly-once processing in Amazon SQS"). */
 export const FIFO_DEDUPLICATION_MS = 300_000;
 
-/** A send SQS refuses: `code` is its error code. */
-export class QueueSendError extends Error {
-    constructor(
-        readonly code: string,
-        message: string,
-    ) {
-        super(message);
-    }
-}
-
-/**
- * What SQS SendMessage refuses by queue type (SQS API Reference, SendMessage; Developer Guide,
- * "Amazon SQS delay queues"): a FIFO queue wants a MessageGroupId and, without content-based
- * deduplication, a MessageDeduplicationId, and takes no per-message delay; a standard queue takes no
- * deduplication id. Throws QueueSendError with SQS's code. Both local fakes check sends with it.
- */
-export function checkSqsSend(fifo: boolean, m: { groupId?: unknown; deduplicationId?: unknown; delay?: unknown }): void {
-    if (fifo) {
-        if (!m.groupId) throw new QueueSendError("MissingParameter", "The request must contain the parameter MessageGroupId.");
-        if (!m.deduplicationId) throw new QueueSendError("InvalidParameterValue", "The queue should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided explicitly");
-        if (m.delay !== undefined) throw new QueueSendError("InvalidParameterValue", "Value for parameter DelaySeconds is invalid. Reason: The request include parameter that is not valid for this queue type.");
-    } else if (m.deduplicationId !== undefined) {
-        throw new QueueSendError("InvalidParameterValue", "The request include parameter MessageDeduplicationId that is not valid for this queue type.");
-    }
-}
-
-/** SQS-shaped record, exactly what a Lambda behind an event source mapping receives. */
-export interface SqsRecord {
-    messageId: string;
-    receiptHandle: string;
-    body: string;
-    attributes: {
-        ApproximateReceiveCount: string;
-        SentTimestamp: string;
-        SenderId: string;
-        ApproximateFirstReceiveTimestamp: string;
-        DeadLetterQueueSourceArn?: string;
-        MessageGroupId?: string;
-        MessageDeduplicationId?: string;
-        SequenceNumber?: string;
-    };
-    messageAttributes: Record<string, { dataType: string; stringValue?: string; stringListValues: string[]; binaryListValues: string[] }>;
-    md5OfBody: string;
-    eventSource: "aws:sqs";
-    eventSourceARN: string;
-    awsRegion: string;
-}
-
-export interface SqsEvent {
-    Records: SqsRecord[];
-}
-
 export class LocalQueue extends EventEmitter {
     readonly name: string;
     readonly arn: string;
@@ -129,8 +82,10 @@ export class LocalQueue extends EventEmitter {
         if (opts.maxReceiveCount !== undefined && opts.maxReceiveCount < 1) {
             throw new Error(`queue ${opts.name}: maxReceiveCount must be at least 1`);
         }
-        if (opts.fifo && !opts.name.endsWith(".fifo")) throw new Error(`queue ${opts.name}: a FIFO queue's name must end with .fifo`);
-        if (opts.fifo && opts.deadLetterQueue && !opts.deadLetterQueue.fifo) throw new Error(`queue ${opts.name}: the dead-letter queue of a FIFO queue must also be a FIFO queue`);
+        if (opts.fifo && !opts.name.endsWith(".fifo"))
+            throw new Error(`queue ${opts.name}: a FIFO queue's name must end with .fifo`);
+        if (opts.fifo && opts.deadLetterQueue && !opts.deadLetterQueue.fifo)
+            throw new Error(`queue ${opts.name}: the dead-letter queue of a FIFO queue must also be a FIFO queue`);
         this.fifo = opts.fifo === true;
         this.delayMs = Math.max(0, opts.delayMs ?? 0);
         this.name = opts.name;
@@ -148,7 +103,15 @@ export class LocalQueue extends EventEmitter {
      * per-message delays, only per-queue delays"); a deduplication id seen in the last 5 minutes
      * is accepted and not delivered again.
      */
-    send(body: string, opts: { delayMs?: number; messageAttributes?: Record<string, MessageAttributeValue>; groupId?: string; deduplicationId?: string } = {}): string {
+    send(
+        body: string,
+        opts: {
+            delayMs?: number;
+            messageAttributes?: Record<string, MessageAttributeValue>;
+            groupId?: string;
+            deduplicationId?: string;
+        } = {},
+    ): string {
         const now = Date.now();
         checkSqsSend(this.fifo, { groupId: opts.groupId, deduplicationId: opts.deduplicationId, delay: opts.delayMs });
         if (this.fifo) {
@@ -163,7 +126,13 @@ export class LocalQueue extends EventEmitter {
             sentTimestamp: now,
             receiveCount: 0,
             visibleAt: now + Math.max(0, opts.delayMs ?? this.delayMs),
-            ...(this.fifo ? { groupId: opts.groupId, deduplicationId: opts.deduplicationId, sequenceNumber: String(++this.sequence).padStart(20, "0") } : {}),
+            ...(this.fifo
+                ? {
+                      groupId: opts.groupId,
+                      deduplicationId: opts.deduplicationId,
+                      sequenceNumber: String(++this.sequence).padStart(20, "0"),
+                  }
+                : {}),
         };
         if (this.fifo) this.dedup.set(opts.deduplicationId!, [msg.messageId, now + FIFO_DEDUPLICATION_MS]);
         this.messages.set(msg.messageId, msg);
@@ -183,7 +152,9 @@ export class LocalQueue extends EventEmitter {
             receiveCount: msg.receiveCount,
             visibleAt: now,
             deadLetterSourceArn: sourceArn,
-            ...(msg.groupId !== undefined ? { groupId: msg.groupId, deduplicationId: msg.deduplicationId, sequenceNumber: msg.sequenceNumber } : {}),
+            ...(msg.groupId !== undefined
+                ? { groupId: msg.groupId, deduplicationId: msg.deduplicationId, sequenceNumber: msg.sequenceNumber }
+                : {}),
         };
         this.messages.set(moved.messageId, moved);
         this.deadLettered.push(moved);
@@ -208,7 +179,11 @@ export class LocalQueue extends EventEmitter {
                 if (msg.groupId !== undefined) blocked.add(msg.groupId);
                 continue;
             }
-            if (this.maxReceiveCount !== undefined && this.deadLetterQueue && msg.receiveCount >= this.maxReceiveCount) {
+            if (
+                this.maxReceiveCount !== undefined &&
+                this.deadLetterQueue &&
+                msg.receiveCount >= this.maxReceiveCount
+            ) {
                 this.messages.delete(msg.messageId);
                 this.stats.movedToDlq++;
                 this.deadLetterQueue.acceptDeadLetter(msg, this.arn);
@@ -299,7 +274,12 @@ export class LocalQueue extends EventEmitter {
         }
         const messageAttributes: SqsRecord["messageAttributes"] = {};
         for (const [k, v] of Object.entries(msg.messageAttributes)) {
-            messageAttributes[k] = { dataType: v.dataType, stringValue: v.stringValue, stringListValues: [], binaryListValues: [] };
+            messageAttributes[k] = {
+                dataType: v.dataType,
+                stringValue: v.stringValue,
+                stringListValues: [],
+                binaryListValues: [],
+            };
         }
         return {
             messageId: msg.messageId,
@@ -316,178 +296,5 @@ export class LocalQueue extends EventEmitter {
 
     private notify(at: number): void {
         this.emit("visible", at);
-    }
-}
-
-/** ReceiveMessage returns at most 10 messages (SQS API reference, MaxNumberOfMessages). */
-export const SQS_RECEIVE_MAX = 10;
-/** What one ReceiveMessage round trip takes a poller (ms): concurrent pollers interleave. */
-export const RECEIVE_LATENCY_MS = 10;
-
-export interface BatchResult {
-    records: number;
-    failed: number;
-    /** The handler threw or answered with an identifier that is not in the batch. */
-    batchError?: string;
-    durationMs: number;
-}
-
-export interface EventSourceMappingOptions {
-    queue: LocalQueue;
-    /** The Lambda: receives `{ Records }`, answers `{ batchItemFailures }` (ReportBatchItemFailures). */
-    invoke: (event: SqsEvent) => Promise<unknown>;
-    /** Default 10, as SQS's default for Lambda. */
-    batchSize?: number;
-    /** Default 0: invoke as soon as a message is visible. */
-    maximumBatchingWindowMs?: number;
-    /** Concurrent batches in flight. Default 2. */
-    maxConcurrency?: number;
-    onBatch?: (result: BatchResult, event: SqsEvent) => void;
-}
-
-/**
- * Polls a queue and invokes a function with batches, as Lambda's SQS event source mapping
- * does with `FunctionResponseTypes: ["ReportBatchItemFailures"]`: records listed in
- * `batchItemFailures` stay on the queue and come back after the visibility timeout; the rest
- * are deleted. A handler that throws, or lists an identifier that is not in the batch, fails
- * the whole batch (Lambda's documented behaviour).
- */
-export class EventSourceMapping {
-    private readonly opts: Required<Omit<EventSourceMappingOptions, "onBatch">> & Pick<EventSourceMappingOptions, "onBatch">;
-    private running = false;
-    private readonly loops: Promise<void>[] = [];
-    private wake: (() => void)[] = [];
-    private timer?: NodeJS.Timeout;
-    private readonly onVisible = (at: number) => this.schedule(at);
-    readonly stats = { batches: 0, records: 0, failedRecords: 0, batchErrors: 0 };
-
-    constructor(opts: EventSourceMappingOptions) {
-        this.opts = {
-            batchSize: 10,
-            maximumBatchingWindowMs: 0,
-            maxConcurrency: 2,
-            ...opts,
-        };
-        if (this.opts.batchSize < 1 || this.opts.batchSize > 10_000) throw new Error("batchSize must be 1..10000");
-        // Lambda's SQS parameters: for FIFO queues the batch size is at most 10 and a batching window is not supported.
-        if (opts.queue.fifo && this.opts.batchSize > 10) throw new Error(`batchSize must be 1..10 for the FIFO queue ${opts.queue.name}`);
-        if (opts.queue.fifo && this.opts.maximumBatchingWindowMs > 0) throw new Error(`a batching window is not supported for the FIFO queue ${opts.queue.name}`);
-    }
-
-    start(): void {
-        if (this.running) return;
-        this.running = true;
-        this.opts.queue.on("visible", this.onVisible);
-        for (let i = 0; i < this.opts.maxConcurrency; i++) this.loops.push(this.loop());
-    }
-
-    /** Stops polling and waits for the batches in flight to finish. */
-    async stop(): Promise<void> {
-        if (!this.running) return;
-        this.running = false;
-        this.opts.queue.off("visible", this.onVisible);
-        if (this.timer) clearTimeout(this.timer);
-        this.wakeAll();
-        await Promise.all(this.loops.splice(0));
-    }
-
-    private schedule(at: number): void {
-        const delay = at - Date.now();
-        if (delay <= 0) {
-            this.wakeAll();
-            return;
-        }
-        // One timer for the earliest future visibility is enough: each wake re-checks the queue.
-        if (this.timer && this.timerAt !== undefined && this.timerAt <= at) return;
-        if (this.timer) clearTimeout(this.timer);
-        this.timerAt = at;
-        this.timer = setTimeout(() => {
-            this.timer = undefined;
-            this.timerAt = undefined;
-            this.wakeAll();
-            const next = this.opts.queue.nextVisibleAt();
-            if (next !== undefined && next > Date.now()) this.schedule(next);
-        }, delay + 1);
-    }
-    private timerAt?: number;
-
-    private wakeAll(): void {
-        const w = this.wake.splice(0);
-        for (const f of w) f();
-    }
-
-    private sleepUntilWoken(maxMs?: number): Promise<void> {
-        return new Promise((resolve) => {
-            let t: NodeJS.Timeout | undefined;
-            const done = () => {
-                if (t) clearTimeout(t);
-                resolve();
-            };
-            this.wake.push(done);
-            if (maxMs !== undefined) t = setTimeout(done, maxMs);
-        });
-    }
-
-    /**
-     * One poller. As Lambda's pollers do, each ReceiveMessage takes at most 10 messages (SQS's
-     * limit); with a batching window the poller keeps receiving until the batch is full or the
-     * window has passed since its first message. Each receive takes RECEIVE_LATENCY_MS, so
-     * concurrent pollers share what becomes visible at once, as they do on AWS.
-     */
-    private async loop(): Promise<void> {
-        const { queue, batchSize, maximumBatchingWindowMs } = this.opts;
-        while (this.running) {
-            const msgs = queue.receive(Math.min(SQS_RECEIVE_MAX, batchSize));
-            if (msgs.length === 0) {
-                const next = queue.nextVisibleAt();
-                if (next !== undefined) this.schedule(next);
-                // A bounded sleep also covers a wake lost between receive and wait.
-                await this.sleepUntilWoken(1000);
-                continue;
-            }
-            const deadline = Date.now() + maximumBatchingWindowMs;
-            while (msgs.length < batchSize && this.running) {
-                await new Promise((r) => setTimeout(r, RECEIVE_LATENCY_MS));
-                const more = queue.receive(Math.min(SQS_RECEIVE_MAX, batchSize - msgs.length));
-                msgs.push(...more);
-                if (more.length > 0) continue;
-                const left = deadline - Date.now();
-                if (left <= 0) break;
-                const next = queue.nextVisibleAt();
-                if (next !== undefined && next <= Date.now() + left) this.schedule(next);
-                await this.sleepUntilWoken(left);
-            }
-            await this.deliver(msgs);
-        }
-    }
-
-    private async deliver(msgs: QueueMessage[]): Promise<void> {
-        const { queue, invoke, onBatch } = this.opts;
-        const event: SqsEvent = { Records: msgs.map((m) => queue.toRecord(m)) };
-        const started = Date.now();
-        let batchError: string | undefined;
-        let failedIds = new Set<string>();
-        try {
-            const response = (await invoke(event)) as { batchItemFailures?: { itemIdentifier?: unknown }[] } | undefined | null;
-            const failures = response && Array.isArray(response.batchItemFailures) ? response.batchItemFailures : [];
-            const ids = new Set(event.Records.map((r) => r.messageId));
-            for (const f of failures) {
-                const id = f && typeof f.itemIdentifier === "string" ? f.itemIdentifier : "";
-                if (!ids.has(id)) {
-                    batchError = `batchItemFailures names '${String(id)}', which is not in the batch`;
-                    break;
-                }
-                failedIds.add(id);
-            }
-        } catch (err) {
-            batchError = err instanceof Error ? err.message : String(err);
-        }
-        if (batchError !== undefined) failedIds = new Set(event.Records.map((r) => r.messageId));
-        for (const r of event.Records) if (!failedIds.has(r.messageId)) queue.delete(r.receiptHandle);
-        this.stats.batches++;
-        this.stats.records += msgs.length;
-        this.stats.failedRecords += failedIds.size;
-        if (batchError !== undefined) this.stats.batchErrors++;
-        onBatch?.({ records: msgs.length, failed: failedIds.size, batchError, durationMs: Date.now() - started }, event);
     }
 }

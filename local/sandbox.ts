@@ -6,15 +6,18 @@
  * users, sudoers, host keys and state written inside a host live and die with it, and the real
  * machine is untouched. sshd (Debian's openssh-server) listens on 127.0.0.1:<port> with fresh
  * host keys and `UsePAM no` + `StrictModes yes`, so an account locked with '!' or a key file
- * with loose modes is refused as on a real host. Needs Linux and root.
+ * with loose modes is refused as on a real host (local/sandboxSetup.ts). Needs Linux and root.
  */
 import { ChildProcess, spawn } from "child_process";
 import * as fs from "fs";
 import * as net from "net";
-import * as os from "os";
 import * as path from "path";
+import { childPid, collect, ExecResult, freePort, killGroup, releasePort } from "./processes";
+import { DEFAULT_HOST_KEY_TYPES, HOST_PATH, HostKeyType, unshareArgs } from "./sandboxSetup";
 
-export type HostKeyType = "ed25519" | "ecdsa" | "rsa";
+// What the tests import from here.
+export { HOST_PATH } from "./sandboxSetup";
+export { sshRun } from "./sshClient";
 
 export interface StartHostOptions {
     /** Host name inside the host's UTS namespace (default `pka-host-<n>`). */
@@ -36,59 +39,11 @@ export interface ExecOptions {
     timeoutMs?: number;
 }
 
-export interface ExecResult {
-    code: number | null;
-    signal: NodeJS.Signals | null;
-    stdout: string;
-    stderr: string;
-}
-
-export const HOST_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
-// Runs inside the new namespaces as their pid 1 and ends by exec'ing sshd.
-const SETUP = String.raw`set -eu
-port=$1 name=$2 keytypes=$3 extra=$4
-mount --make-rprivate /
-mount -t tmpfs -o mode=0755 pka-run /run
-mkdir /run/pka-etc
-cp -a /etc/. /run/pka-etc/
-mount --bind /run/pka-etc /etc
-for d in /home /tmp /var/log /var/lib /var/mail; do
-    if [ -d "$d" ]; then mount -t tmpfs -o mode=0755 pka-host "$d"; fi
-done
-chmod 1777 /tmp
-hostname "$name"
-printf '%s\n' "$name" >/etc/hostname
-printf '127.0.1.1 %s\n' "$name" >>/etc/hosts
-mkdir -p /run/sshd /var/log/sudo
-chmod 0755 /run/sshd
-rm -f /etc/ssh/ssh_host_*
-{
-    echo "Port $port"
-    echo "ListenAddress 127.0.0.1"
-    for t in $keytypes; do echo "HostKey /etc/ssh/ssh_host_$t""_key"; done
-    echo "UsePAM no"
-    echo "PasswordAuthentication no"
-    echo "KbdInteractiveAuthentication no"
-    echo "PubkeyAuthentication yes"
-    echo "PermitRootLogin no"
-    echo "StrictModes yes"
-    echo "AuthorizedKeysFile .ssh/authorized_keys"
-    echo "PidFile /run/sshd.pid"
-    echo "LogLevel VERBOSE"
-    printf '%s' "$extra"
-} >/etc/ssh/sshd_config
-rm -rf /etc/ssh/sshd_config.d
-for t in $keytypes; do ssh-keygen -q -N '' -t "$t" -f "/etc/ssh/ssh_host_$t""_key"; done
-exec /usr/sbin/sshd -D -e -f /etc/ssh/sshd_config
-`;
-
 const live = new Set<SandboxHost>();
 /** Process groups of hosts still starting (not yet in `live`): an interrupt during startup must not leave them behind. */
 const starting = new Set<number>();
 let exitHookInstalled = false;
 let hostCounter = 0;
-const portsInUse = new Set<number>();
 
 function installExitHook(): void {
     if (exitHookInstalled) return;
@@ -107,84 +62,12 @@ function installExitHook(): void {
     }
 }
 
-function killGroup(pgid: number): void {
-    try {
-        process.kill(-pgid, "SIGKILL");
-    } catch {
-        /* already gone */
-    }
-}
-
 /** Why hosts cannot start here, or undefined when they can. */
 export function sandboxUnavailableReason(): string | undefined {
     if (process.platform !== "linux") return "sandbox hosts need Linux";
     if (typeof process.getuid !== "function" || process.getuid() !== 0) return "sandbox hosts need root";
     for (const c of ["/usr/sbin/sshd", "/usr/bin/ssh-keygen"]) if (!fs.existsSync(c)) return `sandbox hosts need ${c}`;
     return undefined;
-}
-
-async function freePort(): Promise<number> {
-    for (;;) {
-        const port = await new Promise<number>((resolve, reject) => {
-            const srv = net.createServer();
-            srv.once("error", reject);
-            srv.listen(0, "127.0.0.1", () => {
-                const p = (srv.address() as net.AddressInfo).port;
-                srv.close(() => resolve(p));
-            });
-        });
-        if (!portsInUse.has(port)) {
-            portsInUse.add(port);
-            return port;
-        }
-    }
-}
-
-function childPid(parent: number): number | undefined {
-    try {
-        const kids = fs.readFileSync(`/proc/${parent}/task/${parent}/children`, "utf8").trim().split(/\s+/).filter(Boolean);
-        if (kids.length) return Number(kids[0]);
-    } catch {
-        /* fall back to scanning /proc */
-    }
-    for (const e of fs.readdirSync("/proc")) {
-        if (!/^\d+$/.test(e)) continue;
-        try {
-            const stat = fs.readFileSync(`/proc/${e}/stat`, "utf8");
-            const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-            if (ppid === parent) return Number(e);
-        } catch {
-            /* gone */
-        }
-    }
-    return undefined;
-}
-
-/**
- * Runs a command to completion, collecting its output; SIGKILL after timeoutMs. With `input` the
- * command's stdin is a pipe that gets it (then closes); without, stdin is /dev/null.
- */
-function collect(cmd: string, args: string[], opts: { timeoutMs: number; input?: string | Buffer; env?: NodeJS.ProcessEnv }): Promise<ExecResult> {
-    return new Promise((resolve, reject) => {
-        const p = spawn(cmd, args, { stdio: [opts.input === undefined ? "ignore" : "pipe", "pipe", "pipe"], env: opts.env ?? process.env });
-        const out: Buffer[] = [];
-        const err: Buffer[] = [];
-        p.stdout?.on("data", (d: Buffer) => out.push(d));
-        p.stderr?.on("data", (d: Buffer) => err.push(d));
-        const timer = setTimeout(() => p.kill("SIGKILL"), opts.timeoutMs);
-        p.on("error", (e) => {
-            clearTimeout(timer);
-            reject(e);
-        });
-        p.on("close", (code, signal) => {
-            clearTimeout(timer);
-            resolve({ code, signal, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() });
-        });
-        if (p.stdin) {
-            p.stdin.on("error", () => undefined);
-            p.stdin.end(opts.input);
-        }
-    });
 }
 
 export class SandboxHost {
@@ -228,11 +111,23 @@ export class SandboxHost {
     /** Runs argv inside the host as root with PATH, HOME=/root and opts.env (like the SSM agent). */
     exec(argv: string[], opts: ExecOptions = {}): Promise<ExecResult> {
         const env = { PATH: HOST_PATH, HOME: "/root", ...(opts.env ?? {}) };
-        for (const k of Object.keys(env)) if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw new Error(`bad environment name ${k}`);
+        for (const k of Object.keys(env))
+            if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw new Error(`bad environment name ${k}`);
         const args = [
-            "-t", String(this.innerPid), "-m", "-p", "-u", "--",
-            "/usr/bin/env", "-i", ...Object.entries(env).map(([k, v]) => `${k}=${v}`),
-            "/bin/sh", "-c", 'cd / && exec "$@"', "pka-exec", ...argv,
+            "-t",
+            String(this.innerPid),
+            "-m",
+            "-p",
+            "-u",
+            "--",
+            "/usr/bin/env",
+            "-i",
+            ...Object.entries(env).map(([k, v]) => `${k}=${v}`),
+            "/bin/sh",
+            "-c",
+            'cd / && exec "$@"',
+            "pka-exec",
+            ...argv,
         ];
         return collect("nsenter", args, { timeoutMs: opts.timeoutMs ?? 60000, input: opts.input ?? "" });
     }
@@ -275,7 +170,7 @@ export class SandboxHost {
         await this.exited;
         clearTimeout(timer);
         live.delete(this);
-        portsInUse.delete(this.port);
+        releasePort(this.port);
     }
 
     get running(): boolean {
@@ -283,44 +178,43 @@ export class SandboxHost {
     }
 }
 
-async function startOnce(opts: StartHostOptions, name: string, port: number): Promise<SandboxHost> {
-    const keyTypes = opts.hostKeyTypes ?? ["ed25519", "ecdsa"];
-    for (const t of keyTypes) if (!["ed25519", "ecdsa", "rsa"].includes(t)) throw new Error(`unknown host key type ${t}`);
-    if (!/^[A-Za-z0-9-]{1,63}$/.test(name)) throw new Error(`host name must be letters, digits and -: ${name}`);
-    const extra = (opts.sshdConfig ?? []).map((l) => {
-        if (/[\n\r]/.test(l)) throw new Error("sshdConfig lines must not contain line breaks");
-        return l + "\n";
-    });
-    const child = spawn(
-        "unshare",
-        ["--mount", "--pid", "--uts", "--fork", "--kill-child", "--mount-proc", "/bin/sh", "-c", SETUP, "pka-host", String(port), name, keyTypes.join(" "), extra.join("")],
-        { detached: true, stdio: ["ignore", "ignore", "pipe"] },
-    );
+/** Resolves when sshd logs that it listens; rejects when the host exits first or takes longer than `timeoutMs`. */
+function listening(child: ChildProcess, name: string, timeoutMs: number): Promise<void> {
     let stderr = "";
+    return new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`sshd did not listen within ${timeoutMs} ms`)), timeoutMs);
+        const onData = (d: Buffer) => {
+            stderr += d.toString();
+            if (/Server listening on 127\.0\.0\.1 port \d+/.test(stderr)) {
+                clearTimeout(timer);
+                child.stderr?.off("data", onData);
+                resolve();
+            }
+        };
+        child.stderr?.on("data", onData);
+        child.once("error", (e) => {
+            clearTimeout(timer);
+            reject(e);
+        });
+        child.once("exit", (code, signal) => {
+            clearTimeout(timer);
+            reject(
+                new Error(
+                    `host ${name} exited (${code ?? signal}) before sshd listened: ${stderr.trim().slice(-2000)}`,
+                ),
+            );
+        });
+    });
+}
+
+async function startOnce(opts: StartHostOptions, name: string, port: number): Promise<SandboxHost> {
+    const args = unshareArgs(name, port, opts.hostKeyTypes ?? DEFAULT_HOST_KEY_TYPES, opts.sshdConfig ?? []);
+    const child = spawn("unshare", args, { detached: true, stdio: ["ignore", "ignore", "pipe"] });
     const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
     const pgid = child.pid;
     if (pgid !== undefined) starting.add(pgid);
     try {
-        await new Promise<void>((resolve, reject) => {
-            const timer = setTimeout(() => reject(new Error(`sshd did not listen within ${opts.readyTimeoutMs ?? 10000} ms`)), opts.readyTimeoutMs ?? 10000);
-            const onData = (d: Buffer) => {
-                stderr += d.toString();
-                if (/Server listening on 127\.0\.0\.1 port \d+/.test(stderr)) {
-                    clearTimeout(timer);
-                    child.stderr?.off("data", onData);
-                    resolve();
-                }
-            };
-            child.stderr?.on("data", onData);
-            child.once("error", (e) => {
-                clearTimeout(timer);
-                reject(e);
-            });
-            child.once("exit", (code, signal) => {
-                clearTimeout(timer);
-                reject(new Error(`host ${name} exited (${code ?? signal}) before sshd listened: ${stderr.trim().slice(-2000)}`));
-            });
-        });
+        await listening(child, name, opts.readyTimeoutMs ?? 10000);
         const inner = childPid(child.pid as number);
         if (!inner) throw new Error(`host ${name}: cannot find the namespace's pid 1`);
         const host = new SandboxHost(name, port, child, inner, exited);
@@ -349,7 +243,7 @@ export async function startHost(opts: StartHostOptions = {}): Promise<SandboxHos
         try {
             return await startOnce(opts, name, port);
         } catch (e) {
-            portsInUse.delete(port);
+            releasePort(port);
             lastError = e;
             if (!/Address already in use|Cannot bind/.test(String(e))) break;
         }
@@ -358,7 +252,10 @@ export async function startHost(opts: StartHostOptions = {}): Promise<SandboxHos
 }
 
 /** Starts n hosts in parallel; if any fails, the others are stopped and the error is thrown. */
-export async function startHosts(n: number, opts: Omit<StartHostOptions, "name"> & { namePrefix?: string } = {}): Promise<SandboxHost[]> {
+export async function startHosts(
+    n: number,
+    opts: Omit<StartHostOptions, "name"> & { namePrefix?: string } = {},
+): Promise<SandboxHost[]> {
     const prefix = opts.namePrefix ?? "pka-host";
     const results = await Promise.allSettled(
         Array.from({ length: n }, (_, i) => startHost({ ...opts, name: `${prefix}-${i + 1}` })),
@@ -379,37 +276,4 @@ export async function stopHosts(hosts: SandboxHost[]): Promise<void> {
 /** Every host still running (for a teardown that must not miss one). */
 export function liveHosts(): SandboxHost[] {
     return [...live];
-}
-
-export interface SshOptions {
-    user: string;
-    /** Private key file (mode 600). */
-    identityFile: string;
-    /** known_hosts file pinning the host's keys. */
-    knownHostsFile: string;
-    command?: string;
-    timeoutMs?: number;
-}
-
-/**
- * Logs in with the real ssh client: only the given key, the pinned host keys, no agent, no
- * user config, no prompts. Resolves with the exit status and output (255 = ssh itself failed).
- */
-export function sshRun(host: SandboxHost, opts: SshOptions): Promise<ExecResult> {
-    const args = [
-        "-F", "/dev/null",
-        "-i", opts.identityFile,
-        "-o", "IdentitiesOnly=yes",
-        "-o", "IdentityAgent=none",
-        "-o", "BatchMode=yes",
-        "-o", "StrictHostKeyChecking=yes",
-        "-o", `UserKnownHostsFile=${opts.knownHostsFile}`,
-        "-o", "GlobalKnownHostsFile=/dev/null",
-        "-o", "ConnectTimeout=5",
-        "-o", "LogLevel=ERROR",
-        "-p", String(host.port),
-        `${opts.user}@127.0.0.1`,
-        opts.command ?? "true",
-    ];
-    return collect("ssh", args, { timeoutMs: opts.timeoutMs ?? 20000, env: { PATH: process.env.PATH ?? HOST_PATH, HOME: os.tmpdir() } });
 }
