@@ -13,10 +13,6 @@ import { Provisioner } from "./Provisioner";
 import { SetupDocument } from "./SetupDocument";
 import { SshKeyPair, SshKeyPairGenerate } from "./SshKeyPair";
 
-// For local/centralServer.ts and local/fleet.ts, which import these from here (to be imported from core/).
-export { centralServerFiles, centralServerOutputs } from "../core/centralServer";
-export type { FleetPlan } from "../core/fleetPlanTypes";
-export { buildAccessSpec } from "../core/fleetSpec";
 
 /** One login account on every instance of the fleet. */
 export interface FleetUser {

@@ -6,7 +6,7 @@
  *
  * - `pulumi stack output -s <stack> ...` prints the stack's outputs. The Pulumi CLI cannot run
  *   here: a stand-in on the central server's PATH prints the outputs PkaFleet exports for the
- *   fleet's plan (components/PkaFleet.ts centralServerOutputs, the same functions the component
+ *   fleet's plan (core/centralServer.ts centralServerOutputs, the same functions the component
  *   calls), and `privateKeys` with the service account's key, as the stack would.
  * - `aws` is the real AWS CLI, pointed at the local endpoint by AWS_ENDPOINT_URL_SSM/_EC2 (a CLI
  *   older than v1.29 / v2.13, such as Debian 12's 2.9.19, gets them as `--endpoint-url` through a
@@ -18,7 +18,8 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { centralServerFiles, centralServerOutputs, FleetPlan } from "../components/PkaFleet";
+import { centralServerFiles, centralServerOutputs } from "../core/centralServer";
+import type { FleetPlan } from "../core/fleetPlanTypes";
 import { shQuote } from "../core/shell";
 import { endpointFlagWrapper, findAwsCli } from "./awsCli";
 import { LOCAL_REGION } from "./awsAccount";

@@ -24,7 +24,8 @@ import { AccessSpec, accessSpecHash, canonicalAccessSpecJson } from "../core/acc
 import { splitAccessSpec } from "../core/accessStore";
 import { renderDocument } from "../core/document";
 import { offboardInvocationInput, PUSH_DETAIL_TYPE, PUSH_SOURCE } from "../core/events";
-import type { FleetPlan } from "../components/PkaFleet";
+import type { FleetPlan } from "../core/fleetPlanTypes";
+import { buildAccessSpec } from "../core/fleetSpec";
 import type { SsmDocument } from "./endpoint/documents";
 import type { LocalEventBus } from "./eventBus";
 import type { EventSourceMapping } from "./eventSourceMapping";
@@ -33,7 +34,6 @@ import { FleetTracker } from "./fleetTracker";
 import {
     centralServerKey,
     DOCUMENT_NAME,
-    fleetModule,
     lambdaAccessKeyId,
     LocalFleetOptions,
     planLocal,
@@ -104,7 +104,7 @@ export class LocalFleet {
         this.keyFile = key.keyFile;
         this.publicKey = key.publicKey;
         this.privateKey = key.privateKey;
-        this.spec = fleetModule().buildAccessSpec(this.plan, [[key.publicKey]]);
+        this.spec = buildAccessSpec(this.plan, [[key.publicKey]]);
         this.specSource = "PkaFleet planFleet/buildAccessSpec";
         this.config = localProvisionerConfig(opts);
         const queues = provisionerQueues(`${this.plan.fleetName}-provisioner`, this.config);

@@ -9,6 +9,7 @@ import type { DocumentRunner } from "./endpoint/types";
 import type { LocalFleetOptions } from "./fleetPlan";
 import { SandboxHost, startHost } from "./sandbox";
 import type { LocalSsmEndpoint } from "./ssmEndpoint";
+import { formatHostKeyLine } from "../core/hostKeys";
 
 export type HostResult = "access" | "denied" | "dead-lettered" | "timed out" | "provisioned";
 
@@ -39,7 +40,7 @@ export function simulatedHostKeyOutput(): string {
         return Buffer.concat([len, b]);
     };
     const blob = Buffer.concat([s(Buffer.from("ssh-ed25519")), s(randomBytes(32))]);
-    return `PKA-HOSTKEY ssh-ed25519 ${blob.toString("base64")}\n`;
+    return `${formatHostKeyLine("ssh-ed25519", blob.toString("base64"))}\n`;
 }
 
 /** A simulated host: the document succeeds at once, unless the agent is too old to pass ENV_VAR parameters. */

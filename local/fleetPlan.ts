@@ -7,7 +7,9 @@ import * as fs from "fs";
 import * as path from "path";
 import { AccessSpec, accessSpecHash } from "../core/accessSpec";
 import { generateKey } from "../core/keygen";
-import type { FleetPlan } from "../components/PkaFleet";
+import { planFleet } from "../core/fleetPlan";
+import type { FleetPlan } from "../core/fleetPlanTypes";
+import { lambdaEnvironment } from "../core/lambdaConfig";
 import type { LocalAccount } from "./localAccount";
 import type { LocalProvisionerConfig } from "./provisioner";
 import type { EndpointKnobs } from "./endpoint/types";
@@ -67,13 +69,6 @@ export interface LocalFleetOptions {
     signal?: AbortSignal;
 }
 
-/** components/PkaFleet.ts, the same code PkaFleet deploys with. */
-export function fleetModule(): typeof import("../components/PkaFleet") {
-    // Loaded lazily (it pulls in the Pulumi SDK), and a failure to load it is a failure of the
-    // local fleet, never a reason to build the spec another way.
-    return require("../components/PkaFleet") as typeof import("../components/PkaFleet");
-}
-
 /**
  * PkaFleet's plan for the local fleet: the central server's service account with a key PkaFleet
  * generates (its private half is the stack's `privateKeys.svc_user`). With `stack`, the fleet name
@@ -83,9 +78,10 @@ export function planLocal(opts: LocalFleetOptions): FleetPlan {
     const users = [
         { name: SERVICE_USER, sudo: "nopasswd" as const, service: true, generateKey: { keyType: "ed25519" as const } },
     ];
-    if (opts.stack !== undefined) return fleetModule().planFleet(opts.resourceName ?? "web", { users }, opts.stack);
+    if (opts.stack !== undefined) return planFleet(opts.resourceName ?? "web", { users }, opts.stack);
     const fleetName = opts.fleetName ?? DEFAULT_FLEET_NAME;
-    return fleetModule().planFleet(fleetName, { fleetName, users });
+    // The stack matters only to a default fleet name; this one is given.
+    return planFleet(fleetName, { fleetName, users }, "");
 }
 
 /**
@@ -120,21 +116,22 @@ export interface LambdaEnvironmentInputs {
     deadLetterQueueUrl: string;
 }
 
-/** The `PKA_*` environment components/Provisioner.ts gives the provisioner function, for the local fleet's resources. */
+/** The `PKA_*` environment the Provisioner gives its function (core/lambdaConfig.ts lambdaEnvironment), for the local fleet's resources. */
 export function provisionerLambdaEnvironment(i: LambdaEnvironmentInputs): Record<string, string> {
-    return {
-        PKA_DOCUMENT_NAME: i.documentName,
-        PKA_TARGET_TAG: `${i.plan.tag.key}=${i.plan.tag.value}`,
-        PKA_ACCESS_PARAMETER: i.plan.accessPath,
+    return lambdaEnvironment({
+        documentName: i.documentName,
+        tagKey: i.plan.tag.key,
+        tagValue: i.plan.tag.value,
+        accessPath: i.plan.accessPath,
         // The Provisioner's deployed marker (revokeOnDestroy): destroy() deletes it, then runs the offboarding.
-        PKA_DEPLOYED_MARKER: i.deployedMarker,
+        deployedMarker: i.deployedMarker,
         // What the Provisioner pins: the Lambda serves only this spec.
-        PKA_ACCESS_SPEC_SHA256: accessSpecHash(i.spec),
-        PKA_KNOWN_HOSTS_PATH: i.plan.knownHostsPath,
-        PKA_DEAD_LETTER_QUEUE_URL: i.deadLetterQueueUrl,
-        PKA_MAX_ATTEMPTS: String(i.config.maxAttempts),
-        PKA_WAIT_QUEUE_URL: i.waitQueueUrl,
-        PKA_QUEUE_URL: i.queueUrl,
-        PKA_AGENT_WAIT_SECONDS: String(i.config.agentWaitSeconds),
-    };
+        accessSpecSha256: accessSpecHash(i.spec),
+        knownHostsPath: i.plan.knownHostsPath,
+        deadLetterQueueUrl: i.deadLetterQueueUrl,
+        maxAttempts: i.config.maxAttempts,
+        waitQueueUrl: i.waitQueueUrl,
+        queueUrl: i.queueUrl,
+        agentWaitSeconds: i.config.agentWaitSeconds,
+    });
 }

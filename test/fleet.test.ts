@@ -5,7 +5,7 @@ import * as assert from "assert";
 import * as pulumi from "@pulumi/pulumi";
 import type * as FleetModule from "../components/PkaFleet";
 
-import { AwsMocks, checkPolicy, Created, peek, recordDependencies, settle, unsecret, watch } from "./support/awsMocks";
+import { AwsMocks, peek, recordDependencies, settle, watch } from "./support/awsMocks";
 import { generateKey } from "../core/keygen";
 import { offboardInvocationInput, parseQueuedEvent } from "../core/events";
 

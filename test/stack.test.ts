@@ -9,7 +9,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { parse as parseYaml } from "yaml";
 import { generateKey } from "../core/keygen";
-import { configEnv, exampleConfig, runStackProgram, StackRun } from "./support/stackRun";
+import { exampleConfig, runStackProgram, StackRun } from "./support/stackRun";
 
 const ROOT = path.resolve(__dirname, "..");
 

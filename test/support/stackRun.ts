@@ -1,7 +1,6 @@
 /**
  * Runs the stack program the way `pulumi up` does (Pulumi's own Node.js runner, fresh node, AWS mocks).
  */
-import * as assert from "assert";
 import { spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
