@@ -27,107 +27,13 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as FakeTimers from "@sinonjs/fake-timers";
-import { EC2Client } from "@aws-sdk/client-ec2";
-import { SQSClient } from "@aws-sdk/client-sqs";
-import { SSMClient } from "@aws-sdk/client-ssm";
-import { accessSpecHash, validateAccessSpec } from "../core/accessSpec";
-import { canonicalAccessSpecJson } from "../core/accessSpec";
-import { splitAccessSpec } from "../core/accessStore";
-import { renderDocument } from "../core/document";
 import { mulberry32 } from "./burst";
-import type { SsmDocument } from "../local/endpoint/documents";
-import { LocalEventBus } from "../local/eventBus";
-import {
-    addProvisionerRules,
-    localProvisionerConfig,
-    LocalProvisionerConfig,
-    provisionerMappings,
-    provisionerQueues,
-} from "../local/provisioner";
-import type { SqsEvent } from "../local/sqsRecords";
-import { LocalSsmEndpoint } from "../local/ssmEndpoint";
-import { percentile } from "../local/stats";
-import { inProcessRequestHandler } from "../local/wire/server";
+import { localProvisionerConfig, LocalProvisionerConfig } from "../local/provisioner";
+import { simulatedProvisioner, TimingOptions } from "./timingAws";
+import { launchResult, TimingResult } from "./timingStats";
 
-export interface TimingOptions {
-    instances: number;
-    /** The bundle to run (bin/lambda/provisioner.js or the previous design's). */
-    bundle: string;
-    /** Agents register uniformly in [agentMinMs, agentMaxMs] after "running". Default 15-120 s. */
-    agentMinMs?: number;
-    agentMaxMs?: number;
-    /** Launches spread over this window (ms). Default 10 s. */
-    launchWindowMs?: number;
-    /** Host indexes whose agent never registers (they must end in the DLQ with a reason). */
-    neverOnline?: number[];
-    /** Requests/s per API. Default 10. */
-    ratePerSecond?: number;
-    /** The provisioner configuration (default: what a Provisioner deploys). */
-    config?: LocalProvisionerConfig;
-    /** Give up after this much virtual time (ms). Default 3 h. */
-    horizonMs?: number;
-    seed?: number;
-    /** Leave PKA_WAIT_QUEUE_URL and PKA_QUEUE_URL unset: a record whose agent is not online is failed and redelivered after the visibility timeout. */
-    withoutWaitMessages?: boolean;
-    /** Wait messages on the standard queue (PKA_QUEUE_URL, per-message delays), as before the wait queue: no single aggregator. */
-    standardWaitMessages?: boolean;
-}
-
-export interface TimingResult {
-    instances: number;
-    provisioned: number;
-    deadLettered: number;
-    /** Dead-letter messages that name the instance and a reason. */
-    deadLetterReasons: Record<string, number>;
-    lost: number;
-    launchToAccess: Stats;
-    onlineToAccess: Stats;
-    /** Agent online until the document starts on the host (the look, any hold, SendCommand and the agent's pickup). */
-    onlineToRun: Stats;
-    /** Launch until the host's keys are pinned in Parameter Store (what StrictHostKeyChecking logins need). */
-    launchToPinned: Stats;
-    pinned: number;
-    /** Launch until the instance's DLQ message (an agent that never registers). */
-    launchToDeadLetter: Stats;
-    /** Accepted SendCommand calls (each up to 50 instances), and every attempt including throttled ones. */
-    sendCommandCalls: number;
-    sendCommandAttempts: number;
-    /** Every AWS request by API, including throttled ones. */
-    calls: Record<string, number>;
-    throttled: number;
-    totalCalls: number;
-    /** Result handling: GetCommandInvocation + ListCommandInvocations + GetParameters + PutParameter, per provisioned instance. */
-    resultCallsPerInstance: number;
-    /** The same, counting only the calls AWS answered (not the throttled attempts). */
-    resultAcceptedPerInstance: number;
-    lambdaInvocations: number;
-    sqsReceives: number;
-    /** Virtual ms from the first launch until the last instance ended (access or DLQ). */
-    virtualMs: number;
-    /** Real ms the simulation took. */
-    wallMs: number;
-    /** The Lambda's log lines by level and message, counted (what went wrong, if anything). */
-    log: Record<string, number>;
-}
-
-export interface Stats {
-    p50?: number;
-    p95?: number;
-    max?: number;
-}
-
-/** The APIs the Lambda calls that are throttled in the model (the endpoint's keys: SSM actions by name, others prefixed). */
-const THROTTLED_ACTIONS = [
-    "SendCommand",
-    "GetCommandInvocation",
-    "ListCommandInvocations",
-    "DescribeInstanceInformation",
-    "GetParametersByPath",
-    "GetParameters",
-    "GetParameter",
-    "PutParameter",
-    "ec2:DescribeInstances",
-];
+export type { TimingOptions } from "./timingAws";
+export type { Stats, TimingResult } from "./timingStats";
 
 /** The previous design (before wait messages and listed results): the last commit before them. */
 export const BASELINE_COMMIT = "7666ea1371a08033b2ed96e4a33068f1cc4075c2";
@@ -166,14 +72,6 @@ export function buildBaselineBundle(root: string): string | undefined {
     return outfile;
 }
 
-function stats(xs: number[]): Stats {
-    return xs.length === 0 ? {} : { p50: percentile(xs, 50), p95: percentile(xs, 95), max: Math.max(...xs) };
-}
-
-const HOST_KEYS =
-    "PKA-HOSTKEY ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHqVYzTm6vTuoU0c7YbM6yZCg6rJ8q0kYt3DNt2mO8Yw\n" +
-    "PKA-HOSTKEY ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBEmKSENjQEezOmxkZMy7opKgwFB9nkt5YRrYMjNuG5N87uRgg6CLrbo5wAdT/y6v0mKV0U2w0WsHFVUGUlUtsdw=\n";
-
 /** Runs one fleet launch to its end (every instance accessed or dead-lettered, or the horizon) on a virtual clock. */
 export async function simulateLaunch(o: TimingOptions): Promise<TimingResult> {
     const wallStart = performance.now();
@@ -192,122 +90,11 @@ export async function simulateLaunch(o: TimingOptions): Promise<TimingResult> {
         shouldClearNativeTimers: true,
     });
     try {
-        const tag = { key: "pka-fleet", value: "timing" };
-        const bus = new LocalEventBus();
-        const endpoint = new LocalSsmEndpoint({
-            bus,
-            knobs: {
-                // Every SSM and EC2 API; SQS standard queues have nearly unlimited throughput (Amazon SQS Developer Guide, "Amazon SQS quotas").
-                throttle: { ratePerSecond: o.ratePerSecond ?? 10, actions: THROTTLED_ACTIONS },
-                requiredTag: tag,
-                agentPickupMs: () => 500 + Math.floor(rnd() * 1500),
-            },
-        });
-        const documentName = "pka-fleet-timing-setup";
-        endpoint.addDocument(documentName, renderDocument() as SsmDocument);
-        const spec = validateAccessSpec({
-            users: [
-                {
-                    name: "svc_user",
-                    sudo: "nopasswd",
-                    keys: [
-                        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHqVYzTm6vTuoU0c7YbM6yZCg6rJ8q0kYt3DNt2mO8Yw svc_user@pka-timing",
-                    ],
-                },
-            ],
-        });
-        const accessPath = "/pka/timing/access";
-        for (const p of splitAccessSpec(canonicalAccessSpecJson(spec), accessPath))
-            endpoint.putParameterDirect(p.name, p.value);
-        const queues = provisionerQueues("timing-provisioner", cfg);
-        const { dlq, queue } = queues;
-        for (const q of Object.values(queues)) endpoint.addQueue(q);
-        addProvisionerRules(bus, queue, documentName, "timing");
-
-        const requestHandler = inProcessRequestHandler(endpoint.handlerTable());
-        const common = {
-            region: "us-east-1",
-            endpoint: "http://in-process.local",
-            maxAttempts: 1,
-            credentials: { accessKeyId: "AKIDTIMING", secretAccessKey: "timing" },
-            requestHandler,
-        };
-        const ssm = new SSMClient(common);
-        const sqs = new SQSClient({ ...common, useQueueUrlAsEndpoint: false });
-        const ec2 = new EC2Client(common);
-        const env: Record<string, string> = {
-            PKA_DOCUMENT_NAME: documentName,
-            PKA_TARGET_TAG: `${tag.key}=${tag.value}`,
-            PKA_ACCESS_PARAMETER: accessPath,
-            PKA_ACCESS_SPEC_SHA256: accessSpecHash(spec),
-            PKA_KNOWN_HOSTS_PATH: "/pka/timing/known_hosts",
-            PKA_DEAD_LETTER_QUEUE_URL: dlq.url,
-            PKA_MAX_ATTEMPTS: String(cfg.maxAttempts),
-            ...(o.withoutWaitMessages
-                ? {}
-                : o.standardWaitMessages
-                  ? { PKA_QUEUE_URL: queue.url }
-                  : { PKA_WAIT_QUEUE_URL: queues.waitQueue.url, PKA_QUEUE_URL: queue.url }),
-            PKA_AGENT_WAIT_SECONDS: String(cfg.agentWaitSeconds),
-            AWS_REGION: "us-east-1",
-        };
-        const mod = require(o.bundle) as {
-            createHandler: (deps: Record<string, unknown>) => (e: unknown, c: unknown) => Promise<unknown>;
-        };
-        const logCounts: Record<string, number> = {};
-        const count = (level: string) => (m: string, x?: Record<string, unknown>) => {
-            const k = `${level} ${m}${x && typeof x.why === "string" ? `: ${x.why}` : ""}`;
-            logCounts[k] = (logCounts[k] ?? 0) + 1;
-            // The batches' own counters, summed (held, waiting, notReady, ...).
-            if (m === "batch done" && x)
-                for (const [f, v] of Object.entries(x))
-                    if (typeof v === "number" && v > 0) logCounts[`batch ${f}`] = (logCounts[`batch ${f}`] ?? 0) + v;
-        };
-        const quiet = { debug() {}, info: count("info"), warn: count("warn"), error: count("error") };
-        const handler = mod.createHandler({
-            ssm,
-            sqs,
-            ec2: async () => ec2,
-            env,
-            log: quiet,
-            random: rnd,
-            sleep: (ms: number) => new Promise((r) => setTimeout(r, ms)),
-        });
-        let invocations = 0;
-        // The function's deadline, as Lambda enforces it: past it the batch fails (its records come back after the visibility timeout).
-        const invoke = (event: SqsEvent): Promise<unknown> => {
-            invocations++;
-            const from = event.Records[0]?.eventSourceARN.split(":").pop() ?? "?";
-            logCounts[`invocations from ${from}`] = (logCounts[`invocations from ${from}`] ?? 0) + 1;
-            logCounts[`records from ${from}`] = (logCounts[`records from ${from}`] ?? 0) + event.Records.length;
-            const deadline = Date.now() + cfg.functionTimeoutMs;
-            let timer: ReturnType<typeof setTimeout> | undefined;
-            const timeout = new Promise((_, reject) => {
-                timer = setTimeout(() => reject(new Error("Task timed out")), cfg.functionTimeoutMs);
-            });
-            return Promise.race([
-                handler(event, { getRemainingTimeInMillis: () => deadline - Date.now() }),
-                timeout,
-            ]).finally(() => clearTimeout(timer));
-        };
-        const mappings = provisionerMappings(queues, invoke, cfg);
-
-        // The fleet.
+        const w = simulatedProvisioner(o, cfg, rnd);
+        const { endpoint, dlq, mappings, ids } = w;
         const launchedAt = new Map<string, number>();
         const onlineAt = new Map<string, number>();
         const accessAt = new Map<string, number>();
-        const ids: string[] = [];
-        for (let i = 0; i < n; i++) {
-            const inst = endpoint.addInstance({
-                instanceId: `i-${(0x1000000000000 + i).toString(16).padStart(17, "0")}`,
-                tags: { [tag.key]: tag.value },
-                runner: async () => {
-                    await new Promise((r) => setTimeout(r, 600 + Math.floor(rnd() * 400)));
-                    return { exitCode: 0, stdout: `PKA-OK\n${HOST_KEYS}`, stderr: "" };
-                },
-            });
-            ids.push(inst.instanceId);
-        }
         endpoint.on("agentOnline", (inst: { instanceId: string }) => onlineAt.set(inst.instanceId, Date.now()));
         const runAt = new Map<string, number>();
         endpoint.on("invocation", (inv: { instanceId: string; status: string }) => {
@@ -378,53 +165,19 @@ export async function simulateLaunch(o: TimingOptions): Promise<TimingResult> {
         await endpoint.stop();
 
         const dl = deadLettered();
-        const reasons: Record<string, number> = {};
-        for (const r of dl.values()) reasons[r] = (reasons[r] ?? 0) + 1;
-        const calls = { ...endpoint.stats.calls };
-        const totalCalls = Object.values(calls).reduce((a, b) => a + b, 0);
-        const throttled = Object.values(endpoint.stats.throttled).reduce((a, b) => a + b, 0);
-        const provisioned = ids.filter((id) => accessAt.has(id)).length;
-        const RESULT_OPS = ["GetCommandInvocation", "ListCommandInvocations", "GetParameters", "PutParameter"];
-        const resultCalls = RESULT_OPS.reduce((a, op) => a + (calls[op] ?? 0), 0);
-        const resultAccepted = RESULT_OPS.reduce(
-            (a, op) => a + (calls[op] ?? 0) - (endpoint.stats.throttled[op] ?? 0),
-            0,
-        );
-        return {
+        return launchResult(w, {
             instances: n,
-            provisioned,
-            deadLettered: dl.size,
-            deadLetterReasons: reasons,
-            lost: ids.filter((id) => !accessAt.has(id) && !dl.has(id)).length,
-            launchToAccess: stats(
-                ids.filter((id) => accessAt.has(id)).map((id) => accessAt.get(id)! - launchedAt.get(id)!),
-            ),
-            onlineToAccess: stats(
-                ids
-                    .filter((id) => accessAt.has(id) && onlineAt.has(id))
-                    .map((id) => accessAt.get(id)! - onlineAt.get(id)!),
-            ),
-            onlineToRun: stats(
-                ids.filter((id) => runAt.has(id) && onlineAt.has(id)).map((id) => runAt.get(id)! - onlineAt.get(id)!),
-            ),
-            launchToPinned: stats(
-                ids.filter((id) => pinnedAt.has(id)).map((id) => pinnedAt.get(id)! - launchedAt.get(id)!),
-            ),
-            pinned: pinnedAt.size,
-            launchToDeadLetter: stats([...deadLetteredAt].map(([id, at]) => at - launchedAt.get(id)!)),
-            sendCommandCalls: endpoint.stats.sendCommandInstances.length,
-            sendCommandAttempts: calls.SendCommand ?? 0,
-            calls,
-            throttled,
-            totalCalls,
-            resultCallsPerInstance: provisioned ? resultCalls / provisioned : 0,
-            resultAcceptedPerInstance: provisioned ? resultAccepted / provisioned : 0,
-            lambdaInvocations: invocations,
-            sqsReceives: queue.stats.received + queues.waitQueue.stats.received,
-            virtualMs: endedAt - t0,
-            wallMs: Math.round(performance.now() - wallStart),
-            log: logCounts,
-        };
+            launchedAt,
+            onlineAt,
+            runAt,
+            accessAt,
+            pinnedAt,
+            deadLetteredAt,
+            dl,
+            t0,
+            endedAt,
+            wallStart,
+        });
     } finally {
         clock.uninstall();
     }

@@ -13,7 +13,6 @@ import { Provisioner } from "./Provisioner";
 import { SetupDocument } from "./SetupDocument";
 import { SshKeyPair, SshKeyPairGenerate } from "./SshKeyPair";
 
-
 /** One login account on every instance of the fleet. */
 export interface FleetUser {
     /** Login name, `^[a-z_][a-z0-9_-]{0,31}$`, not a system account nor an AMI default user. Required. */

@@ -1,7 +1,10 @@
 /**
  * How the components report a refusal. Each plans first (a pure planner from core/ that throws a
- * named error), registers itself, and then throws the planner's message as a `pulumi.ResourceError`
- * attached to itself; a value known only at deployment is refused through `deployError`.
+ * named error) and creates no child before its plan passed. SshKeyPair, SetupDocument and
+ * Provisioner then register themselves and throw the planner's message as a `pulumi.ResourceError`
+ * attached to themselves (`tryPlan`). PkaFleet, the entry a stack uses, refuses before it registers
+ * (a `pulumi.RunError`, printed without a stack): a refused fleet leaves nothing at all in the
+ * stack. A value known only at deployment is refused through `deployError`.
  */
 import * as pulumi from "@pulumi/pulumi";
 

@@ -5,7 +5,9 @@
  */
 import { AccessSpec, AccessSpecError, AccessUser, ValidateAccessSpecOptions } from "./accessSpecTypes";
 import { checkNow, normalizeKeyOptions } from "./keyOptions";
-import { INSTALLABLE_KEY_TYPES, judgeKey, KeyRules, parsePublicKey } from "./keys";
+import { parsePublicKey } from "./keys/publicKey";
+import { judgeKey } from "./keys/rules";
+import { INSTALLABLE_KEY_TYPES, KeyRules } from "./keys/types";
 import { userNameProblem } from "./userNames";
 
 // Moved to their own modules; re-exported for the importers of this one (components/, lambda/, local/, bench/).

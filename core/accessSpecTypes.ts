@@ -2,7 +2,7 @@
  * The access spec's types: which users exist on the fleet's hosts, their sudo mode, their SSH keys
  * and the options on those keys; and the error a spec that must not be deployed raises.
  */
-import type { KeyRules } from "./keys";
+import type { KeyRules } from "./keys/types";
 
 export type SudoMode = "nopasswd" | "none";
 

@@ -4,7 +4,7 @@
  * (`knownHostsCommand`). The local fleet's central server runs the same.
  */
 import type { FleetPlan } from "./fleetPlanTypes";
-import { INSTALLABLE_KEY_TYPES } from "./keys";
+import { INSTALLABLE_KEY_TYPES } from "./keys/types";
 import { shQuote } from "./shell";
 
 /** What the central server needs for one fleet: the fleet's files under `~/.ssh` and the settings of its hosts. */

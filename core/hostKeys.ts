@@ -9,7 +9,7 @@
  * well-formed lines of known key types are kept; everything else in stdout is ignored, so a noisy
  * script cannot inject text into known_hosts.
  */
-import { INSTALLABLE_KEY_TYPES } from "./keys";
+import { INSTALLABLE_KEY_TYPES } from "./keys/types";
 
 /** The first word of a host-key line. */
 export const HOST_KEY_MARKER = "PKA-HOSTKEY";

@@ -8,7 +8,7 @@
  * endpoints and credentials come from the SDK's default resolution (AWS_ENDPOINT_URL_SSM etc. work).
  */
 import { isParameterPath, parameterPathsOverlap } from "./accessStore";
-import type { KeyRules } from "./keys";
+import type { KeyRules } from "./keys/types";
 
 /** What a deploy sets; the settings with a default may be left out (lambdaEnvironment omits them). */
 export interface LambdaSettings {

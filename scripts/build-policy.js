@@ -22,15 +22,18 @@ function fail(message) {
 }
 
 const entry = path.join(out, "index.js");
-if (!fs.existsSync(entry)) fail(`${rel(entry)} is missing: run \`tsc -p tsconfig.json\` first (\`npm run build\` does).`);
+if (!fs.existsSync(entry))
+    fail(`${rel(entry)} is missing: run \`tsc -p tsconfig.json\` first (\`npm run build\` does).`);
 for (const f of [path.join(src, "PulumiPolicy.yaml"), path.join(src, "package.json")]) {
     if (!fs.existsSync(f)) fail(`${rel(f)} is missing; the policy pack needs it.`);
 }
 
 const pkg = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8"));
 const policyPkg = JSON.parse(fs.readFileSync(path.join(src, "package.json"), "utf8"));
-if (typeof policyPkg.name !== "string" || policyPkg.name === "") fail(`${rel(path.join(src, "package.json"))} has no "name".`);
-if (typeof pkg.version !== "string" || pkg.version === "") fail('package.json has no "version" (the policy pack reports it).');
+if (typeof policyPkg.name !== "string" || policyPkg.name === "")
+    fail(`${rel(path.join(src, "package.json"))} has no "name".`);
+if (typeof pkg.version !== "string" || pkg.version === "")
+    fail('package.json has no "version" (the policy pack reports it).');
 
 const manifest = {
     name: policyPkg.name,
@@ -44,5 +47,6 @@ const manifest = {
 fs.writeFileSync(path.join(out, "package.json"), JSON.stringify(manifest, null, 2) + "\n");
 fs.copyFileSync(path.join(src, "PulumiPolicy.yaml"), path.join(out, "PulumiPolicy.yaml"));
 // A tsconfig.json in the pack folder would make Pulumi's runner load it for ts-node; there is no .ts here.
-if (fs.existsSync(path.join(out, "tsconfig.json"))) fail(`${rel(path.join(out, "tsconfig.json"))} must not exist (the compiled pack has no TypeScript).`);
+if (fs.existsSync(path.join(out, "tsconfig.json")))
+    fail(`${rel(path.join(out, "tsconfig.json"))} must not exist (the compiled pack has no TypeScript).`);
 console.log(`build-policy: ${rel(out)} (${manifest.name}@${manifest.version}, main index.js)`);

@@ -81,9 +81,14 @@ function providerName(packageJSON) {
 /** Names of the component classes the compiled package entry exports, found as run-plugin finds them. */
 function componentNames(root = ROOT) {
     const entry = path.join(root, COMPILED_ENTRY);
-    if (!fs.existsSync(entry)) throw new SchemaBuildError(`${COMPILED_ENTRY} is missing: run tsc first (\`npm run build\` does)`);
-    const { getPulumiComponents } = require(require.resolve("@pulumi/pulumi/provider/experimental/provider", { paths: [root] }));
-    const names = getPulumiComponents(require(entry)).map((c) => c.name).sort();
+    if (!fs.existsSync(entry))
+        throw new SchemaBuildError(`${COMPILED_ENTRY} is missing: run tsc first (\`npm run build\` does)`);
+    const { getPulumiComponents } = require(
+        require.resolve("@pulumi/pulumi/provider/experimental/provider", { paths: [root] }),
+    );
+    const names = getPulumiComponents(require(entry))
+        .map((c) => c.name)
+        .sort();
     if (names.length === 0) throw new SchemaBuildError(`${COMPILED_ENTRY} exports no ComponentResource class`);
     return names;
 }
@@ -97,11 +102,20 @@ function createAnalyzer(root = ROOT, names = componentNames(root)) {
     const { Analyzer } = require(require.resolve("@pulumi/pulumi/provider/experimental/analyzer", { paths: [root] }));
     const packageJSON = readPackageJson(root);
     const entry = path.join(root, SOURCE_ENTRY);
-    if (!fs.existsSync(entry)) throw new SchemaBuildError(`${SOURCE_ENTRY} is missing: the schema is built from the TypeScript sources`);
+    if (!fs.existsSync(entry))
+        throw new SchemaBuildError(`${SOURCE_ENTRY} is missing: the schema is built from the TypeScript sources`);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pka-schema-"));
     try {
-        fs.writeFileSync(path.join(dir, "tsconfig.json"), JSON.stringify({ extends: path.join(root, "tsconfig.json"), include: [], files: [entry] }));
-        const analyzer = new Analyzer(dir, providerName(packageJSON), { ...packageJSON, exports: undefined, main: entry }, new Set(names));
+        fs.writeFileSync(
+            path.join(dir, "tsconfig.json"),
+            JSON.stringify({ extends: path.join(root, "tsconfig.json"), include: [], files: [entry] }),
+        );
+        const analyzer = new Analyzer(
+            dir,
+            providerName(packageJSON),
+            { ...packageJSON, exports: undefined, main: entry },
+            new Set(names),
+        );
         analyzer.componentNames = new Set(names);
         return analyzer;
     } finally {
@@ -111,13 +125,26 @@ function createAnalyzer(root = ROOT, names = componentNames(root)) {
 
 /** The analyzer's schema, as ComponentProvider.getSchema generates it (nothing added). */
 function analyzedSchema(analyzer, root = ROOT, names) {
-    const { generateSchema } = require(require.resolve("@pulumi/pulumi/provider/experimental/schema", { paths: [root] }));
+    const { generateSchema } = require(
+        require.resolve("@pulumi/pulumi/provider/experimental/schema", { paths: [root] }),
+    );
     const packageJSON = readPackageJson(root);
     analyzer.components = {};
     analyzer.typeDefinitions = {};
     if (names) analyzer.componentNames = new Set(names);
     const { components, typeDefinitions, dependencies } = analyzer.analyze();
-    return JSON.parse(JSON.stringify(generateSchema(providerName(packageJSON), packageJSON.version, packageJSON.description, components, typeDefinitions, dependencies)));
+    return JSON.parse(
+        JSON.stringify(
+            generateSchema(
+                providerName(packageJSON),
+                packageJSON.version,
+                packageJSON.description,
+                components,
+                typeDefinitions,
+                dependencies,
+            ),
+        ),
+    );
 }
 
 const short = (token) => token.split(":")[2];
@@ -125,10 +152,13 @@ const short = (token) => token.split(":")[2];
 /** Every property of the schema: [owner short name, property name, property spec]. */
 function* properties(schema) {
     for (const [token, def] of Object.entries(schema.resources ?? {})) {
-        for (const group of ["properties", "inputProperties"]) for (const [name, prop] of Object.entries(def[group] ?? {})) yield { owner: short(token), name, prop, where: `resources["${token}"].${group}.${name}` };
+        for (const group of ["properties", "inputProperties"])
+            for (const [name, prop] of Object.entries(def[group] ?? {}))
+                yield { owner: short(token), name, prop, where: `resources["${token}"].${group}.${name}` };
     }
     for (const [token, def] of Object.entries(schema.types ?? {})) {
-        for (const [name, prop] of Object.entries(def.properties ?? {})) yield { owner: short(token), name, prop, where: `types["${token}"].properties.${name}` };
+        for (const [name, prop] of Object.entries(def.properties ?? {}))
+            yield { owner: short(token), name, prop, where: `types["${token}"].properties.${name}` };
     }
 }
 
@@ -137,10 +167,14 @@ function* typeNodes(label, node) {
     if (!node || typeof node !== "object") return;
     yield { label, node };
     yield* typeNodes(`${label}[]`, node.items);
-    if (node.additionalProperties && typeof node.additionalProperties === "object") yield* typeNodes(`${label}{}`, node.additionalProperties);
+    if (node.additionalProperties && typeof node.additionalProperties === "object")
+        yield* typeNodes(`${label}{}`, node.additionalProperties);
 }
 
-const holdsStrings = (p) => !!p && typeof p === "object" && (p.type === "string" || holdsStrings(p.items) || holdsStrings(p.additionalProperties));
+const holdsStrings = (p) =>
+    !!p &&
+    typeof p === "object" &&
+    (p.type === "string" || holdsStrings(p.items) || holdsStrings(p.additionalProperties));
 
 /** The analyzer's schema with the secret and integer marks, or a SchemaBuildError listing every problem. */
 function finishSchema(analyzed) {
@@ -159,12 +193,18 @@ function finishSchema(analyzed) {
             prop.secret = true;
             seenSecrets.add(key);
         } else if (/^Secret\./.test(prop.description ?? "")) {
-            problems.push(`${where} is documented "Secret." but not marked: add "${name}" to SECRETS.${owner} in ${here}`);
+            problems.push(
+                `${where} is documented "Secret." but not marked: add "${name}" to SECRETS.${owner} in ${here}`,
+            );
         } else if (SECRET_NAME.test(name) && holdsStrings(prop) && !notSecret.has(key)) {
-            problems.push(`${where} is named like a secret: add "${name}" to SECRETS.${owner} in ${here} (or to NOT_SECRETS.${owner} if it holds none)`);
+            problems.push(
+                `${where} is named like a secret: add "${name}" to SECRETS.${owner} in ${here} (or to NOT_SECRETS.${owner} if it holds none)`,
+            );
         }
     }
-    for (const key of listed) if (!seenSecrets.has(key)) problems.push(`SECRETS lists ${key}, which the schema does not have: remove or rename it in ${here}`);
+    for (const key of listed)
+        if (!seenSecrets.has(key))
+            problems.push(`SECRETS lists ${key}, which the schema does not have: remove or rename it in ${here}`);
 
     // Integers.
     const integers = new Set(INTEGERS);
@@ -179,27 +219,49 @@ function finishSchema(analyzed) {
             } else if (numbers.has(label)) {
                 seenNumbers.add(label);
             } else {
-                problems.push(`${where} (${label}) is a \`number\` in the schema: classify it in ${here}, INTEGERS if it holds whole numbers (most do), NUMBERS if it can be fractional`);
+                problems.push(
+                    `${where} (${label}) is a \`number\` in the schema: classify it in ${here}, INTEGERS if it holds whole numbers (most do), NUMBERS if it can be fractional`,
+                );
             }
         }
     }
-    for (const label of [...integers, ...numbers]) if (!seenNumbers.has(label)) problems.push(`${label} is classified as a number in ${here} but the schema has no such number: remove or rename it`);
+    for (const label of [...integers, ...numbers])
+        if (!seenNumbers.has(label))
+            problems.push(
+                `${label} is classified as a number in ${here} but the schema has no such number: remove or rename it`,
+            );
 
     // Type names as the SDK generators use them.
     for (const token of Object.keys(schema.types ?? {})) {
         const name = short(token);
-        if (/Args$/.test(name)) problems.push(`type ${token}: the SDKs add "Args" to input types (${name}Args in Python, Go and .NET): rename the TypeScript interface without the suffix`);
-        if (components.has(name) || components.has(name.replace(/Args$/, ""))) problems.push(`type ${token} is named after the component ${name.replace(/Args$/, "")}: the SDKs would give two classes one name; rename the TypeScript interface`);
+        if (/Args$/.test(name))
+            problems.push(
+                `type ${token}: the SDKs add "Args" to input types (${name}Args in Python, Go and .NET): rename the TypeScript interface without the suffix`,
+            );
+        if (components.has(name) || components.has(name.replace(/Args$/, "")))
+            problems.push(
+                `type ${token} is named after the component ${name.replace(/Args$/, "")}: the SDKs would give two classes one name; rename the TypeScript interface`,
+            );
     }
 
-    if (problems.length) throw new SchemaBuildError(`the package schema needs attention:\n  - ${problems.join("\n  - ")}`);
+    if (problems.length)
+        throw new SchemaBuildError(`the package schema needs attention:\n  - ${problems.join("\n  - ")}`);
     return schema;
 }
 
 /** Deterministic text: resources and types sorted by token, properties in source order, 2-space indent. */
 function schemaText(schema) {
-    const sorted = (o) => (o ? Object.fromEntries(Object.keys(o).sort().map((k) => [k, o[k]])) : o);
-    return JSON.stringify({ ...schema, resources: sorted(schema.resources), types: sorted(schema.types) }, null, 2) + "\n";
+    const sorted = (o) =>
+        o
+            ? Object.fromEntries(
+                  Object.keys(o)
+                      .sort()
+                      .map((k) => [k, o[k]]),
+              )
+            : o;
+    return (
+        JSON.stringify({ ...schema, resources: sorted(schema.resources), types: sorted(schema.types) }, null, 2) + "\n"
+    );
 }
 
 /** The schema text bin/schema.json must hold, built from the sources now. */
@@ -209,7 +271,20 @@ function buildSchema(root = ROOT, analyzer) {
     return { schema, text: schemaText(schema), components: names };
 }
 
-module.exports = { SECRETS, NOT_SECRETS, INTEGERS, NUMBERS, SCHEMA_FILE, SchemaBuildError, componentNames, createAnalyzer, analyzedSchema, finishSchema, schemaText, buildSchema };
+module.exports = {
+    SECRETS,
+    NOT_SECRETS,
+    INTEGERS,
+    NUMBERS,
+    SCHEMA_FILE,
+    SchemaBuildError,
+    componentNames,
+    createAnalyzer,
+    analyzedSchema,
+    finishSchema,
+    schemaText,
+    buildSchema,
+};
 
 if (require.main === module) {
     const started = Date.now();
@@ -219,12 +294,17 @@ if (require.main === module) {
         const file = path.join(ROOT, SCHEMA_FILE);
         if (check) {
             const current = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : undefined;
-            if (current !== text) throw new SchemaBuildError(`${SCHEMA_FILE} is stale (the sources give another schema): run \`npm run build\``);
+            if (current !== text)
+                throw new SchemaBuildError(
+                    `${SCHEMA_FILE} is stale (the sources give another schema): run \`npm run build\``,
+                );
             console.log(`build-schema: ${SCHEMA_FILE} is current`);
         } else {
             fs.mkdirSync(path.dirname(file), { recursive: true });
             fs.writeFileSync(file, text);
-            console.log(`build-schema: ${SCHEMA_FILE} (${components.join(", ")}) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+            console.log(
+                `build-schema: ${SCHEMA_FILE} (${components.join(", ")}) in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+            );
         }
     } catch (err) {
         console.error(`build-schema: ${err instanceof SchemaBuildError ? err.message : err.stack}`);

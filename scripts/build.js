@@ -10,7 +10,22 @@ const path = require("path");
 
 const root = path.resolve(__dirname, "..");
 const STAMP = path.join(root, "bin", ".build-stamp");
-const INPUTS = ["components", "core", "cli", "lambda", "local", "policy", "bench", "test", "scripts", "index.ts", "package.json", "package-lock.json", "tsconfig.json", "PulumiPlugin.yaml"];
+const INPUTS = [
+    "components",
+    "core",
+    "cli",
+    "lambda",
+    "local",
+    "policy",
+    "bench",
+    "test",
+    "scripts",
+    "index.ts",
+    "package.json",
+    "package-lock.json",
+    "tsconfig.json",
+    "PulumiPlugin.yaml",
+];
 const STEPS = [
     [require.resolve("typescript/bin/tsc"), "-p", "tsconfig.json"],
     ["scripts/build-schema.js"],
@@ -64,7 +79,8 @@ function removeOrphans(dir) {
 
 const started = Date.now();
 removeOrphans(path.join(root, "bin"));
-for (const [script, ...args] of STEPS) execFileSync(process.execPath, [path.resolve(root, script), ...args], { cwd: root, stdio: "inherit" });
+for (const [script, ...args] of STEPS)
+    execFileSync(process.execPath, [path.resolve(root, script), ...args], { cwd: root, stdio: "inherit" });
 fs.mkdirSync(path.dirname(STAMP), { recursive: true });
 fs.writeFileSync(STAMP, `${new Date().toISOString()}\n`);
 console.log(`build: done in ${((Date.now() - started) / 1000).toFixed(1)} s`);

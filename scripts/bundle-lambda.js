@@ -23,7 +23,9 @@ const entry = path.join(root, "lambda", "provisioner.ts");
 const analyze = process.argv.includes("--analyze");
 if (!fs.existsSync(entry)) {
     // A build without the handler must not look like a build with one: the Lambda bundle is a contract.
-    console.error(`bundle-lambda: the Lambda entry ${path.relative(root, entry)} is missing; cannot build ${path.relative(root, outfile)}`);
+    console.error(
+        `bundle-lambda: the Lambda entry ${path.relative(root, entry)} is missing; cannot build ${path.relative(root, outfile)}`,
+    );
     process.exit(1);
 }
 
@@ -38,16 +40,22 @@ if (!fs.existsSync(entry)) {
 const inlineSchemaKeys = {
     name: "pka-inline-sdk-schema-keys",
     setup(build) {
-        build.onLoad({ filter: /[\\/]@aws-sdk[\\/]client-[a-z0-9-]+[\\/]dist-es[\\/]schemas[\\/][^\\/]+\.js$/ }, async (args) => {
-            const src = await fs.promises.readFile(args.path, "utf8");
-            const consts = new Map();
-            for (const m of src.matchAll(/^const (_[A-Za-z0-9_$]+) = ("[^"\\\n]*");$/gm)) {
-                if (consts.has(m[1])) throw new Error(`${args.path}: ${m[1]} is declared twice; the schema layout changed`);
-                consts.set(m[1], m[2]);
-            }
-            const contents = src.replace(/\[(_[A-Za-z0-9_$]+)\]:/g, (all, id) => (consts.has(id) ? `[${consts.get(id)}]:` : all));
-            return { contents, loader: "js" };
-        });
+        build.onLoad(
+            { filter: /[\\/]@aws-sdk[\\/]client-[a-z0-9-]+[\\/]dist-es[\\/]schemas[\\/][^\\/]+\.js$/ },
+            async (args) => {
+                const src = await fs.promises.readFile(args.path, "utf8");
+                const consts = new Map();
+                for (const m of src.matchAll(/^const (_[A-Za-z0-9_$]+) = ("[^"\\\n]*");$/gm)) {
+                    if (consts.has(m[1]))
+                        throw new Error(`${args.path}: ${m[1]} is declared twice; the schema layout changed`);
+                    consts.set(m[1], m[2]);
+                }
+                const contents = src.replace(/\[(_[A-Za-z0-9_$]+)\]:/g, (all, id) =>
+                    consts.has(id) ? `[${consts.get(id)}]:` : all,
+                );
+                return { contents, loader: "js" };
+            },
+        );
     },
 };
 
@@ -62,7 +70,10 @@ const inlineSchemaKeys = {
 const noDefaultCredentialChain = {
     name: "pka-no-default-credential-chain",
     setup(build) {
-        build.onResolve({ filter: /^@aws-sdk\/credential-provider-node$/ }, (args) => ({ path: args.path, namespace: "pka-stub" }));
+        build.onResolve({ filter: /^@aws-sdk\/credential-provider-node$/ }, (args) => ({
+            path: args.path,
+            namespace: "pka-stub",
+        }));
         build.onLoad({ filter: /.*/, namespace: "pka-stub" }, () => ({
             contents:
                 "export const defaultProvider = () => { throw new Error(" +
@@ -100,7 +111,9 @@ const sdkManifestVersionOnly = {
 const noEventStreams = {
     name: "pka-no-event-streams",
     setup(build) {
-        build.onResolve({ filter: /^@smithy\/core\/event-streams$/ }, (args) => (args.kind === "dynamic-import" ? { path: args.path, namespace: "pka-no-event-streams" } : undefined));
+        build.onResolve({ filter: /^@smithy\/core\/event-streams$/ }, (args) =>
+            args.kind === "dynamic-import" ? { path: args.path, namespace: "pka-no-event-streams" } : undefined,
+        );
         build.onLoad({ filter: /.*/, namespace: "pka-no-event-streams" }, () => ({
             contents: `throw new Error(${JSON.stringify("pka-fleet provisioner bundle: AWS SDK event streams are not bundled (no operation the handler sends uses them)")});\n`,
             loader: "js",
@@ -135,7 +148,8 @@ esbuild
         console.log(`bundle-lambda: ${path.relative(root, outfile)} ${(size / 1024).toFixed(1)} KiB`);
         if (metafileOut) fs.writeFileSync(metafileOut, JSON.stringify(result.metafile));
         if (analyze) {
-            for (const [k, v] of byPackage(result.metafile).slice(0, 15)) console.log(`${(v / 1024).toFixed(1).padStart(9)} KiB  ${k}`);
+            for (const [k, v] of byPackage(result.metafile).slice(0, 15))
+                console.log(`${(v / 1024).toFixed(1).padStart(9)} KiB  ${k}`);
         }
     })
     .catch((err) => {

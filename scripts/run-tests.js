@@ -51,7 +51,12 @@ function scaleRunnable(r) {
 // The whole suite runs in PKA_TEST_JOBS processes (default: 2 on a machine with 2 cores or more), the
 // files dealt out by their known cost so the shards end together; each shard prints its own report
 // when it ends, and the last line here adds up theirs. One file, a --grep, or PKA_TEST_JOBS=1: one process.
-const jobs = Math.max(1, Number(process.env.PKA_TEST_JOBS ?? Math.min(2, require("os").availableParallelism?.() ?? require("os").cpus().length)) || 1);
+const jobs = Math.max(
+    1,
+    Number(
+        process.env.PKA_TEST_JOBS ?? Math.min(2, require("os").availableParallelism?.() ?? require("os").cpus().length),
+    ) || 1,
+);
 if (!statsOut && files.length === 0 && !grep && jobs > 1) {
     runSharded(collect(path.join(root, "test")), jobs);
 } else {
@@ -61,9 +66,30 @@ if (!statsOut && files.length === 0 && !grep && jobs > 1) {
 /** Seconds each heavy file took in a full run (2 cores); the rest count as 5. Only the balance depends on them. */
 function cost(file) {
     const known = {
-        "deploy-errors": 14, "local-fleet": 53, "local-fleet-stacks": 32, "local-fleet-cli": 31, fleet: 28, "script-attacks": 25, "aws-models": 25, "script-hosts": 21,
-        "tarball-install": 17, stack: 16, "local-fleet-lifecycle": 16, document: 13, keys: 13, keyPairProvider: 10, testing: 9, "multi-fleet": 8, "cli-keys": 8,
-        "policy-example-stack": 8, "provisioner-component": 8, "timing-sim": 7, "analyzer-schema": 7, "policy-config": 7, "iam-reference": 6, "sshKeyPair": 5,
+        "deploy-errors": 14,
+        "local-fleet": 53,
+        "local-fleet-stacks": 32,
+        "local-fleet-cli": 31,
+        fleet: 28,
+        "script-attacks": 25,
+        "aws-models": 25,
+        "script-hosts": 21,
+        "tarball-install": 17,
+        stack: 16,
+        "local-fleet-lifecycle": 16,
+        document: 13,
+        keys: 13,
+        keyPairProvider: 10,
+        testing: 9,
+        "multi-fleet": 8,
+        "cli-keys": 8,
+        "policy-example-stack": 8,
+        "provisioner-component": 8,
+        "timing-sim": 7,
+        "analyzer-schema": 7,
+        "policy-config": 7,
+        "iam-reference": 6,
+        sshKeyPair: 5,
     };
     return known[path.basename(file, ".test.ts")] ?? 5;
 }
@@ -86,8 +112,15 @@ function runSharded(all, n) {
             (shard, i) =>
                 new Promise((resolve) => {
                     const out = path.join(dir, `shard-${i}.json`);
-                    const env = { ...process.env, ...(process.env.PKA_TEST_TIMES ? { PKA_TEST_TIMES: `${process.env.PKA_TEST_TIMES}.${i}` } : {}) };
-                    const child = spawn(process.execPath, [__filename, ...passThrough, "--stats-out", out, ...shard.files], { env, stdio: ["inherit", "pipe", "pipe"] });
+                    const env = {
+                        ...process.env,
+                        ...(process.env.PKA_TEST_TIMES ? { PKA_TEST_TIMES: `${process.env.PKA_TEST_TIMES}.${i}` } : {}),
+                    };
+                    const child = spawn(
+                        process.execPath,
+                        [__filename, ...passThrough, "--stats-out", out, ...shard.files],
+                        { env, stdio: ["inherit", "pipe", "pipe"] },
+                    );
                     const chunks = [];
                     child.stdout.on("data", (d) => chunks.push(d));
                     child.stderr.on("data", (d) => chunks.push(d));
@@ -98,7 +131,9 @@ function runSharded(all, n) {
                         try {
                             stats = JSON.parse(fs.readFileSync(out, "utf8"));
                         } catch {
-                            console.log(`shard ${i + 1} ended without its results (exit ${code}${signal ? `, ${signal}` : ""}): counted as one failure`);
+                            console.log(
+                                `shard ${i + 1} ended without its results (exit ${code}${signal ? `, ${signal}` : ""}): counted as one failure`,
+                            );
                         }
                         resolve(stats);
                     });
@@ -117,51 +152,70 @@ function runSharded(all, n) {
 }
 
 function runHere() {
-const mocha = new Mocha({ timeout: 120000, reporter: "spec", grep });
-for (const f of files.length ? files.map((f) => path.resolve(f)) : collect(path.join(root, "test"))) mocha.addFile(f);
+    const mocha = new Mocha({ timeout: 120000, reporter: "spec", grep });
+    for (const f of files.length ? files.map((f) => path.resolve(f)) : collect(path.join(root, "test")))
+        mocha.addFile(f);
 
-const started = Date.now();
-// Where the time goes: PKA_TEST_TIMES=FILE writes per-file and per-test durations as JSON.
-const timesFile = process.env.PKA_TEST_TIMES;
-const fileTimes = {};
-const testTimes = [];
-const runner = mocha.run((failures) => {
+    const started = Date.now();
+    // Where the time goes: PKA_TEST_TIMES=FILE writes per-file and per-test durations as JSON.
+    const timesFile = process.env.PKA_TEST_TIMES;
+    const fileTimes = {};
+    const testTimes = [];
+    const runner = mocha.run((failures) => {
+        if (timesFile) {
+            const files = Object.entries(fileTimes)
+                .map(([file, t]) => ({ file: path.relative(root, file), ms: t.ms }))
+                .sort((a, b) => b.ms - a.ms);
+            fs.writeFileSync(
+                timesFile,
+                JSON.stringify(
+                    { totalMs: Date.now() - started, files, tests: testTimes.sort((a, b) => b.ms - a.ms) },
+                    null,
+                    1,
+                ),
+            );
+        }
+        const stats = runner.stats || {};
+        const passed = stats.passes || 0;
+        const failed = stats.failures || 0;
+        const skipped = stats.pending || 0;
+        console.log(`suite time: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+        console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);
+        if (statsOut)
+            fs.writeFileSync(
+                statsOut,
+                JSON.stringify({ passed, failed: failed + (failures > failed ? failures - failed : 0), skipped }),
+            );
+        // A run that executed no test is a failure: it proves nothing.
+        process.exitCode = failures > 0 || failed > 0 || passed === 0 ? 1 : 0;
+        // A timer or a child a test left open must not hold the run (and CI) for minutes after it ended:
+        // the results are in; name what is still open, then exit.
+        setTimeout(() => {
+            const open = (process.getActiveResourcesInfo?.() ?? []).filter((r) => r !== "TTYWrap");
+            console.log(`(still open 5 s after the last test: ${open.join(", ") || "nothing named"}; exiting)`);
+            process.exit();
+        }, 5000).unref();
+    });
+    runner.on("test", scaleRunnable);
+    runner.on("hook", scaleRunnable);
     if (timesFile) {
-        const files = Object.entries(fileTimes).map(([file, t]) => ({ file: path.relative(root, file), ms: t.ms })).sort((a, b) => b.ms - a.ms);
-        fs.writeFileSync(timesFile, JSON.stringify({ totalMs: Date.now() - started, files, tests: testTimes.sort((a, b) => b.ms - a.ms) }, null, 1));
+        // A file's time: from its first top-level suite starting to its last one ending (hooks included).
+        const begun = new Map();
+        runner.on("suite", (s) => {
+            if (s.parent && s.parent.root && s.file) begun.set(s, Date.now());
+        });
+        runner.on("suite end", (s) => {
+            if (!begun.has(s)) return;
+            const t = (fileTimes[s.file] = fileTimes[s.file] || { ms: 0 });
+            t.ms += Date.now() - begun.get(s);
+        });
+        runner.on("test end", (t) => {
+            testTimes.push({
+                file: path.relative(root, t.file || ""),
+                title: t.fullTitle(),
+                ms: t.duration || 0,
+                state: t.state,
+            });
+        });
     }
-    const stats = runner.stats || {};
-    const passed = stats.passes || 0;
-    const failed = stats.failures || 0;
-    const skipped = stats.pending || 0;
-    console.log(`suite time: ${((Date.now() - started) / 1000).toFixed(1)} s`);
-    console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);
-    if (statsOut) fs.writeFileSync(statsOut, JSON.stringify({ passed, failed: failed + (failures > failed ? failures - failed : 0), skipped }));
-    // A run that executed no test is a failure: it proves nothing.
-    process.exitCode = failures > 0 || failed > 0 || passed === 0 ? 1 : 0;
-    // A timer or a child a test left open must not hold the run (and CI) for minutes after it ended:
-    // the results are in; name what is still open, then exit.
-    setTimeout(() => {
-        const open = (process.getActiveResourcesInfo?.() ?? []).filter((r) => r !== "TTYWrap");
-        console.log(`(still open 5 s after the last test: ${open.join(", ") || "nothing named"}; exiting)`);
-        process.exit();
-    }, 5000).unref();
-});
-runner.on("test", scaleRunnable);
-runner.on("hook", scaleRunnable);
-if (timesFile) {
-    // A file's time: from its first top-level suite starting to its last one ending (hooks included).
-    const begun = new Map();
-    runner.on("suite", (s) => {
-        if (s.parent && s.parent.root && s.file) begun.set(s, Date.now());
-    });
-    runner.on("suite end", (s) => {
-        if (!begun.has(s)) return;
-        const t = (fileTimes[s.file] = fileTimes[s.file] || { ms: 0 });
-        t.ms += Date.now() - begun.get(s);
-    });
-    runner.on("test end", (t) => {
-        testTimes.push({ file: path.relative(root, t.file || ""), title: t.fullTitle(), ms: t.duration || 0, state: t.state });
-    });
-}
 }

@@ -48,9 +48,22 @@ describe("access spec", () => {
     });
 
     it("sorts users, keeps key order, and renders the same bytes for the same spec", () => {
-        const a = validateAccessSpec({ users: [{ name: "zed", sudo: "none", keys: [ED2, ED1] }, { name: "amy", sudo: "nopasswd", keys: [ED1] }] });
-        const b = validateAccessSpec({ users: [{ name: "amy", sudo: "nopasswd", keys: [ED1] }, { keys: [ED2, ED1], name: "zed", sudo: "none" }] });
-        assert.deepEqual(a.users.map((u) => u.name), ["amy", "zed"]);
+        const a = validateAccessSpec({
+            users: [
+                { name: "zed", sudo: "none", keys: [ED2, ED1] },
+                { name: "amy", sudo: "nopasswd", keys: [ED1] },
+            ],
+        });
+        const b = validateAccessSpec({
+            users: [
+                { name: "amy", sudo: "nopasswd", keys: [ED1] },
+                { keys: [ED2, ED1], name: "zed", sudo: "none" },
+            ],
+        });
+        assert.deepEqual(
+            a.users.map((u) => u.name),
+            ["amy", "zed"],
+        );
         assert.deepEqual(a.users[1].keys, [ED2, ED1]);
         assert.equal(renderManifest(a), renderManifest(b));
         assert.equal(accessSpecHash(a), accessSpecHash(b));
@@ -78,7 +91,14 @@ describe("access spec", () => {
 
     it("gives fallback keys (option and spec field) to users without keys only", () => {
         const s = validateAccessSpec(
-            { users: [{ name: "a", sudo: "none", keys: [] }, { name: "b", sudo: "none" }, { name: "c", sudo: "none", keys: [ED2] }], fallbackKeys: [ED1] },
+            {
+                users: [
+                    { name: "a", sudo: "none", keys: [] },
+                    { name: "b", sudo: "none" },
+                    { name: "c", sudo: "none", keys: [ED2] },
+                ],
+                fallbackKeys: [ED1],
+            },
             { fallbackKeys: [ORG] },
         );
         assert.deepEqual(s.users[0].keys, [ORG, ED1]);
@@ -104,7 +124,9 @@ describe("access spec", () => {
 
     it("accepts the allow-listed key options and canonicalizes them", () => {
         assert.equal(
-            normalizeKeyOptions('RESTRICT,No-X11-Forwarding,from="10.0.0.0/8,!10.1.0.0/16,*.example.com,2001:db8::/32",command="/usr/local/bin/backup --serve",expiry-time="20301231"'),
+            normalizeKeyOptions(
+                'RESTRICT,No-X11-Forwarding,from="10.0.0.0/8,!10.1.0.0/16,*.example.com,2001:db8::/32",command="/usr/local/bin/backup --serve",expiry-time="20301231"',
+            ),
             'restrict,no-X11-forwarding,from="10.0.0.0/8,!10.1.0.0/16,*.example.com,2001:db8::/32",command="/usr/local/bin/backup --serve",expiry-time="20301231"',
         );
         assert.equal(normalizeKeyOptions('expiry-time="203012312359Z"'), 'expiry-time="203012312359Z"');
@@ -128,7 +150,10 @@ describe("access spec", () => {
         ['from="300.1.1.1/8"', /CIDR/],
         ['from="1.2.3.4/0"', /host bits.*network address 0\.0\.0\.0\/0$/],
         ['from="10.0.0.0/8,!10.1.2.3/16"', /'!10\.1\.2\.3\/16' has host bits.*network address !10\.1\.0\.0\/16$/],
-        ['from="2001:db8::1/32"', /from= CIDR '2001:db8::1\/32' has host bits set.*sshd rejects the entry, and with it the key, from every address; write the network address 2001:db8::\/32$/],
+        [
+            'from="2001:db8::1/32"',
+            /from= CIDR '2001:db8::1\/32' has host bits set.*sshd rejects the entry, and with it the key, from every address; write the network address 2001:db8::\/32$/,
+        ],
         ['from="10.0.0.0/8,!fe80::1/64"', /'!fe80::1\/64' has host bits.*network address !fe80::\/64$/],
         ['from="2001:0DB8:0000:0000:0001:0000:0000:0001/64"', /network address 2001:db8::\/64$/],
         ['from="::ffff:192.0.2.1/120"', /network address ::ffff:192\.0\.2\.0\/120$/],
@@ -159,12 +184,28 @@ describe("access spec", () => {
 
     it("accepts from= CIDR blocks written at their network address, and keeps wildcards, negations and host names", () => {
         const ok = [
-            "2001:db8::/32", "2001:DB8:0:0:0:0:0:0/32", "::/0", "0.0.0.0/0", "2001:db8::1/128", "fe80::/10", "::ffff:192.0.2.0/120",
-            "::ffff:192.0.2.1/128", "2001:db8::8000/113", "10.0.0.2/31", "!10.1.0.0/16", "!2001:db8:1::/48", "2001:db8::1", "10.0.*",
-            "!bastion.example.com", "*.example.com", "host?",
+            "2001:db8::/32",
+            "2001:DB8:0:0:0:0:0:0/32",
+            "::/0",
+            "0.0.0.0/0",
+            "2001:db8::1/128",
+            "fe80::/10",
+            "::ffff:192.0.2.0/120",
+            "::ffff:192.0.2.1/128",
+            "2001:db8::8000/113",
+            "10.0.0.2/31",
+            "!10.1.0.0/16",
+            "!2001:db8:1::/48",
+            "2001:db8::1",
+            "10.0.*",
+            "!bastion.example.com",
+            "*.example.com",
+            "host?",
         ];
         for (const f of ok) assert.equal(normalizeKeyOptions(`from="${f}"`), `from="${f}"`, f);
-        const s = validateAccessSpec(spec({}, { keyOptions: 'restrict,from="2001:db8::/32,!2001:db8:0:1::/64,10.0.0.0/8"' }));
+        const s = validateAccessSpec(
+            spec({}, { keyOptions: 'restrict,from="2001:db8::/32,!2001:db8:0:1::/64,10.0.0.0/8"' }),
+        );
         assert.equal(s.users[0].keyOptions, 'restrict,from="2001:db8::/32,!2001:db8:0:1::/64,10.0.0.0/8"');
     });
 
@@ -197,13 +238,23 @@ describe("access spec", () => {
                 }
                 refused++;
                 let msg = "";
-                assert.throws(() => normalizeKeyOptions(opt), (e: unknown) => e instanceof AccessSpecError && ((msg = e.message), /has host bits set/.test(msg)), opt);
+                assert.throws(
+                    () => normalizeKeyOptions(opt),
+                    (e: unknown) => e instanceof AccessSpecError && ((msg = e.message), /has host bits set/.test(msg)),
+                    opt,
+                );
                 const fix = /write the network address (\S+)\/([0-9]+)$/.exec(msg);
                 assert.ok(fix, msg);
                 assert.equal(Number(fix[2]), bits);
                 const expected = big(groups) & mask;
                 const net = canon(fix[1]);
-                assert.equal(canon(full(Array.from({ length: 8 }, (_, i) => Number((expected >> BigInt(112 - 16 * i)) & 0xffffn)))), net, opt);
+                assert.equal(
+                    canon(
+                        full(Array.from({ length: 8 }, (_, i) => Number((expected >> BigInt(112 - 16 * i)) & 0xffffn))),
+                    ),
+                    net,
+                    opt,
+                );
                 assert.equal(normalizeKeyOptions(`from="${fix[1]}/${bits}"`), `from="${fix[1]}/${bits}"`);
             }
         }
@@ -216,14 +267,28 @@ describe("access spec", () => {
 
         it("refuses a UTC (Z) time already past, naming the value, the time and the fix", () => {
             for (const t of ["20300615115959Z", "203006151159Z", "20300614Z", "20000101Z"]) {
-                rejects(withExpiry(t), "users[0].keyOptions", /is already past \(now 2030-06-15T12:00:00Z\): sshd would refuse the key on every host; remove the key \(or its user\) from the spec, or set a later expiry-time$/, { now });
+                rejects(
+                    withExpiry(t),
+                    "users[0].keyOptions",
+                    /is already past \(now 2030-06-15T12:00:00Z\): sshd would refuse the key on every host; remove the key \(or its user\) from the spec, or set a later expiry-time$/,
+                    { now },
+                );
             }
-            rejects(withExpiry("20300615115959Z"), "users[0].keyOptions", /expiry-time="20300615115959Z" \(2030-06-15T11:59:59Z\)/, { now });
+            rejects(
+                withExpiry("20300615115959Z"),
+                "users[0].keyOptions",
+                /expiry-time="20300615115959Z" \(2030-06-15T11:59:59Z\)/,
+                { now },
+            );
         });
 
         it("accepts a UTC time not yet past (sshd refuses only once valid_before < now, in whole seconds)", () => {
             for (const t of ["20300615120000Z", "203006151201Z", "20300616Z", "20991231Z"]) {
-                assert.equal(validateAccessSpec(withExpiry(t), { now }).users[0].keyOptions, `restrict,expiry-time="${t}"`, t);
+                assert.equal(
+                    validateAccessSpec(withExpiry(t), { now }).users[0].keyOptions,
+                    `restrict,expiry-time="${t}"`,
+                    t,
+                );
             }
         });
 
@@ -231,31 +296,58 @@ describe("access spec", () => {
             // 14 hours is the largest offset from UTC (zones run from UTC-12 to UTC+14): a time refused is
             // past on every host; 2030-06-14 22:00 is exactly 14 hours before now, and still accepted.
             for (const t of ["20300614220000", "203006142200", "20300615", "20300615115959"]) {
-                assert.equal(validateAccessSpec(withExpiry(t), { now }).users[0].keyOptions, `restrict,expiry-time="${t}"`, t);
+                assert.equal(
+                    validateAccessSpec(withExpiry(t), { now }).users[0].keyOptions,
+                    `restrict,expiry-time="${t}"`,
+                    t,
+                );
             }
             for (const t of ["20300614215959", "20300614", "20000101"]) {
-                rejects(withExpiry(t), "users[0].keyOptions", /is past in every time zone \(more than 14 hours before now, 2030-06-15T12:00:00Z; without Z sshd reads it in the host's local time\)/, { now });
+                rejects(
+                    withExpiry(t),
+                    "users[0].keyOptions",
+                    /is past in every time zone \(more than 14 hours before now, 2030-06-15T12:00:00Z; without Z sshd reads it in the host's local time\)/,
+                    { now },
+                );
             }
         });
 
         it("without now (the Lambda re-validating a deployed spec) keeps serving an expired key", () => {
-            assert.equal(validateAccessSpec(withExpiry("20000101Z")).users[0].keyOptions, 'restrict,expiry-time="20000101Z"');
+            assert.equal(
+                validateAccessSpec(withExpiry("20000101Z")).users[0].keyOptions,
+                'restrict,expiry-time="20000101Z"',
+            );
             assert.equal(normalizeKeyOptions('expiry-time="20000101"'), 'expiry-time="20000101"');
         });
 
         it("normalizeKeyOptions takes now too, and a bad now is the caller's error", () => {
-            assert.throws(() => normalizeKeyOptions('expiry-time="20000101Z"', "x", now), /^AccessSpecError: x: expiry-time="20000101Z"/);
-            assert.throws(() => validateAccessSpec(spec(), { now: new Date("nope") }), /TypeError: validateAccessSpec: `now` must be a valid Date/);
+            assert.throws(
+                () => normalizeKeyOptions('expiry-time="20000101Z"', "x", now),
+                /^AccessSpecError: x: expiry-time="20000101Z"/,
+            );
+            assert.throws(
+                () => validateAccessSpec(spec(), { now: new Date("nope") }),
+                /TypeError: validateAccessSpec: `now` must be a valid Date/,
+            );
             assert.throws(() => validateAccessSpec(spec(), { now: "2030-01-01" as unknown as Date }), TypeError);
-            assert.throws(() => normalizeKeyOptions("restrict", "x", new Date(NaN)), /normalizeKeyOptions: `now` must be a valid Date/);
+            assert.throws(
+                () => normalizeKeyOptions("restrict", "x", new Date(NaN)),
+                /normalizeKeyOptions: `now` must be a valid Date/,
+            );
         });
 
         it("PkaFleet's plan (the deploy) checks against the clock", async function () {
             this.timeout(60000);
             const { planFleet } = await import("../components/PkaFleet");
             const args = (keyOptions: string) => ({ users: [{ name: "svc_user", publicKeys: [ED1], keyOptions }] });
-            assert.throws(() => planFleet("f", args('expiry-time="20000101Z"')), /`users\[0\]\.keyOptions`: expiry-time="20000101Z" \(2000-01-01T00:00:00Z\) is already past/);
-            assert.equal(planFleet("f", args('expiry-time="20991231Z"')).users[0].keyOptions, 'expiry-time="20991231Z"');
+            assert.throws(
+                () => planFleet("f", args('expiry-time="20000101Z"')),
+                /`users\[0\]\.keyOptions`: expiry-time="20000101Z" \(2000-01-01T00:00:00Z\) is already past/,
+            );
+            assert.equal(
+                planFleet("f", args('expiry-time="20991231Z"')).users[0].keyOptions,
+                'expiry-time="20991231Z"',
+            );
         });
     });
 
@@ -294,48 +386,178 @@ describe("access spec", () => {
     // family), cloud-init's default-user groups (config/cloud.cfg.tmpl), and common packages' groups.
     const STOCK_GROUPS: Record<string, string[]> = {
         "Debian base-passwd": [
-            "root", "daemon", "bin", "sys", "adm", "tty", "disk", "lp", "mail", "news", "uucp", "man", "proxy", "kmem", "dialout", "fax",
-            "voice", "cdrom", "floppy", "tape", "sudo", "audio", "dip", "www-data", "backup", "operator", "list", "irc", "src", "shadow",
-            "utmp", "video", "sasl", "plugdev", "staff", "games", "users", "nogroup",
+            "root",
+            "daemon",
+            "bin",
+            "sys",
+            "adm",
+            "tty",
+            "disk",
+            "lp",
+            "mail",
+            "news",
+            "uucp",
+            "man",
+            "proxy",
+            "kmem",
+            "dialout",
+            "fax",
+            "voice",
+            "cdrom",
+            "floppy",
+            "tape",
+            "sudo",
+            "audio",
+            "dip",
+            "www-data",
+            "backup",
+            "operator",
+            "list",
+            "irc",
+            "src",
+            "shadow",
+            "utmp",
+            "video",
+            "sasl",
+            "plugdev",
+            "staff",
+            "games",
+            "users",
+            "nogroup",
         ],
-        "systemd basic.conf": ["root", "adm", "wheel", "utmp", "audio", "cdrom", "clock", "dialout", "disk", "input", "kmem", "kvm", "lp", "render", "sgx", "tape", "tty", "video", "users"],
+        "systemd basic.conf": [
+            "root",
+            "adm",
+            "wheel",
+            "utmp",
+            "audio",
+            "cdrom",
+            "clock",
+            "dialout",
+            "disk",
+            "input",
+            "kmem",
+            "kvm",
+            "lp",
+            "render",
+            "sgx",
+            "tape",
+            "tty",
+            "video",
+            "users",
+        ],
         "Fedora setup (Amazon Linux 2023)": [
-            "root", "bin", "daemon", "sys", "adm", "tty", "disk", "lp", "mem", "kmem", "wheel", "cdrom", "mail", "man", "dialout", "floppy",
-            "games", "tape", "video", "ftp", "lock", "audio", "nobody", "users", "utmp", "utempter", "ssh_keys", "systemd-journal", "dbus",
-            "polkitd", "chrony", "sshd", "ec2-user",
+            "root",
+            "bin",
+            "daemon",
+            "sys",
+            "adm",
+            "tty",
+            "disk",
+            "lp",
+            "mem",
+            "kmem",
+            "wheel",
+            "cdrom",
+            "mail",
+            "man",
+            "dialout",
+            "floppy",
+            "games",
+            "tape",
+            "video",
+            "ftp",
+            "lock",
+            "audio",
+            "nobody",
+            "users",
+            "utmp",
+            "utempter",
+            "ssh_keys",
+            "systemd-journal",
+            "dbus",
+            "polkitd",
+            "chrony",
+            "sshd",
+            "ec2-user",
         ],
-        "cloud-init default users": ["adm", "audio", "cdrom", "dialout", "dip", "floppy", "netdev", "plugdev", "sudo", "video", "lxd", "wheel", "systemd-journal"],
-        "packages (openssh-client, cron, ssl-cert, docker, dbus)": ["_ssh", "ssh", "crontab", "ssl-cert", "docker", "messagebus"],
+        "cloud-init default users": [
+            "adm",
+            "audio",
+            "cdrom",
+            "dialout",
+            "dip",
+            "floppy",
+            "netdev",
+            "plugdev",
+            "sudo",
+            "video",
+            "lxd",
+            "wheel",
+            "systemd-journal",
+        ],
+        "packages (openssh-client, cron, ssl-cert, docker, dbus)": [
+            "_ssh",
+            "ssh",
+            "crontab",
+            "ssl-cert",
+            "docker",
+            "messagebus",
+        ],
     };
     for (const [source, groups] of Object.entries(STOCK_GROUPS)) {
         it(`refuses every group name of ${source} as a user name, saying why`, () => {
             for (const name of groups) {
                 const e = rejects(spec({}, { name }), "users[0].name");
-                assert.match(e.message, /is a group on stock Debian, Ubuntu or Amazon Linux images.*useradd fails|system account|cloud-init/, name);
+                assert.match(
+                    e.message,
+                    /is a group on stock Debian, Ubuntu or Amazon Linux images.*useradd fails|system account|cloud-init/,
+                    name,
+                );
             }
         });
     }
 
     it("gives a group name the group reason and the fix, and keeps the account reasons for names that are both", () => {
-        rejects(spec({}, { name: "sudo" }), "users[0].name", /^users\[0\]\.name: 'sudo' is a group on stock Debian, Ubuntu or Amazon Linux images .*useradd fails where the group exists.*; choose another name$/);
+        rejects(
+            spec({}, { name: "sudo" }),
+            "users[0].name",
+            /^users\[0\]\.name: 'sudo' is a group on stock Debian, Ubuntu or Amazon Linux images .*useradd fails where the group exists.*; choose another name$/,
+        );
         rejects(spec({}, { name: "docker" }), "users[0].name", /is a group/);
         rejects(spec({}, { name: "games" }), "users[0].name", /system account/);
         rejects(spec({}, { name: "admin" }), "users[0].name", /cloud-init/);
         // near misses stay valid
-        for (const name of ["sudoer", "wheels", "docker_ci", "staff1", "dockerd"]) assert.equal(validateAccessSpec(spec({}, { name })).users[0].name, name);
+        for (const name of ["sudoer", "wheels", "docker_ci", "staff1", "dockerd"])
+            assert.equal(validateAccessSpec(spec({}, { name })).users[0].name, name);
     });
 
     it("the script's reserved pattern stays the account names: an account the script made where no such group existed is still revoked", () => {
         const ere = new RegExp(`^${RESERVED_ERE}$`);
         const groupOnly = Object.keys(RESERVED_USER_NAMES).filter((n) => /is a group/.test(RESERVED_USER_NAMES[n]));
         assert.ok(groupOnly.length >= 35, `${groupOnly.length} group names`);
-        for (const n of groupOnly) assert.ok(!ere.test(n), `${n} must not be in the script's RESERVED_RE (read_state drops reserved names from managed-users)`);
-        for (const n of ["root", "daemon", "games", "ec2-user", "ubuntu", "ssm-user", "systemd-foo"]) assert.ok(ere.test(n), n);
+        for (const n of groupOnly)
+            assert.ok(
+                !ere.test(n),
+                `${n} must not be in the script's RESERVED_RE (read_state drops reserved names from managed-users)`,
+            );
+        for (const n of ["root", "daemon", "games", "ec2-user", "ubuntu", "ssm-user", "systemd-foo"])
+            assert.ok(ere.test(n), n);
         assert.ok(SETUP_SCRIPT.includes(`RESERVED_RE='${RESERVED_ERE}'`), "the script enforces RESERVED_ERE");
     });
 
     it("refuses duplicate names, naming both places", () => {
-        rejects({ users: [{ name: "a", keys: [ED1] }, { name: "b", keys: [ED1] }, { name: "a", keys: [ED2] }] }, "users[2].name", /users\[0\]/);
+        rejects(
+            {
+                users: [
+                    { name: "a", keys: [ED1] },
+                    { name: "b", keys: [ED1] },
+                    { name: "a", keys: [ED2] },
+                ],
+            },
+            "users[2].name",
+            /users\[0\]/,
+        );
     });
 
     const badKeys: [unknown, RegExp][] = [
@@ -357,7 +579,10 @@ describe("access spec", () => {
 
     it("refuses a key the key rules refuse (RSA 2048), with the rule's reason", function () {
         this.timeout(20000);
-        const pem = generateKeyPairSync("rsa", { modulusLength: 2048 }).publicKey.export({ type: "spki", format: "pem" });
+        const pem = generateKeyPairSync("rsa", { modulusLength: 2048 }).publicKey.export({
+            type: "spki",
+            format: "pem",
+        });
         const rsa = sshpk.parseKey(pem, "pem").toString("ssh");
         rejects(spec({}, { keys: [ED1, rsa] }), "users[0].keys[1]", /rsa-2048/);
         // and the caller's rules decide
@@ -397,12 +622,26 @@ describe("one list of installable key types", () => {
         const hostRe = new RegExp(`^${hostLine[1]}$`);
         for (const t of SSH_KEY_TYPES) {
             const allowed = INSTALLABLE_KEY_TYPES.includes(t);
-            const blob = Buffer.concat([Buffer.from([0, 0, 0, t.length]), Buffer.from(t), Buffer.alloc(32, 7)]).toString("base64");
+            const blob = Buffer.concat([
+                Buffer.from([0, 0, 0, t.length]),
+                Buffer.from(t),
+                Buffer.alloc(32, 7),
+            ]).toString("base64");
             assert.equal(keyLine.test(`${t} ${blob}`), allowed, `KEY_ERE ${t}`);
             assert.equal(hostRe.test(`${t} ${blob}`), allowed, `script HOSTKEY_RE ${t}`);
-            assert.equal(parseHostKeyLines(`PKA-HOSTKEY ${t} ${blob}\n`).length, allowed ? 1 : 0, `parseHostKeyLines ${t}`);
+            assert.equal(
+                parseHostKeyLines(`PKA-HOSTKEY ${t} ${blob}\n`).length,
+                allowed ? 1 : 0,
+                `parseHostKeyLines ${t}`,
+            );
         }
-        assert.deepEqual([...INSTALLABLE_KEY_TYPES].sort(), ["ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521", "ssh-ed25519", "ssh-rsa"]);
+        assert.deepEqual([...INSTALLABLE_KEY_TYPES].sort(), [
+            "ecdsa-sha2-nistp256",
+            "ecdsa-sha2-nistp384",
+            "ecdsa-sha2-nistp521",
+            "ssh-ed25519",
+            "ssh-rsa",
+        ]);
     });
 });
 
@@ -421,18 +660,49 @@ function sshdAccepts(options: string[]): { ok: boolean[]; log: string } {
         }
         const pub = fs.readFileSync(path.join(dir, "user.pub"), "utf8").trim();
         options.forEach((o, i) => fs.writeFileSync(path.join(dir, `ak.${i}`), `${o} ${pub}\n`));
-        fs.writeFileSync(path.join(dir, "sshd_config"), [
-            `Port ${port}`, "ListenAddress 127.0.0.1", `HostKey ${dir}/host`, "PidFile none", "UsePAM no", "StrictModes no",
-            "PermitRootLogin prohibit-password", `AuthorizedKeysFile ${dir}/ak`, "LogLevel DEBUG1", "",
-        ].join("\n"));
+        fs.writeFileSync(
+            path.join(dir, "sshd_config"),
+            [
+                `Port ${port}`,
+                "ListenAddress 127.0.0.1",
+                `HostKey ${dir}/host`,
+                "PidFile none",
+                "UsePAM no",
+                "StrictModes no",
+                "PermitRootLogin prohibit-password",
+                `AuthorizedKeysFile ${dir}/ak`,
+                "LogLevel DEBUG1",
+                "",
+            ].join("\n"),
+        );
         const script = [
-            "set -u", 'd=$1 n=$2 port=$3', "mount -t tmpfs tmpfs /run && mkdir -p /run/sshd",
-            '/usr/sbin/sshd -D -e -f "$d/sshd_config" 2>"$d/log" &', "i=0; while [ $i -lt 50 ] && ! grep -q 'Server listening' \"$d/log\"; do sleep 0.1; i=$((i+1)); done",
+            "set -u",
+            "d=$1 n=$2 port=$3",
+            "mount -t tmpfs tmpfs /run && mkdir -p /run/sshd",
+            '/usr/sbin/sshd -D -e -f "$d/sshd_config" 2>"$d/log" &',
+            "i=0; while [ $i -lt 50 ] && ! grep -q 'Server listening' \"$d/log\"; do sleep 0.1; i=$((i+1)); done",
             'i=0; while [ "$i" -lt "$n" ]; do cp "$d/ak.$i" "$d/ak"',
             '  if ssh -F /dev/null -p "$port" -i "$d/user" -o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null root@127.0.0.1 true 2>/dev/null; then echo "$i ok"; else echo "$i refused"; fi',
             "  i=$((i+1)); done",
         ].join("\n");
-        const r = spawnSync("unshare", ["--mount", "--pid", "--fork", "--kill-child", "--mount-proc", "sh", "-c", script, "sh", dir, String(options.length), String(port)], { encoding: "utf8", timeout: patience(60000) });
+        const r = spawnSync(
+            "unshare",
+            [
+                "--mount",
+                "--pid",
+                "--fork",
+                "--kill-child",
+                "--mount-proc",
+                "sh",
+                "-c",
+                script,
+                "sh",
+                dir,
+                String(options.length),
+                String(port),
+            ],
+            { encoding: "utf8", timeout: patience(60000) },
+        );
         const log = fs.existsSync(path.join(dir, "log")) ? fs.readFileSync(path.join(dir, "log"), "utf8") : "";
         assert.equal(r.status, 0, `${r.stderr}\n${log}`);
         const ok = options.map((_, i) => new RegExp(`^${i} ok$`, "m").test(r.stdout));
@@ -450,7 +720,13 @@ describe("key options as the real sshd reads them", function () {
     });
 
     it("sshd refuses the key for every from= entry we refuse as having host bits, and takes the network address we suggest", () => {
-        const entries = ["2001:db8::1/32", "::ffff:192.0.2.1/120", "!fe80::1/64", "127.0.0.1/8", "2001:db8:0:0:1::1/64"];
+        const entries = [
+            "2001:db8::1/32",
+            "::ffff:192.0.2.1/120",
+            "!fe80::1/64",
+            "127.0.0.1/8",
+            "2001:db8:0:0:1::1/64",
+        ];
         const fixes = entries.map((e) => {
             try {
                 normalizeKeyOptions(`from="127.0.0.0/8,${e}"`);
@@ -461,7 +737,13 @@ describe("key options as the real sshd reads them", function () {
             }
             return assert.fail(`accepted from= entry ${e}`);
         });
-        assert.deepEqual(fixes, ["2001:db8::/32", "::ffff:192.0.2.0/120", "!fe80::/64", "127.0.0.0/8", "2001:db8::/64"]);
+        assert.deepEqual(fixes, [
+            "2001:db8::/32",
+            "::ffff:192.0.2.0/120",
+            "!fe80::/64",
+            "127.0.0.0/8",
+            "2001:db8::/64",
+        ]);
         const bad = entries.map((e) => `from="127.0.0.0/8,${e}"`);
         const good = fixes.map((f) => `from="127.0.0.0/8,${f}"`);
         const { ok, log } = sshdAccepts([...bad, ...good, 'from="127.0.0.0/8"']);

@@ -3,7 +3,9 @@ import { ACCESS_CHUNK_BYTES, AccessStoreError, joinAccessSpec, sha256Hex, splitA
 
 function bigSpec(users: number): string {
     const key = "ssh-rsa " + "A".repeat(716) + " user@example";
-    return JSON.stringify({ users: Array.from({ length: users }, (_, i) => ({ name: `u${i}`, sudo: "none", keys: [key, key + "2"] })) });
+    return JSON.stringify({
+        users: Array.from({ length: users }, (_, i) => ({ name: `u${i}`, sudo: "none", keys: [key, key + "2"] })),
+    });
 }
 
 describe("core/accessStore", () => {
@@ -18,7 +20,8 @@ describe("core/accessStore", () => {
         const json = bigSpec(20);
         const ps = splitAccessSpec(json, "/pka/prod/access");
         assert.ok(ps.length > 5, `${ps.length} chunks`);
-        for (const p of ps) assert.ok(Buffer.byteLength(p.value) <= 4096, `${p.name} is ${Buffer.byteLength(p.value)} bytes`);
+        for (const p of ps)
+            assert.ok(Buffer.byteLength(p.value) <= 4096, `${p.name} is ${Buffer.byteLength(p.value)} bytes`);
         assert.strictEqual(joinAccessSpec([...ps].reverse()), json);
     });
 
@@ -33,7 +36,10 @@ describe("core/accessStore", () => {
         const a = splitAccessSpec(bigSpec(10), "/pka/prod/access");
         const b = splitAccessSpec(bigSpec(11), "/pka/prod/access");
         const torn = [b[0], ...a.slice(1)];
-        assert.throws(() => joinAccessSpec(torn), (e: Error) => e instanceof AccessStoreError && /torn or incomplete/.test(e.message));
+        assert.throws(
+            () => joinAccessSpec(torn),
+            (e: Error) => e instanceof AccessStoreError && /torn or incomplete/.test(e.message),
+        );
         assert.throws(() => joinAccessSpec(a.slice(0, -1)), /lacks chunk/);
         assert.throws(() => joinAccessSpec([]), /no access spec is stored/);
         assert.throws(() => joinAccessSpec([{ name: "/x/0000", value: "garbage" }]), /no access spec chunk/);
@@ -50,7 +56,10 @@ describe("core/accessStore", () => {
 
     it("detects tampering: the joined text must hash to the header's hash", () => {
         const [p] = splitAccessSpec('{"users":[]}', "/p/access");
-        assert.throws(() => joinAccessSpec([{ name: p.name, value: p.value.replace("[]", "[1]") }]), /does not match its hash/);
+        assert.throws(
+            () => joinAccessSpec([{ name: p.name, value: p.value.replace("[]", "[1]") }]),
+            /does not match its hash/,
+        );
     });
 
     it("refuses bad paths", () => {

@@ -34,7 +34,14 @@ import { ALL_TRIGGERS } from "../core/events";
 import { generateKey } from "../core/keygen";
 import { provisionerCodePath } from "../core/lambdaBundle";
 import { AwsMocks, Created, peek, settle, unsecret, watch } from "./support/awsMocks";
-import { botocoreInfo, botocoreProblem, CheckedPattern, collectPatterns, loadModel, validateRequest } from "./support/awsModels";
+import {
+    botocoreInfo,
+    botocoreProblem,
+    CheckedPattern,
+    collectPatterns,
+    loadModel,
+    validateRequest,
+} from "./support/awsModels";
 import { requireReal } from "./support/env";
 import { javaMatches, RegexPair, showVerdict, Verdict } from "./support/regexEngines";
 import { patience } from "./support/patience";
@@ -101,11 +108,13 @@ class GovCloudMocks extends AwsMocks {
         try {
             r = super.newResource(args);
         } catch (e) {
-            if (args.type.startsWith("aws:")) this.refused.push({ type: args.type, name: args.name, inputs: i, id: "" });
+            if (args.type.startsWith("aws:"))
+                this.refused.push({ type: args.type, name: args.name, inputs: i, id: "" });
             throw e;
         }
         if (!args.type.startsWith("aws:") || r instanceof Promise) return r;
-        const arn = (service: string, resource: string, region = REGION) => `arn:${PARTITION}:${service}:${region}:${ACCOUNT}:${resource}`;
+        const arn = (service: string, resource: string, region = REGION) =>
+            `arn:${PARTITION}:${service}:${region}:${ACCOUNT}:${resource}`;
         let state: Record<string, any> = {};
         let id = r.id;
         switch (args.type) {
@@ -120,7 +129,11 @@ class GovCloudMocks extends AwsMocks {
                 state = { targetId: name };
                 break;
             case "aws:iam/role:Role":
-                state = { name, arn: `arn:${PARTITION}:iam::${ACCOUNT}:role/${name}`, uniqueId: "AROA3XFRBF535PLBIFPI4" };
+                state = {
+                    name,
+                    arn: `arn:${PARTITION}:iam::${ACCOUNT}:role/${name}`,
+                    uniqueId: "AROA3XFRBF535PLBIFPI4",
+                };
                 break;
             case "aws:iam/rolePolicy:RolePolicy":
                 state = { name };
@@ -129,19 +142,35 @@ class GovCloudMocks extends AwsMocks {
                 state = { name, arn: arn("logs", `log-group:${name}`) };
                 break;
             case "aws:lambda/function:Function":
-                state = { name, arn: arn("lambda", `function:${name}`), qualifiedArn: arn("lambda", `function:${name}:$LATEST`), version: "$LATEST" };
+                state = {
+                    name,
+                    arn: arn("lambda", `function:${name}`),
+                    qualifiedArn: arn("lambda", `function:${name}:$LATEST`),
+                    version: "$LATEST",
+                };
                 break;
             case "aws:cloudwatch/metricAlarm:MetricAlarm":
                 state = { name, arn: arn("cloudwatch", `alarm:${name}`) };
                 break;
             case "aws:ssm/document:Document":
-                state = { name, arn: arn("ssm", `document/${name}`), latestVersion: "1", defaultVersion: "1", documentVersion: "1" };
+                state = {
+                    name,
+                    arn: arn("ssm", `document/${name}`),
+                    latestVersion: "1",
+                    defaultVersion: "1",
+                    documentVersion: "1",
+                };
                 break;
             case "aws:ssm/parameter:Parameter":
                 state = { name, arn: arn("ssm", `parameter${name.startsWith("/") ? "" : "/"}${name}`) };
                 break;
             case "aws:ec2/keyPair:KeyPair":
-                state = { keyName: name, arn: arn("ec2", `key-pair/${name}`), keyPairId: "key-0123456789abcdef0", fingerprint: "SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=" };
+                state = {
+                    keyName: name,
+                    arn: arn("ec2", `key-pair/${name}`),
+                    keyPairId: "key-0123456789abcdef0",
+                    fingerprint: "SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=",
+                };
                 break;
             case "aws:lambda/eventSourceMapping:EventSourceMapping":
                 id = "a1b2c3d4-5678-90ab-cdef-11111EXAMPLE";
@@ -158,7 +187,11 @@ class GovCloudMocks extends AwsMocks {
         super.call(args);
         switch (args.token) {
             case "aws:index/getCallerIdentity:getCallerIdentity":
-                return { accountId: ACCOUNT, arn: `arn:${PARTITION}:iam::${ACCOUNT}:user/deployer`, userId: "AIDA3XFRBF535PLBIFPI4" };
+                return {
+                    accountId: ACCOUNT,
+                    arn: `arn:${PARTITION}:iam::${ACCOUNT}:user/deployer`,
+                    userId: "AIDA3XFRBF535PLBIFPI4",
+                };
             case "aws:index/getRegion:getRegion":
                 return { name: REGION, region: REGION, id: REGION };
             case "aws:index/getPartition:getPartition":
@@ -197,14 +230,32 @@ interface Mapper {
  * sorted, compact, `<` `>` `&` U+2028 U+2029 escaped unless `html` is false).
  */
 function goJson(text: string, html = true): string {
-    const sort = (v: any): any => (Array.isArray(v) ? v.map(sort) : v && typeof v === "object" ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, sort(v[k])])) : v);
+    const sort = (v: any): any =>
+        Array.isArray(v)
+            ? v.map(sort)
+            : v && typeof v === "object"
+              ? Object.fromEntries(
+                    Object.keys(v)
+                        .sort()
+                        .map((k) => [k, sort(v[k])]),
+                )
+              : v;
     const s = JSON.stringify(sort(JSON.parse(text)));
-    return html ? s.replace(/</g, "\\u003c").replace(/>/g, "\\u003e").replace(/&/g, "\\u0026").replace(/\u2028/g, "\\u2028").replace(/\u2029/g, "\\u2029") : s;
+    return html
+        ? s
+              .replace(/</g, "\\u003c")
+              .replace(/>/g, "\\u003e")
+              .replace(/&/g, "\\u0026")
+              .replace(/\u2028/g, "\\u2028")
+              .replace(/\u2029/g, "\\u2029")
+        : s;
 }
 
-const tagList = (tags: Record<string, string> | undefined) => (tags && Object.keys(tags).length ? { Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) } : {});
+const tagList = (tags: Record<string, string> | undefined) =>
+    tags && Object.keys(tags).length ? { Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) } : {};
 const nonEmpty = (s: unknown): s is string => typeof s === "string" && s !== "";
-const opt = <T>(k: string, v: T | undefined | null | ""): Record<string, T> => (v === undefined || v === null || v === "" ? {} : { [k]: v as T });
+const opt = <T>(k: string, v: T | undefined | null | ""): Record<string, T> =>
+    v === undefined || v === null || v === "" ? {} : { [k]: v as T };
 
 /** Where a mapping comes from: terraform-provider-aws (the AWS provider's upstream) at internal/service/<file>, and pulumi-aws for the auto-names. */
 const TF = (file: string) => `hashicorp/terraform-provider-aws internal/service/${file}`;
@@ -216,7 +267,23 @@ const MAPPERS: Record<string, Mapper> = {
         // visibility 30; consts.go), true booleans (and sqs_managed_sse_enabled when configured), non-empty strings, the
         // JSON ones normalized (StateFunc structure.NormalizeJsonString).
         source: TF("sqs/queue.go, internal/attrmap/attrmap.go, sqs/consts.go"),
-        known: ["name", "delaySeconds", "maxMessageSize", "messageRetentionSeconds", "receiveWaitTimeSeconds", "visibilityTimeoutSeconds", "redrivePolicy", "redriveAllowPolicy", "policy", "sqsManagedSseEnabled", "kmsMasterKeyId", "kmsDataKeyReusePeriodSeconds", "fifoQueue", "contentBasedDeduplication", "tags"],
+        known: [
+            "name",
+            "delaySeconds",
+            "maxMessageSize",
+            "messageRetentionSeconds",
+            "receiveWaitTimeSeconds",
+            "visibilityTimeoutSeconds",
+            "redrivePolicy",
+            "redriveAllowPolicy",
+            "policy",
+            "sqsManagedSseEnabled",
+            "kmsMasterKeyId",
+            "kmsDataKeyReusePeriodSeconds",
+            "fifoQueue",
+            "contentBasedDeduplication",
+            "tags",
+        ],
         map: (i, ctx) => [
             {
                 service: "sqs",
@@ -230,11 +297,18 @@ const MAPPERS: Record<string, Mapper> = {
                         ReceiveMessageWaitTimeSeconds: String(i.receiveWaitTimeSeconds ?? 0),
                         VisibilityTimeout: String(i.visibilityTimeoutSeconds ?? 30),
                         ...opt("RedrivePolicy", nonEmpty(i.redrivePolicy) ? goJson(i.redrivePolicy) : undefined),
-                        ...opt("RedriveAllowPolicy", nonEmpty(i.redriveAllowPolicy) ? goJson(i.redriveAllowPolicy) : undefined),
+                        ...opt(
+                            "RedriveAllowPolicy",
+                            nonEmpty(i.redriveAllowPolicy) ? goJson(i.redriveAllowPolicy) : undefined,
+                        ),
                         ...opt("Policy", nonEmpty(i.policy) ? goJson(i.policy) : undefined),
-                        ...(i.sqsManagedSseEnabled !== undefined ? { SqsManagedSseEnabled: String(i.sqsManagedSseEnabled) } : {}),
+                        ...(i.sqsManagedSseEnabled !== undefined
+                            ? { SqsManagedSseEnabled: String(i.sqsManagedSseEnabled) }
+                            : {}),
                         ...opt("KmsMasterKeyId", i.kmsMasterKeyId),
-                        ...(i.kmsDataKeyReusePeriodSeconds && !i.sqsManagedSseEnabled ? { KmsDataKeyReusePeriodSeconds: String(i.kmsDataKeyReusePeriodSeconds) } : {}),
+                        ...(i.kmsDataKeyReusePeriodSeconds && !i.sqsManagedSseEnabled
+                            ? { KmsDataKeyReusePeriodSeconds: String(i.kmsDataKeyReusePeriodSeconds) }
+                            : {}),
                         ...(i.fifoQueue ? { FifoQueue: "true" } : {}),
                         ...(i.contentBasedDeduplication ? { ContentBasedDeduplication: "true" } : {}),
                     },
@@ -247,14 +321,31 @@ const MAPPERS: Record<string, Mapper> = {
         // queue_policy.go resourceQueuePolicyUpsert: SetQueueAttributes{Attributes: {Policy}, QueueUrl}
         source: TF("sqs/queue_policy.go"),
         known: ["queueUrl", "policy"],
-        map: (i) => [{ service: "sqs", operation: "SetQueueAttributes", input: { QueueUrl: i.queueUrl, Attributes: { Policy: i.policy } } }],
+        map: (i) => [
+            {
+                service: "sqs",
+                operation: "SetQueueAttributes",
+                input: { QueueUrl: i.queueUrl, Attributes: { Policy: i.policy } },
+            },
+        ],
     },
     "aws:cloudwatch/eventRule:EventRule": {
         // rule.go resourceRuleCreate/expandPutRuleInput: Name, Description and RoleArn and ScheduleExpression when set,
         // EventBusName (schema Default "default"), EventPattern re-marshalled (ruleEventPatternJSONDecoder: Go's
         // json.Marshal, <>& unescaped), State only when state or is_enabled is configured, Tags.
         source: TF("events/rule.go"),
-        known: ["name", "description", "eventBusName", "eventPattern", "roleArn", "scheduleExpression", "isEnabled", "state", "tags", "forceDestroy"],
+        known: [
+            "name",
+            "description",
+            "eventBusName",
+            "eventPattern",
+            "roleArn",
+            "scheduleExpression",
+            "isEnabled",
+            "state",
+            "tags",
+            "forceDestroy",
+        ],
         map: (i, ctx) => [
             {
                 service: "events",
@@ -266,7 +357,10 @@ const MAPPERS: Record<string, Mapper> = {
                     ...opt("EventPattern", nonEmpty(i.eventPattern) ? goJson(i.eventPattern, false) : undefined),
                     ...opt("RoleArn", i.roleArn),
                     ...opt("ScheduleExpression", i.scheduleExpression),
-                    ...opt("State", i.state ?? (i.isEnabled === undefined ? undefined : i.isEnabled ? "ENABLED" : "DISABLED")),
+                    ...opt(
+                        "State",
+                        i.state ?? (i.isEnabled === undefined ? undefined : i.isEnabled ? "ENABLED" : "DISABLED"),
+                    ),
                     ...tagList(i.tags),
                 },
             },
@@ -277,7 +371,19 @@ const MAPPERS: Record<string, Mapper> = {
         // RetryPolicy (both fields, 0 when unset: expandRetryPolicyParameters), DeadLetterConfig, SqsParameters};
         // Rule; EventBusName (schema Default "default").
         source: TF("events/target.go"),
-        known: ["rule", "targetId", "arn", "input", "inputPath", "roleArn", "deadLetterConfig", "retryPolicy", "eventBusName", "sqsTarget", "forceDestroy"],
+        known: [
+            "rule",
+            "targetId",
+            "arn",
+            "input",
+            "inputPath",
+            "roleArn",
+            "deadLetterConfig",
+            "retryPolicy",
+            "eventBusName",
+            "sqsTarget",
+            "forceDestroy",
+        ],
         map: (i, ctx) => [
             {
                 service: "events",
@@ -292,9 +398,20 @@ const MAPPERS: Record<string, Mapper> = {
                             ...opt("Input", i.input),
                             ...opt("InputPath", i.inputPath),
                             ...opt("RoleArn", i.roleArn),
-                            ...(i.retryPolicy ? { RetryPolicy: { MaximumEventAgeInSeconds: i.retryPolicy.maximumEventAgeInSeconds ?? 0, MaximumRetryAttempts: i.retryPolicy.maximumRetryAttempts ?? 0 } } : {}),
-                            ...(i.deadLetterConfig ? { DeadLetterConfig: { ...opt("Arn", i.deadLetterConfig.arn) } } : {}),
-                            ...(i.sqsTarget ? { SqsParameters: { ...opt("MessageGroupId", i.sqsTarget.messageGroupId) } } : {}),
+                            ...(i.retryPolicy
+                                ? {
+                                      RetryPolicy: {
+                                          MaximumEventAgeInSeconds: i.retryPolicy.maximumEventAgeInSeconds ?? 0,
+                                          MaximumRetryAttempts: i.retryPolicy.maximumRetryAttempts ?? 0,
+                                      },
+                                  }
+                                : {}),
+                            ...(i.deadLetterConfig
+                                ? { DeadLetterConfig: { ...opt("Arn", i.deadLetterConfig.arn) } }
+                                : {}),
+                            ...(i.sqsTarget
+                                ? { SqsParameters: { ...opt("MessageGroupId", i.sqsTarget.messageGroupId) } }
+                                : {}),
                         },
                     ],
                 },
@@ -305,7 +422,16 @@ const MAPPERS: Record<string, Mapper> = {
         // role.go resourceRoleCreate: AssumeRolePolicyDocument (structure.NormalizeJsonString), Path (Default "/"),
         // RoleName, Tags, Description when set, MaxSessionDuration (Default 3600), PermissionsBoundary when set.
         source: TF("iam/role.go"),
-        known: ["name", "assumeRolePolicy", "path", "description", "maxSessionDuration", "permissionsBoundary", "tags", "forceDetachPolicies"],
+        known: [
+            "name",
+            "assumeRolePolicy",
+            "path",
+            "description",
+            "maxSessionDuration",
+            "permissionsBoundary",
+            "tags",
+            "forceDetachPolicies",
+        ],
         map: (i, ctx) => [
             {
                 service: "iam",
@@ -326,7 +452,13 @@ const MAPPERS: Record<string, Mapper> = {
         // role_policy.go resourceRolePolicyPut: PutRolePolicy{PolicyDocument (normalized), PolicyName, RoleName}
         source: TF("iam/role_policy.go"),
         known: ["name", "role", "policy"],
-        map: (i, ctx) => [{ service: "iam", operation: "PutRolePolicy", input: { PolicyDocument: goJson(i.policy), PolicyName: ctx.physical, RoleName: i.role } }],
+        map: (i, ctx) => [
+            {
+                service: "iam",
+                operation: "PutRolePolicy",
+                input: { PolicyDocument: goJson(i.policy), PolicyName: ctx.physical, RoleName: i.role },
+            },
+        ],
     },
     "aws:cloudwatch/logGroup:LogGroup": {
         // group.go resourceGroupCreate: CreateLogGroup{logGroupClass (omitted when empty), logGroupName, tags, kmsKeyId},
@@ -337,9 +469,22 @@ const MAPPERS: Record<string, Mapper> = {
             {
                 service: "logs",
                 operation: "CreateLogGroup",
-                input: { logGroupName: ctx.physical, ...opt("logGroupClass", i.logGroupClass), ...opt("kmsKeyId", i.kmsKeyId), ...(i.tags && Object.keys(i.tags).length ? { tags: i.tags } : {}) },
+                input: {
+                    logGroupName: ctx.physical,
+                    ...opt("logGroupClass", i.logGroupClass),
+                    ...opt("kmsKeyId", i.kmsKeyId),
+                    ...(i.tags && Object.keys(i.tags).length ? { tags: i.tags } : {}),
+                },
             },
-            ...(i.retentionInDays && i.logGroupClass !== "DELIVERY" ? [{ service: "logs", operation: "PutRetentionPolicy", input: { logGroupName: ctx.physical, retentionInDays: i.retentionInDays } }] : []),
+            ...(i.retentionInDays && i.logGroupClass !== "DELIVERY"
+                ? [
+                      {
+                          service: "logs",
+                          operation: "PutRetentionPolicy",
+                          input: { logGroupName: ctx.physical, retentionInDays: i.retentionInDays },
+                      },
+                  ]
+                : []),
         ],
     },
     "aws:lambda/function:Function": {
@@ -349,7 +494,27 @@ const MAPPERS: Record<string, Mapper> = {
         // (expandLoggingConfig: the non-empty fields), Architectures/KMSKeyArn/Layers/TracingConfig when set; then
         // PutFunctionConcurrency when reserved_concurrent_executions >= 0 (Default -1).
         source: TF("lambda/function.go"),
-        known: ["name", "description", "runtime", "handler", "code", "role", "timeout", "memorySize", "environment", "loggingConfig", "tags", "architectures", "publish", "packageType", "kmsKeyArn", "layers", "tracingConfig", "reservedConcurrentExecutions", "sourceCodeHash"],
+        known: [
+            "name",
+            "description",
+            "runtime",
+            "handler",
+            "code",
+            "role",
+            "timeout",
+            "memorySize",
+            "environment",
+            "loggingConfig",
+            "tags",
+            "architectures",
+            "publish",
+            "packageType",
+            "kmsKeyArn",
+            "layers",
+            "tracingConfig",
+            "reservedConcurrentExecutions",
+            "sourceCodeHash",
+        ],
         map: (i, ctx) => {
             const vars = i.environment?.variables;
             const lc = i.loggingConfig;
@@ -370,7 +535,14 @@ const MAPPERS: Record<string, Mapper> = {
                         ...(vars && Object.keys(vars).length ? { Environment: { Variables: vars } } : {}),
                         ...((i.packageType ?? "Zip") === "Zip" ? { Handler: i.handler, Runtime: i.runtime } : {}),
                         ...(lc
-                            ? { LoggingConfig: { ...opt("ApplicationLogLevel", lc.applicationLogLevel), ...opt("LogFormat", lc.logFormat), ...opt("LogGroup", lc.logGroup), ...opt("SystemLogLevel", lc.systemLogLevel) } }
+                            ? {
+                                  LoggingConfig: {
+                                      ...opt("ApplicationLogLevel", lc.applicationLogLevel),
+                                      ...opt("LogFormat", lc.logFormat),
+                                      ...opt("LogGroup", lc.logGroup),
+                                      ...opt("SystemLogLevel", lc.systemLogLevel),
+                                  },
+                              }
                             : {}),
                         ...(i.architectures?.length ? { Architectures: i.architectures } : {}),
                         ...opt("KMSKeyArn", i.kmsKeyArn),
@@ -379,7 +551,16 @@ const MAPPERS: Record<string, Mapper> = {
                     },
                 },
                 ...(typeof i.reservedConcurrentExecutions === "number" && i.reservedConcurrentExecutions >= 0
-                    ? [{ service: "lambda", operation: "PutFunctionConcurrency", input: { FunctionName: ctx.physical, ReservedConcurrentExecutions: i.reservedConcurrentExecutions } }]
+                    ? [
+                          {
+                              service: "lambda",
+                              operation: "PutFunctionConcurrency",
+                              input: {
+                                  FunctionName: ctx.physical,
+                                  ReservedConcurrentExecutions: i.reservedConcurrentExecutions,
+                              },
+                          },
+                      ]
                     : []),
             ];
         },
@@ -389,7 +570,16 @@ const MAPPERS: Record<string, Mapper> = {
         // GetOk fields: BatchSize, EventSourceArn, FunctionResponseTypes, MaximumBatchingWindowInSeconds (omitted
         // when 0), ScalingConfig.
         source: TF("lambda/event_source_mapping.go"),
-        known: ["eventSourceArn", "functionName", "batchSize", "maximumBatchingWindowInSeconds", "functionResponseTypes", "scalingConfig", "enabled", "tags"],
+        known: [
+            "eventSourceArn",
+            "functionName",
+            "batchSize",
+            "maximumBatchingWindowInSeconds",
+            "functionResponseTypes",
+            "scalingConfig",
+            "enabled",
+            "tags",
+        ],
         map: (i) => [
             {
                 service: "lambda",
@@ -402,7 +592,9 @@ const MAPPERS: Record<string, Mapper> = {
                     ...opt("EventSourceArn", i.eventSourceArn),
                     ...(i.functionResponseTypes?.length ? { FunctionResponseTypes: i.functionResponseTypes } : {}),
                     ...opt("MaximumBatchingWindowInSeconds", i.maximumBatchingWindowInSeconds || undefined),
-                    ...(i.scalingConfig?.maximumConcurrency ? { ScalingConfig: { MaximumConcurrency: i.scalingConfig.maximumConcurrency } } : {}),
+                    ...(i.scalingConfig?.maximumConcurrency
+                        ? { ScalingConfig: { MaximumConcurrency: i.scalingConfig.maximumConcurrency } }
+                        : {}),
                 },
             },
         ],
@@ -412,7 +604,26 @@ const MAPPERS: Record<string, Mapper> = {
         // TreatMissingData (Default "missing"), ActionsEnabled (Default true), AlarmActions when non-empty, and the
         // GetOk fields; Threshold unless threshold_metric_id.
         source: TF("cloudwatch/metric_alarm.go"),
-        known: ["name", "alarmDescription", "namespace", "metricName", "dimensions", "statistic", "period", "evaluationPeriods", "threshold", "comparisonOperator", "treatMissingData", "alarmActions", "okActions", "insufficientDataActions", "actionsEnabled", "datapointsToAlarm", "unit", "tags"],
+        known: [
+            "name",
+            "alarmDescription",
+            "namespace",
+            "metricName",
+            "dimensions",
+            "statistic",
+            "period",
+            "evaluationPeriods",
+            "threshold",
+            "comparisonOperator",
+            "treatMissingData",
+            "alarmActions",
+            "okActions",
+            "insufficientDataActions",
+            "actionsEnabled",
+            "datapointsToAlarm",
+            "unit",
+            "tags",
+        ],
         map: (i, ctx) => [
             {
                 service: "monitoring",
@@ -426,10 +637,14 @@ const MAPPERS: Record<string, Mapper> = {
                     ActionsEnabled: i.actionsEnabled ?? true,
                     ...(i.alarmActions?.length ? { AlarmActions: i.alarmActions } : {}),
                     ...(i.okActions?.length ? { OKActions: i.okActions } : {}),
-                    ...(i.insufficientDataActions?.length ? { InsufficientDataActions: i.insufficientDataActions } : {}),
+                    ...(i.insufficientDataActions?.length
+                        ? { InsufficientDataActions: i.insufficientDataActions }
+                        : {}),
                     ...opt("AlarmDescription", i.alarmDescription),
                     ...opt("DatapointsToAlarm", i.datapointsToAlarm || undefined),
-                    ...(i.dimensions && Object.keys(i.dimensions).length ? { Dimensions: Object.entries(i.dimensions).map(([Name, Value]) => ({ Name, Value })) } : {}),
+                    ...(i.dimensions && Object.keys(i.dimensions).length
+                        ? { Dimensions: Object.entries(i.dimensions).map(([Name, Value]) => ({ Name, Value })) }
+                        : {}),
                     ...opt("MetricName", i.metricName),
                     ...opt("Namespace", i.namespace),
                     ...opt("Period", i.period || undefined),
@@ -448,8 +663,27 @@ const MAPPERS: Record<string, Mapper> = {
         known: ["functionName", "input", "qualifier", "triggers", "lifecycleScope", "terraformKey", "tenantId"],
         map: (i) => {
             const crud = (i.lifecycleScope ?? "CREATE_ONLY") !== "CREATE_ONLY";
-            const payload = crud ? goJson(JSON.stringify({ ...JSON.parse(i.input), [i.terraformKey ?? "tf"]: { action: "create", prev_input: null } })) : i.input;
-            return [{ service: "lambda", operation: "Invoke", input: { FunctionName: i.functionName, InvocationType: "RequestResponse", Payload: Buffer.from(payload), Qualifier: i.qualifier ?? "$LATEST", ...opt("TenantId", i.tenantId) } }];
+            const payload = crud
+                ? goJson(
+                      JSON.stringify({
+                          ...JSON.parse(i.input),
+                          [i.terraformKey ?? "tf"]: { action: "create", prev_input: null },
+                      }),
+                  )
+                : i.input;
+            return [
+                {
+                    service: "lambda",
+                    operation: "Invoke",
+                    input: {
+                        FunctionName: i.functionName,
+                        InvocationType: "RequestResponse",
+                        Payload: Buffer.from(payload),
+                        Qualifier: i.qualifier ?? "$LATEST",
+                        ...opt("TenantId", i.tenantId),
+                    },
+                },
+            ];
         },
     },
     "aws:ssm/document:Document": {
@@ -461,7 +695,15 @@ const MAPPERS: Record<string, Mapper> = {
             {
                 service: "ssm",
                 operation: "CreateDocument",
-                input: { Content: i.content, DocumentFormat: i.documentFormat ?? "JSON", DocumentType: i.documentType, Name: ctx.physical, ...tagList(i.tags), ...opt("TargetType", i.targetType), ...opt("VersionName", i.versionName) },
+                input: {
+                    Content: i.content,
+                    DocumentFormat: i.documentFormat ?? "JSON",
+                    DocumentType: i.documentType,
+                    Name: ctx.physical,
+                    ...tagList(i.tags),
+                    ...opt("TargetType", i.targetType),
+                    ...opt("VersionName", i.versionName),
+                },
             },
         ],
     },
@@ -470,7 +712,19 @@ const MAPPERS: Record<string, Mapper> = {
         // (false on create), Type, Value (insecure_value when set), DataType/Description/Tier when set, KeyId for a
         // SecureString, Tags (when not overwriting)}
         source: TF("ssm/parameter.go"),
-        known: ["name", "type", "value", "insecureValue", "description", "tier", "dataType", "allowedPattern", "keyId", "overwrite", "tags"],
+        known: [
+            "name",
+            "type",
+            "value",
+            "insecureValue",
+            "description",
+            "tier",
+            "dataType",
+            "allowedPattern",
+            "keyId",
+            "overwrite",
+            "tags",
+        ],
         map: (i, ctx) => [
             {
                 service: "ssm",
@@ -494,7 +748,20 @@ const MAPPERS: Record<string, Mapper> = {
         // association.go resourceAssociationCreate: CreateAssociation{Name, Targets, Parameters (each value a
         // one-item list), and the GetOk fields}
         source: TF("ssm/association.go"),
-        known: ["name", "associationName", "targets", "scheduleExpression", "parameters", "complianceSeverity", "maxConcurrency", "maxErrors", "applyOnlyAtCronInterval", "documentVersion", "syncCompliance", "tags"],
+        known: [
+            "name",
+            "associationName",
+            "targets",
+            "scheduleExpression",
+            "parameters",
+            "complianceSeverity",
+            "maxConcurrency",
+            "maxErrors",
+            "applyOnlyAtCronInterval",
+            "documentVersion",
+            "syncCompliance",
+            "tags",
+        ],
         map: (i) => [
             {
                 service: "ssm",
@@ -502,9 +769,13 @@ const MAPPERS: Record<string, Mapper> = {
                 input: {
                     Name: i.name,
                     ...opt("AssociationName", i.associationName),
-                    ...(i.targets?.length ? { Targets: i.targets.map((t: any) => ({ Key: t.key, Values: t.values })) } : {}),
+                    ...(i.targets?.length
+                        ? { Targets: i.targets.map((t: any) => ({ Key: t.key, Values: t.values })) }
+                        : {}),
                     ...opt("ScheduleExpression", i.scheduleExpression),
-                    ...(i.parameters ? { Parameters: Object.fromEntries(Object.entries(i.parameters).map(([k, v]) => [k, [v]])) } : {}),
+                    ...(i.parameters
+                        ? { Parameters: Object.fromEntries(Object.entries(i.parameters).map(([k, v]) => [k, [v]])) }
+                        : {}),
                     ...opt("ComplianceSeverity", i.complianceSeverity),
                     ...opt("MaxConcurrency", i.maxConcurrency),
                     ...opt("MaxErrors", i.maxErrors),
@@ -527,7 +798,9 @@ const MAPPERS: Record<string, Mapper> = {
                 input: {
                     KeyName: ctx.physical,
                     PublicKeyMaterial: Buffer.from(i.publicKey),
-                    ...(i.tags && Object.keys(i.tags).length ? { TagSpecifications: [{ ResourceType: "key-pair", ...tagList(i.tags) }] } : {}),
+                    ...(i.tags && Object.keys(i.tags).length
+                        ? { TagSpecifications: [{ ResourceType: "key-pair", ...tagList(i.tags) }] }
+                        : {}),
                 },
             },
         ],
@@ -540,7 +813,8 @@ const NOT_AWS = ["pulumi:", "pulumi-nodejs:dynamic", "pka-fleet:", "tls:", "rand
 function deepUnsecret(v: any): any {
     const u = unsecret(v);
     if (Array.isArray(u)) return u.map(deepUnsecret);
-    if (u && typeof u === "object" && !(u instanceof Uint8Array)) return Object.fromEntries(Object.entries(u).map(([k, x]) => [k, deepUnsecret(x)]));
+    if (u && typeof u === "object" && !(u instanceof Uint8Array))
+        return Object.fromEntries(Object.entries(u).map(([k, x]) => [k, deepUnsecret(x)]));
     return u;
 }
 
@@ -556,10 +830,22 @@ function mapCreated(c: Created, mocks: GovCloudMocks, codeBytes: Buffer): Mapped
     const resource = `${c.type} ${c.name}`;
     if (NOT_AWS.some((p) => c.type.startsWith(p))) return { resource, requests: [], unmapped: [], skipped: true };
     const m = MAPPERS[c.type];
-    if (!m) return { resource, requests: [], unmapped: [`${resource}: no mapping to the provider's API requests (add one to MAPPERS in test/aws-models.test.ts, from the provider's source)`] };
+    if (!m)
+        return {
+            resource,
+            requests: [],
+            unmapped: [
+                `${resource}: no mapping to the provider's API requests (add one to MAPPERS in test/aws-models.test.ts, from the provider's source)`,
+            ],
+        };
     const inputs = deepUnsecret(c.inputs ?? {});
-    const extra = Object.keys(inputs).filter((k) => inputs[k] !== undefined && !k.startsWith("__") && !m.known.includes(k));
-    const unmapped = extra.map((k) => `${resource}: the mapping does not know the input \`${k}\` (${m.source}: add what the provider sends for it)`);
+    const extra = Object.keys(inputs).filter(
+        (k) => inputs[k] !== undefined && !k.startsWith("__") && !m.known.includes(k),
+    );
+    const unmapped = extra.map(
+        (k) =>
+            `${resource}: the mapping does not know the input \`${k}\` (${m.source}: add what the provider sends for it)`,
+    );
     const physical = mocks.physicalName(c) ?? c.name;
     return { resource, requests: m.map(inputs, { physical, codeBytes }), unmapped };
 }
@@ -577,8 +863,12 @@ function dump(label: string, requests: { resource: string; request: ApiRequest }
     const dir = process.env.AWS_MODELS_DUMP;
     if (!dir) return;
     fs.mkdirSync(dir, { recursive: true });
-    const replacer = (_k: string, v: any) => (v && v.type === "Buffer" && Array.isArray(v.data) ? `<${v.data.length} bytes>` : v);
-    fs.writeFileSync(path.join(dir, `${label.replace(/[^A-Za-z0-9]+/g, "-")}.json`), JSON.stringify(requests, replacer, 2));
+    const replacer = (_k: string, v: any) =>
+        v && v.type === "Buffer" && Array.isArray(v.data) ? `<${v.data.length} bytes>` : v;
+    fs.writeFileSync(
+        path.join(dir, `${label.replace(/[^A-Za-z0-9]+/g, "-")}.json`),
+        JSON.stringify(requests, replacer, 2),
+    );
 }
 
 function checkCreated(mocks: GovCloudMocks, codeBytes: Buffer, label = "resources"): CheckResult {
@@ -598,7 +888,11 @@ function checkCreated(mocks: GovCloudMocks, codeBytes: Buffer, label = "resource
             out.requests++;
             const key = `${r.service} ${r.operation}`;
             out.byOperation[key] = (out.byOperation[key] ?? 0) + 1;
-            out.problems.push(...validateRequest(r.service, r.operation, r.input, { onPattern }).map((p) => `${m.resource} -> ${r.service} ${p}`));
+            out.problems.push(
+                ...validateRequest(r.service, r.operation, r.input, { onPattern }).map(
+                    (p) => `${m.resource} -> ${r.service} ${p}`,
+                ),
+            );
         }
     }
     dump(label, all);
@@ -616,9 +910,13 @@ const summary = (byOperation: Record<string, number>) =>
 
 const ALNUM = "abcdefghijklmnopqrstuvwxyz0123456789";
 /** `n` characters cycling through `alphabet`, starting with `first`. */
-const fill = (n: number, alphabet = ALNUM, first = "") => (first + Array.from({ length: n }, (_, i) => alphabet[i % alphabet.length]).join("")).slice(0, n);
+const fill = (n: number, alphabet = ALNUM, first = "") =>
+    (first + Array.from({ length: n }, (_, i) => alphabet[i % alphabet.length]).join("")).slice(0, n);
 /** Key comments: KEY_ERE's comment class, 100 characters (MAX_COMMENT_LENGTH). */
-const comment = (seed: string) => `${seed}@`.concat(fill(100, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._@+:=/-")).slice(0, 100);
+const comment = (seed: string) =>
+    `${seed}@`
+        .concat(fill(100, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._@+:=/-"))
+        .slice(0, 100);
 /** The characters every service's tag patterns allow (IAM, SSM, Logs: [\p{L}\p{Z}\p{N}_.:/=+\-@]). */
 const TAG_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 _.:/=+-@";
 /** PkaFleet's targetTag character set (TAG_TEXT): letters, digits, space and + - . : / @ _. */
@@ -638,21 +936,29 @@ function largest(lo: number, hi: number, ok: (n: number) => boolean): number {
 const keyCache: string[] = [];
 /** The n-th distinct ed25519 public key, with a 100-character comment. */
 function key(n: number): string {
-    while (keyCache.length <= n) keyCache.push(generateKey({ type: "ed25519", comment: comment(`k${keyCache.length}`) }).publicKey);
+    while (keyCache.length <= n)
+        keyCache.push(generateKey({ type: "ed25519", comment: comment(`k${keyCache.length}`) }).publicKey);
     return keyCache[n];
 }
 
 /** A 32-character user name (USER_NAME_PATTERN's longest), distinct per n. */
-const userName = (n: number, prefix = "u") => `${prefix}${String(n).padStart(4, "0")}`.concat(fill(32, "abcdefghijklmnopqrstuvwxyz0123456789_-")).slice(0, 32);
+const userName = (n: number, prefix = "u") =>
+    `${prefix}${String(n).padStart(4, "0")}`.concat(fill(32, "abcdefghijklmnopqrstuvwxyz0123456789_-")).slice(0, 32);
 
 /** 49 tags of 128-character keys and 256-character values: with PkaFleet's own pka-fleet:fleet tag, the 50 IAM allows. */
 function maxTags(count = 49): Record<string, string> {
-    return Object.fromEntries(Array.from({ length: count }, (_, i) => [`${String(i).padStart(2, "0")}${fill(126, TAG_CHARS)}`, fill(256, TAG_CHARS, String(i))]));
+    return Object.fromEntries(
+        Array.from({ length: count }, (_, i) => [
+            `${String(i).padStart(2, "0")}${fill(126, TAG_CHARS)}`,
+            fill(256, TAG_CHARS, String(i)),
+        ]),
+    );
 }
 
 /** The longest drift schedule within PutRule's ScheduleExpression limit (256) that pka-fleet accepts: a cron with a long year list. */
 function longestSchedule(accepts: (s: string) => boolean, max = 256): string {
-    const head = "cron(0,30 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23 ? * MON,TUE,WED,THU,FRI,SAT,SUN ";
+    const head =
+        "cron(0,30 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23 ? * MON,TUE,WED,THU,FRI,SAT,SUN ";
     let years = "2026";
     for (let y = 2027; `${head}${years},${y})`.length <= max; y++) years += `,${y}`;
     const cron = `${head}${years})`;
@@ -663,24 +969,46 @@ function longestSchedule(accepts: (s: string) => boolean, max = 256): string {
 /** A 100-character key option string of allowed options (keyOptions: restrict, no-*, expiry-time, command). */
 const KEY_OPTIONS = 'no-agent-forwarding,no-port-forwarding,no-pty,no-user-rc,no-x11-forwarding,expiry-time="20991231"';
 
-function fleetArgs(fillers: number, extra: Partial<FleetModule.PkaFleetArgs> = {}, ec2KeyName = fill(255, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.")): FleetModule.PkaFleetArgs {
+function fleetArgs(
+    fillers: number,
+    extra: Partial<FleetModule.PkaFleetArgs> = {},
+    ec2KeyName = fill(255, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_."),
+): FleetModule.PkaFleetArgs {
     return {
         fleetName: fill(32, "abcdefghijklmnopqrstuvwxyz0123456789-", "f"),
         targetTag: { key: fill(128, TARGET_TAG_CHARS, "K"), value: fill(256, TARGET_TAG_CHARS, "V") },
         fallbackPublicKey: key(0),
         triggers: [...ALL_TRIGGERS],
         logRetentionDays: 3653,
-        keyRules: { allowedTypes: ["ed25519", "ecdsa", "rsa"], minRsaBits: 3072, allowedCurves: ["nistp256", "nistp384", "nistp521"], ec2ImportRsaBits: 4096, requirePassphrase: true },
+        keyRules: {
+            allowedTypes: ["ed25519", "ecdsa", "rsa"],
+            minRsaBits: 3072,
+            allowedCurves: ["nistp256", "nistp384", "nistp521"],
+            ec2ImportRsaBits: 4096,
+            requirePassphrase: true,
+        },
         tags: maxTags(),
         revokeOnDestroy: true,
         users: [
             // The central server's service account: a generated key, registered in EC2 under the longest key name AWS takes.
-            { name: "svc_user", sudo: "nopasswd", service: true, generateKey: { keyType: "ed25519", comment: comment("svc") }, ec2KeyName, identityFile: `~/.ssh/${fill(240, "abcdefghijklmnopqrstuvwxyz0123456789._-")}` },
+            {
+                name: "svc_user",
+                sudo: "nopasswd",
+                service: true,
+                generateKey: { keyType: "ed25519", comment: comment("svc") },
+                ec2KeyName,
+                identityFile: `~/.ssh/${fill(240, "abcdefghijklmnopqrstuvwxyz0123456789._-")}`,
+            },
             // A person: passphrase, PuTTY key, options, source addresses, an adopted account, another EC2 key pair.
             {
                 name: userName(0, "p"),
                 sudo: "nopasswd",
-                generateKey: { keyType: "ed25519", passphrase: pulumi.secret("correct horse battery staple"), ppk: true, comment: comment("person") },
+                generateKey: {
+                    keyType: "ed25519",
+                    passphrase: pulumi.secret("correct horse battery staple"),
+                    ppk: true,
+                    comment: comment("person"),
+                },
                 ec2KeyName: `${ec2KeyName.slice(0, 254)}2`,
                 keyOptions: KEY_OPTIONS,
                 fromCidrs: ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "2001:db8::/32"],
@@ -690,14 +1018,24 @@ function fleetArgs(fillers: number, extra: Partial<FleetModule.PkaFleetArgs> = {
             { name: userName(0, "o"), publicKeys: [pulumi.output(key(1))] },
             // A user without a key of its own: the fallback key.
             { name: userName(0, "n") },
-            ...Array.from({ length: fillers }, (_, n) => ({ name: userName(n), sudo: (n % 2 ? "none" : "nopasswd") as "none" | "nopasswd", publicKeys: [key(n + 2)], keyOptions: KEY_OPTIONS })),
+            ...Array.from({ length: fillers }, (_, n) => ({
+                name: userName(n),
+                sudo: (n % 2 ? "none" : "nopasswd") as "none" | "nopasswd",
+                publicKeys: [key(n + 2)],
+                keyOptions: KEY_OPTIONS,
+            })),
         ],
         ...extra,
     };
 }
 
 /** The largest `fillers` PkaFleet's plan accepts (the spec and document within SSM's 64 KB), less a margin for generated keys' real comments. */
-function largestFleetFillers(mod: typeof FleetModule, name: string, stack: string, extra: Partial<FleetModule.PkaFleetArgs> = {}): number {
+function largestFleetFillers(
+    mod: typeof FleetModule,
+    name: string,
+    stack: string,
+    extra: Partial<FleetModule.PkaFleetArgs> = {},
+): number {
     const planned = largest(0, 400, (n) => {
         try {
             mod.planFleet(name, fleetArgs(n, extra), stack);
@@ -721,7 +1059,12 @@ function largestSpec(serviceKey: string): AccessSpec {
         validateAccessSpec({
             users: [
                 { name: "svc_user", sudo: "nopasswd", keys: [serviceKey] },
-                ...Array.from({ length: n }, (_, i) => ({ name: userName(i), sudo: i % 2 ? "none" : "nopasswd", keys: [key(i + 2)], keyOptions: KEY_OPTIONS })),
+                ...Array.from({ length: n }, (_, i) => ({
+                    name: userName(i),
+                    sudo: i % 2 ? "none" : "nopasswd",
+                    keys: [key(i + 2)],
+                    keyOptions: KEY_OPTIONS,
+                })),
             ],
         });
     const n = largest(0, 400, (k) => {
@@ -752,11 +1095,22 @@ describe("AWS's published service models (botocore) accept what pka-fleet sends"
     before(function () {
         requireBotocore(this);
         const { version, dir } = botocoreInfo();
-        console.log(`      botocore ${version} (${dir}): ${["sqs", "events", "iam", "logs", "lambda", "monitoring", "ssm", "ec2"].map((s) => `${s} ${loadModel(s).apiVersion}`).join(", ")}`);
+        console.log(
+            `      botocore ${version} (${dir}): ${["sqs", "events", "iam", "logs", "lambda", "monitoring", "ssm", "ec2"].map((s) => `${s} ${loadModel(s).apiVersion}`).join(", ")}`,
+        );
     });
 
     describe("the validator refuses broken copies (so these tests can fail)", () => {
-        const target = { Rule: "web-provisioner-running-abcdef1", EventBusName: "default", Targets: [{ Id: "pka-provisioner-queue", Arn: `arn:${PARTITION}:sqs:${REGION}:${ACCOUNT}:web-provisioner-queue-abcdef1` }] };
+        const target = {
+            Rule: "web-provisioner-running-abcdef1",
+            EventBusName: "default",
+            Targets: [
+                {
+                    Id: "pka-provisioner-queue",
+                    Arn: `arn:${PARTITION}:sqs:${REGION}:${ACCOUNT}:web-provisioner-queue-abcdef1`,
+                },
+            ],
+        };
         const fn = {
             FunctionName: "web-provisioner-fn-abcdef1",
             Runtime: "nodejs22.x",
@@ -774,15 +1128,22 @@ describe("AWS's published service models (botocore) accept what pka-fleet sends"
         });
 
         it("a 65-character EventBridge target id", () => {
-            const p = validateRequest("events", "PutTargets", { ...target, Targets: [{ ...target.Targets[0], Id: "t".repeat(65) }] });
+            const p = validateRequest("events", "PutTargets", {
+                ...target,
+                Targets: [{ ...target.Targets[0], Id: "t".repeat(65) }],
+            });
             assert.deepStrictEqual(p, ["PutTargets Targets[0].Id: length 65 > max 64"]);
         });
 
         it("a missing required member", () => {
             const { Rule: _rule, ...noRule } = target;
-            assert.deepStrictEqual(validateRequest("events", "PutTargets", noRule), ["PutTargets Rule: required member missing"]);
+            assert.deepStrictEqual(validateRequest("events", "PutTargets", noRule), [
+                "PutTargets Rule: required member missing",
+            ]);
             const { Role: _role, ...noRole } = fn;
-            assert.deepStrictEqual(validateRequest("lambda", "CreateFunction", noRole), ["CreateFunction Role: required member missing"]);
+            assert.deepStrictEqual(validateRequest("lambda", "CreateFunction", noRole), [
+                "CreateFunction Role: required member missing",
+            ]);
         });
 
         it("an invalid enum value (Runtime nodejs99.x)", () => {
@@ -794,31 +1155,60 @@ describe("AWS's published service models (botocore) accept what pka-fleet sends"
         it("an 81-character queue name (a limit AWS documents; botocore's SQS model has none)", () => {
             const p = validateRequest("sqs", "CreateQueue", { QueueName: "q".repeat(81) });
             assert.strictEqual(p.length, 1, p.join("\n"));
-            assert.match(p[0], /^CreateQueue QueueName: .*\(81 characters\) is not 1-80 .*\[documented: Amazon SQS API Reference, CreateQueue/);
-            assert.deepStrictEqual(validateRequest("sqs", "CreateQueue", { QueueName: "q".repeat(81) }, { modelOnly: true }), [], "botocore's SQS model gained a QueueName limit: the documented one is redundant now");
+            assert.match(
+                p[0],
+                /^CreateQueue QueueName: .*\(81 characters\) is not 1-80 .*\[documented: Amazon SQS API Reference, CreateQueue/,
+            );
+            assert.deepStrictEqual(
+                validateRequest("sqs", "CreateQueue", { QueueName: "q".repeat(81) }, { modelOnly: true }),
+                [],
+                "botocore's SQS model gained a QueueName limit: the documented one is redundant now",
+            );
         });
 
         it("a pattern mismatch, an unknown member, a wrong type, a list over its maximum, an out-of-range integer", () => {
-            assert.deepStrictEqual(validateRequest("events", "PutRule", { Name: "has space" }), ['PutRule Name: "has space" does not match the pattern [\\.\\-_A-Za-z0-9]+']);
-            const unknown = validateRequest("events", "PutTargets", { ...target, Targets: [{ ...target.Targets[0], Ids: "x" }] });
+            assert.deepStrictEqual(validateRequest("events", "PutRule", { Name: "has space" }), [
+                'PutRule Name: "has space" does not match the pattern [\\.\\-_A-Za-z0-9]+',
+            ]);
+            const unknown = validateRequest("events", "PutTargets", {
+                ...target,
+                Targets: [{ ...target.Targets[0], Ids: "x" }],
+            });
             assert.strictEqual(unknown.length, 1, unknown.join("\n"));
             assert.match(unknown[0], /^PutTargets Targets\[0\]\.Ids: not a member of Target \(members: Id, Arn, /);
-            assert.deepStrictEqual(validateRequest("lambda", "CreateFunction", { ...fn, MemorySize: "256" }), ['CreateFunction MemorySize: expected a whole number (integer); got string "256"']);
+            assert.deepStrictEqual(validateRequest("lambda", "CreateFunction", { ...fn, MemorySize: "256" }), [
+                'CreateFunction MemorySize: expected a whole number (integer); got string "256"',
+            ]);
             assert.deepStrictEqual(
-                validateRequest("monitoring", "PutMetricAlarm", { AlarmName: "a", AlarmActions: Array.from({ length: 6 }, (_, i) => `arn:${PARTITION}:sns:${REGION}:${ACCOUNT}:t${i}`) }),
+                validateRequest("monitoring", "PutMetricAlarm", {
+                    AlarmName: "a",
+                    AlarmActions: Array.from(
+                        { length: 6 },
+                        (_, i) => `arn:${PARTITION}:sns:${REGION}:${ACCOUNT}:t${i}`,
+                    ),
+                }),
                 ["PutMetricAlarm AlarmActions: items 6 > max 5"],
             );
-            assert.deepStrictEqual(validateRequest("events", "PutTargets", { ...target, Targets: [{ ...target.Targets[0], RetryPolicy: { MaximumRetryAttempts: 186 } }] }), ["PutTargets Targets[0].RetryPolicy.MaximumRetryAttempts: value 186 > max 185"]);
+            assert.deepStrictEqual(
+                validateRequest("events", "PutTargets", {
+                    ...target,
+                    Targets: [{ ...target.Targets[0], RetryPolicy: { MaximumRetryAttempts: 186 } }],
+                }),
+                ["PutTargets Targets[0].RetryPolicy.MaximumRetryAttempts: value 186 > max 185"],
+            );
         });
 
         it("the patterns' JavaScript verdicts are collected for the Java cross-check", () => {
             const pairs: CheckedPattern[] = [];
             validateRequest("events", "PutTargets", target, { onPattern: collectPatterns(pairs) });
-            assert.deepStrictEqual(pairs.map((p) => [p.path, p.input, p.js]), [
-                ["PutTargets Rule", target.Rule, true],
-                ["PutTargets EventBusName", "default", true],
-                ["PutTargets Targets[0].Id", "pka-provisioner-queue", true],
-            ]);
+            assert.deepStrictEqual(
+                pairs.map((p) => [p.path, p.input, p.js]),
+                [
+                    ["PutTargets Rule", target.Rule, true],
+                    ["PutTargets EventBusName", "default", true],
+                    ["PutTargets Targets[0].Id", "pka-provisioner-queue", true],
+                ],
+            );
         });
     });
 
@@ -830,7 +1220,13 @@ describe("AWS's published service models (botocore) accept what pka-fleet sends"
             codeBytes = fs.readFileSync(p);
         });
 
-        async function deploy(stack: string, build: (mods: { fleet: typeof FleetModule; provisioner: typeof ProvisionerModule }) => pulumi.Output<unknown>[]): Promise<GovCloudMocks> {
+        async function deploy(
+            stack: string,
+            build: (mods: {
+                fleet: typeof FleetModule;
+                provisioner: typeof ProvisionerModule;
+            }) => pulumi.Output<unknown>[],
+        ): Promise<GovCloudMocks> {
             const mocks = new GovCloudMocks();
             watch(mocks);
             await pulumi.runtime.setMocks(mocks, "pka-fleet", stack, false);
@@ -842,8 +1238,14 @@ describe("AWS's published service models (botocore) accept what pka-fleet sends"
         }
 
         function report(what: string, r: CheckResult): void {
-            console.log(`      ${what}: ${r.resources} AWS resources (${r.skipped} non-AWS skipped) -> ${r.requests} requests: ${summary(r.byOperation)}`);
-            assert.deepStrictEqual(r.problems, [], `${r.problems.length} problem(s) against botocore ${botocoreInfo().version}:\n${r.problems.join("\n")}`);
+            console.log(
+                `      ${what}: ${r.resources} AWS resources (${r.skipped} non-AWS skipped) -> ${r.requests} requests: ${summary(r.byOperation)}`,
+            );
+            assert.deepStrictEqual(
+                r.problems,
+                [],
+                `${r.problems.length} problem(s) against botocore ${botocoreInfo().version}:\n${r.problems.join("\n")}`,
+            );
         }
 
         it("PkaFleet: the longest resource name and fleetName, the largest spec, every option on", async () => {
@@ -864,12 +1266,17 @@ describe("AWS's published service models (botocore) accept what pka-fleet sends"
                 });
                 const fillers = largestFleetFillers(fleet, name, stack, { driftCorrectionSchedule: schedule });
                 args = fleetArgs(fillers, { driftCorrectionSchedule: schedule });
-                console.log(`      resource name ${name.length} characters, fleetName ${args.fleetName!.length}, ${args.users.length} users, drift schedule ${schedule.length} characters, ${Object.keys(args.tags!).length} tags`);
+                console.log(
+                    `      resource name ${name.length} characters, fleetName ${args.fleetName!.length}, ${args.users.length} users, drift schedule ${schedule.length} characters, ${Object.keys(args.tags!).length} tags`,
+                );
                 const f = new fleet.PkaFleet(name, args);
                 return [f.accessSpecHash, f.queueUrl, f.documentName, f.privateKeys];
             });
             const r = checkCreated(mocks, codeBytes, "PkaFleet longest");
-            assert.ok(r.byOperation["ec2 ImportKeyPair"] === 2 && r.byOperation["ssm PutParameter"] >= 2, `every feature on: ${summary(r.byOperation)}`);
+            assert.ok(
+                r.byOperation["ec2 ImportKeyPair"] === 2 && r.byOperation["ssm PutParameter"] >= 2,
+                `every feature on: ${summary(r.byOperation)}`,
+            );
             report("PkaFleet", r);
         });
 
@@ -877,7 +1284,16 @@ describe("AWS's published service models (botocore) accept what pka-fleet sends"
             const mocks = await deploy("prod", ({ fleet }) => {
                 const base = fleetArgs(0);
                 // Each Output key reserves an RSA-16384's bytes: add them until the plan refuses (ACCESS_MAX_CHUNKS).
-                const withOutputs = (n: number): FleetModule.PkaFleetArgs => ({ ...base, users: [...base.users, { name: userName(0, "m"), publicKeys: Array.from({ length: n }, (_, i) => pulumi.output(key(i + 2))) }] });
+                const withOutputs = (n: number): FleetModule.PkaFleetArgs => ({
+                    ...base,
+                    users: [
+                        ...base.users,
+                        {
+                            name: userName(0, "m"),
+                            publicKeys: Array.from({ length: n }, (_, i) => pulumi.output(key(i + 2))),
+                        },
+                    ],
+                });
                 const n = largest(0, 400, (k) => {
                     try {
                         fleet.planFleet("many", withOutputs(k), "prod");
@@ -898,10 +1314,16 @@ describe("AWS's published service models (botocore) accept what pka-fleet sends"
             const mocks = await deploy("prod", ({ provisioner }) => {
                 const len = largest(1, 200, (n) => provisioner.provisionerNameProblem("p".repeat(n)) === undefined);
                 const name = fill(len, "abcdefghijklmnopqrstuvwxyz0123456789-", "p");
-                const documentName = fill(128, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-", "d");
+                const documentName = fill(
+                    128,
+                    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-",
+                    "d",
+                );
                 const fleetName = fill(32, "abcdefghijklmnopqrstuvwxyz0123456789-", "f");
                 const schedule = longestSchedule((s) => provisioner.driftScheduleError(s) === undefined);
-                console.log(`      resource name ${name.length} characters, document name ${documentName.length}, drift schedule ${schedule.length}`);
+                console.log(
+                    `      resource name ${name.length} characters, document name ${documentName.length}, drift schedule ${schedule.length}`,
+                );
                 const p = new provisioner.Provisioner(name, {
                     documentName,
                     // No documentArn: region, account and partition come from the provider (the GovCloud calls above).
@@ -918,8 +1340,18 @@ describe("AWS's published service models (botocore) accept what pka-fleet sends"
                     logRetentionDays: 3653,
                     timeoutSeconds: 900,
                     memorySize: 10_240,
-                    alarmActions: Array.from({ length: 5 }, (_, i) => `arn:${PARTITION}:sns:${REGION}:${ACCOUNT}:${fill(256, "abcdefghijklmnopqrstuvwxyz0123456789-_", String(i))}`),
-                    keyRules: { allowedTypes: ["ed25519", "ecdsa", "rsa"], minRsaBits: 3072, allowedCurves: ["nistp256", "nistp384", "nistp521"], ec2ImportRsaBits: 4096, requirePassphrase: true },
+                    alarmActions: Array.from(
+                        { length: 5 },
+                        (_, i) =>
+                            `arn:${PARTITION}:sns:${REGION}:${ACCOUNT}:${fill(256, "abcdefghijklmnopqrstuvwxyz0123456789-_", String(i))}`,
+                    ),
+                    keyRules: {
+                        allowedTypes: ["ed25519", "ecdsa", "rsa"],
+                        minRsaBits: 3072,
+                        allowedCurves: ["nistp256", "nistp384", "nistp521"],
+                        ec2ImportRsaBits: 4096,
+                        requirePassphrase: true,
+                    },
                     tags: maxTags(50),
                     fleetName,
                     driftCorrectionSchedule: schedule,
@@ -932,11 +1364,28 @@ describe("AWS's published service models (botocore) accept what pka-fleet sends"
 
         it("a resource type without a mapping fails (new resources cannot slip by)", () => {
             const mocks = new GovCloudMocks();
-            const m = mapCreated({ type: "aws:lambda/permission:Permission", name: "x", inputs: {}, id: "x" }, mocks, Buffer.alloc(0));
-            assert.deepStrictEqual(m.unmapped, ["aws:lambda/permission:Permission x: no mapping to the provider's API requests (add one to MAPPERS in test/aws-models.test.ts, from the provider's source)"]);
-            const n = mapCreated({ type: "aws:sqs/queue:Queue", name: "q", inputs: { fifoThroughputLimit: "perQueue" }, id: "q" }, mocks, Buffer.alloc(0));
+            const m = mapCreated(
+                { type: "aws:lambda/permission:Permission", name: "x", inputs: {}, id: "x" },
+                mocks,
+                Buffer.alloc(0),
+            );
+            assert.deepStrictEqual(m.unmapped, [
+                "aws:lambda/permission:Permission x: no mapping to the provider's API requests (add one to MAPPERS in test/aws-models.test.ts, from the provider's source)",
+            ]);
+            const n = mapCreated(
+                { type: "aws:sqs/queue:Queue", name: "q", inputs: { fifoThroughputLimit: "perQueue" }, id: "q" },
+                mocks,
+                Buffer.alloc(0),
+            );
             assert.match(n.unmapped.join("\n"), /does not know the input `fifoThroughputLimit`/);
-            assert.strictEqual(mapCreated({ type: "pulumi-nodejs:dynamic/pka-fleet:GeneratedSshKey", name: "k", inputs: {}, id: "k" }, mocks, Buffer.alloc(0)).skipped, true);
+            assert.strictEqual(
+                mapCreated(
+                    { type: "pulumi-nodejs:dynamic/pka-fleet:GeneratedSshKey", name: "k", inputs: {}, id: "k" },
+                    mocks,
+                    Buffer.alloc(0),
+                ).skipped,
+                true,
+            );
         });
     });
 
@@ -962,10 +1411,19 @@ describe("AWS's published service models (botocore) accept what pka-fleet sends"
                 const started = Date.now();
                 fleet.launchAll();
                 // An instance without the fleet's tag: the Lambda checks its tags (ec2:DescribeInstances) and skips it.
-                const stranger = fleet.endpoint.addInstance({ tags: { Name: "not-in-the-fleet" }, runner: async () => ({ exitCode: 0, stdout: "", stderr: "" }) });
+                const stranger = fleet.endpoint.addInstance({
+                    tags: { Name: "not-in-the-fleet" },
+                    runner: async () => ({ exitCode: 0, stdout: "", stderr: "" }),
+                });
                 fleet.endpoint.launch(stranger.instanceId, 0);
                 await fleet.settle(60_000, (h) => h.provisionedAt !== undefined || h.result === "dead-lettered");
-                assert.ok(fleet.hosts.filter((h) => h.index !== FAILING).every((h) => h.provisionedAt !== undefined), `not provisioned: ${fleet.hosts.filter((h) => !h.provisionedAt).map((h) => h.name).join(", ")}`);
+                assert.ok(
+                    fleet.hosts.filter((h) => h.index !== FAILING).every((h) => h.provisionedAt !== undefined),
+                    `not provisioned: ${fleet.hosts
+                        .filter((h) => !h.provisionedAt)
+                        .map((h) => h.name)
+                        .join(", ")}`,
+                );
                 assert.strictEqual(fleet.hosts[FAILING].result, "dead-lettered");
 
                 // The largest spec the document takes, pushed to every host.
@@ -974,14 +1432,27 @@ describe("AWS's published service models (botocore) accept what pka-fleet sends"
 
                 // A parameter writer's forged spec (no deploy): refused, and the refusal dead-lettered.
                 const deployed = fleet.spec;
-                fleet.storeSpec(validateAccessSpec({ users: [...deployed.users, { name: "mallory", sudo: "nopasswd", keys: [key(399)] }] }), Date.now() - 600_000);
+                fleet.storeSpec(
+                    validateAccessSpec({
+                        users: [...deployed.users, { name: "mallory", sudo: "nopasswd", keys: [key(399)] }],
+                    }),
+                    Date.now() - 600_000,
+                );
                 fleet.push("forged");
                 const end = Date.now() + patience(30_000);
-                while (Date.now() < end && !fleet.dlq.peek().some((m) => JSON.parse(m.body).reason === "access-spec-refused")) await new Promise((r) => setTimeout(r, 100));
+                while (
+                    Date.now() < end &&
+                    !fleet.dlq.peek().some((m) => JSON.parse(m.body).reason === "access-spec-refused")
+                )
+                    await new Promise((r) => setTimeout(r, 100));
                 const refused = fleet.dlq.peek().some((m) => JSON.parse(m.body).reason === "access-spec-refused");
                 fleet.storeSpec(deployed);
-                console.log(`      forged spec ${refused ? "refused and dead-lettered" : "not dead-lettered within 30 s"}`);
-                console.log(`      fleet run ${((Date.now() - started) / 1000).toFixed(1)} s, ${fleet.lambdaInvocations} Lambda invocations`);
+                console.log(
+                    `      forged spec ${refused ? "refused and dead-lettered" : "not dead-lettered within 30 s"}`,
+                );
+                console.log(
+                    `      fleet run ${((Date.now() - started) / 1000).toFixed(1)} s, ${fleet.lambdaInvocations} Lambda invocations`,
+                );
             } finally {
                 await fleet.stop();
             }
@@ -993,12 +1464,30 @@ describe("AWS's published service models (botocore) accept what pka-fleet sends"
                 const k = `${r.service} ${r.action}`;
                 byOperation[k] = (byOperation[k] ?? 0) + 1;
                 // The EC2 Query protocol's envelope (Action, Version) is not part of the operation's input.
-                const input = r.service === "ec2" ? Object.fromEntries(Object.entries(r.input).filter(([x]) => x !== "Action" && x !== "Version")) : r.input;
-                problems.push(...validateRequest(r.service, r.action, input, { onPattern }).map((p) => `${r.service} ${p}`));
+                const input =
+                    r.service === "ec2"
+                        ? Object.fromEntries(Object.entries(r.input).filter(([x]) => x !== "Action" && x !== "Version"))
+                        : r.input;
+                problems.push(
+                    ...validateRequest(r.service, r.action, input, { onPattern }).map((p) => `${r.service} ${p}`),
+                );
             }
             console.log(`      ${requests.length} requests: ${summary(byOperation)}`);
-            for (const op of ["ssm SendCommand", "ssm GetCommandInvocation", "ssm ListCommandInvocations", "ssm DescribeInstanceInformation", "ssm GetParametersByPath", "ssm GetParameters", "ssm PutParameter", "sqs SendMessage", "ec2 DescribeInstances"]) {
-                assert.ok(byOperation[op] > 0, `the scenarios never made the Lambda call ${op}: ${summary(byOperation)}`);
+            for (const op of [
+                "ssm SendCommand",
+                "ssm GetCommandInvocation",
+                "ssm ListCommandInvocations",
+                "ssm DescribeInstanceInformation",
+                "ssm GetParametersByPath",
+                "ssm GetParameters",
+                "ssm PutParameter",
+                "sqs SendMessage",
+                "ec2 DescribeInstances",
+            ]) {
+                assert.ok(
+                    byOperation[op] > 0,
+                    `the scenarios never made the Lambda call ${op}: ${summary(byOperation)}`,
+                );
             }
             // A wait message (to the wait queue, a FIFO queue: its group and a deduplication id, no per-message delay) is among the requests the models checked.
             assert.ok(
@@ -1015,13 +1504,22 @@ describe("AWS's published service models (botocore) accept what pka-fleet sends"
             );
             // One problem per operation and member is enough to read; the count says how many.
             const distinct = [...new Set(problems)];
-            assert.deepStrictEqual(distinct, [], `${problems.length} problem(s) (${distinct.length} distinct) against botocore ${botocoreInfo().version}:\n${distinct.slice(0, 40).join("\n")}`);
+            assert.deepStrictEqual(
+                distinct,
+                [],
+                `${problems.length} problem(s) (${distinct.length} distinct) against botocore ${botocoreInfo().version}:\n${distinct.slice(0, 40).join("\n")}`,
+            );
         });
     });
 
     describe("inputs pka-fleet passes through unchecked: refused before any resource exists when AWS would refuse them", () => {
         /** Builds a fleet with `args` under the GovCloud mocks: the problems AWS's model finds in the provider's requests, or the plan's refusal. */
-        async function attempt(build: (mods: { fleet: typeof FleetModule; provisioner: typeof ProvisionerModule }) => pulumi.Output<unknown>[]): Promise<{ refused?: string; problems: string[] }> {
+        async function attempt(
+            build: (mods: {
+                fleet: typeof FleetModule;
+                provisioner: typeof ProvisionerModule;
+            }) => pulumi.Output<unknown>[],
+        ): Promise<{ refused?: string; problems: string[] }> {
             const mocks = new GovCloudMocks();
             watch(mocks);
             await pulumi.runtime.setMocks(mocks, "pka-fleet", "prod", false);
@@ -1040,48 +1538,94 @@ describe("AWS's published service models (botocore) accept what pka-fleet sends"
         }
 
         function expectRefused(what: string, r: { refused?: string; problems: string[] }): void {
-            assert.ok(r.refused !== undefined, `pka-fleet accepts ${what}, and AWS refuses what the provider then sends:\n${r.problems.join("\n") || "(no problem found either: the probe is wrong)"}`);
+            assert.ok(
+                r.refused !== undefined,
+                `pka-fleet accepts ${what}, and AWS refuses what the provider then sends:\n${r.problems.join("\n") || "(no problem found either: the probe is wrong)"}`,
+            );
         }
 
         it("ec2KeyName of 256 characters (EC2 ImportKeyPair KeyName: up to 255 ASCII characters)", async () => {
-            expectRefused("an ec2KeyName of 256 characters", await attempt(({ fleet }) => {
-                const f = new fleet.PkaFleet("web", { fleetName: "web", users: [{ name: "svc_user", sudo: "nopasswd", service: true, generateKey: { keyType: "ed25519" }, ec2KeyName: "k".repeat(256) }] });
-                return [f.accessSpecHash, f.queueUrl];
-            }));
+            expectRefused(
+                "an ec2KeyName of 256 characters",
+                await attempt(({ fleet }) => {
+                    const f = new fleet.PkaFleet("web", {
+                        fleetName: "web",
+                        users: [
+                            {
+                                name: "svc_user",
+                                sudo: "nopasswd",
+                                service: true,
+                                generateKey: { keyType: "ed25519" },
+                                ec2KeyName: "k".repeat(256),
+                            },
+                        ],
+                    });
+                    return [f.accessSpecHash, f.queueUrl];
+                }),
+            );
         });
 
         it("50 tags of its own (PkaFleet adds pka-fleet:fleet: 51 tags, over the 50 IAM CreateRole and AWS's tagging take)", async () => {
             const r = await attempt(({ fleet }) => {
-                const f = new fleet.PkaFleet("web", { fleetName: "web", users: [{ name: "carol", publicKeys: [key(0)] }], tags: maxTags(50) });
+                const f = new fleet.PkaFleet("web", {
+                    fleetName: "web",
+                    users: [{ name: "carol", publicKeys: [key(0)] }],
+                    tags: maxTags(50),
+                });
                 return [f.accessSpecHash, f.queueUrl];
             });
             // The AWS mocks refuse the first tagged children (document, parameters), so the role is never
             // registered: the model's verdict on the role PkaFleet would create, with the same 51 tags.
-            const role = validateRequest("iam", "CreateRole", { RoleName: "web-provisioner-role-abcdef1", AssumeRolePolicyDocument: "{}", ...tagList({ ...maxTags(50), "pka-fleet:fleet": "web" }) }, { modelOnly: true });
-            expectRefused("50 user tags", { ...r, problems: [...r.problems, ...role.map((p) => `aws:iam/role:Role web-provisioner-role -> iam ${p}`)] });
+            const role = validateRequest(
+                "iam",
+                "CreateRole",
+                {
+                    RoleName: "web-provisioner-role-abcdef1",
+                    AssumeRolePolicyDocument: "{}",
+                    ...tagList({ ...maxTags(50), "pka-fleet:fleet": "web" }),
+                },
+                { modelOnly: true },
+            );
+            expectRefused("50 user tags", {
+                ...r,
+                problems: [...r.problems, ...role.map((p) => `aws:iam/role:Role web-provisioner-role -> iam ${p}`)],
+            });
         });
 
         it("a drift schedule of 257 characters (EventBridge PutRule ScheduleExpression: at most 256)", async () => {
-            expectRefused("a 257-character driftCorrectionSchedule", await attempt(({ fleet }) => {
-                // A rate's value is any positive integer to pka-fleet: 246 digits make 257 characters.
-                const s = `rate(${"9".repeat(246)} days)`;
-                assert.strictEqual(s.length, 257);
-                const f = new fleet.PkaFleet("web", { fleetName: "web", users: [{ name: "carol", publicKeys: [key(0)] }], driftCorrectionSchedule: s });
-                return [f.accessSpecHash, f.queueUrl];
-            }));
+            expectRefused(
+                "a 257-character driftCorrectionSchedule",
+                await attempt(({ fleet }) => {
+                    // A rate's value is any positive integer to pka-fleet: 246 digits make 257 characters.
+                    const s = `rate(${"9".repeat(246)} days)`;
+                    assert.strictEqual(s.length, 257);
+                    const f = new fleet.PkaFleet("web", {
+                        fleetName: "web",
+                        users: [{ name: "carol", publicKeys: [key(0)] }],
+                        driftCorrectionSchedule: s,
+                    });
+                    return [f.accessSpecHash, f.queueUrl];
+                }),
+            );
         });
 
         it("6 alarm actions (CloudWatch PutMetricAlarm AlarmActions: at most 5)", async () => {
-            expectRefused("6 alarmActions", await attempt(({ provisioner }) => {
-                const p = new provisioner.Provisioner("web", {
-                    documentName: "web-setup",
-                    targetTag: { key: "pka-fleet", value: "web" },
-                    accessParameterPath: "/pka/web/access",
-                    accessSpecHash: "0123456789abcdef".repeat(4),
-                    alarmActions: Array.from({ length: 6 }, (_, i) => `arn:${PARTITION}:sns:${REGION}:${ACCOUNT}:ops-${i}`),
-                });
-                return [p.queueUrl, p.alarmName];
-            }));
+            expectRefused(
+                "6 alarmActions",
+                await attempt(({ provisioner }) => {
+                    const p = new provisioner.Provisioner("web", {
+                        documentName: "web-setup",
+                        targetTag: { key: "pka-fleet", value: "web" },
+                        accessParameterPath: "/pka/web/access",
+                        accessSpecHash: "0123456789abcdef".repeat(4),
+                        alarmActions: Array.from(
+                            { length: 6 },
+                            (_, i) => `arn:${PARTITION}:sns:${REGION}:${ACCOUNT}:ops-${i}`,
+                        ),
+                    });
+                    return [p.queueUrl, p.alarmName];
+                }),
+            );
         });
     });
 
@@ -1091,10 +1635,17 @@ describe("AWS's published service models (botocore) accept what pka-fleet sends"
             assert.ok(PATTERNS.length > 0, "no pattern was checked: the tests above did not run");
             const pairs: RegexPair[] = PATTERNS.map((p) => ({ pattern: p.pattern, input: p.input }));
             const java: Verdict[] = await javaMatches(pairs);
-            const differ = PATTERNS.map((p, i) => ({ p, j: java[i] })).filter(({ p, j }) => JSON.stringify(p.js) !== JSON.stringify(j));
-            console.log(`      ${PATTERNS.length} distinct (pattern, value) pairs, ${new Set(PATTERNS.map((p) => p.pattern)).size} patterns: ${PATTERNS.length - differ.length} agree`);
+            const differ = PATTERNS.map((p, i) => ({ p, j: java[i] })).filter(
+                ({ p, j }) => JSON.stringify(p.js) !== JSON.stringify(j),
+            );
+            console.log(
+                `      ${PATTERNS.length} distinct (pattern, value) pairs, ${new Set(PATTERNS.map((p) => p.pattern)).size} patterns: ${PATTERNS.length - differ.length} agree`,
+            );
             assert.deepStrictEqual(
-                differ.map(({ p, j }) => `${p.path}: /${p.pattern}/ on ${JSON.stringify(p.input.length > 80 ? `${p.input.slice(0, 80)}...` : p.input)}: JavaScript ${showVerdict(p.js as Verdict)}, Java ${showVerdict(j)}`),
+                differ.map(
+                    ({ p, j }) =>
+                        `${p.path}: /${p.pattern}/ on ${JSON.stringify(p.input.length > 80 ? `${p.input.slice(0, 80)}...` : p.input)}: JavaScript ${showVerdict(p.js as Verdict)}, Java ${showVerdict(j)}`,
+                ),
                 [],
             );
         });

@@ -25,7 +25,10 @@ describe("bundle-lambda build step", function () {
     it("fails (exit 1) with a clear message when the handler's entry file is missing", () => {
         const r = spawnSync(process.execPath, [path.join(dir, "scripts", "bundle-lambda.js")], { encoding: "utf8" });
         assert.equal(r.status, 1, r.stdout + r.stderr);
-        assert.match(r.stderr, /bundle-lambda: the Lambda entry lambda\/provisioner\.ts is missing; cannot build bin\/lambda\/provisioner\.js/);
+        assert.match(
+            r.stderr,
+            /bundle-lambda: the Lambda entry lambda\/provisioner\.ts is missing; cannot build bin\/lambda\/provisioner\.js/,
+        );
         assert.ok(!fs.existsSync(path.join(dir, "bin")), "nothing was written");
     });
 });
@@ -40,10 +43,17 @@ describe("bundle-lambda: what the Lambda bundle carries", function () {
         dir = fs.mkdtempSync(path.join(os.tmpdir(), "pka-bundle-meta-"));
         outfile = path.join(dir, "provisioner.js");
         const meta = path.join(dir, "meta.json");
-        const r = spawnSync(process.execPath, [path.join(ROOT, "scripts", "bundle-lambda.js"), "--outfile", outfile, "--metafile", meta], { cwd: ROOT, encoding: "utf8" });
+        const r = spawnSync(
+            process.execPath,
+            [path.join(ROOT, "scripts", "bundle-lambda.js"), "--outfile", outfile, "--metafile", meta],
+            { cwd: ROOT, encoding: "utf8" },
+        );
         assert.equal(r.status, 0, r.stdout + r.stderr);
         const metafile = JSON.parse(fs.readFileSync(meta, "utf8"));
-        const out = Object.values(metafile.outputs)[0] as { bytes: number; inputs: Record<string, { bytesInOutput: number }> };
+        const out = Object.values(metafile.outputs)[0] as {
+            bytes: number;
+            inputs: Record<string, { bytesInOutput: number }>;
+        };
         inputs = Object.keys(out.inputs);
         inOutput = Object.fromEntries(Object.entries(out.inputs).map(([f, i]) => [f, i.bytesInOutput]));
         bytes = fs.statSync(outfile).size;
@@ -53,27 +63,46 @@ describe("bundle-lambda: what the Lambda bundle carries", function () {
     });
 
     it("no sshpk or its crypto dependencies (the Lambda parses public keys only; generation is core/keygen.ts)", () => {
-        const banned = inputs.filter((f) => /node_modules\/(sshpk|tweetnacl|jsbn|ecc-jsbn|bcrypt-pbkdf|asn1)\//.test(f) || f === "core/keygen.ts");
+        const banned = inputs.filter(
+            (f) =>
+                /node_modules\/(sshpk|tweetnacl|jsbn|ecc-jsbn|bcrypt-pbkdf|asn1)\//.test(f) || f === "core/keygen.ts",
+        );
         assert.deepStrictEqual(banned, []);
     });
 
     it("no default credential chain: credentials come from the environment (fromEnv)", () => {
-        const banned = inputs.filter((f) => /node_modules\/@aws-sdk\/(credential-provider-(node|ini|sso|process|web-identity|http|login)|nested-clients|token-providers)\//.test(f));
+        const banned = inputs.filter((f) =>
+            /node_modules\/@aws-sdk\/(credential-provider-(node|ini|sso|process|web-identity|http|login)|nested-clients|token-providers)\//.test(
+                f,
+            ),
+        );
         assert.deepStrictEqual(banned, []);
-        assert.ok(inputs.some((f) => f.includes("node_modules/@aws-sdk/credential-provider-env/")), "fromEnv is bundled");
+        assert.ok(
+            inputs.some((f) => f.includes("node_modules/@aws-sdk/credential-provider-env/")),
+            "fromEnv is bundled",
+        );
     });
 
     it("the SDK clients' unused shapes are tree-shaken (EC2's schemas are a few KiB, not the whole service)", () => {
-        const ec2Schemas = inputs.filter((f) => f.includes("node_modules/@aws-sdk/client-ec2/dist-es/schemas/")).reduce((n, f) => n + inOutput[f], 0);
-        assert.ok(ec2Schemas > 0 && ec2Schemas < 100 * 1024, `EC2 schemas: ${ec2Schemas} bytes (all of EC2's are about 1.1 MiB)`);
+        const ec2Schemas = inputs
+            .filter((f) => f.includes("node_modules/@aws-sdk/client-ec2/dist-es/schemas/"))
+            .reduce((n, f) => n + inOutput[f], 0);
+        assert.ok(
+            ec2Schemas > 0 && ec2Schemas < 100 * 1024,
+            `EC2 schemas: ${ec2Schemas} bytes (all of EC2's are about 1.1 MiB)`,
+        );
         assert.ok(bytes <= 400_000, `bin/lambda/provisioner.js would be ${bytes} bytes; the issue's ceiling is 400 KB`);
     });
 
     it("is one CommonJS file exporting handler", () => {
-        const r = spawnSync(process.execPath, ["-e", `const m = require(${JSON.stringify(outfile)}); process.stdout.write(typeof m.handler)`], {
-            encoding: "utf8",
-            env: { PATH: process.env.PATH ?? "", AWS_REGION: "us-east-1" },
-        });
+        const r = spawnSync(
+            process.execPath,
+            ["-e", `const m = require(${JSON.stringify(outfile)}); process.stdout.write(typeof m.handler)`],
+            {
+                encoding: "utf8",
+                env: { PATH: process.env.PATH ?? "", AWS_REGION: "us-east-1" },
+            },
+        );
         assert.equal(r.stdout, "function", r.stderr);
     });
 });

@@ -6,7 +6,11 @@ import { ArgSpec, parseArgs, UsageError } from "../cli/args";
 import { generateKey } from "../core/keygen";
 import { ensureBuilt, PKA_CLI } from "./support/built";
 
-const SPEC: ArgSpec = { flags: { "--out": "value", "--ppk": "boolean", "--key": "list" }, positionals: 1, tooMany: "give exactly one FILE" };
+const SPEC: ArgSpec = {
+    flags: { "--out": "value", "--ppk": "boolean", "--key": "list" },
+    positionals: 1,
+    tooMany: "give exactly one FILE",
+};
 
 describe("cli argument parsing (cli/args.ts)", () => {
     it("reads switches, values (--x V and --x=V), repeatable values and positionals", () => {
@@ -29,7 +33,12 @@ describe("cli argument parsing (cli/args.ts)", () => {
             [["--ppk=yes"], /^--ppk takes no value$/],
             [["a", "b"], /^give exactly one FILE$/],
         ];
-        for (const [args, re] of bad) assert.throws(() => parseArgs(args, SPEC), (e: unknown) => e instanceof UsageError && re.test((e as Error).message), args.join(" "));
+        for (const [args, re] of bad)
+            assert.throws(
+                () => parseArgs(args, SPEC),
+                (e: unknown) => e instanceof UsageError && re.test((e as Error).message),
+                args.join(" "),
+            );
         assert.throws(() => parseArgs(["x"], { flags: {} }), /^UsageError: unexpected argument 'x'$/);
     });
 });
@@ -51,7 +60,10 @@ describe("pka document-params checks expiry-time at the current time (as the dep
         const r = params('restrict,expiry-time="20000101Z"');
         assert.equal(r.status, 2, r.stderr);
         assert.equal(r.stdout, "");
-        assert.match(r.stderr, /users\[0\]\.keyOptions: expiry-time="20000101Z" \(2000-01-01T00:00:00Z\) is already past \(now [0-9T:-]+Z\)/);
+        assert.match(
+            r.stderr,
+            /users\[0\]\.keyOptions: expiry-time="20000101Z" \(2000-01-01T00:00:00Z\) is already past \(now [0-9T:-]+Z\)/,
+        );
         assert.match(r.stderr, /remove the key \(or its user\) from the spec, or set a later expiry-time/);
         assert.match(r.stderr, /fix the value at users\[0\]\.keyOptions in the spec/);
     });

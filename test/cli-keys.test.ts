@@ -26,7 +26,12 @@ function transpileCli(out: string): string {
         done.add(file);
         const src = fs.readFileSync(file, "utf8");
         const js = ts.transpileModule(src, {
-            compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true, useDefineForClassFields: false },
+            compilerOptions: {
+                module: ts.ModuleKind.CommonJS,
+                target: ts.ScriptTarget.ES2022,
+                esModuleInterop: true,
+                useDefineForClassFields: false,
+            },
             fileName: file,
         }).outputText;
         const dest = path.join(out, path.relative(ROOT, file)).replace(/\.ts$/, ".js");
@@ -79,7 +84,18 @@ describe("cli: pka keygen / pka check-key (real process)", function () {
 
     it("Done when: keygen ed25519 + passphrase + ppk; ssh-keygen -y -P, puttygen and check-key --json agree", function () {
         requireReal(this, { commands: ["ssh-keygen", "puttygen"] });
-        const r = pka(["keygen", "--type", "ed25519", "--passphrase-file", "F", "--ppk", "--out", "k", "--comment", "ops@central"]);
+        const r = pka([
+            "keygen",
+            "--type",
+            "ed25519",
+            "--passphrase-file",
+            "F",
+            "--ppk",
+            "--out",
+            "k",
+            "--comment",
+            "ops@central",
+        ]);
         assert.strictEqual(r.status, 0, r.stderr);
         const pass = "correct horse battery";
         // Never prints a secret.
@@ -97,21 +113,39 @@ describe("cli: pka keygen / pka check-key (real process)", function () {
         const noPass = spawnSync("ssh-keygen", ["-y", "-P", "", "-f", k], { encoding: "utf8" });
         assert.notStrictEqual(noPass.status, 0, "the private key is not encrypted");
 
-        const pg = spawnSync("puttygen", [`${k}.ppk`, "-O", "fingerprint", "--old-passphrase", path.join(work, "F")], { encoding: "utf8", input: "" });
+        const pg = spawnSync("puttygen", [`${k}.ppk`, "-O", "fingerprint", "--old-passphrase", path.join(work, "F")], {
+            encoding: "utf8",
+            input: "",
+        });
         assert.strictEqual(pg.status, 0, pg.stderr);
         const puttyFp = /(SHA256:[A-Za-z0-9+/]+)/.exec(pg.stdout)![1];
 
         const c = pka(["check-key", "k.pub", "--json"]);
         assert.strictEqual(c.status, 0, c.stderr);
         const j = JSON.parse(c.stdout);
-        assert.deepStrictEqual(Object.keys(j), ["ok", "type", "bits", "curve", "fingerprint", "comment", "encrypted", "private", "violations", "advisories", "enforcementLevels"]);
+        assert.deepStrictEqual(Object.keys(j), [
+            "ok",
+            "type",
+            "bits",
+            "curve",
+            "fingerprint",
+            "comment",
+            "encrypted",
+            "private",
+            "violations",
+            "advisories",
+            "enforcementLevels",
+        ]);
         assert.strictEqual(j.ok, true);
         assert.strictEqual(j.type, "ed25519");
         assert.strictEqual(j.comment, "ops@central");
         assert.strictEqual(j.private, false);
         assert.deepStrictEqual(j.violations, []);
         assert.deepStrictEqual(j.advisories, []);
-        assert.deepStrictEqual(j.enforcementLevels, { "ssh-key-algorithm": "mandatory", "ssh-key-passphrase": "mandatory" });
+        assert.deepStrictEqual(j.enforcementLevels, {
+            "ssh-key-algorithm": "mandatory",
+            "ssh-key-passphrase": "mandatory",
+        });
         assert.strictEqual(j.fingerprint, puttyFp);
         assert.strictEqual(j.fingerprint, sshKeygenFingerprint(k));
 
@@ -171,7 +205,10 @@ describe("cli: pka keygen / pka check-key (real process)", function () {
         const e = pka(["keygen", "--type", "ecdsa", "--curve", "nistp521", "--out", "e2"]);
         assert.strictEqual(e.status, 0, e.stderr);
         assert.match(fs.readFileSync(path.join(work, "e2.pub"), "utf8"), /^ecdsa-sha2-nistp521 /);
-        assert.strictEqual(sshKeygenFingerprint(path.join(work, "e2")), sshKeygenFingerprint(path.join(work, "e2.pub")));
+        assert.strictEqual(
+            sshKeygenFingerprint(path.join(work, "e2")),
+            sshKeygenFingerprint(path.join(work, "e2.pub")),
+        );
     });
 
     it("keygen refuses bad usage with exit 2", function () {
@@ -214,7 +251,9 @@ describe("cli: pka keygen / pka check-key (real process)", function () {
         assert.match(junk.stderr, /junk: is not an OpenSSH public key/);
         assert.strictEqual(JSON.parse(junk.stdout).ok, false);
 
-        const injected = pka(["check-key", "-"], { input: `command="sh" ${fs.readFileSync(path.join(work, "r.pub"), "utf8")}` });
+        const injected = pka(["check-key", "-"], {
+            input: `command="sh" ${fs.readFileSync(path.join(work, "r.pub"), "utf8")}`,
+        });
         assert.strictEqual(injected.status, 2);
         assert.match(injected.stderr, /stdin: starts with authorized_keys options.*keyOptions/);
 
@@ -254,11 +293,15 @@ describe("cli: pka keygen / pka check-key (real process)", function () {
         // yet then fails with EAGAIN instead of waiting. (Node's spawn would reset the flag.)
         requireReal(this, { commands: ["perl"] });
         if (!fs.existsSync("/proc/self/stat")) this.skip();
-        const r = await runWithNonblockingStdin([process.execPath, pkaJs, "check-key", "-", "--json"], fs.readFileSync(path.join(work, "e.pub")), {
-            cwd: work,
-            env: { ...process.env, NODE_PATH: path.join(ROOT, "node_modules") },
-            maxWaitMs: 10000,
-        });
+        const r = await runWithNonblockingStdin(
+            [process.execPath, pkaJs, "check-key", "-", "--json"],
+            fs.readFileSync(path.join(work, "e.pub")),
+            {
+                cwd: work,
+                env: { ...process.env, NODE_PATH: path.join(ROOT, "node_modules") },
+                maxWaitMs: 10000,
+            },
+        );
         const { stdout, stderr } = r;
         assert.strictEqual(r.asleep, 10, `check-key should sleep while stdin has no data, not spin (${stderr})`);
         assert.strictEqual(r.code, 0, stderr);
@@ -267,7 +310,13 @@ describe("cli: pka keygen / pka check-key (real process)", function () {
 
     it("check-key --config tightens the rules as the policy pack config does", function () {
         const cfg = path.join(work, "policy-config.json");
-        fs.writeFileSync(cfg, JSON.stringify({ "ssh-key-algorithm": { allowedTypes: ["ed25519", "rsa"], minRsaBits: 4096 }, "ssh-key-passphrase": { requirePassphrase: true } }));
+        fs.writeFileSync(
+            cfg,
+            JSON.stringify({
+                "ssh-key-algorithm": { allowedTypes: ["ed25519", "rsa"], minRsaBits: 4096 },
+                "ssh-key-passphrase": { requirePassphrase: true },
+            }),
+        );
         assert.strictEqual(pka(["check-key", "r.pub"]).status, 0);
         const r = pka(["check-key", "r.pub", "--config", cfg, "--json"]);
         assert.strictEqual(r.status, 1);
@@ -284,8 +333,14 @@ describe("cli: pka keygen / pka check-key (real process)", function () {
     it("check-key --config refuses a config that re-allows dsa, P-224 or RSA below 2048: exit 2 naming the field", function () {
         const cfg = path.join(work, "weak-config.json");
         const cases: [Record<string, unknown>, RegExp][] = [
-            [{ allowedTypes: ["ed25519", "dsa"] }, /--config .*: policy config: 'ssh-key-algorithm.allowedTypes' lists "dsa", which is never allowed .*accepted: any of ed25519, ecdsa, rsa/],
-            [{ allowedCurves: ["nistp224"] }, /'ssh-key-algorithm.allowedCurves' lists "nistp224", which is never allowed/],
+            [
+                { allowedTypes: ["ed25519", "dsa"] },
+                /--config .*: policy config: 'ssh-key-algorithm.allowedTypes' lists "dsa", which is never allowed .*accepted: any of ed25519, ecdsa, rsa/,
+            ],
+            [
+                { allowedCurves: ["nistp224"] },
+                /'ssh-key-algorithm.allowedCurves' lists "nistp224", which is never allowed/,
+            ],
             [{ minRsaBits: 1024 }, /'ssh-key-algorithm.minRsaBits' must be an integer between 2048 and 16384/],
         ];
         for (const [alg, re] of cases) {
@@ -300,7 +355,9 @@ describe("cli: pka keygen / pka check-key (real process)", function () {
     it("check-key needs --passphrase-file for an encrypted PEM key (its type is hidden)", function () {
         requireReal(this, { commands: ["ssh-keygen"] });
         const f = path.join(work, "pem");
-        const g = spawnSync("ssh-keygen", ["-q", "-t", "ecdsa", "-m", "PEM", "-N", "correct horse battery", "-f", f], { encoding: "utf8" });
+        const g = spawnSync("ssh-keygen", ["-q", "-t", "ecdsa", "-m", "PEM", "-N", "correct horse battery", "-f", f], {
+            encoding: "utf8",
+        });
         assert.strictEqual(g.status, 0, g.stderr);
         const no = pka(["check-key", "pem"]);
         assert.strictEqual(no.status, 2);

@@ -21,11 +21,19 @@ import { patience } from "./support/patience";
 
 const ROOT = path.resolve(__dirname, "..");
 const KEY_CAROL = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHqES5zNG9al28zqQu3ZQwKMG8xswUKYWhqvGcMZATU7 carol@laptop";
-const KEY_FALLBACK = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAINblU2XohvJOn29KcmbMEX1tjfeAoKNrDvIzx2UHMJDj ops-fallback@example.com";
-const KEY_DSA = "ssh-dss AAAAB3NzaC1kc3MAAACBAP1/U4EddRIpUt9KnC7s5Of2EbdSPO9EAMMeP4C2USZpRV1AIlH7WT2NWPq/xfW6MPbLm1Vs14E7gB00b/JmYLdrmVClpJ+f6AR7ECLCT7up1/63xhv4O1fnxqimFQ8E+4P208UewwI1VBNaFpEy9nXzrith1yrv8iIDGZ3RSAHHAAAAFQCXYFCPFSMLzLKSuYKi64QL8Fgc9QAAAIEA9+GghdabPd7LvKtcNrhXuXmUr7v6OuqC+VdMCz0HgmdRWVeOutRZT+ZxBxCBgLRJFnEj6EwoFhO3zwkyjMim4TwWeotUfI0o4KOuHiuzpnWRbqN/C/ohNWLx+2J6ASQ7zKTxvqhRkImog9/hWuWfBpKLZl6Ae1UlZAFMO/7PSSoAAACAKEAwQpzyyJ1BuSz4bIdjcjGm6tP4d7vmtyn/7xrnDXPUhUvnbmYzRyl5ZmqD9M2eo8vxQhvJhN4Rar/7F6XYjGqbNT5fd1Sd3aBfq0WvSQEHk64JlbD5jE6+W2wqtEPQ1eVhMyrhT41BzcL7/mP7SdZdnb/4cBw2ZABSNNGA8gs= dsa";
+const KEY_FALLBACK =
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAINblU2XohvJOn29KcmbMEX1tjfeAoKNrDvIzx2UHMJDj ops-fallback@example.com";
+const KEY_DSA =
+    "ssh-dss AAAAB3NzaC1kc3MAAACBAP1/U4EddRIpUt9KnC7s5Of2EbdSPO9EAMMeP4C2USZpRV1AIlH7WT2NWPq/xfW6MPbLm1Vs14E7gB00b/JmYLdrmVClpJ+f6AR7ECLCT7up1/63xhv4O1fnxqimFQ8E+4P208UewwI1VBNaFpEy9nXzrith1yrv8iIDGZ3RSAHHAAAAFQCXYFCPFSMLzLKSuYKi64QL8Fgc9QAAAIEA9+GghdabPd7LvKtcNrhXuXmUr7v6OuqC+VdMCz0HgmdRWVeOutRZT+ZxBxCBgLRJFnEj6EwoFhO3zwkyjMim4TwWeotUfI0o4KOuHiuzpnWRbqN/C/ohNWLx+2J6ASQ7zKTxvqhRkImog9/hWuWfBpKLZl6Ae1UlZAFMO/7PSSoAAACAKEAwQpzyyJ1BuSz4bIdjcjGm6tP4d7vmtyn/7xrnDXPUhUvnbmYzRyl5ZmqD9M2eo8vxQhvJhN4Rar/7F6XYjGqbNT5fd1Sd3aBfq0WvSQEHk64JlbD5jE6+W2wqtEPQ1eVhMyrhT41BzcL7/mP7SdZdnb/4cBw2ZABSNNGA8gs= dsa";
 
-interface Report { message: string; urn?: string }
-interface Run { reports: Report[]; inventory: Record<string, number> }
+interface Report {
+    message: string;
+    urn?: string;
+}
+interface Run {
+    reports: Report[];
+    inventory: Record<string, number>;
+}
 
 const CHILD = `
 global.describe = () => undefined;
@@ -77,7 +85,14 @@ async function runProgram(program: string): Promise<Run> {
         fs.writeFileSync(entry, `const ROOT = ${JSON.stringify(ROOT)};\n${program}`);
         const child = spawn(process.execPath, ["-r", "ts-node/register/transpile-only", "-e", CHILD], {
             cwd: ROOT,
-            env: { ...process.env, TS_NODE_TRANSPILE_ONLY: "true", PKA_ROOT: ROOT, PKA_ENTRY: entry, NODE_PATH: path.join(ROOT, "node_modules"), PULUMI_CONFIG: "{}" },
+            env: {
+                ...process.env,
+                TS_NODE_TRANSPILE_ONLY: "true",
+                PKA_ROOT: ROOT,
+                PKA_ENTRY: entry,
+                NODE_PATH: path.join(ROOT, "node_modules"),
+                PULUMI_CONFIG: "{}",
+            },
             stdio: ["ignore", "pipe", "pipe"],
         });
         let stdout = "";
@@ -97,7 +112,15 @@ async function runProgram(program: string): Promise<Run> {
 
 const count = (text: string, part: string) => text.split(part).length - 1;
 /** An RSA-2048 public key line (pka-fleet generates no such key, and refuses it). */
-const rsa2048 = () => sshpk.parseKey(crypto.generateKeyPairSync("rsa", { modulusLength: 2048 }).publicKey.export({ type: "spki", format: "pem" }) as string, "pem").toString("ssh");
+const rsa2048 = () =>
+    sshpk
+        .parseKey(
+            crypto
+                .generateKeyPairSync("rsa", { modulusLength: 2048 })
+                .publicKey.export({ type: "spki", format: "pem" }) as string,
+            "pem",
+        )
+        .toString("ssh");
 
 describe("errors name the resource and the input as written, once", function () {
     this.timeout(300000);
@@ -120,11 +143,13 @@ describe("errors name the resource and the input as written, once", function () 
                 export const fingerprints = fleet.fingerprints;`;
             // Many children consume the spec: parameters, document, provisioner (its Lambda), association.
             [bad, secret, pair] = await Promise.all([
-                runProgram(fleet(`[
+                runProgram(
+                    fleet(`[
                 { name: "svc_user", sudo: "nopasswd", service: true, generateKey: { keyType: "ed25519" } },
                 { name: "carol", publicKeys: [${JSON.stringify(KEY_CAROL)}, late("not a key")] },
                 { name: "auditor" },
-            ]`)),
+            ]`),
+                ),
                 // A secret value that is not a key: its text must not appear in the report.
                 runProgram(fleet(`[{ name: "carol", publicKeys: [late("ssh-TopSecretPass99", true)] }]`)),
                 runProgram(`
@@ -138,12 +163,23 @@ describe("errors name the resource and the input as written, once", function () 
         });
 
         it("is reported once, attached to the PkaFleet, naming the input as written", () => {
-            assert.strictEqual(bad.reports.length, 1, `one report, not one per child: ${JSON.stringify(bad.reports, null, 1)}`);
+            assert.strictEqual(
+                bad.reports.length,
+                1,
+                `one report, not one per child: ${JSON.stringify(bad.reports, null, 1)}`,
+            );
             const [r] = bad.reports;
             assert.match(r.urn ?? "", /\$pka-fleet:index:PkaFleet::web$/, "attached to the component");
-            assert.match(r.message, /^PkaFleet "web": `users\[1\]\.publicKeys\[1\]`: is not an OpenSSH public key; expected /);
+            assert.match(
+                r.message,
+                /^PkaFleet "web": `users\[1\]\.publicKeys\[1\]`: is not an OpenSSH public key; expected /,
+            );
             assert.strictEqual(count(r.message, "users[1].publicKeys[1]"), 1, "the input once");
-            assert.doesNotMatch(r.message, /error serializing|insecureValue|keys\[|\n\s+at /, "no child's property, no spec-internal path, no stack");
+            assert.doesNotMatch(
+                r.message,
+                /error serializing|insecureValue|keys\[|\n\s+at /,
+                "no child's property, no spec-internal path, no stack",
+            );
         });
 
         it("creates none of the fleet's resources that the refused spec would have fed (only the generated key exists)", () => {
@@ -153,7 +189,10 @@ describe("errors name the resource and the input as written, once", function () 
         it("never quotes a secret value: only where it is", () => {
             assert.strictEqual(secret.reports.length, 1, JSON.stringify(secret.reports));
             const m = secret.reports[0].message;
-            assert.match(m, /^PkaFleet "web": `users\[0\]\.publicKeys\[0\]`: has the key type '<secret>' but no key data/);
+            assert.match(
+                m,
+                /^PkaFleet "web": `users\[0\]\.publicKeys\[0\]`: has the key type '<secret>' but no key data/,
+            );
             assert.match(m, /The value is secret/);
             assert.ok(!m.includes("TopSecretPass99"), m);
         });
@@ -174,7 +213,10 @@ describe("errors name the resource and the input as written, once", function () 
                 await pulumi.runtime.setMocks(mocks, "pka-fleet", "test", false);
                 const { PkaFleet } = await import("../components/PkaFleet");
                 const k = pulumi.output(Promise.resolve("ssh-hunter2hunter2"));
-                const fleet = new PkaFleet("web", { fleetName: "web", users: [{ name: "carol", publicKeys: [secret ? pulumi.secret(k) : k] }] });
+                const fleet = new PkaFleet("web", {
+                    fleetName: "web",
+                    users: [{ name: "carol", publicKeys: [secret ? pulumi.secret(k) : k] }],
+                });
                 const swallow = () => undefined;
                 process.on("unhandledRejection", swallow);
                 try {
@@ -200,26 +242,97 @@ describe("errors name the resource and the input as written, once", function () 
         });
         const base = { fleetName: "web", users: [{ name: "carol", publicKeys: [KEY_CAROL] }] };
         const cases: [string, any, string, RegExp][] = [
-            ["a DSA fallback key", { ...base, fallbackPublicKey: KEY_DSA }, "`fallbackPublicKey`", /: dsa keys are not allowed/],
-            ["an RSA-2048 key", { ...base, users: [{ name: "bob", publicKeys: [rsa2048()] }] }, "`users[0].publicKeys[0]`", /: rsa-2048 is too small/],
-            ["ecdsa registered with EC2", { ...base, users: [base.users[0], { name: "bob", service: true, generateKey: { keyType: "ecdsa" }, ec2KeyName: "k" }] }, "`users[1].generateKey`", / \(ecdsa nistp256\): EC2 can import only rsa and ed25519.*\(`users\[1\]\.ec2KeyName` is set\.\)$/],
-            ["an RSA-2048 generated key", { ...base, users: [{ name: "bob", service: true, generateKey: { keyType: "rsa", bits: 2048 } }] }, "`users[0].generateKey.bits`", /: rsa keys are generated with 3072 or 4096 bits/],
-            ["a key option outside the allow-list", { ...base, users: [{ name: "bob", publicKeys: [KEY_CAROL], keyOptions: "agent-forwarding" }] }, "`users[0].keyOptions`", /: option 'agent-forwarding' is not allowed/],
-            ["a duplicate user", { ...base, users: [{ name: "bob", publicKeys: [KEY_CAROL] }, { name: "bob", publicKeys: [KEY_CAROL] }] }, "`users[1].name`", /: 'bob' is already users\[0\]/],
-            ["root as a user", { ...base, users: [{ name: "root", publicKeys: [KEY_CAROL] }] }, "`users[0].name`", / "root" is a system account/],
-            ["a user without a key", { ...base, users: [{ name: "bob" }] }, "`users[0]`", / has no key: give it `publicKeys` or `generateKey`, or set `fallbackPublicKey`/],
-            ["a person's generated key without passphrase", { ...base, users: [{ name: "bob", generateKey: {} }] }, "`users[0].generateKey.passphrase`", / is required: bob is a person/],
+            [
+                "a DSA fallback key",
+                { ...base, fallbackPublicKey: KEY_DSA },
+                "`fallbackPublicKey`",
+                /: dsa keys are not allowed/,
+            ],
+            [
+                "an RSA-2048 key",
+                { ...base, users: [{ name: "bob", publicKeys: [rsa2048()] }] },
+                "`users[0].publicKeys[0]`",
+                /: rsa-2048 is too small/,
+            ],
+            [
+                "ecdsa registered with EC2",
+                {
+                    ...base,
+                    users: [
+                        base.users[0],
+                        { name: "bob", service: true, generateKey: { keyType: "ecdsa" }, ec2KeyName: "k" },
+                    ],
+                },
+                "`users[1].generateKey`",
+                / \(ecdsa nistp256\): EC2 can import only rsa and ed25519.*\(`users\[1\]\.ec2KeyName` is set\.\)$/,
+            ],
+            [
+                "an RSA-2048 generated key",
+                { ...base, users: [{ name: "bob", service: true, generateKey: { keyType: "rsa", bits: 2048 } }] },
+                "`users[0].generateKey.bits`",
+                /: rsa keys are generated with 3072 or 4096 bits/,
+            ],
+            [
+                "a key option outside the allow-list",
+                { ...base, users: [{ name: "bob", publicKeys: [KEY_CAROL], keyOptions: "agent-forwarding" }] },
+                "`users[0].keyOptions`",
+                /: option 'agent-forwarding' is not allowed/,
+            ],
+            [
+                "a duplicate user",
+                {
+                    ...base,
+                    users: [
+                        { name: "bob", publicKeys: [KEY_CAROL] },
+                        { name: "bob", publicKeys: [KEY_CAROL] },
+                    ],
+                },
+                "`users[1].name`",
+                /: 'bob' is already users\[0\]/,
+            ],
+            [
+                "root as a user",
+                { ...base, users: [{ name: "root", publicKeys: [KEY_CAROL] }] },
+                "`users[0].name`",
+                / "root" is a system account/,
+            ],
+            [
+                "a user without a key",
+                { ...base, users: [{ name: "bob" }] },
+                "`users[0]`",
+                / has no key: give it `publicKeys` or `generateKey`, or set `fallbackPublicKey`/,
+            ],
+            [
+                "a person's generated key without passphrase",
+                { ...base, users: [{ name: "bob", generateKey: {} }] },
+                "`users[0].generateKey.passphrase`",
+                / is required: bob is a person/,
+            ],
         ];
         for (const [what, args, input, rest] of cases) {
             it(`${what}: PkaFleet "web": ${input}...`, () => {
-                assert.throws(() => new mod.PkaFleet("web", args), (e: Error) => {
-                    assert.ok(pulumi.RunError.isInstance(e), "a RunError: Pulumi prints its message without a stack");
-                    assert.ok(e.message.startsWith(`PkaFleet "web": ${input}`), e.message);
-                    assert.match(e.message.slice(`PkaFleet "web": ${input}`.length), rest);
-                    assert.strictEqual(count(e.message, input.replace(/`$/, "")), 1, `the input once: ${e.message}`);
-                    assert.strictEqual(count(e.message, "`generate`"), 0, `no SshKeyPair arg name inside a fleet's message: ${e.message}`);
-                    return true;
-                });
+                assert.throws(
+                    () => new mod.PkaFleet("web", args),
+                    (e: Error) => {
+                        assert.ok(
+                            pulumi.RunError.isInstance(e),
+                            "a RunError: Pulumi prints its message without a stack",
+                        );
+                        assert.ok(e.message.startsWith(`PkaFleet "web": ${input}`), e.message);
+                        assert.match(e.message.slice(`PkaFleet "web": ${input}`.length), rest);
+                        assert.strictEqual(
+                            count(e.message, input.replace(/`$/, "")),
+                            1,
+                            `the input once: ${e.message}`,
+                        );
+                        assert.strictEqual(
+                            count(e.message, "`generate`"),
+                            0,
+                            `no SshKeyPair arg name inside a fleet's message: ${e.message}`,
+                        );
+                        return true;
+                    },
+                );
             });
         }
     });
@@ -234,7 +347,10 @@ describe("errors name the resource and the input as written, once", function () 
             const open = exampleConfig();
             delete open.config["pka-fleet:keyPassphrases"];
             const stray = exampleConfig();
-            stray.config["pka-fleet:keyPassphrases"] = JSON.stringify({ alice: "correct horse battery staple", alcie: "tr0ub4dor&3" });
+            stray.config["pka-fleet:keyPassphrases"] = JSON.stringify({
+                alice: "correct horse battery staple",
+                alcie: "tr0ub4dor&3",
+            });
             const withDsa = exampleConfig();
             const users = JSON.parse(withDsa.config["pka-fleet:users"]);
             users[2].publicKeys.push(KEY_DSA);
@@ -251,15 +367,24 @@ describe("errors name the resource and the input as written, once", function () 
 
         it("a person's generated key without a passphrase: config `pka-fleet:keyPassphrases.alice`", () => {
             const r = noPassphrase;
-            assert.match(r.error ?? "", /config `pka-fleet:keyPassphrases\.alice` is required: config `pka-fleet:users`\[1\] \(alice\) has a generateKey and is a person.*pulumi config set --secret --path 'keyPassphrases\.alice'/);
+            assert.match(
+                r.error ?? "",
+                /config `pka-fleet:keyPassphrases\.alice` is required: config `pka-fleet:users`\[1\] \(alice\) has a generateKey and is a person.*pulumi config set --secret --path 'keyPassphrases\.alice'/,
+            );
             assert.doesNotMatch(r.error ?? "", /generateKey\.passphrase/, "not a field this config refuses");
             assert.deepStrictEqual(r.inventory, {});
         });
 
         it("a passphrase under a name no generated key has: the key is named, the value never", () => {
             const r = strayPassphrase;
-            assert.match(r.error ?? "", /config `pka-fleet:keyPassphrases\.alcie` names no user of config `pka-fleet:users` with a generateKey/);
-            assert.ok(!(r.error ?? "").includes("tr0ub4dor") && !(r.error ?? "").includes("correct horse"), "no passphrase in the error");
+            assert.match(
+                r.error ?? "",
+                /config `pka-fleet:keyPassphrases\.alcie` names no user of config `pka-fleet:users` with a generateKey/,
+            );
+            assert.ok(
+                !(r.error ?? "").includes("tr0ub4dor") && !(r.error ?? "").includes("correct horse"),
+                "no passphrase in the error",
+            );
         });
 
         it("PkaFleet's refusals in config terms, without a stack trace", () => {

@@ -23,7 +23,6 @@ import { requireReal } from "./support/env";
 import { runWithNonblockingStdin } from "./support/nonblockingStdin";
 import { ensureBuilt, PKA_CLI } from "./support/built";
 
-
 const ED = generateKey({ type: "ed25519", comment: "k" }).publicKey;
 
 function users(n: number, keysEach: number, key: (i: number, j: number) => string): AccessUser[] {
@@ -36,7 +35,6 @@ function users(n: number, keysEach: number, key: (i: number, j: number) => strin
 }
 
 describe("setup document", () => {
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any
     const doc = renderDocument() as any;
 
     it("is a schema 2.2 Command document with one Linux aws:runShellScript step", () => {
@@ -82,26 +80,53 @@ describe("setup document", () => {
     });
 
     it("carries the spec as base64 of the manifest plus its sha256", () => {
-        const spec = validateAccessSpec({ users: [{ name: "svc_user", sudo: "nopasswd", keys: [ED], keyOptions: "restrict" }] });
+        const spec = validateAccessSpec({
+            users: [{ name: "svc_user", sudo: "nopasswd", keys: [ED], keyOptions: "restrict" }],
+        });
         const p = documentParameters(spec);
         assert.deepEqual(Object.keys(p).sort(), ["AccessSpec", "AccessSpecSha256"]);
         assert.match(p.AccessSpec[0], new RegExp(SPEC_ALLOWED_PATTERN));
         assert.equal(Buffer.from(p.AccessSpec[0], "base64").toString(), renderManifest(spec));
-        assert.equal(p.AccessSpecSha256[0], require("crypto").createHash("sha256").update(renderManifest(spec)).digest("hex"));
+        assert.equal(
+            p.AccessSpecSha256[0],
+            require("crypto").createHash("sha256").update(renderManifest(spec)).digest("hex"),
+        );
         // SendCommand's own checks (as the local SSM endpoint applies them) accept it
         validateCommandParameters(renderDocumentJson(), p);
     });
 
     it("has parameter patterns that refuse hostile values before the script sees them", () => {
         const good = documentParameters(validateAccessSpec({ users: [] }));
-        const hostile = ["$(id)", "`id`", "a b", "abc", "AAAA\nAAAA", "AAAA;", "{{AccessSpecSha256}}", "=AAA", "AAAA====", ""];
+        const hostile = [
+            "$(id)",
+            "`id`",
+            "a b",
+            "abc",
+            "AAAA\nAAAA",
+            "AAAA;",
+            "{{AccessSpecSha256}}",
+            "=AAA",
+            "AAAA====",
+            "",
+        ];
         for (const v of hostile) {
-            assert.throws(() => validateCommandParameters(renderDocumentJson(), { ...good, AccessSpec: [v] }), InvalidParametersError, v);
+            assert.throws(
+                () => validateCommandParameters(renderDocumentJson(), { ...good, AccessSpec: [v] }),
+                InvalidParametersError,
+                v,
+            );
         }
         for (const v of ["0".repeat(63), "G".repeat(64), "0".repeat(65), "A".repeat(64)]) {
-            assert.throws(() => validateCommandParameters(renderDocumentJson(), { ...good, AccessSpecSha256: [v] }), InvalidParametersError, v);
+            assert.throws(
+                () => validateCommandParameters(renderDocumentJson(), { ...good, AccessSpecSha256: [v] }),
+                InvalidParametersError,
+                v,
+            );
         }
-        assert.throws(() => validateCommandParameters(renderDocumentJson(), { AccessSpec: good.AccessSpec }), /required/);
+        assert.throws(
+            () => validateCommandParameters(renderDocumentJson(), { AccessSpec: good.AccessSpec }),
+            /required/,
+        );
         assert.throws(() => validateCommandParameters(renderDocumentJson(), { ...good, Extra: ["x"] }), /not declared/);
     });
 
@@ -178,7 +203,8 @@ describe("access spec: adopt", () => {
     it("refuses an adopt that is not a boolean, naming it", () => {
         assert.throws(
             () => validateAccessSpec({ users: [{ name: "dave", sudo: "none", keys: [ED], adopt: "yes" }] }),
-            (e: unknown) => e instanceof AccessSpecError && e.path === "users[0].adopt" && /true or false/.test(e.message),
+            (e: unknown) =>
+                e instanceof AccessSpecError && e.path === "users[0].adopt" && /true or false/.test(e.message),
         );
     });
 });
@@ -225,13 +251,24 @@ describe("pka document / document-params", function () {
     });
 
     it("exits 2 on a bad spec, naming the path and what would fix it", () => {
-        const file = write("bad.json", JSON.stringify({ users: [{ name: "ok", sudo: "none", keys: [ED] }, { name: "root", keys: [ED] }] }));
+        const file = write(
+            "bad.json",
+            JSON.stringify({
+                users: [
+                    { name: "ok", sudo: "none", keys: [ED] },
+                    { name: "root", keys: [ED] },
+                ],
+            }),
+        );
         const r = pka(["document-params", "--spec", file]);
         assert.equal(r.code, 2);
         assert.equal(r.stdout, "");
         assert.match(r.stderr, /users\[1\]\.name: 'root' is a system account/);
         assert.match(r.stderr, /fix the value at users\[1\]\.name/);
-        const badKey = write("badkey.json", JSON.stringify({ users: [{ name: "ok", keys: [ED, "ssh-ed25519 nope"] }] }));
+        const badKey = write(
+            "badkey.json",
+            JSON.stringify({ users: [{ name: "ok", keys: [ED, "ssh-ed25519 nope"] }] }),
+        );
         const k = pka(["document-params", "--spec", badKey]);
         assert.equal(k.code, 2);
         assert.match(k.stderr, /users\[0\]\.keys\[1\]/);
@@ -256,7 +293,11 @@ describe("pka document / document-params", function () {
         if (!fs.existsSync("/proc/self/stat")) this.skip();
         const spec = { users: [{ name: "svc_user", sudo: "nopasswd", keys: [ED] }] };
         ensureBuilt();
-        const r = await runWithNonblockingStdin([process.execPath, PKA_CLI, "document-params", "--spec", "-"], JSON.stringify(spec), { cwd: ROOT, env: { ...process.env }, maxWaitMs: 30000 });
+        const r = await runWithNonblockingStdin(
+            [process.execPath, PKA_CLI, "document-params", "--spec", "-"],
+            JSON.stringify(spec),
+            { cwd: ROOT, env: { ...process.env }, maxWaitMs: 30000 },
+        );
         const { stdout, stderr } = r;
         assert.equal(r.asleep, 10, `document-params should sleep while stdin has no data, not spin (${stderr})`);
         assert.equal(r.code, 0, stderr);
@@ -268,7 +309,10 @@ describe("pka document / document-params", function () {
         try {
             const spec = path.join(dir, "spec.json");
             fs.writeFileSync(spec, JSON.stringify({ users: [{ name: "svc_user", sudo: "nopasswd", keys: [ED] }] }));
-            for (const [config, named] of [[{ "ssh-key-algoritm": { minRsaBits: 4096 } }, /ssh-key-algoritm[\s\S]*ssh-key-algorithm/], [{ "ssh-key-algorithm": { minRsaBit: 4096 } }, /minRsaBit\b[\s\S]*minRsaBits/]] as const) {
+            for (const [config, named] of [
+                [{ "ssh-key-algoritm": { minRsaBits: 4096 } }, /ssh-key-algoritm[\s\S]*ssh-key-algorithm/],
+                [{ "ssh-key-algorithm": { minRsaBit: 4096 } }, /minRsaBit\b[\s\S]*minRsaBits/],
+            ] as const) {
                 const cfg = path.join(dir, "cfg.json");
                 fs.writeFileSync(cfg, JSON.stringify(config));
                 const r = pka(["document-params", "--spec", spec, "--config", cfg]);

@@ -21,7 +21,10 @@ describe("real-part gate (requireReal)", function () {
 
     it("in CI a test that needs root fails when not root, with the reason", () => {
         const c = context();
-        assert.throws(() => requireReal(c.ctx, { root: true }, { ...missingAll, env: { CI: "true" } }), /CI must run this test but it needs root on Linux/);
+        assert.throws(
+            () => requireReal(c.ctx, { root: true }, { ...missingAll, env: { CI: "true" } }),
+            /CI must run this test but it needs root on Linux/,
+        );
         assert.equal(c.skipped(), false);
     });
 
@@ -29,7 +32,12 @@ describe("real-part gate (requireReal)", function () {
         for (const isRoot of [() => true, () => false]) {
             const c = context();
             assert.throws(
-                () => requireReal(c.ctx, { root: true, commands: ["sshd"] }, { isRoot, hasCommand: (x) => x !== "sshd", env: { CI: "true" } }),
+                () =>
+                    requireReal(
+                        c.ctx,
+                        { root: true, commands: ["sshd"] },
+                        { isRoot, hasCommand: (x) => x !== "sshd", env: { CI: "true" } },
+                    ),
                 /needs .*the command `sshd`/,
             );
             assert.equal(c.skipped(), false);
@@ -38,7 +46,10 @@ describe("real-part gate (requireReal)", function () {
 
     it("outside CI a missing requirement skips the test", () => {
         const c = context();
-        assert.throws(() => requireReal(c.ctx, { root: true, commands: ["sshd"] }, { ...missingAll, env: {} }), /skipped/);
+        assert.throws(
+            () => requireReal(c.ctx, { root: true, commands: ["sshd"] }, { ...missingAll, env: {} }),
+            /skipped/,
+        );
         assert.equal(c.skipped(), true);
     });
 

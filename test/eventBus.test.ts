@@ -51,7 +51,10 @@ describe("local queue (SQS semantics)", () => {
         await until(() => queue.depth === 0, "the queue to drain");
         assert.strictEqual(seen.length, 25);
         assert.deepStrictEqual(new Set(seen.map((s) => JSON.parse(s.record.body).n)).size, 25);
-        assert.ok(sizes.every((s) => s >= 1 && s <= 10), `batch sizes ${sizes}`);
+        assert.ok(
+            sizes.every((s) => s >= 1 && s <= 10),
+            `batch sizes ${sizes}`,
+        );
         assert.ok(sizes.length >= 3);
         const r = seen[0].record;
         assert.strictEqual(r.eventSource, "aws:sqs");
@@ -89,14 +92,19 @@ describe("local queue (SQS semantics)", () => {
         assert.strictEqual(deliveries[0].record.attributes.ApproximateReceiveCount, "1");
         assert.strictEqual(deliveries[1].record.attributes.ApproximateReceiveCount, "2");
         assert.notStrictEqual(deliveries[0].record.receiptHandle, deliveries[1].record.receiptHandle);
-        assert.ok(receivedAt[1] - receivedAt[0] >= 300, `received again ${receivedAt[1] - receivedAt[0]} ms after the first receive, before the 300 ms visibility timeout`);
+        assert.ok(
+            receivedAt[1] - receivedAt[0] >= 300,
+            `received again ${receivedAt[1] - receivedAt[0]} ms after the first receive, before the 300 ms visibility timeout`,
+        );
         assert.strictEqual(seen.filter((s) => s.record.body === "ok").length, 1, "the acknowledged record came back");
     });
 
     it("moves a message that keeps failing to the dead-letter queue after maxReceiveCount receives", async () => {
         const dlq = new LocalQueue({ name: "dlq" });
         const queue = new LocalQueue({ name: "q", visibilityTimeoutMs: 50, maxReceiveCount: 3, deadLetterQueue: dlq });
-        const id = queue.send("always-fails", { messageAttributes: { reason: { dataType: "String", stringValue: "x" } } });
+        const id = queue.send("always-fails", {
+            messageAttributes: { reason: { dataType: "String", stringValue: "x" } },
+        });
         const { seen, invoke } = recorder(() => true);
         map({ queue, invoke });
         await until(() => dlq.depth === 1, "the dead letter");
@@ -138,7 +146,10 @@ describe("local queue (SQS semantics)", () => {
         map({
             queue,
             maxConcurrency: 1,
-            invoke: async () => (calls++ === 0 ? { batchItemFailures: [{ itemIdentifier: "not-a-message-id" }] } : { batchItemFailures: [] }),
+            invoke: async () =>
+                calls++ === 0
+                    ? { batchItemFailures: [{ itemIdentifier: "not-a-message-id" }] }
+                    : { batchItemFailures: [] },
             onBatch: (r) => r.batchError && errors.push(r.batchError),
         });
         await until(() => queue.depth === 0, "the queue to drain");
@@ -170,12 +181,33 @@ describe("local queue (SQS semantics)", () => {
     describe("a FIFO queue (the wait queue)", () => {
         it("refuses what SQS refuses: a name without .fifo, a standard DLQ, a send without a group or a deduplication id, a per-message delay", () => {
             assert.throws(() => new LocalQueue({ name: "w", fifo: true }), /must end with \.fifo/);
-            assert.throws(() => new LocalQueue({ name: "w.fifo", fifo: true, maxReceiveCount: 2, deadLetterQueue: new LocalQueue({ name: "d" }) }), /must also be a FIFO queue/);
+            assert.throws(
+                () =>
+                    new LocalQueue({
+                        name: "w.fifo",
+                        fifo: true,
+                        maxReceiveCount: 2,
+                        deadLetterQueue: new LocalQueue({ name: "d" }),
+                    }),
+                /must also be a FIFO queue/,
+            );
             const q = new LocalQueue({ name: "w.fifo", fifo: true });
-            assert.throws(() => q.send("x", { deduplicationId: "1" }), (e: QueueSendError) => e.code === "MissingParameter");
-            assert.throws(() => q.send("x", { groupId: "g" }), (e: QueueSendError) => e.code === "InvalidParameterValue" && /MessageDeduplicationId/.test(e.message));
-            assert.throws(() => q.send("x", { groupId: "g", deduplicationId: "1", delayMs: 1000 }), (e: QueueSendError) => /DelaySeconds/.test(e.message));
-            assert.throws(() => new LocalQueue({ name: "s" }).send("x", { deduplicationId: "1" }), (e: QueueSendError) => /not valid for this queue type/.test(e.message));
+            assert.throws(
+                () => q.send("x", { deduplicationId: "1" }),
+                (e: QueueSendError) => e.code === "MissingParameter",
+            );
+            assert.throws(
+                () => q.send("x", { groupId: "g" }),
+                (e: QueueSendError) => e.code === "InvalidParameterValue" && /MessageDeduplicationId/.test(e.message),
+            );
+            assert.throws(
+                () => q.send("x", { groupId: "g", deduplicationId: "1", delayMs: 1000 }),
+                (e: QueueSendError) => /DelaySeconds/.test(e.message),
+            );
+            assert.throws(
+                () => new LocalQueue({ name: "s" }).send("x", { deduplicationId: "1" }),
+                (e: QueueSendError) => /not valid for this queue type/.test(e.message),
+            );
             assert.strictEqual(q.depth, 0, "nothing refused was queued");
         });
 
@@ -184,24 +216,47 @@ describe("local queue (SQS semantics)", () => {
             const a1 = q.send("a1", { groupId: "a", deduplicationId: "a1" });
             q.send("a2", { groupId: "a", deduplicationId: "a2" });
             q.send("b1", { groupId: "b", deduplicationId: "b1" });
-            assert.strictEqual(q.send("a1 again", { groupId: "a", deduplicationId: "a1" }), a1, "the first send's id, nothing queued");
+            assert.strictEqual(
+                q.send("a1 again", { groupId: "a", deduplicationId: "a1" }),
+                a1,
+                "the first send's id, nothing queued",
+            );
             assert.strictEqual(q.depth, 3);
             const first = q.receive(1);
-            assert.deepStrictEqual(first.map((m) => m.body), ["a1"]);
+            assert.deepStrictEqual(
+                first.map((m) => m.body),
+                ["a1"],
+            );
             // a1 in flight: group a gives nothing (a2 waits behind it); group b flows.
-            assert.deepStrictEqual(q.receive(10).map((m) => m.body), ["b1"]);
+            assert.deepStrictEqual(
+                q.receive(10).map((m) => m.body),
+                ["b1"],
+            );
             assert.deepStrictEqual(q.receive(10), []);
             assert.ok(q.delete(first[0].receiptHandle!));
-            assert.deepStrictEqual(q.receive(10).map((m) => m.body), ["a2"]);
+            assert.deepStrictEqual(
+                q.receive(10).map((m) => m.body),
+                ["a2"],
+            );
             const rec = q.toRecord(first[0]);
-            assert.deepStrictEqual([rec.attributes.MessageGroupId, rec.attributes.MessageDeduplicationId, /^\d{20}$/.test(rec.attributes.SequenceNumber ?? "")], ["a", "a1", true]);
+            assert.deepStrictEqual(
+                [
+                    rec.attributes.MessageGroupId,
+                    rec.attributes.MessageDeduplicationId,
+                    /^\d{20}$/.test(rec.attributes.SequenceNumber ?? ""),
+                ],
+                ["a", "a1", true],
+            );
         });
 
         it("the event source mapping takes at most 10 a batch and no batching window from a FIFO queue (Lambda's SQS parameters)", () => {
             const queue = new LocalQueue({ name: "w.fifo", fifo: true });
             const invoke = async () => ({ batchItemFailures: [] });
             assert.throws(() => new EventSourceMapping({ queue, invoke, batchSize: 11 }), /1\.\.10/);
-            assert.throws(() => new EventSourceMapping({ queue, invoke, batchSize: 10, maximumBatchingWindowMs: 1000 }), /batching window is not supported/);
+            assert.throws(
+                () => new EventSourceMapping({ queue, invoke, batchSize: 10, maximumBatchingWindowMs: 1000 }),
+                /batching window is not supported/,
+            );
         });
 
         it("messages written while the group's batch is in flight come together in the next batch (how the wait queue's rounds merge)", async () => {
@@ -235,17 +290,30 @@ describe("local event bus (the Provisioner's exact patterns)", () => {
 
     it("delivers the events the provisioner wants, stamped as EventBridge stamps them, as the SQS message body", () => {
         const { b, queue } = bus();
-        const d = b.put({ source: "aws.ec2", detailType: "EC2 Instance State-change Notification", detail: { "instance-id": "i-0123456789abcdef0", state: "running" } });
+        const d = b.put({
+            source: "aws.ec2",
+            detailType: "EC2 Instance State-change Notification",
+            detail: { "instance-id": "i-0123456789abcdef0", state: "running" },
+        });
         assert.deepStrictEqual(d.matched, ["running"]);
         b.put({
             source: "aws.ssm",
             detailType: "EC2 State Manager Instance Association State Change",
-            detail: { "instance-id": "i-0123456789abcdef0", "document-name": "AWS-GatherSoftwareInventory", status: "Success" },
+            detail: {
+                "instance-id": "i-0123456789abcdef0",
+                "document-name": "AWS-GatherSoftwareInventory",
+                status: "Success",
+            },
         });
         b.put({
             source: "aws.ssm",
             detailType: "EC2 Command Invocation Status-change Notification",
-            detail: { "instance-id": "i-0123456789abcdef0", "command-id": "0b1b2c3d-1111-2222-3333-444455556666", "document-name": "pka-setup", status: "Failed" },
+            detail: {
+                "instance-id": "i-0123456789abcdef0",
+                "command-id": "0b1b2c3d-1111-2222-3333-444455556666",
+                "document-name": "pka-setup",
+                status: "Failed",
+            },
         });
         b.put({ source: PUSH_SOURCE, detailType: PUSH_DETAIL_TYPE, detail: { reason: "rotation" } });
         const bodies = queue.receive(10).map((m) => JSON.parse(m.body));
@@ -261,21 +329,39 @@ describe("local event bus (the Provisioner's exact patterns)", () => {
     it("drops what the patterns exclude: another state, another document, a non-terminal status, a hybrid node, our own association, another source", () => {
         const { b, queue } = bus();
         const none = [
-            b.put({ source: "aws.ec2", detailType: "EC2 Instance State-change Notification", detail: { "instance-id": "i-0123456789abcdef0", state: "stopped" } }),
             b.put({
-                source: "aws.ssm",
-                detailType: "EC2 Command Invocation Status-change Notification",
-                detail: { "instance-id": "i-0123456789abcdef0", "command-id": "0b1b2c3d-1111-2222-3333-444455556666", "document-name": "AWS-RunShellScript", status: "Success" },
+                source: "aws.ec2",
+                detailType: "EC2 Instance State-change Notification",
+                detail: { "instance-id": "i-0123456789abcdef0", state: "stopped" },
             }),
             b.put({
                 source: "aws.ssm",
                 detailType: "EC2 Command Invocation Status-change Notification",
-                detail: { "instance-id": "i-0123456789abcdef0", "command-id": "0b1b2c3d-1111-2222-3333-444455556666", "document-name": "pka-setup", status: "InProgress" },
+                detail: {
+                    "instance-id": "i-0123456789abcdef0",
+                    "command-id": "0b1b2c3d-1111-2222-3333-444455556666",
+                    "document-name": "AWS-RunShellScript",
+                    status: "Success",
+                },
+            }),
+            b.put({
+                source: "aws.ssm",
+                detailType: "EC2 Command Invocation Status-change Notification",
+                detail: {
+                    "instance-id": "i-0123456789abcdef0",
+                    "command-id": "0b1b2c3d-1111-2222-3333-444455556666",
+                    "document-name": "pka-setup",
+                    status: "InProgress",
+                },
             }),
             b.put({
                 source: "aws.ssm",
                 detailType: "EC2 State Manager Instance Association State Change",
-                detail: { "instance-id": "mi-0123456789abcdef0", "document-name": "AWS-GatherSoftwareInventory", status: "Success" },
+                detail: {
+                    "instance-id": "mi-0123456789abcdef0",
+                    "document-name": "AWS-GatherSoftwareInventory",
+                    status: "Success",
+                },
             }),
             // our own document's drift-correction association already applied the spec
             b.put({
@@ -283,7 +369,11 @@ describe("local event bus (the Provisioner's exact patterns)", () => {
                 detailType: "EC2 State Manager Instance Association State Change",
                 detail: { "instance-id": "i-0123456789abcdef0", "document-name": "pka-setup", status: "Success" },
             }),
-            b.put({ source: "custom.app", detailType: "EC2 Instance State-change Notification", detail: { "instance-id": "i-0123456789abcdef0", state: "running" } }),
+            b.put({
+                source: "custom.app",
+                detailType: "EC2 Instance State-change Notification",
+                detail: { "instance-id": "i-0123456789abcdef0", state: "running" },
+            }),
         ];
         assert.ok(none.every((d) => d.matched.length === 0));
         assert.strictEqual(queue.depth, 0);
@@ -308,7 +398,11 @@ describe("the local fleet's bus rules are the rules the Provisioner deploys", ()
         const deployed = mocks.created
             .filter((c) => c.type === "aws:cloudwatch/eventRule:EventRule")
             .map((c) => ({ name: c.name.replace(/^prov-/, ""), pattern: JSON.parse(c.inputs.eventPattern) }));
-        assert.strictEqual(deployed.length, 4, `the Provisioner registered ${deployed.length} rules: ${mocks.errors.join("; ")}`);
+        assert.strictEqual(
+            deployed.length,
+            4,
+            `the Provisioner registered ${deployed.length} rules: ${mocks.errors.join("; ")}`,
+        );
 
         const local = new LocalEventBus();
         addProvisionerRules(local, new LocalQueue({ name: "provisioner" }), DOCUMENT_NAME);

@@ -34,12 +34,18 @@ describe("core/events patterns vs AWS sample events", () => {
         result: commandResultPattern(DOC),
         push: PUSH_PATTERN,
     };
-    const which = (ev: object) => Object.entries(patterns).filter(([, p]) => matchesPattern(p, ev)).map(([k]) => k);
+    const which = (ev: object) =>
+        Object.entries(patterns)
+            .filter(([, p]) => matchesPattern(p, ev))
+            .map(([k]) => k);
 
     it("every fixture is the documented shape (source, detail-type, detail)", () => {
         for (const f of fs.readdirSync(dir).filter((n) => n.endsWith(".json"))) {
             const e = fixture(f);
-            assert.ok(typeof e.source === "string" && typeof e["detail-type"] === "string" && typeof e.detail === "object", f);
+            assert.ok(
+                typeof e.source === "string" && typeof e["detail-type"] === "string" && typeof e.detail === "object",
+                f,
+            );
         }
     });
 
@@ -55,10 +61,19 @@ describe("core/events patterns vs AWS sample events", () => {
     });
 
     it("command invocation results match only for our document and terminal statuses", () => {
-        assert.deepStrictEqual(which(fixture("ssm-command-invocation-status-change.json")), [], "AWS-RunPowerShellScript is not ours");
-        for (const s of ["Success", "Failed", "TimedOut", "Cancelled"]) assert.deepStrictEqual(which(ourResult(s)), ["result"], s);
+        assert.deepStrictEqual(
+            which(fixture("ssm-command-invocation-status-change.json")),
+            [],
+            "AWS-RunPowerShellScript is not ours",
+        );
+        for (const s of ["Success", "Failed", "TimedOut", "Cancelled"])
+            assert.deepStrictEqual(which(ourResult(s)), ["result"], s);
         for (const s of ["InProgress", "Pending", "Delayed"]) assert.deepStrictEqual(which(ourResult(s)), [], s);
-        assert.deepStrictEqual(which(fixture("ssm-command-status-change.json")), [], "command-level status is not per instance");
+        assert.deepStrictEqual(
+            which(fixture("ssm-command-status-change.json")),
+            [],
+            "command-level status is not per instance",
+        );
     });
 
     it("other events of the same sources match nothing; our push matches only the push rule", () => {
@@ -72,7 +87,12 @@ describe("core/events patterns vs AWS sample events", () => {
         const e = fixture("ssm-instance-association-state-change.json");
         assert.ok(matchesPattern(associationPattern(DOC), e));
         assert.ok(!matchesPattern(associationPattern(DOC), { ...e, detail: { ...e.detail, "document-name": DOC } }));
-        assert.ok(!matchesPattern(associationPattern(DOC), { ...e, detail: { ...e.detail, "instance-id": "mi-0123456789abcdef0" } }));
+        assert.ok(
+            !matchesPattern(associationPattern(DOC), {
+                ...e,
+                detail: { ...e.detail, "instance-id": "mi-0123456789abcdef0" },
+            }),
+        );
     });
 
     it("a hybrid managed node (mi-) does not trigger the association rule", () => {
@@ -110,7 +130,11 @@ describe("core/events parseQueuedEvent", () => {
             DOC,
         ]);
         const p = parseQueuedEvent(body(fixture("pka-fleet-push.json")));
-        assert.deepStrictEqual(p.kind === "push" && [p.specHash?.length, p.instanceIds, p.reason], [64, undefined, "access-spec-changed"]);
+        assert.deepStrictEqual(p.kind === "push" && [p.specHash?.length, p.instanceIds, p.reason], [
+            64,
+            undefined,
+            "access-spec-changed",
+        ]);
         const q = parseQueuedEvent(body(pushEvent({ instanceIds: ["i-12345678"] })));
         assert.deepStrictEqual(q.kind === "push" && q.instanceIds, ["i-12345678"]);
     });
@@ -118,12 +142,18 @@ describe("core/events parseQueuedEvent", () => {
     it("types the malformed records", () => {
         assert.strictEqual(reason("not json {"), "not-json");
         assert.strictEqual(reason("[1,2]"), "not-an-event");
-        assert.strictEqual(reason(body({ source: "aws.ec2", "detail-type": "EC2 Instance State-change Notification" })), "not-an-event");
+        assert.strictEqual(
+            reason(body({ source: "aws.ec2", "detail-type": "EC2 Instance State-change Notification" })),
+            "not-an-event",
+        );
         assert.strictEqual(reason(body(fixture("ssm-parameter-store-change.json"))), "unknown-event");
         assert.strictEqual(reason(body(fixture("ec2-state-change-stopped.json"))), "unwanted-state");
         const e = fixture("ec2-state-change-running.json");
         assert.strictEqual(reason(body({ ...e, detail: { state: "running" } })), "missing-instance-id");
-        assert.strictEqual(reason(body({ ...e, detail: { state: "running", "instance-id": "i-$(reboot)" } })), "invalid-field");
+        assert.strictEqual(
+            reason(body({ ...e, detail: { state: "running", "instance-id": "i-$(reboot)" } })),
+            "invalid-field",
+        );
         const r = ourResult();
         assert.strictEqual(reason(body({ ...r, detail: { ...r.detail, "command-id": "x" } })), "invalid-field");
         assert.strictEqual(reason(body(pushEvent({ instanceIds: ["i-1; rm"] }))), "invalid-field");

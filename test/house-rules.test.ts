@@ -32,7 +32,11 @@ export function importsOf(file: string, text: string): string[] {
     const sf = ts.createSourceFile(file, text, ts.ScriptTarget.ES2022, true);
     const out: string[] = [];
     const visit = (n: ts.Node): void => {
-        if ((ts.isImportDeclaration(n) || ts.isExportDeclaration(n)) && n.moduleSpecifier && ts.isStringLiteral(n.moduleSpecifier)) {
+        if (
+            (ts.isImportDeclaration(n) || ts.isExportDeclaration(n)) &&
+            n.moduleSpecifier &&
+            ts.isStringLiteral(n.moduleSpecifier)
+        ) {
             out.push(n.moduleSpecifier.text);
         } else if (
             ts.isCallExpression(n) &&
@@ -41,7 +45,11 @@ export function importsOf(file: string, text: string): string[] {
             ts.isStringLiteral(n.arguments[0])
         ) {
             out.push(n.arguments[0].text);
-        } else if (ts.isImportTypeNode(n) && ts.isLiteralTypeNode(n.argument) && ts.isStringLiteral(n.argument.literal)) {
+        } else if (
+            ts.isImportTypeNode(n) &&
+            ts.isLiteralTypeNode(n.argument) &&
+            ts.isStringLiteral(n.argument.literal)
+        ) {
             out.push(n.argument.literal.text);
         }
         ts.forEachChild(n, visit);
@@ -55,7 +63,8 @@ function namedImports(file: string, text: string, spec: string): string[] {
     const sf = ts.createSourceFile(file, text, ts.ScriptTarget.ES2022, true);
     const names: string[] = [];
     for (const st of sf.statements) {
-        if (!ts.isImportDeclaration(st) || !ts.isStringLiteral(st.moduleSpecifier) || st.moduleSpecifier.text !== spec) continue;
+        if (!ts.isImportDeclaration(st) || !ts.isStringLiteral(st.moduleSpecifier) || st.moduleSpecifier.text !== spec)
+            continue;
         const b = st.importClause?.namedBindings;
         if (b && ts.isNamedImports(b)) names.push(...b.elements.map((e) => (e.propertyName ?? e.name).text));
         else names.push("*");
@@ -81,19 +90,23 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
 /** What a layer problem would be for one relative import, or undefined. */
 export function layerProblem(file: string, spec: string, names: string[]): string | undefined {
     if (!spec.startsWith(".")) {
-        if (LAYER_OF(file) === "core" && spec.startsWith("@pulumi/")) return `${file} imports ${spec}: core imports no Pulumi`;
-        if (LAYER_OF(file) === "lambda" && spec.startsWith("@pulumi/")) return `${file} imports ${spec}: the Lambda imports no Pulumi`;
+        if (LAYER_OF(file) === "core" && spec.startsWith("@pulumi/"))
+            return `${file} imports ${spec}: core imports no Pulumi`;
+        if (LAYER_OF(file) === "lambda" && spec.startsWith("@pulumi/"))
+            return `${file} imports ${spec}: the Lambda imports no Pulumi`;
         return undefined;
     }
     const target = path.posix.normalize(path.posix.join(path.posix.dirname(file), spec));
     const to = target.split("/")[0] === "index" ? "root" : target.split("/")[0];
     const from = LAYER_OF(file);
-    if (!(MAY_IMPORT[from] ?? []).includes(to)) return `${file} imports ${spec}: ${from} may import only ${MAY_IMPORT[from].join(", ")}`;
+    if (!(MAY_IMPORT[from] ?? []).includes(to))
+        return `${file} imports ${spec}: ${from} may import only ${MAY_IMPORT[from].join(", ")}`;
     // A component composes another component (its class and argument types) but never reaches
     // into its helpers: those live in core.
     if (from === "components" && to === "components" && /^components\/[A-Z]/.test(target)) {
         const helpers = names.filter((n) => n !== "*" && !/^[A-Z]/.test(n));
-        if (helpers.length > 0) return `${file} imports ${helpers.join(", ")} from ${spec}: a component's helpers live in core`;
+        if (helpers.length > 0)
+            return `${file} imports ${helpers.join(", ")} from ${spec}: a component's helpers live in core`;
     }
     return undefined;
 }
@@ -102,7 +115,13 @@ describe("house rules", () => {
     const files = sourceFiles();
 
     it("finds the source files it checks", () => {
-        for (const f of ["index.ts", "core/document.ts", "lambda/provisioner.ts", "components/PkaFleet.ts", "policy/index.ts"]) {
+        for (const f of [
+            "index.ts",
+            "core/document.ts",
+            "lambda/provisioner.ts",
+            "components/PkaFleet.ts",
+            "policy/index.ts",
+        ]) {
             assert.ok(files.includes(f), `${f} not found among ${files.length} files`);
         }
     });
@@ -123,11 +142,23 @@ describe("house rules", () => {
         assert.match(layerProblem("core/x.ts", "../components/PkaFleet", []) ?? "", /core may import only core/);
         assert.match(layerProblem("core/x.ts", "@pulumi/pulumi", []) ?? "", /core imports no Pulumi/);
         assert.match(layerProblem("lambda/x.ts", "../local/queue", []) ?? "", /lambda may import only/);
-        assert.match(layerProblem("components/PkaFleet.ts", "./Provisioner", ["Provisioner", "checkKeyRuleArgs"]) ?? "", /checkKeyRuleArgs/);
-        assert.equal(layerProblem("components/PkaFleet.ts", "./Provisioner", ["Provisioner", "ProvisionerArgs"]), undefined);
+        assert.match(
+            layerProblem("components/PkaFleet.ts", "./Provisioner", ["Provisioner", "checkKeyRuleArgs"]) ?? "",
+            /checkKeyRuleArgs/,
+        );
+        assert.equal(
+            layerProblem("components/PkaFleet.ts", "./Provisioner", ["Provisioner", "ProvisionerArgs"]),
+            undefined,
+        );
         assert.equal(layerProblem("components/PkaFleet.ts", "../core/fleetPlan", ["planFleet"]), undefined);
         assert.equal(layerProblem("components/SshKeyPair.ts", "./keyPairProvider", ["keyPairProvider"]), undefined);
-        assert.deepEqual(importsOf("x.ts", `import a from "./a"; export * from "./b"; const c = require("./c"); type D = import("./d").D;`), ["./a", "./b", "./c", "./d"]);
+        assert.deepEqual(
+            importsOf(
+                "x.ts",
+                `import a from "./a"; export * from "./b"; const c = require("./c"); type D = import("./d").D;`,
+            ),
+            ["./a", "./b", "./c", "./d"],
+        );
     });
 
     it(`no source file outside test/ is over ${MAX_LINES} lines`, () => {
@@ -143,7 +174,11 @@ describe("house rules", () => {
         const prettier = path.join(ROOT, "node_modules", ".bin", "prettier");
         let out = "";
         try {
-            out = execFileSync(prettier, ["--list-different", "."], { cwd: ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+            out = execFileSync(prettier, ["--list-different", "."], {
+                cwd: ROOT,
+                encoding: "utf8",
+                stdio: ["ignore", "pipe", "pipe"],
+            });
         } catch (e) {
             const err = e as { status?: number; stdout?: string; stderr?: string };
             // exit 1: some files differ (listed on stdout); anything else: prettier itself failed
@@ -161,7 +196,9 @@ describe("house rules", () => {
     });
 
     it("the repository cites nothing outside itself and disables no linter it does not run", () => {
-        const tracked = execFileSync("git", ["ls-files"], { cwd: ROOT, encoding: "utf8" }).split("\n").filter((f) => f && !f.startsWith("node_modules/") && !f.endsWith(".ppk"));
+        const tracked = execFileSync("git", ["ls-files"], { cwd: ROOT, encoding: "utf8" })
+            .split("\n")
+            .filter((f) => f && !f.startsWith("node_modules/") && !f.endsWith(".ppk"));
         const problems: string[] = [];
         for (const f of tracked.concat(files.filter((f) => !tracked.includes(f)))) {
             const p = path.join(ROOT, f);

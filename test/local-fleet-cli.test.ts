@@ -57,7 +57,10 @@ function alive(pids: Iterable<number>): number[] {
  * Runs the built `pka local-fleet --hosts 2` in its own process group, waits for a line
  * matching `when`, then sends SIGINT to the group as a terminal's Ctrl-C does.
  */
-async function interruptLocalFleet(when: RegExp, tmp: string): Promise<{ code: number | null; signal: NodeJS.Signals | null; output: string; seen: Map<number, string> }> {
+async function interruptLocalFleet(
+    when: RegExp,
+    tmp: string,
+): Promise<{ code: number | null; signal: NodeJS.Signals | null; output: string; seen: Map<number, string> }> {
     const root = packageRoot();
     const child: ChildProcess = spawn(process.execPath, [PKA_CLI, "local-fleet", "--hosts", "2"], {
         cwd: root,
@@ -67,12 +70,18 @@ async function interruptLocalFleet(when: RegExp, tmp: string): Promise<{ code: n
         env: { ...process.env, TMPDIR: tmp },
     });
     let output = "";
-    const exited = new Promise<[number | null, NodeJS.Signals | null]>((r) => child.once("exit", (code, signal) => r([code, signal])));
+    const exited = new Promise<[number | null, NodeJS.Signals | null]>((r) =>
+        child.once("exit", (code, signal) => r([code, signal])),
+    );
     const seen = new Map<number, string>();
     try {
         await new Promise<void>((resolve, reject) => {
             // progress-based: only 60 s (scaled) without any output is a hang; a slow fleet keeps printing
-            const timer = stallTimer(60_000, () => reject(new Error(`no line matching ${when}, and no output for ${patience(60_000) / 1000} s:\n${output}`)));
+            const timer = stallTimer(60_000, () =>
+                reject(
+                    new Error(`no line matching ${when}, and no output for ${patience(60_000) / 1000} s:\n${output}`),
+                ),
+            );
             const onData = (d: Buffer) => {
                 output += d.toString();
                 timer.progress();
@@ -86,13 +95,18 @@ async function interruptLocalFleet(when: RegExp, tmp: string): Promise<{ code: n
                 output += d.toString();
                 timer.progress();
             });
-            void exited.then(([code]) => reject(new Error(`pka local-fleet exited (${code}) before ${when}:\n${output}`)));
+            void exited.then(([code]) =>
+                reject(new Error(`pka local-fleet exited (${code}) before ${when}:\n${output}`)),
+            );
         });
         for (const [pid, name] of descendants(child.pid!)) seen.set(pid, name);
         process.kill(-child.pid!, "SIGINT");
         let timer: NodeJS.Timeout | undefined;
         const late = new Promise<never>((_, rej) => {
-            timer = setTimeout(() => rej(new Error(`still running ${patience(30_000) / 1000} s after SIGINT:\n${output}`)), patience(30_000));
+            timer = setTimeout(
+                () => rej(new Error(`still running ${patience(30_000) / 1000} s after SIGINT:\n${output}`)),
+                patience(30_000),
+            );
         });
         try {
             const [code, signal] = await Promise.race([exited, late]);
@@ -108,58 +122,69 @@ async function interruptLocalFleet(when: RegExp, tmp: string): Promise<{ code: n
 describe("pka local-fleet, the built CLI (real sshd, real Lambda bundle)", function () {
     this.timeout(120_000);
 
-describe("pka local-fleet --fleets 2 (what npm start runs)", () => {
-    it("provisions both fleets, runs the README's central-server commands and reaches every host both ways, each refusing the other fleet's key", async function () {
-        requireReal(this, { root: true, commands: ["sshd", "ssh", "unshare", "nsenter", "jq", "aws"] });
-        ensureBuilt();
-        const root = packageRoot();
-        const r = await new Promise<{ code: number | null; out: string }>((resolve) => {
-            const child = spawn(process.execPath, [PKA_CLI, "local-fleet", "--fleets", "2", "--hosts", "2"], {
-                cwd: root,
-                env: { ...process.env },
-                stdio: ["ignore", "pipe", "pipe"],
+    describe("pka local-fleet --fleets 2 (what npm start runs)", () => {
+        it("provisions both fleets, runs the README's central-server commands and reaches every host both ways, each refusing the other fleet's key", async function () {
+            requireReal(this, { root: true, commands: ["sshd", "ssh", "unshare", "nsenter", "jq", "aws"] });
+            ensureBuilt();
+            const root = packageRoot();
+            const r = await new Promise<{ code: number | null; out: string }>((resolve) => {
+                const child = spawn(process.execPath, [PKA_CLI, "local-fleet", "--fleets", "2", "--hosts", "2"], {
+                    cwd: root,
+                    env: { ...process.env },
+                    stdio: ["ignore", "pipe", "pipe"],
+                });
+                let out = "";
+                child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+                child.stderr!.on("data", (d: Buffer) => (out += d.toString()));
+                child.on("exit", (code) => resolve({ code, out }));
             });
-            let out = "";
-            child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
-            child.stderr!.on("data", (d: Buffer) => (out += d.toString()));
-            child.on("exit", (code) => resolve({ code, out }));
+            assert.strictEqual(r.code, 0, r.out);
+            const rows = r.out.split("\n").filter((l) => /^\| web-(dev|prod) /.test(l));
+            assert.strictEqual(rows.length, 4, r.out);
+            for (const row of rows)
+                assert.match(row, /\| ok +\| ok +\| ok \(127\.0\.1[01]\.\d\) +\| refused \(1\) +\|$/, row);
+            assert.match(r.out, /central\$ sh -c "\$\(pulumi stack output -s prod knownHostsCommand\)"/);
+            assert.match(
+                r.out,
+                /every host refused the other fleets' keys: yes; an unpinned host gets no fleet's settings: yes/,
+            );
         });
-        assert.strictEqual(r.code, 0, r.out);
-        const rows = r.out.split("\n").filter((l) => /^\| web-(dev|prod) /.test(l));
-        assert.strictEqual(rows.length, 4, r.out);
-        for (const row of rows) assert.match(row, /\| ok +\| ok +\| ok \(127\.0\.1[01]\.\d\) +\| refused \(1\) +\|$/, row);
-        assert.match(r.out, /central\$ sh -c "\$\(pulumi stack output -s prod knownHostsCommand\)"/);
-        assert.match(r.out, /every host refused the other fleets' keys: yes; an unpinned host gets no fleet's settings: yes/);
-    });
-});
-
-describe("Ctrl-C", () => {
-    before(function () {
-        requireReal(this, { root: true, commands: ["sshd", "ssh", "unshare", "nsenter"] });
-        ensureBuilt();
     });
 
-    for (const [phase, when] of [
-        ["with the hosts up", /launched 2 instances/],
-        ["while the hosts are starting", /starting 2 hosts/],
-    ] as const) {
-        it(`SIGINT ${phase}: exit status 130, no sshd or unshare left from the run, no temporary files`, async () => {
-            const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "pka-ctrl-c-"));
-            let r: Awaited<ReturnType<typeof interruptLocalFleet>>;
-            try {
-                r = await interruptLocalFleet(when, tmp);
-                assert.deepStrictEqual(fs.readdirSync(tmp), [], "temporary files were left behind");
-            } finally {
-                fs.rmSync(tmp, { recursive: true, force: true });
-            }
-            assert.strictEqual(r.code, 130, r.output);
-            assert.match(r.output, /SIGINT: stopping/);
-            if (phase === "with the hosts up") {
-                assert.ok([...r.seen.values()].filter((c) => c === "sshd").length >= 2, `the hosts' sshd were not running before the SIGINT: ${[...r.seen.values()].join(" ")}`);
-            }
-            const left = alive(r.seen.keys());
-            assert.deepStrictEqual(left.map((pid) => `${pid} ${r.seen.get(pid)}`), [], "processes of the interrupted run are still alive");
+    describe("Ctrl-C", () => {
+        before(function () {
+            requireReal(this, { root: true, commands: ["sshd", "ssh", "unshare", "nsenter"] });
+            ensureBuilt();
         });
-    }
-});
+
+        for (const [phase, when] of [
+            ["with the hosts up", /launched 2 instances/],
+            ["while the hosts are starting", /starting 2 hosts/],
+        ] as const) {
+            it(`SIGINT ${phase}: exit status 130, no sshd or unshare left from the run, no temporary files`, async () => {
+                const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "pka-ctrl-c-"));
+                let r: Awaited<ReturnType<typeof interruptLocalFleet>>;
+                try {
+                    r = await interruptLocalFleet(when, tmp);
+                    assert.deepStrictEqual(fs.readdirSync(tmp), [], "temporary files were left behind");
+                } finally {
+                    fs.rmSync(tmp, { recursive: true, force: true });
+                }
+                assert.strictEqual(r.code, 130, r.output);
+                assert.match(r.output, /SIGINT: stopping/);
+                if (phase === "with the hosts up") {
+                    assert.ok(
+                        [...r.seen.values()].filter((c) => c === "sshd").length >= 2,
+                        `the hosts' sshd were not running before the SIGINT: ${[...r.seen.values()].join(" ")}`,
+                    );
+                }
+                const left = alive(r.seen.keys());
+                assert.deepStrictEqual(
+                    left.map((pid) => `${pid} ${r.seen.get(pid)}`),
+                    [],
+                    "processes of the interrupted run are still alive",
+                );
+            });
+        }
+    });
 });

@@ -39,7 +39,10 @@ describe("local fleet end to end: two stacks and the central server (real sshd, 
             for (const f of fleets) f.launchAll();
             await Promise.all(fleets.map((f) => f.settle(60_000)));
             central = await LocalCentralServer.start(account.endpoint.url);
-            const setup = await central.setUp(STACKS.map((stack, i) => ({ stack, fleet: fleets[i] })), "svc_user");
+            const setup = await central.setUp(
+                STACKS.map((stack, i) => ({ stack, fleet: fleets[i] })),
+                "svc_user",
+            );
             assert.strictEqual(setup.result.code, 0, `${setup.script}\n${setup.result.stderr}`);
         });
         after(async () => {
@@ -49,10 +52,17 @@ describe("local fleet end to end: two stacks and the central server (real sshd, 
         });
 
         it("PkaFleet's default names: two fleets, web-dev and web-prod, each provisioned only by its own Lambda", () => {
-            assert.deepStrictEqual(fleets.map((f) => f.plan.fleetName), ["web-dev", "web-prod"]);
-            for (const f of fleets) for (const h of f.hosts) assert.strictEqual(h.result, "access", `${h.name}: ${h.detail}`);
+            assert.deepStrictEqual(
+                fleets.map((f) => f.plan.fleetName),
+                ["web-dev", "web-prod"],
+            );
+            for (const f of fleets)
+                for (const h of f.hosts) assert.strictEqual(h.result, "access", `${h.name}: ${h.detail}`);
             // Each Lambda saw the other fleet's launches (one bus) and left them alone: its IAM condition never had to refuse.
-            assert.ok(!Object.keys(account.endpoint.stats.errors).some((k) => k.startsWith("SendCommand:")), JSON.stringify(account.endpoint.stats.errors));
+            assert.ok(
+                !Object.keys(account.endpoint.stats.errors).some((k) => k.startsWith("SendCommand:")),
+                JSON.stringify(account.endpoint.stats.errors),
+            );
         });
 
         it("ssh svc_user@<instance id> (aws ssm start-session) and ssh svc_user@<private address> log in with strict checking and sudo -n true, on both fleets' hosts", async () => {
@@ -70,7 +80,9 @@ describe("local fleet end to end: two stacks and the central server (real sshd, 
         it("the central server's config sends each host its own fleet's key: with the other fleet's key file in its place, the login is refused", async () => {
             const [a, b] = fleets;
             // Swap the key files the config names: every host must now refuse (its fleet's key is not offered).
-            const r = await central.sh(`set -e; cd ~/.ssh; mv pka-web-dev-svc_user t; mv pka-web-prod-svc_user pka-web-dev-svc_user; mv t pka-web-prod-svc_user`);
+            const r = await central.sh(
+                `set -e; cd ~/.ssh; mv pka-web-dev-svc_user t; mv pka-web-prod-svc_user pka-web-dev-svc_user; mv t pka-web-prod-svc_user`,
+            );
             assert.strictEqual(r.code, 0, r.stderr);
             try {
                 for (const h of [...a.hosts, ...b.hosts]) {
@@ -79,9 +91,14 @@ describe("local fleet end to end: two stacks and the central server (real sshd, 
                     assert.match(denied.stderr, /Permission denied/);
                 }
             } finally {
-                await central.sh(`set -e; cd ~/.ssh; mv pka-web-dev-svc_user t; mv pka-web-prod-svc_user pka-web-dev-svc_user; mv t pka-web-prod-svc_user`);
+                await central.sh(
+                    `set -e; cd ~/.ssh; mv pka-web-dev-svc_user t; mv pka-web-prod-svc_user pka-web-dev-svc_user; mv t pka-web-prod-svc_user`,
+                );
             }
-            for (const [f, other] of [[a, b], [b, a]]) {
+            for (const [f, other] of [
+                [a, b],
+                [b, a],
+            ]) {
                 const r2 = await f.login(f.hosts[0], { keyFile: other.keyFile });
                 assert.strictEqual(r2.ok, false);
                 assert.match(r2.output, /Permission denied/);
@@ -92,7 +109,10 @@ describe("local fleet end to end: two stacks and the central server (real sshd, 
             const [a, b] = fleets;
             // The other fleet's own work done first (its last results come in after the deployed 5 s batching window).
             const quietBy = Date.now() + patience(60_000);
-            for (let quietSince = Date.now(); Date.now() < quietBy && (b.queue.depth > 0 || Date.now() - quietSince < 2000); ) {
+            for (
+                let quietSince = Date.now();
+                Date.now() < quietBy && (b.queue.depth > 0 || Date.now() - quietSince < 2000);
+            ) {
                 await new Promise((r) => setTimeout(r, 200));
                 if (b.queue.depth > 0) quietSince = Date.now();
             }
@@ -102,10 +122,18 @@ describe("local fleet end to end: two stacks and the central server (real sshd, 
             const since = a.push("manual");
             await a.settlePush(since, 30_000);
             await new Promise((r) => setTimeout(r, 2000)); // time for a wrongly routed push to land
-            assert.deepStrictEqual(b.hosts.map((h) => h.lastSuccessAt), bBefore, "the other fleet's hosts ran the document");
+            assert.deepStrictEqual(
+                b.hosts.map((h) => h.lastSuccessAt),
+                bBefore,
+                "the other fleet's hosts ran the document",
+            );
             assert.strictEqual(b.lambdaInvocations, bInvocations, "the other fleet's Lambda was invoked");
             // And on the bus: a push naming a fleet matches that fleet's rule alone.
-            const d = account.bus.put({ source: "pka-fleet", detailType: "PKA Fleet Access Push", detail: { fleet: "web-prod", reason: "probe", instanceIds: [] } });
+            const d = account.bus.put({
+                source: "pka-fleet",
+                detailType: "PKA Fleet Access Push",
+                detail: { fleet: "web-prod", reason: "probe", instanceIds: [] },
+            });
             assert.deepStrictEqual(d.matched, ["web-prod-push"]);
         });
     });

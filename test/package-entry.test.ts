@@ -22,7 +22,8 @@ const PLUGIN = path.join(ROOT, "bin/components/plugin.js");
 const COMPONENTS = ["PkaFleet", "Provisioner", "SetupDocument", "SshKeyPair"];
 
 function needBuild(): void {
-    if (!fs.existsSync(BUILT) || !fs.existsSync(PLUGIN)) throw new Error(`${BUILT} or ${PLUGIN} is missing: run \`npm run build\` (npm test does) before this test`);
+    if (!fs.existsSync(BUILT) || !fs.existsSync(PLUGIN))
+        throw new Error(`${BUILT} or ${PLUGIN} is missing: run \`npm run build\` (npm test does) before this test`);
 }
 
 describe("package entry points", function () {
@@ -34,7 +35,10 @@ describe("package entry points", function () {
         try {
             fs.mkdirSync(path.join(consumer, "node_modules"));
             fs.symlinkSync(ROOT, path.join(consumer, "node_modules", "pka-fleet"), "dir");
-            fs.writeFileSync(path.join(consumer, "package.json"), JSON.stringify({ name: "consumer", version: "1.0.0" }));
+            fs.writeFileSync(
+                path.join(consumer, "package.json"),
+                JSON.stringify({ name: "consumer", version: "1.0.0" }),
+            );
             const resolved = require.resolve("pka-fleet", { paths: [consumer] });
             assert.strictEqual(fs.realpathSync(resolved), BUILT);
         } finally {
@@ -61,7 +65,9 @@ describe("package entry points", function () {
         const mocks = new AwsMocks();
         await pulumi.runtime.setMocks(mocks, "pka-fleet", "entry", false);
         const fresh = (f: string) => {
-            for (const k of Object.keys(require.cache)) if (k.startsWith(path.join(ROOT, "components")) || k.startsWith(path.join(ROOT, "bin"))) delete require.cache[k];
+            for (const k of Object.keys(require.cache))
+                if (k.startsWith(path.join(ROOT, "components")) || k.startsWith(path.join(ROOT, "bin")))
+                    delete require.cache[k];
             return require(f);
         };
         for (const f of [path.join(ROOT, "components/index.ts"), BUILT]) {

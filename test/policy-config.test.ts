@@ -28,7 +28,16 @@ import { Diagnostic, PolicyServer } from "./support/policyHarness";
 
 const ROOT = path.resolve(__dirname, "..");
 const RSA3072_LINE = generateKey({ type: "rsa", bits: 3072, comment: "bob@laptop" }).publicKey;
-const POLICIES = [sshKeyAlgorithm, sshKeyPassphrase, sshPrivateKeySecret, sshKeyMaxAge, noSudoersAppend, ssmDocumentInjection, provisionerLeastPrivilege, lambdaRuntimeSupported];
+const POLICIES = [
+    sshKeyAlgorithm,
+    sshKeyPassphrase,
+    sshPrivateKeySecret,
+    sshKeyMaxAge,
+    noSudoersAppend,
+    ssmDocumentInjection,
+    provisionerLeastPrivilege,
+    lambdaRuntimeSupported,
+];
 
 /** The problems validatePackConfig reports for `config` ([] when it accepts it). */
 function problemsOf(config: unknown): string[] {
@@ -43,13 +52,19 @@ function problemsOf(config: unknown): string[] {
 
 /** Each field's schema default, as the Pulumi CLI fills them in before Configure. */
 function schemaDefaults(schema: { properties: Record<string, any> }): Record<string, unknown> {
-    return Object.fromEntries(Object.entries(schema.properties).filter(([, p]) => "default" in p).map(([k, p]) => [k, p.default]));
+    return Object.fromEntries(
+        Object.entries(schema.properties)
+            .filter(([, p]) => "default" in p)
+            .map(([k, p]) => [k, p.default]),
+    );
 }
 
 /** ssh-keygen, in `dir`; returns the private key's path (the public key is `<path>.pub`). */
 function sshKeygen(dir: string, name: string, args: string[], passphrase = ""): string {
     const file = path.join(dir, name);
-    const r = spawnSync("ssh-keygen", ["-q", ...args, "-N", passphrase, "-C", `${name}@test`, "-f", file], { encoding: "utf8" });
+    const r = spawnSync("ssh-keygen", ["-q", ...args, "-N", passphrase, "-C", `${name}@test`, "-f", file], {
+        encoding: "utf8",
+    });
     assert.strictEqual(r.status, 0, r.stderr);
     return file;
 }
@@ -57,43 +72,143 @@ function sshKeygen(dir: string, name: string, args: string[], passphrase = ""): 
 describe("policy config: typos fail, levels apply", function () {
     describe("the validator (policy/config.ts)", () => {
         it("knows exactly the pack's rules, each with the schema its policy serves, closed to other fields", () => {
-            assert.deepStrictEqual(PACK_RULES.map((r) => r.name), POLICIES.map((p) => p.name));
+            assert.deepStrictEqual(
+                PACK_RULES.map((r) => r.name),
+                POLICIES.map((p) => p.name),
+            );
             for (const [i, r] of PACK_RULES.entries()) {
                 assert.strictEqual(POLICIES[i].configSchema, r.schema, `${r.name} serves its RuleConfig's schema`);
                 assert.strictEqual(r.schema.additionalProperties, false, `${r.name}: additionalProperties false`);
-                assert.deepStrictEqual(Object.keys(r.defaults).sort(), Object.keys(r.schema.properties).filter((k) => k !== "asOf").sort(), `${r.name}: a default for every field but asOf`);
+                assert.deepStrictEqual(
+                    Object.keys(r.defaults).sort(),
+                    Object.keys(r.schema.properties)
+                        .filter((k) => k !== "asOf")
+                        .sort(),
+                    `${r.name}: a default for every field but asOf`,
+                );
             }
         });
 
         it("accepts every rule with every schema default (what the Pulumi CLI sends), and uses no schema keyword it does not implement", () => {
-            const config = Object.fromEntries(PACK_RULES.map((r) => [r.name, { enforcementLevel: "mandatory", ...schemaDefaults(r.schema) }]));
+            const config = Object.fromEntries(
+                PACK_RULES.map((r) => [r.name, { enforcementLevel: "mandatory", ...schemaDefaults(r.schema) }]),
+            );
             assert.deepStrictEqual(problemsOf(config), []);
             for (const r of PACK_RULES) {
                 for (const [field, prop] of Object.entries(r.schema.properties)) {
-                    assert.doesNotThrow(() => valueProblem(prop as object, (prop as any).default ?? "2026-01-31", `${r.name}.${field}`), `${r.name}.${field}`);
+                    assert.doesNotThrow(
+                        () => valueProblem(prop as object, (prop as any).default ?? "2026-01-31", `${r.name}.${field}`),
+                        `${r.name}.${field}`,
+                    );
                 }
             }
         });
 
         const refused: [string, unknown, RegExp[]][] = [
-            ["a misspelled rule", { "ssh-key-algoritm": { minRsaBits: 4096 } }, [/'ssh-key-algoritm' is not a rule of this pack; did you mean 'ssh-key-algorithm'\?/, /rules: ssh-key-algorithm, ssh-key-passphrase, /]],
-            ["a rule in the wrong case", { "SSH-Key-Passphrase": "advisory" }, [/'SSH-Key-Passphrase' is not a rule of this pack; did you mean 'ssh-key-passphrase'\?/]],
-            ["a misspelled field", { "ssh-key-algorithm": { minRsaBit: 4096 } }, [/'ssh-key-algorithm\.minRsaBit' is not a field of ssh-key-algorithm; did you mean 'minRsaBits'\?/, /fields: enforcementLevel, allowedTypes, minRsaBits, allowedCurves, ec2ImportRsaBits/]],
-            ["a misspelled enforcementLevel", { "ssh-key-max-age": { enforcementlevel: "mandatory" } }, [/'ssh-key-max-age\.enforcementlevel' is not a field of ssh-key-max-age; did you mean 'enforcementLevel'\?/]],
-            ["a field of another rule", { "ssh-key-algorithm": { requirePassphrase: false } }, [/'ssh-key-algorithm\.requirePassphrase' is not a field of ssh-key-algorithm; it is a field of ssh-key-passphrase/]],
-            ["a field at the top level", { minRsaBits: 4096 }, [/'minRsaBits' is not a rule of this pack; 'minRsaBits' is a field of ssh-key-algorithm: write \{ "ssh-key-algorithm": \{ "minRsaBits": \.\.\. \} \}/]],
-            ["a field under all", { all: { enforcementLevel: "advisory", maxAgeDays: 30 } }, [/'all' sets only enforcementLevel \(of every rule\); 'all\.maxAgeDays' belongs in the rule it configures: "ssh-key-max-age"/]],
-            ["an unknown level", { "ssh-key-algorithm": "strict" }, [/'ssh-key-algorithm' must be advisory, mandatory, remediate or disabled; got "strict"/]],
-            ["an unknown level in an object", { all: { enforcementLevel: "off" } }, [/'all\.enforcementLevel' must be advisory, mandatory, remediate or disabled; got "off"/]],
-            ["a rule that is neither a level nor an object", { "ssh-key-algorithm": 4096 }, [/'ssh-key-algorithm' must be an enforcement level .* or an object of its fields; got 4096/]],
-            ["a wrongly typed field", { "ssh-key-max-age": { maxAgeDays: "180" } }, [/'ssh-key-max-age\.maxAgeDays' must be an integer; got "180"/]],
-            ["a value below the schema's minimum", { "ssh-key-max-age": { maxAgeDays: 0 } }, [/'ssh-key-max-age\.maxAgeDays' must be at least 1; got 0/]],
-            ["a list entry of the wrong type", { "no-sudoers-append": { protectedFiles: ["/etc/sudoers", 7] } }, [/'no-sudoers-append\.protectedFiles\[1\]' must be a string; got 7/]],
-            ["an asOf that is not a date", { "lambda-runtime-supported": { asOf: "next tuesday" } }, [/'lambda-runtime-supported\.asOf' must match /]],
-            ["an asOf with an impossible month", { "ssh-key-max-age": { asOf: "2026-13-01" } }, [/'ssh-key-max-age\.asOf' must be an ISO 8601 date/]],
-            ["a key rule that re-allows dsa", { "ssh-key-algorithm": { allowedTypes: ["ed25519", "dsa"] } }, [/'ssh-key-algorithm\.allowedTypes' lists "dsa", which is never allowed/]],
-            ["a bad service account pattern", { "ssh-key-passphrase": { serviceAccountPatterns: ["(svc"] } }, [/'ssh-key-passphrase\.serviceAccountPatterns\[0\]' "\(svc" is not a valid regular expression/]],
-            ["a null field (JSON schema: not an integer)", { "ssh-key-algorithm": { minRsaBits: null } }, [/'ssh-key-algorithm\.minRsaBits' must be an integer/]],
+            [
+                "a misspelled rule",
+                { "ssh-key-algoritm": { minRsaBits: 4096 } },
+                [
+                    /'ssh-key-algoritm' is not a rule of this pack; did you mean 'ssh-key-algorithm'\?/,
+                    /rules: ssh-key-algorithm, ssh-key-passphrase, /,
+                ],
+            ],
+            [
+                "a rule in the wrong case",
+                { "SSH-Key-Passphrase": "advisory" },
+                [/'SSH-Key-Passphrase' is not a rule of this pack; did you mean 'ssh-key-passphrase'\?/],
+            ],
+            [
+                "a misspelled field",
+                { "ssh-key-algorithm": { minRsaBit: 4096 } },
+                [
+                    /'ssh-key-algorithm\.minRsaBit' is not a field of ssh-key-algorithm; did you mean 'minRsaBits'\?/,
+                    /fields: enforcementLevel, allowedTypes, minRsaBits, allowedCurves, ec2ImportRsaBits/,
+                ],
+            ],
+            [
+                "a misspelled enforcementLevel",
+                { "ssh-key-max-age": { enforcementlevel: "mandatory" } },
+                [
+                    /'ssh-key-max-age\.enforcementlevel' is not a field of ssh-key-max-age; did you mean 'enforcementLevel'\?/,
+                ],
+            ],
+            [
+                "a field of another rule",
+                { "ssh-key-algorithm": { requirePassphrase: false } },
+                [
+                    /'ssh-key-algorithm\.requirePassphrase' is not a field of ssh-key-algorithm; it is a field of ssh-key-passphrase/,
+                ],
+            ],
+            [
+                "a field at the top level",
+                { minRsaBits: 4096 },
+                [
+                    /'minRsaBits' is not a rule of this pack; 'minRsaBits' is a field of ssh-key-algorithm: write \{ "ssh-key-algorithm": \{ "minRsaBits": \.\.\. \} \}/,
+                ],
+            ],
+            [
+                "a field under all",
+                { all: { enforcementLevel: "advisory", maxAgeDays: 30 } },
+                [
+                    /'all' sets only enforcementLevel \(of every rule\); 'all\.maxAgeDays' belongs in the rule it configures: "ssh-key-max-age"/,
+                ],
+            ],
+            [
+                "an unknown level",
+                { "ssh-key-algorithm": "strict" },
+                [/'ssh-key-algorithm' must be advisory, mandatory, remediate or disabled; got "strict"/],
+            ],
+            [
+                "an unknown level in an object",
+                { all: { enforcementLevel: "off" } },
+                [/'all\.enforcementLevel' must be advisory, mandatory, remediate or disabled; got "off"/],
+            ],
+            [
+                "a rule that is neither a level nor an object",
+                { "ssh-key-algorithm": 4096 },
+                [/'ssh-key-algorithm' must be an enforcement level .* or an object of its fields; got 4096/],
+            ],
+            [
+                "a wrongly typed field",
+                { "ssh-key-max-age": { maxAgeDays: "180" } },
+                [/'ssh-key-max-age\.maxAgeDays' must be an integer; got "180"/],
+            ],
+            [
+                "a value below the schema's minimum",
+                { "ssh-key-max-age": { maxAgeDays: 0 } },
+                [/'ssh-key-max-age\.maxAgeDays' must be at least 1; got 0/],
+            ],
+            [
+                "a list entry of the wrong type",
+                { "no-sudoers-append": { protectedFiles: ["/etc/sudoers", 7] } },
+                [/'no-sudoers-append\.protectedFiles\[1\]' must be a string; got 7/],
+            ],
+            [
+                "an asOf that is not a date",
+                { "lambda-runtime-supported": { asOf: "next tuesday" } },
+                [/'lambda-runtime-supported\.asOf' must match /],
+            ],
+            [
+                "an asOf with an impossible month",
+                { "ssh-key-max-age": { asOf: "2026-13-01" } },
+                [/'ssh-key-max-age\.asOf' must be an ISO 8601 date/],
+            ],
+            [
+                "a key rule that re-allows dsa",
+                { "ssh-key-algorithm": { allowedTypes: ["ed25519", "dsa"] } },
+                [/'ssh-key-algorithm\.allowedTypes' lists "dsa", which is never allowed/],
+            ],
+            [
+                "a bad service account pattern",
+                { "ssh-key-passphrase": { serviceAccountPatterns: ["(svc"] } },
+                [/'ssh-key-passphrase\.serviceAccountPatterns\[0\]' "\(svc" is not a valid regular expression/],
+            ],
+            [
+                "a null field (JSON schema: not an integer)",
+                { "ssh-key-algorithm": { minRsaBits: null } },
+                [/'ssh-key-algorithm\.minRsaBits' must be an integer/],
+            ],
             ["not an object", ["ssh-key-algorithm"], [/must be a JSON object keyed by rule name/]],
         ];
         for (const [what, config, res] of refused) {
@@ -111,17 +226,32 @@ describe("policy config: typos fail, levels apply", function () {
         });
 
         it("reports every problem of a config at once", () => {
-            const problems = problemsOf({ "ssh-key-algoritm": {}, "ssh-key-algorithm": { minRsaBit: 4096, allowedCurve: [] }, all: "strict" });
+            const problems = problemsOf({
+                "ssh-key-algoritm": {},
+                "ssh-key-algorithm": { minRsaBit: 4096, allowedCurve: [] },
+                all: "strict",
+            });
             assert.strictEqual(problems.length, 4, problems.join("\n"));
-            for (const name of ["ssh-key-algoritm", "minRsaBit", "allowedCurve", "all"]) assert.ok(problems.some((p) => p.includes(`'${name}`) || p.includes(`.${name}'`)), name);
+            for (const name of ["ssh-key-algoritm", "minRsaBit", "allowedCurve", "all"])
+                assert.ok(
+                    problems.some((p) => p.includes(`'${name}`) || p.includes(`.${name}'`)),
+                    name,
+                );
         });
 
         it("levels: a rule's own, else all's, else the default", () => {
-            const c = validatePackConfig({ all: "advisory", "ssh-key-algorithm": { enforcementLevel: "mandatory", minRsaBits: 4096 }, "ssh-key-passphrase": { requirePassphrase: true } });
+            const c = validatePackConfig({
+                all: "advisory",
+                "ssh-key-algorithm": { enforcementLevel: "mandatory", minRsaBits: 4096 },
+                "ssh-key-passphrase": { requirePassphrase: true },
+            });
             assert.strictEqual(enforcementLevelOf(c, "ssh-key-algorithm", "mandatory"), "mandatory");
             assert.strictEqual(enforcementLevelOf(c, "ssh-key-passphrase", "mandatory"), "advisory");
             assert.strictEqual(enforcementLevelOf(c, "ssh-key-max-age", "advisory"), "advisory");
-            assert.strictEqual(enforcementLevelOf(validatePackConfig({}), "ssh-key-algorithm", "mandatory"), "mandatory");
+            assert.strictEqual(
+                enforcementLevelOf(validatePackConfig({}), "ssh-key-algorithm", "mandatory"),
+                "mandatory",
+            );
             assert.deepStrictEqual(c.rules["ssh-key-algorithm"].properties, { minRsaBits: 4096 });
         });
 
@@ -129,10 +259,24 @@ describe("policy config: typos fail, levels apply", function () {
             const validate = sshKeyAlgorithm.validateResource as (args: unknown, report: (m: string) => void) => void;
             const run = (config: object): string[] => {
                 const out: string[] = [];
-                validate({ type: "aws:ssm/parameter:Parameter", name: "p", urn: "urn:x", props: { value: RSA3072_LINE }, opts: {}, stackTags: new Map(), getConfig: () => config }, (m) => out.push(m));
+                validate(
+                    {
+                        type: "aws:ssm/parameter:Parameter",
+                        name: "p",
+                        urn: "urn:x",
+                        props: { value: RSA3072_LINE },
+                        opts: {},
+                        stackTags: new Map(),
+                        getConfig: () => config,
+                    },
+                    (m) => out.push(m),
+                );
                 return out;
             };
-            assert.throws(() => run({ minRsaBit: 4096 }), /'ssh-key-algorithm\.minRsaBit' is not a field of ssh-key-algorithm; did you mean 'minRsaBits'\?/);
+            assert.throws(
+                () => run({ minRsaBit: 4096 }),
+                /'ssh-key-algorithm\.minRsaBit' is not a field of ssh-key-algorithm; did you mean 'minRsaBits'\?/,
+            );
             assert.deepStrictEqual(run({}), []);
             assert.strictEqual(run({ minRsaBits: 4096 }).length, 1);
             assert.strictEqual(KEY_ALGORITHM.name, sshKeyAlgorithm.name);
@@ -157,8 +301,13 @@ describe("policy config: typos fail, levels apply", function () {
         });
 
         /** A parameter holding an access-spec-like key line: judged by minRsaBits (no EC2 import rule). */
-        const keyParameter = (line: string) => ({ type: "aws:ssm/parameter:Parameter", name: "central-key", properties: { type: "String", value: line } });
-        const algorithmDiags = async (line: string): Promise<Diagnostic[]> => (await server.analyze(keyParameter(line))).filter((d) => d.policyName === "ssh-key-algorithm");
+        const keyParameter = (line: string) => ({
+            type: "aws:ssm/parameter:Parameter",
+            name: "central-key",
+            properties: { type: "String", value: line },
+        });
+        const algorithmDiags = async (line: string): Promise<Diagnostic[]> =>
+            (await server.analyze(keyParameter(line))).filter((d) => d.policyName === "ssh-key-algorithm");
 
         async function refusal(send: () => Promise<void>): Promise<string> {
             try {
@@ -172,8 +321,16 @@ describe("policy config: typos fail, levels apply", function () {
 
         it("serves exactly the validator's rules and schemas", async () => {
             const info = await server.getAnalyzerInfo();
-            assert.deepStrictEqual(info.policies.map((p) => p.name), PACK_RULES.map((r) => r.name));
-            for (const [i, p] of info.policies.entries()) assert.deepStrictEqual(p.configSchema, JSON.parse(JSON.stringify(PACK_RULES[i].schema.properties)), p.name);
+            assert.deepStrictEqual(
+                info.policies.map((p) => p.name),
+                PACK_RULES.map((r) => r.name),
+            );
+            for (const [i, p] of info.policies.entries())
+                assert.deepStrictEqual(
+                    p.configSchema,
+                    JSON.parse(JSON.stringify(PACK_RULES[i].schema.properties)),
+                    p.name,
+                );
         });
 
         it("the CLI's full config (every rule, every default, `all` applied) is accepted, and RSA-3072 passes by default", async () => {
@@ -195,7 +352,9 @@ describe("policy config: typos fail, levels apply", function () {
             await server.configureAsCli({ "ssh-key-algorithm": { minRsaBits: 4096 } });
             // The CLI passes a rule it does not know on to the pack when the entry has its own level
             // (without one, the CLI itself stops: `invalid enforcement level ""`, `all` or not).
-            const details = await refusal(() => server.configureAsCli({ "ssh-key-algoritm": { enforcementLevel: "mandatory", minRsaBits: 2048 } }));
+            const details = await refusal(() =>
+                server.configureAsCli({ "ssh-key-algoritm": { enforcementLevel: "mandatory", minRsaBits: 2048 } }),
+            );
             assert.match(details, /'ssh-key-algoritm' is not a rule of this pack; did you mean 'ssh-key-algorithm'\?/);
             assert.match(details, /--policy-pack-config/);
             assert.strictEqual((await algorithmDiags(rsa3072)).length, 1, "minRsaBits 4096 is still in force");
@@ -204,16 +363,28 @@ describe("policy config: typos fail, levels apply", function () {
         it("a misspelled field fails Configure with the field meant; the default does not come back", async () => {
             await server.configureAsCli({ "ssh-key-algorithm": { minRsaBits: 4096 } });
             const details = await refusal(() => server.configureAsCli({ "ssh-key-algorithm": { minRsaBit: 4096 } }));
-            assert.match(details, /'ssh-key-algorithm\.minRsaBit' is not a field of ssh-key-algorithm; did you mean 'minRsaBits'\?/);
+            assert.match(
+                details,
+                /'ssh-key-algorithm\.minRsaBit' is not a field of ssh-key-algorithm; did you mean 'minRsaBits'\?/,
+            );
             assert.strictEqual((await algorithmDiags(rsa3072)).length, 1);
         });
 
         it("every problem is in the one error; a wrongly typed value is refused too", async () => {
             const details = await refusal(() =>
-                server.configureRaw({ "ssh-key-algorithm": { enforcementLevel: "mandatory", properties: { minRsaBits: "big", allowedType: ["ed25519"] } }, "ssh-key-maxage": { enforcementLevel: "advisory" } }),
+                server.configureRaw({
+                    "ssh-key-algorithm": {
+                        enforcementLevel: "mandatory",
+                        properties: { minRsaBits: "big", allowedType: ["ed25519"] },
+                    },
+                    "ssh-key-maxage": { enforcementLevel: "advisory" },
+                }),
             );
             assert.match(details, /'ssh-key-algorithm\.minRsaBits' must be an integer/);
-            assert.match(details, /'ssh-key-algorithm\.allowedType' is not a field of ssh-key-algorithm; did you mean 'allowedTypes'\?/);
+            assert.match(
+                details,
+                /'ssh-key-algorithm\.allowedType' is not a field of ssh-key-algorithm; did you mean 'allowedTypes'\?/,
+            );
             assert.match(details, /'ssh-key-maxage' is not a rule of this pack; did you mean 'ssh-key-max-age'\?/);
         });
 
@@ -227,19 +398,37 @@ describe("policy config: typos fail, levels apply", function () {
         });
 
         it("a rule's own level wins over `all`", async () => {
-            await server.configureRaw({ all: { enforcementLevel: "advisory" }, "ssh-key-algorithm": { enforcementLevel: "mandatory", properties: { minRsaBits: 4096 } } });
+            await server.configureRaw({
+                all: { enforcementLevel: "advisory" },
+                "ssh-key-algorithm": { enforcementLevel: "mandatory", properties: { minRsaBits: 4096 } },
+            });
             const d = await algorithmDiags(rsa3072);
             assert.strictEqual(d.length, 1);
             assert.strictEqual(d[0].enforcementLevel, "mandatory");
             // And through the CLI's reconciliation: the same outcome.
-            await server.configureAsCli({ all: "disabled", "ssh-key-algorithm": { enforcementLevel: "mandatory", minRsaBits: 4096 } });
+            await server.configureAsCli({
+                all: "disabled",
+                "ssh-key-algorithm": { enforcementLevel: "mandatory", minRsaBits: 4096 },
+            });
             assert.strictEqual((await algorithmDiags(rsa3072))[0]?.enforcementLevel, "mandatory");
         });
 
         it("`all` with a field, or a level hidden in a rule's properties, fails Configure", async () => {
-            assert.match(await refusal(() => server.configureRaw({ all: { enforcementLevel: "advisory", properties: { minRsaBits: 4096 } } })), /'all\.minRsaBits' belongs in the rule it configures: "ssh-key-algorithm"/);
             assert.match(
-                await refusal(() => server.configureRaw({ "ssh-key-algorithm": { enforcementLevel: "advisory", properties: { enforcementLevel: "mandatory" } } })),
+                await refusal(() =>
+                    server.configureRaw({ all: { enforcementLevel: "advisory", properties: { minRsaBits: 4096 } } }),
+                ),
+                /'all\.minRsaBits' belongs in the rule it configures: "ssh-key-algorithm"/,
+            );
+            assert.match(
+                await refusal(() =>
+                    server.configureRaw({
+                        "ssh-key-algorithm": {
+                            enforcementLevel: "advisory",
+                            properties: { enforcementLevel: "mandatory" },
+                        },
+                    }),
+                ),
                 /'ssh-key-algorithm' carries enforcementLevel among its properties/,
             );
         });
@@ -256,7 +445,8 @@ describe("policy config: typos fail, levels apply", function () {
         const pkaJs = path.join(ROOT, "bin", "cli", "pka.js");
         let dir: string;
         let cfg: string;
-        const pka = (args: string[]): SpawnSyncReturns<string> => spawnSync(process.execPath, [pkaJs, "check-key", ...args], { cwd: dir, encoding: "utf8" });
+        const pka = (args: string[]): SpawnSyncReturns<string> =>
+            spawnSync(process.execPath, [pkaJs, "check-key", ...args], { cwd: dir, encoding: "utf8" });
         const withConfig = (config: unknown, args: string[]): SpawnSyncReturns<string> => {
             fs.writeFileSync(cfg, JSON.stringify(config));
             return pka([...args, "--config", cfg]);
@@ -267,7 +457,10 @@ describe("policy config: typos fail, levels apply", function () {
             // The compiled CLI must be what the sources say (npm test builds first).
             for (const src of ["cli/pka.ts", "cli/checkKey.ts", "policy/config.ts", "core/keys/index.ts"]) {
                 const out = path.join(ROOT, "bin", src.replace(/\.ts$/, ".js"));
-                assert.ok(fs.existsSync(out) && fs.statSync(out).mtimeMs >= fs.statSync(path.join(ROOT, src)).mtimeMs, `bin/ is older than ${src}: build first (npx tsc -p tsconfig.json)`);
+                assert.ok(
+                    fs.existsSync(out) && fs.statSync(out).mtimeMs >= fs.statSync(path.join(ROOT, src)).mtimeMs,
+                    `bin/ is older than ${src}: build first (npx tsc -p tsconfig.json)`,
+                );
             }
             dir = fs.mkdtempSync(path.join(os.tmpdir(), "pka-check-key-config-"));
             cfg = path.join(dir, "cfg.json");
@@ -280,7 +473,10 @@ describe("policy config: typos fail, levels apply", function () {
         it("a misspelled rule is exit 2 naming it, the rule meant and the file to fix", () => {
             const r = withConfig({ "ssh-key-algoritm": { minRsaBits: 4096 } }, ["rsa3072.pub"]);
             assert.strictEqual(r.status, 2, r.stdout + r.stderr);
-            assert.match(r.stderr, /pka check-key: --config .*cfg\.json: policy config: 'ssh-key-algoritm' is not a rule of this pack; did you mean 'ssh-key-algorithm'\?/);
+            assert.match(
+                r.stderr,
+                /pka check-key: --config .*cfg\.json: policy config: 'ssh-key-algoritm' is not a rule of this pack; did you mean 'ssh-key-algorithm'\?/,
+            );
             assert.match(r.stderr, /fix .*cfg\.json: it is the policy pack's config/);
             assert.doesNotMatch(r.stderr, /usage:/);
             assert.strictEqual(r.stdout, "");
@@ -291,7 +487,10 @@ describe("policy config: typos fail, levels apply", function () {
             assert.strictEqual(r.status, 2);
             const j = JSON.parse(r.stdout);
             assert.strictEqual(j.ok, false);
-            assert.match(j.error, /'ssh-key-algorithm\.minRsaBit' is not a field of ssh-key-algorithm; did you mean 'minRsaBits'\?/);
+            assert.match(
+                j.error,
+                /'ssh-key-algorithm\.minRsaBit' is not a field of ssh-key-algorithm; did you mean 'minRsaBits'\?/,
+            );
             // A field of a rule check-key does not apply is checked all the same: it is the pack's file.
             const other = withConfig({ "ssh-key-max-age": { maxAgeDay: 30 } }, ["rsa3072.pub"]);
             assert.strictEqual(other.status, 2);
@@ -317,11 +516,17 @@ describe("policy config: typos fail, levels apply", function () {
             assert.deepStrictEqual(j.violations, []);
             assert.strictEqual(j.advisories.length, 1);
             assert.match(j.advisories[0], /rsa-3072 is too small/);
-            assert.deepStrictEqual(j.enforcementLevels, { "ssh-key-algorithm": "advisory", "ssh-key-passphrase": "mandatory" });
+            assert.deepStrictEqual(j.enforcementLevels, {
+                "ssh-key-algorithm": "advisory",
+                "ssh-key-passphrase": "mandatory",
+            });
         });
 
         it("disabled: the rule is not applied", () => {
-            const r = withConfig({ "ssh-key-algorithm": { enforcementLevel: "disabled", minRsaBits: 4096 } }, ["rsa3072.pub", "--json"]);
+            const r = withConfig({ "ssh-key-algorithm": { enforcementLevel: "disabled", minRsaBits: 4096 } }, [
+                "rsa3072.pub",
+                "--json",
+            ]);
             assert.strictEqual(r.status, 0);
             const j = JSON.parse(r.stdout);
             assert.deepStrictEqual([j.violations, j.advisories], [[], []]);
@@ -330,9 +535,15 @@ describe("policy config: typos fail, levels apply", function () {
         it("all: applies to both key rules, and a rule's own level wins", () => {
             const adv = withConfig({ all: "advisory", "ssh-key-algorithm": { minRsaBits: 4096 } }, ["alice", "--json"]);
             assert.strictEqual(adv.status, 0, adv.stdout);
-            assert.deepStrictEqual(JSON.parse(adv.stdout).enforcementLevels, { "ssh-key-algorithm": "advisory", "ssh-key-passphrase": "advisory" });
+            assert.deepStrictEqual(JSON.parse(adv.stdout).enforcementLevels, {
+                "ssh-key-algorithm": "advisory",
+                "ssh-key-passphrase": "advisory",
+            });
             assert.match(JSON.parse(adv.stdout).advisories.join(), /no passphrase/);
-            const own = withConfig({ all: "disabled", "ssh-key-algorithm": { enforcementLevel: "mandatory", minRsaBits: 4096 } }, ["rsa3072.pub"]);
+            const own = withConfig(
+                { all: "disabled", "ssh-key-algorithm": { enforcementLevel: "mandatory", minRsaBits: 4096 } },
+                ["rsa3072.pub"],
+            );
             assert.strictEqual(own.status, 1, own.stdout);
             const off = withConfig({ all: { enforcementLevel: "disabled" } }, ["alice"]);
             assert.strictEqual(off.status, 0, off.stdout);
@@ -353,7 +564,10 @@ describe("policy config: typos fail, levels apply", function () {
         });
 
         it("remediate counts as mandatory (neither rule can fix a key)", () => {
-            const r = withConfig({ "ssh-key-algorithm": { enforcementLevel: "remediate", minRsaBits: 4096 } }, ["rsa3072.pub", "--json"]);
+            const r = withConfig({ "ssh-key-algorithm": { enforcementLevel: "remediate", minRsaBits: 4096 } }, [
+                "rsa3072.pub",
+                "--json",
+            ]);
             assert.strictEqual(r.status, 1);
             assert.strictEqual(JSON.parse(r.stdout).enforcementLevels["ssh-key-algorithm"], "mandatory");
         });
@@ -361,7 +575,10 @@ describe("policy config: typos fail, levels apply", function () {
         it("an unknown level, or a field under all, is exit 2", () => {
             const bad = withConfig({ "ssh-key-passphrase": "warn" }, ["alice"]);
             assert.strictEqual(bad.status, 2);
-            assert.match(bad.stderr, /'ssh-key-passphrase' must be advisory, mandatory, remediate or disabled; got "warn"/);
+            assert.match(
+                bad.stderr,
+                /'ssh-key-passphrase' must be advisory, mandatory, remediate or disabled; got "warn"/,
+            );
             const all = withConfig({ all: { minRsaBits: 4096 } }, ["rsa3072.pub"]);
             assert.strictEqual(all.status, 2);
             assert.match(all.stderr, /'all\.minRsaBits' belongs in the rule it configures: "ssh-key-algorithm"/);

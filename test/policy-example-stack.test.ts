@@ -49,14 +49,26 @@ function toSpec(r: CapturedResource): AnalyzerResourceSpec {
 
 function table(diags: Diagnostic[]): string {
     const v = verdict(diags);
-    const rows = RULES.map((rule) => `| ${rule.padEnd(28)} | ${(v[rule]?.level ?? "-").padEnd(9)} | ${String(v[rule]?.count ?? 0).padStart(10)} |`);
-    return ["| rule                         | level     | violations |", "| ---------------------------- | --------- | ---------: |", ...rows].join("\n");
+    const rows = RULES.map(
+        (rule) =>
+            `| ${rule.padEnd(28)} | ${(v[rule]?.level ?? "-").padEnd(9)} | ${String(v[rule]?.count ?? 0).padStart(10)} |`,
+    );
+    return [
+        "| rule                         | level     | violations |",
+        "| ---------------------------- | --------- | ---------: |",
+        ...rows,
+    ].join("\n");
 }
 
-const mandatory = (diags: Diagnostic[]) => diags.filter((d) => d.enforcementLevel === "mandatory").map((d) => `${d.policyName}: ${d.message}`);
+const mandatory = (diags: Diagnostic[]) =>
+    diags.filter((d) => d.enforcementLevel === "mandatory").map((d) => `${d.policyName}: ${d.message}`);
 
 /** A deep copy of the captured stack with `edit` applied to the resource named `name` (inputs and outputs alike). */
-function inject(resources: CapturedResource[], name: string, edit: (props: Record<string, unknown>) => void): AnalyzerResourceSpec[] {
+function inject(
+    resources: CapturedResource[],
+    name: string,
+    edit: (props: Record<string, unknown>) => void,
+): AnalyzerResourceSpec[] {
     const copy: CapturedResource[] = JSON.parse(JSON.stringify(resources));
     const r = copy.find((x) => x.name === name);
     assert.ok(r, `the example stack has a resource named ${name}`);
@@ -66,7 +78,12 @@ function inject(resources: CapturedResource[], name: string, edit: (props: Recor
 }
 
 function rsa2048Line(comment: string): string {
-    const k = sshpk.parseKey(crypto.generateKeyPairSync("rsa", { modulusLength: 2048 }).publicKey.export({ type: "spki", format: "pem" }) as string, "pem");
+    const k = sshpk.parseKey(
+        crypto
+            .generateKeyPairSync("rsa", { modulusLength: 2048 })
+            .publicKey.export({ type: "spki", format: "pem" }) as string,
+        "pem",
+    );
     k.comment = comment;
     return k.toString("ssh");
 }
@@ -97,8 +114,18 @@ describe("policy pack on the repository's own example stack (gRPC Analyze + Anal
         assert.strictEqual(byType("pulumi:pulumi:Stack").length, 1);
         for (const [type, n] of Object.entries(run.components)) assert.strictEqual(byType(type).length, n, type);
         for (const [type, n] of Object.entries(run.inventory)) assert.strictEqual(byType(type).length, n, type);
-        assert.strictEqual(resources.length, 1 + Object.values(run.components).reduce((a, b) => a + b, 0) + Object.values(run.inventory).reduce((a, b) => a + b, 0));
-        for (const r of resources) if (r.type !== "pulumi:pulumi:Stack") assert.ok(resources.some((p) => p.urn === r.parent), `${r.name} has its parent captured`);
+        assert.strictEqual(
+            resources.length,
+            1 +
+                Object.values(run.components).reduce((a, b) => a + b, 0) +
+                Object.values(run.inventory).reduce((a, b) => a + b, 0),
+        );
+        for (const r of resources)
+            if (r.type !== "pulumi:pulumi:Stack")
+                assert.ok(
+                    resources.some((p) => p.urn === r.parent),
+                    `${r.name} has its parent captured`,
+                );
 
         // The private keys arrive as the engine sends them: secret values, never plain strings.
         const keys = resources.filter((r) => r.type.startsWith("pulumi-nodejs:dynamic"));
@@ -111,18 +138,25 @@ describe("policy pack on the repository's own example stack (gRPC Analyze + Anal
         const alice = keys.find((k) => k.name === "web-alice-key")!;
         assert.ok(isSecret(alice.inputs.passphrase) && isSecret(alice.outputs.privateKeyPpk));
         const stack = byType("pulumi:pulumi:Stack")[0];
-        assert.ok(isSecret(stack.outputs.privateKeys) && isSecret(stack.outputs.privateKeysPpk), "the stack's private key exports are secret");
-        for (const c of byType("pka-fleet:index:SshKeyPair")) assert.ok(isSecret(c.outputs.privateKey), `${c.name}.privateKey (component output) is secret`);
+        assert.ok(
+            isSecret(stack.outputs.privateKeys) && isSecret(stack.outputs.privateKeysPpk),
+            "the stack's private key exports are secret",
+        );
+        for (const c of byType("pka-fleet:index:SshKeyPair"))
+            assert.ok(isSecret(c.outputs.privateKey), `${c.name}.privateKey (component output) is secret`);
     });
 
     it("has no mandatory violation (default config); advisory ones are printed", async () => {
         await server.configure({});
         const diags = await server.analyzeAll(resources.map(toSpec));
         const advisory = diags.filter((d) => d.enforcementLevel !== "mandatory");
-        console.log(`\n      example stack verdict (${resources.length} resources, default config):\n${table(diags).replace(/^/gm, "      ")}`);
+        console.log(
+            `\n      example stack verdict (${resources.length} resources, default config):\n${table(diags).replace(/^/gm, "      ")}`,
+        );
         for (const d of advisory) console.log(`      advisory ${d.policyName}: ${d.message}`);
         assert.deepStrictEqual(mandatory(diags), []);
-        for (const d of diags) assert.doesNotMatch(d.message, /BEGIN OPENSSH PRIVATE KEY|PuTTY-User-Key-File|correct horse/);
+        for (const d of diags)
+            assert.doesNotMatch(d.message, /BEGIN OPENSSH PRIVATE KEY|PuTTY-User-Key-File|correct horse/);
     });
 
     it("a service account named like no service account (service: true in the config) passes too", async () => {
@@ -136,7 +170,11 @@ describe("policy pack on the repository's own example stack (gRPC Analyze + Anal
         assert.strictEqual(renamed.error, undefined);
         const gen = renamed.resources!.find((r) => r.name === "web-central-key")!;
         assert.strictEqual(gen.inputs.service, true);
-        assert.strictEqual(renamed.resources!.find((r) => r.name === "web-alice-key")!.inputs.service, undefined, "a person's key is not marked");
+        assert.strictEqual(
+            renamed.resources!.find((r) => r.name === "web-alice-key")!.inputs.service,
+            undefined,
+            "a person's key is not marked",
+        );
         await server.configure({});
         assert.deepStrictEqual(mandatory(await server.analyzeAll(renamed.resources!.map(toSpec))), []);
         // Without the flag the same key is refused, at the generator (Analyze) and the SshKeyPair (AnalyzeStack).
@@ -148,7 +186,10 @@ describe("policy pack on the repository's own example stack (gRPC Analyze + Anal
         });
         const m = mandatory(await server.analyzeAll(unflagged));
         assert.strictEqual(m.length, 2, m.join("\n"));
-        assert.ok(m.every((x) => x.startsWith("ssh-key-passphrase: ")), m.join("\n"));
+        assert.ok(
+            m.every((x) => x.startsWith("ssh-key-passphrase: ")),
+            m.join("\n"),
+        );
     });
 
     describe("with one deliberate mistake injected, the pack refuses it", () => {
@@ -157,7 +198,9 @@ describe("policy pack on the repository's own example stack (gRPC Analyze + Anal
         });
 
         it("the provisioner's Lambda on nodejs18.x: lambda-runtime-supported", async () => {
-            const diags = await server.analyzeAll(inject(resources, "web-provisioner-fn", (p) => (p.runtime = "nodejs18.x")));
+            const diags = await server.analyzeAll(
+                inject(resources, "web-provisioner-fn", (p) => (p.runtime = "nodejs18.x")),
+            );
             const m = mandatory(diags);
             assert.ok(m.length >= 1 && m.every((x) => x.startsWith("lambda-runtime-supported: ")), m.join("\n"));
             assert.match(m[0], /aws\.lambda\.Function "web-provisioner-fn" uses the runtime nodejs18\.x/);
@@ -168,7 +211,9 @@ describe("policy pack on the repository's own example stack (gRPC Analyze + Anal
                 inject(resources, "web-access-0", (p) => {
                     const chunk = String(p.insecureValue);
                     const spec = JSON.parse(joinAccessSpec([{ name: String(p.name), value: chunk }]));
-                    spec.users.find((u: { name: string }) => u.name === "carol").keys.push(rsa2048Line("carol@old-laptop"));
+                    spec.users
+                        .find((u: { name: string }) => u.name === "carol")
+                        .keys.push(rsa2048Line("carol@old-laptop"));
                     const chunks = splitAccessSpec(JSON.stringify(spec), "/pka/web/access");
                     assert.strictEqual(chunks.length, 1);
                     p.insecureValue = chunks[0].value;
@@ -176,7 +221,10 @@ describe("policy pack on the repository's own example stack (gRPC Analyze + Anal
             );
             const m = mandatory(diags);
             assert.ok(m.length >= 1 && m.every((x) => x.startsWith("ssh-key-algorithm: ")), m.join("\n"));
-            assert.ok(m.some((x) => /carol/.test(x) && /2048/.test(x)), m.join("\n"));
+            assert.ok(
+                m.some((x) => /carol/.test(x) && /2048/.test(x)),
+                m.join("\n"),
+            );
         });
 
         it("svc_user's EC2 key pair swapped for an RSA-2048 key: ssh-key-algorithm", async () => {
@@ -184,7 +232,10 @@ describe("policy pack on the repository's own example stack (gRPC Analyze + Anal
             const diags = await server.analyzeAll(inject(resources, "web-svc_user-ec2", (p) => (p.publicKey = line)));
             const m = mandatory(diags);
             assert.ok(m.length >= 1 && m.every((x) => x.startsWith("ssh-key-algorithm: ")), m.join("\n"));
-            assert.ok(m.some((x) => /aws\.ec2\.KeyPair "web-svc_user-ec2"/.test(x)), m.join("\n"));
+            assert.ok(
+                m.some((x) => /aws\.ec2\.KeyPair "web-svc_user-ec2"/.test(x)),
+                m.join("\n"),
+            );
         });
 
         it("the privateKeys stack output exported in plain text: ssh-private-key-secret", async () => {
@@ -195,7 +246,10 @@ describe("policy pack on the repository's own example stack (gRPC Analyze + Anal
             );
             const m = mandatory(diags);
             assert.ok(m.length >= 1 && m.every((x) => x.startsWith("ssh-private-key-secret: ")), m.join("\n"));
-            assert.ok(m.some((x) => /privateKeys/.test(x)), m.join("\n"));
+            assert.ok(
+                m.some((x) => /privateKeys/.test(x)),
+                m.join("\n"),
+            );
             for (const d of diags) assert.doesNotMatch(d.message, /BEGIN OPENSSH PRIVATE KEY/);
         });
     });
@@ -203,14 +257,27 @@ describe("policy pack on the repository's own example stack (gRPC Analyze + Anal
 
 describe("one rule, one place: what the Provisioner refuses and what the pack refuses", () => {
     it("a Node.js runtime is refused by Provisioner.runtimeProblem exactly when lambda-runtime-supported reports it", () => {
-        const runtimes = [...new Set([...Object.keys(RUNTIME_CALENDAR), ...DEFAULT_DEPRECATED_RUNTIMES, "nodejs26.x"])].filter((r) => /^nodejs\d+\.x$/.test(r));
+        const runtimes = [
+            ...new Set([...Object.keys(RUNTIME_CALENDAR), ...DEFAULT_DEPRECATED_RUNTIMES, "nodejs26.x"]),
+        ].filter((r) => /^nodejs\d+\.x$/.test(r));
         assert.ok(runtimes.includes("nodejs18.x") && runtimes.includes("nodejs22.x"));
         for (const when of ["2026-11-21", "2027-05-01", "2028-05-01"]) {
             for (const runtime of runtimes) {
                 const reported: string[] = [];
-                const args = { type: "aws:lambda/function:Function", name: "fn", props: { runtime }, getConfig: () => ({ asOf: when }) } as any;
-                (lambdaRuntimeSupported.validateResource as (a: unknown, r: (m: string) => void) => void)(args, (m) => reported.push(m));
-                assert.strictEqual(runtimeProblem(runtime, new Date(when)) !== undefined, reported.length === 1, `${runtime} as of ${when}`);
+                const args = {
+                    type: "aws:lambda/function:Function",
+                    name: "fn",
+                    props: { runtime },
+                    getConfig: () => ({ asOf: when }),
+                } as any;
+                (lambdaRuntimeSupported.validateResource as (a: unknown, r: (m: string) => void) => void)(args, (m) =>
+                    reported.push(m),
+                );
+                assert.strictEqual(
+                    runtimeProblem(runtime, new Date(when)) !== undefined,
+                    reported.length === 1,
+                    `${runtime} as of ${when}`,
+                );
             }
         }
     });
@@ -219,8 +286,14 @@ describe("one rule, one place: what the Provisioner refuses and what the pack re
 describe("the generated key's service flag (what ssh-key-passphrase reads)", () => {
     const made = generateKey({ type: "ed25519", comment: "central@pka-web" });
     const state: GeneratedKeyState = {
-        keyType: "ed25519", bits: 256, comment: "central@pka-web", ppk: false,
-        publicKey: made.publicKey, fingerprint: "SHA256:x", privateKey: made.privateKey, createdAt: "2026-01-01T00:00:00.000Z",
+        keyType: "ed25519",
+        bits: 256,
+        comment: "central@pka-web",
+        ppk: false,
+        publicKey: made.publicKey,
+        fingerprint: "SHA256:x",
+        privateKey: made.privateKey,
+        createdAt: "2026-01-01T00:00:00.000Z",
     };
     const inputs = { keyType: "ed25519" as const, bits: 256, comment: "central@pka-web", ppk: false };
 

@@ -12,7 +12,15 @@ import * as crypto from "crypto";
 import * as sshpk from "sshpk";
 import { encryptPrivateKey, generateKey } from "../core/keygen";
 import { renderDocumentJson } from "../core/document";
-import { AnalyzerResourceSpec, Diagnostic, PolicyServer, secret, UNKNOWN, urnOf, verdict } from "./support/policyHarness";
+import {
+    AnalyzerResourceSpec,
+    Diagnostic,
+    PolicyServer,
+    secret,
+    UNKNOWN,
+    urnOf,
+    verdict,
+} from "./support/policyHarness";
 
 const RULES = [
     ["ssh-key-algorithm", "mandatory"],
@@ -35,7 +43,10 @@ const ED25519 = generateKey({ type: "ed25519", comment: "svc_user@central" });
 const RSA3072 = generateKey({ type: "rsa", bits: 3072, comment: "bob@laptop" });
 const RSA2048_LINE = opensshLine(crypto.generateKeyPairSync("rsa", { modulusLength: 2048 }).publicKey, "admin@laptop");
 const PLAIN_PRIVATE = generateKey({ type: "ed25519", comment: "admin@laptop" }).privateKey;
-const ENCRYPTED_PRIVATE = encryptPrivateKey(generateKey({ type: "ed25519", comment: "alice@laptop" }).privateKey, "a long passphrase");
+const ENCRYPTED_PRIVATE = encryptPrivateKey(
+    generateKey({ type: "ed25519", comment: "alice@laptop" }).privateKey,
+    "a long passphrase",
+);
 const STACK = "pulumi:pulumi:Stack";
 const stackUrn = urnOf(STACK, "pka-fleet-test");
 
@@ -61,19 +72,54 @@ function naiveDesign(): AnalyzerResourceSpec[] {
             },
         ],
     };
-    const sendEverywhere = { Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: ["ssm:SendCommand", "ec2:DescribeInstances"], Resource: "*" }] };
+    const sendEverywhere = {
+        Version: "2012-10-17",
+        Statement: [{ Effect: "Allow", Action: ["ssm:SendCommand", "ec2:DescribeInstances"], Resource: "*" }],
+    };
     return [
-        { type: STACK, name: "pka-fleet-test", urn: stackUrn, inputs: {}, properties: { adminPrivateKey: PLAIN_PRIVATE } },
-        { type: "aws:ssm/document:Document", name: "naive-add-key", parent: stackUrn, properties: { documentType: "Command", documentFormat: "JSON", content: JSON.stringify(document) } },
-        { type: "aws:lambda/function:Function", name: "naive-provisioner", parent: stackUrn, properties: { runtime: "python3.8", handler: "index.handler", role: UNKNOWN } },
-        { type: "aws:iam/rolePolicy:RolePolicy", name: "naive-provisioner-policy", parent: stackUrn, properties: { role: UNKNOWN, policy: JSON.stringify(sendEverywhere) } },
-        { type: "aws:ec2/keyPair:KeyPair", name: "naive-key", parent: stackUrn, inputs: { keyName: "admin", publicKey: RSA2048_LINE }, properties: { keyName: "admin", publicKey: RSA2048_LINE, createTime: "2023-01-15T09:00:00Z" } },
+        {
+            type: STACK,
+            name: "pka-fleet-test",
+            urn: stackUrn,
+            inputs: {},
+            properties: { adminPrivateKey: PLAIN_PRIVATE },
+        },
+        {
+            type: "aws:ssm/document:Document",
+            name: "naive-add-key",
+            parent: stackUrn,
+            properties: { documentType: "Command", documentFormat: "JSON", content: JSON.stringify(document) },
+        },
+        {
+            type: "aws:lambda/function:Function",
+            name: "naive-provisioner",
+            parent: stackUrn,
+            properties: { runtime: "python3.8", handler: "index.handler", role: UNKNOWN },
+        },
+        {
+            type: "aws:iam/rolePolicy:RolePolicy",
+            name: "naive-provisioner-policy",
+            parent: stackUrn,
+            properties: { role: UNKNOWN, policy: JSON.stringify(sendEverywhere) },
+        },
+        {
+            type: "aws:ec2/keyPair:KeyPair",
+            name: "naive-key",
+            parent: stackUrn,
+            inputs: { keyName: "admin", publicKey: RSA2048_LINE },
+            properties: { keyName: "admin", publicKey: RSA2048_LINE, createTime: "2023-01-15T09:00:00Z" },
+        },
         {
             type: "tls:index/privateKey:PrivateKey",
             name: "naive-admin-key",
             parent: stackUrn,
             inputs: { algorithm: "RSA" },
-            properties: { algorithm: "RSA", rsaBits: 2048, privateKeyPem: secret("(secret)"), publicKeyOpenssh: RSA2048_LINE },
+            properties: {
+                algorithm: "RSA",
+                rsaBits: 2048,
+                privateKeyPem: secret("(secret)"),
+                publicKeyOpenssh: RSA2048_LINE,
+            },
         },
     ];
 }
@@ -83,27 +129,101 @@ function cleanDesign(): AnalyzerResourceSpec[] {
     const scoped = {
         Version: "2012-10-17",
         Statement: [
-            { Effect: "Allow", Action: "ssm:SendCommand", Resource: "arn:aws:ssm:eu-west-1:123456789012:document/pka-setup" },
-            { Effect: "Allow", Action: "ssm:SendCommand", Resource: "arn:aws:ec2:eu-west-1:123456789012:instance/*", Condition: { StringEquals: { "ssm:resourceTag/pka-fleet": "prod" } } },
+            {
+                Effect: "Allow",
+                Action: "ssm:SendCommand",
+                Resource: "arn:aws:ssm:eu-west-1:123456789012:document/pka-setup",
+            },
+            {
+                Effect: "Allow",
+                Action: "ssm:SendCommand",
+                Resource: "arn:aws:ec2:eu-west-1:123456789012:instance/*",
+                Condition: { StringEquals: { "ssm:resourceTag/pka-fleet": "prod" } },
+            },
         ],
     };
     const spec = { users: [{ name: "svc_user", sudo: "nopasswd", keys: [ED25519.publicKey, RSA3072.publicKey] }] };
     const kp = urnOf("pka-fleet:index:SshKeyPair", "fleet-alice");
     return [
-        { type: STACK, name: "pka-fleet-test", urn: stackUrn, inputs: {}, properties: { alicePrivateKey: secret(ENCRYPTED_PRIVATE), publicKey: ED25519.publicKey } },
-        { type: "aws:ssm/document:Document", name: "pka-setup", parent: stackUrn, properties: { documentType: "Command", documentFormat: "JSON", content: renderDocumentJson() } },
-        { type: "aws:lambda/function:Function", name: "pka-provisioner", parent: stackUrn, properties: { runtime: "nodejs22.x", handler: "provisioner.handler", role: UNKNOWN } },
-        { type: "aws:iam/rolePolicy:RolePolicy", name: "pka-provisioner-send", parent: stackUrn, properties: { role: UNKNOWN, policy: JSON.stringify(scoped) } },
-        { type: "aws:ec2/keyPair:KeyPair", name: "ops-key", parent: stackUrn, properties: { keyName: "ops", publicKey: ED25519.publicKey } },
-        { type: "tls:index/privateKey:PrivateKey", name: "ci-deploy", parent: stackUrn, inputs: { algorithm: "ECDSA", ecdsaCurve: "P256" }, properties: { algorithm: "ECDSA", ecdsaCurve: "P256", privateKeyPem: secret(PLAIN_PRIVATE) } },
-        { type: "aws:ssm/parameter:Parameter", name: "pka-access-0000", parent: stackUrn, properties: { type: "String", value: secret(JSON.stringify(spec)) } },
-        { type: "pka-fleet:index:SshKeyPair", name: "fleet-alice", urn: kp, parent: stackUrn, inputs: {}, properties: { publicKey: ED25519.publicKey, keyType: "ed25519", bits: 256, createdAt: new Date().toISOString(), privateKey: secret(ENCRYPTED_PRIVATE) } },
+        {
+            type: STACK,
+            name: "pka-fleet-test",
+            urn: stackUrn,
+            inputs: {},
+            properties: { alicePrivateKey: secret(ENCRYPTED_PRIVATE), publicKey: ED25519.publicKey },
+        },
+        {
+            type: "aws:ssm/document:Document",
+            name: "pka-setup",
+            parent: stackUrn,
+            properties: { documentType: "Command", documentFormat: "JSON", content: renderDocumentJson() },
+        },
+        {
+            type: "aws:lambda/function:Function",
+            name: "pka-provisioner",
+            parent: stackUrn,
+            properties: { runtime: "nodejs22.x", handler: "provisioner.handler", role: UNKNOWN },
+        },
+        {
+            type: "aws:iam/rolePolicy:RolePolicy",
+            name: "pka-provisioner-send",
+            parent: stackUrn,
+            properties: { role: UNKNOWN, policy: JSON.stringify(scoped) },
+        },
+        {
+            type: "aws:ec2/keyPair:KeyPair",
+            name: "ops-key",
+            parent: stackUrn,
+            properties: { keyName: "ops", publicKey: ED25519.publicKey },
+        },
+        {
+            type: "tls:index/privateKey:PrivateKey",
+            name: "ci-deploy",
+            parent: stackUrn,
+            inputs: { algorithm: "ECDSA", ecdsaCurve: "P256" },
+            properties: { algorithm: "ECDSA", ecdsaCurve: "P256", privateKeyPem: secret(PLAIN_PRIVATE) },
+        },
+        {
+            type: "aws:ssm/parameter:Parameter",
+            name: "pka-access-0000",
+            parent: stackUrn,
+            properties: { type: "String", value: secret(JSON.stringify(spec)) },
+        },
+        {
+            type: "pka-fleet:index:SshKeyPair",
+            name: "fleet-alice",
+            urn: kp,
+            parent: stackUrn,
+            inputs: {},
+            properties: {
+                publicKey: ED25519.publicKey,
+                keyType: "ed25519",
+                bits: 256,
+                createdAt: new Date().toISOString(),
+                privateKey: secret(ENCRYPTED_PRIVATE),
+            },
+        },
         {
             type: "pulumi-nodejs:dynamic/pka-fleet:GeneratedSshKey",
             name: "fleet-alice-key",
             parent: kp,
-            inputs: { keyType: "ed25519", bits: 256, comment: "alice@pka-prod", passphrase: secret("a long passphrase"), ppk: false },
-            properties: { keyType: "ed25519", bits: 256, comment: "alice@pka-prod", passphrase: secret("a long passphrase"), ppk: false, publicKey: ED25519.publicKey, privateKey: secret(ENCRYPTED_PRIVATE), createdAt: new Date().toISOString() },
+            inputs: {
+                keyType: "ed25519",
+                bits: 256,
+                comment: "alice@pka-prod",
+                passphrase: secret("a long passphrase"),
+                ppk: false,
+            },
+            properties: {
+                keyType: "ed25519",
+                bits: 256,
+                comment: "alice@pka-prod",
+                passphrase: secret("a long passphrase"),
+                ppk: false,
+                publicKey: ED25519.publicKey,
+                privateKey: secret(ENCRYPTED_PRIVATE),
+                createdAt: new Date().toISOString(),
+            },
             additionalSecretOutputs: ["privateKey", "privateKeyPpk", "passphrase"],
         },
     ];
@@ -111,8 +231,15 @@ function cleanDesign(): AnalyzerResourceSpec[] {
 
 function table(diags: Diagnostic[]): string {
     const v = verdict(diags);
-    const rows = RULES.map(([rule]) => `| ${rule.padEnd(28)} | ${(v[rule]?.level ?? "-").padEnd(9)} | ${String(v[rule]?.count ?? 0).padStart(10)} |`);
-    return ["| rule                         | level     | violations |", "| ---------------------------- | --------- | ---------: |", ...rows].join("\n");
+    const rows = RULES.map(
+        ([rule]) =>
+            `| ${rule.padEnd(28)} | ${(v[rule]?.level ?? "-").padEnd(9)} | ${String(v[rule]?.count ?? 0).padStart(10)} |`,
+    );
+    return [
+        "| rule                         | level     | violations |",
+        "| ---------------------------- | --------- | ---------: |",
+        ...rows,
+    ].join("\n");
 }
 
 function byRule(diags: Diagnostic[], rule: string): Diagnostic[] {
@@ -135,8 +262,12 @@ describe("policy pack over its gRPC Analyzer protocol", function () {
         assert.strictEqual(info.name, "pka-fleet");
         assert.strictEqual(info.version, require("../policy/package.json").version);
         assert.strictEqual(info.supportsConfig, true);
-        assert.deepStrictEqual(info.policies.map((p) => [p.name, p.enforcementLevel]), RULES.map(([n, l]) => [n, l]));
-        for (const p of info.policies) assert.ok(p.configSchema && Object.keys(p.configSchema).length > 0, `${p.name} has a configSchema`);
+        assert.deepStrictEqual(
+            info.policies.map((p) => [p.name, p.enforcementLevel]),
+            RULES.map(([n, l]) => [n, l]),
+        );
+        for (const p of info.policies)
+            assert.ok(p.configSchema && Object.keys(p.configSchema).length > 0, `${p.name} has a configSchema`);
     });
 
     describe("the naive design", () => {
@@ -155,7 +286,10 @@ describe("policy pack over its gRPC Analyzer protocol", function () {
         });
         it("the key and user spliced into echo: ssm-document-injection, mandatory, once per parameter", () => {
             const d = byRule(diags, "ssm-document-injection");
-            assert.deepStrictEqual(d.map((x) => x.enforcementLevel), ["mandatory", "mandatory"]);
+            assert.deepStrictEqual(
+                d.map((x) => x.enforcementLevel),
+                ["mandatory", "mandatory"],
+            );
             assert.ok(d.some((x) => /\{\{ key \}\}/.test(x.message)));
             assert.ok(d.some((x) => /\{\{ user \}\}/.test(x.message)));
         });
@@ -168,7 +302,9 @@ describe("policy pack over its gRPC Analyzer protocol", function () {
         it('ssm:SendCommand on "*": provisioner-least-privilege, mandatory (any document, any instance)', () => {
             const d = byRule(diags, "provisioner-least-privilege");
             assert.strictEqual(d.length, 2);
-            assert.ok(d.every((x) => x.enforcementLevel === "mandatory" && /"naive-provisioner-policy"/.test(x.message)));
+            assert.ok(
+                d.every((x) => x.enforcementLevel === "mandatory" && /"naive-provisioner-policy"/.test(x.message)),
+            );
         });
         it("RSA-2048 aws.ec2.KeyPair and tls.PrivateKey RSA 2048: ssh-key-algorithm, mandatory", () => {
             const d = byRule(diags, "ssh-key-algorithm");
@@ -195,7 +331,8 @@ describe("policy pack over its gRPC Analyzer protocol", function () {
             assert.strictEqual(d[0].enforcementLevel, "advisory");
         });
         it("no diagnostic leaks key material", () => {
-            for (const d of diags) assert.doesNotMatch(d.message, /BEGIN OPENSSH PRIVATE KEY|AAAAC3NzaC1lZDI1NTE5AAAAI[A-Za-z0-9+/]{20}/);
+            for (const d of diags)
+                assert.doesNotMatch(d.message, /BEGIN OPENSSH PRIVATE KEY|AAAAC3NzaC1lZDI1NTE5AAAAI[A-Za-z0-9+/]{20}/);
         });
     });
 
@@ -203,7 +340,10 @@ describe("policy pack over its gRPC Analyzer protocol", function () {
         it("has no violation at all, including with secret outputs over the wire", async () => {
             await server.configure({});
             const diags = await server.analyzeAll(cleanDesign());
-            assert.deepStrictEqual(diags.map((d) => `${d.policyName}: ${d.message}`), []);
+            assert.deepStrictEqual(
+                diags.map((d) => `${d.policyName}: ${d.message}`),
+                [],
+            );
         });
     });
 
@@ -216,16 +356,35 @@ describe("policy pack over its gRPC Analyzer protocol", function () {
                 properties: Object.fromEntries(Object.keys(r.properties).map((k) => [k, UNKNOWN])),
             }));
             const diags = await server.analyzeAll(unknownish);
-            assert.deepStrictEqual(diags.filter((d) => /can't run/.test(d.message)), []);
+            assert.deepStrictEqual(
+                diags.filter((d) => /can't run/.test(d.message)),
+                [],
+            );
             // tls.PrivateKey is never encrypted, whatever is still unknown about it.
-            assert.deepStrictEqual(diags.map((d) => d.policyName), ["ssh-key-passphrase"]);
+            assert.deepStrictEqual(
+                diags.map((d) => d.policyName),
+                ["ssh-key-passphrase"],
+            );
         });
     });
 
     describe("a policy config changes the verdict", () => {
         const tightenable = (): AnalyzerResourceSpec[] => [
-            { type: "aws:ssm/parameter:Parameter", name: "pka-access-0000", properties: { type: "String", value: secret(JSON.stringify({ users: [{ name: "bob", sudo: "none", keys: [RSA3072.publicKey] }] })) } },
-            { type: "tls:index/privateKey:PrivateKey", name: "ci-deploy", properties: { algorithm: "ECDSA", ecdsaCurve: "P256" } },
+            {
+                type: "aws:ssm/parameter:Parameter",
+                name: "pka-access-0000",
+                properties: {
+                    type: "String",
+                    value: secret(
+                        JSON.stringify({ users: [{ name: "bob", sudo: "none", keys: [RSA3072.publicKey] }] }),
+                    ),
+                },
+            },
+            {
+                type: "tls:index/privateKey:PrivateKey",
+                name: "ci-deploy",
+                properties: { algorithm: "ECDSA", ecdsaCurve: "P256" },
+            },
         ];
         it("default: RSA-3072 and ecdsa P-256 pass", async () => {
             await server.configure({});
@@ -234,7 +393,10 @@ describe("policy pack over its gRPC Analyzer protocol", function () {
         it("minRsaBits 4096 refuses the RSA-3072 key", async () => {
             await server.configure({ "ssh-key-algorithm": { minRsaBits: 4096 } });
             const d = await server.analyzeAll(tightenable());
-            assert.deepStrictEqual(d.map((x) => [x.policyName, x.enforcementLevel]), [["ssh-key-algorithm", "mandatory"]]);
+            assert.deepStrictEqual(
+                d.map((x) => [x.policyName, x.enforcementLevel]),
+                [["ssh-key-algorithm", "mandatory"]],
+            );
             assert.match(d[0].message, /users\[0\]\.keys\[0\] \(user bob\)/);
         });
         it("allowedTypes [ed25519] refuses both", async () => {
@@ -242,19 +404,36 @@ describe("policy pack over its gRPC Analyzer protocol", function () {
             assert.strictEqual(byRule(await server.analyzeAll(tightenable()), "ssh-key-algorithm").length, 2);
         });
         it("levels: lambda-runtime-supported advisory, no-sudoers-append disabled", async () => {
-            await server.configure({ "lambda-runtime-supported": "advisory", "no-sudoers-append": { enforcementLevel: "disabled" } });
+            await server.configure({
+                "lambda-runtime-supported": "advisory",
+                "no-sudoers-append": { enforcementLevel: "disabled" },
+            });
             const d = await server.analyzeAll(naiveDesign());
-            assert.deepStrictEqual(byRule(d, "lambda-runtime-supported").map((x) => x.enforcementLevel), ["advisory"]);
+            assert.deepStrictEqual(
+                byRule(d, "lambda-runtime-supported").map((x) => x.enforcementLevel),
+                ["advisory"],
+            );
             assert.deepStrictEqual(byRule(d, "no-sudoers-append"), []);
         });
         it("ssh-key-max-age maxAgeDays 30 reports a 90-day-old SshKeyPair", async () => {
             const kp = (days: number): AnalyzerResourceSpec[] => [
-                { type: "pka-fleet:index:SshKeyPair", name: "fleet-svc_user", inputs: {}, properties: { publicKey: ED25519.publicKey, createdAt: new Date(Date.now() - days * 86_400_000).toISOString() } },
+                {
+                    type: "pka-fleet:index:SshKeyPair",
+                    name: "fleet-svc_user",
+                    inputs: {},
+                    properties: {
+                        publicKey: ED25519.publicKey,
+                        createdAt: new Date(Date.now() - days * 86_400_000).toISOString(),
+                    },
+                },
             ];
             await server.configure({});
             assert.deepStrictEqual(await server.analyzeAll(kp(90)), []);
             await server.configure({ "ssh-key-max-age": { maxAgeDays: 30 } });
-            assert.deepStrictEqual((await server.analyzeAll(kp(90))).map((x) => [x.policyName, x.enforcementLevel]), [["ssh-key-max-age", "advisory"]]);
+            assert.deepStrictEqual(
+                (await server.analyzeAll(kp(90))).map((x) => [x.policyName, x.enforcementLevel]),
+                [["ssh-key-max-age", "advisory"]],
+            );
         });
     });
 });

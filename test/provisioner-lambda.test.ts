@@ -27,7 +27,14 @@ import { documentParameters } from "../core/document";
 import { pushEvent } from "../core/events";
 import { waitEvent, WAIT_SOURCE } from "../core/waitEvent";
 import { FakeAwsState, startFakeAwsServer, AwsApiError } from "../local/fakeAws";
-import { createHandler, Log, SEND_COMMAND_MAX_IDS, SPEC_SETTLE_MS, WAIT_FAST_MS, waitDelaySeconds } from "../lambda/provisioner";
+import {
+    createHandler,
+    Log,
+    SEND_COMMAND_MAX_IDS,
+    SPEC_SETTLE_MS,
+    WAIT_FAST_MS,
+    waitDelaySeconds,
+} from "../lambda/provisioner";
 import {
     associationEvent,
     DLQ_URL,
@@ -73,7 +80,8 @@ function harness(fleet: FakeAwsState, env: Record<string, string> = ENV): Harnes
     ssmMock.reset();
     ec2Mock.reset();
     sqsMock.reset();
-    const unmocked = (input: unknown) => Promise.reject(new Error(`unmocked AWS call ${JSON.stringify(input).slice(0, 80)}`));
+    const unmocked = (input: unknown) =>
+        Promise.reject(new Error(`unmocked AWS call ${JSON.stringify(input).slice(0, 80)}`));
     ssmMock.onAnyCommand().callsFake(unmocked);
     ec2Mock.onAnyCommand().callsFake(unmocked);
     sqsMock.onAnyCommand().callsFake(unmocked);
@@ -92,7 +100,10 @@ function harness(fleet: FakeAwsState, env: Record<string, string> = ENV): Harnes
     fleet.clock = () => now;
     const logs: Harness["logs"] = [];
     const log: Log = Object.fromEntries(
-        ["debug", "info", "warn", "error"].map((level) => [level, (message: string, extra: Record<string, unknown> = {}) => logs.push({ level, message, extra })]),
+        ["debug", "info", "warn", "error"].map((level) => [
+            level,
+            (message: string, extra: Record<string, unknown> = {}) => logs.push({ level, message, extra }),
+        ]),
     ) as unknown as Log;
     const sleeps: number[] = [];
     const ec2 = new EC2Client({ region: "us-east-1" });
@@ -127,7 +138,8 @@ function useStubbedClients(): void {
 }
 
 const sent = (f: FakeAwsState) => f.commands.flatMap((c) => c.instanceIds);
-const failedIds = (r: { batchItemFailures: { itemIdentifier: string }[] }) => r.batchItemFailures.map((f) => f.itemIdentifier).sort();
+const failedIds = (r: { batchItemFailures: { itemIdentifier: string }[] }) =>
+    r.batchItemFailures.map((f) => f.itemIdentifier).sort();
 
 describe("provisioner Lambda (mocked AWS)", () => {
     useStubbedClients();
@@ -136,15 +148,33 @@ describe("provisioner Lambda (mocked AWS)", () => {
         const f = makeFleet({ tagged: 60 });
         const ids = Array.from({ length: 51 }, (_, i) => instanceId(i + 1));
         const h = f.handlers().ssm!;
-        await assert.rejects(async () => h.SendCommand({ DocumentName: DOC, InstanceIds: ids }), /ValidationException|at 'instanceIds' failed/);
-        await assert.rejects(async () => h.SendCommand({ DocumentName: "AWS-RunShellScript", InstanceIds: ids.slice(0, 2) }), (e: AwsApiError) => e.name === "InvalidDocument");
-        await assert.rejects(async () => h.DescribeInstanceInformation({ MaxResults: 51 }), (e: AwsApiError) => e.name === "ValidationException");
         await assert.rejects(
-            async () => h.DescribeInstanceInformation({ Filters: [{ Key: "tag:a", Values: ["b"] }, { Key: "PingStatus", Values: ["Online"] }] }),
+            async () => h.SendCommand({ DocumentName: DOC, InstanceIds: ids }),
+            /ValidationException|at 'instanceIds' failed/,
+        );
+        await assert.rejects(
+            async () => h.SendCommand({ DocumentName: "AWS-RunShellScript", InstanceIds: ids.slice(0, 2) }),
+            (e: AwsApiError) => e.name === "InvalidDocument",
+        );
+        await assert.rejects(
+            async () => h.DescribeInstanceInformation({ MaxResults: 51 }),
+            (e: AwsApiError) => e.name === "ValidationException",
+        );
+        await assert.rejects(
+            async () =>
+                h.DescribeInstanceInformation({
+                    Filters: [
+                        { Key: "tag:a", Values: ["b"] },
+                        { Key: "PingStatus", Values: ["Online"] },
+                    ],
+                }),
             /can't be combined/,
         );
         f.addInstance("i-0000000000000ffff", { other: "x" }, "Online");
-        await assert.rejects(async () => h.SendCommand({ DocumentName: DOC, InstanceIds: [instanceId(1), "i-0000000000000ffff"] }), (e: AwsApiError) => e.name === "AccessDeniedException");
+        await assert.rejects(
+            async () => h.SendCommand({ DocumentName: DOC, InstanceIds: [instanceId(1), "i-0000000000000ffff"] }),
+            (e: AwsApiError) => e.name === "AccessDeniedException",
+        );
     });
 
     it("instance running: tag check, readiness, one SendCommand with the real document parameters", async () => {
@@ -177,7 +207,10 @@ describe("provisioner Lambda (mocked AWS)", () => {
         const res = await handler({ Records: records });
         assert.deepStrictEqual(res.batchItemFailures, []);
         assert.strictEqual(fleet.callsOf("SendCommand").length, 3);
-        assert.deepStrictEqual(fleet.commands.map((c) => c.instanceIds.length), [50, 50, 20]);
+        assert.deepStrictEqual(
+            fleet.commands.map((c) => c.instanceIds.length),
+            [50, 50, 20],
+        );
         assert.ok(fleet.commands.every((c) => c.instanceIds.length <= SEND_COMMAND_MAX_IDS));
         assert.deepStrictEqual(new Set(sent(fleet)).size, 120);
         assert.strictEqual(sent(fleet).length, 120);
@@ -191,7 +224,10 @@ describe("provisioner Lambda (mocked AWS)", () => {
         const res = await handler({ Records: [1, 2, 3].map((n) => record(runningEvent(instanceId(n)))) });
         assert.deepStrictEqual(res.batchItemFailures, []);
         assert.strictEqual(fleet.callsOf("SendCommand").length, 3);
-        assert.deepStrictEqual(fleet.callsOf("SendCommand").map((c) => c.error), ["ThrottlingException", "ThrottlingException", undefined]);
+        assert.deepStrictEqual(
+            fleet.callsOf("SendCommand").map((c) => c.error),
+            ["ThrottlingException", "ThrottlingException", undefined],
+        );
         assert.deepStrictEqual(sent(fleet).sort(), [1, 2, 3].map(instanceId));
         // Full jitter with random()=0.5: half of 100 ms, then half of 200 ms.
         assert.deepStrictEqual(sleeps, [50, 100]);
@@ -228,7 +264,9 @@ describe("provisioner Lambda (mocked AWS)", () => {
         assert.deepStrictEqual(res.batchItemFailures, []);
         assert.deepStrictEqual(sent(fleet), [instanceId(1)]);
         assert.ok(!fleet.calls.some((c) => c.error === "AccessDeniedException"));
-        assert.ok(logs.some((l) => /does not carry the fleet tag/.test(l.message) && l.extra.instanceId === instanceId(2)));
+        assert.ok(
+            logs.some((l) => /does not carry the fleet tag/.test(l.message) && l.extra.instanceId === instanceId(2)),
+        );
     });
 
     it("an event that is not an SQS batch (null, no Records, Records not a list) is logged and acknowledged: nothing to retry", async () => {
@@ -252,7 +290,13 @@ describe("provisioner Lambda (mocked AWS)", () => {
         const res = await handler({ Records: [record(runningEvent(hybrid)), record(runningEvent(instanceId(1)))] });
         assert.deepStrictEqual(res.batchItemFailures, []);
         assert.deepStrictEqual(sent(fleet), [instanceId(1)]);
-        assert.ok(logs.some((l) => /managed nodes outside EC2 \(mi-\) are not supported/.test(l.message) && l.extra.instanceId === hybrid));
+        assert.ok(
+            logs.some(
+                (l) =>
+                    /managed nodes outside EC2 \(mi-\) are not supported/.test(l.message) &&
+                    l.extra.instanceId === hybrid,
+            ),
+        );
         assert.ok(!logs.some((l) => /does not carry the fleet tag/.test(l.message) && l.extra.instanceId === hybrid));
         assert.strictEqual(handler.stats()!.untagged, 1);
     });
@@ -268,7 +312,9 @@ describe("provisioner Lambda (mocked AWS)", () => {
         const res = await handler({ Records: [...bad, record(runningEvent(instanceId(1)))] });
         assert.deepStrictEqual(res.batchItemFailures, []);
         assert.deepStrictEqual(sent(fleet), [instanceId(1)]);
-        const logged = logs.filter((l) => l.message === "malformed record acknowledged").map((l) => [l.extra.messageId, l.extra.reason]);
+        const logged = logs
+            .filter((l) => l.message === "malformed record acknowledged")
+            .map((l) => [l.extra.messageId, l.extra.reason]);
         assert.deepStrictEqual(logged, [
             ["bad-json", "not-json"],
             ["bad-kind", "unknown-event"],
@@ -301,7 +347,10 @@ describe("provisioner Lambda (mocked AWS)", () => {
     });
 
     it("an unknown document (AWS rejects SendCommand): records fail, error logged", async () => {
-        const { fleet, handler, logs } = harness(makeFleet({ tagged: 1 }), { ...ENV, PKA_DOCUMENT_NAME: "not-deployed" });
+        const { fleet, handler, logs } = harness(makeFleet({ tagged: 1 }), {
+            ...ENV,
+            PKA_DOCUMENT_NAME: "not-deployed",
+        });
         const res = await handler({ Records: [record(runningEvent(instanceId(1)))] });
         assert.strictEqual(res.batchItemFailures.length, 1);
         assert.strictEqual(fleet.commands.length, 0);
@@ -310,13 +359,22 @@ describe("provisioner Lambda (mocked AWS)", () => {
 
     it("push: every online tagged instance (paginated listing), offline and untagged ones skipped", async () => {
         const { fleet, handler } = harness(makeFleet({ tagged: 70, offline: 3, untagged: 5 }));
-        const res = await handler({ Records: [record(pushEvent({ reason: "access-spec-changed", specHash: accessSpecHash(SPEC) }))] });
+        const res = await handler({
+            Records: [record(pushEvent({ reason: "access-spec-changed", specHash: accessSpecHash(SPEC) }))],
+        });
         assert.deepStrictEqual(res.batchItemFailures, []);
         assert.strictEqual(new Set(sent(fleet)).size, 70);
-        assert.deepStrictEqual(fleet.commands.map((c) => c.instanceIds.length), [50, 20]);
+        assert.deepStrictEqual(
+            fleet.commands.map((c) => c.instanceIds.length),
+            [50, 20],
+        );
         const listing = fleet.callsOf("DescribeInstanceInformation");
         assert.ok(listing.length >= 2 && listing.every((c) => c.input.Filters[0].Key === `tag:${TAG.key}`));
-        assert.strictEqual(fleet.callsOf("DescribeInstances").length, 0, "the tag-filtered listing already proves the tag");
+        assert.strictEqual(
+            fleet.callsOf("DescribeInstances").length,
+            0,
+            "the tag-filtered listing already proves the tag",
+        );
     });
 
     it("a push for a spec other than the pinned one (stale or forged) is acknowledged at once: nothing waits, nothing sent for it", async () => {
@@ -363,7 +421,11 @@ describe("provisioner Lambda (mocked AWS)", () => {
         const recs = Array.from({ length: 120 }, (_, i) => record(runningEvent(instanceId(i + 1))));
         const res = await handler({ Records: recs });
         assert.strictEqual(fleet.commands.length, 1, "one call of 50 before the change, none after");
-        assert.strictEqual(res.batchItemFailures.length, 70, "the other 70 records are retried (and meet the new configuration)");
+        assert.strictEqual(
+            res.batchItemFailures.length,
+            70,
+            "the other 70 records are retried (and meet the new configuration)",
+        );
         assert.ok(logs.some((l) => /stored spec changed while this batch ran/.test(l.message)));
     });
 
@@ -391,7 +453,10 @@ describe("provisioner Lambda (mocked AWS)", () => {
         const dlq = fleet.queues.get(DLQ_URL)!;
         assert.strictEqual(dlq.length, 1);
         const reason = JSON.parse(dlq[0].body);
-        assert.deepStrictEqual([reason.reason, reason.instanceId, reason.status, reason.attempts, reason.responseCode], ["command-failed", id, "Failed", 3, 1]);
+        assert.deepStrictEqual(
+            [reason.reason, reason.instanceId, reason.status, reason.attempts, reason.responseCode],
+            ["command-failed", id, "Failed", 3, 1],
+        );
         assert.match(reason.stderrTail, /visudo refused/);
     });
 
@@ -412,7 +477,10 @@ describe("provisioner Lambda (mocked AWS)", () => {
         assert.strictEqual(fleet.callsOf("PutParameter")[0].input.Overwrite, true);
         // No key material in any log entry.
         const all = JSON.stringify(logs);
-        assert.ok(!all.includes(hk.lines[0].split(" ")[1]) && !all.includes(USER_KEY.split(" ")[1]), "no key material in logs");
+        assert.ok(
+            !all.includes(hk.lines[0].split(" ")[1]) && !all.includes(USER_KEY.split(" ")[1]),
+            "no key material in logs",
+        );
     });
 
     it("a result whose invocation never appears fails the record for redelivery", async () => {
@@ -426,7 +494,13 @@ describe("provisioner Lambda (mocked AWS)", () => {
 
     it("results for another document are ignored", async () => {
         const { fleet, handler } = harness(makeFleet({ tagged: 1 }));
-        const res = await handler({ Records: [record(resultEvent(instanceId(1), "e8d3c0e4-71f7-4491-898f-c9b35bee5f3b", "Failed", "AWS-RunShellScript"))] });
+        const res = await handler({
+            Records: [
+                record(
+                    resultEvent(instanceId(1), "e8d3c0e4-71f7-4491-898f-c9b35bee5f3b", "Failed", "AWS-RunShellScript"),
+                ),
+            ],
+        });
         assert.deepStrictEqual(res.batchItemFailures, []);
         assert.strictEqual(fleet.calls.length, 0);
     });
@@ -434,7 +508,10 @@ describe("provisioner Lambda (mocked AWS)", () => {
     describe("root of trust: only the spec the deploy pinned is ever sent", () => {
         const noForgedMaterial = (logs: unknown, fleet: FakeAwsState) => {
             const text = JSON.stringify(logs) + JSON.stringify([...fleet.queues.values()]);
-            assert.ok(!text.includes(FORGED_KEY.split(" ")[1]), "the refused spec's keys appear in no log and no DLQ message");
+            assert.ok(
+                !text.includes(FORGED_KEY.split(" ")[1]),
+                "the refused spec's keys appear in no log and no DLQ message",
+            );
             assert.ok(!text.includes("mallory"), "nor its user names");
         };
 
@@ -454,7 +531,10 @@ describe("provisioner Lambda (mocked AWS)", () => {
                 assert.strictEqual(handler.stats()!.specRefused, 1);
                 const refusal = logs.find((l) => l.message.startsWith("access spec refused"));
                 assert.ok(refusal, JSON.stringify(logs));
-                assert.deepStrictEqual([refusal.level, refusal.extra.storedSpec, refusal.extra.pinnedSpec], ["error", accessSpecHash(FORGED_SPEC), accessSpecHash(SPEC)]);
+                assert.deepStrictEqual(
+                    [refusal.level, refusal.extra.storedSpec, refusal.extra.pinnedSpec],
+                    ["error", accessSpecHash(FORGED_SPEC), accessSpecHash(SPEC)],
+                );
                 // First receive: maybe a deploy between writing the parameters and updating the function; no alarm yet.
                 assert.strictEqual(fleet.queues.get(DLQ_URL)!.length, 0);
                 noForgedMaterial(logs, fleet);
@@ -472,7 +552,10 @@ describe("provisioner Lambda (mocked AWS)", () => {
             const dlq = fleet.queues.get(DLQ_URL)!;
             assert.strictEqual(dlq.length, 1);
             const reason = JSON.parse(dlq[0].body);
-            assert.deepStrictEqual([reason.reason, reason.storedSpec, reason.pinnedSpec, reason.path], ["access-spec-refused", accessSpecHash(FORGED_SPEC), accessSpecHash(SPEC), "/pka/prod/access"]);
+            assert.deepStrictEqual(
+                [reason.reason, reason.storedSpec, reason.pinnedSpec, reason.path],
+                ["access-spec-refused", accessSpecHash(FORGED_SPEC), accessSpecHash(SPEC), "/pka/prod/access"],
+            );
             noForgedMaterial(logs, fleet);
         });
 
@@ -480,7 +563,10 @@ describe("provisioner Lambda (mocked AWS)", () => {
             const fleet = makeFleet({ tagged: 1 });
             storeSpec(fleet, canonicalAccessSpecJson(FORGED_SPEC));
             const { handler, sleeps } = harness(fleet);
-            const direct = { ...record(pushEvent({ specHash: accessSpecHash(SPEC) })), eventSource: "pka-fleet:deploy" };
+            const direct = {
+                ...record(pushEvent({ specHash: accessSpecHash(SPEC) })),
+                eventSource: "pka-fleet:deploy",
+            };
             await assert.rejects(handler({ Records: [direct] }), /push failed for 1 record/);
             assert.strictEqual(fleet.callsOf("SendCommand").length, 0);
             assert.ok(sleeps.length >= 3, "it waited for a lagging parameter first");
@@ -496,9 +582,17 @@ describe("provisioner Lambda (mocked AWS)", () => {
         });
 
         it("a torn or invalid spec that has stood past a deploy's window alarms too (access-spec-unusable); a fresh one is only retried", async () => {
-            for (const [modifiedAt, alarms] of [[undefined, 0], [Date.now() - SPEC_SETTLE_MS - 1000, 1]] as const) {
+            for (const [modifiedAt, alarms] of [
+                [undefined, 0],
+                [Date.now() - SPEC_SETTLE_MS - 1000, 1],
+            ] as const) {
                 const fleet = makeFleet({ tagged: 1 });
-                storeSpec(fleet, JSON.stringify({ users: [{ name: "root", sudo: "nopasswd", keys: [USER_KEY] }] }), undefined, modifiedAt);
+                storeSpec(
+                    fleet,
+                    JSON.stringify({ users: [{ name: "root", sudo: "nopasswd", keys: [USER_KEY] }] }),
+                    undefined,
+                    modifiedAt,
+                );
                 const { handler } = harness(fleet);
                 const res = await handler({ Records: [record(runningEvent(instanceId(1)))] });
                 assert.strictEqual(res.batchItemFailures.length, 1);
@@ -522,7 +616,10 @@ describe("provisioner Lambda (mocked AWS)", () => {
             for (const [env, re] of [
                 [unpinned, /PKA_ACCESS_SPEC_SHA256 is required/],
                 [{ ...ENV, PKA_ACCESS_SPEC_SHA256: "abc" }, /PKA_ACCESS_SPEC_SHA256 must be 64 lower-case hex/],
-                [{ ...ENV, PKA_KNOWN_HOSTS_PATH: "/pka/prod/access/kh" }, /PKA_KNOWN_HOSTS_PATH \/pka\/prod\/access\/kh overlaps PKA_ACCESS_PARAMETER/],
+                [
+                    { ...ENV, PKA_KNOWN_HOSTS_PATH: "/pka/prod/access/kh" },
+                    /PKA_KNOWN_HOSTS_PATH \/pka\/prod\/access\/kh overlaps PKA_ACCESS_PARAMETER/,
+                ],
             ] as const) {
                 const fleet = makeFleet({ tagged: 1 });
                 const { handler } = harness(fleet, env as Record<string, string>);
@@ -533,11 +630,29 @@ describe("provisioner Lambda (mocked AWS)", () => {
     });
 
     describe("forged results: acted on only for a command of our document that we sent", () => {
-        function forge(fleet: FakeAwsState, o: { documentName: string; comment: string; status: "Success" | "Failed"; stdout?: string; responseCode?: number }) {
+        function forge(
+            fleet: FakeAwsState,
+            o: {
+                documentName: string;
+                comment: string;
+                status: "Success" | "Failed";
+                stdout?: string;
+                responseCode?: number;
+            },
+        ) {
             const commandId = "5f0c1d2e-3a4b-4c5d-8e6f-7a8b9c0d1e2f";
             fleet.invocations.set(`${commandId}:${instanceId(1)}`, {
-                commandId, instanceId: instanceId(1), documentName: o.documentName, comment: o.comment, parameters: {},
-                status: o.status, statusDetails: o.status, stdout: o.stdout ?? "", stderr: "", responseCode: o.responseCode ?? (o.status === "Success" ? 0 : 1), lag: 0,
+                commandId,
+                instanceId: instanceId(1),
+                documentName: o.documentName,
+                comment: o.comment,
+                parameters: {},
+                status: o.status,
+                statusDetails: o.status,
+                stdout: o.stdout ?? "",
+                stderr: "",
+                responseCode: o.responseCode ?? (o.status === "Success" ? 0 : 1),
+                lag: 0,
             });
             return commandId;
         }
@@ -545,31 +660,60 @@ describe("provisioner Lambda (mocked AWS)", () => {
         it("host keys printed by someone's AWS-RunShellScript, announced as our document's result, are not pinned", async () => {
             const fleet = makeFleet({ tagged: 1 });
             const hk = hostKeyOutput();
-            const commandId = forge(fleet, { documentName: "AWS-RunShellScript", comment: "pka-fleet attempt=1 spec=00000000", status: "Success", stdout: hk.stdout });
+            const commandId = forge(fleet, {
+                documentName: "AWS-RunShellScript",
+                comment: "pka-fleet attempt=1 spec=00000000",
+                status: "Success",
+                stdout: hk.stdout,
+            });
             const { handler, logs } = harness(fleet);
             const res = await handler({ Records: [record(resultEvent(instanceId(1), commandId, "Success", DOC))] });
             assert.deepStrictEqual(res.batchItemFailures, []);
             assert.strictEqual(fleet.callsOf("PutParameter").length, 0, "no known_hosts write");
             assert.strictEqual(handler.stats()!.forgedResults, 1);
-            assert.ok(logs.some((l) => l.message.startsWith("command result not acted on") && l.extra.documentName === "AWS-RunShellScript"));
+            assert.ok(
+                logs.some(
+                    (l) =>
+                        l.message.startsWith("command result not acted on") &&
+                        l.extra.documentName === "AWS-RunShellScript",
+                ),
+            );
         });
 
         it("a run of our document that we did not send (no comment of ours): neither pinned, retried nor dead-lettered", async () => {
             for (const comment of ["", "manual run", "pka-fleet attempt=1", "xpka-fleet attempt=1 spec=00000000"]) {
                 for (const status of ["Success", "Failed"] as const) {
                     const fleet = makeFleet({ tagged: 1 });
-                    const commandId = forge(fleet, { documentName: DOC, comment, status, stdout: hostKeyOutput().stdout });
+                    const commandId = forge(fleet, {
+                        documentName: DOC,
+                        comment,
+                        status,
+                        stdout: hostKeyOutput().stdout,
+                    });
                     const { handler } = harness(fleet);
                     const res = await handler({ Records: [record(resultEvent(instanceId(1), commandId, status))] });
                     assert.deepStrictEqual(res.batchItemFailures, [], `${comment}/${status}`);
-                    assert.deepStrictEqual([fleet.callsOf("PutParameter").length, fleet.callsOf("SendCommand").length, fleet.queues.get(DLQ_URL)!.length], [0, 0, 0], `${comment}/${status}`);
+                    assert.deepStrictEqual(
+                        [
+                            fleet.callsOf("PutParameter").length,
+                            fleet.callsOf("SendCommand").length,
+                            fleet.queues.get(DLQ_URL)!.length,
+                        ],
+                        [0, 0, 0],
+                        `${comment}/${status}`,
+                    );
                 }
             }
         });
 
         it("a shared document of another account with our document's name is not ours", async () => {
             const fleet = makeFleet({ tagged: 1 });
-            const commandId = forge(fleet, { documentName: `arn:aws:ssm:us-east-1:999999999999:document/${DOC}`, comment: "pka-fleet attempt=1 spec=00000000", status: "Success", stdout: hostKeyOutput().stdout });
+            const commandId = forge(fleet, {
+                documentName: `arn:aws:ssm:us-east-1:999999999999:document/${DOC}`,
+                comment: "pka-fleet attempt=1 spec=00000000",
+                status: "Success",
+                stdout: hostKeyOutput().stdout,
+            });
             const { handler } = harness(fleet);
             await handler({ Records: [record(resultEvent(instanceId(1), commandId, "Success"))] });
             assert.strictEqual(fleet.callsOf("PutParameter").length, 0);
@@ -577,7 +721,12 @@ describe("provisioner Lambda (mocked AWS)", () => {
 
         it("the event's status is not believed: a 'Failed' event for a command SSM says succeeded schedules no rerun", async () => {
             const fleet = makeFleet({ tagged: 1 });
-            const commandId = forge(fleet, { documentName: DOC, comment: "pka-fleet attempt=1 spec=00000000", status: "Success", stdout: hostKeyOutput().stdout });
+            const commandId = forge(fleet, {
+                documentName: DOC,
+                comment: "pka-fleet attempt=1 spec=00000000",
+                status: "Success",
+                stdout: hostKeyOutput().stdout,
+            });
             const { handler } = harness(fleet, { ...ENV, PKA_KNOWN_HOSTS_PATH: "" });
             await handler({ Records: [record(resultEvent(instanceId(1), commandId, "Failed"))] });
             assert.strictEqual(fleet.callsOf("SendCommand").length, 0);
@@ -586,7 +735,12 @@ describe("provisioner Lambda (mocked AWS)", () => {
         it("a result event ahead of SSM (the invocation still InProgress): retried, and acted on once SSM agrees", async () => {
             const fleet = makeFleet({ tagged: 1 });
             const hk = hostKeyOutput();
-            const commandId = forge(fleet, { documentName: DOC, comment: `pka-fleet attempt=1 spec=${accessSpecHash(SPEC).slice(0, 8)}`, status: "Success", stdout: hk.stdout });
+            const commandId = forge(fleet, {
+                documentName: DOC,
+                comment: `pka-fleet attempt=1 spec=${accessSpecHash(SPEC).slice(0, 8)}`,
+                status: "Success",
+                stdout: hk.stdout,
+            });
             const inv = fleet.invocations.get(`${commandId}:${instanceId(1)}`)!;
             inv.status = "InProgress";
             const { handler } = harness(fleet);
@@ -600,7 +754,12 @@ describe("provisioner Lambda (mocked AWS)", () => {
 
         it("a replayed result of a run for an earlier spec cannot roll the pinned host keys back", async () => {
             const fleet = makeFleet({ tagged: 1 });
-            const commandId = forge(fleet, { documentName: DOC, comment: "pka-fleet attempt=1 spec=0123abcd", status: "Success", stdout: hostKeyOutput().stdout });
+            const commandId = forge(fleet, {
+                documentName: DOC,
+                comment: "pka-fleet attempt=1 spec=0123abcd",
+                status: "Success",
+                stdout: hostKeyOutput().stdout,
+            });
             const { handler } = harness(fleet);
             await handler({ Records: [record(resultEvent(instanceId(1), commandId, "Success"))] });
             assert.strictEqual(fleet.callsOf("PutParameter").length, 0);
@@ -618,7 +777,10 @@ describe("provisioner Lambda (mocked AWS)", () => {
             await handler({ Records: [record(resultEvent(instanceId(1), fleet.commands[0].commandId, "Failed"))] });
             const reason = JSON.parse(fleet.queues.get(DLQ_URL)![0].body);
             assert.strictEqual(reason.reason, "partial");
-            assert.deepStrictEqual(reason.conflicts.map((c: { user: string }) => c.user), ["bob", "carol"]);
+            assert.deepStrictEqual(
+                reason.conflicts.map((c: { user: string }) => c.user),
+                ["bob", "carol"],
+            );
             assert.match(reason.conflicts[1].reason, /set adopt: true/);
         });
     });
@@ -640,7 +802,10 @@ describe("provisioner Lambda (mocked AWS)", () => {
 
     it("a missing or bad configuration fails the whole invocation loudly", async () => {
         const { handler } = harness(makeFleet({ tagged: 1 }), { ...ENV, PKA_TARGET_TAG: "novalue" });
-        await assert.rejects(handler({ Records: [record(runningEvent(instanceId(1)))] }), /PKA_TARGET_TAG must be key=value/);
+        await assert.rejects(
+            handler({ Records: [record(runningEvent(instanceId(1)))] }),
+            /PKA_TARGET_TAG must be key=value/,
+        );
     });
 
     it("measured: a burst of 1,000 new instances against a throttling SendCommand (token bucket 5/s, burst 10)", async () => {
@@ -664,7 +829,9 @@ describe("provisioner Lambda (mocked AWS)", () => {
         const calls = fleet.callsOf("SendCommand");
         const throttled = calls.filter((c) => c.error === "ThrottlingException").length;
         const ok = calls.filter((c) => !c.error).length;
-        console.log(`      burst: 1000 instances, ${calls.length} SendCommand calls (${ok} accepted, ${throttled} throttled), ${rounds} round(s), every instance provisioned once`);
+        console.log(
+            `      burst: 1000 instances, ${calls.length} SendCommand calls (${ok} accepted, ${throttled} throttled), ${rounds} round(s), every instance provisioned once`,
+        );
         assert.strictEqual(queue.length, 0, "no record left behind");
         assert.strictEqual(new Set(sent(fleet)).size, 1000);
         assert.strictEqual(sent(fleet).length, 1000, "no instance got two commands");
@@ -690,7 +857,10 @@ describe("provisioner Lambda: conditions AWS documents", () => {
         // ...and every registered instance was still provisioned; only the unregistered one's record comes back.
         assert.deepStrictEqual(new Set(sent(fleet)), new Set(ids.slice(0, 3)));
         assert.deepStrictEqual(failedIds(res), [records[3].messageId]);
-        assert.ok(fleet.callsOf("DescribeInstanceInformation").length <= 2 * Math.ceil(Math.log2(4)) + 2, "a binary split, not one call per id");
+        assert.ok(
+            fleet.callsOf("DescribeInstanceInformation").length <= 2 * Math.ceil(Math.log2(4)) + 2,
+            "a binary split, not one call per id",
+        );
     });
 
     it("many instances (more than 4) are checked in one listing of the fleet: an unregistered id costs nothing, and the listing vouches for the tag", async () => {
@@ -730,12 +900,19 @@ describe("provisioner Lambda: conditions AWS documents", () => {
         const res = await handler({ Records: [record(pushEvent({ reason: "rotation" }))] });
         assert.deepStrictEqual(res.batchItemFailures, []);
         assert.deepStrictEqual(sent(fleet), [instanceId(2)]);
-        assert.deepStrictEqual(dlq(fleet).map((m) => [m.reason, m.instanceId]), [["agent-too-old", instanceId(1)]]);
+        assert.deepStrictEqual(
+            dlq(fleet).map((m) => [m.reason, m.instanceId]),
+            [["agent-too-old", instanceId(1)]],
+        );
     });
 
     it("exit 9 (the agent passed no parameters) is dead-lettered at its first failure as agent-too-old, not retried", async () => {
         const fleet = makeFleet({ tagged: 1 });
-        fleet.runCommand = () => ({ status: "Failed", responseCode: 9, stderr: "PKA-ERROR code=9 SSM_AccessSpec and SSM_AccessSpecSha256 are not set\n" });
+        fleet.runCommand = () => ({
+            status: "Failed",
+            responseCode: 9,
+            stderr: "PKA-ERROR code=9 SSM_AccessSpec and SSM_AccessSpecSha256 are not set\n",
+        });
         const { handler } = harness(fleet);
         await handler({ Records: [record(runningEvent(instanceId(1)))] });
         const cmd = fleet.commands[0];
@@ -775,7 +952,10 @@ describe("provisioner Lambda: conditions AWS documents", () => {
         fleet.denyNext.GetParametersByPath = 1000;
         const { handler } = harness(fleet);
         const direct = { ...record(pushEvent({ specHash: accessSpecHash(SPEC) })), eventSource: "pka-fleet:deploy" };
-        await assert.rejects(handler({ Records: [direct] }, { getRemainingTimeInMillis: () => 900_000 }), /push failed/);
+        await assert.rejects(
+            handler({ Records: [direct] }, { getRemainingTimeInMillis: () => 900_000 }),
+            /push failed/,
+        );
         assert.ok(handler.stats()!.accessDeniedRetries >= 5 && handler.stats()!.accessDeniedRetries <= 16);
     });
 
@@ -785,7 +965,11 @@ describe("provisioner Lambda: conditions AWS documents", () => {
         fleet.instances.get(instanceId(1))!.tags = { team: "moved" };
         await handler({ Records: [record(pushEvent({ reason: "rotation" }))] });
         await handler({ Records: [record(runningEvent(instanceId(1)))] });
-        assert.deepStrictEqual(sent(fleet), [instanceId(2)], "the untagged instance gets no command: neither the revocation nor anything else");
+        assert.deepStrictEqual(
+            sent(fleet),
+            [instanceId(2)],
+            "the untagged instance gets no command: neither the revocation nor anything else",
+        );
     });
 });
 
@@ -797,15 +981,22 @@ describe("provisioner Lambda: the real bundle over HTTP", function () {
         execFileSync(process.execPath, [path.join(root, "scripts", "bundle-lambda.js")], { cwd: root, stdio: "pipe" });
     });
 
-    function runBundle(env: Record<string, string>, event: object): Promise<{ code: number; stdout: string; stderr: string }> {
+    function runBundle(
+        env: Record<string, string>,
+        event: object,
+    ): Promise<{ code: number; stdout: string; stderr: string }> {
         const script = `
             const { handler } = require(${JSON.stringify(bundle)});
             handler(JSON.parse(process.env.EVENT), { getRemainingTimeInMillis: () => 60000 })
                 .then((r) => { process.stdout.write("RESULT " + JSON.stringify(r) + "\\n"); })
                 .catch((e) => { process.stdout.write("ERROR " + e.message + "\\n"); process.exitCode = 1; });`;
-        const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("AWS_") && !k.startsWith("PKA_")));
+        const clean = Object.fromEntries(
+            Object.entries(process.env).filter(([k]) => !k.startsWith("AWS_") && !k.startsWith("PKA_")),
+        );
         return new Promise((resolve) => {
-            const child = spawn(process.execPath, ["-e", script], { env: { ...clean, ...env, EVENT: JSON.stringify(event) } });
+            const child = spawn(process.execPath, ["-e", script], {
+                env: { ...clean, ...env, EVENT: JSON.stringify(event) },
+            });
             let stdout = "";
             let stderr = "";
             child.stdout.on("data", (d) => (stdout += d));
@@ -821,8 +1012,17 @@ describe("provisioner Lambda: the real bundle over HTTP", function () {
         // A failed earlier run at the last attempt, to be dead-lettered through SQS's JSON protocol.
         const failedCmd = "0b7c3a8e-1f2d-4c5b-9a6e-7d8f9e0a1b2c";
         fleet.invocations.set(`${failedCmd}:${instanceId(1)}`, {
-            commandId: failedCmd, instanceId: instanceId(1), documentName: DOC, comment: "pka-fleet attempt=3 spec=00000000",
-            parameters: {}, status: "Failed", statusDetails: "Failed", stdout: "", stderr: "boom", responseCode: 2, lag: 0,
+            commandId: failedCmd,
+            instanceId: instanceId(1),
+            documentName: DOC,
+            comment: "pka-fleet attempt=3 spec=00000000",
+            parameters: {},
+            status: "Failed",
+            statusDetails: "Failed",
+            stdout: "",
+            stderr: "boom",
+            responseCode: 2,
+            lag: 0,
         });
         const server = await startFakeAwsServer(fleet.handlers());
         try {
@@ -858,8 +1058,13 @@ describe("provisioner Lambda: the real bundle over HTTP", function () {
             // The command's own result, through a second invocation: host keys pinned.
             const out2 = await runBundle(
                 {
-                    ...ENV, AWS_REGION: "us-east-1", AWS_ACCESS_KEY_ID: "AKIDFAKEFAKEFAKE", AWS_SECRET_ACCESS_KEY: "fake-secret",
-                    AWS_ENDPOINT_URL_SSM: server.url, AWS_ENDPOINT_URL_EC2: server.url, AWS_ENDPOINT_URL_SQS: server.url,
+                    ...ENV,
+                    AWS_REGION: "us-east-1",
+                    AWS_ACCESS_KEY_ID: "AKIDFAKEFAKEFAKE",
+                    AWS_SECRET_ACCESS_KEY: "fake-secret",
+                    AWS_ENDPOINT_URL_SSM: server.url,
+                    AWS_ENDPOINT_URL_EC2: server.url,
+                    AWS_ENDPOINT_URL_SQS: server.url,
                 },
                 { Records: [record(resultEvent(okId, fleet.commands[0].commandId, "Success"))] },
             );
@@ -868,11 +1073,25 @@ describe("provisioner Lambda: the real bundle over HTTP", function () {
 
             // Structured JSON logs, with the malformed record's id, and no key material.
             // Powertools writes info to stdout and warn/error to stderr; Lambda sends both to the log group.
-            const logs = [out.stdout, out.stderr, out2.stdout, out2.stderr].join("\n").split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l));
-            assert.ok(logs.some((l) => l.message === "malformed record acknowledged" && l.messageId === "malformed"), JSON.stringify(logs).slice(0, 1500));
-            assert.ok(logs.length > 3 && logs.every((l) => l.service === "pka-fleet-provisioner" && typeof l.level === "string"), JSON.stringify(logs).slice(0, 1500));
+            const logs = [out.stdout, out.stderr, out2.stdout, out2.stderr]
+                .join("\n")
+                .split("\n")
+                .filter((l) => l.startsWith("{"))
+                .map((l) => JSON.parse(l));
+            assert.ok(
+                logs.some((l) => l.message === "malformed record acknowledged" && l.messageId === "malformed"),
+                JSON.stringify(logs).slice(0, 1500),
+            );
+            assert.ok(
+                logs.length > 3 &&
+                    logs.every((l) => l.service === "pka-fleet-provisioner" && typeof l.level === "string"),
+                JSON.stringify(logs).slice(0, 1500),
+            );
             const text = out.stdout + out2.stdout + out.stderr + out2.stderr;
-            assert.ok(!text.includes(USER_KEY.split(" ")[1]) && !text.includes(hk.lines[0].split(" ")[1]), "no key material in logs");
+            assert.ok(
+                !text.includes(USER_KEY.split(" ")[1]) && !text.includes(hk.lines[0].split(" ")[1]),
+                "no key material in logs",
+            );
             assert.ok(fleet.calls.every((c) => c.service !== "ec2" || c.op === "DescribeInstances"));
             assert.ok(canonicalAccessSpecJson(SPEC).length > 0);
         } finally {
@@ -889,29 +1108,68 @@ describe("provisioner Lambda: the real bundle over HTTP", function () {
         const hk = hostKeyOutput();
         const forgedCmd = "6a1b2c3d-4e5f-4a6b-9c7d-8e9f0a1b2c3d";
         fleet.invocations.set(`${forgedCmd}:${instanceId(1)}`, {
-            commandId: forgedCmd, instanceId: instanceId(1), documentName: "AWS-RunShellScript", comment: "pka-fleet attempt=1 spec=00000000",
-            parameters: {}, status: "Success", statusDetails: "Success", stdout: hk.stdout, stderr: "", responseCode: 0, lag: 0,
+            commandId: forgedCmd,
+            instanceId: instanceId(1),
+            documentName: "AWS-RunShellScript",
+            comment: "pka-fleet attempt=1 spec=00000000",
+            parameters: {},
+            status: "Success",
+            statusDetails: "Success",
+            stdout: hk.stdout,
+            stderr: "",
+            responseCode: 0,
+            lag: 0,
         });
         const server = await startFakeAwsServer(fleet.handlers());
         try {
             const env = {
-                ...ENV, AWS_REGION: "us-east-1", AWS_ACCESS_KEY_ID: "AKIDFAKEFAKEFAKE", AWS_SECRET_ACCESS_KEY: "fake-secret",
-                AWS_ENDPOINT_URL_SSM: server.url, AWS_ENDPOINT_URL_EC2: server.url, AWS_ENDPOINT_URL_SQS: server.url,
+                ...ENV,
+                AWS_REGION: "us-east-1",
+                AWS_ACCESS_KEY_ID: "AKIDFAKEFAKEFAKE",
+                AWS_SECRET_ACCESS_KEY: "fake-secret",
+                AWS_ENDPOINT_URL_SSM: server.url,
+                AWS_ENDPOINT_URL_EC2: server.url,
+                AWS_ENDPOINT_URL_SQS: server.url,
             };
             const again = record(runningEvent(instanceId(1)), "again");
-            const out = await runBundle(env, { Records: [record(runningEvent(instanceId(1)), "new"), again, record(resultEvent(instanceId(1), forgedCmd, "Success"), "forged")] });
+            const out = await runBundle(env, {
+                Records: [
+                    record(runningEvent(instanceId(1)), "new"),
+                    again,
+                    record(resultEvent(instanceId(1), forgedCmd, "Success"), "forged"),
+                ],
+            });
             const line = out.stdout.split("\n").find((l) => l.startsWith("RESULT ") || l.startsWith("ERROR "));
             assert.ok(line?.startsWith("RESULT "), `bundle failed: ${line}\n${out.stderr.slice(0, 2000)}`);
-            assert.deepStrictEqual(JSON.parse(line!.slice(7)), { batchItemFailures: [{ itemIdentifier: "new" }, { itemIdentifier: "again" }] });
+            assert.deepStrictEqual(JSON.parse(line!.slice(7)), {
+                batchItemFailures: [{ itemIdentifier: "new" }, { itemIdentifier: "again" }],
+            });
             assert.strictEqual(fleet.callsOf("SendCommand").length, 0, "nothing sent with the forged spec");
             assert.strictEqual(fleet.callsOf("PutParameter").length, 0, "no host key pinned from the forged result");
             const dlq = fleet.queues.get(DLQ_URL)!.map((m) => JSON.parse(m.body));
-            assert.deepStrictEqual(dlq.map((m) => m.reason), ["access-spec-refused"], "the alarm path got the refusal");
+            assert.deepStrictEqual(
+                dlq.map((m) => m.reason),
+                ["access-spec-refused"],
+                "the alarm path got the refusal",
+            );
             const text = out.stdout + out.stderr + JSON.stringify(dlq);
-            assert.ok(!text.includes(FORGED_KEY.split(" ")[1]) && !text.includes("mallory"), "the refused spec's content is never logged");
-            const logs = [out.stdout, out.stderr].join("\n").split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l));
-            assert.ok(logs.some((l) => l.level === "ERROR" && String(l.message).startsWith("access spec refused")), JSON.stringify(logs).slice(0, 1500));
-            assert.ok(logs.some((l) => String(l.message).startsWith("command result not acted on")), JSON.stringify(logs).slice(0, 1500));
+            assert.ok(
+                !text.includes(FORGED_KEY.split(" ")[1]) && !text.includes("mallory"),
+                "the refused spec's content is never logged",
+            );
+            const logs = [out.stdout, out.stderr]
+                .join("\n")
+                .split("\n")
+                .filter((l) => l.startsWith("{"))
+                .map((l) => JSON.parse(l));
+            assert.ok(
+                logs.some((l) => l.level === "ERROR" && String(l.message).startsWith("access spec refused")),
+                JSON.stringify(logs).slice(0, 1500),
+            );
+            assert.ok(
+                logs.some((l) => String(l.message).startsWith("command result not acted on")),
+                JSON.stringify(logs).slice(0, 1500),
+            );
         } finally {
             await server.close();
         }
@@ -922,8 +1180,12 @@ describe("provisioner Lambda: waiting for agents through wait messages, and resu
     useStubbedClients();
     const QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/pka-queue";
     const WENV = { ...ENV, PKA_QUEUE_URL: QUEUE_URL, PKA_AGENT_WAIT_SECONDS: "600" };
-    const sentAt = (r: ReturnType<typeof record>, ms: number) => ({ ...r, attributes: { ...r.attributes, SentTimestamp: String(ms) } });
-    const waits = (f: FakeAwsState) => (f.queues.get(QUEUE_URL) ?? []).map((m) => ({ ...JSON.parse(m.body), delaySeconds: m.delaySeconds }));
+    const sentAt = (r: ReturnType<typeof record>, ms: number) => ({
+        ...r,
+        attributes: { ...r.attributes, SentTimestamp: String(ms) },
+    });
+    const waits = (f: FakeAwsState) =>
+        (f.queues.get(QUEUE_URL) ?? []).map((m) => ({ ...JSON.parse(m.body), delaySeconds: m.delaySeconds }));
 
     function fleetWithQueue(tagged: number, unregistered: string[] = []) {
         const fleet = makeFleet({ tagged }).addQueue(QUEUE_URL);
@@ -937,7 +1199,11 @@ describe("provisioner Lambda: waiting for agents through wait messages, and resu
         const { handler } = harness(fleet, WENV);
         const records = [...late, instanceId(1), instanceId(2)].map((id) => sentAt(record(runningEvent(id)), 0));
         const res = await handler({ Records: records });
-        assert.deepStrictEqual(res.batchItemFailures, [], "every record acknowledged: the late ones live on in the wait message");
+        assert.deepStrictEqual(
+            res.batchItemFailures,
+            [],
+            "every record acknowledged: the late ones live on in the wait message",
+        );
         assert.deepStrictEqual(new Set(sent(fleet)), new Set([instanceId(1), instanceId(2)]));
         const w = waits(fleet);
         assert.strictEqual(w.length, 1, "one message for all of them");
@@ -951,13 +1217,19 @@ describe("provisioner Lambda: waiting for agents through wait messages, and resu
         const fleet = fleetWithQueue(5, ["i-0000000000000beef"]);
         const { handler } = harness(fleet, WENV);
         const ids = [1, 2, 3, 4, 5].map(instanceId);
-        const body = waitEvent([...ids, "i-0000000000000beef"].map((id) => ({ instanceId: id, since: 0 })), 0);
+        const body = waitEvent(
+            [...ids, "i-0000000000000beef"].map((id) => ({ instanceId: id, since: 0 })),
+            0,
+        );
         const res = await handler({ Records: [record(body)] });
         assert.deepStrictEqual(res.batchItemFailures, []);
         assert.strictEqual(fleet.commands.length, 1, "one SendCommand for the five");
         assert.deepStrictEqual(new Set(sent(fleet)), new Set(ids));
         const w = waits(fleet);
-        assert.deepStrictEqual(w.map((m) => m.detail.instances), [[["i-0000000000000beef", 0]]]);
+        assert.deepStrictEqual(
+            w.map((m) => m.detail.instances),
+            [[["i-0000000000000beef", 0]]],
+        );
     });
 
     it("a forged wait entry for an instance without the fleet tag is not sent (the tag is checked once it is online)", async () => {
@@ -975,10 +1247,15 @@ describe("provisioner Lambda: waiting for agents through wait messages, and resu
         const fleet = fleetWithQueue(0, ["i-0000000000000beef"]);
         const h = harness(fleet, WENV);
         h.advance(601_000);
-        const res = await h.handler({ Records: [record(waitEvent([{ instanceId: "i-0000000000000beef", since: 0 }], 0))] });
+        const res = await h.handler({
+            Records: [record(waitEvent([{ instanceId: "i-0000000000000beef", since: 0 }], 0))],
+        });
         assert.deepStrictEqual(res.batchItemFailures, []);
         const [msg] = (fleet.queues.get(DLQ_URL) ?? []).map((m) => JSON.parse(m.body));
-        assert.deepStrictEqual([msg.reason, msg.instanceId, msg.waitedSeconds, msg.agentWaitSeconds], ["agent-not-online", "i-0000000000000beef", 601, 600]);
+        assert.deepStrictEqual(
+            [msg.reason, msg.instanceId, msg.waitedSeconds, msg.agentWaitSeconds],
+            ["agent-not-online", "i-0000000000000beef", 601, 600],
+        );
         assert.match(msg.message, /did not come online within 601 s.*AmazonSSMManagedInstanceCore/);
         assert.strictEqual(waits(fleet).length, 0);
     });
@@ -1015,12 +1292,21 @@ describe("provisioner Lambda: waiting for agents through wait messages, and resu
         await handler({ Records: [1, 2, 3].map((n) => record(runningEvent(instanceId(n)))) });
         const cmd = fleet.commands[0];
         const hk = hostKeyOutput();
-        for (const n of [1, 2, 3]) Object.assign(fleet.invocations.get(`${cmd.commandId}:${instanceId(n)}`)!, { status: "Success", statusDetails: "Success", responseCode: 0, stdout: hk.stdout, lag: 0 });
+        for (const n of [1, 2, 3])
+            Object.assign(fleet.invocations.get(`${cmd.commandId}:${instanceId(n)}`)!, {
+                status: "Success",
+                statusDetails: "Success",
+                responseCode: 0,
+                stdout: hk.stdout,
+                lag: 0,
+            });
         const results = () => [1, 2, 3].map((n) => record(resultEvent(instanceId(n), cmd.commandId, "Success")));
         const res = await handler({ Records: results() });
         assert.deepStrictEqual(res.batchItemFailures, []);
         assert.deepStrictEqual(
-            ["ListCommandInvocations", "GetCommandInvocation", "GetParameters", "PutParameter"].map((op) => fleet.callsOf(op).length),
+            ["ListCommandInvocations", "GetCommandInvocation", "GetParameters", "PutParameter"].map(
+                (op) => fleet.callsOf(op).length,
+            ),
             [1, 0, 1, 3],
         );
         assert.strictEqual(fleet.parameters.get(`${KNOWN_HOSTS}/${instanceId(2)}`)!.value, hk.lines.join("\n"));
@@ -1037,9 +1323,23 @@ describe("provisioner Lambda: waiting for agents through wait messages, and resu
         const cmd = fleet.commands[0];
         const hk = hostKeyOutput();
         const long = `${"PKA-CHANGED x\n".repeat(200)}${hk.stdout}`;
-        for (const n of [1, 2]) Object.assign(fleet.invocations.get(`${cmd.commandId}:${instanceId(n)}`)!, { status: "Success", statusDetails: "Success", responseCode: 0, stdout: long, lag: 0 });
+        for (const n of [1, 2])
+            Object.assign(fleet.invocations.get(`${cmd.commandId}:${instanceId(n)}`)!, {
+                status: "Success",
+                statusDetails: "Success",
+                responseCode: 0,
+                stdout: long,
+                lag: 0,
+            });
         await handler({ Records: [1, 2].map((n) => record(resultEvent(instanceId(n), cmd.commandId, "Success"))) });
-        assert.deepStrictEqual([fleet.callsOf("ListCommandInvocations").length, fleet.callsOf("GetCommandInvocation").length, fleet.callsOf("PutParameter").length], [1, 2, 2]);
+        assert.deepStrictEqual(
+            [
+                fleet.callsOf("ListCommandInvocations").length,
+                fleet.callsOf("GetCommandInvocation").length,
+                fleet.callsOf("PutParameter").length,
+            ],
+            [1, 2, 2],
+        );
         assert.strictEqual(fleet.parameters.get(`${KNOWN_HOSTS}/${instanceId(1)}`)!.value, hk.lines.join("\n"));
     });
 
@@ -1048,14 +1348,32 @@ describe("provisioner Lambda: waiting for agents through wait messages, and resu
         const commandId = "5f0c1d2e-3a4b-4c5d-8e6f-7a8b9c0d1e2f";
         for (const n of [1, 2]) {
             fleet.invocations.set(`${commandId}:${instanceId(n)}`, {
-                commandId, instanceId: instanceId(n), documentName: "AWS-RunShellScript", comment: "pka-fleet attempt=1 spec=00000000", parameters: {},
-                status: "Success", statusDetails: "Success", stdout: hostKeyOutput().stdout, stderr: "", responseCode: 0, lag: 0,
+                commandId,
+                instanceId: instanceId(n),
+                documentName: "AWS-RunShellScript",
+                comment: "pka-fleet attempt=1 spec=00000000",
+                parameters: {},
+                status: "Success",
+                statusDetails: "Success",
+                stdout: hostKeyOutput().stdout,
+                stderr: "",
+                responseCode: 0,
+                lag: 0,
             });
         }
         const { handler } = harness(fleet);
-        const res = await handler({ Records: [1, 2].map((n) => record(resultEvent(instanceId(n), commandId, "Success"))) });
+        const res = await handler({
+            Records: [1, 2].map((n) => record(resultEvent(instanceId(n), commandId, "Success"))),
+        });
         assert.deepStrictEqual(res.batchItemFailures, []);
-        assert.deepStrictEqual([fleet.callsOf("ListCommandInvocations").length, fleet.callsOf("PutParameter").length, handler.stats()!.forgedResults], [1, 0, 2]);
+        assert.deepStrictEqual(
+            [
+                fleet.callsOf("ListCommandInvocations").length,
+                fleet.callsOf("PutParameter").length,
+                handler.stats()!.forgedResults,
+            ],
+            [1, 0, 2],
+        );
     });
 });
 
@@ -1065,8 +1383,13 @@ describe("provisioner Lambda: the wait queue (FIFO, one message group: one aggre
     const WAIT_ARN = "arn:aws:sqs:us-east-1:123456789012:pka-wait.fifo";
     const WENV = { ...ENV, PKA_WAIT_QUEUE_URL: WAIT_URL, PKA_AGENT_WAIT_SECONDS: "600" };
     /** A record as the wait queue's event source mapping delivers it. */
-    const fromWait = (body: object) => ({ ...record(body), eventSourceARN: WAIT_ARN, attributes: { ApproximateReceiveCount: "1", MessageGroupId: "pka-fleet-wait" } });
-    const written = (f: FakeAwsState) => (f.queues.get(WAIT_URL) ?? []).map((m) => ({ ...m, event: JSON.parse(m.body) }));
+    const fromWait = (body: object) => ({
+        ...record(body),
+        eventSourceARN: WAIT_ARN,
+        attributes: { ApproximateReceiveCount: "1", MessageGroupId: "pka-fleet-wait" },
+    });
+    const written = (f: FakeAwsState) =>
+        (f.queues.get(WAIT_URL) ?? []).map((m) => ({ ...m, event: JSON.parse(m.body) }));
     const entries = (f: FakeAwsState) => written(f).flatMap((m) => m.event.detail.instances as (string | number)[][]);
     const ids = (from: number, n: number) => Array.from({ length: n }, (_, i) => instanceId(from + i));
 
@@ -1084,38 +1407,94 @@ describe("provisioner Lambda: the wait queue (FIFO, one message group: one aggre
         assert.deepStrictEqual(res.batchItemFailures, []);
         const w = written(f);
         assert.strictEqual(w.length, 1);
-        assert.deepStrictEqual([w[0].groupId, typeof w[0].deduplicationId, w[0].delaySeconds], ["pka-fleet-wait", "string", undefined]);
-        assert.strictEqual((f.queues.get("https://sqs.us-east-1.amazonaws.com/123456789012/pka-queue") ?? []).length, 0, "nothing written to the main queue");
+        assert.deepStrictEqual(
+            [w[0].groupId, typeof w[0].deduplicationId, w[0].delaySeconds],
+            ["pka-fleet-wait", "string", undefined],
+        );
+        assert.strictEqual(
+            (f.queues.get("https://sqs.us-east-1.amazonaws.com/123456789012/pka-queue") ?? []).length,
+            0,
+            "nothing written to the main queue",
+        );
         // Looked at just now by this invocation: the aggregator's next round looks again, not this instant.
-        for (const e of entries(f)) assert.ok(typeof e[2] === "number" && e[2] >= 5000, `next look written: ${JSON.stringify(e)}`);
+        for (const e of entries(f))
+            assert.ok(typeof e[2] === "number" && e[2] >= 5000, `next look written: ${JSON.stringify(e)}`);
     });
 
     it("a round of the aggregator: 60 found online while others still wait: one full command of 50, the 10 youngest held with the time they were seen online", async () => {
         const online = ids(1, 60);
         const f = fleet(60, LATE);
         const h = harness(f, WENV);
-        const res = await h.handler({ Records: [fromWait(waitEvent([...online, ...LATE].map((id) => ({ instanceId: id, since: 0 })), 0))] });
+        const res = await h.handler({
+            Records: [
+                fromWait(
+                    waitEvent(
+                        [...online, ...LATE].map((id) => ({ instanceId: id, since: 0 })),
+                        0,
+                    ),
+                ),
+            ],
+        });
         assert.deepStrictEqual(res.batchItemFailures, []);
-        assert.deepStrictEqual(f.commands.map((c) => c.instanceIds.length), [50]);
+        assert.deepStrictEqual(
+            f.commands.map((c) => c.instanceIds.length),
+            [50],
+        );
         const held = entries(f).filter((e) => e.length === 4);
         assert.strictEqual(held.length, 10);
         assert.deepStrictEqual(new Set(held.map((e) => e[0])), new Set(online.filter((id) => !sent(f).includes(id))));
-        assert.ok(held.every((e) => typeof e[3] === "number"), "held since a time");
-        assert.deepStrictEqual(new Set(entries(f).filter((e) => e.length < 4).map((e) => e[0])), new Set(LATE), "the late agents wait");
+        assert.ok(
+            held.every((e) => typeof e[3] === "number"),
+            "held since a time",
+        );
+        assert.deepStrictEqual(
+            new Set(
+                entries(f)
+                    .filter((e) => e.length < 4)
+                    .map((e) => e[0]),
+            ),
+            new Set(LATE),
+            "the late agents wait",
+        );
         assert.strictEqual(h.handler.stats()!.held, 10);
     });
 
     it("the round's invocation stays until 5 s after it started before it writes the rest, so that wait messages written meanwhile come with the next one", async () => {
         const f = fleet(0, LATE);
         const h = harness(f, WENV);
-        await h.handler({ Records: [fromWait(waitEvent(LATE.map((id) => ({ instanceId: id, since: 0 })), 0))] });
-        assert.ok(h.sleeps.some((ms) => ms > 4000 && ms <= 5000), `slept until the round's end: ${h.sleeps}`);
+        await h.handler({
+            Records: [
+                fromWait(
+                    waitEvent(
+                        LATE.map((id) => ({ instanceId: id, since: 0 })),
+                        0,
+                    ),
+                ),
+            ],
+        });
+        assert.ok(
+            h.sleeps.some((ms) => ms > 4000 && ms <= 5000),
+            `slept until the round's end: ${h.sleeps}`,
+        );
         assert.strictEqual(written(f).length, 1);
         // A full batch (10 records: more may be queued behind it) does not wait.
         const g = fleet(0, LATE);
         const h2 = harness(g, WENV);
-        await h2.handler({ Records: Array.from({ length: 10 }, () => fromWait(waitEvent(LATE.map((id) => ({ instanceId: id, since: 0 })), 0))) });
-        assert.deepStrictEqual(h2.sleeps.filter((ms) => ms > 1000), [], "no round wait with a full batch");
+        await h2.handler({
+            Records: Array.from({ length: 10 }, () =>
+                fromWait(
+                    waitEvent(
+                        LATE.map((id) => ({ instanceId: id, since: 0 })),
+                        0,
+                    ),
+                ),
+            ),
+        });
+        assert.deepStrictEqual(
+            h2.sleeps.filter((ms) => ms > 1000),
+            [],
+            "no round wait with a full batch",
+        );
         assert.strictEqual(written(g).length, 1, "ten messages merged into one");
         assert.deepStrictEqual(new Set(entries(g).map((e) => e[0])), new Set(LATE));
     });
@@ -1126,13 +1505,34 @@ describe("provisioner Lambda: the wait queue (FIFO, one message group: one aggre
         const h = harness(f, WENV);
         h.advance(20_000);
         // Held since 12 s ago: sent now, though others still wait.
-        await h.handler({ Records: [fromWait(waitEvent([...online.map((id) => ({ instanceId: id, since: 0, held: 8_000 })), ...LATE.map((id) => ({ instanceId: id, since: 0 }))], 0))] });
+        await h.handler({
+            Records: [
+                fromWait(
+                    waitEvent(
+                        [
+                            ...online.map((id) => ({ instanceId: id, since: 0, held: 8_000 })),
+                            ...LATE.map((id) => ({ instanceId: id, since: 0 })),
+                        ],
+                        0,
+                    ),
+                ),
+            ],
+        });
         assert.deepStrictEqual(new Set(sent(f)), new Set(online));
         // Young held ones, and nobody else waiting: nothing can fill the command, so it goes now.
         const g = fleet(10);
         const h2 = harness(g, WENV);
         h2.advance(20_000);
-        await h2.handler({ Records: [fromWait(waitEvent(online.map((id) => ({ instanceId: id, since: 0, held: 19_000 })), 0))] });
+        await h2.handler({
+            Records: [
+                fromWait(
+                    waitEvent(
+                        online.map((id) => ({ instanceId: id, since: 0, held: 19_000 })),
+                        0,
+                    ),
+                ),
+            ],
+        });
         assert.deepStrictEqual(new Set(sent(g)), new Set(online));
         assert.strictEqual(written(g).length, 0);
     });
@@ -1142,7 +1542,19 @@ describe("provisioner Lambda: the wait queue (FIFO, one message group: one aggre
         const f = fleet(10, LATE);
         const h = harness(f, WENV);
         h.advance(400_000);
-        await h.handler({ Records: [fromWait(waitEvent([...online.map((id) => ({ instanceId: id, since: 390_000 })), ...LATE.map((id) => ({ instanceId: id, since: 0 }))], 0))] });
+        await h.handler({
+            Records: [
+                fromWait(
+                    waitEvent(
+                        [
+                            ...online.map((id) => ({ instanceId: id, since: 390_000 })),
+                            ...LATE.map((id) => ({ instanceId: id, since: 0 })),
+                        ],
+                        0,
+                    ),
+                ),
+            ],
+        });
         assert.deepStrictEqual(new Set(sent(f)), new Set(online));
         assert.strictEqual(h.handler.stats()!.held, 0);
     });
@@ -1153,10 +1565,23 @@ describe("provisioner Lambda: the wait queue (FIFO, one message group: one aggre
         f.addInstance(instanceId(10), { [TAG.key]: TAG.value }, "ConnectionLost");
         const h = harness(f, WENV);
         h.advance(60_000);
-        await h.handler({ Records: [fromWait(waitEvent([instanceId(9), instanceId(10)].map((id) => ({ instanceId: id, since: 0, held: 1 })), 0))] });
+        await h.handler({
+            Records: [
+                fromWait(
+                    waitEvent(
+                        [instanceId(9), instanceId(10)].map((id) => ({ instanceId: id, since: 0, held: 1 })),
+                        0,
+                    ),
+                ),
+            ],
+        });
         assert.deepStrictEqual(f.commands, []);
         assert.strictEqual(h.handler.stats()!.untagged, 1);
-        assert.deepStrictEqual(entries(f).map((e) => e[0]), [instanceId(10)], "the tagged one waits for its agent again");
+        assert.deepStrictEqual(
+            entries(f).map((e) => e[0]),
+            [instanceId(10)],
+            "the tagged one waits for its agent again",
+        );
     });
 
     it("an instance long in coming (over 3 minutes) goes to the main queue with a delay of half its age; young ones stay in the wait queue", async () => {
@@ -1164,21 +1589,58 @@ describe("provisioner Lambda: the wait queue (FIFO, one message group: one aggre
         const f = fleet(0, LATE).addQueue(MAIN);
         const h = harness(f, { ...WENV, PKA_QUEUE_URL: MAIN, PKA_AGENT_WAIT_SECONDS: "3600" });
         h.advance(400_000);
-        await h.handler({ Records: [fromWait(waitEvent([{ instanceId: LATE[0], since: 0 }, { instanceId: LATE[1], since: 390_000 }], 0))] });
-        const delayed = (f.queues.get(MAIN) ?? []).map((m) => ({ delay: m.delaySeconds, ids: JSON.parse(m.body).detail.instances.map((e: unknown[]) => e[0]) }));
-        assert.deepStrictEqual(delayed.map((m) => m.ids), [[LATE[0]]], "only the old one goes to the main queue");
+        await h.handler({
+            Records: [
+                fromWait(
+                    waitEvent(
+                        [
+                            { instanceId: LATE[0], since: 0 },
+                            { instanceId: LATE[1], since: 390_000 },
+                        ],
+                        0,
+                    ),
+                ),
+            ],
+        });
+        const delayed = (f.queues.get(MAIN) ?? []).map((m) => ({
+            delay: m.delaySeconds,
+            ids: JSON.parse(m.body).detail.instances.map((e: unknown[]) => e[0]),
+        }));
+        assert.deepStrictEqual(
+            delayed.map((m) => m.ids),
+            [[LATE[0]]],
+            "only the old one goes to the main queue",
+        );
         // About 400 s old (plus the round's 5 s): looked at again in half that.
         assert.ok(delayed[0].delay! >= 200 && delayed[0].delay! <= 203, `delay ${delayed[0].delay}`);
-        assert.deepStrictEqual(entries(f).map((e) => e[0]), [LATE[1]], "the young one waits in the wait queue");
+        assert.deepStrictEqual(
+            entries(f).map((e) => e[0]),
+            [LATE[1]],
+            "the young one waits in the wait queue",
+        );
     });
 
     it("an entry not due yet (an agent long in coming) is carried unread: no readiness call for it", async () => {
         const f = fleet(0, LATE);
         const h = harness(f, WENV);
         h.advance(300_000);
-        await h.handler({ Records: [fromWait(waitEvent(LATE.map((id) => ({ instanceId: id, since: 0, next: 400_000 })), 0))] });
+        await h.handler({
+            Records: [
+                fromWait(
+                    waitEvent(
+                        LATE.map((id) => ({ instanceId: id, since: 0, next: 400_000 })),
+                        0,
+                    ),
+                ),
+            ],
+        });
         assert.strictEqual(f.calls.filter((c) => c.op === "DescribeInstanceInformation").length, 0);
-        assert.deepStrictEqual(entries(f).map((e) => [e[0], e[2]]).sort(), LATE.map((id) => [id, 400_000]));
+        assert.deepStrictEqual(
+            entries(f)
+                .map((e) => [e[0], e[2]])
+                .sort(),
+            LATE.map((id) => [id, 400_000]),
+        );
     });
 
     it("an instance of a wait record that cannot be handled now (a failed tag check) waits again instead of failing the record, which would hold the queue's one group", async () => {
@@ -1187,8 +1649,20 @@ describe("provisioner Lambda: the wait queue (FIFO, one message group: one aggre
         f.addInstance(instanceId(4), { [TAG.key]: TAG.value }, "Online");
         const h = harness(f, WENV);
         f.denyNext.DescribeInstances = 10;
-        const res = await h.handler({ Records: [fromWait(waitEvent([instanceId(3)].map((id) => ({ instanceId: id, since: 0 })), 0))] });
+        const res = await h.handler({
+            Records: [
+                fromWait(
+                    waitEvent(
+                        [instanceId(3)].map((id) => ({ instanceId: id, since: 0 })),
+                        0,
+                    ),
+                ),
+            ],
+        });
         assert.deepStrictEqual(res.batchItemFailures, []);
-        assert.deepStrictEqual(entries(f).map((e) => e[0]), [instanceId(3)]);
+        assert.deepStrictEqual(
+            entries(f).map((e) => e[0]),
+            [instanceId(3)],
+        );
     });
 });

@@ -23,7 +23,10 @@ function example(name: string, lang: string): string {
     const text = fs.readFileSync(README, "utf8");
     const marker = `<!-- example: ${name} -->`;
     const at = text.indexOf(marker);
-    assert.ok(at >= 0, `README.md has no \`${marker}\` line before its ${lang} example of \`pulumi package add\`: add it on the line before the \`\`\`${lang} fence`);
+    assert.ok(
+        at >= 0,
+        `README.md has no \`${marker}\` line before its ${lang} example of \`pulumi package add\`: add it on the line before the \`\`\`${lang} fence`,
+    );
     assert.strictEqual(text.indexOf(marker, at + 1), -1, `README.md has \`${marker}\` twice`);
     const m = /^\s*```(\w+)\n([\s\S]*?)\n```/.exec(text.slice(at + marker.length));
     assert.ok(m, `README.md: no code block right after \`${marker}\``);
@@ -34,12 +37,20 @@ function example(name: string, lang: string): string {
 // ---------------------------------------------------------------------------------------------
 // The schema, and names as the Python SDK generator makes them.
 
-interface Spec { type?: string; $ref?: string; items?: Spec; additionalProperties?: Spec }
+interface Spec {
+    type?: string;
+    $ref?: string;
+    items?: Spec;
+    additionalProperties?: Spec;
+}
 type Schema = { resources: Record<string, any>; types: Record<string, any> };
 
 /** Pulumi's Python names: camelCase to snake_case (`ec2KeyName` -> `ec2_key_name`). */
 function pyName(s: string): string {
-    return s.replace(/([A-Z]+)([A-Z][a-z])/g, "$1_$2").replace(/([a-z0-9])([A-Z])/g, "$1_$2").toLowerCase();
+    return s
+        .replace(/([A-Z]+)([A-Z][a-z])/g, "$1_$2")
+        .replace(/([a-z0-9])([A-Z])/g, "$1_$2")
+        .toLowerCase();
 }
 /** A Python enum member: the schema enum entry's name, upper snake case (`InstanceRunning` -> `INSTANCE_RUNNING`). */
 const pyEnumMember = (e: { name?: string; value: string }) => pyName(e.name ?? e.value).toUpperCase();
@@ -65,11 +76,22 @@ function checkYamlValue(schema: Schema, spec: Spec, value: unknown, where: strin
         if (!type) return void problems.push(`${where}: the schema has no type ${token}`);
         if (type.enum) {
             const values = type.enum.map((e: any) => e.value);
-            if (!values.includes(value)) problems.push(`${where}: ${JSON.stringify(value)} is not a ${short(token)} value (${values.join(", ")})`);
+            if (!values.includes(value))
+                problems.push(
+                    `${where}: ${JSON.stringify(value)} is not a ${short(token)} value (${values.join(", ")})`,
+                );
             return;
         }
-        if (!value || typeof value !== "object" || Array.isArray(value)) return void problems.push(`${where}: expected an object (${short(token)})`);
-        checkYamlObject(schema, type.properties ?? {}, type.required ?? [], value as Record<string, unknown>, `${where} (${short(token)})`, problems);
+        if (!value || typeof value !== "object" || Array.isArray(value))
+            return void problems.push(`${where}: expected an object (${short(token)})`);
+        checkYamlObject(
+            schema,
+            type.properties ?? {},
+            type.required ?? [],
+            value as Record<string, unknown>,
+            `${where} (${short(token)})`,
+            problems,
+        );
         return;
     }
     switch (spec.type) {
@@ -77,7 +99,8 @@ function checkYamlValue(schema: Schema, spec: Spec, value: unknown, where: strin
             if (typeof value !== "string") problems.push(`${where}: expected a string, got ${JSON.stringify(value)}`);
             return;
         case "boolean":
-            if (typeof value !== "boolean") problems.push(`${where}: expected true or false, got ${JSON.stringify(value)}`);
+            if (typeof value !== "boolean")
+                problems.push(`${where}: expected true or false, got ${JSON.stringify(value)}`);
             return;
         case "integer":
             if (!Number.isInteger(value)) problems.push(`${where}: expected an integer, got ${JSON.stringify(value)}`);
@@ -90,13 +113,22 @@ function checkYamlValue(schema: Schema, spec: Spec, value: unknown, where: strin
             value.forEach((v, i) => checkYamlValue(schema, spec.items ?? {}, v, `${where}[${i}]`, problems));
             return;
         case "object":
-            if (!value || typeof value !== "object" || Array.isArray(value)) return void problems.push(`${where}: expected a map`);
-            for (const [k, v] of Object.entries(value)) checkYamlValue(schema, spec.additionalProperties ?? {}, v, `${where}.${k}`, problems);
+            if (!value || typeof value !== "object" || Array.isArray(value))
+                return void problems.push(`${where}: expected a map`);
+            for (const [k, v] of Object.entries(value))
+                checkYamlValue(schema, spec.additionalProperties ?? {}, v, `${where}.${k}`, problems);
             return;
     }
 }
 
-function checkYamlObject(schema: Schema, props: Record<string, Spec>, required: string[], value: Record<string, unknown>, where: string, problems: string[]): void {
+function checkYamlObject(
+    schema: Schema,
+    props: Record<string, Spec>,
+    required: string[],
+    value: Record<string, unknown>,
+    where: string,
+    problems: string[],
+): void {
     for (const [k, v] of Object.entries(value)) {
         if (!props[k]) problems.push(`${where}: no input \`${k}\` (the inputs are ${Object.keys(props).join(", ")})`);
         else checkYamlValue(schema, props[k], v, `${where}.${k}`, problems);
@@ -112,21 +144,34 @@ function checkYamlProgram(schema: Schema, text: string): string[] {
     const typeOf: Record<string, string> = {};
     for (const [name, r] of Object.entries(resources)) {
         // Pulumi YAML reads `pkg:Name` as `pkg:index:Name`.
-        const token = typeof r.type === "string" && r.type.split(":").length === 2 ? r.type.replace(":", ":index:") : r.type;
+        const token =
+            typeof r.type === "string" && r.type.split(":").length === 2 ? r.type.replace(":", ":index:") : r.type;
         const res = schema.resources[token];
         if (!res) {
-            problems.push(`resources.${name}: type ${r.type} is not in the schema (the types are ${Object.keys(schema.resources).join(", ")})`);
+            problems.push(
+                `resources.${name}: type ${r.type} is not in the schema (the types are ${Object.keys(schema.resources).join(", ")})`,
+            );
             continue;
         }
         typeOf[name] = token;
-        checkYamlObject(schema, res.inputProperties ?? {}, res.requiredInputs ?? [], r.properties ?? {}, `resources.${name}`, problems);
+        checkYamlObject(
+            schema,
+            res.inputProperties ?? {},
+            res.requiredInputs ?? [],
+            r.properties ?? {},
+            `resources.${name}`,
+            problems,
+        );
     }
     // Every ${resource.output} names an output of that resource.
     for (const m of text.matchAll(/\$\{([A-Za-z0-9_-]+)\.([A-Za-z0-9_]+)[^}]*\}/g)) {
         const [, res, out] = m;
         if (!typeOf[res]) continue; // config, variables or other packages
         const outputs = Object.keys(schema.resources[typeOf[res]].properties ?? {});
-        if (!outputs.includes(out)) problems.push(`\${${res}.${out}}: ${short(typeOf[res])} has no output \`${out}\` (the outputs are ${outputs.join(", ")})`);
+        if (!outputs.includes(out))
+            problems.push(
+                `\${${res}.${out}}: ${short(typeOf[res])} has no output \`${out}\` (the outputs are ${outputs.join(", ")})`,
+            );
     }
     return problems;
 }
@@ -147,7 +192,8 @@ type Py =
 
 function tokenize(src: string): string[] {
     const tokens: string[] = [];
-    const re = /[ \t\r]*(#[^\n]*|"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'|\d+(?:\.\d+)?|[A-Za-z_][A-Za-z0-9_]*|[()[\]{},.:=]|\n|\S)/y;
+    const re =
+        /[ \t\r]*(#[^\n]*|"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'|\d+(?:\.\d+)?|[A-Za-z_][A-Za-z0-9_]*|[()[\]{},.:=]|\n|\S)/y;
     let depth = 0;
     let m: RegExpExecArray | null;
     while ((m = re.exec(src)) && m[0].length) {
@@ -170,7 +216,10 @@ function parsePython(src: string): { imports: Record<string, string>; statements
     const peek = () => toks[i];
     const next = () => toks[i++];
     const expect = (t: string) => {
-        if (toks[i] !== t) throw new Error(`Python example: expected \`${t}\` at token ${i} (\`${toks.slice(Math.max(0, i - 3), i + 3).join(" ")}\`)`);
+        if (toks[i] !== t)
+            throw new Error(
+                `Python example: expected \`${t}\` at token ${i} (\`${toks.slice(Math.max(0, i - 3), i + 3).join(" ")}\`)`,
+            );
         i++;
     };
     function expr(): Py {
@@ -234,7 +283,10 @@ function parsePython(src: string): { imports: Record<string, string>; statements
                 next();
                 mod.push(next());
             }
-            if (kind === "from") throw new Error("Python example: use `import module as alias` (the check resolves names through the alias)");
+            if (kind === "from")
+                throw new Error(
+                    "Python example: use `import module as alias` (the check resolves names through the alias)",
+                );
             let alias = mod.join(".");
             if (peek() === "as") {
                 next();
@@ -255,10 +307,21 @@ function checkPythonProgram(schema: Schema, src: string): string[] {
     const problems: string[] = [];
     const { imports, statements } = parsePython(src);
     const alias = Object.keys(imports).find((a) => imports[a] === PY_MODULE);
-    assert.ok(alias, `the Python example imports ${PY_MODULE} (the module \`pulumi package add\` generates for ${PACKAGE})`);
+    assert.ok(
+        alias,
+        `the Python example imports ${PY_MODULE} (the module \`pulumi package add\` generates for ${PACKAGE})`,
+    );
     const resources = new Map(Object.entries(schema.resources).map(([t, r]) => [short(t), r]));
-    const objectTypes = new Map(Object.entries(schema.types).filter(([, t]) => !t.enum).map(([t, d]) => [short(t), { token: t, def: d }]));
-    const enums = new Map(Object.entries(schema.types).filter(([, t]) => t.enum).map(([t, d]) => [short(t), { token: t, def: d }]));
+    const objectTypes = new Map(
+        Object.entries(schema.types)
+            .filter(([, t]) => !t.enum)
+            .map(([t, d]) => [short(t), { token: t, def: d }]),
+    );
+    const enums = new Map(
+        Object.entries(schema.types)
+            .filter(([, t]) => t.enum)
+            .map(([t, d]) => [short(t), { token: t, def: d }]),
+    );
     const variables = new Map<string, string>(); // variable -> resource short name
 
     const checkKwargs = (where: string, props: Record<string, Spec>, required: string[], kwargs: [string, Py][]) => {
@@ -268,7 +331,9 @@ function checkPythonProgram(schema: Schema, src: string): string[] {
             if (!p) problems.push(`${where}: no argument \`${kw}\` (the arguments are ${[...byPy.keys()].join(", ")})`);
             else checkValue(p.s, v, `${where}.${kw}`);
         }
-        for (const r of required) if (!kwargs.some(([kw]) => kw === pyName(r))) problems.push(`${where}: the required argument \`${pyName(r)}\` is missing`);
+        for (const r of required)
+            if (!kwargs.some(([kw]) => kw === pyName(r)))
+                problems.push(`${where}: the required argument \`${pyName(r)}\` is missing`);
     };
     /** A name or call through the package alias: what it is in the schema. */
     const resolve = (e: Py, where: string): void => {
@@ -278,13 +343,16 @@ function checkPythonProgram(schema: Schema, src: string): string[] {
             if (e.path[0] === alias) {
                 const [, en, member] = e.path;
                 const def = enums.get(en);
-                if (!def || e.path.length !== 3) return void problems.push(`${where}: ${e.path.join(".")} is not an enum member of the schema`);
+                if (!def || e.path.length !== 3)
+                    return void problems.push(`${where}: ${e.path.join(".")} is not an enum member of the schema`);
                 const members = def.def.enum.map(pyEnumMember);
-                if (!members.includes(member)) problems.push(`${where}: ${en} has no member ${member} (it has ${members.join(", ")})`);
+                if (!members.includes(member))
+                    problems.push(`${where}: ${en} has no member ${member} (it has ${members.join(", ")})`);
             } else if (variables.has(e.path[0]) && e.path.length === 2) {
                 const res = variables.get(e.path[0])!;
                 const outputs = Object.keys(resources.get(res).properties ?? {}).map(pyName);
-                if (!outputs.includes(e.path[1])) problems.push(`${where}: ${res} has no output \`${e.path[1]}\` (it has ${outputs.join(", ")})`);
+                if (!outputs.includes(e.path[1]))
+                    problems.push(`${where}: ${res} has no output \`${e.path[1]}\` (it has ${outputs.join(", ")})`);
             }
             return;
         }
@@ -315,24 +383,39 @@ function checkPythonProgram(schema: Schema, src: string): string[] {
             const en = enums.get(short(token));
             if (en) {
                 const values = en.def.enum.map((e: any) => e.value);
-                if (v.k === "str" && !values.includes(v.v)) problems.push(`${where}: "${v.v}" is not a ${short(token)} value (${values.join(", ")})`);
-                else if (v.k === "name" && v.path[0] === alias && v.path[1] !== short(token)) problems.push(`${where}: expected a ${short(token)}, got ${v.path.join(".")}`);
+                if (v.k === "str" && !values.includes(v.v))
+                    problems.push(`${where}: "${v.v}" is not a ${short(token)} value (${values.join(", ")})`);
+                else if (v.k === "name" && v.path[0] === alias && v.path[1] !== short(token))
+                    problems.push(`${where}: expected a ${short(token)}, got ${v.path.join(".")}`);
                 else if (literal && v.k !== "str") problems.push(`${where}: expected a ${short(token)}`);
             } else if (v.k === "call" && v.path[0] === alias && v.path[1] !== `${short(token)}Args`) {
                 problems.push(`${where}: expected ${alias}.${short(token)}Args, got ${v.path.join(".")}`);
             } else if (literal && v.k !== "dict") problems.push(`${where}: expected ${alias}.${short(token)}Args(...)`);
         } else if (literal) {
-            const kind = { str: "string", num: v.k === "num" && v.int ? "integer" : "number", bool: "boolean", list: "array", dict: "object" }[v.k as "str"];
+            const kind = {
+                str: "string",
+                num: v.k === "num" && v.int ? "integer" : "number",
+                bool: "boolean",
+                list: "array",
+                dict: "object",
+            }[v.k as "str"];
             const ok = kind === spec.type || (kind === "integer" && spec.type === "number");
             if (!ok) problems.push(`${where}: a ${kind} where the schema has ${spec.type}`);
-            if (v.k === "list" && spec.items) return v.items.forEach((x, i) => checkValue(spec.items!, x, `${where}[${i}]`));
+            if (v.k === "list" && spec.items)
+                return v.items.forEach((x, i) => checkValue(spec.items!, x, `${where}[${i}]`));
         }
         resolve(v, where);
     };
 
     for (const s of statements) {
         resolve(s.expr, s.target ?? "statement");
-        if (s.target && s.expr.k === "call" && s.expr.path[0] === alias && resources.has(s.expr.path.slice(1).join("."))) variables.set(s.target, s.expr.path.slice(1).join("."));
+        if (
+            s.target &&
+            s.expr.k === "call" &&
+            s.expr.path[0] === alias &&
+            resources.has(s.expr.path.slice(1).join("."))
+        )
+            variables.set(s.target, s.expr.path.slice(1).join("."));
     }
     assert.ok(variables.size > 0, "the Python example declares no pka-fleet component");
     return problems;
@@ -346,12 +429,20 @@ describe("README examples for other languages use only what the schema has", () 
 
     it("the YAML example (`<!-- example: pulumi-package-yaml -->`)", () => {
         const problems = checkYamlProgram(schema, example("pulumi-package-yaml", "yaml"));
-        assert.deepStrictEqual(problems, [], `README.md's YAML example does not match bin/schema.json:\n  ${problems.join("\n  ")}`);
+        assert.deepStrictEqual(
+            problems,
+            [],
+            `README.md's YAML example does not match bin/schema.json:\n  ${problems.join("\n  ")}`,
+        );
     });
 
     it("the Python example (`<!-- example: pulumi-package-python -->`)", () => {
         const problems = checkPythonProgram(schema, example("pulumi-package-python", "python"));
-        assert.deepStrictEqual(problems, [], `README.md's Python example does not match bin/schema.json:\n  ${problems.join("\n  ")}`);
+        assert.deepStrictEqual(
+            problems,
+            [],
+            `README.md's Python example does not match bin/schema.json:\n  ${problems.join("\n  ")}`,
+        );
     });
 
     it("the checks catch what they are for: unknown type, input, enum value, output, Args class, missing required input", () => {

@@ -19,7 +19,12 @@ function libraryBlocks(): { module: string; names: string[] }[] {
         const imp = /import\s*\{([^}]*)\}\s*from\s*"([^"]+)"/g;
         for (let i = imp.exec(m[2]); i; i = imp.exec(m[2])) {
             if (i[2] !== m[1]) continue;
-            names.push(...i[1].split(",").map((n) => n.trim().replace(/^type\s+/, "")).filter(Boolean));
+            names.push(
+                ...i[1]
+                    .split(",")
+                    .map((n) => n.trim().replace(/^type\s+/, ""))
+                    .filter(Boolean),
+            );
         }
         out.push({ module: m[1], names });
     }
@@ -64,11 +69,31 @@ describe("README library examples match the package's exports", () => {
 
     it("every function a library block calls is imported there (or is a method, a builtin or a placeholder)", () => {
         const re = /<!-- library: ([^ ]+) -->\n```ts\n([\s\S]*?)\n```/g;
-        const builtins = new Set(["import", "require", "await", "Promise", "Object", "JSON", "String", "Number", "Array", "Buffer"]);
+        const builtins = new Set([
+            "import",
+            "require",
+            "await",
+            "Promise",
+            "Object",
+            "JSON",
+            "String",
+            "Number",
+            "Array",
+            "Buffer",
+        ]);
         for (let m = re.exec(README); m; m = re.exec(README)) {
-            const code = m[2].split("\n").map((l) => l.replace(/\/\/.*$/, "")).join("\n");
-            const imported = new Set([...code.matchAll(/import\s*\{([^}]*)\}/g)].flatMap((i) => i[1].split(",").map((n) => n.trim().replace(/^type\s+/, ""))).filter(Boolean));
-            const called = [...code.matchAll(/(^|[^.\w$])([A-Za-z_$][\w$]*)\s*\(/g)].map((c) => c[2]).filter((n) => !builtins.has(n));
+            const code = m[2]
+                .split("\n")
+                .map((l) => l.replace(/\/\/.*$/, ""))
+                .join("\n");
+            const imported = new Set(
+                [...code.matchAll(/import\s*\{([^}]*)\}/g)]
+                    .flatMap((i) => i[1].split(",").map((n) => n.trim().replace(/^type\s+/, "")))
+                    .filter(Boolean),
+            );
+            const called = [...code.matchAll(/(^|[^.\w$])([A-Za-z_$][\w$]*)\s*\(/g)]
+                .map((c) => c[2])
+                .filter((n) => !builtins.has(n));
             const unknown = [...new Set(called.filter((n) => !imported.has(n)))];
             assert.deepStrictEqual(unknown, [], `the ${m[1]} block calls ${unknown.join(", ")} without importing it`);
         }
@@ -79,15 +104,26 @@ describe("README library examples match the package's exports", () => {
         assert.ok(start >= 0, "README has a ### Library section");
         const end = README.slice(start + 1).search(/\n#{2,3} /);
         const prose = README.slice(start, end < 0 ? undefined : start + 1 + end).replace(/```[\s\S]*?```/g, "");
-        const names = [...new Set([...prose.matchAll(/`([A-Za-z_$][\w$]*)(\(\))?`/g)].map((n) => n[1]).filter((n) => /[a-z][A-Z]|^[A-Z][a-z]+[A-Z]/.test(n)))];
+        const names = [
+            ...new Set(
+                [...prose.matchAll(/`([A-Za-z_$][\w$]*)(\(\))?`/g)]
+                    .map((n) => n[1])
+                    .filter((n) => /[a-z][A-Z]|^[A-Z][a-z]+[A-Z]/.test(n)),
+            ),
+        ];
         assert.ok(names.length > 0, "the prose names some functions");
         const mod = require(exported("pka-fleet"));
         const missing = names.filter((n) => !(n in mod));
-        assert.deepStrictEqual(missing, [], `the Library section names ${missing.join(", ")}, which pka-fleet does not export`);
+        assert.deepStrictEqual(
+            missing,
+            [],
+            `the Library section names ${missing.join(", ")}, which pka-fleet does not export`,
+        );
     });
 
     it("the check fails for a name the package does not export", () => {
         const mod = require(exported("pka-fleet"));
-        for (const n of ["createKey", "checkKeyRules", "renderDocument"]) assert.ok(!(n in mod), `${n} is internal, not exported`);
+        for (const n of ["createKey", "checkKeyRules", "renderDocument"])
+            assert.ok(!(n in mod), `${n} is internal, not exported`);
     });
 });

@@ -24,7 +24,15 @@ import { ALL_TRIGGERS, INSTANCE_ID_RE, provisionerRules } from "../core/events";
 import { generateKey } from "../core/keygen";
 import { matchesPattern } from "../core/eventPattern";
 import { requireReal } from "./support/env";
-import { RegexPair, Verdict, goMatches, javaMatches, jsMatches, prepareEngines, showVerdict } from "./support/regexEngines";
+import {
+    RegexPair,
+    Verdict,
+    goMatches,
+    javaMatches,
+    jsMatches,
+    prepareEngines,
+    showVerdict,
+} from "./support/regexEngines";
 
 interface Case {
     /** What the string is, for messages (the string itself may be 64 KB). */
@@ -51,24 +59,68 @@ function b64OfLength(chars: number, pad: 0 | 1 | 2, seed = "spec"): string {
 
 /** Java's line terminators (java.util.regex.Pattern, "Line terminators"): its `$` also matches before a final one. */
 const JAVA_LINE_TERMINATORS = ["\n", "\r\n", "\r", "\u0085", "\u2028", "\u2029"];
-const endsWithJavaLineTerminator = (s: string) => JAVA_LINE_TERMINATORS.some((t) => s.endsWith(t) && s.length > t.length);
+const endsWithJavaLineTerminator = (s: string) =>
+    JAVA_LINE_TERMINATORS.some((t) => s.endsWith(t) && s.length > t.length);
 
 function specCorpus(): Case[] {
     const valid: Case[] = [];
-    for (const chars of [4, 8, 12, 16, 64, 76, 100, 1000, 4096, 4100, 32768, maxSpecBase64Length(), MAX_SPEC_BASE64 - 4, MAX_SPEC_BASE64]) {
+    for (const chars of [
+        4,
+        8,
+        12,
+        16,
+        64,
+        76,
+        100,
+        1000,
+        4096,
+        4100,
+        32768,
+        maxSpecBase64Length(),
+        MAX_SPEC_BASE64 - 4,
+        MAX_SPEC_BASE64,
+    ]) {
         for (const pad of [0, 1, 2] as const) {
             if (chars === 4 && pad > 0) continue;
-            valid.push({ what: `valid base64, ${chars} chars, ${pad} '='`, input: b64OfLength(chars, pad, `spec${chars}`), want: true });
+            valid.push({
+                what: `valid base64, ${chars} chars, ${pad} '='`,
+                input: b64OfLength(chars, pad, `spec${chars}`),
+                want: true,
+            });
         }
     }
     // The pattern wants one full quad before a padded one, so base64 of 1 or 2 bytes is refused. By
     // intent: no manifest is that short (its header line alone is 78 bytes), so no spec is lost.
-    for (const pad of [1, 2] as const) valid.push({ what: `base64 of ${3 - pad} byte(s), "${b64OfLength(4, pad)}" (shorter than any manifest)`, input: b64OfLength(4, pad), want: false });
-    const real = documentParameters(validateAccessSpec({ users: [{ name: "svc_user", sudo: "nopasswd", keys: [generateKey({ type: "ed25519", comment: "k" }).publicKey], keyOptions: "restrict" }] }))[SPEC_PARAMETER][0];
+    for (const pad of [1, 2] as const)
+        valid.push({
+            what: `base64 of ${3 - pad} byte(s), "${b64OfLength(4, pad)}" (shorter than any manifest)`,
+            input: b64OfLength(4, pad),
+            want: false,
+        });
+    const real = documentParameters(
+        validateAccessSpec({
+            users: [
+                {
+                    name: "svc_user",
+                    sudo: "nopasswd",
+                    keys: [generateKey({ type: "ed25519", comment: "k" }).publicKey],
+                    keyOptions: "restrict",
+                },
+            ],
+        }),
+    )[SPEC_PARAMETER][0];
     valid.push({ what: "documentParameters() of a one-user spec", input: real, want: true });
-    valid.push({ what: "every base64 character", input: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", want: true });
+    valid.push({
+        what: "every base64 character",
+        input: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/",
+        want: true,
+    });
     // No length bound in the pattern by design (Go refuses repeat counts over 1000): the script's MAX_B64 refuses these.
-    valid.push({ what: `well-formed base64 over MAX_SPEC_BASE64 (${MAX_SPEC_BASE64 + 4} chars; the script refuses it, the pattern does not bound length)`, input: b64OfLength(MAX_SPEC_BASE64 + 4, 0, "over"), want: true });
+    valid.push({
+        what: `well-formed base64 over MAX_SPEC_BASE64 (${MAX_SPEC_BASE64 + 4} chars; the script refuses it, the pattern does not bound length)`,
+        input: b64OfLength(MAX_SPEC_BASE64 + 4, 0, "over"),
+        want: true,
+    });
 
     const max = b64OfLength(MAX_SPEC_BASE64, 0, "max");
     const q = "QUFB"; // "AAA"
@@ -129,7 +181,10 @@ function shaCorpus(): Case[] {
         ["sha256 of the empty string", createHash("sha256").update("").digest("hex")],
         ["all zeros", "0".repeat(64)],
         ["all f", "f".repeat(64)],
-        ["documentParameters() of an empty spec", documentParameters(validateAccessSpec({ users: [] }))[SPEC_SHA_PARAMETER][0]],
+        [
+            "documentParameters() of an empty spec",
+            documentParameters(validateAccessSpec({ users: [] }))[SPEC_SHA_PARAMETER][0],
+        ],
     ];
     const invalid: [string, string][] = [
         ["empty string", ""],
@@ -153,7 +208,10 @@ function shaCorpus(): Case[] {
         ["command substitution", "$(id)" + hex.slice(5)],
         ["base64 instead of hex", createHash("sha256").update("pka-fleet").digest("base64")],
     ];
-    return [...valid.map(([what, input]) => ({ what: `valid: ${what}`, input, want: true })), ...invalid.map(([what, input]) => ({ what: `invalid: ${what}`, input, want: false }))];
+    return [
+        ...valid.map(([what, input]) => ({ what: `valid: ${what}`, input, want: true })),
+        ...invalid.map(([what, input]) => ({ what: `invalid: ${what}`, input, want: false })),
+    ];
 }
 
 interface EngineRun {
@@ -188,7 +246,10 @@ async function problems(pattern: string, cases: Case[], engines = ALLOWED_PATTER
     cases.forEach((c, i) => {
         for (const [k, e] of engines.entries()) {
             const v = verdicts[k][i];
-            if (v !== c.want) out.push(`${e.name}: ${showVerdict(v)} for ${c.what} ${short(c.input)}, want ${c.want ? "match" : "no match"}`);
+            if (v !== c.want)
+                out.push(
+                    `${e.name}: ${showVerdict(v)} for ${c.what} ${short(c.input)}, want ${c.want ? "match" : "no match"}`,
+                );
         }
     });
     return out;
@@ -214,7 +275,10 @@ describe("regex engines: AWS's regular expressions in Java and Go", function () 
             assert.equal(params[SPEC_PARAMETER].allowedPattern, SPEC_ALLOWED_PATTERN);
             assert.equal(params[SPEC_SHA_PARAMETER].allowedPattern, SHA_ALLOWED_PATTERN);
             assert.deepEqual(
-                Object.entries(params).filter(([, p]) => p.allowedPattern !== undefined).map(([n]) => n).sort(),
+                Object.entries(params)
+                    .filter(([, p]) => p.allowedPattern !== undefined)
+                    .map(([n]) => n)
+                    .sort(),
                 [SPEC_PARAMETER, SPEC_SHA_PARAMETER].sort(),
                 "a new parameter with an allowedPattern needs a corpus here",
             );
@@ -229,9 +293,16 @@ describe("regex engines: AWS's regular expressions in Java and Go", function () 
                     ["JS", jsMatches(pairs)[0]],
                     ["JS as local/ssmEndpoint.ts applies it", jsMatches(pairs, { mode: "full" })[0]],
                 ] as const) {
-                    assert.equal(typeof v, "boolean", `${name} allowedPattern ${p.allowedPattern} in ${engine}: ${showVerdict(v)}`);
+                    assert.equal(
+                        typeof v,
+                        "boolean",
+                        `${name} allowedPattern ${p.allowedPattern} in ${engine}: ${showVerdict(v)}`,
+                    );
                 }
-                assert.doesNotThrow(() => new RegExp(p.allowedPattern!, "u"), `${name} allowedPattern in JS with the u flag`);
+                assert.doesNotThrow(
+                    () => new RegExp(p.allowedPattern!, "u"),
+                    `${name} allowedPattern in JS with the u flag`,
+                );
             }
         });
 
@@ -263,8 +334,11 @@ describe("regex engines: AWS's regular expressions in Java and Go", function () 
                 const unexpected: string[] = [];
                 cases.forEach((c, i) => {
                     if (javaFind[i] === c.want) return;
-                    if (javaFind[i] === true && !c.want && endsWithJavaLineTerminator(c.input) && go[i] === false) return;
-                    unexpected.push(`Java find(): ${showVerdict(javaFind[i])} for ${c.what} ${short(c.input)}; Go: ${showVerdict(go[i])}`);
+                    if (javaFind[i] === true && !c.want && endsWithJavaLineTerminator(c.input) && go[i] === false)
+                        return;
+                    unexpected.push(
+                        `Java find(): ${showVerdict(javaFind[i])} for ${c.what} ${short(c.input)}; Go: ${showVerdict(go[i])}`,
+                    );
                 });
                 assert.deepEqual(unexpected, [], `${name} allowedPattern ${pattern}:\n  ${unexpected.join("\n  ")}`);
             }
@@ -282,7 +356,11 @@ describe("regex engines: AWS's regular expressions in Java and Go", function () 
             ];
             for (const javaStack of [undefined, "256k"]) {
                 for (const mode of ["full", "find"] as const) {
-                    assert.deepEqual(await javaMatches(pairs, { mode, javaStack }), [true, false, true], `-Xss${javaStack ?? " default"}, ${mode}`);
+                    assert.deepEqual(
+                        await javaMatches(pairs, { mode, javaStack }),
+                        [true, false, true],
+                        `-Xss${javaStack ?? " default"}, ${mode}`,
+                    );
                 }
             }
         });
@@ -299,7 +377,10 @@ describe("regex engines: AWS's regular expressions in Java and Go", function () 
             const broken = "^(?=[0-9a-f]{64}$)[0-9a-f]+$";
             const found = await problems(broken, cases);
             assert.ok(found.length > 0, "the lookahead copy should fail the check");
-            assert.ok(found.every((f) => f.startsWith("Go ")), found.join("\n"));
+            assert.ok(
+                found.every((f) => f.startsWith("Go ")),
+                found.join("\n"),
+            );
             assert.match(found[0], /error \(error parsing regexp: invalid or unsupported Perl syntax: `\(\?=`\)/);
             // Java and JS accept it: a JS-only test would have passed it
             assert.deepEqual(await javaMatches([{ pattern: broken, input: sha }]), [true]);
@@ -309,8 +390,16 @@ describe("regex engines: AWS's regular expressions in Java and Go", function () 
         it("a possessive quantifier: Java only; Go and JS refuse it", async () => {
             const broken = "^(?:[0-9a-f]{16})++$";
             const found = await problems(broken, cases);
-            assert.ok(found.some((f) => /^Go .*error \(error parsing regexp: invalid nested repetition operator: `\+\+`\)/.test(f)), found.join("\n"));
-            assert.ok(found.some((f) => /^JS .*error \(SyntaxError/.test(f)), found.join("\n"));
+            assert.ok(
+                found.some((f) =>
+                    /^Go .*error \(error parsing regexp: invalid nested repetition operator: `\+\+`\)/.test(f),
+                ),
+                found.join("\n"),
+            );
+            assert.ok(
+                found.some((f) => /^JS .*error \(SyntaxError/.test(f)),
+                found.join("\n"),
+            );
             assert.ok(!found.some((f) => f.startsWith("Java")), found.join("\n"));
         });
 
@@ -325,8 +414,12 @@ describe("regex engines: AWS's regular expressions in Java and Go", function () 
 
         it("a group repetition with an alternation: Java overflows its stack on a 64 KB value", async () => {
             const broken = "^(?:[A-Za-z0-9+/]{4}|[A-Za-z0-9+/]{2}==)+$";
-            const found = await problems(broken, [{ what: "valid max-length spec", input: b64OfLength(MAX_SPEC_BASE64, 0, "max"), want: true }]);
-            assert.deepEqual(found, [`Java Matcher.matches() (SSM service): error (StackOverflowError) for valid max-length spec ${short(b64OfLength(MAX_SPEC_BASE64, 0, "max"))}, want match`]);
+            const found = await problems(broken, [
+                { what: "valid max-length spec", input: b64OfLength(MAX_SPEC_BASE64, 0, "max"), want: true },
+            ]);
+            assert.deepEqual(found, [
+                `Java Matcher.matches() (SSM service): error (StackOverflowError) for valid max-length spec ${short(b64OfLength(MAX_SPEC_BASE64, 0, "max"))}, want match`,
+            ]);
         });
 
         it("a `$` before a final newline: Java find() accepts what Go and JS refuse", async () => {
@@ -362,7 +455,10 @@ describe("regex engines: AWS's regular expressions in Java and Go", function () 
         const REGEX_BEARING = new Set(["wildcard"]);
 
         function operatorsOf(pattern: unknown, where: string, out: { op: string; where: string }[]): void {
-            assert.ok(typeof pattern === "object" && pattern !== null && !Array.isArray(pattern), `${where}: not an object`);
+            assert.ok(
+                typeof pattern === "object" && pattern !== null && !Array.isArray(pattern),
+                `${where}: not an object`,
+            );
             for (const [key, sub] of Object.entries(pattern as Record<string, unknown>)) {
                 const at = `${where}.${key}`;
                 if (key === "$or") {
@@ -373,12 +469,18 @@ describe("regex engines: AWS's regular expressions in Java and Go", function () 
                         if (m === null || ["string", "number", "boolean"].includes(typeof m)) continue;
                         assert.ok(typeof m === "object" && !Array.isArray(m), `${at}: matcher ${JSON.stringify(m)}`);
                         const [op, ...more] = Object.keys(m);
-                        assert.ok(op in OPERATORS && more.length === 0, `${at}: ${JSON.stringify(m)} is not one documented operator`);
+                        assert.ok(
+                            op in OPERATORS && more.length === 0,
+                            `${at}: ${JSON.stringify(m)} is not one documented operator`,
+                        );
                         out.push({ op, where: at });
                         const arg = (m as Record<string, unknown>)[op];
                         if (typeof arg === "object" && arg !== null && !Array.isArray(arg) && op !== "numeric") {
                             const [inner, ...rest] = Object.keys(arg);
-                            assert.ok((OPERATORS[op].nested ?? []).includes(inner) && rest.length === 0, `${at}: ${op} with ${JSON.stringify(arg)}`);
+                            assert.ok(
+                                (OPERATORS[op].nested ?? []).includes(inner) && rest.length === 0,
+                                `${at}: ${op} with ${JSON.stringify(arg)}`,
+                            );
                             out.push({ op: `${op}/${inner}`, where: at });
                             if (inner === "wildcard") out.push({ op: "wildcard", where: at });
                         }
@@ -400,11 +502,16 @@ describe("regex engines: AWS's regular expressions in Java and Go", function () 
                 ops.forEach((o) => used.add(o.op));
                 const regexy = ops.filter((o) => REGEX_BEARING.has(o.op));
                 // A `wildcard` here would need its EventBridge translation compared in Java and Go like the allowedPatterns above.
-                assert.deepEqual(regexy, [], `${rule.key}: ${JSON.stringify(regexy)} carries a pattern language; add its engine comparison to this file`);
+                assert.deepEqual(
+                    regexy,
+                    [],
+                    `${rule.key}: ${JSON.stringify(regexy)} carries a pattern language; add its engine comparison to this file`,
+                );
                 matchesPattern(pattern, { source: "x", detail: {} }); // throws EventPatternError on a pattern PutRule would reject
             }
             // What they do use: literal values, prefix, anything-but (a literal) and exists. No regex anywhere.
-            for (const op of used) assert.ok(["prefix", "anything-but", "exists"].includes(op), `new operator ${op}: check it here`);
+            for (const op of used)
+                assert.ok(["prefix", "anything-but", "exists"].includes(op), `new operator ${op}: check it here`);
         });
     });
 
@@ -415,11 +522,17 @@ describe("regex engines: AWS's regular expressions in Java and Go", function () 
             try {
                 pattern = execFileSync(
                     "python3",
-                    ["-c", "import botocore.session as s; print(s.get_session().get_service_model('ssm').shape_for('InstanceId').metadata['pattern'])"],
+                    [
+                        "-c",
+                        "import botocore.session as s; print(s.get_session().get_service_model('ssm').shape_for('InstanceId').metadata['pattern'])",
+                    ],
                     { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] },
                 ).trim();
             } catch (e) {
-                const why = `needs python3's botocore (Debian awscli): ${String((e as { stderr?: string }).stderr ?? e).trim().split("\n").pop()}`;
+                const why = `needs python3's botocore (Debian awscli): ${String((e as { stderr?: string }).stderr ?? e)
+                    .trim()
+                    .split("\n")
+                    .pop()}`;
                 if (process.env.CI === "true") throw new Error(`CI must run this test but it ${why}`);
                 console.log(`      skipped: ${why}`);
                 this.skip();
@@ -428,15 +541,38 @@ describe("regex engines: AWS's regular expressions in Java and Go", function () 
 
         it("is no looser than the Lambda's INSTANCE_ID_RE: every id the Lambda sends, SSM's model accepts in Java and Go", async () => {
             const w = (n: number) => "0123456789abcdef0123".slice(0, n);
-            const ids = [`i-${w(8)}`, `i-${w(17)}`, `mi-${w(17)}`, `i-${w(9)}`, `i-${w(16)}`, `mi-${w(8)}`, `i-${w(8)}\n`, `x-${w(8)}`, "", `i-${w(8)}_`, `I-${w(8)}`];
+            const ids = [
+                `i-${w(8)}`,
+                `i-${w(17)}`,
+                `mi-${w(17)}`,
+                `i-${w(9)}`,
+                `i-${w(16)}`,
+                `mi-${w(8)}`,
+                `i-${w(8)}\n`,
+                `x-${w(8)}`,
+                "",
+                `i-${w(8)}_`,
+                `I-${w(8)}`,
+            ];
             const pairs = ids.map((input) => ({ pattern, input }));
-            const [java, go] = await Promise.all([javaMatches(pairs, { mode: "find" }), goMatches(pairs, { mode: "find" })]);
+            const [java, go] = await Promise.all([
+                javaMatches(pairs, { mode: "find" }),
+                goMatches(pairs, { mode: "find" }),
+            ]);
             ids.forEach((id, i) => {
                 assert.equal(typeof java[i], "boolean", `Java: ${showVerdict(java[i])}`);
                 assert.equal(typeof go[i], "boolean", `Go: ${showVerdict(go[i])}`);
-                if (INSTANCE_ID_RE.test(id)) assert.ok(java[i] === true && go[i] === true, `${JSON.stringify(id)}: the Lambda accepts it, the API model (${pattern}) does not`);
+                if (INSTANCE_ID_RE.test(id))
+                    assert.ok(
+                        java[i] === true && go[i] === true,
+                        `${JSON.stringify(id)}: the Lambda accepts it, the API model (${pattern}) does not`,
+                    );
                 // Java and Go agree except where Java's `$` matches before a final newline (the Lambda refuses those ids)
-                if (java[i] !== go[i]) assert.ok(endsWithJavaLineTerminator(id) && !INSTANCE_ID_RE.test(id), `${JSON.stringify(id)}: Java ${showVerdict(java[i])}, Go ${showVerdict(go[i])}`);
+                if (java[i] !== go[i])
+                    assert.ok(
+                        endsWithJavaLineTerminator(id) && !INSTANCE_ID_RE.test(id),
+                        `${JSON.stringify(id)}: Java ${showVerdict(java[i])}, Go ${showVerdict(go[i])}`,
+                    );
             });
         });
     });

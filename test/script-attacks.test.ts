@@ -25,7 +25,22 @@ import { requireReal } from "./support/env";
 import { patience } from "./support/patience";
 
 const DOC = renderDocumentJson();
-const NEEDS = { root: true, commands: ["sshd", "ssh", "ssh-keygen", "sudo", "visudo", "unshare", "nsenter", "setpriv", "inotifywait", "python3", "node"] };
+const NEEDS = {
+    root: true,
+    commands: [
+        "sshd",
+        "ssh",
+        "ssh-keygen",
+        "sudo",
+        "visudo",
+        "unshare",
+        "nsenter",
+        "setpriv",
+        "inotifywait",
+        "python3",
+        "node",
+    ],
+};
 const REPS = Math.max(1, Number(process.env.PKA_RACE_REPS ?? 25));
 
 let dir = "";
@@ -45,7 +60,9 @@ interface U {
     keys: string[];
 }
 function params(users: U[]): Record<string, string[]> {
-    return documentParameters(validateAccessSpec({ users: users.map((u) => ({ sudo: "none", ...u, keys: u.keys.map((k) => key(k).pub) })) }));
+    return documentParameters(
+        validateAccessSpec({ users: users.map((u) => ({ sudo: "none", ...u, keys: u.keys.map((k) => key(k).pub) })) }),
+    );
 }
 const sha = (b: Buffer | string) => createHash("sha256").update(b).digest("hex");
 
@@ -65,13 +82,34 @@ describe("setup script against a hostile user, on real sshd hosts", function () 
     const run = (users: U[]): Promise<AgentRunResult> => runDocumentLikeAgent(h, DOC, params(users));
 
     /** Files an attack must never change: content, mode and owner (not mtime). */
-    const PROTECTED_DIRS = ["/etc/ssh", "/etc/sudoers.d", "/home/svc_user/.ssh", "/home/ec2-user/.ssh", "/var/lib/pka-fleet"];
-    const PROTECTED_FILES = ["/etc/shadow", "/etc/gshadow", "/etc/passwd", "/etc/group", "/etc/sudoers", "/home/secret", "/home/svc_user", "/home/ec2-user"];
+    const PROTECTED_DIRS = [
+        "/etc/ssh",
+        "/etc/sudoers.d",
+        "/home/svc_user/.ssh",
+        "/home/ec2-user/.ssh",
+        "/var/lib/pka-fleet",
+    ];
+    const PROTECTED_FILES = [
+        "/etc/shadow",
+        "/etc/gshadow",
+        "/etc/passwd",
+        "/etc/group",
+        "/etc/sudoers",
+        "/home/secret",
+        "/home/svc_user",
+        "/home/ec2-user",
+    ];
     function protectedState(): Record<string, string> {
         const out: Record<string, string> = {};
         const add = (p: string) => {
             const st = fs.lstatSync(h.path(p));
-            const content = st.isFile() ? sha(fs.readFileSync(h.path(p))) : st.isSymbolicLink() ? `link:${fs.readlinkSync(h.path(p))}` : st.isDirectory() ? "dir" : "other";
+            const content = st.isFile()
+                ? sha(fs.readFileSync(h.path(p)))
+                : st.isSymbolicLink()
+                  ? `link:${fs.readlinkSync(h.path(p))}`
+                  : st.isDirectory()
+                    ? "dir"
+                    : "other";
             out[p] = `${content} ${st.mode.toString(8)} ${st.uid}:${st.gid} nlink=${st.nlink}`;
         };
         for (const f of PROTECTED_FILES) add(f);
@@ -116,9 +154,14 @@ describe("setup script against a hostile user, on real sshd hosts", function () 
             assert.equal(st.uid, mallory.uid, `${what}: ${p} in her home is not hers`);
             if (!st.isFile()) return;
             const text = fs.readFileSync(h.path(p), "latin1");
-            for (const s of secrets) assert.ok(!text.includes(s), `${what}: ${p} holds root's or another account's data (${s.slice(0, 20)})`);
+            for (const s of secrets)
+                assert.ok(
+                    !text.includes(s),
+                    `${what}: ${p} holds root's or another account's data (${s.slice(0, 20)})`,
+                );
         });
-        const login = async (user: string, k: string, command: string) => sshRun(h, { user, identityFile: key(k).priv, knownHostsFile: knownHosts, command });
+        const login = async (user: string, k: string, command: string) =>
+            sshRun(h, { user, identityFile: key(k).priv, knownHostsFile: knownHosts, command });
         const c = await login("svc_user", central, "sudo -n true && id -un");
         assert.equal(c.code, 0, `${what}: the central server's account must still log in and sudo: ${c.stderr}`);
         const e = await login("ec2-user", "ec2", "id -un");
@@ -128,8 +171,13 @@ describe("setup script against a hostile user, on real sshd hosts", function () 
     /** A run under attack: only mallory may be reported, and the host keys printed are the host's own. */
     function assertRunHeld(r: AgentRunResult, what: string): void {
         assert.ok(r.responseCode === 0 || r.responseCode === 19, `${what}: exit ${r.responseCode}: ${r.stderr}`);
-        for (const l of r.stderr.split("\n").filter((x) => x.startsWith("PKA-CONFLICT "))) assert.match(l, /^PKA-CONFLICT mallory /, `${what}: ${l}`);
-        assert.deepEqual(parseHostKeyLines(r.standardOutputContent), [...h.hostKeys()].sort(), `${what}: the output holds exactly the host's keys`);
+        for (const l of r.stderr.split("\n").filter((x) => x.startsWith("PKA-CONFLICT ")))
+            assert.match(l, /^PKA-CONFLICT mallory /, `${what}: ${l}`);
+        assert.deepEqual(
+            parseHostKeyLines(r.standardOutputContent),
+            [...h.hostKeys()].sort(),
+            `${what}: the output holds exactly the host's keys`,
+        );
     }
 
     /** mallory's home as a fresh account has it (test setup, as root). */
@@ -155,18 +203,30 @@ describe("setup script against a hostile user, on real sshd hosts", function () 
         assert.equal(r.responseCode, 0, r.stderr);
         knownHosts = path.join(dir, "known_hosts");
         fs.writeFileSync(knownHosts, h.knownHostsLines().join("\n") + "\n");
-        const ent = fs.readFileSync(h.path("/etc/passwd"), "utf8").split("\n").find((l) => l.startsWith("mallory:"))!.split(":");
+        const ent = fs
+            .readFileSync(h.path("/etc/passwd"), "utf8")
+            .split("\n")
+            .find((l) => l.startsWith("mallory:"))!
+            .split(":");
         mallory = { uid: Number(ent[2]), gid: Number(ent[3]) };
     });
 
     after(async function () {
-        if (tally.length) console.log(`      attack tally (${REPS} runs per race):\n${tally.map((t) => `        ${t}`).join("\n")}`);
+        if (tally.length)
+            console.log(`      attack tally (${REPS} runs per race):\n${tally.map((t) => `        ${t}`).join("\n")}`);
         await stopHosts(hosts);
         if (dir) fs.rmSync(dir, { recursive: true, force: true });
     });
 
     const SSH_TARGETS = ["/home/svc_user/.ssh", "/home/ec2-user/.ssh", "/etc/ssh", "/etc"];
-    const AK_TARGETS = ["/etc/shadow", "/etc/ssh/ssh_host_ed25519_key", "/home/svc_user/.ssh/authorized_keys", "/home/ec2-user/.ssh/authorized_keys", "/home/secret", "/etc/sudoers.d/90-pka-svc_user"];
+    const AK_TARGETS = [
+        "/etc/shadow",
+        "/etc/ssh/ssh_host_ed25519_key",
+        "/home/svc_user/.ssh/authorized_keys",
+        "/home/ec2-user/.ssh/authorized_keys",
+        "/home/secret",
+        "/etc/sudoers.d/90-pka-svc_user",
+    ];
 
     for (const [mode, targets, label] of [
         ["inotify-ssh", SSH_TARGETS, "~/.ssh swapped for a symlink on each inotify event"],
@@ -189,7 +249,9 @@ describe("setup script against a hostile user, on real sshd hosts", function () 
             const report = await attacker.finish();
             assert.ok(report, "the attacker ran to the end");
             assert.ok((report.flips ?? 0) > 0, `the attacker acted during the runs: ${JSON.stringify(report)}`);
-            tally.push(`${mode}: ${report.flips} flips on ${report.events ?? "-"} events; exits ${JSON.stringify(codes)}`);
+            tally.push(
+                `${mode}: ${report.flips} flips on ${report.events ?? "-"} events; exits ${JSON.stringify(codes)}`,
+            );
             await assertNoHarm(before, mode);
         });
     }
@@ -235,12 +297,21 @@ describe("setup script against a hostile user, on real sshd hosts", function () 
             assert.doesNotMatch(r.stdout, /Forged/, "nothing she wrote reaches the command output");
         }
         const report = await thief.finish();
-        assert.ok(report && (report.stolen ?? 0) > 0, `the thief stole descriptors of her helper processes: ${JSON.stringify(report ?? thief.ended)}`);
+        assert.ok(
+            report && (report.stolen ?? 0) > 0,
+            `the thief stole descriptors of her helper processes: ${JSON.stringify(report ?? thief.ended)}`,
+        );
         for (const t of report.targets ?? []) {
             assert.ok(!t.startsWith("/var/lib/pka-fleet"), `she got a descriptor of the state directory: ${t}`);
             assert.ok(!/^\/tmp\/ssm-/.test(t), `she got a descriptor of the agent's files: ${t}`);
         }
-        const kinds = [...new Set((report.targets ?? []).map((t) => t.replace(/^\/tmp\/tmp\.[A-Za-z0-9]+\//, "/tmp/<run>/").replace(/^pipe:\[\d+\]$/, "pipe")))].sort();
+        const kinds = [
+            ...new Set(
+                (report.targets ?? []).map((t) =>
+                    t.replace(/^\/tmp\/tmp\.[A-Za-z0-9]+\//, "/tmp/<run>/").replace(/^pipe:\[\d+\]$/, "pipe"),
+                ),
+            ),
+        ].sort();
         tally.push(`fds: ${report.stolen} descriptors stolen, pointing at ${JSON.stringify(kinds)}`);
         await assertNoHarm(before, "fd thief");
     });
@@ -248,18 +319,25 @@ describe("setup script against a hostile user, on real sshd hosts", function () 
     it("a hard link to a root-only file is refused; the file stays root's, unchanged and unread", async () => {
         await resetMallory();
         // A kernel with fs.protected_hardlinks=0 lets her make this link; root makes it here.
-        const r0 = await h.sh("rm -f /home/mallory/.ssh/authorized_keys && ln /home/secret /home/mallory/.ssh/authorized_keys");
+        const r0 = await h.sh(
+            "rm -f /home/mallory/.ssh/authorized_keys && ln /home/secret /home/mallory/.ssh/authorized_keys",
+        );
         assert.equal(r0.code, 0, r0.stderr);
         const before = protectedState();
         const r = await run(spec(["m2"]));
         assert.equal(r.responseCode, 19, r.stderr);
-        assert.match(r.stderr, /^PKA-CONFLICT mallory \/home\/mallory\/.ssh\/authorized_keys has more than one hard link/m);
+        assert.match(
+            r.stderr,
+            /^PKA-CONFLICT mallory \/home\/mallory\/.ssh\/authorized_keys has more than one hard link/m,
+        );
         assert.deepEqual(protectedState(), before);
         assert.equal(fs.readFileSync(h.path("/home/secret"), "utf8"), "TOPSECRET\n");
         fs.rmSync(h.path("/home/mallory/.ssh/authorized_keys"));
         // A link to a file of her own is refused too: the script never writes through a second name.
         const asHer = `setpriv --reuid=${mallory.uid} --regid=${mallory.gid} --clear-groups --`;
-        const r1 = await h.sh(`${asHer} sh -c 'printf "notes\\n" >/home/mallory/notes && ln /home/mallory/notes /home/mallory/.ssh/authorized_keys'`);
+        const r1 = await h.sh(
+            `${asHer} sh -c 'printf "notes\\n" >/home/mallory/notes && ln /home/mallory/notes /home/mallory/.ssh/authorized_keys'`,
+        );
         assert.equal(r1.code, 0, r1.stderr);
         const r2 = await run(spec(["m1"]));
         assert.equal(r2.responseCode, 19, r2.stderr);
@@ -274,7 +352,9 @@ describe("setup script against a hostile user, on real sshd hosts", function () 
             await resetMallory();
             const make = what === "a FIFO" ? "mkfifo" : "mkdir";
             const asHer = `setpriv --reuid=${mallory.uid} --regid=${mallory.gid} --clear-groups --`;
-            const r0 = await h.sh(`${asHer} sh -c 'rm -f /home/mallory/.ssh/authorized_keys && ${make} /home/mallory/.ssh/authorized_keys'`);
+            const r0 = await h.sh(
+                `${asHer} sh -c 'rm -f /home/mallory/.ssh/authorized_keys && ${make} /home/mallory/.ssh/authorized_keys'`,
+            );
             assert.equal(r0.code, 0, r0.stderr);
             // The central key is rotated in the same deploy: it lands although her home is broken.
             const old = central;
@@ -284,22 +364,42 @@ describe("setup script against a hostile user, on real sshd hosts", function () 
             // not timed (a loaded machine is slow): held up by her FIFO, her helper would be killed after HOME_TIMEOUT and say so
             assert.doesNotMatch(r.stderr, /did not finish within/, `the run is not held up by her ${what}`);
             assert.match(r.stderr, /^PKA-CONFLICT mallory .*authorized_keys is not a regular file/m);
-            const rotated = await sshRun(h, { user: "svc_user", identityFile: key(central).priv, knownHostsFile: knownHosts, command: "true" });
+            const rotated = await sshRun(h, {
+                user: "svc_user",
+                identityFile: key(central).priv,
+                knownHostsFile: knownHosts,
+                command: "true",
+            });
             assert.equal(rotated.code, 0, rotated.stderr);
-            const stale = await sshRun(h, { user: "svc_user", identityFile: key(old).priv, knownHostsFile: knownHosts, command: "true" });
+            const stale = await sshRun(h, {
+                user: "svc_user",
+                identityFile: key(old).priv,
+                knownHostsFile: knownHosts,
+                command: "true",
+            });
             assert.equal(stale.code, 255, "the rotated-out key no longer logs in");
             // Her revocation lands whatever her home holds.
             const rv = await run(spec(undefined));
             assert.equal(rv.responseCode, 0, rv.stderr);
             assert.match(rv.stdout, /^PKA-REVOKED mallory$/m);
-            const m = await sshRun(h, { user: "mallory", identityFile: key("m1").priv, knownHostsFile: knownHosts, command: "true" });
+            const m = await sshRun(h, {
+                user: "mallory",
+                identityFile: key("m1").priv,
+                knownHostsFile: knownHosts,
+                command: "true",
+            });
             assert.equal(m.code, 255);
             // and back, for the next test
             await h.sh(`${asHer} sh -c 'rm -rf /home/mallory/.ssh/authorized_keys'`);
             const back = await run(spec(["m1"]));
             assert.equal(back.responseCode, 0, back.stderr);
             assert.match(back.stdout, /^PKA-USER mallory restored sudo=none$/m);
-            const again = await sshRun(h, { user: "mallory", identityFile: key("m1").priv, knownHostsFile: knownHosts, command: "true" });
+            const again = await sshRun(h, {
+                user: "mallory",
+                identityFile: key("m1").priv,
+                knownHostsFile: knownHosts,
+                command: "true",
+            });
             assert.equal(again.code, 0, `a re-granted account logs in again: ${again.stderr}`);
         });
     }
@@ -310,9 +410,12 @@ describe("setup script against a hostile user, on real sshd hosts", function () 
         assert.equal(granted.responseCode, 0, granted.stderr);
         // A key of her own outside the managed block, and a process that keeps flipping her files.
         const asHer = `setpriv --reuid=${mallory.uid} --regid=${mallory.gid} --clear-groups --`;
-        const add = await h.sh(`${asHer} sh -c "printf '%s\\n' '${key("hand").pub}' >>/home/mallory/.ssh/authorized_keys"`);
+        const add = await h.sh(
+            `${asHer} sh -c "printf '%s\\n' '${key("hand").pub}' >>/home/mallory/.ssh/authorized_keys"`,
+        );
         assert.equal(add.code, 0, add.stderr);
-        const login = (k: string, command = "true") => sshRun(h, { user: "mallory", identityFile: key(k).priv, knownHostsFile: knownHosts, command });
+        const login = (k: string, command = "true") =>
+            sshRun(h, { user: "mallory", identityFile: key(k).priv, knownHostsFile: knownHosts, command });
         assert.equal((await login("hand", "sudo -n true")).code, 0, "before: her own key and sudo work");
         const attacker = new Attacker(h, mallory.uid, mallory.gid);
         await attacker.start("flip", "/home/mallory", [...AK_TARGETS]);
@@ -329,13 +432,22 @@ describe("setup script against a hostile user, on real sshd hosts", function () 
         assert.ok(!fs.existsSync(h.path("/etc/sudoers.d/90-pka-mallory")), "her sudo rule is gone");
         const su = await h.sh("sudo -n -l -U mallory");
         assert.doesNotMatch(su.stdout, /NOPASSWD/, su.stdout);
-        const shadow = fs.readFileSync(h.path("/etc/shadow"), "utf8").split("\n").find((l) => l.startsWith("mallory:"))!.split(":");
+        const shadow = fs
+            .readFileSync(h.path("/etc/shadow"), "utf8")
+            .split("\n")
+            .find((l) => l.startsWith("mallory:"))!
+            .split(":");
         assert.match(shadow[1], /^!/, "password locked");
         assert.equal(shadow[7], "1", "account expired");
         // Only her own entries changed: the sudoers drop-in went, the state moved her to revoked-users.
         const after = protectedState();
         for (const k of Object.keys(before)) {
-            if (/90-pka-mallory|managed-users|revoked-users|\/etc\/shadow$|\/etc\/sudoers\.d$|\/var\/lib\/pka-fleet$/.test(k)) continue;
+            if (
+                /90-pka-mallory|managed-users|revoked-users|\/etc\/shadow$|\/etc\/sudoers\.d$|\/var\/lib\/pka-fleet$/.test(
+                    k,
+                )
+            )
+                continue;
             assert.equal(after[k], before[k], k);
         }
         assert.match(fs.readFileSync(h.path("/var/lib/pka-fleet/revoked-users"), "utf8"), /^mallory$/m);

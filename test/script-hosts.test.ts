@@ -38,7 +38,9 @@ interface UserIn {
     keyOptions?: string;
 }
 function paramsFor(users: UserIn[]): Record<string, string[]> {
-    return documentParameters(validateAccessSpec({ users: users.map((u) => ({ sudo: "none", ...u, keys: u.keys.map((k) => key(k).pub) })) }));
+    return documentParameters(
+        validateAccessSpec({ users: users.map((u) => ({ sudo: "none", ...u, keys: u.keys.map((k) => key(k).pub) })) }),
+    );
 }
 async function apply(host: SandboxHost, users: UserIn[], env?: Record<string, string>): Promise<AgentRunResult> {
     return runDocumentLikeAgent(host, DOC, paramsFor(users), { env });
@@ -52,7 +54,10 @@ async function applyOk(host: SandboxHost, users: UserIn[]): Promise<AgentRunResu
 
 /** Pins the host keys the script printed (the provisioner does the same) and logs in. */
 function knownHosts(host: SandboxHost, r: AgentRunResult): string {
-    const lines = r.stdout.split("\n").filter((l) => l.startsWith("PKA-HOSTKEY ")).map((l) => `[127.0.0.1]:${host.port} ${l.slice(12)}`);
+    const lines = r.stdout
+        .split("\n")
+        .filter((l) => l.startsWith("PKA-HOSTKEY "))
+        .map((l) => `[127.0.0.1]:${host.port} ${l.slice(12)}`);
     assert.deepEqual(lines, host.knownHostsLines(), "the script printed the host's keys");
     const file = path.join(dir, `known_hosts-${host.name}`);
     fs.writeFileSync(file, lines.join("\n") + "\n");
@@ -93,7 +98,11 @@ function snapshot(host: SandboxHost): Record<string, string> {
         } catch {
             return;
         }
-        const content = st.isFile() ? createHash("sha256").update(fs.readFileSync(real)).digest("hex") : st.isSymbolicLink() ? fs.readlinkSync(real) : "dir";
+        const content = st.isFile()
+            ? createHash("sha256").update(fs.readFileSync(real)).digest("hex")
+            : st.isSymbolicLink()
+              ? fs.readlinkSync(real)
+              : "dir";
         out[p] = `${content} ${st.mode.toString(8)} ${st.uid}:${st.gid} ${st.mtimeMs}`;
     };
     const list = (p: string) => {
@@ -103,7 +112,16 @@ function snapshot(host: SandboxHost): Record<string, string> {
             return [];
         }
     };
-    for (const f of ["/etc/passwd", "/etc/shadow", "/etc/group", "/etc/gshadow", "/etc/sudoers", "/etc/sudoers.d", "/var/lib/pka-fleet"]) add(f);
+    for (const f of [
+        "/etc/passwd",
+        "/etc/shadow",
+        "/etc/group",
+        "/etc/gshadow",
+        "/etc/sudoers",
+        "/etc/sudoers.d",
+        "/var/lib/pka-fleet",
+    ])
+        add(f);
     for (const f of [...list("/etc/sudoers.d"), ...list("/var/lib/pka-fleet")]) add(f);
     for (const h of list("/home")) {
         add(h);
@@ -115,7 +133,9 @@ function snapshot(host: SandboxHost): Record<string, string> {
 /** Only what "nothing changed" must cover: passwd, sudoers, every authorized_keys. */
 function accessFiles(host: SandboxHost): Record<string, string> {
     const s = snapshot(host);
-    return Object.fromEntries(Object.entries(s).filter(([p]) => /^\/etc\/(passwd|shadow|group|sudoers)|authorized_keys$/.test(p)));
+    return Object.fromEntries(
+        Object.entries(s).filter(([p]) => /^\/etc\/(passwd|shadow|group|sudoers)|authorized_keys$/.test(p)),
+    );
 }
 
 function block(host: SandboxHost, user: string): string {
@@ -129,7 +149,16 @@ async function rawRun(host: SandboxHost, env: Record<string, string>, pathOverri
     fs.writeFileSync(host.path(file), script + "\n");
     const r = await host.exec(["/bin/sh", file], { env: { ...env, ...(pathOverride ? { PATH: pathOverride } : {}) } });
     fs.rmSync(host.path(file));
-    return { status: r.code === 0 ? "Success" : "Failed", responseCode: r.code ?? -1, standardOutputContent: r.stdout, standardErrorContent: r.stderr, stdout: r.stdout, stderr: r.stderr, script, durationMs: 0 };
+    return {
+        status: r.code === 0 ? "Success" : "Failed",
+        responseCode: r.code ?? -1,
+        standardOutputContent: r.stdout,
+        standardErrorContent: r.stderr,
+        stdout: r.stdout,
+        stderr: r.stderr,
+        script,
+        durationMs: 0,
+    };
 }
 function manifestEnv(manifest: string): Record<string, string> {
     return {
@@ -198,7 +227,11 @@ describe("setup script on real sshd hosts", function () {
         assert.equal(st("/etc/sudoers.d/90-pka-alice").mode & 0o777, 0o440);
         assert.ok(!fs.existsSync(a.path("/etc/sudoers.d/90-pka-bob")));
         assert.match(fs.readFileSync(a.path("/etc/shadow"), "utf8"), /^alice:\*:/m);
-        assert.equal(fs.readFileSync(a.path("/etc/sudoers"), "utf8"), realBefore["/etc/sudoers"], "never touches /etc/sudoers");
+        assert.equal(
+            fs.readFileSync(a.path("/etc/sudoers"), "utf8"),
+            realBefore["/etc/sudoers"],
+            "never touches /etc/sudoers",
+        );
     });
 
     it("a second run with the same spec changes no file (content, mode, owner, mtime)", async () => {
@@ -251,7 +284,9 @@ describe("setup script on real sshd hosts", function () {
     });
 
     it("adopts an existing account only when the spec says so, never lifts a '!' lock, and fixes loose modes as the user", async () => {
-        const r0 = await a.sh("useradd -m dave && mkdir -m 777 /home/dave/.ssh && touch /home/dave/.ssh/authorized_keys && chown -R dave: /home/dave/.ssh && chmod 666 /home/dave/.ssh/authorized_keys && grep '^dave:' /etc/shadow");
+        const r0 = await a.sh(
+            "useradd -m dave && mkdir -m 777 /home/dave/.ssh && touch /home/dave/.ssh/authorized_keys && chown -R dave: /home/dave/.ssh && chmod 666 /home/dave/.ssh/authorized_keys && grep '^dave:' /etc/shadow",
+        );
         assert.match(r0.stdout, /^dave:!/);
         const shadowBefore = fs.readFileSync(a.path("/etc/shadow"), "utf8");
         // Not created by pka-fleet and not adopted: left exactly as it is, the other users applied.
@@ -268,7 +303,12 @@ describe("setup script on real sshd hosts", function () {
         await assertSudo(a, "alice", "alice2", true);
         // Adopted: keys and modes are fixed (as dave), the lock stays and is reported.
         const params = documentParameters(
-            validateAccessSpec({ users: [{ name: "alice", sudo: "nopasswd", keys: [key("alice2").pub] }, { name: "dave", sudo: "none", keys: [key("dave").pub], adopt: true }] }),
+            validateAccessSpec({
+                users: [
+                    { name: "alice", sudo: "nopasswd", keys: [key("alice2").pub] },
+                    { name: "dave", sudo: "none", keys: [key("dave").pub], adopt: true },
+                ],
+            }),
         );
         const r = await runDocumentLikeAgent(a, DOC, params);
         assert.equal(r.responseCode, 0, r.stderr);
@@ -324,7 +364,11 @@ describe("setup script on real sshd hosts", function () {
         for (const [u, p] of hostile) {
             assert.throws(
                 () => validateAccessSpec({ users: [{ sudo: "none", ...u }] }),
-                (e: unknown) => e instanceof AccessSpecError && e.path === p && e.message.startsWith(`${p}: `) && e.message.length > p.length + 10,
+                (e: unknown) =>
+                    e instanceof AccessSpecError &&
+                    e.path === p &&
+                    e.message.startsWith(`${p}: `) &&
+                    e.message.length > p.length + 10,
                 JSON.stringify(u).slice(0, 80),
             );
         }
@@ -343,7 +387,11 @@ describe("setup script on real sshd hosts", function () {
             ["bad sha", { SSM_AccessSpec: "AAAA", SSM_AccessSpecSha256: "$(reboot)" }, 10],
             ["upper-case sha", { SSM_AccessSpec: "AAAA", SSM_AccessSpecSha256: "A".repeat(64) }, 10],
             ["invalid base64 padding", { SSM_AccessSpec: "A===", SSM_AccessSpecSha256: "0".repeat(64) }, 11],
-            ["sha mismatch (truncated spec)", { ...manifestEnv(`${HEADER}\nu alice none\nk alice ${ok}\n`), SSM_AccessSpecSha256: "1".repeat(64) }, 11],
+            [
+                "sha mismatch (truncated spec)",
+                { ...manifestEnv(`${HEADER}\nu alice none\nk alice ${ok}\n`), SSM_AccessSpecSha256: "1".repeat(64) },
+                11,
+            ],
         ];
         const manifests: [string, string, number][] = [
             ["user root", `${HEADER}\nu root nopasswd\nk root ${ok}\n`, 12],
@@ -366,7 +414,10 @@ describe("setup script on real sshd hosts", function () {
             ["NUL byte", `${HEADER}\nu alice none\0\n`, 12],
             ["over-long name", `${HEADER}\nu ${"a".repeat(40)} none\n`, 12],
         ];
-        const cases: [string, Record<string, string>, number][] = [...envs, ...manifests.map(([n, m, c]) => [n, manifestEnv(m), c] as [string, Record<string, string>, number])];
+        const cases: [string, Record<string, string>, number][] = [
+            ...envs,
+            ...manifests.map(([n, m, c]) => [n, manifestEnv(m), c] as [string, Record<string, string>, number]),
+        ];
         assert.ok(cases.length >= 30, `${cases.length} cases`);
         const before = accessFiles(a);
         for (const [name, env, code] of cases) {
@@ -387,17 +438,35 @@ describe("setup script on real sshd hosts", function () {
         const sys = await runDocumentLikeAgent(
             a,
             DOC,
-            documentParameters(validateAccessSpec({ users: [{ ...base, keys: [key("alice2").pub] }, { name: "sysacct", sudo: "none", keys: [key("bob").pub], adopt: true }] })),
+            documentParameters(
+                validateAccessSpec({
+                    users: [
+                        { ...base, keys: [key("alice2").pub] },
+                        { name: "sysacct", sudo: "none", keys: [key("bob").pub], adopt: true },
+                    ],
+                }),
+            ),
         );
         assert.equal(sys.responseCode, 19, sys.stderr);
         assert.match(sys.stderr, /^PKA-CONFLICT sysacct is a system account/m);
-        assert.match(sys.stdout, /^PKA-REVOKED dave$/m, "dave, adopted before and now left out, is revoked in the same run");
+        assert.match(
+            sys.stdout,
+            /^PKA-REVOKED dave$/m,
+            "dave, adopted before and now left out, is revoked in the same run",
+        );
         const shadow = fs.readFileSync(a.path("/etc/shadow"));
         const before = accessFiles(a);
         const link = await runDocumentLikeAgent(
             a,
             DOC,
-            documentParameters(validateAccessSpec({ users: [{ ...base, keys: [key("alice2").pub] }, { name: "eve", sudo: "nopasswd", keys: [key("bob").pub], adopt: true }] })),
+            documentParameters(
+                validateAccessSpec({
+                    users: [
+                        { ...base, keys: [key("alice2").pub] },
+                        { name: "eve", sudo: "nopasswd", keys: [key("bob").pub], adopt: true },
+                    ],
+                }),
+            ),
         );
         assert.equal(link.responseCode, 19, link.stderr);
         assert.match(link.stderr, /^PKA-CONFLICT eve \/home\/eve\/.ssh\/authorized_keys is a symlink/m);
@@ -410,7 +479,7 @@ describe("setup script on real sshd hosts", function () {
         assert.equal(ns.responseCode, 14, ns.stderr);
         assert.match(ns.stderr, /sudo package is not installed/);
         const after = accessFiles(a);
-        delete before["/etc/passwd"], delete after["/etc/passwd"]; // compared below without eve's adoption
+        (delete before["/etc/passwd"], delete after["/etc/passwd"]); // compared below without eve's adoption
         assert.ok(fs.readFileSync(a.path("/etc/shadow")).equals(shadow));
         assert.deepEqual(Object.keys(after).sort(), Object.keys(before).sort());
         await assertSudo(a, "alice", "alice2", true);
@@ -427,23 +496,36 @@ describe("setup script on real sshd hosts", function () {
         assert.match(r.stderr, /^PKA-CONFLICT projectx a group named projectx exists/m);
         assert.doesNotMatch(fs.readFileSync(a.path("/etc/passwd"), "utf8"), /^projectx:/m);
         assert.ok(!fs.existsSync(a.path("/etc/sudoers.d/90-pka-projectx")));
-        assert.doesNotMatch(fs.readFileSync(a.path("/var/lib/pka-fleet/managed-users"), "utf8"), /^projectx$/m, "a name it could not create is not recorded as its own");
+        assert.doesNotMatch(
+            fs.readFileSync(a.path("/var/lib/pka-fleet/managed-users"), "utf8"),
+            /^projectx$/m,
+            "a name it could not create is not recorded as its own",
+        );
         await assertSudo(a, "alice", "alice2", true);
     });
 
     it("never installs a drop-in that fails visudo, and sudo keeps working", async () => {
         // The real visudo does reject a broken drop-in (so the check means something)...
-        const real = await a.sh("printf 'frank ALL=(ALL NOPASSWD\\n' >/tmp/broken && chmod 440 /tmp/broken && visudo -cf /tmp/broken");
+        const real = await a.sh(
+            "printf 'frank ALL=(ALL NOPASSWD\\n' >/tmp/broken && chmod 440 /tmp/broken && visudo -cf /tmp/broken",
+        );
         assert.notEqual(real.code, 0);
         // ...and no spec value can produce one, so a visudo that rejects frank's file stands in.
         const fake = await a.sh(
-            "mkdir -p /tmp/fakebin && printf '#!/bin/sh\\nif grep -q frank \"$2\"; then echo \"syntax error\" >&2; exit 1; fi\\nexec /usr/sbin/visudo \"$@\"\\n' >/tmp/fakebin/visudo && chmod 755 /tmp/fakebin/visudo",
+            'mkdir -p /tmp/fakebin && printf \'#!/bin/sh\\nif grep -q frank "$2"; then echo "syntax error" >&2; exit 1; fi\\nexec /usr/sbin/visudo "$@"\\n\' >/tmp/fakebin/visudo && chmod 755 /tmp/fakebin/visudo',
         );
         assert.equal(fake.code, 0, fake.stderr);
         const before = snapshot(a);
-        const r = await apply(a, [{ name: "alice", sudo: "nopasswd", keys: ["alice2"] }, { name: "frank", sudo: "nopasswd", keys: ["bob"] }], {
-            PATH: `/tmp/fakebin:${HOST_PATH}`,
-        });
+        const r = await apply(
+            a,
+            [
+                { name: "alice", sudo: "nopasswd", keys: ["alice2"] },
+                { name: "frank", sudo: "nopasswd", keys: ["bob"] },
+            ],
+            {
+                PATH: `/tmp/fakebin:${HOST_PATH}`,
+            },
+        );
         assert.equal(r.responseCode, 17, r.stderr);
         assert.match(r.stderr, /visudo/);
         assert.deepEqual(snapshot(a), before);
@@ -455,20 +537,37 @@ describe("setup script on real sshd hosts", function () {
     it("8 runs at once on one host leave a valid file with exactly one block (flock, then the mkdir lock)", async () => {
         const r0 = await applyOk(b, [{ name: "gina", sudo: "nopasswd", keys: ["alice"] }]);
         pinned[b.name] = knownHosts(b, r0);
-        const variants = [["alice"], ["bob"], ["carol"], ["dave"], ["alice", "bob"], ["bob", "carol"], ["carol", "dave"], ["dave", "alice"]];
+        const variants = [
+            ["alice"],
+            ["bob"],
+            ["carol"],
+            ["dave"],
+            ["alice", "bob"],
+            ["bob", "carol"],
+            ["carol", "dave"],
+            ["dave", "alice"],
+        ];
         const noFlock = pathWithout(b, "noflock", ["flock"]);
         for (const env of [undefined, { PATH: noFlock }]) {
             const results = await Promise.all(
-                variants.map((ks) => runDocumentLikeAgent(b, DOC, paramsFor([{ name: "gina", sudo: "nopasswd", keys: ks }]), { env })),
+                variants.map((ks) =>
+                    runDocumentLikeAgent(b, DOC, paramsFor([{ name: "gina", sudo: "nopasswd", keys: ks }]), { env }),
+                ),
             );
             for (const r of results) assert.equal(r.responseCode, 0, r.stderr);
             const text = block(b, "gina");
             assert.equal(text.split("\n").filter((l) => l.startsWith("# BEGIN pka-fleet")).length, 1, text);
             assert.equal(text.split("\n").filter((l) => l.startsWith("# END pka-fleet")).length, 1, text);
             const keyLines = text.split("\n").filter((l) => l.startsWith("ssh-"));
-            const match = variants.find((ks) => ks.length === keyLines.length && ks.every((k, i) => keyLines[i] === key(k).pub));
+            const match = variants.find(
+                (ks) => ks.length === keyLines.length && ks.every((k, i) => keyLines[i] === key(k).pub),
+            );
             assert.ok(match, `the block is one of the specs: ${text}`);
-            assert.deepEqual(fs.readdirSync(b.path("/home/gina/.ssh")), ["authorized_keys"], "no temp file left behind");
+            assert.deepEqual(
+                fs.readdirSync(b.path("/home/gina/.ssh")),
+                ["authorized_keys"],
+                "no temp file left behind",
+            );
             await assertLogin(b, "gina", match[0]);
         }
         assert.ok(!fs.existsSync(b.path("/var/lib/pka-fleet/lock.d")), "the mkdir lock is released");
@@ -488,10 +587,16 @@ describe("setup script on real sshd hosts", function () {
         assert.match(dead.stdout, /^\d+\n$/);
         fs.mkdirSync(lock);
         fs.writeFileSync(`${lock}/pid`, dead.stdout);
-        const r = await runDocumentLikeAgent(b, DOC, paramsFor([{ name: "gina", sudo: "nopasswd", keys: ["carol"] }]), { env: { PATH: noFlock } });
+        const r = await runDocumentLikeAgent(b, DOC, paramsFor([{ name: "gina", sudo: "nopasswd", keys: ["carol"] }]), {
+            env: { PATH: noFlock },
+        });
         assert.equal(r.responseCode, 0, r.stderr);
         assert.ok(!fs.existsSync(lock), "the lock is released");
-        assert.deepEqual(fs.readdirSync(b.path("/var/lib/pka-fleet")).filter((f) => f.startsWith(".lock")), [], "no temporary lock directory left behind");
+        assert.deepEqual(
+            fs.readdirSync(b.path("/var/lib/pka-fleet")).filter((f) => f.startsWith(".lock")),
+            [],
+            "no temporary lock directory left behind",
+        );
         await assertLogin(b, "gina", "carol");
     });
 
@@ -500,15 +605,24 @@ describe("setup script on real sshd hosts", function () {
         // would fill 24,000 characters. The manifest is built by hand to stay within the 64 KB command.
         const names = Array.from({ length: 400 }, (_, i) => `u${String(i).padStart(3, "0")}`.padEnd(32, "x"));
         const bare = key("alice").pub.split(" ").slice(0, 2).join(" ");
-        const lines = [HEADER, ...names.flatMap((n, i) => [`u ${n} none`, ...(i % 100 === 0 ? [`k ${n} ${bare}`] : [])])];
+        const lines = [
+            HEADER,
+            ...names.flatMap((n, i) => [`u ${n} none`, ...(i % 100 === 0 ? [`k ${n} ${bare}`] : [])]),
+        ];
         const env = manifestEnv(lines.join("\n") + "\n");
-        const r = await runDocumentLikeAgent(b, DOC, { AccessSpec: [env.SSM_AccessSpec], AccessSpecSha256: [env.SSM_AccessSpecSha256] });
+        const r = await runDocumentLikeAgent(b, DOC, {
+            AccessSpec: [env.SSM_AccessSpec],
+            AccessSpecSha256: [env.SSM_AccessSpecSha256],
+        });
         assert.equal(r.responseCode, 0, r.stderr);
         assert.ok(r.stdout.length > 0 && r.standardOutputContent.length <= 24000);
         // What the provisioner reads from GetCommandInvocation holds every host key.
         assert.deepEqual(parseHostKeyLines(r.standardOutputContent), [...b.hostKeys()].sort());
         const out = r.stdout.split("\n");
-        assert.ok(out.findIndex((l) => l.startsWith("PKA-HOSTKEY ")) < out.findIndex((l) => l.startsWith("PKA-USER ")), "host keys come first");
+        assert.ok(
+            out.findIndex((l) => l.startsWith("PKA-HOSTKEY ")) < out.findIndex((l) => l.startsWith("PKA-USER ")),
+            "host keys come first",
+        );
         assert.equal(out.filter((l) => /^PKA-(USER|REVOKED) /.test(l)).length, 50);
         assert.match(r.stdout, /^PKA-OMITTED 351 more PKA-USER\/PKA-REVOKED lines$/m); // 400 created + gina revoked
         assert.match(r.stdout, /^PKA-SUMMARY status=ok .* users=400 revoked=1 /m);

@@ -10,7 +10,7 @@ import { renderDocumentJson } from "../core/document";
 interface Created {
     type: string;
     name: string;
-    inputs: Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+    inputs: Record<string, any>;
     parent?: string;
 }
 
@@ -19,13 +19,16 @@ function reject(msg: string): never {
 }
 
 /** CreateDocument's checks for a JSON Command document. */
-export function checkCommandDocument(i: Record<string, any>): void { // eslint-disable-line @typescript-eslint/no-explicit-any
-    if (i.documentType !== "Command") reject(`documentType ${i.documentType}: this package only creates Command documents`);
+export function checkCommandDocument(i: Record<string, any>): void {
+    if (i.documentType !== "Command")
+        reject(`documentType ${i.documentType}: this package only creates Command documents`);
     if (!["JSON", "YAML", "TEXT", undefined].includes(i.documentFormat)) reject(`documentFormat ${i.documentFormat}`);
     if (typeof i.content !== "string") reject("content missing");
-    if (Buffer.byteLength(i.content) > 64 * 1024) reject(`content is ${Buffer.byteLength(i.content)} bytes, over 64 KB`);
-    if (i.name !== undefined && (!/^[a-zA-Z0-9_.-]{3,128}$/.test(i.name) || /^(aws|amazon|amzn)/i.test(i.name))) reject(`InvalidDocument name ${i.name}`);
-    let doc: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+    if (Buffer.byteLength(i.content) > 64 * 1024)
+        reject(`content is ${Buffer.byteLength(i.content)} bytes, over 64 KB`);
+    if (i.name !== undefined && (!/^[a-zA-Z0-9_.-]{3,128}$/.test(i.name) || /^(aws|amazon|amzn)/i.test(i.name)))
+        reject(`InvalidDocument name ${i.name}`);
+    let doc: any;
     try {
         doc = JSON.parse(i.content);
     } catch {
@@ -33,10 +36,12 @@ export function checkCommandDocument(i: Record<string, any>): void { // eslint-d
     }
     if (!["1.2", "2.0", "2.2"].includes(doc.schemaVersion)) reject(`InvalidDocumentSchemaVersion ${doc.schemaVersion}`);
     const params = doc.parameters ?? {};
-    for (const [n, p] of Object.entries<any>(params)) { // eslint-disable-line @typescript-eslint/no-explicit-any
+    for (const [n, p] of Object.entries<any>(params)) {
         if (!/^[a-zA-Z0-9_]+$/.test(n)) reject(`parameter name ${n}`);
-        if (!["String", "StringList", "Boolean", "Integer", "MapList", "StringMap"].includes(p.type)) reject(`parameter ${n} type ${p.type}`);
-        if (p.interpolationType !== undefined && p.interpolationType !== "ENV_VAR") reject(`parameter ${n} interpolationType ${p.interpolationType}`);
+        if (!["String", "StringList", "Boolean", "Integer", "MapList", "StringMap"].includes(p.type))
+            reject(`parameter ${n} type ${p.type}`);
+        if (p.interpolationType !== undefined && p.interpolationType !== "ENV_VAR")
+            reject(`parameter ${n} interpolationType ${p.interpolationType}`);
         if (p.allowedPattern !== undefined) {
             try {
                 new RegExp(p.allowedPattern);
@@ -51,11 +56,13 @@ export function checkCommandDocument(i: Record<string, any>): void { // eslint-d
         if (!/^[a-zA-Z0-9_.-]{1,100}$/.test(s.name ?? "") || names.has(s.name)) reject(`step name ${s.name}`);
         names.add(s.name);
         if (!s.action) reject("step without action");
-        if (s.action === "aws:runShellScript" && !Array.isArray(s.inputs?.runCommand)) reject("runShellScript without runCommand");
+        if (s.action === "aws:runShellScript" && !Array.isArray(s.inputs?.runCommand))
+            reject("runShellScript without runCommand");
     }
     // Every {{ name }} must be a declared parameter (or an ssm: reference).
     for (const m of i.content.matchAll(/\{\{\s*([A-Za-z0-9_:./-]+)\s*\}\}/g)) {
-        if (!m[1].startsWith("ssm:") && !(m[1] in params)) reject(`InvalidDocumentContent: undeclared parameter ${m[1]}`);
+        if (!m[1].startsWith("ssm:") && !(m[1] in params))
+            reject(`InvalidDocumentContent: undeclared parameter ${m[1]}`);
     }
 }
 
@@ -63,7 +70,8 @@ class DocumentMocks implements pulumi.runtime.Mocks {
     readonly created: Created[] = [];
     newResource(args: pulumi.runtime.MockResourceArgs): { id: string; state: Record<string, unknown> } {
         const i = args.inputs ?? {};
-        if (args.type.startsWith("pulumi:providers:") || args.type === "pka-fleet:index:SetupDocument") return { id: `${args.name}-id`, state: i };
+        if (args.type.startsWith("pulumi:providers:") || args.type === "pka-fleet:index:SetupDocument")
+            return { id: `${args.name}-id`, state: i };
         if (args.type !== "aws:ssm/document:Document") throw new Error(`unexpected resource ${args.type}`);
         checkCommandDocument(i);
         if (i.tags !== undefined) {
@@ -75,7 +83,14 @@ class DocumentMocks implements pulumi.runtime.Mocks {
         this.created.push({ type: args.type, name: args.name, inputs: i });
         return {
             id: name,
-            state: { ...i, name, arn: `arn:aws:ssm:eu-west-1:123456789012:document/${name}`, latestVersion: "1", defaultVersion: "1", hashType: "Sha256" },
+            state: {
+                ...i,
+                name,
+                arn: `arn:aws:ssm:eu-west-1:123456789012:document/${name}`,
+                latestVersion: "1",
+                defaultVersion: "1",
+                hashType: "Sha256",
+            },
         };
     }
     call(args: pulumi.runtime.MockCallArgs): Record<string, unknown> {
@@ -84,7 +99,7 @@ class DocumentMocks implements pulumi.runtime.Mocks {
 }
 
 function value<T>(o: pulumi.Output<T>): Promise<T> {
-    return (o as any).promise(); // eslint-disable-line @typescript-eslint/no-explicit-any
+    return (o as any).promise();
 }
 
 describe("SetupDocument component (mocks)", () => {
@@ -101,7 +116,12 @@ describe("SetupDocument component (mocks)", () => {
     it("deploys exactly `pka document` as a JSON Command document, and exposes name, ARN, version and content hash", async () => {
         const name = uniq("setup");
         const d = new mod.SetupDocument(name, {});
-        const [docName, arn, version, sha] = await Promise.all([value(d.documentName), value(d.documentArn), value(d.documentVersion), value(d.contentSha256)]);
+        const [docName, arn, version, sha] = await Promise.all([
+            value(d.documentName),
+            value(d.documentArn),
+            value(d.documentVersion),
+            value(d.contentSha256),
+        ]);
         const c = mocks.created.find((x) => x.name === `${name}-document`);
         assert.ok(c);
         assert.equal(c.inputs.content, renderDocumentJson());
@@ -123,7 +143,10 @@ describe("SetupDocument component (mocks)", () => {
 
     for (const bad of ["aws-setup", "AmazonSetup", "ab", "a b", "x".repeat(129), "setup/../x"]) {
         it(`refuses documentName ${JSON.stringify(bad.slice(0, 20))} naming the input`, () => {
-            assert.throws(() => new mod.SetupDocument(uniq("bad"), { documentName: bad }), (e: Error) => /`documentName`/.test(e.message));
+            assert.throws(
+                () => new mod.SetupDocument(uniq("bad"), { documentName: bad }),
+                (e: Error) => /`documentName`/.test(e.message),
+            );
         });
     }
 
@@ -144,12 +167,21 @@ describe("SetupDocument component (mocks)", () => {
         assert.doesNotThrow(() => checkCommandDocument(ok));
         const big = { ...doc, description: "x".repeat(64 * 1024) };
         assert.throws(() => checkCommandDocument({ ...ok, content: JSON.stringify(big) }), /over 64 KB/);
-        assert.throws(() => checkCommandDocument({ ...ok, content: JSON.stringify({ ...doc, schemaVersion: "3.0" }) }), /SchemaVersion/);
+        assert.throws(
+            () => checkCommandDocument({ ...ok, content: JSON.stringify({ ...doc, schemaVersion: "3.0" }) }),
+            /SchemaVersion/,
+        );
         assert.throws(() => checkCommandDocument({ ...ok, content: "{" }), /not JSON/);
         const p = { ...doc.parameters.AccessSpec, interpolationType: "SHELL" };
-        assert.throws(() => checkCommandDocument({ ...ok, content: JSON.stringify({ ...doc, parameters: { AccessSpec: p } }) }), /interpolationType/);
+        assert.throws(
+            () => checkCommandDocument({ ...ok, content: JSON.stringify({ ...doc, parameters: { AccessSpec: p } }) }),
+            /interpolationType/,
+        );
         const step = { ...doc.mainSteps[0], inputs: { runCommand: ["echo {{ Nope }}"] } };
-        assert.throws(() => checkCommandDocument({ ...ok, content: JSON.stringify({ ...doc, mainSteps: [step] }) }), /undeclared/);
+        assert.throws(
+            () => checkCommandDocument({ ...ok, content: JSON.stringify({ ...doc, mainSteps: [step] }) }),
+            /undeclared/,
+        );
         assert.throws(() => checkCommandDocument({ ...ok, name: "aws-x" }), /name/);
     });
 });

@@ -5,7 +5,24 @@ import { shQuote } from "../core/shell";
 
 describe("shQuote (core/shell.ts)", () => {
     it("every value comes back from sh exactly, as one word", () => {
-        const values = ["", "plain", "it's", "'", "''", "a b\tc", "$(reboot)", "`id`", "$HOME", "\\", "-n", "a\nb", "\"q\"", "*", "; rm -rf /", "é ü"];
+        const values = [
+            "",
+            "plain",
+            "it's",
+            "'",
+            "''",
+            "a b\tc",
+            "$(reboot)",
+            "`id`",
+            "$HOME",
+            "\\",
+            "-n",
+            "a\nb",
+            '"q"',
+            "*",
+            "; rm -rf /",
+            "é ü",
+        ];
         for (const v of values) {
             const out = execFileSync("sh", ["-c", `printf '%s|' ${shQuote(v)}`], { encoding: "utf8" });
             assert.equal(out, `${v}|`, JSON.stringify(v));

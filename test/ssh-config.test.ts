@@ -20,7 +20,6 @@ import { LocalSsmEndpoint } from "../local/ssmEndpoint";
 import { requireReal } from "./support/env";
 
 const SVC = "svc_user";
-// eslint-disable-next-line @typescript-eslint/no-var-requires
 const fleetMod = require("../components") as typeof FleetModule;
 
 /** A fresh host key pair from the real ssh-keygen: the `type base64` line the Lambda pins. */
@@ -31,7 +30,11 @@ function hostKey(type: "ed25519" | "ecdsa", dir: string): string {
 }
 
 function plan(stack: string): FleetModule.FleetPlan {
-    return fleetMod.planFleet("web", { users: [{ name: SVC, sudo: "nopasswd", service: true, generateKey: { keyType: "ed25519" } }] }, stack);
+    return fleetMod.planFleet(
+        "web",
+        { users: [{ name: SVC, sudo: "nopasswd", service: true, generateKey: { keyType: "ed25519" } }] },
+        stack,
+    );
 }
 
 describe("sshConfig of PkaFleet: what it lists (no ssh needed)", () => {
@@ -40,9 +43,19 @@ describe("sshConfig of PkaFleet: what it lists (no ssh needed)", () => {
         "web",
         {
             users: [
-                { name: "alice", sudo: "nopasswd", generateKey: { keyType: "ed25519", passphrase: "correct horse battery staple" } },
+                {
+                    name: "alice",
+                    sudo: "nopasswd",
+                    generateKey: { keyType: "ed25519", passphrase: "correct horse battery staple" },
+                },
                 { name: "carol", publicKeys: [KEY] },
-                { name: SVC, sudo: "nopasswd", service: true, publicKeys: [KEY], identityFile: "/home/ops/.ssh/pka_web" },
+                {
+                    name: SVC,
+                    sudo: "nopasswd",
+                    service: true,
+                    publicKeys: [KEY],
+                    identityFile: "/home/ops/.ssh/pka_web",
+                },
             ],
         },
         "prod",
@@ -62,7 +75,15 @@ describe("sshConfig of PkaFleet: what it lists (no ssh needed)", () => {
 
     it("a refusal names `identityFile` for a path with shell or ssh_config characters", () => {
         for (const bad of ["relative/key", "/home/ops/key %h", "/home/ops/../../etc/shadow", '/home/"x"']) {
-            assert.throws(() => fleetMod.planFleet("web", { fleetName: "web", users: [{ name: SVC, publicKeys: [KEY], identityFile: bad }] }), /`users\[0\]\.identityFile`/, bad);
+            assert.throws(
+                () =>
+                    fleetMod.planFleet("web", {
+                        fleetName: "web",
+                        users: [{ name: SVC, publicKeys: [KEY], identityFile: bad }],
+                    }),
+                /`users\[0\]\.identityFile`/,
+                bad,
+            );
         }
     });
 
@@ -78,7 +99,13 @@ describe("several fleets on one central server, resolved by the real ssh -G and 
     let endpoint: LocalSsmEndpoint;
     let central: LocalCentralServer;
     let tmp: string;
-    const fleets: { stack: string; plan: FleetModule.FleetPlan; privateKey: string; ids: string[]; addresses: string[] }[] = [];
+    const fleets: {
+        stack: string;
+        plan: FleetModule.FleetPlan;
+        privateKey: string;
+        ids: string[];
+        addresses: string[];
+    }[] = [];
     const HOSTILE_ID = "i-0dddddddddddddddd";
     let caKey: string;
 
@@ -89,12 +116,25 @@ describe("several fleets on one central server, resolved by the real ssh -G and 
         await endpoint.start();
         for (const [f, stack] of ["dev", "prod"].entries()) {
             const p = plan(stack);
-            const entry = { stack, plan: p, privateKey: generateKey({ type: "ed25519", comment: `${SVC}@pka-${p.fleetName}` }).privateKey, ids: [] as string[], addresses: [] as string[] };
+            const entry = {
+                stack,
+                plan: p,
+                privateKey: generateKey({ type: "ed25519", comment: `${SVC}@pka-${p.fleetName}` }).privateKey,
+                ids: [] as string[],
+                addresses: [] as string[],
+            };
             for (let n = 0; n < 2; n++) {
                 const address = `10.${20 + f}.1.${n + 10}`;
-                const inst = endpoint.addInstance({ tags: { [p.tag.key]: p.tag.value }, runner: async () => ({ exitCode: 0, stdout: "", stderr: "" }), ipAddress: address });
+                const inst = endpoint.addInstance({
+                    tags: { [p.tag.key]: p.tag.value },
+                    runner: async () => ({ exitCode: 0, stdout: "", stderr: "" }),
+                    ipAddress: address,
+                });
                 endpoint.launch(inst.instanceId);
-                endpoint.putParameterDirect(`${p.knownHostsPath}/${inst.instanceId}`, [hostKey("ed25519", tmp), hostKey("ecdsa", tmp)].sort().join("\n"));
+                endpoint.putParameterDirect(
+                    `${p.knownHostsPath}/${inst.instanceId}`,
+                    [hostKey("ed25519", tmp), hostKey("ecdsa", tmp)].sort().join("\n"),
+                );
                 entry.ids.push(inst.instanceId);
                 entry.addresses.push(address);
             }
@@ -103,10 +143,16 @@ describe("several fleets on one central server, resolved by the real ssh -G and 
         // What someone with ssm:PutParameter on the dev fleet's known_hosts path could add: a CA line
         // (a marker that would trust any host key it signs) and a parameter named with shell text.
         caKey = hostKey("ed25519", tmp);
-        endpoint.putParameterDirect(`${fleets[0].plan.knownHostsPath}/${HOSTILE_ID}`, `@cert-authority * ${caKey}\nssh-ed25519 AAAA not base64 "; touch /tmp/pka-pwn`);
+        endpoint.putParameterDirect(
+            `${fleets[0].plan.knownHostsPath}/${HOSTILE_ID}`,
+            `@cert-authority * ${caKey}\nssh-ed25519 AAAA not base64 "; touch /tmp/pka-pwn`,
+        );
         endpoint.putParameterDirect(`${fleets[0].plan.knownHostsPath}/i-$(touch /tmp/pka-pwn)`, caKey);
         central = await LocalCentralServer.start(endpoint.url);
-        const setup = await central.setUp(fleets.map((f) => ({ stack: f.stack, fleet: f })), SVC);
+        const setup = await central.setUp(
+            fleets.map((f) => ({ stack: f.stack, fleet: f })),
+            SVC,
+        );
         assert.strictEqual(setup.result.code, 0, `${setup.script}\n${setup.result.stderr}`);
     });
     after(async () => {
@@ -123,7 +169,12 @@ describe("several fleets on one central server, resolved by the real ssh -G and 
         assert.deepStrictEqual(o.globalknownhostsfile, ["/dev/null"], host);
         assert.deepStrictEqual(o.stricthostkeychecking, ["true"], host);
         assert.deepStrictEqual(o.identitiesonly, ["yes"], host);
-        if (viaSession) assert.deepStrictEqual(o.proxycommand, ["aws ssm start-session --target %h --document-name AWS-StartSSHSession --parameters portNumber=%p"], host);
+        if (viaSession)
+            assert.deepStrictEqual(
+                o.proxycommand,
+                ["aws ssm start-session --target %h --document-name AWS-StartSSHSession --parameters portNumber=%p"],
+                host,
+            );
         else assert.strictEqual(o.proxycommand, undefined, `${host}: an address is reached directly`);
     };
 
@@ -131,7 +182,10 @@ describe("several fleets on one central server, resolved by the real ssh -G and 
         const cfg = central.readSsh("config");
         for (const f of fleets) assert.ok(cfg.includes(`Include ~/.ssh/config.pka-${f.plan.fleetName}\n`), cfg);
         assert.notStrictEqual(fleets[0].plan.fleetName, fleets[1].plan.fleetName);
-        assert.deepStrictEqual(fleets.map((f) => f.plan.fleetName), ["web-dev", "web-prod"]);
+        assert.deepStrictEqual(
+            fleets.map((f) => f.plan.fleetName),
+            ["web-dev", "web-prod"],
+        );
     });
 
     it("every instance id resolves to its own fleet's user, key, known_hosts and strict checking, through Session Manager", async () => {
@@ -147,7 +201,10 @@ describe("several fleets on one central server, resolved by the real ssh -G and 
             const o = await central.resolve(stranger);
             assert.ok(!(o.user ?? []).includes(SVC), `${stranger}: ${o.user}`);
             assert.ok(!(o.identityfile ?? []).some((x) => x.includes("pka-")), `${stranger}: ${o.identityfile}`);
-            assert.ok(!(o.userknownhostsfile ?? []).some((x) => x.includes("pka-")), `${stranger}: ${o.userknownhostsfile}`);
+            assert.ok(
+                !(o.userknownhostsfile ?? []).some((x) => x.includes("pka-")),
+                `${stranger}: ${o.userknownhostsfile}`,
+            );
             assert.strictEqual(o.proxycommand, undefined, stranger);
         }
     });
@@ -159,8 +216,14 @@ describe("several fleets on one central server, resolved by the real ssh -G and 
             assert.strictEqual(lines.filter((l) => l.startsWith(`${id},${fleets[0].addresses[n]} `)).length, 2, dev);
         }
         assert.strictEqual(lines.length, 4, dev);
-        assert.ok(!dev.includes("@cert-authority") && !dev.includes(caKey.split(" ")[1]) && !dev.includes("touch"), dev);
-        assert.ok(!central.readSsh("config.pka-web-dev").includes(HOSTILE_ID), "an id without a valid key is not listed");
+        assert.ok(
+            !dev.includes("@cert-authority") && !dev.includes(caKey.split(" ")[1]) && !dev.includes("touch"),
+            dev,
+        );
+        assert.ok(
+            !central.readSsh("config.pka-web-dev").includes(HOSTILE_ID),
+            "an id without a valid key is not listed",
+        );
         // The other fleet's file holds only the other fleet's hosts.
         const prod = central.readSsh("known_hosts.pka-web-prod");
         assert.ok(fleets[0].ids.every((id) => !prod.includes(id)) && fleets[1].ids.every((id) => prod.includes(id)));
@@ -170,7 +233,12 @@ describe("several fleets on one central server, resolved by the real ssh -G and 
         const marker = "/tmp/pka-pwn";
         const inHost = central.host.path(marker);
         fs.rmSync(inHost, { force: true });
-        for (const evil of [`i-$(touch ${marker})`, `i-0123456789abcdef0;touch ${marker}`, `i-\`touch ${marker}\``, `10.20.1.10'$(touch ${marker})'`]) {
+        for (const evil of [
+            `i-$(touch ${marker})`,
+            `i-0123456789abcdef0;touch ${marker}`,
+            `i-\`touch ${marker}\``,
+            `10.20.1.10'$(touch ${marker})'`,
+        ]) {
             const r = await central.sh(`ssh -G ${shQuote(evil)} 2>&1; exit 0`);
             assert.ok(!/^identityfile .*pka-/m.test(r.stdout), `${evil}: ${r.stdout}`);
             assert.ok(!fs.existsSync(inHost), `${evil} ran a command`);
@@ -180,7 +248,10 @@ describe("several fleets on one central server, resolved by the real ssh -G and 
     });
 
     it("with no running instance the pinned keys are still written by instance id (an empty address list is not mistaken for the keys)", async () => {
-        const p = fleetMod.planFleet("solo", { fleetName: "solo", users: [{ name: SVC, sudo: "nopasswd", service: true, generateKey: { keyType: "ed25519" } }] });
+        const p = fleetMod.planFleet("solo", {
+            fleetName: "solo",
+            users: [{ name: SVC, sudo: "nopasswd", service: true, generateKey: { keyType: "ed25519" } }],
+        });
         const id = "i-0eeeeeeeeeeeeeeee";
         const key = hostKey("ed25519", tmp);
         endpoint.putParameterDirect(`${p.knownHostsPath}/${id}`, key);

@@ -17,7 +17,9 @@ import type { GeneratedKeyState } from "../components/keyPairProvider";
 import { requireReal } from "./support/env";
 
 const DYNAMIC = "pulumi-nodejs:dynamic/pka-fleet:GeneratedSshKey";
-const requireFromString = require(require.resolve("require-from-string", { paths: [path.dirname(require.resolve("@pulumi/pulumi"))] }));
+const requireFromString = require(
+    require.resolve("require-from-string", { paths: [path.dirname(require.resolve("@pulumi/pulumi"))] }),
+);
 
 /** Every resource registration the program made, in order. */
 const created: pulumi.runtime.MockResourceArgs[] = [];
@@ -79,13 +81,22 @@ const mocks: pulumi.runtime.Mocks = {
             }
             case "command:remote:Command": {
                 assert.ok(args.inputs.connection?.host, "remote.Command needs connection.host");
-                const stdout = execFileSync("sh", ["-c", args.inputs.create], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+                const stdout = execFileSync("sh", ["-c", args.inputs.create], {
+                    encoding: "utf8",
+                    stdio: ["ignore", "pipe", "pipe"],
+                });
                 return { id: `${args.name}-id`, state: { ...args.inputs, stdout, stderr: "" } };
             }
             case "aws:ec2/keyPair:KeyPair": {
                 const err = ec2ImportError(args.inputs.publicKey);
                 if (err) throw new Error(err);
-                return { id: args.inputs.keyName, state: { ...args.inputs, arn: `arn:aws:ec2:us-east-1:123456789012:key-pair/${args.inputs.keyName}` } };
+                return {
+                    id: args.inputs.keyName,
+                    state: {
+                        ...args.inputs,
+                        arn: `arn:aws:ec2:us-east-1:123456789012:key-pair/${args.inputs.keyName}`,
+                    },
+                };
             }
             default:
                 throw new Error(`unmocked resource ${args.type}`);
@@ -98,7 +109,9 @@ const mocks: pulumi.runtime.Mocks = {
 
 /** Whether a registered input value is Pulumi's secret wrapper, and what it holds. */
 function wireSecret(v: any): { secret: boolean; value: unknown } {
-    return v && typeof v === "object" && v["4dabf18193072939515e22adb298388d"] === SECRET_SIG ? { secret: true, value: v.value } : { secret: false, value: v };
+    return v && typeof v === "object" && v["4dabf18193072939515e22adb298388d"] === SECRET_SIG
+        ? { secret: true, value: v.value }
+        : { secret: false, value: v };
 }
 
 /** The resolved value of an Output (rejects when the Output fails). */
@@ -117,15 +130,34 @@ function write(name: string, text: string): string {
     return p;
 }
 const keygenFingerprint = (line: string) =>
-    execFileSync("ssh-keygen", ["-l", "-E", "sha256", "-f", write(uniq("fp") + ".pub", line + "\n")], { encoding: "utf8" }).split(" ")[1];
+    execFileSync("ssh-keygen", ["-l", "-E", "sha256", "-f", write(uniq("fp") + ".pub", line + "\n")], {
+        encoding: "utf8",
+    }).split(" ")[1];
 const keygenPublic = (priv: string, pass: string) =>
-    execFileSync("ssh-keygen", ["-y", "-P", pass, "-f", write(uniq("k"), priv)], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).split(" ").slice(0, 2).join(" ");
+    execFileSync("ssh-keygen", ["-y", "-P", pass, "-f", write(uniq("k"), priv)], {
+        encoding: "utf8",
+        stdio: ["ignore", "pipe", "pipe"],
+    })
+        .split(" ")
+        .slice(0, 2)
+        .join(" ");
 const typeAndBlob = (line: string) => line.split(" ").slice(0, 2).join(" ");
 
 /** A fresh real key made by ssh-keygen (a key nobody here wrote). */
 function sshKeygen(type: string, bits?: number): string {
     const p = path.join(tmp, uniq("gen"));
-    execFileSync("ssh-keygen", ["-q", "-t", type, ...(bits ? ["-b", String(bits)] : []), "-N", "", "-C", "ops@example", "-f", p]);
+    execFileSync("ssh-keygen", [
+        "-q",
+        "-t",
+        type,
+        ...(bits ? ["-b", String(bits)] : []),
+        "-N",
+        "",
+        "-C",
+        "ops@example",
+        "-f",
+        p,
+    ]);
     return fs.readFileSync(p + ".pub", "utf8").trim();
 }
 
@@ -167,7 +199,13 @@ describe("SshKeyPair component (mocks)", function () {
         it("generates an ed25519 key by default, kept in a dynamic resource; the private key is secret, the rest is not", async () => {
             const k = new mod.SshKeyPair(uniq("gen"), { generate: {} });
             const [pub, fp, type, bits, createdAt, priv] = await Promise.all([
-                value(k.publicKey), value(k.fingerprint), value(k.keyType), value(k.bits), value(k.createdAt), value(k.privateKey)]);
+                value(k.publicKey),
+                value(k.fingerprint),
+                value(k.keyType),
+                value(k.bits),
+                value(k.createdAt),
+                value(k.privateKey),
+            ]);
             assert.ok(pub.startsWith("ssh-ed25519 "));
             assert.strictEqual(fp, keygenFingerprint(pub));
             assert.deepStrictEqual([type, bits], ["ed25519", 256]);
@@ -195,7 +233,10 @@ describe("SshKeyPair component (mocks)", function () {
             const provider = require("../components/keyPairProvider").keyPairProvider;
             const sf = await pulumi.runtime.serializeFunction(() => provider, { allowSecrets: true });
             assert.strictEqual(reg.inputs.__provider, sf.text);
-            assert.ok(registeredUrns().some((u) => u.endsWith(`pka-fleet:index:SshKeyPair$${DYNAMIC}::${name}-key`)), "child of the component");
+            assert.ok(
+                registeredUrns().some((u) => u.endsWith(`pka-fleet:index:SshKeyPair$${DYNAMIC}::${name}-key`)),
+                "child of the component",
+            );
         });
 
         it("a plain passphrase (what YAML or Python send) reaches the key resource, and so state, only as a secret", async () => {
@@ -210,13 +251,27 @@ describe("SshKeyPair component (mocks)", function () {
             }
             const none = uniq("nopass");
             await value(new mod.SshKeyPair(none, { generate: {} }).publicKey);
-            assert.strictEqual(wireInputs.get(`${DYNAMIC}::${none}-key`)?.passphrase, undefined, "no passphrase, none sent");
-            assert.strictEqual(wireSecret(wireInputs.get(`${DYNAMIC}::${none}-key`)?.comment).secret, false, "the comment stays visible");
+            assert.strictEqual(
+                wireInputs.get(`${DYNAMIC}::${none}-key`)?.passphrase,
+                undefined,
+                "no passphrase, none sent",
+            );
+            assert.strictEqual(
+                wireSecret(wireInputs.get(`${DYNAMIC}::${none}-key`)?.comment).secret,
+                false,
+                "the comment stays visible",
+            );
         });
 
         it("with a passphrase and ppk: the private key decrypts with ssh-keygen -y -P, the PPK is secret and present", async () => {
-            const k = new mod.SshKeyPair(uniq("pp"), { generate: { passphrase: pulumi.secret("s3cret pass"), ppk: true } });
-            const [pub, priv, ppkText] = await Promise.all([value(k.publicKey), value(k.privateKey), value(k.privateKeyPpk)]);
+            const k = new mod.SshKeyPair(uniq("pp"), {
+                generate: { passphrase: pulumi.secret("s3cret pass"), ppk: true },
+            });
+            const [pub, priv, ppkText] = await Promise.all([
+                value(k.publicKey),
+                value(k.privateKey),
+                value(k.privateKeyPpk),
+            ]);
             assert.strictEqual(keygenPublic(priv!, "s3cret pass"), typeAndBlob(pub));
             assert.throws(() => keygenPublic(priv!, ""), /Command failed/);
             assert.ok(ppkText!.startsWith("PuTTY-User-Key-File-3: ssh-ed25519"));
@@ -229,12 +284,15 @@ describe("SshKeyPair component (mocks)", function () {
             const run1 = new mod.SshKeyPair("stable", args());
             await value(run1.publicKey);
             const state = keyState.get("stable-key")!;
-            const provider = require("../components/keyPairProvider").keyPairProvider as pulumi.dynamic.ResourceProvider;
+            const provider = require("../components/keyPairProvider")
+                .keyPairProvider as pulumi.dynamic.ResourceProvider;
             // The next run's inputs for the same resource, as the program registers them.
             const nextInputs = async (extra: object) => {
                 const name = uniq("stable");
                 await value(new mod.SshKeyPair(name, args(extra)).publicKey);
-                const { __provider, ...inputs } = created.filter((r) => r.type === DYNAMIC && r.name === `${name}-key`)[0].inputs;
+                const { __provider, ...inputs } = created.filter(
+                    (r) => r.type === DYNAMIC && r.name === `${name}-key`,
+                )[0].inputs;
                 return inputs;
             };
             const same = await provider.diff!("id", state, await nextInputs({}));
@@ -251,13 +309,23 @@ describe("SshKeyPair component (mocks)", function () {
     });
 
     describe("onHost (this machine plays the central server)", () => {
-        const connection = { host: "central.example", user: "ops", port: 2222, privateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nnot-read-by-mocks\n-----END OPENSSH PRIVATE KEY-----" };
+        const connection = {
+            host: "central.example",
+            user: "ops",
+            port: 2222,
+            privateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nnot-read-by-mocks\n-----END OPENSSH PRIVATE KEY-----",
+        };
 
         it("runs ssh-keygen there once: the second run keeps the key, only the public key comes back", async () => {
             const keyPath = path.join(tmp, "central", "svc_user_key");
             const comment = `it's "svc" $(touch ${tmp}/pwned) \`id\``;
             const a = new mod.SshKeyPair(uniq("host"), { onHost: { connection, path: keyPath, comment } });
-            const [pub, fp, type, priv] = await Promise.all([value(a.publicKey), value(a.fingerprint), value(a.keyType), value(a.privateKey)]);
+            const [pub, fp, type, priv] = await Promise.all([
+                value(a.publicKey),
+                value(a.fingerprint),
+                value(a.keyType),
+                value(a.privateKey),
+            ]);
             assert.strictEqual(typeAndBlob(pub), typeAndBlob(fs.readFileSync(keyPath + ".pub", "utf8")));
             assert.strictEqual(keygenFingerprint(pub), fp);
             assert.strictEqual(type, "ed25519");
@@ -273,7 +341,11 @@ describe("SshKeyPair component (mocks)", function () {
             assert.deepStrictEqual({ host, user, port }, { host: "central.example", user: "ops", port: 2222 });
             assert.ok(reg.inputs.connection.privateKey, "the login key is passed");
             const stdout = execFileSync("sh", ["-c", reg.inputs.create], { encoding: "utf8" });
-            assert.strictEqual(stdout.trim(), fs.readFileSync(keyPath + ".pub", "utf8").trim(), "stdout is exactly the public key");
+            assert.strictEqual(
+                stdout.trim(),
+                fs.readFileSync(keyPath + ".pub", "utf8").trim(),
+                "stdout is exactly the public key",
+            );
             assert.ok(!/PRIVATE|BEGIN/.test(stdout));
 
             const b = new mod.SshKeyPair(uniq("host"), { onHost: { connection, path: keyPath, comment } });
@@ -283,7 +355,9 @@ describe("SshKeyPair component (mocks)", function () {
         it("the login private key (a plain string from any language) reaches remote.Command only inside a secret", async () => {
             // The component wraps privateKey; @pulumi/command marks the whole connection secret as well.
             const name = uniq("hostsecret");
-            const k = new mod.SshKeyPair(name, { onHost: { connection, path: path.join(tmp, "central-secret", "id") } });
+            const k = new mod.SshKeyPair(name, {
+                onHost: { connection, path: path.join(tmp, "central-secret", "id") },
+            });
             await value(k.publicKey);
             const sent = wireSecret(wireInputs.get(`command:remote:Command::${name}-keygen`)?.connection);
             assert.ok(sent.secret, `the connection is sent as a secret: ${JSON.stringify(sent.value)?.slice(0, 80)}`);
@@ -292,27 +366,53 @@ describe("SshKeyPair component (mocks)", function () {
 
         it("a new rotation trigger moves the old key aside and makes a new one", async () => {
             const keyPath = path.join(tmp, "central2", "id");
-            const fp1 = await value(new mod.SshKeyPair(uniq("rot"), { onHost: { connection, path: keyPath, rotationTrigger: "2025-01" } }).fingerprint);
-            const fp2 = await value(new mod.SshKeyPair(uniq("rot"), { onHost: { connection, path: keyPath, rotationTrigger: "2025-07" } }).fingerprint);
+            const fp1 = await value(
+                new mod.SshKeyPair(uniq("rot"), { onHost: { connection, path: keyPath, rotationTrigger: "2025-01" } })
+                    .fingerprint,
+            );
+            const fp2 = await value(
+                new mod.SshKeyPair(uniq("rot"), { onHost: { connection, path: keyPath, rotationTrigger: "2025-07" } })
+                    .fingerprint,
+            );
             assert.notStrictEqual(fp2, fp1);
-            const aside = fs.readdirSync(path.dirname(keyPath)).filter((f) => /^id\.rotated-\d{8}T\d{6}Z\.pub$/.test(f));
+            const aside = fs
+                .readdirSync(path.dirname(keyPath))
+                .filter((f) => /^id\.rotated-\d{8}T\d{6}Z\.pub$/.test(f));
             assert.strictEqual(aside.length, 1);
-            assert.strictEqual(keygenFingerprint(fs.readFileSync(path.join(path.dirname(keyPath), aside[0]), "utf8").trim()), fp1);
-            const fp3 = await value(new mod.SshKeyPair(uniq("rot"), { onHost: { connection, path: keyPath, rotationTrigger: "2025-07" } }).fingerprint);
+            assert.strictEqual(
+                keygenFingerprint(fs.readFileSync(path.join(path.dirname(keyPath), aside[0]), "utf8").trim()),
+                fp1,
+            );
+            const fp3 = await value(
+                new mod.SshKeyPair(uniq("rot"), { onHost: { connection, path: keyPath, rotationTrigger: "2025-07" } })
+                    .fingerprint,
+            );
             assert.strictEqual(fp3, fp2, "same trigger, same key");
         });
 
         it("the command it builds is shellcheck-clean POSIX sh", function () {
             requireReal(this, { commands: ["shellcheck"] });
-            const cmd = mod.onHostCommand({ keyType: "ecdsa", bits: 384, curve: "nistp384", path: "/srv/keys/svc_user/id_ecdsa", comment: "it's \\ \"quoted\"" } as any);
+            const cmd = mod.onHostCommand({
+                keyType: "ecdsa",
+                bits: 384,
+                curve: "nistp384",
+                path: "/srv/keys/svc_user/id_ecdsa",
+                comment: 'it\'s \\ "quoted"',
+            } as any);
             const inner = execFileSync("sh", ["-c", `printf '%s' ${cmd.slice("sh -c ".length)}`], { encoding: "utf8" });
             execFileSync("shellcheck", ["-s", "sh", "-"], { input: inner });
         });
 
         it("registers an rsa-4096 key made there with EC2", async () => {
             const name = uniq("hostec2");
-            const k = new mod.SshKeyPair(name, { onHost: { connection, path: path.join(tmp, "central3", "id"), keyType: "rsa" }, ec2KeyName: "fleet-rsa" });
-            assert.deepStrictEqual([await value(k.keyType), await value(k.bits), await value(k.ec2KeyName)], ["rsa", 4096, "fleet-rsa"]);
+            const k = new mod.SshKeyPair(name, {
+                onHost: { connection, path: path.join(tmp, "central3", "id"), keyType: "rsa" },
+                ec2KeyName: "fleet-rsa",
+            });
+            assert.deepStrictEqual(
+                [await value(k.keyType), await value(k.bits), await value(k.ec2KeyName)],
+                ["rsa", 4096, "fleet-rsa"],
+            );
             const reg = created.find((r) => r.type === "aws:ec2/keyPair:KeyPair" && r.name === `${name}-ec2`)!;
             assert.strictEqual(reg.inputs.publicKey, await value(k.publicKey));
         });
@@ -330,7 +430,12 @@ describe("SshKeyPair component (mocks)", function () {
             assert.strictEqual(await value(k.ec2KeyName), "ops-key");
             const reg = created.find((r) => r.type === "aws:ec2/keyPair:KeyPair" && r.name === `${name}-ec2`)!;
             assert.deepStrictEqual(reg.inputs, { keyName: "ops-key", publicKey: ED25519 });
-            assert.ok(registeredUrns().some((u) => u.endsWith(`pka-fleet:index:SshKeyPair$aws:ec2/keyPair:KeyPair::${name}-ec2`)), "child of the component");
+            assert.ok(
+                registeredUrns().some((u) =>
+                    u.endsWith(`pka-fleet:index:SshKeyPair$aws:ec2/keyPair:KeyPair::${name}-ec2`),
+                ),
+                "child of the component",
+            );
         });
 
         it("without ec2KeyName, registers nothing with EC2", async () => {
@@ -341,7 +446,9 @@ describe("SshKeyPair component (mocks)", function () {
         });
 
         it("checks a key that is known only at deployment when it resolves", async () => {
-            const k = new mod.SshKeyPair(uniq("late"), { publicKey: pulumi.output("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI broken") });
+            const k = new mod.SshKeyPair(uniq("late"), {
+                publicKey: pulumi.output("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI broken"),
+            });
             await assert.rejects(value(k.fingerprint), /publicKey/);
         });
 
@@ -359,28 +466,92 @@ describe("SshKeyPair component (mocks)", function () {
         const cases: [string, () => SshKeyPairModule.SshKeyPairArgs, RegExp][] = [
             ["no source", () => ({}), /exactly one key source: `generate`.*`onHost`.*`publicKey`.*got none/],
             ["two sources", () => ({ generate: {}, publicKey: ED25519 }), /got `generate` and `publicKey`/],
-            ["three sources", () => ({ generate: {}, onHost: { connection, path: "/k" }, publicKey: ED25519 }), /got `generate` and `onHost` and `publicKey`/],
+            [
+                "three sources",
+                () => ({ generate: {}, onHost: { connection, path: "/k" }, publicKey: ED25519 }),
+                /got `generate` and `onHost` and `publicKey`/,
+            ],
             ["a truncated key", () => ({ publicKey: ED25519.slice(0, 40) }), /publicKey/],
             ["a private key as publicKey", () => ({ publicKey: "-----BEGIN OPENSSH PRIVATE KEY-----" }), /publicKey/],
             ["option injection in publicKey", () => ({ publicKey: `command="sh" ${ED25519}` }), /publicKey/],
             ["rsa-2048 import", () => ({ publicKey: sshKeygen("rsa", 2048) }), /publicKey.*rsa-2048/],
-            ["rsa-3072 import with ec2KeyName", () => ({ publicKey: sshKeygen("rsa", 3072), ec2KeyName: "x" }), /EC2.*ec2KeyName/],
-            ["ecdsa import with ec2KeyName", () => ({ publicKey: sshKeygen("ecdsa"), ec2KeyName: "x" }), /EC2 can import only rsa and ed25519.*ec2KeyName/],
-            ["ecdsa generate with ec2KeyName", () => ({ generate: { keyType: "ecdsa" }, ec2KeyName: "x" }), /`generate`.*EC2 can import only rsa and ed25519.*`ec2KeyName`/],
-            ["ecdsa onHost with ec2KeyName", () => ({ onHost: { connection, path: "/srv/k", keyType: "ecdsa" }, ec2KeyName: "x" }), /`onHost`.*EC2 can import only/],
-            ["rsa-3072 generate with ec2KeyName", () => ({ generate: { keyType: "rsa", bits: 3072 }, ec2KeyName: "x" }), /rsa-3072 is not allowed for EC2 import/],
-            ["rsa-2048 generate", () => ({ generate: { keyType: "rsa", bits: 2048 } }), /`generate.bits`: rsa keys are generated with 3072 or 4096 bits; got 2048/],
-            ["an unknown keyType", () => ({ generate: { keyType: "dsa" as any } }), /`generate.keyType`: expected ed25519, ecdsa or rsa; got 'dsa'/],
-            ["a curve on ed25519", () => ({ generate: { curve: "nistp256" } }), /`generate.curve`: only ecdsa keys take a curve/],
-            ["bits that contradict the curve", () => ({ generate: { keyType: "ecdsa", curve: "nistp384", bits: 256 } }), /`generate.curve`: nistp384 does not have 256 bits/],
-            ["ecdsa on P-224", () => ({ generate: { keyType: "ecdsa", curve: "nistp224" as any } }), /`generate.curve`: expected nistp256, nistp384 or nistp521/],
-            ["bits on ed25519", () => ({ onHost: { connection, path: "/srv/k", bits: 4096 } }), /`onHost.bits`: ed25519 keys are always 256 bits/],
-            ["a comment with a newline", () => ({ generate: { comment: "a\nssh-rsa AAAA evil" } }), /`generate.comment` must be one line/],
-            ["a hostile onHost path", () => ({ onHost: { connection, path: "/tmp/x; rm -rf /" } }), /`onHost.path` must be an absolute path/],
+            [
+                "rsa-3072 import with ec2KeyName",
+                () => ({ publicKey: sshKeygen("rsa", 3072), ec2KeyName: "x" }),
+                /EC2.*ec2KeyName/,
+            ],
+            [
+                "ecdsa import with ec2KeyName",
+                () => ({ publicKey: sshKeygen("ecdsa"), ec2KeyName: "x" }),
+                /EC2 can import only rsa and ed25519.*ec2KeyName/,
+            ],
+            [
+                "ecdsa generate with ec2KeyName",
+                () => ({ generate: { keyType: "ecdsa" }, ec2KeyName: "x" }),
+                /`generate`.*EC2 can import only rsa and ed25519.*`ec2KeyName`/,
+            ],
+            [
+                "ecdsa onHost with ec2KeyName",
+                () => ({ onHost: { connection, path: "/srv/k", keyType: "ecdsa" }, ec2KeyName: "x" }),
+                /`onHost`.*EC2 can import only/,
+            ],
+            [
+                "rsa-3072 generate with ec2KeyName",
+                () => ({ generate: { keyType: "rsa", bits: 3072 }, ec2KeyName: "x" }),
+                /rsa-3072 is not allowed for EC2 import/,
+            ],
+            [
+                "rsa-2048 generate",
+                () => ({ generate: { keyType: "rsa", bits: 2048 } }),
+                /`generate.bits`: rsa keys are generated with 3072 or 4096 bits; got 2048/,
+            ],
+            [
+                "an unknown keyType",
+                () => ({ generate: { keyType: "dsa" as any } }),
+                /`generate.keyType`: expected ed25519, ecdsa or rsa; got 'dsa'/,
+            ],
+            [
+                "a curve on ed25519",
+                () => ({ generate: { curve: "nistp256" } }),
+                /`generate.curve`: only ecdsa keys take a curve/,
+            ],
+            [
+                "bits that contradict the curve",
+                () => ({ generate: { keyType: "ecdsa", curve: "nistp384", bits: 256 } }),
+                /`generate.curve`: nistp384 does not have 256 bits/,
+            ],
+            [
+                "ecdsa on P-224",
+                () => ({ generate: { keyType: "ecdsa", curve: "nistp224" as any } }),
+                /`generate.curve`: expected nistp256, nistp384 or nistp521/,
+            ],
+            [
+                "bits on ed25519",
+                () => ({ onHost: { connection, path: "/srv/k", bits: 4096 } }),
+                /`onHost.bits`: ed25519 keys are always 256 bits/,
+            ],
+            [
+                "a comment with a newline",
+                () => ({ generate: { comment: "a\nssh-rsa AAAA evil" } }),
+                /`generate.comment` must be one line/,
+            ],
+            [
+                "a hostile onHost path",
+                () => ({ onHost: { connection, path: "/tmp/x; rm -rf /" } }),
+                /`onHost.path` must be an absolute path/,
+            ],
             ["a relative onHost path", () => ({ onHost: { connection, path: "keys/id" } }), /`onHost.path`/],
-            ["a .. in the onHost path", () => ({ onHost: { connection, path: "/srv/../etc/shadow" } }), /`onHost.path`/],
+            [
+                "a .. in the onHost path",
+                () => ({ onHost: { connection, path: "/srv/../etc/shadow" } }),
+                /`onHost.path`/,
+            ],
             ["$(...) in the onHost path", () => ({ onHost: { connection, path: "/srv/$(reboot)" } }), /`onHost.path`/],
-            ["no onHost host", () => ({ onHost: { connection: { host: "", privateKey: "k" }, path: "/srv/k" } }), /`onHost.connection.host` is required/],
+            [
+                "no onHost host",
+                () => ({ onHost: { connection: { host: "", privateKey: "k" }, path: "/srv/k" } }),
+                /`onHost.connection.host` is required/,
+            ],
         ];
         for (const [what, args, message] of cases) {
             it(`refuses ${what}`, () => {
@@ -394,19 +565,37 @@ describe("SshKeyPair component (mocks)", function () {
         }
 
         it("the spy sees children when there are some (so the checks above can fail)", () => {
-            assert.deepStrictEqual(construct(uniq("ok"), { publicKey: ED25519, ec2KeyName: "x" }).children, ["aws:ec2/keyPair:KeyPair"]);
-            assert.deepStrictEqual(construct(uniq("ok"), { onHost: { connection, path: path.join(tmp, "spy", "id") } }).children, ["command:remote:Command"]);
+            assert.deepStrictEqual(construct(uniq("ok"), { publicKey: ED25519, ec2KeyName: "x" }).children, [
+                "aws:ec2/keyPair:KeyPair",
+            ]);
+            assert.deepStrictEqual(
+                construct(uniq("ok"), { onHost: { connection, path: path.join(tmp, "spy", "id") } }).children,
+                ["command:remote:Command"],
+            );
         });
 
         it("never echoes a passphrase or a private key in an error", () => {
-            assert.throws(() => new mod.SshKeyPair(uniq("bad"), { generate: { passphrase: "TOP-SECRET-PASS" }, publicKey: ED25519 }), (e: Error) => {
-                return !e.message.includes("TOP-SECRET-PASS") && /got `generate` and `publicKey`/.test(e.message);
-            });
+            assert.throws(
+                () =>
+                    new mod.SshKeyPair(uniq("bad"), {
+                        generate: { passphrase: "TOP-SECRET-PASS" },
+                        publicKey: ED25519,
+                    }),
+                (e: Error) => {
+                    return !e.message.includes("TOP-SECRET-PASS") && /got `generate` and `publicKey`/.test(e.message);
+                },
+            );
         });
 
         it("refuses a hostile path in the command builder itself, before any command text exists", () => {
-            assert.throws(() => mod.onHostCommand({ keyType: "ed25519", bits: 256, path: "/tmp/x; rm -rf /", comment: "c" }), /`onHost.path`/);
-            assert.throws(() => mod.onHostCommand({ keyType: "ed25519", bits: 256, path: "/tmp/x\n/y", comment: "c" }), /`onHost.path`/);
+            assert.throws(
+                () => mod.onHostCommand({ keyType: "ed25519", bits: 256, path: "/tmp/x; rm -rf /", comment: "c" }),
+                /`onHost.path`/,
+            );
+            assert.throws(
+                () => mod.onHostCommand({ keyType: "ed25519", bits: 256, path: "/tmp/x\n/y", comment: "c" }),
+                /`onHost.path`/,
+            );
         });
     });
 });

@@ -38,25 +38,63 @@ describe("stack program (Pulumi.yaml main -> index.ts) with Pulumi.example.yaml"
 
     it("creates the full inventory", () => {
         const inv = run.inventory;
-        assert.strictEqual(inv["pulumi-nodejs:dynamic/pka-fleet:GeneratedSshKey"], 2, "svc_user and alice get generated keys");
+        assert.strictEqual(
+            inv["pulumi-nodejs:dynamic/pka-fleet:GeneratedSshKey"],
+            2,
+            "svc_user and alice get generated keys",
+        );
         assert.strictEqual(inv["aws:ec2/keyPair:KeyPair"], 1, "svc_user's key is registered in EC2");
         assert.strictEqual(inv["aws:ssm/document:Document"], 1);
-        assert.strictEqual(inv["aws:ssm/association:Association"], undefined, "drift correction is a scheduled EventBridge rule, never a State Manager association");
-        const drift = (run.resources ?? []).filter((r) => r.type === "aws:cloudwatch/eventRule:EventRule" && r.inputs.scheduleExpression !== undefined);
-        assert.deepStrictEqual(drift.map((r) => [r.name, r.inputs.scheduleExpression]), [["web-provisioner-drift", "rate(1 day)"]], "driftCorrectionSchedule is set in the example");
-        assert.strictEqual(inv["aws:ssm/parameter:Parameter"], 2, "the example spec fits one standard parameter, plus the deployed marker (revokeOnDestroy)");
-        assert.strictEqual(inv["aws:lambda/invocation:Invocation"], 2, "the push on change and the offboarding on destroy");
+        assert.strictEqual(
+            inv["aws:ssm/association:Association"],
+            undefined,
+            "drift correction is a scheduled EventBridge rule, never a State Manager association",
+        );
+        const drift = (run.resources ?? []).filter(
+            (r) => r.type === "aws:cloudwatch/eventRule:EventRule" && r.inputs.scheduleExpression !== undefined,
+        );
+        assert.deepStrictEqual(
+            drift.map((r) => [r.name, r.inputs.scheduleExpression]),
+            [["web-provisioner-drift", "rate(1 day)"]],
+            "driftCorrectionSchedule is set in the example",
+        );
+        assert.strictEqual(
+            inv["aws:ssm/parameter:Parameter"],
+            2,
+            "the example spec fits one standard parameter, plus the deployed marker (revokeOnDestroy)",
+        );
+        assert.strictEqual(
+            inv["aws:lambda/invocation:Invocation"],
+            2,
+            "the push on change and the offboarding on destroy",
+        );
         assert.strictEqual(inv["aws:lambda/function:Function"], 1);
         assert.strictEqual(inv["aws:sqs/queue:Queue"], 4, "queue and DLQ, wait queue (FIFO) and its DLQ");
         assert.strictEqual(inv["aws:cloudwatch/logGroup:LogGroup"], 1);
         assert.ok(inv["aws:cloudwatch/eventRule:EventRule"] >= 3, "three triggers plus command results");
         assert.ok(inv["aws:iam/role:Role"] >= 1);
-        console.log(`      inventory: ${Object.entries(inv).map(([t, n]) => `${t.replace(/^aws:|^pulumi-nodejs:/, "")} ${n}`).join(", ")}`);
+        console.log(
+            `      inventory: ${Object.entries(inv)
+                .map(([t, n]) => `${t.replace(/^aws:|^pulumi-nodejs:/, "")} ${n}`)
+                .join(", ")}`,
+        );
     });
 
     it("exports the fleet's outputs", () => {
         const o = run.outputs;
-        for (const k of ["documentName", "queueUrl", "dlqUrl", "accessParameterPath", "knownHostsPath", "accessSpecHash", "fingerprints", "sshConfig", "knownHostsCommand", "privateKeys", "privateKeysPpk"]) {
+        for (const k of [
+            "documentName",
+            "queueUrl",
+            "dlqUrl",
+            "accessParameterPath",
+            "knownHostsPath",
+            "accessSpecHash",
+            "fingerprints",
+            "sshConfig",
+            "knownHostsCommand",
+            "privateKeys",
+            "privateKeysPpk",
+        ]) {
             assert.ok(k in o, `output ${k}`);
         }
         assert.strictEqual(o.accessParameterPath.value, "/pka/web/access");
@@ -73,7 +111,11 @@ describe("stack program (Pulumi.yaml main -> index.ts) with Pulumi.example.yaml"
         assert.strictEqual(run.outputs.privateKeysPpk.secret, true);
         assert.deepStrictEqual(run.outputs.privateKeysPpk.keys, ["alice"]);
         for (const [k, v] of Object.entries(run.outputs)) {
-            if (!v.secret) assert.ok(!JSON.stringify(v).includes("key material") && !JSON.stringify(v).includes("correct horse"), `plain output ${k} holds no key material or passphrase`);
+            if (!v.secret)
+                assert.ok(
+                    !JSON.stringify(v).includes("key material") && !JSON.stringify(v).includes("correct horse"),
+                    `plain output ${k} holds no key material or passphrase`,
+                );
         }
     });
 
@@ -88,7 +130,10 @@ describe("stack program (Pulumi.yaml main -> index.ts) with Pulumi.example.yaml"
     it("refuses keyPassphrases set in plain text (not --secret), naming the key", () => {
         const { config } = exampleConfig();
         const bad = runStackProgram("index.ts", config, []);
-        assert.match(bad.error ?? "", /pka-fleet:keyPassphrases` holds passphrases in plain text; set each with `pulumi config set --secret/);
+        assert.match(
+            bad.error ?? "",
+            /pka-fleet:keyPassphrases` holds passphrases in plain text; set each with `pulumi config set --secret/,
+        );
         assert.ok(!(bad.error ?? "").includes("correct horse"), "no passphrase in the error");
         assert.deepStrictEqual(bad.inventory, {});
     });
@@ -107,17 +152,31 @@ describe("stack program (Pulumi.yaml main -> index.ts) with Pulumi.example.yaml"
         // The example sets allowedCurves [nistp384, nistp521]: a P-256 key is refused.
         const { config, secretKeys } = exampleConfig();
         const users = JSON.parse(config["pka-fleet:users"]);
-        users.push({ name: "p256", sudo: "none", publicKeys: [generateKey({ type: "ecdsa", curve: "nistp256", comment: "p256" }).publicKey] });
+        users.push({
+            name: "p256",
+            sudo: "none",
+            publicKeys: [generateKey({ type: "ecdsa", curve: "nistp256", comment: "p256" }).publicKey],
+        });
         config["pka-fleet:users"] = JSON.stringify(users);
-        assert.match(runStackProgram("index.ts", config, secretKeys).error ?? "", /config `pka-fleet:users`\[5\]\.publicKeys\[0\]: ecdsa curve nistp256 is not allowed/);
+        assert.match(
+            runStackProgram("index.ts", config, secretKeys).error ?? "",
+            /config `pka-fleet:users`\[5\]\.publicKeys\[0\]: ecdsa curve nistp256 is not allowed/,
+        );
         // ec2ImportRsaBits is checked like a policy config, naming the config key.
         const weak = exampleConfig();
         weak.config["pka-fleet:ec2ImportRsaBits"] = "1024";
-        assert.match(runStackProgram("index.ts", weak.config, weak.secretKeys).error ?? "", /config `pka-fleet:ec2ImportRsaBits` must be 2048 or 4096/);
+        assert.match(
+            runStackProgram("index.ts", weak.config, weak.secretKeys).error ?? "",
+            /config `pka-fleet:ec2ImportRsaBits` must be 2048 or 4096/,
+        );
         // requirePassphrase false: alice's generated key needs no passphrase any more.
         const open = exampleConfig();
         delete open.config["pka-fleet:keyPassphrases"];
-        assert.match(runStackProgram("index.ts", open.config, []).error ?? "", /passphrase/, "by default a person's key needs one");
+        assert.match(
+            runStackProgram("index.ts", open.config, []).error ?? "",
+            /passphrase/,
+            "by default a person's key needs one",
+        );
         open.config["pka-fleet:requirePassphrase"] = "false";
         assert.strictEqual(runStackProgram("index.ts", open.config, []).error, undefined);
     });

@@ -32,10 +32,17 @@ function plainEnv(): NodeJS.ProcessEnv {
 
 function run(cmd: string, args: string[], opts: ExecFileSyncOptions & { what: string }): string {
     try {
-        return execFileSync(cmd, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], env: plainEnv(), ...opts }) as string;
+        return execFileSync(cmd, args, {
+            encoding: "utf8",
+            stdio: ["ignore", "pipe", "pipe"],
+            env: plainEnv(),
+            ...opts,
+        }) as string;
     } catch (e) {
         const err = e as { status?: number; stderr?: string; stdout?: string };
-        throw new Error(`${opts.what} failed (exit ${err.status}): ${cmd} ${args.join(" ")}\n${err.stderr ?? ""}${err.stdout ?? ""}`);
+        throw new Error(
+            `${opts.what} failed (exit ${err.status}): ${cmd} ${args.join(" ")}\n${err.stderr ?? ""}${err.stdout ?? ""}`,
+        );
     }
 }
 
@@ -64,7 +71,11 @@ function keygenFingerprint(publicKey: string, dir: string): string {
 
 /** Oracle: ssh-keygen reads the private key file (no passphrase) and prints its public key; returns type + base64. */
 function keygenPublicOf(privateKeyFile: string): string {
-    return run("ssh-keygen", ["-y", "-P", "", "-f", privateKeyFile], { what: `ssh-keygen -y -f ${privateKeyFile}` }).trim().split(" ").slice(0, 2).join(" ");
+    return run("ssh-keygen", ["-y", "-P", "", "-f", privateKeyFile], { what: `ssh-keygen -y -f ${privateKeyFile}` })
+        .trim()
+        .split(" ")
+        .slice(0, 2)
+        .join(" ");
 }
 
 const typeAndBlob = (line: string) => line.trim().split(" ").slice(0, 2).join(" ");
@@ -170,19 +181,30 @@ describe("the npm tarball installed in another project", function () {
     before(function () {
         requireReal(this, { commands: ["ssh-keygen", "tar", "npm"] });
         // The tarball ships bin/: build it if an input changed since the last build (what npm test does).
-        run(process.execPath, [path.join(REPO, "scripts/build.js"), "--if-stale"], { cwd: REPO, what: "scripts/build.js --if-stale (the tarball ships bin/)" });
+        run(process.execPath, [path.join(REPO, "scripts/build.js"), "--if-stale"], {
+            cwd: REPO,
+            what: "scripts/build.js --if-stale (the tarball ships bin/)",
+        });
         work = fs.mkdtempSync(path.join(os.tmpdir(), "pka-tarball-"));
         out = path.join(work, "out");
         fs.mkdirSync(out, { mode: 0o700 });
 
         // `npm pack` as `npm publish` does, without its lifecycle scripts: bin/ is current (checked
         // above), and `prepare` would run the whole build again.
-        const packJson = run("npm", ["pack", "--ignore-scripts", "--json", "--pack-destination", work], { cwd: REPO, what: "npm pack" });
+        const packJson = run("npm", ["pack", "--ignore-scripts", "--json", "--pack-destination", work], {
+            cwd: REPO,
+            what: "npm pack",
+        });
         packed = JSON.parse(packJson.slice(packJson.indexOf("[")))[0];
         tarball = path.join(work, String(packed.filename));
-        entries = run("tar", ["-tzf", tarball], { what: `tar -tzf ${tarball}` }).split("\n").filter(Boolean).map((e) => e.replace(/^package\//, ""));
-        console.log(`      tarball: ${packed.filename}, ${(fs.statSync(tarball).size / 1024).toFixed(0)} KiB packed, ` +
-            `${(Number(packed.unpackedSize) / 1024).toFixed(0)} KiB unpacked, ${entries.length} files`);
+        entries = run("tar", ["-tzf", tarball], { what: `tar -tzf ${tarball}` })
+            .split("\n")
+            .filter(Boolean)
+            .map((e) => e.replace(/^package\//, ""));
+        console.log(
+            `      tarball: ${packed.filename}, ${(fs.statSync(tarball).size / 1024).toFixed(0)} KiB packed, ` +
+                `${(Number(packed.unpackedSize) / 1024).toFixed(0)} KiB unpacked, ${entries.length} files`,
+        );
 
         // The user's project: Pulumi SDK and AWS provider at this repository's locked versions, and the tarball.
         project = path.join(work, "project");
@@ -192,16 +214,30 @@ describe("the npm tarball installed in another project", function () {
             if (!v) throw new Error(`package-lock.json has no ${name}: run npm install at the repository root`);
             return v;
         };
-        fs.writeFileSync(path.join(project, "package.json"), JSON.stringify({
-            name: "pka-fleet-consumer",
-            version: "1.0.0",
-            private: true,
-            dependencies: { "@pulumi/pulumi": locked("@pulumi/pulumi"), "@pulumi/aws": locked("@pulumi/aws"), "pka-fleet": `file:${tarball}` },
-        }, null, 2));
+        fs.writeFileSync(
+            path.join(project, "package.json"),
+            JSON.stringify(
+                {
+                    name: "pka-fleet-consumer",
+                    version: "1.0.0",
+                    private: true,
+                    dependencies: {
+                        "@pulumi/pulumi": locked("@pulumi/pulumi"),
+                        "@pulumi/aws": locked("@pulumi/aws"),
+                        "pka-fleet": `file:${tarball}`,
+                    },
+                },
+                null,
+                2,
+            ),
+        );
         const started = Date.now();
         // --ignore-scripts: nothing tested needs an install script (@pulumi/command's would download its
         // plugin through the Pulumi CLI); pka-fleet has none that runs on install.
-        run("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", "--ignore-scripts", "--loglevel=error"], { cwd: project, what: "npm install of the tarball" });
+        run("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", "--ignore-scripts", "--loglevel=error"], {
+            cwd: project,
+            what: "npm install of the tarball",
+        });
         console.log(`      npm install: ${((Date.now() - started) / 1000).toFixed(1)} s`);
     });
 
@@ -211,20 +247,37 @@ describe("the npm tarball installed in another project", function () {
     const probe = (mode: string, ...args: string[]) => {
         const script = path.join(project, "probe.js");
         fs.writeFileSync(script, PROBE);
-        return JSON.parse(run(process.execPath, [script, mode, out, ...args], { cwd: project, what: `the ${mode} program (plain node)` }));
+        return JSON.parse(
+            run(process.execPath, [script, mode, out, ...args], {
+                cwd: project,
+                what: `the ${mode} program (plain node)`,
+            }),
+        );
     };
 
     describe("npm pack", () => {
         it("ships what a user runs and nothing of the repository's tests, bench, sources or maps", () => {
-            const forbidden = entries.filter((e) =>
-                /^bin\/(test|bench)\//.test(e) ||
-                /^(test|bench|scripts|node_modules|\.ci)\//.test(e) ||
-                /(^|\/)fixtures\//.test(e) ||
-                (e.endsWith(".ts") && !e.endsWith(".d.ts")) ||
-                e.endsWith(".map") ||
-                ["bin/index.js", "bin/index.d.ts", "Pulumi.yaml", "Pulumi.example.yaml", "package-lock.json", "tsconfig.json"].includes(e));
+            const forbidden = entries.filter(
+                (e) =>
+                    /^bin\/(test|bench)\//.test(e) ||
+                    /^(test|bench|scripts|node_modules|\.ci)\//.test(e) ||
+                    /(^|\/)fixtures\//.test(e) ||
+                    (e.endsWith(".ts") && !e.endsWith(".d.ts")) ||
+                    e.endsWith(".map") ||
+                    [
+                        "bin/index.js",
+                        "bin/index.d.ts",
+                        "Pulumi.yaml",
+                        "Pulumi.example.yaml",
+                        "package-lock.json",
+                        "tsconfig.json",
+                    ].includes(e),
+            );
             assert.deepStrictEqual(forbidden, [], "package.json `files` lets these into the tarball");
-            assert.ok(entries.every((e) => !/(^|\/)tsconfig\.json$/.test(e)), "a tsconfig.json in the tarball (Pulumi's runner would load it)");
+            assert.ok(
+                entries.every((e) => !/(^|\/)tsconfig\.json$/.test(e)),
+                "a tsconfig.json in the tarball (Pulumi's runner would load it)",
+            );
         });
 
         it("ships no compiled file whose source is gone (tsc leaves those in bin/)", () => {
@@ -237,16 +290,35 @@ describe("the npm tarball installed in another project", function () {
 
         it("ships every file package.json points at, the Lambda bundle, the plugin manifest and the compiled policy pack", () => {
             const manifest = JSON.parse(fs.readFileSync(installed("package.json"), "utf8"));
-            const targets = new Set<string>([manifest.main, manifest.types, ...Object.values<string>(manifest.bin ?? {})]);
+            const targets = new Set<string>([
+                manifest.main,
+                manifest.types,
+                ...Object.values<string>(manifest.bin ?? {}),
+            ]);
             for (const entry of Object.values<unknown>(manifest.exports ?? {})) {
-                for (const t of typeof entry === "string" ? [entry] : Object.values(entry as Record<string, string>)) targets.add(t);
+                for (const t of typeof entry === "string" ? [entry] : Object.values(entry as Record<string, string>))
+                    targets.add(t);
             }
-            const required = [...[...targets].map((t) => path.posix.normalize(t)),
-                "bin/lambda/provisioner.js", "PulumiPlugin.yaml", "bin/cli/pka.js",
-                "bin/policy/index.js", "bin/policy/package.json", "bin/policy/PulumiPolicy.yaml"];
+            const required = [
+                ...[...targets].map((t) => path.posix.normalize(t)),
+                "bin/lambda/provisioner.js",
+                "PulumiPlugin.yaml",
+                "bin/cli/pka.js",
+                "bin/policy/index.js",
+                "bin/policy/package.json",
+                "bin/policy/PulumiPolicy.yaml",
+            ];
             const missing = required.filter((f) => !entries.includes(f));
-            assert.deepStrictEqual(missing, [], "missing from the tarball (build them, and list them in package.json `files`)");
-            assert.match(fs.readFileSync(installed("bin/cli/pka.js"), "utf8"), /^#!\/usr\/bin\/env node\n/, "bin/cli/pka.js needs its shebang");
+            assert.deepStrictEqual(
+                missing,
+                [],
+                "missing from the tarball (build them, and list them in package.json `files`)",
+            );
+            assert.match(
+                fs.readFileSync(installed("bin/cli/pka.js"), "utf8"),
+                /^#!\/usr\/bin\/env node\n/,
+                "bin/cli/pka.js needs its shebang",
+            );
         });
 
         it("ships the component schema (bin/schema.json) the plugin serves", () => {
@@ -260,16 +332,30 @@ describe("the npm tarball installed in another project", function () {
     describe("npm install of the tarball", () => {
         it("is a real copy of this version in node_modules, not a link", () => {
             const st = fs.lstatSync(installed());
-            assert.ok(!st.isSymbolicLink() && st.isDirectory(), "node_modules/pka-fleet must be a directory, not a symlink");
+            assert.ok(
+                !st.isSymbolicLink() && st.isDirectory(),
+                "node_modules/pka-fleet must be a directory, not a symlink",
+            );
             assert.strictEqual(JSON.parse(fs.readFileSync(installed("package.json"), "utf8")).version, PKG.version);
         });
 
         it("has one @pulumi/pulumi (the locked version) and no ts-node or TypeScript", () => {
             const pkgs = packagesIn(path.join(project, "node_modules"));
             const sdk = pkgs.get("@pulumi/pulumi") ?? [];
-            assert.deepStrictEqual(sdk.map((d) => path.relative(project, d)), [path.join("node_modules", "@pulumi", "pulumi")], "copies of @pulumi/pulumi");
-            assert.strictEqual(JSON.parse(fs.readFileSync(path.join(sdk[0], "package.json"), "utf8")).version, LOCK.packages["node_modules/@pulumi/pulumi"].version);
-            assert.deepStrictEqual(["ts-node", "typescript"].filter((n) => pkgs.has(n)), [], "the project must not have ts-node or typescript");
+            assert.deepStrictEqual(
+                sdk.map((d) => path.relative(project, d)),
+                [path.join("node_modules", "@pulumi", "pulumi")],
+                "copies of @pulumi/pulumi",
+            );
+            assert.strictEqual(
+                JSON.parse(fs.readFileSync(path.join(sdk[0], "package.json"), "utf8")).version,
+                LOCK.packages["node_modules/@pulumi/pulumi"].version,
+            );
+            assert.deepStrictEqual(
+                ["ts-node", "typescript"].filter((n) => pkgs.has(n)),
+                [],
+                "the project must not have ts-node or typescript",
+            );
         });
     });
 
@@ -279,19 +365,25 @@ describe("the npm tarball installed in another project", function () {
             assert.strictEqual(r.tsNodeResolves, false, "ts-node resolves in the project");
             assert.strictEqual(r.tsHook, false);
             assert.strictEqual(fs.realpathSync(r.entry), fs.realpathSync(installed("bin/components/index.js")));
-            for (const name of ["SshKeyPair", "SetupDocument", "Provisioner", "PkaFleet", "validateAccessSpec"]) assert.ok(r.exports.includes(name), `pka-fleet exports ${name}`);
+            for (const name of ["SshKeyPair", "SetupDocument", "Provisioner", "PkaFleet", "validateAccessSpec"])
+                assert.ok(r.exports.includes(name), `pka-fleet exports ${name}`);
             assert.strictEqual(r.afterImport, 0);
             assert.deepStrictEqual(r.registrations, []);
         });
 
         it("SshKeyPair generate: the serialized provider creates a key that ssh-keygen reads; the output is secret", () => {
             const r = probe("keypair");
-            assert.deepStrictEqual(r.registrations.map((x: { type: string; name: string }) => `${x.type}::${x.name}`),
-                ["pka-fleet:index:SshKeyPair::k", "pulumi-nodejs:dynamic/pka-fleet:GeneratedSshKey::k-key"]);
+            assert.deepStrictEqual(
+                r.registrations.map((x: { type: string; name: string }) => `${x.type}::${x.name}`),
+                ["pka-fleet:index:SshKeyPair::k", "pulumi-nodejs:dynamic/pka-fleet:GeneratedSshKey::k-key"],
+            );
             assert.strictEqual(r.providerTexts.length, 1);
             // The __provider the SDK sent is the text `pulumi up` stores, and the same as serializing the provider directly.
             assert.strictEqual(r.providerTexts[0], r.serializedDirectly);
-            assert.ok(r.providerTexts[0].includes('SELF_SPECIFIER: "pka-fleet/keyPairProvider"'), "the serialized provider names the package subpath");
+            assert.ok(
+                r.providerTexts[0].includes('SELF_SPECIFIER: "pka-fleet/keyPairProvider"'),
+                "the serialized provider names the package subpath",
+            );
             assert.strictEqual(r.privateKeySecret, true, "privateKey must be a secret output");
             assert.strictEqual(keygenPublicOf(r.privateKeyFile), typeAndBlob(r.publicKey));
             assert.strictEqual(keygenFingerprint(r.publicKey, out), r.fingerprint);
@@ -304,7 +396,12 @@ describe("the npm tarball installed in another project", function () {
             const host = path.join(project, "host.js");
             fs.writeFileSync(host, HOST);
             const inputs = { keyType: "ed25519", bits: 256, comment: "svc@consumer", ppk: false };
-            const r = JSON.parse(run(process.execPath, [host, text, JSON.stringify({ create: inputs }), out], { cwd: project, what: "the dynamic provider host (fresh node)" }));
+            const r = JSON.parse(
+                run(process.execPath, [host, text, JSON.stringify({ create: inputs }), out], {
+                    cwd: project,
+                    what: "the dynamic provider host (fresh node)",
+                }),
+            );
             assert.strictEqual(keygenPublicOf(r.keyFile), typeAndBlob(r.publicKey));
             assert.strictEqual(keygenFingerprint(r.publicKey, out), r.fingerprint);
             assert.ok(r.publicKey.endsWith(" svc@consumer"), r.publicKey);
@@ -314,21 +411,39 @@ describe("the npm tarball installed in another project", function () {
 
         it("PkaFleet with a generated and a given key: fingerprints match ssh-keygen, the generated key is secret, the Lambda ships from the package", () => {
             const given = path.join(out, "carol");
-            run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "carol@laptop", "-f", given], { what: "ssh-keygen (carol's key)" });
+            run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "carol@laptop", "-f", given], {
+                what: "ssh-keygen (carol's key)",
+            });
             const givenLine = fs.readFileSync(`${given}.pub`, "utf8").trim();
             const r = probe("fleet", givenLine);
             assert.deepStrictEqual(r.fingerprints.carol, [keygenFingerprint(givenLine, out)]);
-            assert.deepStrictEqual(Object.keys(r.privateKeyFiles), ["deploy"], "only the generated key has a private key");
+            assert.deepStrictEqual(
+                Object.keys(r.privateKeyFiles),
+                ["deploy"],
+                "only the generated key has a private key",
+            );
             assert.strictEqual(r.privateKeysSecret, true);
             const deployPublic = keygenPublicOf(r.privateKeyFiles.deploy);
             assert.deepStrictEqual(r.fingerprints.deploy, [keygenFingerprint(deployPublic, out)]);
             const types = r.registrations.map((x: { type: string }) => x.type);
-            assert.strictEqual(types.filter((t: string) => t === "pulumi-nodejs:dynamic/pka-fleet:GeneratedSshKey").length, 1);
-            for (const t of ["pka-fleet:index:PkaFleet", "pka-fleet:index:SetupDocument", "pka-fleet:index:Provisioner", "aws:ssm/document:Document", "aws:lambda/function:Function"]) {
+            assert.strictEqual(
+                types.filter((t: string) => t === "pulumi-nodejs:dynamic/pka-fleet:GeneratedSshKey").length,
+                1,
+            );
+            for (const t of [
+                "pka-fleet:index:PkaFleet",
+                "pka-fleet:index:SetupDocument",
+                "pka-fleet:index:Provisioner",
+                "aws:ssm/document:Document",
+                "aws:lambda/function:Function",
+            ]) {
                 assert.ok(types.includes(t), `PkaFleet registers ${t}`);
             }
             const lambda = r.registrations.find((x: { type: string }) => x.type === "aws:lambda/function:Function");
-            assert.strictEqual(fs.realpathSync(lambda.lambdaCode), fs.realpathSync(installed("bin/lambda/provisioner.js")));
+            assert.strictEqual(
+                fs.realpathSync(lambda.lambdaCode),
+                fs.realpathSync(installed("bin/lambda/provisioner.js")),
+            );
             assert.ok(fs.statSync(lambda.lambdaCode).size > 0);
         });
     });
@@ -336,11 +451,17 @@ describe("the npm tarball installed in another project", function () {
     describe("the pka CLI (npx pka)", () => {
         it("keygen writes a key ssh-keygen reads, and check-key allows its public key", () => {
             const prefix = path.join(out, "cli-k");
-            run("npx", ["--no", "pka", "keygen", "--type", "ed25519", "--out", prefix], { cwd: project, what: "npx pka keygen" });
+            run("npx", ["--no", "pka", "keygen", "--type", "ed25519", "--out", prefix], {
+                cwd: project,
+                what: "npx pka keygen",
+            });
             assert.strictEqual(fs.statSync(prefix).mode & 0o777, 0o600);
             const pub = fs.readFileSync(`${prefix}.pub`, "utf8");
             assert.strictEqual(keygenPublicOf(prefix), typeAndBlob(pub));
-            const report = run("npx", ["--no", "pka", "check-key", `${prefix}.pub`], { cwd: project, what: "npx pka check-key" });
+            const report = run("npx", ["--no", "pka", "check-key", `${prefix}.pub`], {
+                cwd: project,
+                what: "npx pka check-key",
+            });
             assert.ok(report.includes(keygenFingerprint(pub, out)), report);
         });
     });
@@ -354,8 +475,14 @@ describe("the npm tarball installed in another project", function () {
             const sdk = path.join(project, "node_modules", "@pulumi", "pulumi", "package.json");
             const policyPkg = require.resolve("@pulumi/policy/package.json", { paths: [packDir()] });
             assert.strictEqual(policyPkg, path.join(project, "node_modules", "@pulumi", "policy", "package.json"));
-            assert.strictEqual(require.resolve("@pulumi/pulumi/package.json", { paths: [path.dirname(policyPkg)] }), sdk);
-            assert.strictEqual(require.resolve("@pulumi/pulumi/cmd/run-policy-pack", { paths: [packDir()] }), path.join(path.dirname(sdk), "cmd", "run-policy-pack", "index.js"));
+            assert.strictEqual(
+                require.resolve("@pulumi/pulumi/package.json", { paths: [path.dirname(policyPkg)] }),
+                sdk,
+            );
+            assert.strictEqual(
+                require.resolve("@pulumi/pulumi/cmd/run-policy-pack", { paths: [packDir()] }),
+                path.join(path.dirname(sdk), "cmd", "run-policy-pack", "index.js"),
+            );
             const manifest = JSON.parse(fs.readFileSync(path.join(packDir(), "package.json"), "utf8"));
             assert.strictEqual(manifest.main, "index.js");
             assert.ok(fs.existsSync(path.join(packDir(), "PulumiPolicy.yaml")));
@@ -368,8 +495,14 @@ describe("the npm tarball installed in another project", function () {
             assert.strictEqual(info.version, PKG.version);
             assert.deepStrictEqual(info.policies.map((p) => p.name).sort(), [...RULES].sort());
             const rsa = path.join(out, "rsa2048");
-            run("ssh-keygen", ["-q", "-t", "rsa", "-b", "2048", "-N", "", "-C", "admin@laptop", "-f", rsa], { what: "ssh-keygen (rsa-2048)" });
-            const diags = await server.analyze({ type: "aws:ec2/keyPair:KeyPair", name: "legacy", properties: { keyName: "legacy", publicKey: fs.readFileSync(`${rsa}.pub`, "utf8").trim() } });
+            run("ssh-keygen", ["-q", "-t", "rsa", "-b", "2048", "-N", "", "-C", "admin@laptop", "-f", rsa], {
+                what: "ssh-keygen (rsa-2048)",
+            });
+            const diags = await server.analyze({
+                type: "aws:ec2/keyPair:KeyPair",
+                name: "legacy",
+                properties: { keyName: "legacy", publicKey: fs.readFileSync(`${rsa}.pub`, "utf8").trim() },
+            });
             const algorithm = diags.filter((d) => d.policyName === "ssh-key-algorithm");
             assert.strictEqual(algorithm.length, 1, JSON.stringify(diags));
             assert.strictEqual(algorithm[0].enforcementLevel, "mandatory");

@@ -4,7 +4,7 @@
  */
 import { accessSpecHash } from "../accessSpecJson";
 import { AccessSpec } from "../accessSpecTypes";
-import { INSTALLABLE_KEY_TYPES } from "../keys";
+import { INSTALLABLE_KEY_TYPES } from "../keys/types";
 import { authorizedKeysLines } from "../managedBlock";
 import { RESERVED_ACCOUNT_NAMES } from "../userNames";
 

@@ -5,7 +5,6 @@
 import { KEY_LINE_ERE } from "../document/manifest";
 import { sq } from "./quote";
 
-
 /**
  * The key-line grammar as grep runs it. GNU grep expands a bounded repetition into that many
  * copies, and KEY_LINE_ERE's from="...{1,512}" and command="...{1,256}" make it compile for ~50 ms

@@ -167,12 +167,18 @@ export class Attacker {
         const prog = mode === "fds" ? `/tmp/attack-${this.id}.py` : `/tmp/attack-${this.id}.js`;
         fs.writeFileSync(this.host.path(prog), mode === "fds" ? FD_THIEF_PY : ATTACKER_JS, { mode: 0o644 });
         const asHer = ["setpriv", `--reuid=${this.uid}`, `--regid=${this.gid}`, "--clear-groups", "--"];
-        const argv = mode === "fds" ? [...asHer, "python3", prog, String(this.uid), this.stop, this.out] : [...asHer, "node", prog, mode, home, this.stop, this.out, ...targets];
+        const argv =
+            mode === "fds"
+                ? [...asHer, "python3", prog, String(this.uid), this.stop, this.out]
+                : [...asHer, "node", prog, mode, home, this.stop, this.out, ...targets];
         this.done = this.host.exec(argv, { timeoutMs: patience(300000) });
         const ready = this.host.path(`${this.out}.ready`);
         const t0 = Date.now();
         while (!fs.existsSync(ready)) {
-            if (Date.now() - t0 > patience(20000)) throw new Error(`attacker ${mode} did not start: ${JSON.stringify(await Promise.race([this.done, Promise.resolve("still running")]))}`);
+            if (Date.now() - t0 > patience(20000))
+                throw new Error(
+                    `attacker ${mode} did not start: ${JSON.stringify(await Promise.race([this.done, Promise.resolve("still running")]))}`,
+                );
             await new Promise((r) => setTimeout(r, 20));
         }
     }

@@ -75,7 +75,12 @@ export function botocoreInfo(): BotocoreInfo {
         }).trim();
     } catch (e) {
         const err = e as { stderr?: string; message: string };
-        infoError = `python3 (${whichPython()}) cannot import botocore (pip install botocore; Debian's awscli 2 vendors its own copy, which does not count): ${String(err.stderr || err.message).trim().split("\n").pop()}`;
+        infoError = `python3 (${whichPython()}) cannot import botocore (pip install botocore; Debian's awscli 2 vendors its own copy, which does not count): ${String(
+            err.stderr || err.message,
+        )
+            .trim()
+            .split("\n")
+            .pop()}`;
         throw new Error(infoError);
     }
     const init = fs.readFileSync(path.join(dir, "__init__.py"), "utf8");
@@ -102,7 +107,18 @@ export function botocoreProblem(): string | undefined {
 // The model's JSON (only what validation reads).
 
 export interface Shape {
-    type: "structure" | "string" | "integer" | "long" | "float" | "double" | "boolean" | "list" | "map" | "blob" | "timestamp";
+    type:
+        | "structure"
+        | "string"
+        | "integer"
+        | "long"
+        | "float"
+        | "double"
+        | "boolean"
+        | "list"
+        | "map"
+        | "blob"
+        | "timestamp";
     members?: Record<string, { shape: string; location?: string; locationName?: string }>;
     required?: string[];
     union?: boolean;
@@ -121,7 +137,13 @@ export interface ServiceModel {
     service: string;
     apiVersion: string;
     file: string;
-    metadata: { protocol: string; serviceId?: string; endpointPrefix?: string; apiVersion?: string; [k: string]: unknown };
+    metadata: {
+        protocol: string;
+        serviceId?: string;
+        endpointPrefix?: string;
+        apiVersion?: string;
+        [k: string]: unknown;
+    };
     operations: Record<string, { name: string; input?: { shape: string }; [k: string]: unknown }>;
     shapes: Record<string, Shape>;
 }
@@ -134,7 +156,8 @@ export function loadModel(service: string): ServiceModel {
     const cached = models.get(name);
     if (cached) return cached;
     const base = path.join(botocoreInfo().dir, "data", name);
-    if (!fs.existsSync(base)) throw new Error(`botocore ${botocoreInfo().version} has no model for the service "${service}" (no ${base})`);
+    if (!fs.existsSync(base))
+        throw new Error(`botocore ${botocoreInfo().version} has no model for the service "${service}" (no ${base})`);
     const versions = fs
         .readdirSync(base, { withFileTypes: true })
         .filter((d) => d.isDirectory() && /^\d{4}-\d{2}-\d{2}$/.test(d.name))
@@ -146,7 +169,14 @@ export function loadModel(service: string): ServiceModel {
             if (!fs.existsSync(file)) continue;
             const raw = fs.readFileSync(file);
             const json = JSON.parse((f.endsWith(".gz") ? zlib.gunzipSync(raw) : raw).toString("utf8"));
-            const model: ServiceModel = { service: name, apiVersion: v, file, metadata: json.metadata, operations: json.operations, shapes: json.shapes };
+            const model: ServiceModel = {
+                service: name,
+                apiVersion: v,
+                file,
+                metadata: json.metadata,
+                operations: json.operations,
+                shapes: json.shapes,
+            };
             models.set(name, model);
             return model;
         }
@@ -217,7 +247,12 @@ const codePoints = (s: string): number => {
 
 /** Quoted for a message, shortened when long. */
 function show(v: unknown): string {
-    const s = typeof v === "string" ? JSON.stringify(v) : v instanceof Uint8Array ? `<${v.length} bytes>` : JSON.stringify(v) ?? String(v);
+    const s =
+        typeof v === "string"
+            ? JSON.stringify(v)
+            : v instanceof Uint8Array
+              ? `<${v.length} bytes>`
+              : (JSON.stringify(v) ?? String(v));
     return s.length > 120 ? `${s.slice(0, 100)}...(${s.length} characters)` : s;
 }
 
@@ -233,14 +268,24 @@ function typeName(v: unknown): string {
  * The problems AWS's model finds in `input` for `operation` of `service` (empty: none). Throws only
  * when the service or the operation does not exist in the model.
  */
-export function validateRequest(service: string, operation: string, input: unknown, opts: ValidateOptions = {}): string[] {
+export function validateRequest(
+    service: string,
+    operation: string,
+    input: unknown,
+    opts: ValidateOptions = {},
+): string[] {
     const model = loadModel(service);
     const op = model.operations[operation];
     if (!op) throw new Error(`botocore's ${model.service} ${model.apiVersion} model has no operation ${operation}`);
     const problems: string[] = [];
     const at = (p: string) => (p ? `${operation} ${p}` : operation);
     if (!op.input) {
-        if (input !== undefined && input !== null && (typeof input !== "object" || Object.keys(input as object).length > 0)) problems.push(`${operation}: the operation takes no input; got ${show(input)}`);
+        if (
+            input !== undefined &&
+            input !== null &&
+            (typeof input !== "object" || Object.keys(input as object).length > 0)
+        )
+            problems.push(`${operation}: the operation takes no input; got ${show(input)}`);
         return problems;
     }
     const join = (base: string, member: string) => (base ? `${base}.${member}` : member);
@@ -259,48 +304,60 @@ export function validateRequest(service: string, operation: string, input: unkno
         switch (s.type) {
             case "structure": {
                 if (s.document) return; // any JSON value
-                if (!v || typeof v !== "object" || Array.isArray(v) || v instanceof Uint8Array || v instanceof Date) return void bad(`expected a structure (${shapeName}); got ${typeName(v)}`);
+                if (!v || typeof v !== "object" || Array.isArray(v) || v instanceof Uint8Array || v instanceof Date)
+                    return void bad(`expected a structure (${shapeName}); got ${typeName(v)}`);
                 const obj = v as Record<string, unknown>;
                 const members = s.members ?? {};
-                for (const r of s.required ?? []) if (obj[r] === undefined || obj[r] === null) problems.push(`${at(join(p, r))}: required member missing`);
+                for (const r of s.required ?? [])
+                    if (obj[r] === undefined || obj[r] === null)
+                        problems.push(`${at(join(p, r))}: required member missing`);
                 const set = Object.keys(obj).filter((k) => obj[k] !== undefined);
                 for (const k of set) {
                     if (!(k in members)) {
-                        problems.push(`${at(join(p, k))}: not a member of ${shapeName} (members: ${Object.keys(members).join(", ")})`);
+                        problems.push(
+                            `${at(join(p, k))}: not a member of ${shapeName} (members: ${Object.keys(members).join(", ")})`,
+                        );
                         continue;
                     }
                     if (obj[k] === null) {
-                        if (!(s.required ?? []).includes(k)) problems.push(`${at(join(p, k))}: null (leave the member out instead)`);
+                        if (!(s.required ?? []).includes(k))
+                            problems.push(`${at(join(p, k))}: null (leave the member out instead)`);
                         continue;
                     }
                     check(members[k].shape, obj[k], join(p, k));
                 }
-                if (s.union && set.length !== 1) bad(`a union (${shapeName}) takes exactly one member; got ${set.length}`);
+                if (s.union && set.length !== 1)
+                    bad(`a union (${shapeName}) takes exactly one member; got ${set.length}`);
                 return;
             }
             case "string": {
                 if (typeof v !== "string") return void bad(`expected a string; got ${typeName(v)} ${show(v)}`);
                 range(codePoints(v), "length");
-                if (s.enum && !s.enum.includes(v)) bad(`${show(v)} is not one of ${shapeName}'s values (${s.enum.join(", ")})`);
+                if (s.enum && !s.enum.includes(v))
+                    bad(`${show(v)} is not one of ${shapeName}'s values (${s.enum.join(", ")})`);
                 if (s.pattern !== undefined) {
                     const verdict = jsFullMatch(s.pattern, v);
                     opts.onPattern?.(s.pattern, v, `${at(p)}`, verdict);
-                    if (typeof verdict === "object") bad(`pattern ${s.pattern} does not compile in JavaScript (u flag): ${verdict.error}`);
+                    if (typeof verdict === "object")
+                        bad(`pattern ${s.pattern} does not compile in JavaScript (u flag): ${verdict.error}`);
                     else if (!verdict) bad(`${show(v)} does not match the pattern ${s.pattern}`);
                 }
                 return;
             }
             case "integer":
             case "long": {
-                if (typeof v !== "number" || !Number.isInteger(v)) return void bad(`expected a whole number (${s.type}); got ${typeName(v)} ${show(v)}`);
-                if (s.type === "integer" && (v < -2147483648 || v > 2147483647)) bad(`${v} is outside a 32-bit integer`);
+                if (typeof v !== "number" || !Number.isInteger(v))
+                    return void bad(`expected a whole number (${s.type}); got ${typeName(v)} ${show(v)}`);
+                if (s.type === "integer" && (v < -2147483648 || v > 2147483647))
+                    bad(`${v} is outside a 32-bit integer`);
                 if (s.type === "long" && !Number.isSafeInteger(v)) bad(`${v} is not a safe integer`);
                 range(v, "value");
                 return;
             }
             case "float":
             case "double": {
-                if (typeof v !== "number" || !Number.isFinite(v)) return void bad(`expected a finite number (${s.type}); got ${typeName(v)} ${show(v)}`);
+                if (typeof v !== "number" || !Number.isFinite(v))
+                    return void bad(`expected a finite number (${s.type}); got ${typeName(v)} ${show(v)}`);
                 range(v, "value");
                 return;
             }
@@ -308,24 +365,37 @@ export function validateRequest(service: string, operation: string, input: unkno
                 if (typeof v !== "boolean") bad(`expected a boolean; got ${typeName(v)} ${show(v)}`);
                 return;
             case "blob": {
-                const bytes = v instanceof Uint8Array ? v.length : typeof v === "string" ? Buffer.byteLength(v) : undefined;
+                const bytes =
+                    v instanceof Uint8Array ? v.length : typeof v === "string" ? Buffer.byteLength(v) : undefined;
                 if (bytes === undefined) return void bad(`expected bytes (blob); got ${typeName(v)}`);
                 range(bytes, "size (bytes)");
                 return;
             }
             case "timestamp": {
-                const ok = v instanceof Date ? !isNaN(v.getTime()) : typeof v === "number" ? Number.isFinite(v) : typeof v === "string" ? !isNaN(Date.parse(v)) : false;
+                const ok =
+                    v instanceof Date
+                        ? !isNaN(v.getTime())
+                        : typeof v === "number"
+                          ? Number.isFinite(v)
+                          : typeof v === "string"
+                            ? !isNaN(Date.parse(v))
+                            : false;
                 if (!ok) bad(`expected a timestamp (Date, epoch seconds or ISO-8601); got ${typeName(v)} ${show(v)}`);
                 return;
             }
             case "list": {
                 if (!Array.isArray(v)) return void bad(`expected a list; got ${typeName(v)} ${show(v)}`);
                 range(v.length, "items");
-                v.forEach((item, i) => (item === undefined || item === null ? problems.push(`${at(`${p}[${i}]`)}: ${typeName(item)} list item`) : check(s.member!.shape, item, `${p}[${i}]`)));
+                v.forEach((item, i) =>
+                    item === undefined || item === null
+                        ? problems.push(`${at(`${p}[${i}]`)}: ${typeName(item)} list item`)
+                        : check(s.member!.shape, item, `${p}[${i}]`),
+                );
                 return;
             }
             case "map": {
-                if (!v || typeof v !== "object" || Array.isArray(v) || v instanceof Uint8Array) return void bad(`expected a map; got ${typeName(v)} ${show(v)}`);
+                if (!v || typeof v !== "object" || Array.isArray(v) || v instanceof Uint8Array)
+                    return void bad(`expected a map; got ${typeName(v)} ${show(v)}`);
                 const entries = Object.entries(v as Record<string, unknown>).filter(([, x]) => x !== undefined);
                 range(entries.length, "entries");
                 for (const [k, x] of entries) {
@@ -385,9 +455,11 @@ function sqsAttributeProblems(attrs: Record<string, unknown> | undefined): strin
     for (const [k, v] of Object.entries(attrs ?? {})) {
         const r = SQS_ATTRIBUTE_RANGES[k];
         if (r) {
-            if (typeof v !== "string" || !/^(0|[1-9][0-9]*)$/.test(v) || Number(v) < r[0] || Number(v) > r[1]) out.push(`Attributes[${JSON.stringify(k)}]: ${JSON.stringify(v)} is not an integer ${r[0]}-${r[1]}`);
+            if (typeof v !== "string" || !/^(0|[1-9][0-9]*)$/.test(v) || Number(v) < r[0] || Number(v) > r[1])
+                out.push(`Attributes[${JSON.stringify(k)}]: ${JSON.stringify(v)} is not an integer ${r[0]}-${r[1]}`);
         } else if (k === "SqsManagedSseEnabled" || k === "FifoQueue" || k === "ContentBasedDeduplication") {
-            if (v !== "true" && v !== "false") out.push(`Attributes[${JSON.stringify(k)}]: ${JSON.stringify(v)} is not "true" or "false"`);
+            if (v !== "true" && v !== "false")
+                out.push(`Attributes[${JSON.stringify(k)}]: ${JSON.stringify(v)} is not "true" or "false"`);
         } else if (k === "RedrivePolicy") {
             let p: any;
             try {
@@ -396,8 +468,12 @@ function sqsAttributeProblems(attrs: Record<string, unknown> | undefined): strin
                 out.push(`Attributes["RedrivePolicy"]: not JSON`);
                 continue;
             }
-            if (typeof p?.deadLetterTargetArn !== "string" || !/^arn:aws[a-z-]*:sqs:/.test(p.deadLetterTargetArn)) out.push(`Attributes["RedrivePolicy"].deadLetterTargetArn: not an SQS queue ARN`);
-            if (!Number.isInteger(p?.maxReceiveCount) || p.maxReceiveCount < 1 || p.maxReceiveCount > 1000) out.push(`Attributes["RedrivePolicy"].maxReceiveCount: ${JSON.stringify(p?.maxReceiveCount)} is not 1-1000`);
+            if (typeof p?.deadLetterTargetArn !== "string" || !/^arn:aws[a-z-]*:sqs:/.test(p.deadLetterTargetArn))
+                out.push(`Attributes["RedrivePolicy"].deadLetterTargetArn: not an SQS queue ARN`);
+            if (!Number.isInteger(p?.maxReceiveCount) || p.maxReceiveCount < 1 || p.maxReceiveCount > 1000)
+                out.push(
+                    `Attributes["RedrivePolicy"].maxReceiveCount: ${JSON.stringify(p?.maxReceiveCount)} is not 1-1000`,
+                );
         } else if (k === "Policy") {
             try {
                 JSON.parse(String(v));
@@ -431,8 +507,12 @@ export const DOCUMENTED_LIMITS: readonly DocumentedLimit[] = Object.freeze([
         operation: "CreateQueue",
         source: "Amazon SQS API Reference, CreateQueue: QueueName up to 80 characters of alphanumerics, hyphens and underscores (a FIFO queue's name ends in .fifo); SetQueueAttributes: the attribute ranges",
         check: (i) => [
-            ...(typeof i.QueueName === "string" && !/^[A-Za-z0-9_-]{1,80}$/.test(i.QueueName) && !/^[A-Za-z0-9_-]{1,75}\.fifo$/.test(i.QueueName)
-                ? [`QueueName: ${JSON.stringify(i.QueueName)} (${i.QueueName.length} characters) is not 1-80 of A-Z a-z 0-9 _ -`]
+            ...(typeof i.QueueName === "string" &&
+            !/^[A-Za-z0-9_-]{1,80}$/.test(i.QueueName) &&
+            !/^[A-Za-z0-9_-]{1,75}\.fifo$/.test(i.QueueName)
+                ? [
+                      `QueueName: ${JSON.stringify(i.QueueName)} (${i.QueueName.length} characters) is not 1-80 of A-Z a-z 0-9 _ -`,
+                  ]
                 : []),
             ...sqsAttributeProblems(i.Attributes),
         ],
@@ -452,8 +532,12 @@ export const DOCUMENTED_LIMITS: readonly DocumentedLimit[] = Object.freeze([
                 ? []
                 : [
                       ...(i.MessageBody.length === 0 ? ["MessageBody: empty"] : []),
-                      ...(Buffer.byteLength(i.MessageBody) > 1_048_576 ? [`MessageBody: ${Buffer.byteLength(i.MessageBody)} bytes > 1 MiB`] : []),
-                      ...(!SQS_MESSAGE_CHARS.test(i.MessageBody) ? ["MessageBody: a character SQS does not accept"] : []),
+                      ...(Buffer.byteLength(i.MessageBody) > 1_048_576
+                          ? [`MessageBody: ${Buffer.byteLength(i.MessageBody)} bytes > 1 MiB`]
+                          : []),
+                      ...(!SQS_MESSAGE_CHARS.test(i.MessageBody)
+                          ? ["MessageBody: a character SQS does not accept"]
+                          : []),
                   ],
     },
     {
@@ -463,14 +547,19 @@ export const DOCUMENTED_LIMITS: readonly DocumentedLimit[] = Object.freeze([
         check: (i) => {
             const out: string[] = [];
             if (typeof i.Timeout === "number" && i.Timeout > 900) out.push(`Timeout: ${i.Timeout} > 900`);
-            if (typeof i.FunctionName === "string" && !i.FunctionName.startsWith("arn:") && i.FunctionName.length > 64) out.push(`FunctionName: ${i.FunctionName.length} characters > 64`);
+            if (typeof i.FunctionName === "string" && !i.FunctionName.startsWith("arn:") && i.FunctionName.length > 64)
+                out.push(`FunctionName: ${i.FunctionName.length} characters > 64`);
             const vars = i.Environment?.Variables as Record<string, string> | undefined;
             if (vars) {
-                const bytes = Object.entries(vars).reduce((n, [k, v]) => n + Buffer.byteLength(k) + Buffer.byteLength(String(v)), 0);
+                const bytes = Object.entries(vars).reduce(
+                    (n, [k, v]) => n + Buffer.byteLength(k) + Buffer.byteLength(String(v)),
+                    0,
+                );
                 if (bytes > 4096) out.push(`Environment.Variables: ${bytes} bytes of names and values > 4 KB`);
             }
             const zip = i.Code?.ZipFile;
-            if (zip instanceof Uint8Array && zip.length > 50 * 1024 * 1024) out.push(`Code.ZipFile: ${zip.length} bytes > 50 MB`);
+            if (zip instanceof Uint8Array && zip.length > 50 * 1024 * 1024)
+                out.push(`Code.ZipFile: ${zip.length} bytes > 50 MB`);
             return out;
         },
     },
@@ -481,7 +570,10 @@ export const DOCUMENTED_LIMITS: readonly DocumentedLimit[] = Object.freeze([
         check: (i) => {
             const p = i.Payload;
             const bytes = p instanceof Uint8Array ? p.length : typeof p === "string" ? Buffer.byteLength(p) : 0;
-            return [...(bytes > 6 * 1024 * 1024 ? [`Payload: ${bytes} bytes > 6 MB`] : []), ...jsonProblem("Payload", p instanceof Uint8Array ? Buffer.from(p).toString("utf8") : p)];
+            return [
+                ...(bytes > 6 * 1024 * 1024 ? [`Payload: ${bytes} bytes > 6 MB`] : []),
+                ...jsonProblem("Payload", p instanceof Uint8Array ? Buffer.from(p).toString("utf8") : p),
+            ];
         },
     },
     {
@@ -489,7 +581,9 @@ export const DOCUMENTED_LIMITS: readonly DocumentedLimit[] = Object.freeze([
         operation: "PutRetentionPolicy",
         source: "Amazon CloudWatch Logs API Reference, PutRetentionPolicy: retentionInDays one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653",
         check: (i) =>
-            [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653].includes(i.retentionInDays)
+            [
+                1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+            ].includes(i.retentionInDays)
                 ? []
                 : [`retentionInDays: ${JSON.stringify(i.retentionInDays)} is not a CloudWatch Logs retention value`],
     },
@@ -497,13 +591,23 @@ export const DOCUMENTED_LIMITS: readonly DocumentedLimit[] = Object.freeze([
         service: "iam",
         operation: "CreateRole",
         source: "IAM User Guide, IAM and AWS STS quotas: role trust policy 2,048 characters (white space not counted; the default quota)",
-        check: (i) => [...jsonProblem("AssumeRolePolicyDocument", i.AssumeRolePolicyDocument), ...(policyChars(i.AssumeRolePolicyDocument) > 2048 ? [`AssumeRolePolicyDocument: ${policyChars(i.AssumeRolePolicyDocument)} characters > 2,048`] : [])],
+        check: (i) => [
+            ...jsonProblem("AssumeRolePolicyDocument", i.AssumeRolePolicyDocument),
+            ...(policyChars(i.AssumeRolePolicyDocument) > 2048
+                ? [`AssumeRolePolicyDocument: ${policyChars(i.AssumeRolePolicyDocument)} characters > 2,048`]
+                : []),
+        ],
     },
     {
         service: "iam",
         operation: "PutRolePolicy",
         source: "IAM User Guide, IAM and AWS STS quotas: inline role policies 10,240 characters in aggregate per role (white space not counted)",
-        check: (i) => [...jsonProblem("PolicyDocument", i.PolicyDocument), ...(policyChars(i.PolicyDocument) > 10_240 ? [`PolicyDocument: ${policyChars(i.PolicyDocument)} characters > 10,240`] : [])],
+        check: (i) => [
+            ...jsonProblem("PolicyDocument", i.PolicyDocument),
+            ...(policyChars(i.PolicyDocument) > 10_240
+                ? [`PolicyDocument: ${policyChars(i.PolicyDocument)} characters > 10,240`]
+                : []),
+        ],
     },
     {
         service: "ec2",
@@ -511,9 +615,17 @@ export const DOCUMENTED_LIMITS: readonly DocumentedLimit[] = Object.freeze([
         source: "Amazon EC2 API Reference, ImportKeyPair: KeyName up to 255 ASCII characters; PublicKeyMaterial an OpenSSH ED25519 or RSA public key",
         check: (i) => {
             const out: string[] = [];
-            if (typeof i.KeyName === "string" && (i.KeyName.length > 255 || i.KeyName.length === 0 || /[^\x00-\x7F]/.test(i.KeyName))) out.push(`KeyName: ${i.KeyName.length} characters, not 1-255 ASCII characters`);
-            const pk = i.PublicKeyMaterial instanceof Uint8Array ? Buffer.from(i.PublicKeyMaterial).toString("utf8") : String(i.PublicKeyMaterial ?? "");
-            if (!/^(ssh-ed25519|ssh-rsa) [A-Za-z0-9+/]+=*( .*)?$/.test(pk.trim())) out.push("PublicKeyMaterial: not an OpenSSH ssh-ed25519 or ssh-rsa public key");
+            if (
+                typeof i.KeyName === "string" &&
+                (i.KeyName.length > 255 || i.KeyName.length === 0 || /[^\x00-\x7F]/.test(i.KeyName))
+            )
+                out.push(`KeyName: ${i.KeyName.length} characters, not 1-255 ASCII characters`);
+            const pk =
+                i.PublicKeyMaterial instanceof Uint8Array
+                    ? Buffer.from(i.PublicKeyMaterial).toString("utf8")
+                    : String(i.PublicKeyMaterial ?? "");
+            if (!/^(ssh-ed25519|ssh-rsa) [A-Za-z0-9+/]+=*( .*)?$/.test(pk.trim()))
+                out.push("PublicKeyMaterial: not an OpenSSH ssh-ed25519 or ssh-rsa public key");
             return out;
         },
     },
@@ -529,7 +641,8 @@ export const DOCUMENTED_LIMITS: readonly DocumentedLimit[] = Object.freeze([
             if (/^\/?(aws|ssm)/i.test(name)) out.push("Name: starts with aws or ssm (reserved)");
             if (name.includes("/") && !name.startsWith("/")) out.push("Name: a hierarchy must start with /");
             const max = i.Tier === "Advanced" ? 8192 : 4096;
-            if (typeof i.Value === "string" && Buffer.byteLength(i.Value) > max) out.push(`Value: ${Buffer.byteLength(i.Value)} bytes > ${max} (${i.Tier ?? "Standard"} tier)`);
+            if (typeof i.Value === "string" && Buffer.byteLength(i.Value) > max)
+                out.push(`Value: ${Buffer.byteLength(i.Value)} bytes > ${max} (${i.Tier ?? "Standard"} tier)`);
             return out;
         },
     },
@@ -538,8 +651,12 @@ export const DOCUMENTED_LIMITS: readonly DocumentedLimit[] = Object.freeze([
         operation: "CreateDocument",
         source: "AWS Systems Manager quotas: a document at most 64 KB; CreateDocument: names starting with aws, amazon or amzn are reserved",
         check: (i) => [
-            ...(typeof i.Content === "string" && Buffer.byteLength(i.Content) > 64 * 1024 ? [`Content: ${Buffer.byteLength(i.Content)} bytes > 64 KB`] : []),
-            ...(/^(aws|amazon|amzn)/i.test(String(i.Name ?? "")) ? ["Name: starts with aws, amazon or amzn (reserved)"] : []),
+            ...(typeof i.Content === "string" && Buffer.byteLength(i.Content) > 64 * 1024
+                ? [`Content: ${Buffer.byteLength(i.Content)} bytes > 64 KB`]
+                : []),
+            ...(/^(aws|amazon|amzn)/i.test(String(i.Name ?? ""))
+                ? ["Name: starts with aws, amazon or amzn (reserved)"]
+                : []),
             ...(i.DocumentFormat === "JSON" || i.DocumentFormat === undefined ? jsonProblem("Content", i.Content) : []),
         ],
     },
@@ -548,7 +665,9 @@ export const DOCUMENTED_LIMITS: readonly DocumentedLimit[] = Object.freeze([
         operation: "PutRule",
         source: "Amazon EventBridge API Reference, PutRule: ScheduleExpression is cron(...) or rate(...); EventPattern is a JSON event pattern",
         check: (i) => [
-            ...(i.ScheduleExpression !== undefined && !/^(cron|rate)\(.+\)$/.test(i.ScheduleExpression) ? [`ScheduleExpression: ${JSON.stringify(i.ScheduleExpression)} is not cron(...) or rate(...)`] : []),
+            ...(i.ScheduleExpression !== undefined && !/^(cron|rate)\(.+\)$/.test(i.ScheduleExpression)
+                ? [`ScheduleExpression: ${JSON.stringify(i.ScheduleExpression)} is not cron(...) or rate(...)`]
+                : []),
             ...jsonProblem("EventPattern", i.EventPattern),
         ],
     },
@@ -556,7 +675,10 @@ export const DOCUMENTED_LIMITS: readonly DocumentedLimit[] = Object.freeze([
         service: "events",
         operation: "PutTargets",
         source: "Amazon EventBridge API Reference, Target: Input is valid JSON text",
-        check: (i) => (Array.isArray(i.Targets) ? i.Targets.flatMap((t: any, n: number) => jsonProblem(`Targets[${n}].Input`, t?.Input)) : []),
+        check: (i) =>
+            Array.isArray(i.Targets)
+                ? i.Targets.flatMap((t: any, n: number) => jsonProblem(`Targets[${n}].Input`, t?.Input))
+                : [],
     },
 ]);
 
@@ -564,5 +686,7 @@ export const DOCUMENTED_LIMITS: readonly DocumentedLimit[] = Object.freeze([
 export function documentedProblems(service: string, operation: string, input: unknown): string[] {
     const name = SERVICE_ALIASES[service] ?? service;
     const i = (input && typeof input === "object" ? input : {}) as Record<string, any>;
-    return DOCUMENTED_LIMITS.filter((l) => (SERVICE_ALIASES[l.service] ?? l.service) === name && l.operation === operation).flatMap((l) => l.check(i).map((p) => `${operation} ${p} [documented: ${l.source}]`));
+    return DOCUMENTED_LIMITS.filter(
+        (l) => (SERVICE_ALIASES[l.service] ?? l.service) === name && l.operation === operation,
+    ).flatMap((l) => l.check(i).map((p) => `${operation} ${p} [documented: ${l.source}]`));
 }

@@ -13,8 +13,12 @@ let built = false;
 /** Builds bin/ if it is stale (once per process); throws when the build fails or leaves no CLI or bundle. */
 export function ensureBuilt(): void {
     if (built) return;
-    execFileSync(process.execPath, [path.join(ROOT, "scripts", "build.js"), "--if-stale"], { cwd: ROOT, stdio: "ignore" });
-    for (const f of ["bin/lambda/provisioner.js", "bin/cli/pka.js"]) if (!fs.existsSync(path.join(ROOT, f))) throw new Error(`${f} was not built`);
+    execFileSync(process.execPath, [path.join(ROOT, "scripts", "build.js"), "--if-stale"], {
+        cwd: ROOT,
+        stdio: "ignore",
+    });
+    for (const f of ["bin/lambda/provisioner.js", "bin/cli/pka.js"])
+        if (!fs.existsSync(path.join(ROOT, f))) throw new Error(`${f} was not built`);
     built = true;
 }
 

@@ -30,14 +30,20 @@ export interface GateProbe {
  * the test with the reason instead: CI runs as root with every Debian package the suite needs,
  * so a skip there would hide a test that never ran.
  */
-export function requireReal(ctx: Mocha.Context, needs: { root?: boolean; commands?: string[] }, probe: GateProbe = {}): void {
+export function requireReal(
+    ctx: Mocha.Context,
+    needs: { root?: boolean; commands?: string[] },
+    probe: GateProbe = {},
+): void {
     const env = probe.env ?? process.env;
     const missing: string[] = [];
     if (needs.root && !(probe.isRoot ?? isRootLinux)()) missing.push("root on Linux");
-    for (const c of needs.commands ?? []) if (!(probe.hasCommand ?? hasCommand)(c)) missing.push(`the command \`${c}\``);
+    for (const c of needs.commands ?? [])
+        if (!(probe.hasCommand ?? hasCommand)(c)) missing.push(`the command \`${c}\``);
     if (missing.length === 0) return;
     const reason = `needs ${missing.join(", ")}`;
-    if (env.CI === "true") throw new Error(`CI must run this test but it ${reason}: run .ci/run as root (it installs these packages)`);
+    if (env.CI === "true")
+        throw new Error(`CI must run this test but it ${reason}: run .ci/run as root (it installs these packages)`);
     console.log(`      skipped: ${reason}`);
     ctx.skip();
 }

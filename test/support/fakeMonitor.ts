@@ -40,10 +40,19 @@ const rpc = require(path.join(PULUMI_DIR, "runtime/rpc"));
 /** Pulumi's wire marker of a secret value: `{ [SECRET_SIG]: SECRET_VALUE, value }`. */
 export const SECRET_SIG = "4dabf18193072939515e22adb298388d";
 export const SECRET_VALUE = "1b47061264138c4ac30d75fd1eb44270";
-export const isWireSecret = (v: unknown): v is { value: unknown } => !!v && typeof v === "object" && (v as Record<string, unknown>)[SECRET_SIG] === SECRET_VALUE;
+export const isWireSecret = (v: unknown): v is { value: unknown } =>
+    !!v && typeof v === "object" && (v as Record<string, unknown>)[SECRET_SIG] === SECRET_VALUE;
 
 /** Features a current engine announces; the ones the SDK only needs for options this package never sets are off. */
-const FEATURES = new Set(["secrets", "resourceReferences", "outputValues", "deletedWith", "replaceWith", "aliasSpecs", "parameterization"]);
+const FEATURES = new Set([
+    "secrets",
+    "resourceReferences",
+    "outputValues",
+    "deletedWith",
+    "replaceWith",
+    "aliasSpecs",
+    "parameterization",
+]);
 
 export interface Registration {
     type: string;
@@ -72,14 +81,29 @@ function unary(fn: (req: any) => Promise<any> | any) {
     return (call: any, callback: (err: Error | null, resp?: any) => void) => {
         Promise.resolve()
             .then(() => fn(call.request))
-            .then((resp) => callback(null, resp), (err) => callback(err instanceof Error ? err : new Error(String(err))));
+            .then(
+                (resp) => callback(null, resp),
+                (err) => callback(err instanceof Error ? err : new Error(String(err))),
+            );
     };
 }
 
 /** A ResourceMonitor + Engine on 127.0.0.1 that answers through `mocks` (project/stack name the URNs). */
-export async function startFakeEngine(mocks: pulumi.runtime.Mocks, project = "pka-fleet-plugin", stack = "test"): Promise<FakeEngine> {
+export async function startFakeEngine(
+    mocks: pulumi.runtime.Mocks,
+    project = "pka-fleet-plugin",
+    stack = "test",
+): Promise<FakeEngine> {
     const server = new grpc.Server();
-    const engine: FakeEngine = { address: "", registrations: [], outputs: new Map(), invokes: [], logs: [], mockMs: 0, close: async () => undefined };
+    const engine: FakeEngine = {
+        address: "",
+        registrations: [],
+        outputs: new Map(),
+        invokes: [],
+        logs: [],
+        mockMs: 0,
+        close: async () => undefined,
+    };
     const urnOf = (parent: string, type: string, name: string) => {
         const qualified = parent ? `${parent.split("::")[2]}$${type}` : type;
         return `urn:pulumi:${stack}::${project}::${qualified}::${name}`;
@@ -93,7 +117,9 @@ export async function startFakeEngine(mocks: pulumi.runtime.Mocks, project = "pk
         }
     };
     server.addService(resourceGrpc.ResourceMonitorService, {
-        supportsFeature: unary((req) => new resourcePb.SupportsFeatureResponse().setHassupport(FEATURES.has(req.getId()))),
+        supportsFeature: unary((req) =>
+            new resourcePb.SupportsFeatureResponse().setHassupport(FEATURES.has(req.getId())),
+        ),
         registerPackage: unary(() => new resourcePb.RegisterPackageResponse().setRef(`ref-${Date.now()}`)),
         registerResource: unary(async (req) => {
             const type = req.getType();
@@ -102,7 +128,14 @@ export async function startFakeEngine(mocks: pulumi.runtime.Mocks, project = "pk
             const urn = urnOf(req.getParent(), type, name);
             engine.registrations.push({ type, name, urn, parent: req.getParent(), custom: req.getCustom(), object });
             const result = await timed(() =>
-                mocks.newResource({ type, name, inputs: rpc.deserializeProperties(req.getObject() ?? structPb.Struct.fromJavaScript({})), provider: req.getProvider(), custom: req.getCustom(), id: req.getImportid() }),
+                mocks.newResource({
+                    type,
+                    name,
+                    inputs: rpc.deserializeProperties(req.getObject() ?? structPb.Struct.fromJavaScript({})),
+                    provider: req.getProvider(),
+                    custom: req.getCustom(),
+                    id: req.getImportid(),
+                }),
             );
             const state = await rpc.serializeProperties("", result.state ?? {});
             const resp = new resourcePb.RegisterResourceResponse();
@@ -117,7 +150,14 @@ export async function startFakeEngine(mocks: pulumi.runtime.Mocks, project = "pk
         }),
         readResource: unary(async (req) => {
             const result = await timed(() =>
-                mocks.newResource({ type: req.getType(), name: req.getName(), inputs: rpc.deserializeProperties(req.getProperties()), provider: req.getProvider(), custom: true, id: req.getId() }),
+                mocks.newResource({
+                    type: req.getType(),
+                    name: req.getName(),
+                    inputs: rpc.deserializeProperties(req.getProperties()),
+                    provider: req.getProvider(),
+                    custom: true,
+                    id: req.getId(),
+                }),
             );
             const resp = new resourcePb.ReadResourceResponse();
             resp.setUrn(urnOf(req.getParent(), req.getType(), req.getName()));
@@ -127,7 +167,11 @@ export async function startFakeEngine(mocks: pulumi.runtime.Mocks, project = "pk
         invoke: unary(async (req) => {
             const token = req.getTok();
             engine.invokes.push(token);
-            const result = await mocks.call({ token, inputs: rpc.deserializeProperties(req.getArgs()), provider: req.getProvider() });
+            const result = await mocks.call({
+                token,
+                inputs: rpc.deserializeProperties(req.getArgs()),
+                provider: req.getProvider(),
+            });
             const resp = new providerPb.InvokeResponse();
             resp.setReturn(structPb.Struct.fromJavaScript(await rpc.serializeProperties("", result)));
             return resp;
@@ -143,7 +187,9 @@ export async function startFakeEngine(mocks: pulumi.runtime.Mocks, project = "pk
         setRootResource: unary(() => new enginePb.SetRootResourceResponse()),
     });
     const port = await new Promise<number>((resolve, reject) =>
-        server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err: Error | null, p: number) => (err ? reject(err) : resolve(p))),
+        server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err: Error | null, p: number) =>
+            err ? reject(err) : resolve(p),
+        ),
     );
     engine.address = `127.0.0.1:${port}`;
     engine.close = () => new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
@@ -202,7 +248,11 @@ export interface PluginOptions {
 }
 
 /** run-plugin as the Node language host starts it: `node <run-plugin> <package dir> <engine address>`, in the stack's directory. */
-export async function startPlugin(packageDir: string, engineAddress: string, opts: PluginOptions = {}): Promise<PluginProcess> {
+export async function startPlugin(
+    packageDir: string,
+    engineAddress: string,
+    opts: PluginOptions = {},
+): Promise<PluginProcess> {
     const runner = require.resolve("@pulumi/pulumi/cmd/run-plugin", { paths: [packageDir] });
     const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "pka-plugin-"));
     const cwd = opts.cwd ?? scratch;
@@ -215,12 +265,17 @@ export async function startPlugin(packageDir: string, engineAddress: string, opt
     }
     // The plugin gets the environment the engine gives plugins, not the test runner's ts-node setup.
     const env: Record<string, string> = {};
-    for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !/^TS_NODE_/.test(k) && k !== "NODE_OPTIONS") env[k] = v;
+    for (const [k, v] of Object.entries(process.env))
+        if (v !== undefined && !/^TS_NODE_/.test(k) && k !== "NODE_OPTIONS") env[k] = v;
     Object.assign(env, opts.env ?? {});
     if (opts.trace) env.PKA_PLUGIN_TRACE = traceFile;
     if (opts.hide?.length) env.PKA_PLUGIN_HIDE = opts.hide.join(",");
     const spawnedAt = Date.now();
-    const child = spawn(process.execPath, [...nodeArgs, runner, packageDir, engineAddress], { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [...nodeArgs, runner, packageDir, engineAddress], {
+        cwd,
+        env,
+        stdio: ["ignore", "pipe", "pipe"],
+    });
     let err = "";
     let out = "";
     child.stderr!.on("data", (b) => (err += b.toString()));
@@ -241,7 +296,8 @@ export async function startPlugin(packageDir: string, engineAddress: string, opt
             client,
             stderr: () => err,
             stdout: () => out,
-            loaded: () => (fs.existsSync(traceFile) ? fs.readFileSync(traceFile, "utf8").split("\n").filter(Boolean) : []),
+            loaded: () =>
+                fs.existsSync(traceFile) ? fs.readFileSync(traceFile, "utf8").split("\n").filter(Boolean) : [],
             stop: () => {
                 client.close();
                 stop();
@@ -256,7 +312,9 @@ export async function startPlugin(packageDir: string, engineAddress: string, opt
 /** GetSchema, as the engine asks for it: the schema text. */
 export function getSchema(plugin: PluginProcess): Promise<string> {
     return new Promise<string>((resolve, reject) =>
-        plugin.client.getSchema(new providerPb.GetSchemaRequest(), (e: Error | null, resp: any) => (e ? reject(new Error(`GetSchema: ${e.message}\n${plugin.stderr()}`)) : resolve(resp.getSchema()))),
+        plugin.client.getSchema(new providerPb.GetSchemaRequest(), (e: Error | null, resp: any) =>
+            e ? reject(new Error(`GetSchema: ${e.message}\n${plugin.stderr()}`)) : resolve(resp.getSchema()),
+        ),
     );
 }
 
@@ -267,7 +325,15 @@ export interface ConstructAnswer {
 }
 
 /** Construct, as the engine sends it for a component a Python/YAML/... program declares (plain inputs, no preview). */
-export function construct(plugin: PluginProcess, engine: FakeEngine, type: string, name: string, inputs: Record<string, unknown>, project = "pka-fleet-plugin", stack = "test"): Promise<ConstructAnswer> {
+export function construct(
+    plugin: PluginProcess,
+    engine: FakeEngine,
+    type: string,
+    name: string,
+    inputs: Record<string, unknown>,
+    project = "pka-fleet-plugin",
+    stack = "test",
+): Promise<ConstructAnswer> {
     const req = new providerPb.ConstructRequest();
     req.setProject(project);
     req.setStack(stack);
@@ -281,7 +347,9 @@ export function construct(plugin: PluginProcess, engine: FakeEngine, type: strin
     req.setAcceptsOutputValues(true);
     return new Promise<ConstructAnswer>((resolve, reject) =>
         plugin.client.construct(req, (e: Error | null, resp: any) =>
-            e ? reject(Object.assign(new Error(`Construct ${type}: ${e.message}`), { details: (e as any).details })) : resolve({ urn: resp.getUrn(), state: resp.getState() ? resp.getState().toJavaScript() : {} }),
+            e
+                ? reject(Object.assign(new Error(`Construct ${type}: ${e.message}`), { details: (e as any).details }))
+                : resolve({ urn: resp.getUrn(), state: resp.getState() ? resp.getState().toJavaScript() : {} }),
         ),
     );
 }

@@ -88,12 +88,21 @@ export async function loadIamReference(): Promise<IamReferenceInfo> {
                         service: s,
                         name: a.name,
                         wildcardOnly: a.isWildcardOnly,
-                        resourceTypes: a.resourceTypes.map((r) => ({ name: r.name, required: r.required, conditionKeys: r.conditionKeys ?? [] })),
+                        resourceTypes: a.resourceTypes.map((r) => ({
+                            name: r.name,
+                            required: r.required,
+                            conditionKeys: r.conditionKeys ?? [],
+                        })),
                         conditionKeys: a.conditionKeys ?? [],
                     });
                 }
                 for (const r of await Promise.all(rtNames.map((n) => iamData.iamResourceTypeDetails(s, n)))) {
-                    def.resourceTypes.set(r.key.toLowerCase(), { key: r.key, arn: r.arn, glob: r.arn.replace(/\$\{[^}]+\}/g, "*"), conditionKeys: r.conditionKeys ?? [] });
+                    def.resourceTypes.set(r.key.toLowerCase(), {
+                        key: r.key,
+                        arn: r.arn,
+                        glob: r.arn.replace(/\$\{[^}]+\}/g, "*"),
+                        conditionKeys: r.conditionKeys ?? [],
+                    });
                 }
                 for (const k of await Promise.all(ckNames.map((n) => iamData.iamConditionKeyDetails(s, n)))) {
                     const kd = { key: k.key, type: k.type, re: keyPattern(k.key) };
@@ -107,7 +116,13 @@ export async function loadIamReference(): Promise<IamReferenceInfo> {
             const g = iamData.getGlobalConditionKeyByName(k);
             return { key: k, type: g?.type ?? "String", re: keyPattern(k) };
         });
-        ref = { version: await iamData.iamDataVersion(), updatedAt: await iamData.iamDataUpdatedAt(), services, globalKeys, allKeys };
+        ref = {
+            version: await iamData.iamDataVersion(),
+            updatedAt: await iamData.iamDataUpdatedAt(),
+            services,
+            globalKeys,
+            allKeys,
+        };
     }
     let actions = 0;
     for (const s of ref.services.values()) actions += s.actions.size;
@@ -152,7 +167,13 @@ const didYouMean = (s: string | undefined) => (s ? ` (did you mean ${s}?)` : "")
 
 /** An IAM wildcard pattern (`*`, `?`) as a case-insensitive regex. */
 function wildcardRegex(p: string): RegExp {
-    return new RegExp(`^${p.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".")}$`, "i");
+    return new RegExp(
+        `^${p
+            .replace(/[.+^${}()|[\]\\]/g, "\\$&")
+            .replace(/\*/g, ".*")
+            .replace(/\?/g, ".")}$`,
+        "i",
+    );
 }
 
 /**
@@ -223,16 +244,39 @@ const OPERATOR_TAKES: Record<string, string[]> = {
 };
 const ALL_OPERATOR_SPELLINGS = [
     ...Object.keys(OPERATORS),
-    ...Object.keys(OPERATORS).filter((o) => o !== "Null").map((o) => `${o}IfExists`),
-    ...["ForAnyValue", "ForAllValues"].flatMap((s) => Object.keys(OPERATORS).filter((o) => o !== "Null").flatMap((o) => [`${s}:${o}`, `${s}:${o}IfExists`])),
+    ...Object.keys(OPERATORS)
+        .filter((o) => o !== "Null")
+        .map((o) => `${o}IfExists`),
+    ...["ForAnyValue", "ForAllValues"].flatMap((s) =>
+        Object.keys(OPERATORS)
+            .filter((o) => o !== "Null")
+            .flatMap((o) => [`${s}:${o}`, `${s}:${o}IfExists`]),
+    ),
 ];
 
 /** "Grammar of the IAM JSON policy language". */
 const DOCUMENT_ELEMENTS = ["Version", "Id", "Statement"];
-const STATEMENT_ELEMENTS = ["Sid", "Effect", "Principal", "NotPrincipal", "Action", "NotAction", "Resource", "NotResource", "Condition"];
+const STATEMENT_ELEMENTS = [
+    "Sid",
+    "Effect",
+    "Principal",
+    "NotPrincipal",
+    "Action",
+    "NotAction",
+    "Resource",
+    "NotResource",
+    "Condition",
+];
 const PRINCIPAL_TYPES = ["AWS", "Service", "Federated", "CanonicalUser"];
 /** "Roles terms and concepts" / "Passing session tags in AWS STS": what a role trust policy allows. Each must also exist in the reference. */
-const TRUST_ACTIONS = ["sts:AssumeRole", "sts:AssumeRoleWithSAML", "sts:AssumeRoleWithWebIdentity", "sts:TagSession", "sts:SetSourceIdentity", "sts:SetContext"];
+const TRUST_ACTIONS = [
+    "sts:AssumeRole",
+    "sts:AssumeRoleWithSAML",
+    "sts:AssumeRoleWithWebIdentity",
+    "sts:TagSession",
+    "sts:SetSourceIdentity",
+    "sts:SetContext",
+];
 
 /** Global keys the reference lists, but that exist only where the service supports tags: checked like service keys. */
 const TAG_GLOBAL = /^aws:(ResourceTag\/.+|RequestTag\/.+|TagKeys)$/i;
@@ -255,7 +299,8 @@ function resolveAction(entry: string): ActionMatch | string {
     const service = entry.slice(0, colon).toLowerCase();
     const name = entry.slice(colon + 1);
     const svc = r.services.get(service);
-    if (!svc) return `action ${entry}: unknown service prefix "${entry.slice(0, colon)}"${didYouMean(nearest(service, r.services.keys()))}`;
+    if (!svc)
+        return `action ${entry}: unknown service prefix "${entry.slice(0, colon)}"${didYouMean(nearest(service, r.services.keys()))}`;
     if (/[*?]/.test(name)) {
         const re = wildcardRegex(name);
         const hits = [...svc.actions.values()].filter((a) => re.test(a.name));
@@ -264,7 +309,10 @@ function resolveAction(entry: string): ActionMatch | string {
     }
     const a = svc.actions.get(name.toLowerCase());
     if (!a) {
-        const near = nearest(name, [...svc.actions.values()].map((x) => x.name));
+        const near = nearest(
+            name,
+            [...svc.actions.values()].map((x) => x.name),
+        );
         return `unknown action ${entry}${didYouMean(near ? `${service}:${near}` : undefined)}`;
     }
     return { actions: [a], wildcard: false };
@@ -315,7 +363,9 @@ function keyApplies(a: ActionDef, key: string): boolean {
 /** The ARN formats of an action's resource types. */
 function actionArnFormats(a: ActionDef): ResourceTypeDef[] {
     const svc = reference().services.get(a.service)!;
-    return a.resourceTypes.map((rt) => svc.resourceTypes.get(rt.name.toLowerCase())).filter((x): x is ResourceTypeDef => x !== undefined);
+    return a.resourceTypes
+        .map((rt) => svc.resourceTypes.get(rt.name.toLowerCase()))
+        .filter((x): x is ResourceTypeDef => x !== undefined);
 }
 
 function resourceFitsAction(resource: string, a: ActionDef): boolean {
@@ -346,8 +396,13 @@ export function checkPolicyDocument(doc: string | object, kind: PolicyKind): str
         }
     }
     if (!d || typeof d !== "object" || Array.isArray(d)) return ["a policy document is a JSON object"];
-    for (const k of Object.keys(d)) if (!DOCUMENT_ELEMENTS.includes(k)) out.push(`document: unknown element ${JSON.stringify(k)}${didYouMean(nearest(k, DOCUMENT_ELEMENTS))}`);
-    if (d.Version !== "2012-10-17") out.push(`document: Version must be "2012-10-17" (policy variables and current features need it); got ${JSON.stringify(d.Version)}`);
+    for (const k of Object.keys(d))
+        if (!DOCUMENT_ELEMENTS.includes(k))
+            out.push(`document: unknown element ${JSON.stringify(k)}${didYouMean(nearest(k, DOCUMENT_ELEMENTS))}`);
+    if (d.Version !== "2012-10-17")
+        out.push(
+            `document: Version must be "2012-10-17" (policy variables and current features need it); got ${JSON.stringify(d.Version)}`,
+        );
     const statements = list(d.Statement);
     if (statements.length === 0) out.push("document: no Statement");
 
@@ -355,8 +410,11 @@ export function checkPolicyDocument(doc: string | object, kind: PolicyKind): str
         const at = `statement ${i}${s && typeof s.Sid === "string" ? ` (Sid "${s.Sid}")` : ""}`;
         const p = (msg: string): void => void out.push(`${at}: ${msg}`);
         if (!s || typeof s !== "object" || Array.isArray(s)) return p("a statement is a JSON object");
-        for (const k of Object.keys(s)) if (!STATEMENT_ELEMENTS.includes(k)) p(`unknown element ${JSON.stringify(k)}${didYouMean(nearest(k, STATEMENT_ELEMENTS))}`);
-        if (s.Effect !== "Allow" && s.Effect !== "Deny") p(`Effect must be "Allow" or "Deny"; got ${JSON.stringify(s.Effect)}`);
+        for (const k of Object.keys(s))
+            if (!STATEMENT_ELEMENTS.includes(k))
+                p(`unknown element ${JSON.stringify(k)}${didYouMean(nearest(k, STATEMENT_ELEMENTS))}`);
+        if (s.Effect !== "Allow" && s.Effect !== "Deny")
+            p(`Effect must be "Allow" or "Deny"; got ${JSON.stringify(s.Effect)}`);
         if ((s.Action === undefined) === (s.NotAction === undefined)) p("exactly one of Action and NotAction");
         if (s.Resource !== undefined && s.NotResource !== undefined) p("at most one of Resource and NotResource");
         if (s.Principal !== undefined && s.NotPrincipal !== undefined) p("at most one of Principal and NotPrincipal");
@@ -364,12 +422,15 @@ export function checkPolicyDocument(doc: string | object, kind: PolicyKind): str
         // ---- principal ----
         if (kind === "identity") {
             if (s.Principal !== undefined || s.NotPrincipal !== undefined) p("an identity policy has no Principal");
-            if (s.Resource === undefined && s.NotResource === undefined) p("an identity policy statement needs Resource");
+            if (s.Resource === undefined && s.NotResource === undefined)
+                p("an identity policy statement needs Resource");
         } else {
-            if (s.Principal === undefined && s.NotPrincipal === undefined) p(`a ${kind} policy statement needs Principal`);
+            if (s.Principal === undefined && s.NotPrincipal === undefined)
+                p(`a ${kind} policy statement needs Principal`);
             for (const pr of [s.Principal, s.NotPrincipal].filter((x) => x !== undefined)) checkPrincipal(pr, kind, p);
         }
-        if (kind === "trust" && (s.Resource !== undefined || s.NotResource !== undefined)) p("a trust policy has no Resource (IAM: MalformedPolicyDocument, prohibited field Resource)");
+        if (kind === "trust" && (s.Resource !== undefined || s.NotResource !== undefined))
+            p("a trust policy has no Resource (IAM: MalformedPolicyDocument, prohibited field Resource)");
 
         // ---- actions ----
         const actionEntries = list(s.Action ?? s.NotAction);
@@ -387,7 +448,8 @@ export function checkPolicyDocument(doc: string | object, kind: PolicyKind): str
                 p(m);
                 unresolved++;
             } else named.push({ entry: e, match: m });
-            if (kind === "trust" && !TRUST_ACTIONS.some((t) => wildcardRegex(e).test(t))) p(`a trust policy allows only ${TRUST_ACTIONS.join(", ")}; got ${e}`);
+            if (kind === "trust" && !TRUST_ACTIONS.some((t) => wildcardRegex(e).test(t)))
+                p(`a trust policy allows only ${TRUST_ACTIONS.join(", ")}; got ${e}`);
         }
         const positive = s.Action !== undefined;
 
@@ -401,10 +463,17 @@ export function checkPolicyDocument(doc: string | object, kind: PolicyKind): str
             if (res === "*") continue;
             const parts = res.split(":");
             if (parts.length < 6 || parts[0] !== "arn") {
-                p(`Resource ${JSON.stringify(res)} is not an ARN (arn:partition:service:region:account:resource) nor "*"`);
+                p(
+                    `Resource ${JSON.stringify(res)} is not an ARN (arn:partition:service:region:account:resource) nor "*"`,
+                );
                 continue;
             }
-            if (!/^(aws|aws-cn|aws-us-gov|aws-iso|aws-iso-b|aws-iso-e|aws-iso-f|aws-eusc|\*|\$\{[^}]+\})$/.test(parts[1])) p(`Resource ${res}: unknown partition "${parts[1]}"`);
+            if (
+                !/^(aws|aws-cn|aws-us-gov|aws-iso|aws-iso-b|aws-iso-e|aws-iso-f|aws-eusc|\*|\$\{[^}]+\})$/.test(
+                    parts[1],
+                )
+            )
+                p(`Resource ${res}: unknown partition "${parts[1]}"`);
         }
         if (positive && s.Resource !== undefined) {
             const arns = resources.filter((x): x is string => typeof x === "string");
@@ -417,8 +486,19 @@ export function checkPolicyDocument(doc: string | object, kind: PolicyKind): str
                     if (!explicit.some((n) => n.match.actions.some((a) => resourceFitsAction(res, a)))) {
                         const wanted = explicit
                             .flatMap((n) => (n.match.wildcard ? [] : n.match.actions))
-                            .map((a) => `${a.service}:${a.name} ${a.wildcardOnly ? 'takes only "*"' : `takes ${actionArnFormats(a).map((f) => f.arn).join(" | ")}`}`);
-                        p(`Resource ${res} is not a resource of ${explicit.map((n) => n.entry).join(", ")} (service "${res.split(":")[2]}")${wanted.length ? `: ${wanted.join("; ")}` : ""}`);
+                            .map(
+                                (a) =>
+                                    `${a.service}:${a.name} ${
+                                        a.wildcardOnly
+                                            ? 'takes only "*"'
+                                            : `takes ${actionArnFormats(a)
+                                                  .map((f) => f.arn)
+                                                  .join(" | ")}`
+                                    }`,
+                            );
+                        p(
+                            `Resource ${res} is not a resource of ${explicit.map((n) => n.entry).join(", ")} (service "${res.split(":")[2]}")${wanted.length ? `: ${wanted.join("; ")}` : ""}`,
+                        );
                     }
                 }
             }
@@ -428,16 +508,21 @@ export function checkPolicyDocument(doc: string | object, kind: PolicyKind): str
                 if (n.match.wildcard) p(`no action ${n.entry} matches acts on any Resource of the statement`);
                 else {
                     const a = n.match.actions[0];
-                    p(a.wildcardOnly
-                        ? `${n.entry} supports no resource-level permissions: its only Resource is "*" (Service Authorization Reference); got ${arns.join(", ")}`
-                        : `${n.entry} acts on ${actionArnFormats(a).map((f) => f.arn).join(" | ")}, none of which matches Resource ${arns.join(", ")}`);
+                    p(
+                        a.wildcardOnly
+                            ? `${n.entry} supports no resource-level permissions: its only Resource is "*" (Service Authorization Reference); got ${arns.join(", ")}`
+                            : `${n.entry} acts on ${actionArnFormats(a)
+                                  .map((f) => f.arn)
+                                  .join(" | ")}, none of which matches Resource ${arns.join(", ")}`,
+                    );
                 }
             }
         }
 
         // ---- conditions ----
         if (s.Condition === undefined) return;
-        if (!s.Condition || typeof s.Condition !== "object" || Array.isArray(s.Condition)) return p("Condition must be an object { operator: { key: value } }");
+        if (!s.Condition || typeof s.Condition !== "object" || Array.isArray(s.Condition))
+            return p("Condition must be an object { operator: { key: value } }");
         for (const [op, block] of Object.entries<any>(s.Condition)) {
             const parsed = parseOperator(op);
             if (typeof parsed === "string") p(parsed);
@@ -448,12 +533,23 @@ export function checkPolicyDocument(doc: string | object, kind: PolicyKind): str
             for (const [key, value] of Object.entries<any>(block)) {
                 const def = findConditionKey(key);
                 if (!def) {
-                    const candidates = [...r.globalKeys.map((k) => k.key), ...(r.services.get(key.slice(0, key.indexOf(":")).toLowerCase())?.conditionKeys.map((k) => k.key) ?? [])];
+                    const candidates = [
+                        ...r.globalKeys.map((k) => k.key),
+                        ...(r.services
+                            .get(key.slice(0, key.indexOf(":")).toLowerCase())
+                            ?.conditionKeys.map((k) => k.key) ?? []),
+                    ];
                     // A templated key (`ssm:resourceTags/pka-fleet`) is compared up to its `/`.
                     const head = (k: string) => (k.includes("/") ? k.slice(0, k.indexOf("/") + 1) : k);
-                    const nearHead = key.includes("/") ? nearest(head(key), candidates.filter((c) => c.includes("/")).map(head)) : undefined;
-                    const near = nearest(key, candidates) ?? (nearHead ? candidates.find((c) => head(c) === nearHead) : undefined);
-                    p(`condition key ${key} does not exist (neither a global key nor one of the service's)${didYouMean(near)}`);
+                    const nearHead = key.includes("/")
+                        ? nearest(head(key), candidates.filter((c) => c.includes("/")).map(head))
+                        : undefined;
+                    const near =
+                        nearest(key, candidates) ??
+                        (nearHead ? candidates.find((c) => head(c) === nearHead) : undefined);
+                    p(
+                        `condition key ${key} does not exist (neither a global key nor one of the service's)${didYouMean(near)}`,
+                    );
                 } else if (positive && (!def.global || TAG_GLOBAL.test(key))) {
                     // A key that an action does not support is absent from its request context: the
                     // condition is then false (or, negated, always true) for that action.
@@ -461,9 +557,13 @@ export function checkPolicyDocument(doc: string | object, kind: PolicyKind): str
                     for (const n of named) {
                         if (n.match.actions.length === 0) continue;
                         const supporting = n.match.actions.filter((a) => keyApplies(a, key));
-                        if (n.match.wildcard ? supporting.length === 0 : supporting.length < n.match.actions.length) lacking.push(n.entry);
+                        if (n.match.wildcard ? supporting.length === 0 : supporting.length < n.match.actions.length)
+                            lacking.push(n.entry);
                     }
-                    if (lacking.length) p(`condition key ${key} (${def.key}) does not apply to ${lacking.join(", ")} (not among the action's condition keys in the Service Authorization Reference)`);
+                    if (lacking.length)
+                        p(
+                            `condition key ${key} (${def.key}) does not apply to ${lacking.join(", ")} (not among the action's condition keys in the Service Authorization Reference)`,
+                        );
                 }
                 if (typeof parsed !== "string" && def) checkOperatorOnKey(op, parsed, key, def.type, value, p);
                 checkValues(op, parsed, key, value, p);
@@ -486,7 +586,8 @@ function parseOperator(op: string): ParsedOperator | string {
     const colon = rest.indexOf(":");
     if (colon >= 0) {
         const q = rest.slice(0, colon);
-        if (q !== "ForAnyValue" && q !== "ForAllValues") return `condition operator ${op}: unknown set qualifier "${q}" (ForAnyValue or ForAllValues)${didYouMean(nearest(op, ALL_OPERATOR_SPELLINGS))}`;
+        if (q !== "ForAnyValue" && q !== "ForAllValues")
+            return `condition operator ${op}: unknown set qualifier "${q}" (ForAnyValue or ForAllValues)${didYouMean(nearest(op, ALL_OPERATOR_SPELLINGS))}`;
         set = q;
         rest = rest.slice(colon + 1);
     }
@@ -496,32 +597,60 @@ function parseOperator(op: string): ParsedOperator | string {
         rest = rest.slice(0, -"IfExists".length);
     }
     const family = OPERATORS[rest];
-    if (family === undefined) return `condition operator ${op} does not exist${didYouMean(nearest(op, ALL_OPERATOR_SPELLINGS))}`;
-    if (family === "Null" && (ifExists || set)) return `condition operator ${op} does not exist: Null takes neither IfExists nor a set qualifier`;
+    if (family === undefined)
+        return `condition operator ${op} does not exist${didYouMean(nearest(op, ALL_OPERATOR_SPELLINGS))}`;
+    if (family === "Null" && (ifExists || set))
+        return `condition operator ${op} does not exist: Null takes neither IfExists nor a set qualifier`;
     return { base: rest, family, set, ifExists };
 }
 
-function checkOperatorOnKey(op: string, o: ParsedOperator, key: string, type: string, value: unknown, p: (m: string) => void): void {
+function checkOperatorOnKey(
+    op: string,
+    o: ParsedOperator,
+    key: string,
+    type: string,
+    value: unknown,
+    p: (m: string) => void,
+): void {
     if (o.family === "Null") return;
     const multi = /^ArrayOf/.test(type);
     const base = type.replace(/^ArrayOf/, "");
     const takes = OPERATOR_TAKES[o.family];
-    if (takes && !takes.includes(base)) p(`condition operator ${op} compares ${o.family} values, but ${key} is of type ${type} in the Service Authorization Reference`);
-    if (o.set && !multi) p(`condition operator ${op} is for multivalued keys, but ${key} is single-valued (${type}); use ${o.base}${o.ifExists ? "IfExists" : ""}`);
-    if (!o.set && multi) p(`condition key ${key} is multivalued (${type}): use ForAnyValue:${o.base} or ForAllValues:${o.base}, not ${op}`);
+    if (takes && !takes.includes(base))
+        p(
+            `condition operator ${op} compares ${o.family} values, but ${key} is of type ${type} in the Service Authorization Reference`,
+        );
+    if (o.set && !multi)
+        p(
+            `condition operator ${op} is for multivalued keys, but ${key} is single-valued (${type}); use ${o.base}${o.ifExists ? "IfExists" : ""}`,
+        );
+    if (!o.set && multi)
+        p(
+            `condition key ${key} is multivalued (${type}): use ForAnyValue:${o.base} or ForAllValues:${o.base}, not ${op}`,
+        );
     void value;
 }
 
-function checkValues(op: string, o: ParsedOperator | string, key: string, value: unknown, p: (m: string) => void): void {
+function checkValues(
+    op: string,
+    o: ParsedOperator | string,
+    key: string,
+    value: unknown,
+    p: (m: string) => void,
+): void {
     const values = list(value);
     if (values.length === 0) return p(`condition ${op} ${key} has no value`);
     for (const v of values) {
-        if (!["string", "number", "boolean"].includes(typeof v)) return p(`condition ${op} ${key}: value ${JSON.stringify(v)} is not a string, number or boolean`);
+        if (!["string", "number", "boolean"].includes(typeof v))
+            return p(`condition ${op} ${key}: value ${JSON.stringify(v)} is not a string, number or boolean`);
     }
     if (typeof o === "string") return;
-    if ((o.family === "Bool" || o.family === "Null") && values.some((v) => !/^(true|false)$/i.test(String(v)))) p(`condition ${op} ${key} takes "true" or "false"; got ${JSON.stringify(value)}`);
+    if ((o.family === "Bool" || o.family === "Null") && values.some((v) => !/^(true|false)$/i.test(String(v))))
+        p(`condition ${op} ${key} takes "true" or "false"; got ${JSON.stringify(value)}`);
     if (o.family === "ARN") {
-        for (const v of values) if (typeof v !== "string" || !(v === "*" || v.startsWith("arn:") || /^\$\{[^}]+\}/.test(v))) p(`condition ${op} ${key}: ${JSON.stringify(v)} is not an ARN`);
+        for (const v of values)
+            if (typeof v !== "string" || !(v === "*" || v.startsWith("arn:") || /^\$\{[^}]+\}/.test(v)))
+                p(`condition ${op} ${key}: ${JSON.stringify(v)} is not an ARN`);
     }
 }
 
@@ -531,7 +660,10 @@ function checkPrincipal(pr: unknown, kind: PolicyKind, p: (m: string) => void): 
         if (kind === "trust") p('a trust policy with Principal "*" lets anyone assume the role');
         return;
     }
-    if (!pr || typeof pr !== "object" || Array.isArray(pr)) return p(`Principal must be "*" or { AWS | Service | Federated | CanonicalUser: ... }; got ${JSON.stringify(pr)}`);
+    if (!pr || typeof pr !== "object" || Array.isArray(pr))
+        return p(
+            `Principal must be "*" or { AWS | Service | Federated | CanonicalUser: ... }; got ${JSON.stringify(pr)}`,
+        );
     for (const [type, v] of Object.entries(pr)) {
         if (!PRINCIPAL_TYPES.includes(type)) {
             p(`Principal type ${JSON.stringify(type)} does not exist${didYouMean(nearest(type, PRINCIPAL_TYPES))}`);
@@ -546,9 +678,13 @@ function checkPrincipal(pr: unknown, kind: PolicyKind, p: (m: string) => void): 
                 const m = /^([a-z0-9][a-z0-9.-]*)\.amazonaws\.com(\.cn)?$/.exec(x);
                 if (!m) p(`Principal Service ${x} is not a service principal (<service>.amazonaws.com)`);
                 // The service principal is named after its service: one of its labels is a service prefix of the reference.
-                else if (!m[1].split(".").some((l) => r.services.has(l))) p(`Principal Service ${x}: "${m[1]}" names no service of the Service Authorization Reference${didYouMean(nearest(m[1], r.services.keys()))}`);
+                else if (!m[1].split(".").some((l) => r.services.has(l)))
+                    p(
+                        `Principal Service ${x}: "${m[1]}" names no service of the Service Authorization Reference${didYouMean(nearest(m[1], r.services.keys()))}`,
+                    );
             } else if (type === "AWS") {
-                if (!(x === "*" || /^\d{12}$/.test(x) || /^arn:[a-z-]+:(iam|sts)::(\d{12}|aws):.+/.test(x))) p(`Principal AWS ${x} is not "*", an account id or an IAM/STS ARN`);
+                if (!(x === "*" || /^\d{12}$/.test(x) || /^arn:[a-z-]+:(iam|sts)::(\d{12}|aws):.+/.test(x)))
+                    p(`Principal AWS ${x} is not "*", an account id or an IAM/STS ARN`);
             }
         }
     }

@@ -8,7 +8,8 @@
 import { spawn } from "child_process";
 import * as fs from "fs";
 
-const NONBLOCK = "use Fcntl; my $f = fcntl(STDIN, F_GETFL, 0) or die; fcntl(STDIN, F_SETFL, $f | O_NONBLOCK) or die; exec @ARGV or die";
+const NONBLOCK =
+    "use Fcntl; my $f = fcntl(STDIN, F_GETFL, 0) or die; fcntl(STDIN, F_SETFL, $f | O_NONBLOCK) or die; exec @ARGV or die";
 
 export interface NonblockingRun {
     /** Consecutive polls (of 10 wanted) in which the process was asleep before input was written. */
@@ -23,7 +24,11 @@ export async function runWithNonblockingStdin(
     input: string | Buffer,
     opts: { cwd: string; env: NodeJS.ProcessEnv; maxWaitMs: number },
 ): Promise<NonblockingRun> {
-    const child = spawn("perl", ["-e", NONBLOCK, ...argv], { cwd: opts.cwd, stdio: ["pipe", "pipe", "pipe"], env: opts.env });
+    const child = spawn("perl", ["-e", NONBLOCK, ...argv], {
+        cwd: opts.cwd,
+        stdio: ["pipe", "pipe", "pipe"],
+        env: opts.env,
+    });
     let stdout = "";
     let stderr = "";
     child.stdout!.on("data", (d) => (stdout += d));
@@ -32,7 +37,10 @@ export async function runWithNonblockingStdin(
     // A process waiting for input is asleep (S); one spinning on EAGAIN is always running (R).
     const state = () => {
         try {
-            return fs.readFileSync(`/proc/${child.pid}/stat`, "utf8").replace(/^.*\) /s, "").charAt(0);
+            return fs
+                .readFileSync(`/proc/${child.pid}/stat`, "utf8")
+                .replace(/^.*\) /s, "")
+                .charAt(0);
         } catch {
             return "gone"; // it exited (as a plain readFileSync(0) does on EAGAIN)
         }

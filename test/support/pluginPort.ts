@@ -4,10 +4,18 @@
  */
 import type { ChildProcess } from "child_process";
 
-export function pluginPort(child: ChildProcess, what: string, timeoutMs: number, stderr: () => string): Promise<number> {
+export function pluginPort(
+    child: ChildProcess,
+    what: string,
+    timeoutMs: number,
+    stderr: () => string,
+): Promise<number> {
     return new Promise<number>((resolve, reject) => {
         let out = "";
-        const timer = setTimeout(() => reject(new Error(`${what} printed no port within ${timeoutMs} ms; stderr:\n${stderr()}`)), timeoutMs);
+        const timer = setTimeout(
+            () => reject(new Error(`${what} printed no port within ${timeoutMs} ms; stderr:\n${stderr()}`)),
+            timeoutMs,
+        );
         child.stdout!.on("data", (b) => {
             out += b.toString();
             const m = /^(\d+)\s*$/m.exec(out);

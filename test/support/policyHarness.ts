@@ -124,12 +124,24 @@ export class PolicyServer {
     private call<T>(method: string, req: unknown): Promise<T> {
         return new Promise((resolve, reject) =>
             this.client[method](req, (e: (Error & { code?: number; details?: string }) | null, resp: T) =>
-                e ? reject(Object.assign(new Error(`${method}: ${e.message}\n${this.stderr()}`), { code: e.code, details: e.details })) : resolve(resp),
+                e
+                    ? reject(
+                          Object.assign(new Error(`${method}: ${e.message}\n${this.stderr()}`), {
+                              code: e.code,
+                              details: e.details,
+                          }),
+                      )
+                    : resolve(resp),
             ),
         );
     }
 
-    async getAnalyzerInfo(): Promise<{ name: string; version: string; supportsConfig: boolean; policies: { name: string; enforcementLevel: Level; configSchema?: Record<string, unknown> }[] }> {
+    async getAnalyzerInfo(): Promise<{
+        name: string;
+        version: string;
+        supportsConfig: boolean;
+        policies: { name: string; enforcementLevel: Level; configSchema?: Record<string, unknown> }[];
+    }> {
         const resp: any = await this.call("getAnalyzerInfo", new emptyPb.Empty());
         return {
             name: resp.getName(),
@@ -168,7 +180,9 @@ export class PolicyServer {
      * the pack does not have, properties the engine would not send, `all` alone. A refused call
      * rejects with an Error carrying the gRPC `code` and `details`.
      */
-    async configureRaw(entries: Record<string, { enforcementLevel: Level; properties?: Record<string, unknown> }>): Promise<void> {
+    async configureRaw(
+        entries: Record<string, { enforcementLevel: Level; properties?: Record<string, unknown> }>,
+    ): Promise<void> {
         const req = new analyzerPb.ConfigureAnalyzerRequest();
         const map = req.getPolicyconfigMap();
         for (const [name, { enforcementLevel, properties }] of Object.entries(entries)) {
@@ -193,7 +207,8 @@ export class PolicyServer {
         const result = new Map<string, { enforcementLevel?: Level; properties: Record<string, unknown> }>();
         for (const p of info.policies) {
             const defaults: Record<string, unknown> = {};
-            for (const [k, v] of Object.entries((p.configSchema ?? {}) as Record<string, { default?: unknown }>)) if (v && "default" in v) defaults[k] = v.default;
+            for (const [k, v] of Object.entries((p.configSchema ?? {}) as Record<string, { default?: unknown }>))
+                if (v && "default" in v) defaults[k] = v.default;
             result.set(p.name, { enforcementLevel: p.enforcementLevel, properties: defaults });
         }
         const parsed = Object.entries(config).map(([name, c]) => {
@@ -204,11 +219,17 @@ export class PolicyServer {
         if (all) for (const [name, r] of result) result.set(name, { ...r, enforcementLevel: all });
         for (const [name, given] of parsed) {
             const prev = result.get(name);
-            result.set(name, { enforcementLevel: given.enforcementLevel ?? prev?.enforcementLevel, properties: { ...(prev?.properties ?? {}), ...given.properties } });
+            result.set(name, {
+                enforcementLevel: given.enforcementLevel ?? prev?.enforcementLevel,
+                properties: { ...(prev?.properties ?? {}), ...given.properties },
+            });
         }
         const entries: Record<string, { enforcementLevel: Level; properties: Record<string, unknown> }> = {};
         for (const [name, r] of result) {
-            if (!r.enforcementLevel) throw new Error(`configure: invalid enforcement level "" (the Pulumi CLI's refusal of "${name}", which has no level)`);
+            if (!r.enforcementLevel)
+                throw new Error(
+                    `configure: invalid enforcement level "" (the Pulumi CLI's refusal of "${name}", which has no level)`,
+                );
             entries[name] = { enforcementLevel: r.enforcementLevel, properties: r.properties };
         }
         await this.configureRaw(entries);

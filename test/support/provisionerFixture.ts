@@ -14,7 +14,6 @@ export const ACCESS_PATH = "/pka/prod/access";
 export const KNOWN_HOSTS = "/pka/prod/known_hosts";
 export const DLQ_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/pka-dlq";
 
-
 function sshString(b: Buffer): Buffer {
     const l = Buffer.alloc(4);
     l.writeUInt32BE(b.length);
@@ -58,7 +57,8 @@ export const FORGED_SPEC = validateAccessSpec({
 /** Writes a spec's chunks; `modifiedAt` (ms) backdates them (unset: just written). */
 export function storeSpec(state: FakeAwsState, specJson: string, path = ACCESS_PATH, modifiedAt?: number): void {
     for (const k of [...state.parameters.keys()]) if (k.startsWith(`${path}/`)) state.parameters.delete(k);
-    for (const p of splitAccessSpec(specJson, path)) state.parameters.set(p.name, { value: p.value, type: "String", version: 1, modifiedAt });
+    for (const p of splitAccessSpec(specJson, path))
+        state.parameters.set(p.name, { value: p.value, type: "String", version: 1, modifiedAt });
 }
 
 /** Long enough ago that no deploy is still between writing the parameters and updating the function. */
@@ -82,7 +82,8 @@ export function makeFleet(o: FleetOptions = {}): FakeAwsState {
     s.requiredTag = TAG; // the IAM condition the Provisioner's role carries
     let n = 1;
     for (let i = 0; i < (o.tagged ?? 0); i++) s.addInstance(instanceId(n++), { [TAG.key]: TAG.value }, "Online");
-    for (let i = 0; i < (o.offline ?? 0); i++) s.addInstance(instanceId(n++), { [TAG.key]: TAG.value }, "ConnectionLost");
+    for (let i = 0; i < (o.offline ?? 0); i++)
+        s.addInstance(instanceId(n++), { [TAG.key]: TAG.value }, "ConnectionLost");
     for (let i = 0; i < (o.untagged ?? 0); i++) s.addInstance(instanceId(n++), { team: "other" }, "Online");
     storeSpec(s, canonicalAccessSpecJson(SPEC));
     return s;
@@ -126,7 +127,12 @@ export function associationEvent(id: string) {
         time: "2025-01-01T00:00:00Z",
         region: "us-east-1",
         resources: [`arn:aws:ec2:us-east-1:123456789012:instance/${id}`],
-        detail: { "association-id": "34fcb7e0-9a14-4984-9989-0e04e3f60bd8", "instance-id": id, "document-name": "AWS-GatherSoftwareInventory", status: "Success" },
+        detail: {
+            "association-id": "34fcb7e0-9a14-4984-9989-0e04e3f60bd8",
+            "instance-id": id,
+            "document-name": "AWS-GatherSoftwareInventory",
+            status: "Success",
+        },
     };
 }
 
@@ -140,7 +146,13 @@ export function resultEvent(id: string, commandId: string, status: string, docum
         time: "2025-01-01T00:00:00Z",
         region: "us-east-1",
         resources: [`arn:aws:ec2:us-east-1:123456789012:instance/${id}`],
-        detail: { "command-id": commandId, "document-name": documentName, "instance-id": id, "requested-date-time": "2025-01-01T00:00:00Z", status },
+        detail: {
+            "command-id": commandId,
+            "document-name": documentName,
+            "instance-id": id,
+            "requested-date-time": "2025-01-01T00:00:00Z",
+            status,
+        },
     };
 }
 
@@ -148,5 +160,8 @@ export function resultEvent(id: string, commandId: string, status: string, docum
 export function hostKeyOutput(): { stdout: string; lines: string[] } {
     const ed = ed25519Line();
     const lines = [ed];
-    return { stdout: `PKA-CHANGED something\n${lines.map((l) => `PKA-HOSTKEY ${l}`).join("\n")}\nPKA-SUMMARY status=ok\n`, lines };
+    return {
+        stdout: `PKA-CHANGED something\n${lines.map((l) => `PKA-HOSTKEY ${l}`).join("\n")}\nPKA-SUMMARY status=ok\n`,
+        lines,
+    };
 }

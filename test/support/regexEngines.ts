@@ -77,7 +77,8 @@ function buildOnce(dir: string, marker: string, build: (tmp: string) => void): s
         try {
             fs.renameSync(tmp, dir);
         } catch {
-            if (!fs.existsSync(path.join(dir, marker))) throw new Error(`could not install the regex harness in ${dir}`);
+            if (!fs.existsSync(path.join(dir, marker)))
+                throw new Error(`could not install the regex harness in ${dir}`);
         }
     } finally {
         fs.rmSync(tmp, { recursive: true, force: true });
@@ -91,7 +92,9 @@ function javaClassDir(): string {
         const version = versionOf("java", ["-version"]);
         const dir = path.join(os.tmpdir(), `pka-regex-java-${sourceHash(JAVA_SOURCE, version)}`);
         javaDir = buildOnce(dir, "Match.class", (tmp) => {
-            execFileSync("javac", ["-encoding", "UTF-8", "-d", tmp, JAVA_SOURCE], { stdio: ["ignore", "pipe", "pipe"] });
+            execFileSync("javac", ["-encoding", "UTF-8", "-d", tmp, JAVA_SOURCE], {
+                stdio: ["ignore", "pipe", "pipe"],
+            });
         });
     }
     return javaDir;
@@ -121,7 +124,11 @@ function goProgram(): string {
             buildOnce(dir, "match", (tmp) => {
                 // A copy outside the repository: no go.mod is looked up or needed (standard library only).
                 fs.copyFileSync(GO_SOURCE, path.join(tmp, "match.go"));
-                execFileSync("go", ["build", "-o", path.join(tmp, "match"), path.join(tmp, "match.go")], { cwd: tmp, env, stdio: ["ignore", "pipe", "pipe"] });
+                execFileSync("go", ["build", "-o", path.join(tmp, "match"), path.join(tmp, "match.go")], {
+                    cwd: tmp,
+                    env,
+                    stdio: ["ignore", "pipe", "pipe"],
+                });
             }),
             "match",
         );
@@ -139,7 +146,13 @@ function b64(s: string): string {
     return Buffer.from(s, "utf8").toString("base64");
 }
 
-function runBatch(cmd: string, args: string[], env: NodeJS.ProcessEnv | undefined, mode: MatchMode, pairs: RegexPair[]): Promise<Verdict[]> {
+function runBatch(
+    cmd: string,
+    args: string[],
+    env: NodeJS.ProcessEnv | undefined,
+    mode: MatchMode,
+    pairs: RegexPair[],
+): Promise<Verdict[]> {
     if (pairs.length === 0) return Promise.resolve([]);
     const input = pairs.map((p) => `${mode}\t${b64(p.pattern)}\t${b64(p.input)}\n`).join("");
     return new Promise((resolve, reject) => {
@@ -159,7 +172,8 @@ function runBatch(cmd: string, args: string[], env: NodeJS.ProcessEnv | undefine
             if (code !== 0) return reject(new Error(`${cmd} ${args.join(" ")} exited ${code ?? signal}: ${stderr}`));
             const lines = Buffer.concat(out).toString("utf8").split("\n");
             if (lines[lines.length - 1] === "") lines.pop();
-            if (lines.length !== pairs.length) return reject(new Error(`${cmd} answered ${lines.length} lines for ${pairs.length} pairs: ${stderr}`));
+            if (lines.length !== pairs.length)
+                return reject(new Error(`${cmd} answered ${lines.length} lines for ${pairs.length} pairs: ${stderr}`));
             resolve(
                 lines.map((l) => {
                     if (l === "1") return true;

@@ -41,7 +41,9 @@ export interface CapturedResource {
 
 /** Stack config from a Pulumi.<stack>.yaml `config:` block, as PULUMI_CONFIG carries it (objects as JSON text). */
 export function configEnv(config: Record<string, unknown>): Record<string, string> {
-    return Object.fromEntries(Object.entries(config).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]));
+    return Object.fromEntries(
+        Object.entries(config).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]),
+    );
 }
 
 const CHILD = `
@@ -136,11 +138,22 @@ function childResult(status: number | null, stdout: string, stderr: string): Sta
     const line = stdout.split("\n").find((l) => l.startsWith("@@RESULT@@"));
     if (line) return JSON.parse(line.slice("@@RESULT@@".length));
     // A program error ends the process through Pulumi's own handler, which logs it on stderr.
-    return { inventory: {}, components: {}, outputs: {}, error: `exit ${status}: ${stderr + stdout}`.slice(0, 20000), ms: 0 };
+    return {
+        inventory: {},
+        components: {},
+        outputs: {},
+        error: `exit ${status}: ${stderr + stdout}`.slice(0, 20000),
+        ms: 0,
+    };
 }
 
 /** Runs Pulumi's program runner on `entry` (relative to the repo root) in a fresh node, under the AWS mocks. */
-export function runStackProgram(entry: string, config: Record<string, string>, secretKeys: string[] = [], opts: { capture?: boolean } = {}): StackRun {
+export function runStackProgram(
+    entry: string,
+    config: Record<string, string>,
+    secretKeys: string[] = [],
+    opts: { capture?: boolean } = {},
+): StackRun {
     const { args, env } = childArgs(entry, config, secretKeys, opts);
     const r = spawnSync(process.execPath, args, {
         cwd: ROOT,
@@ -156,7 +169,12 @@ export function runStackProgram(entry: string, config: Record<string, string>, s
  * runStackProgram without blocking this process: several runs (each its own fresh node) go at once.
  * The same child, environment, output limit and 180 s kill as the synchronous one.
  */
-export function runStackProgramAsync(entry: string, config: Record<string, string>, secretKeys: string[] = [], opts: { capture?: boolean } = {}): Promise<StackRun> {
+export function runStackProgramAsync(
+    entry: string,
+    config: Record<string, string>,
+    secretKeys: string[] = [],
+    opts: { capture?: boolean } = {},
+): Promise<StackRun> {
     const { args, env } = childArgs(entry, config, secretKeys, opts);
     return new Promise((resolve) => {
         const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
