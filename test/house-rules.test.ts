@@ -117,7 +117,7 @@ describe("house rules", () => {
     it("finds the source files it checks", () => {
         for (const f of [
             "index.ts",
-            "core/document.ts",
+            "core/document/index.ts",
             "lambda/provisioner.ts",
             "components/PkaFleet.ts",
             "policy/index.ts",
