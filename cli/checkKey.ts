@@ -41,6 +41,7 @@ import { KEY_ALGORITHM, KEY_PASSPHRASE } from "../policy/ruleConfig";
 import { ArgSpec, parseArgs, UsageError } from "./args";
 import { readPassphraseFile } from "./keygen";
 import { readStdinBounded } from "./stdin";
+import { fileProblem } from "./files";
 
 const USAGE =
     "usage: pka check-key FILE|- [--config policy-config.json] [--json] [--service] [--ec2-import] [--passphrase-file F]\n" +
@@ -83,23 +84,28 @@ function parseCheckKeyArgs(args: string[]): Options {
     };
 }
 
-/** Read at most MAX_KEY_TEXT + 1 bytes: a huge input is refused without reading all of it. */
-async function readBounded(file: string): Promise<Buffer> {
+/**
+ * Read at most MAX_KEY_TEXT + 1 bytes: a huge input is refused without reading all of it. `size` is
+ * the whole file's size when it is a regular file (so a refusal names it), else undefined.
+ */
+async function readBounded(file: string): Promise<{ data: Buffer; size?: number }> {
     // stdin may be a pipe, a file, a TTY, or a descriptor another process left non-blocking
     // (where a synchronous read loop would spin on EAGAIN): the stream waits for data instead.
-    if (file === "-") return readStdinBounded(MAX_KEY_TEXT + 1);
+    if (file === "-") return { data: await readStdinBounded(MAX_KEY_TEXT + 1) };
     const fd = fs.openSync(file, "r");
     try {
+        const st = fs.fstatSync(fd);
+        if (st.isDirectory()) throw Object.assign(new Error("is a directory"), { code: "EISDIR" });
         const chunks: Buffer[] = [];
         let total = 0;
-        const buf = Buffer.alloc(64 * 1024);
+        const buf = Buffer.alloc(MAX_KEY_TEXT + 1);
         while (total <= MAX_KEY_TEXT) {
-            const n = fs.readSync(fd, buf, 0, buf.length, null);
+            const n = fs.readSync(fd, buf, 0, MAX_KEY_TEXT + 1 - total, null);
             if (n === 0) break;
             chunks.push(Buffer.from(buf.subarray(0, n)));
             total += n;
         }
-        return Buffer.concat(chunks);
+        return { data: Buffer.concat(chunks), size: st.isFile() ? st.size : undefined };
     } finally {
         fs.closeSync(fd);
     }
@@ -125,7 +131,7 @@ function readConfig(path: string): KeyPolicy {
     try {
         json = JSON.parse(fs.readFileSync(path, "utf8"));
     } catch (e) {
-        throw new UsageError(`--config ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+        throw new UsageError(`--config ${path}: ${fileProblem(e)}`);
     }
     let config: PackConfig;
     try {
@@ -195,9 +201,17 @@ export async function run(_name: string, args: string[]): Promise<number> {
 async function loadKey(file: string, label: string, passphrase: string | undefined): Promise<KeyInfo | string> {
     let data: Buffer;
     try {
-        data = await readBounded(file);
+        const read = await readBounded(file);
+        data = read.data;
+        if (data.length > MAX_KEY_TEXT) {
+            const size =
+                read.size !== undefined
+                    ? `is ${read.size} bytes, more than any SSH key file (${MAX_KEY_TEXT})`
+                    : `is over ${MAX_KEY_TEXT} bytes, more than any SSH key file`;
+            return `${label}: ${size}; expected an OpenSSH, PEM, PKCS#8 or PuTTY key`;
+        }
     } catch (e) {
-        return `${label}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`;
+        return `${label}: ${fileProblem(e)}`;
     }
     try {
         const info = parseKey(data, { passphrase, label });

@@ -12,6 +12,7 @@ import { keyRulesFromPolicyConfig, KeyRules } from "../core/keys";
 import { validatePackConfig } from "../policy/config";
 import { ArgSpec, parseArgs, UsageError } from "./args";
 import { readStdinBounded } from "./stdin";
+import { fileProblem } from "./files";
 
 const USAGE = {
     document: "usage: pka document\n  prints the SSM Command document JSON exactly as SetupDocument deploys it\n",
@@ -35,9 +36,7 @@ async function readInput(file: string, what: string): Promise<string> {
         // stdin through the stream reader: a non-blocking stdin (EAGAIN for readFileSync(0)) is waited on.
         bytes = file === "-" ? await readStdinBounded(MAX_SPEC_FILE + 1) : fs.readFileSync(file);
     } catch (e) {
-        throw new UsageError(
-            `cannot read ${what} ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
-        );
+        throw new UsageError(`cannot read ${what} ${file}: ${fileProblem(e)}`);
     }
     if (bytes.length > MAX_SPEC_FILE)
         throw new UsageError(`${what} ${file === "-" ? "on stdin" : file} is larger than ${MAX_SPEC_FILE} bytes`);

@@ -12,6 +12,7 @@ import * as fs from "fs";
 import { encryptPrivateKey, generateKey, judgeKeySpec, resolveKeySpec } from "../core/keygen";
 import { toPpk } from "../core/ppk";
 import { ArgSpec, parseArgs, UsageError } from "./args";
+import { fileProblem, outPrefixProblem } from "./files";
 
 const USAGE =
     "usage: pka keygen [--type ed25519|ecdsa|rsa] [--bits 3072|4096] [--curve nistp256|nistp384|nistp521]\n" +
@@ -72,7 +73,7 @@ export function readPassphraseFile(path: string): string {
         text = fs.readFileSync(path, "utf8");
     } catch (e) {
         if (e instanceof UsageError) throw e;
-        throw new UsageError(`--passphrase-file ${path}: ${(e as NodeJS.ErrnoException).code ?? "cannot be read"}`);
+        throw new UsageError(`--passphrase-file ${path}: ${fileProblem(e)}`);
     }
     const pass = text.replace(/\r?\n$/, "");
     if (pass === "")
@@ -115,6 +116,11 @@ export async function run(_name: string, args: string[]): Promise<number> {
     }
 
     const prefix = o.out!;
+    const outProblem = outPrefixProblem(prefix);
+    if (outProblem) {
+        process.stderr.write(`pka keygen: ${outProblem}\n`);
+        return 2;
+    }
     const targets = [prefix, `${prefix}.pub`, ...(o.ppk ? [`${prefix}.ppk`] : [])];
     const existing = targets.filter(exists);
     if (existing.length) {
@@ -171,8 +177,7 @@ function writeKeyFiles(
             }
         }
         const err = e as NodeJS.ErrnoException;
-        const why =
-            err.code === "EEXIST" ? "it appeared while generating; nothing was overwritten" : (err.code ?? err.message);
+        const why = err.code === "EEXIST" ? "it appeared while generating; nothing was overwritten" : fileProblem(err);
         return `cannot write ${err.path ?? prefix}: ${why}`;
     }
 }

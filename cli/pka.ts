@@ -14,9 +14,23 @@ const commands: Record<string, { module: string; summary: string }> = {
     },
 };
 
+/** This package's name and version, from the package.json above this file (bin/cli/ or cli/). */
+function version(): string {
+    const fs = require("fs") as typeof import("fs");
+    const path = require("path") as typeof import("path");
+    for (let dir = __dirname; ; dir = path.dirname(dir)) {
+        const file = path.join(dir, "package.json");
+        if (fs.existsSync(file)) {
+            const pkg = JSON.parse(fs.readFileSync(file, "utf8")) as { name?: string; version?: string };
+            if (pkg.name === "pka-fleet") return `pka-fleet ${pkg.version}`;
+        }
+        if (path.dirname(dir) === dir) return "pka-fleet (version unknown: its package.json was not found)";
+    }
+}
+
 function usage(): string {
     const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(16)} ${c.summary}`);
-    return `usage: pka <command> [options]\n\ncommands:\n${lines.join("\n")}\n`;
+    return `usage: pka <command> [options]\n       pka --version\n\ncommands:\n${lines.join("\n")}\n`;
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -25,6 +39,10 @@ async function main(argv: string[]): Promise<number> {
         // A usage error: the text goes where errors go, so `pka > out` does not capture it.
         process.stderr.write(usage());
         return 2;
+    }
+    if (name === "--version" || name === "-V" || name === "version") {
+        process.stdout.write(`${version()}\n`);
+        return 0;
     }
     if (name === "--help" || name === "-h" || name === "help") {
         process.stdout.write(usage());

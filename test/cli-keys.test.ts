@@ -11,6 +11,7 @@ import * as os from "os";
 import * as path from "path";
 import * as ts from "typescript";
 import { generateKey } from "../core/keygen";
+import { ensureBuilt, PKA_CLI } from "./support/built";
 import { requireReal } from "./support/env";
 import { runWithNonblockingStdin } from "./support/nonblockingStdin";
 
@@ -179,16 +180,20 @@ describe("cli: pka keygen / pka check-key (real process)", function () {
     });
 
     it("keygen leaves no partial files when a write fails", function () {
-        // PREFIX in a directory that does not exist: the first open fails.
+        // PREFIX in a directory that does not exist: refused before any key is made, by name.
         const r = pka(["keygen", "--out", "missing-dir/k"]);
         assert.strictEqual(r.status, 2);
-        assert.match(r.stderr, /cannot write .*ENOENT.*no files were left behind/);
+        assert.match(r.stderr, /--out missing-dir\/k: its directory missing-dir: no such file; create it first/);
+        assert.ok(!fs.existsSync(path.join(work, "missing-dir")));
         // A 252-character name: PREFIX itself can be created, PREFIX.pub (256) cannot, so the
         // private key is written first and must be removed again.
         const long = "k".repeat(252);
         const l = pka(["keygen", "--out", long]);
         assert.strictEqual(l.status, 2, l.stdout);
-        assert.match(l.stderr, /cannot write .*ENAMETOOLONG.*no files were left behind/);
+        assert.match(
+            l.stderr,
+            /cannot write .*: the file name is too long for the file system; no files were left behind/,
+        );
         assert.ok(!fs.existsSync(path.join(work, long)), "the private key was left behind");
     });
 
@@ -280,6 +285,66 @@ describe("cli: pka keygen / pka check-key (real process)", function () {
             assert.match(h.stdout, /^usage: pka <command>[\s\S]*check-key/);
             assert.strictEqual(h.stderr, "");
         }
+    });
+
+    it("a 100,000-byte file is refused with its real size, not the bytes read before refusing", function () {
+        fs.writeFileSync(path.join(work, "huge"), "A".repeat(100_000));
+        const r = pka(["check-key", "huge"]);
+        assert.strictEqual(r.status, 2);
+        assert.match(r.stderr, /^pka check-key: huge: is 100000 bytes, more than any SSH key file \(32768\)/m);
+        assert.doesNotMatch(r.stderr, /65536|32769/);
+    });
+
+    it("file errors are said in words, naming the path: no such file, a directory; never a bare ENOENT/EISDIR", function () {
+        fs.mkdirSync(path.join(work, "adir"), { recursive: true });
+        const cases: [string[], RegExp][] = [
+            [["check-key", "no-such-key"], /^pka check-key: no-such-key: no such file$/m],
+            [["check-key", "adir"], /^pka check-key: adir: is a directory, not a file$/m],
+            [["check-key", "--config", "no-such.json", "x"], /--config no-such\.json: no such file/],
+            [
+                ["keygen", "--out", "k1", "--passphrase-file", "no-such-pass"],
+                /--passphrase-file no-such-pass: no such file/,
+            ],
+            [["document-params", "--spec", "no-such-spec.json"], /no-such-spec\.json: no such file/],
+        ];
+        for (const [args, re] of cases) {
+            const r = pka(args);
+            assert.strictEqual(r.status, 2, `${args.join(" ")}: ${r.stderr}`);
+            assert.match(r.stderr, re, args.join(" "));
+            assert.doesNotMatch(r.stderr, /\bE[A-Z]{3,}\b/, `${args.join(" ")}: a bare errno code`);
+        }
+    });
+
+    it("keygen --out: a directory, '-', or a missing directory is refused by name and nothing is written", function () {
+        fs.mkdirSync(path.join(work, "keysdir"), { recursive: true });
+        const before = fs.readdirSync(work).sort();
+        const dir = pka(["keygen", "--out", "keysdir"]);
+        assert.strictEqual(dir.status, 2);
+        assert.match(
+            dir.stderr,
+            /--out keysdir: is a directory; give a file path inside it, such as keysdir\/id_ed25519/,
+        );
+        assert.doesNotMatch(dir.stderr, /refusing to overwrite/);
+        assert.deepStrictEqual(fs.readdirSync(path.join(work, "keysdir")), []);
+        const dash = pka(["keygen", "--out", "-"]);
+        assert.strictEqual(dash.status, 2);
+        assert.match(dash.stderr, /--out -: keys are written to files, never to stdout/);
+        const missing = pka(["keygen", "--out", "nodir/k"]);
+        assert.strictEqual(missing.status, 2);
+        assert.match(missing.stderr, /--out nodir\/k: its directory nodir: no such file; create it first/);
+        assert.deepStrictEqual(fs.readdirSync(work).sort(), before, "no file named '-' or anything else was written");
+    });
+
+    it("pka --version (and -V, version) prints the package's name and version, exit 0", function () {
+        // The built CLI, as installed: it finds the package.json above bin/cli/.
+        ensureBuilt();
+        const { version } = JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8"));
+        for (const flag of ["--version", "-V", "version"]) {
+            const r = spawnSync(process.execPath, [PKA_CLI, flag], { encoding: "utf8" });
+            assert.strictEqual(r.status, 0, r.stderr);
+            assert.strictEqual(r.stdout, `pka-fleet ${version}\n`);
+        }
+        assert.match(pka(["--help"]).stdout, /pka --version/);
     });
 
     it("check-key - caps stdin: a huge input is refused without reading all of it", function () {

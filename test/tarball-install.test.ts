@@ -464,6 +464,12 @@ describe("the npm tarball installed in another project", function () {
             });
             assert.ok(report.includes(keygenFingerprint(pub, out)), report);
         });
+
+        it("--version names the installed package's version", () => {
+            const { version } = JSON.parse(fs.readFileSync(installed("package.json"), "utf8"));
+            const v = run("npx", ["--no", "pka", "--version"], { cwd: project, what: "npx pka --version" });
+            assert.strictEqual(v, `pka-fleet ${version}\n`);
+        });
     });
 
     describe("the policy pack from the installed package", () => {
