@@ -467,8 +467,12 @@ describe("the npm tarball installed in another project", function () {
 
         it("--version names the installed package's version", () => {
             const { version } = JSON.parse(fs.readFileSync(installed("package.json"), "utf8"));
-            const v = run("npx", ["--no", "pka", "--version"], { cwd: project, what: "npx pka --version" });
+            // npx reads options before the command as its own (`npx pka --version` prints npm's
+            // version): after `--` they are the command's.
+            const v = run("npx", ["--no", "--", "pka", "--version"], { cwd: project, what: "npx -- pka --version" });
             assert.strictEqual(v, `pka-fleet ${version}\n`);
+            const word = run("npx", ["--no", "pka", "version"], { cwd: project, what: "npx pka version" });
+            assert.strictEqual(word, `pka-fleet ${version}\n`);
         });
     });
 
