@@ -7,11 +7,11 @@ import { planFleet as planFleetInStack } from "../core/fleetPlan";
 import { FleetPlan, FleetTargetTag, SudoMode } from "../core/fleetPlanTypes";
 import { checkDeploySpec, DeployKey, plainKeyInputs } from "../core/fleetSpec";
 import { FleetKeyRules } from "../core/keyRuleArgs";
-import { parsePublicKey } from "../core/keys";
+import { DEFAULT_KEY_RULES, parsePublicKey } from "../core/keys";
 import { deployError } from "./errors";
 import { Provisioner } from "./Provisioner";
 import { SetupDocument } from "./SetupDocument";
-import { SshKeyPair, SshKeyPairGenerate } from "./SshKeyPair";
+import { FLEET_REQUIRE_PASSPHRASE, SshKeyPair, SshKeyPairArgs, SshKeyPairGenerate } from "./SshKeyPair";
 
 /** One login account on every instance of the fleet. */
 export interface FleetUser {
@@ -78,6 +78,7 @@ function fleetKeyPairs(
     users: readonly FleetUser[],
 ): Map<string, SshKeyPair> {
     const keyPairs = new Map<string, SshKeyPair>();
+    const requirePassphrase = p.keyRules.requirePassphrase ?? DEFAULT_KEY_RULES.requirePassphrase;
     p.users.forEach((u, i) => {
         const g = users[i].generateKey;
         if (!g) return;
@@ -93,7 +94,9 @@ function fleetKeyPairs(
                         ...(u.service ? { service: true } : {}),
                     },
                     ec2KeyName: u.ec2KeyName,
-                },
+                    // the fleet has applied its passphrase rule to this key already
+                    [FLEET_REQUIRE_PASSPHRASE]: requirePassphrase,
+                } as SshKeyPairArgs,
                 { parent: owner },
             ),
         );

@@ -25,8 +25,9 @@ export interface SshKeyPairGenerate {
     readonly curve?: SshKeyCurve;
     /** Key comment. Default: the resource name. Changing it re-encodes the same key. */
     readonly comment?: pulumi.Input<string>;
-    /** Encrypts `privateKey` (bcrypt KDF, aes256-ctr) and `privateKeyPpk` (Argon2id). Default: none, for a
-     * non-interactive service account; a person's key needs one. Changing it re-encrypts the same key. */
+    /** Encrypts `privateKey` (bcrypt KDF, aes256-ctr) and `privateKeyPpk` (Argon2id). Required unless
+     * `service` is true: a person's key is refused without one, as PkaFleet refuses it. Changing it
+     * re-encrypts the same key. */
     readonly passphrase?: pulumi.Input<string>;
     /** Any string; changing it generates a new key (rotation). Default: none. */
     readonly rotationTrigger?: pulumi.Input<string>;
@@ -34,8 +35,7 @@ export interface SshKeyPairGenerate {
     readonly ppk?: pulumi.Input<boolean>;
     /** The key is for a non-interactive service account, so it may have no passphrase. Recorded on the
      * generated key, where the policy pack's `ssh-key-passphrase` rule reads it (whatever the account is
-     * called). Changing it changes no key. Default `false` (a key without a passphrase must then belong to
-     * an account the rule's config names as a service account). */
+     * called). Changing it changes no key. Default `false`: the key is a person's and needs a passphrase. */
     readonly service?: boolean;
 }
 
@@ -234,6 +234,12 @@ function importedKey(
  * An SSH key pair from one of three sources (`generate`, `onHost`, `publicKey`), optionally
  * registered as an EC2 key pair. Type token `pka-fleet:index:SshKeyPair`.
  */
+/**
+ * Set by PkaFleet on its users' child key pairs: the fleet's `keyRules.requirePassphrase`, which
+ * the fleet has already applied to them. Not an input (a symbol, so no program or schema sees it).
+ */
+export const FLEET_REQUIRE_PASSPHRASE: unique symbol = Symbol("pka-fleet.requirePassphrase");
+
 export class SshKeyPair extends pulumi.ComponentResource {
     /** The public key, one OpenSSH line (`type base64 comment`). */
     public readonly publicKey: pulumi.Output<string>;
@@ -253,7 +259,8 @@ export class SshKeyPair extends pulumi.ComponentResource {
     public readonly ec2KeyName: pulumi.Output<string | undefined>;
 
     constructor(name: string, args: SshKeyPairArgs, opts?: pulumi.ComponentResourceOptions) {
-        const planned = tryPlan(() => planSshKeyPair(args ?? {}));
+        const fleetRule = (args as { [FLEET_REQUIRE_PASSPHRASE]?: boolean } | undefined)?.[FLEET_REQUIRE_PASSPHRASE];
+        const planned = tryPlan(() => planSshKeyPair(args ?? {}, { requirePassphrase: fleetRule ?? true }));
         super("pka-fleet:index:SshKeyPair", name, {}, opts);
         if (planned.problem !== undefined)
             throw new pulumi.ResourceError(`SshKeyPair "${name}": ${planned.problem}`, this, true);

@@ -181,8 +181,13 @@ function planGeneratedKey(u: FleetUserInput, p: string, keyRules: Partial<KeyRul
     }
     const planned = refusing(() =>
         planSshKeyPair(
-            { generate: g, ec2KeyName: u.ec2KeyName },
-            { generate: `${p}.generateKey`, ec2KeyName: `${p}.ec2KeyName` },
+            { generate: u.service === true ? { ...g, service: true } : g, ec2KeyName: u.ec2KeyName },
+            {
+                generate: `${p}.generateKey`,
+                ec2KeyName: `${p}.ec2KeyName`,
+                service: `${p}.service`,
+                requirePassphrase: keyRules.requirePassphrase ?? DEFAULT_KEY_RULES.requirePassphrase,
+            },
         ),
     );
     // Otherwise the Lambda would refuse the whole spec at run time.
@@ -194,12 +199,6 @@ function planGeneratedKey(u: FleetUserInput, p: string, keyRules: Partial<KeyRul
         label: `\`${p}.generateKey\``,
     });
     if (bad.length) fail(bad.join(" ") + (ec2 ? ` (\`${p}.ec2KeyName\` is set.)` : ""));
-    const requirePassphrase = keyRules.requirePassphrase ?? DEFAULT_KEY_RULES.requirePassphrase;
-    if (requirePassphrase && !u.service && (g.passphrase === undefined || g.passphrase === "")) {
-        fail(
-            `\`${p}.generateKey.passphrase\` is required: ${u.name} is a person (\`service\` is not true), and a person's private key must be passphrase-protected.`,
-        );
-    }
     return generatedKeyBound(g);
 }
 

@@ -179,13 +179,48 @@ export function onHostCommand(o: KeyPairSpec & { path: string; comment: string; 
     return `sh -c ${shQuote(script)}`;
 }
 
-/** The `generate` source: its comment and service flag, and the spec. */
-function planGenerate(g: KeyGenerateInput, at: string, ec2Import: boolean, ec2KeyNameInput?: string): KeyPairPlan {
+/**
+ * The one passphrase rule for a generated key, SshKeyPair's and PkaFleet's alike (and the policy
+ * pack's ssh-key-passphrase): a person's private key is encrypted; only a key marked as a
+ * non-interactive service account's may have none. A passphrase known only at deployment (an
+ * Output) counts as given here; the policy pack judges the value.
+ */
+export function passphraseProblem(
+    g: KeyGenerateInput,
+    at: string,
+    serviceInput = `${at}.service`,
+    requirePassphrase = true,
+): string | undefined {
+    if (!requirePassphrase || g.service === true) return undefined;
+    if (g.passphrase !== undefined && g.passphrase !== null && g.passphrase !== "") return undefined;
+    return (
+        `\`${at}.passphrase\` is required: a person's private key must be passphrase-protected. ` +
+        `Set a passphrase, or set \`${serviceInput}: true\` if the key belongs to a non-interactive service account.`
+    );
+}
+
+/** The `generate` source: its comment, service flag and passphrase, and the spec. */
+function planGenerate(g: KeyGenerateInput, at: string, ec2Import: boolean, names: KeyPairPlanNames): KeyPairPlan {
     if (typeof g.comment === "string") checkComment(`${at}.comment`, g.comment);
     if (g.service !== undefined && typeof g.service !== "boolean") {
-        throw new KeyPairPlanError(`\`${at}.service\` must be true or false; got ${JSON.stringify(g.service)}.`);
+        throw new KeyPairPlanError(
+            `\`${names.service ?? `${at}.service`}\` must be true or false; got ${JSON.stringify(g.service)}.`,
+        );
     }
-    return { source: "generate", spec: resolveSshKeySpec(at, g, ec2Import, ec2KeyNameInput) };
+    const spec = resolveSshKeySpec(at, g, ec2Import, names.ec2KeyName);
+    const problem = passphraseProblem(g, at, names.service, names.requirePassphrase ?? true);
+    if (problem) throw new KeyPairPlanError(problem);
+    return { source: "generate", spec };
+}
+
+/** How the caller's user wrote the inputs (PkaFleet: `users[1].generateKey`), and its passphrase rule. */
+export interface KeyPairPlanNames {
+    generate?: string;
+    ec2KeyName?: string;
+    /** Where the key is marked a service account's (PkaFleet: `users[1].service`). */
+    service?: string;
+    /** The key rules' requirePassphrase (default true). */
+    requirePassphrase?: boolean;
 }
 
 /** The `onHost` source: its path, connection and comment, and the spec. */
@@ -205,10 +240,7 @@ function planOnHost(h: KeyOnHostInput, ec2Import: boolean): KeyPairPlan {
  * Validates the args (pure; no resource exists yet). Throws a KeyPairPlanError naming the inputs;
  * `names` says how the caller's user wrote `generate` and `ec2KeyName` (PkaFleet: `users[1].generateKey`).
  */
-export function planSshKeyPair(
-    args: KeyPairPlanInput,
-    names: { generate?: string; ec2KeyName?: string } = {},
-): KeyPairPlan {
+export function planSshKeyPair(args: KeyPairPlanInput, names: KeyPairPlanNames = {}): KeyPairPlan {
     const given = (["generate", "onHost", "publicKey"] as const).filter(
         (k) => args[k] !== undefined && args[k] !== null,
     );
@@ -225,7 +257,7 @@ export function planSshKeyPair(
             `\`${names.ec2KeyName ?? "ec2KeyName"}\` must be 1 to 255 printable ASCII characters (EC2 ImportKeyPair's KeyName); got ${args.ec2KeyName.length} characters.`,
         );
     }
-    if (args.generate) return planGenerate(args.generate, names.generate ?? "generate", ec2Import, names.ec2KeyName);
+    if (args.generate) return planGenerate(args.generate, names.generate ?? "generate", ec2Import, names);
     if (args.onHost) return planOnHost(args.onHost, ec2Import);
     // A key known only at deployment (an Output) is checked when it resolves.
     return {

@@ -306,7 +306,7 @@ describe("errors name the resource and the input as written, once", function () 
                 "a person's generated key without passphrase",
                 { ...base, users: [{ name: "bob", generateKey: {} }] },
                 "`users[0].generateKey.passphrase`",
-                / is required: bob is a person/,
+                / is required: a person.s private key must be passphrase-protected\. Set a passphrase, or set `users\[0\]\.service: true`/,
             ],
         ];
         for (const [what, args, input, rest] of cases) {

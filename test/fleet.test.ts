@@ -523,6 +523,11 @@ describe("PkaFleet (pka-fleet:index:PkaFleet) under AWS mocks", function () {
         ["a retention CloudWatch lacks", (a) => ({ ...a, logRetentionDays: 10 }), /`logRetentionDays`/],
         ["an aws: tag key", (a) => ({ ...a, targetTag: { key: "aws:x", value: "y" } }), /`targetTag\.key`/],
         ["a tag value with =", (a) => ({ ...a, targetTag: { key: "k", value: "a=b" } }), /`targetTag\.value`/],
+        [
+            "a resource tag with the reserved aws: prefix",
+            (a) => ({ ...a, tags: { team: "ops", "AWS:owner": "x" } }),
+            /`tags` key "AWS:owner" uses the reserved aws: prefix/,
+        ],
         ["a key rule too weak", (a) => ({ ...a, keyRules: { minRsaBits: 512 } }), /`keyRules\.minRsaBits`/],
         [
             "key rules that re-allow dsa",

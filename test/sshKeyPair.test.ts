@@ -197,7 +197,7 @@ describe("SshKeyPair component (mocks)", function () {
 
     describe("generate", () => {
         it("generates an ed25519 key by default, kept in a dynamic resource; the private key is secret, the rest is not", async () => {
-            const k = new mod.SshKeyPair(uniq("gen"), { generate: {} });
+            const k = new mod.SshKeyPair(uniq("gen"), { generate: { service: true } });
             const [pub, fp, type, bits, createdAt, priv] = await Promise.all([
                 value(k.publicKey),
                 value(k.fingerprint),
@@ -220,7 +220,7 @@ describe("SshKeyPair component (mocks)", function () {
 
         it("the comment defaults to the resource name", async () => {
             const name = uniq("named");
-            const k = new mod.SshKeyPair(name, { generate: {} });
+            const k = new mod.SshKeyPair(name, { generate: { service: true } });
             assert.ok((await value(k.publicKey)).endsWith(` ${name}`));
         });
 
@@ -250,7 +250,7 @@ describe("SshKeyPair component (mocks)", function () {
                 assert.strictEqual(await pulumi.isSecret(k.privateKey), true);
             }
             const none = uniq("nopass");
-            await value(new mod.SshKeyPair(none, { generate: {} }).publicKey);
+            await value(new mod.SshKeyPair(none, { generate: { service: true } }).publicKey);
             assert.strictEqual(
                 wireInputs.get(`${DYNAMIC}::${none}-key`)?.passphrase,
                 undefined,
@@ -280,7 +280,7 @@ describe("SshKeyPair component (mocks)", function () {
         });
 
         it("a second program run against the same state keeps the key; a passphrase change updates, a type change replaces", async () => {
-            const args = (extra: object = {}) => ({ generate: { comment: "svc", ...extra } });
+            const args = (extra: object = {}) => ({ generate: { comment: "svc", service: true, ...extra } });
             const run1 = new mod.SshKeyPair("stable", args());
             await value(run1.publicKey);
             const state = keyState.get("stable-key")!;
@@ -530,6 +530,12 @@ describe("SshKeyPair component (mocks)", function () {
                 () => ({ onHost: { connection, path: "/srv/k", bits: 4096 } }),
                 /`onHost.bits`: ed25519 keys are always 256 bits/,
             ],
+            [
+                "a person's key without a passphrase (the rule PkaFleet applies)",
+                () => ({ generate: {} }),
+                /`generate.passphrase` is required: a person's private key must be passphrase-protected\. Set a passphrase, or set `generate.service: true`/,
+            ],
+            ["an empty passphrase", () => ({ generate: { passphrase: "" } }), /`generate.passphrase` is required/],
             [
                 "a comment with a newline",
                 () => ({ generate: { comment: "a\nssh-rsa AAAA evil" } }),
