@@ -15,6 +15,7 @@ import { validateAccessSpec } from "../core/accessSpec";
 import { AccessSpecError } from "../core/accessSpecTypes";
 import { documentParameters, renderDocumentJson } from "../core/document";
 import { planFleet } from "../core/fleetPlan";
+import { checkDeploySpec, plainKeyInputs } from "../core/fleetSpec";
 import { planSshKeyPair } from "../core/keyPairPlan";
 import { judgeKey, judgeKeySpec, KeyError, keyRulesFromPolicyConfig, parsePublicKey } from "../core/keys";
 import { resolveKeySpec } from "../core/keys/spec";
@@ -206,6 +207,31 @@ describe("security keys: the key rules", () => {
         assert.throws(
             () => planFleet("f", { users: [{ name: "svc_user", service: true, publicKeys: [SK_EC] }] }, "dev"),
             /`users\[0\]\.publicKeys\[0\]` \(svc_user is a service account\): a service account's key cannot be a security key \(sk-ecdsa\)/,
+        );
+    });
+
+    it("PkaFleet: a service account's key known only at deployment (an Output) is refused if it is a security key", () => {
+        const users = [
+            { name: "alice", publicKeys: [{ output: true }] },
+            { name: "svc_user", service: true, publicKeys: [{ output: true }] },
+        ];
+        const plan = planFleet("f", { users }, "dev");
+        const late = (svcKey: string) => [
+            [{ key: SK_ED, input: "users[0].publicKeys[0]", secret: false }],
+            [{ key: svcKey, input: "users[1].publicKeys[0]", secret: false }],
+        ];
+        assert.throws(
+            () => checkDeploySpec(plan, plainKeyInputs(users), late(SK_EC)),
+            /`users\[1\]\.publicKeys\[0\]` \(svc_user is a service account\): a service account's key cannot be a security key \(sk-ecdsa\)/,
+        );
+        const soft = line("ssh-ed25519", Buffer.concat([sshString("ssh-ed25519"), sshString(crypto.randomBytes(32))]));
+        const ok = checkDeploySpec(plan, plainKeyInputs(users), late(soft));
+        assert.deepEqual(
+            ok.spec.users.map((u) => [u.name, u.keys[0].split(" ")[0]]),
+            [
+                ["alice", ED_TYPE],
+                ["svc_user", "ssh-ed25519"],
+            ],
         );
     });
 
