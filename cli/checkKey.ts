@@ -47,7 +47,7 @@ const USAGE =
     "usage: pka check-key FILE|- [--config policy-config.json] [--json] [--service] [--ec2-import] [--passphrase-file F]\n" +
     "  exit 0: allowed; 1: violates the key rules (reasons printed); 2: not a key, or bad usage.\n" +
     "  --config F    the policy pack config (--policy-pack-config): the key rules' settings and enforcementLevel\n" +
-    "  --service     the key belongs to a non-interactive service account (may lack a passphrase)\n" +
+    "  --service     the key belongs to a non-interactive service account (may lack a passphrase; no security key)\n" +
     "  --ec2-import  judge the key for EC2 ImportKeyPair (rsa 4096 or ed25519)\n";
 
 interface Options {
@@ -259,6 +259,8 @@ function jsonVerdict(
         type: info.type,
         bits: info.bits,
         curve: info.curve ?? null,
+        // A security key's FIDO application ("ssh:..."); other keys have none.
+        ...(info.application !== undefined ? { application: info.application } : {}),
         fingerprint: info.fingerprint,
         comment: info.comment,
         encrypted: info.encrypted,
@@ -271,7 +273,7 @@ function jsonVerdict(
 
 /** The verdict as text: the key, each violation and advisory, and "allowed" when nothing failed. */
 function printVerdict(info: KeyInfo, label: string, violations: string[], advisories: string[]): void {
-    const desc = info.type === "ecdsa" ? `ecdsa ${info.curve}` : `${info.type} ${info.bits}`;
+    const desc = /ecdsa$/.test(info.type) ? `${info.type} ${info.curve}` : `${info.type} ${info.bits}`;
     const kind = info.isPrivate
         ? `private key (${info.format}, ${info.encrypted ? "passphrase-protected" : "no passphrase"})`
         : "public key";

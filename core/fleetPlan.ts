@@ -156,10 +156,10 @@ function planSettings(name: string, args: FleetPlanInput, stack: string): FleetS
     return { fleetName, tag, triggers, schedule, revokeOnDestroy, logRetentionDays, keyRules, fallbackKeys };
 }
 
-/** A public key line parsed and judged by the fleet's rules; refused naming `label`. */
-function checkedKey(line: string, label: string, keyRules: Partial<KeyRules>): KeyInfo {
+/** A public key line parsed and judged by the fleet's rules (a service account's: no security key); refused naming `label`. */
+function checkedKey(line: string, label: string, keyRules: Partial<KeyRules>, service = false): KeyInfo {
     const info = refusing(() => parsePublicKey(line, label));
-    const bad = judgeKey(info, keyRules, { label });
+    const bad = judgeKey(info, keyRules, { label, service });
     if (bad.length) fail(bad.join(" "));
     return info;
 }
@@ -235,7 +235,8 @@ function planKeys(
     let pendingBytes = 0;
     for (const [j, k] of (u.publicKeys ?? []).entries()) {
         if (typeof k === "string") {
-            plainKeys.push(checkedKey(k, `\`${p}.publicKeys[${j}]\``, keyRules).publicKey);
+            const label = `\`${p}.publicKeys[${j}]\`${u.service === true ? ` (${u.name} is a service account)` : ""}`;
+            plainKeys.push(checkedKey(k, label, keyRules, u.service === true).publicKey);
         } else {
             pendingKeys++;
             pendingBytes += PENDING_KEY_BYTES;

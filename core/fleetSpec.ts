@@ -7,6 +7,8 @@ import { splitAccessSpec } from "./accessStore";
 import { documentParameters } from "./document";
 import type { FleetPlan, FleetUserInput } from "./fleetPlanTypes";
 import { redactSecretValue } from "./keyPairPlan";
+import { parsePublicKey } from "./keys/publicKey";
+import { SECURITY_KEY_TYPES } from "./keys/types";
 
 /** Builds and validates the final spec once every key is known. */
 export function buildAccessSpec(plan: FleetPlan, keysByUser: string[][]): AccessSpec {
@@ -83,6 +85,22 @@ export function checkDeploySpec(
     late: DeployKey[][],
 ): { spec: AccessSpec; chunks: { name: string; value: string }[] } {
     const inputs = plan.users.map((_u, i) => [...(plainInputs[i] ?? []), ...late[i].map((k) => k.input)]);
+    // A service account's key known only now must be a software key too (planFleet judged the plain ones).
+    plan.users.forEach((u, i) => {
+        if (!u.service) return;
+        for (const k of late[i]) {
+            let type = "";
+            try {
+                type = parsePublicKey(String(k.key)).type;
+            } catch {
+                continue; // not a key: the spec's validation below says why, naming the input
+            }
+            if (SECURITY_KEY_TYPES.includes(type))
+                throw new DeploySpecError(
+                    `\`${k.input}\` (${u.name} is a service account): a service account's key cannot be a security key (${type}): a security key needs a person to touch the authenticator at each login, which a non-interactive service account cannot do; give it an ed25519 key.`,
+                );
+        }
+    });
     let spec: AccessSpec;
     try {
         spec = buildAccessSpec(

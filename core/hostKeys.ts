@@ -9,13 +9,13 @@
  * well-formed lines of known key types are kept; everything else in stdout is ignored, so a noisy
  * script cannot inject text into known_hosts.
  */
-import { INSTALLABLE_KEY_TYPES } from "./keys/types";
+import { SOFTWARE_KEY_TYPES } from "./keys/types";
 
 /** The first word of a host-key line. */
 export const HOST_KEY_MARKER = "PKA-HOSTKEY";
 
-/** The types a host key may have (the same list as the spec's): a host key cannot be a security key (sk-). */
-export const HOST_KEY_TYPES: readonly string[] = INSTALLABLE_KEY_TYPES;
+/** The types a host key may have: the spec's software types; a host key cannot be a security key (sk-). */
+export const HOST_KEY_TYPES: readonly string[] = SOFTWARE_KEY_TYPES;
 
 /** `<type> <base64>` as the script's grammar (a POSIX ERE) checks it: the installable key types. */
 export const HOST_KEY_ERE = `(${HOST_KEY_TYPES.join("|")}) [A-Za-z0-9+/]+={0,2}`;

@@ -159,7 +159,8 @@ function keyRules(args: { getConfig<U extends object>(): U }): Partial<KeyRules>
 /** Violations of the algorithm/size rules for one found key ([] when allowed or not judgeable). */
 export function judgeFound(r: { type: string; name: string }, k: FoundKey, rules: Partial<KeyRules>): string[] {
     const label = `${describe(r)} ${k.where}`;
-    const ctx = { ec2Import: k.kind !== "private" && k.ec2Import === true, service: true, label };
+    // The passphrase is ssh-key-passphrase's business, with its own idea of a service account.
+    const ctx = { ec2Import: k.kind !== "private" && k.ec2Import === true, noPassphraseRule: true, label };
     try {
         if (k.kind === "spec") return judgeKeySpec(k.spec, rules, ctx);
         if (k.kind === "line") return judgeKey(parsePublicKey(k.line, label), rules, ctx);
@@ -175,7 +176,7 @@ export function judgeFound(r: { type: string; name: string }, k: FoundKey, rules
 export const sshKeyAlgorithm: ResourceValidationPolicy & StackValidationPolicy = {
     name: KEY_ALGORITHM.name,
     description:
-        "Checks whether SSH keys use an allowed type and size: ed25519, ecdsa nistp256/384/521, rsa >= 3072 bits (by default exactly 4096 where imported into EC2); never dsa, rsa1 or ecdsa P-224.",
+        "Checks whether SSH keys use an allowed type and size: ed25519, ecdsa nistp256/384/521, rsa >= 3072 bits (by default exactly 4096 where imported into EC2), FIDO2 security keys (sk-ed25519, sk-ecdsa); never dsa, rsa1 or ecdsa P-224.",
     enforcementLevel: "mandatory",
     configSchema: KEY_ALGORITHM.schema,
     validateResource: (args: ResourceValidationArgs, reportViolation) => {

@@ -54,7 +54,7 @@ export const KEY_ALGORITHM_SCHEMA: RuleConfigSchema = {
     properties: {
         allowedTypes: {
             ...stringList(
-                `Key types allowed: any of ${KNOWN_KEY_TYPES.join(", ")} (dsa and rsa1 are never accepted).`,
+                `Key types allowed: any of ${KNOWN_KEY_TYPES.join(", ")} (sk-ed25519 and sk-ecdsa are FIDO2 security keys, OpenSSH 8.2+; dsa and rsa1 are never accepted).`,
                 KEY_ALGORITHM_DEFAULTS.allowedTypes,
             ),
             items: { type: "string", enum: [...KNOWN_KEY_TYPES] },

@@ -615,30 +615,34 @@ describe("access spec", () => {
 });
 
 describe("one list of installable key types", () => {
-    it("the spec grammar, the script's host-key pattern and the host-key parser accept exactly INSTALLABLE_KEY_TYPES", () => {
+    it("the spec grammar accepts exactly INSTALLABLE_KEY_TYPES; the script's host-key pattern and the host-key parser exactly the software ones", () => {
         const keyLine = new RegExp(`^${KEY_ERE}$`);
         const hostLine = new RegExp(`^HOSTKEY_RE='([^']*)'$`, "m").exec(SETUP_SCRIPT);
         assert.ok(hostLine, "the script defines HOSTKEY_RE");
         const hostRe = new RegExp(`^${hostLine[1]}$`);
+        const blobOf = (t: string) =>
+            Buffer.concat([Buffer.from([0, 0, 0, t.length]), Buffer.from(t), Buffer.alloc(32, 7)]).toString("base64");
         for (const t of SSH_KEY_TYPES) {
             const allowed = INSTALLABLE_KEY_TYPES.includes(t);
-            const blob = Buffer.concat([
-                Buffer.from([0, 0, 0, t.length]),
-                Buffer.from(t),
-                Buffer.alloc(32, 7),
-            ]).toString("base64");
+            const host = allowed && !t.startsWith("sk-");
+            const blob = blobOf(t);
             assert.equal(keyLine.test(`${t} ${blob}`), allowed, `KEY_ERE ${t}`);
-            assert.equal(hostRe.test(`${t} ${blob}`), allowed, `script HOSTKEY_RE ${t}`);
+            assert.equal(hostRe.test(`${t} ${blob}`), host, `script HOSTKEY_RE ${t}`);
             assert.equal(
                 parseHostKeyLines(`PKA-HOSTKEY ${t} ${blob}\n`).length,
-                allowed ? 1 : 0,
+                host ? 1 : 0,
                 `parseHostKeyLines ${t}`,
             );
         }
+        // The "." of a security-key type is a dot, not any character.
+        for (const t of ["sk-ssh-ed25519@opensshXcom", "sk-ecdsa-sha2-nistp256@openssh-com"])
+            assert.equal(keyLine.test(`${t} ${blobOf(t)}`), false, `KEY_ERE ${t}`);
         assert.deepEqual([...INSTALLABLE_KEY_TYPES].sort(), [
             "ecdsa-sha2-nistp256",
             "ecdsa-sha2-nistp384",
             "ecdsa-sha2-nistp521",
+            "sk-ecdsa-sha2-nistp256@openssh.com",
+            "sk-ssh-ed25519@openssh.com",
             "ssh-ed25519",
             "ssh-rsa",
         ]);

@@ -425,7 +425,7 @@ describe("keys: refusing bad input", function () {
             input: () => fs.readFileSync(path.join(FIXTURES, "rsa2048.pub"), "utf8"),
             stage: "judge",
             fn: "public",
-            expect: /rsa-2048 is too small.*expected ed25519, ecdsa \(nistp256, nistp384, nistp521\) or rsa of at least 3072 bits/,
+            expect: /rsa-2048 is too small.*expected ed25519, ecdsa \(nistp256, nistp384, nistp521\), rsa of at least 3072 bits or a security key \(sk-ed25519, sk-ecdsa\)\.$/,
         },
         {
             name: "ecdsa P-224 (PEM)",
@@ -879,7 +879,7 @@ describe("keys: rules and configuration", function () {
         ]) {
             assert.deepStrictEqual(judgeKeySpec(s), [], JSON.stringify(s));
         }
-        assert.deepStrictEqual(DEFAULT_KEY_RULES.allowedTypes, ["ed25519", "ecdsa", "rsa"]);
+        assert.deepStrictEqual(DEFAULT_KEY_RULES.allowedTypes, ["ed25519", "ecdsa", "rsa", "sk-ed25519", "sk-ecdsa"]);
     });
 
     it("ec2ImportRsaBits is a minimum among the sizes EC2 imports: 4096 allows 4096 only, 2048 allows 2048 and 4096", () => {
@@ -996,7 +996,7 @@ describe("keys: rules and configuration", function () {
         const bad: [Record<string, unknown>, RegExp][] = [
             [
                 { allowedTypes: ["ed25519", "dsa"] },
-                /'ssh-key-algorithm.allowedTypes' lists "dsa", which is never allowed \(DSA .*\); accepted: any of ed25519, ecdsa, rsa/,
+                /'ssh-key-algorithm.allowedTypes' lists "dsa", which is never allowed \(DSA .*\); accepted: any of ed25519, ecdsa, rsa, sk-ed25519, sk-ecdsa$/,
             ],
             [{ allowedTypes: ["ssh-dss"] }, /'ssh-key-algorithm.allowedTypes' lists "ssh-dss", which is never allowed/],
             [
@@ -1008,8 +1008,8 @@ describe("keys: rules and configuration", function () {
                 /'ssh-key-algorithm.allowedTypes' lists "blowfish", which is not a key type the rules know; accepted: any of ed25519, ecdsa, rsa/,
             ],
             [
-                { allowedTypes: ["sk-ssh-ed25519@openssh.com"] },
-                /lists "sk-ssh-ed25519@openssh.com", which is not a key type/,
+                { allowedTypes: ["sk-ssh-ed25519@openssh.com", "sk-rsa"] },
+                /lists "sk-rsa", which is not a key type the rules know; accepted: any of ed25519, ecdsa, rsa, sk-ed25519, sk-ecdsa/,
             ],
             [
                 { allowedCurves: ["nistp256", "nistp224"] },
@@ -1055,7 +1055,12 @@ describe("keys: rules and configuration", function () {
             judgeKeySpec({ type: "ecdsa", curve: "P-224" }, loose).join(),
             /ecdsa curve nistp224 is not allowed \(P-224/,
         );
-        assert.match(judgeKeySpec({ type: "sk-ed25519" }, loose).join(), /sk-ed25519 keys are not allowed/);
+        // security keys are known types: allowed when listed, refused (naming the setting) when not
+        assert.deepStrictEqual(judgeKeySpec({ type: "sk-ed25519" }, loose), []);
+        assert.match(
+            judgeKeySpec({ type: "sk-ecdsa-sha2-nistp256@openssh.com" }, loose).join(),
+            /sk-ecdsa keys are not allowed; .*\(allowedTypes lists ed25519, ecdsa, rsa, sk-ed25519\)\.$/,
+        );
         assert.match(
             judgeKeySpec({ type: "rsa", bits: 1024 }, loose).join(),
             /rsa-1024 is too small \(the rules require at least 2048 bits\)/,

@@ -19,7 +19,8 @@ export const OPTION_ERE =
     "(restrict|no-agent-forwarding|no-port-forwarding|no-pty|no-user-rc|no-X11-forwarding|" +
     'from="[A-Za-z0-9.:/*?!,-]{1,512}"|command="[A-Za-z0-9 _./:=@%+,-]{1,256}"|' +
     'expiry-time="[0-9]{8}([0-9]{4}([0-9]{2})?)?Z?")';
-export const KEY_ERE = `(${INSTALLABLE_KEY_TYPES.join("|")}) [A-Za-z0-9+/]+={0,2}( [A-Za-z0-9._@+:=/-]{1,100})?`;
+// A type's "." (sk-...@openssh.com) is written [.]: the same single character in both engines.
+export const KEY_ERE = `(${INSTALLABLE_KEY_TYPES.map((t) => t.replace(/\./g, "[.]")).join("|")}) [A-Za-z0-9+/]+={0,2}( [A-Za-z0-9._@+:=/-]{1,100})?`;
 export const HEADER_ERE = `pka-access ${MANIFEST_VERSION} [0-9a-f]{64}`;
 export const USER_LINE_ERE = `u ${NAME_ERE} (nopasswd|none)( adopt)?`;
 export const KEY_LINE_ERE = `k ${NAME_ERE} (${OPTION_ERE}(,${OPTION_ERE})* )?${KEY_ERE}`;

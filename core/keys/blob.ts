@@ -6,7 +6,7 @@
  * rules can refuse with a reason.
  */
 import * as crypto from "crypto";
-import { ACCEPTED_LINE, CURVES, KeyError, KeyInfo, MAX_RSA_BITS } from "./types";
+import { ACCEPTED_LINE, CURVES, KeyError, KeyInfo, MAX_RSA_BITS, MAX_SK_APPLICATION } from "./types";
 import { WireReader, bitLength } from "./wire";
 
 // ---------------------------------------------------------------------------------------------
@@ -18,10 +18,11 @@ export interface BlobInfo {
     type: string;
     bits: number;
     curve?: string;
+    application?: string;
     blob: Buffer;
 }
 
-type BlobParts = { type: string; bits: number; curve?: string };
+type BlobParts = { type: string; bits: number; curve?: string; application?: string };
 type BlobReader = (r: WireReader, wireType: string, label: string) => BlobParts;
 
 function checkEcPoint(curve: string, q: Buffer, label: string): void {
@@ -51,6 +52,39 @@ function readEd25519(r: WireReader, label: string): void {
             `the ed25519 key is ${pk.length} bytes, expected 32; the key is truncated or corrupt`,
         );
     }
+}
+
+/**
+ * A security key's application, the blob's last string (OpenSSH PROTOCOL.u2f): the FIDO relying
+ * party the authenticator made the key for. OpenSSH makes and uses ssh keys only for an
+ * application starting with "ssh:" (ssh-keygen(1) `-O application`), so any other is refused.
+ */
+function readSkApplication(r: WireReader, wireType: string, label: string): string {
+    const raw = r.bytes();
+    const shown = raw
+        .subarray(0, 40)
+        .toString("latin1")
+        .replace(/[^\x20-\x7e]/g, "?");
+    if (raw.length > MAX_SK_APPLICATION) {
+        throw new KeyError(
+            label,
+            `the ${wireType} key's application is ${raw.length} bytes ('${shown}...'), more than the ${MAX_SK_APPLICATION} a security key's application can be; the key is corrupt`,
+        );
+    }
+    const app = raw.toString("latin1");
+    if (!/^[\x21-\x7e]*$/.test(app)) {
+        throw new KeyError(
+            label,
+            `the ${wireType} key's application ('${shown}') holds spaces or non-printable bytes; the key is corrupt`,
+        );
+    }
+    if (!app.startsWith("ssh:")) {
+        throw new KeyError(
+            label,
+            `the ${wireType} key's application is '${shown}', which does not start with "ssh:"; OpenSSH uses a security key only for an "ssh:" application: enroll it with \`ssh-keygen -t ed25519-sk\` (default "ssh:") or \`-O application=ssh:NAME\``,
+        );
+    }
+    return app;
 }
 
 function readRsa(r: WireReader, _wireType: string, label: string): BlobParts {
@@ -92,9 +126,9 @@ function readEcdsa(r: WireReader, wireType: string, label: string): BlobParts {
         );
     }
     checkEcPoint(curve, r.bytes(), label);
-    const sk = wireType.startsWith("sk-");
-    if (sk) r.str();
-    return { type: sk ? "sk-ecdsa" : "ecdsa", bits: CURVES[curve].bits, curve };
+    if (!wireType.startsWith("sk-")) return { type: "ecdsa", bits: CURVES[curve].bits, curve };
+    const application = readSkApplication(r, wireType, label);
+    return { type: "sk-ecdsa", bits: CURVES[curve].bits, curve, application };
 }
 
 /** How each key type's blob continues after its name. */
@@ -108,10 +142,9 @@ const BLOB_READERS = new Map<string, BlobReader>([
     ],
     [
         "sk-ssh-ed25519@openssh.com",
-        (r, _w, label) => {
+        (r, w, label) => {
             readEd25519(r, label);
-            r.str();
-            return { type: "sk-ed25519", bits: 256 };
+            return { type: "sk-ed25519", bits: 256, application: readSkApplication(r, w, label) };
         },
     ],
     ["ssh-rsa", readRsa],
@@ -137,13 +170,14 @@ export function parseBlob(blob: Buffer, label: string, what = "the key data"): B
     if (!read) {
         throw new KeyError(
             label,
-            `key type '${wireType.slice(0, 60).replace(/[^\x20-\x7e]/g, "?")}' is not supported; expected ssh-ed25519, ecdsa-sha2-nistp256/384/521 or ssh-rsa`,
+            `key type '${wireType.slice(0, 60).replace(/[^\x20-\x7e]/g, "?")}' is not supported; expected ssh-ed25519, ecdsa-sha2-nistp256/384/521, ssh-rsa or a security key (sk-ssh-ed25519@openssh.com, sk-ecdsa-sha2-nistp256@openssh.com)`,
         );
     }
     const parts = read(r, wireType, label);
     r.end();
     const info: BlobInfo = { wireType, type: parts.type, bits: parts.bits, blob };
     if (parts.curve) info.curve = parts.curve;
+    if (parts.application !== undefined) info.application = parts.application;
     return info;
 }
 
@@ -173,6 +207,7 @@ export function infoFromBlob(
         format: extra.format,
     };
     if (b.curve) info.curve = b.curve;
+    if (b.application !== undefined) info.application = b.application;
     return info;
 }
 

@@ -29,6 +29,9 @@ export {
     MAX_PUBLIC_LINE,
     MAX_RSA_BITS,
     RSA_FLOOR_BITS,
+    SECURITY_KEY_TYPES,
+    SECURITY_KEY_WIRE_TYPES,
+    SOFTWARE_KEY_TYPES,
     SSH_KEY_TYPES,
 } from "./types";
 export type { KeyInfo, KeyRules } from "./types";

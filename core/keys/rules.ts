@@ -13,6 +13,7 @@ import {
     KeyRules,
     MAX_RSA_BITS,
     RSA_FLOOR_BITS,
+    SECURITY_KEY_TYPES,
     EC_BITS,
 } from "./types";
 
@@ -27,7 +28,10 @@ export const DEFAULT_KEY_RULES: KeyRules = Object.freeze({
 /** Where a key is judged: imported into EC2, a service account's, and the label its refusals start with. */
 export interface KeyJudgeContext {
     ec2Import?: boolean;
+    /** A non-interactive service account's key: it may lack a passphrase, and it cannot be a security key. */
     service?: boolean;
+    /** Leave the passphrase to another rule (the policy pack's ssh-key-passphrase, with its own service accounts). */
+    noPassphraseRule?: boolean;
     label?: string;
 }
 
@@ -40,13 +44,22 @@ const TYPE_NAMES: Record<string, string> = {
     "ssh-dss": "dsa",
     dss: "dsa",
     "sk-ssh-ed25519@openssh.com": "sk-ed25519",
+    // ssh-keygen -t names
+    "ed25519-sk": "sk-ed25519",
+    "ecdsa-sk": "sk-ecdsa",
 };
+
+/** Why a service account's key cannot be a security key. */
+const SK_SERVICE =
+    "a security key needs a person to touch the authenticator at each login, which a non-interactive service account cannot do";
 
 function normalizeType(t: string): { type: string; curve?: string } {
     const lower = String(t).trim().toLowerCase();
-    if (TYPE_NAMES[lower]) return { type: TYPE_NAMES[lower] };
+    if (TYPE_NAMES[lower] && TYPE_NAMES[lower] !== "sk-ecdsa") return { type: TYPE_NAMES[lower] };
     const ec = /^(sk-)?ecdsa-sha2-(nistp\d+)/.exec(lower);
     if (ec) return { type: ec[1] ? "sk-ecdsa" : "ecdsa", curve: ec[2] };
+    // A security key's ecdsa is always P-256 (OpenSSH has no other sk-ecdsa type).
+    if (TYPE_NAMES[lower] === "sk-ecdsa" || lower === "sk-ecdsa") return { type: "sk-ecdsa", curve: "nistp256" };
     return { type: lower };
 }
 
@@ -218,16 +231,24 @@ function ec2RsaSizesInWords(r: KeyRules): string {
 }
 
 /** What the rules accept, in words: used in every refusal. */
-export function describeAccepted(rules?: Partial<KeyRules>, ctx: { ec2Import?: boolean } = {}): string {
+export function describeAccepted(
+    rules?: Partial<KeyRules>,
+    ctx: { ec2Import?: boolean; service?: boolean } = {},
+): string {
     const r = mergeRules(rules);
     const parts: string[] = [];
+    const sk: string[] = [];
     for (const t of r.allowedTypes) {
         if (ctx.ec2Import && t !== "rsa" && t !== "ed25519") continue;
+        if (ctx.service && SECURITY_KEY_TYPES.includes(t)) continue;
+        if (t === "sk-ecdsa" && !r.allowedCurves.includes("nistp256")) continue;
         if (t === "rsa")
             parts.push(ctx.ec2Import ? `rsa of ${ec2RsaSizesInWords(r)} bits` : `rsa of at least ${r.minRsaBits} bits`);
         else if (t === "ecdsa") parts.push(`ecdsa (${r.allowedCurves.join(", ")})`);
+        else if (SECURITY_KEY_TYPES.includes(t)) sk.push(t);
         else parts.push(t);
     }
+    if (sk.length) parts.push(`a security key (${sk.join(", ")})`);
     if (parts.length === 0) return "no key type (the rules allow none)";
     return parts.length === 1 ? parts[0] : `${parts.slice(0, -1).join(", ")} or ${parts[parts.length - 1]}`;
 }
@@ -278,8 +299,17 @@ export function judgeKeySpec(
             : (norm.curve ?? (type === "ecdsa" && spec.bits ? EC_BITS[spec.bits] : undefined));
     const accepted = `expected ${describeAccepted(r, ctx)}`;
     const size = type === "rsa" && spec.bits ? `-${spec.bits}` : type === "ecdsa" && curve ? ` ${curve}` : "";
+    if (ctx.service && SECURITY_KEY_TYPES.includes(type)) {
+        return [`${label}: a service account's key cannot be a security key (${type}): ${SK_SERVICE}; ${accepted}.`];
+    }
     if (!r.allowedTypes.includes(type)) {
-        return [`${label}: ${type}${size} keys are not allowed${NEVER[type] ? ` (${NEVER[type]})` : ""}; ${accepted}.`];
+        // A type the rules could allow but whose allowedTypes leave out: say which setting refuses it.
+        const setting = KNOWN_KEY_TYPES.includes(type)
+            ? ` (allowedTypes lists ${r.allowedTypes.join(", ") || "none"})`
+            : "";
+        return [
+            `${label}: ${type}${size} keys are not allowed${NEVER[type] ? ` (${NEVER[type]})` : ""}; ${accepted}${setting}.`,
+        ];
     }
     if (ctx.ec2Import && type !== "rsa" && type !== "ed25519") {
         return [`${label}: EC2 can import only rsa and ed25519 keys, not ${type}${size}; ${accepted}.`];
@@ -287,7 +317,7 @@ export function judgeKeySpec(
     const violation =
         type === "rsa"
             ? rsaViolation(spec.bits, r, ctx, label, accepted)
-            : type === "ecdsa"
+            : type === "ecdsa" || type === "sk-ecdsa"
               ? ecdsaViolation(curve, r, label, accepted)
               : undefined;
     return violation === undefined ? [] : [violation];
@@ -296,13 +326,14 @@ export function judgeKeySpec(
 /**
  * Judge a parsed key by the rules. ctx.ec2Import: the key is imported into EC2 (rsa of exactly
  * ec2ImportRsaBits or ed25519). ctx.service: a non-interactive service account's key, which
- * may be stored without a passphrase. Returns violation messages ([] = allowed).
+ * may be stored without a passphrase and cannot be a security key (sk-). Returns violation
+ * messages ([] = allowed).
  */
 export function judgeKey(info: KeyInfo, rules?: Partial<KeyRules>, ctx: KeyJudgeContext = {}): string[] {
     const r = mergeRules(rules);
     const label = ctx.label ?? "key";
     const out = judgeKeySpec({ type: info.type, bits: info.bits, curve: info.curve }, r, ctx);
-    if (info.isPrivate && !info.encrypted && r.requirePassphrase && !ctx.service) {
+    if (info.isPrivate && !info.encrypted && r.requirePassphrase && !ctx.service && !ctx.noPassphraseRule) {
         out.push(
             `${label}: this private key has no passphrase; a person's private key must be passphrase-protected (ssh-keygen -p -f KEY), only a non-interactive service account's key may be stored without one.`,
         );

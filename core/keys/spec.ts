@@ -48,6 +48,10 @@ export function resolveKeySpec(opts: { type?: string; bits?: number; curve?: str
             return { type, bits };
         }
         default:
+            if (/^(sk-|ed25519-sk$|ecdsa-sk$)/i.test(String(type)))
+                throw new Error(
+                    `type: a security key (${String(type).slice(0, 40)}) cannot be generated here: its private key is made inside the authenticator and never leaves it; a person enrolls one with \`ssh-keygen -t ed25519-sk\` and gives its .pub line (a service account's key stays ed25519, ecdsa or rsa); expected ed25519, ecdsa or rsa`,
+                );
             throw new Error(`type: expected ed25519, ecdsa or rsa; got '${String(type).slice(0, 30)}'`);
     }
 }

@@ -32,8 +32,10 @@ export interface KeyInfo {
     type: "ed25519" | "ecdsa" | "rsa" | "dsa" | "rsa1" | string;
     /** RSA/DSA modulus bits; 256 for ed25519; the curve size for ecdsa. */
     bits: number;
-    /** ecdsa only: "nistp256" | "nistp384" | "nistp521" | "nistp224" */
+    /** ecdsa and sk-ecdsa only: "nistp256" | "nistp384" | "nistp521" | "nistp224" */
     curve?: string;
+    /** Security keys (sk-) only: the FIDO application the key was made for, "ssh:" or "ssh:...". */
+    application?: string;
     /** "SHA256:..." exactly as `ssh-keygen -l` prints it. */
     fingerprint: string;
     /** The comment ("" when the format has none or it is encrypted). */
@@ -46,7 +48,7 @@ export interface KeyInfo {
 }
 
 export interface KeyRules {
-    /** Key types allowed. Default ["ed25519", "ecdsa", "rsa"]. */
+    /** Key types allowed. Default ["ed25519", "ecdsa", "rsa", "sk-ed25519", "sk-ecdsa"]. */
     allowedTypes: string[];
     /** Smallest RSA modulus. Default 3072 (NIST SP 800-57 beyond 2030, BSI TR-02102 >= 3000); never below 2048. */
     minRsaBits: number;
@@ -62,22 +64,42 @@ export interface KeyRules {
 // Key types and curves
 
 /**
- * Every key type the rules can allow (rule names). A config or `keyRules` argument may narrow
- * this list, never widen it: dsa, rsa1, security-key and unknown types are refused whatever the
- * rules say.
+ * Every key type the rules can allow (rule names), all allowed by default. A config or `keyRules`
+ * argument may narrow this list, never widen it: dsa, rsa1 and unknown types are refused whatever
+ * the rules say. sk-ed25519 and sk-ecdsa are FIDO2 security keys (OpenSSH 8.2 and later): a
+ * person's only, never a service account's (SECURITY_KEY_TYPES).
  */
-export const KNOWN_KEY_TYPES: readonly string[] = Object.freeze(["ed25519", "ecdsa", "rsa"]);
+export const KNOWN_KEY_TYPES: readonly string[] = Object.freeze(["ed25519", "ecdsa", "rsa", "sk-ed25519", "sk-ecdsa"]);
+/**
+ * The security-key types (rule names): the private key never leaves an authenticator, and each
+ * login needs a person to touch it, so automation (a service account) cannot use one.
+ */
+export const SECURITY_KEY_TYPES: readonly string[] = Object.freeze(["sk-ed25519", "sk-ecdsa"]);
 /** Every ecdsa curve the rules can allow (OpenSSH names); never nistp224. */
 export const KNOWN_CURVES: readonly string[] = Object.freeze(["nistp256", "nistp384", "nistp521"]);
-/**
- * The public key types pka-fleet installs, by their SSH wire names: the one list that the access
- * spec, the on-host script's grammar and the host-key parser derive theirs from.
- */
-export const INSTALLABLE_KEY_TYPES: readonly string[] = Object.freeze([
+/** The software key types by their SSH wire names: what a host key or a generated key can be. */
+export const SOFTWARE_KEY_TYPES: readonly string[] = Object.freeze([
     "ssh-ed25519",
     ...KNOWN_CURVES.map((c) => `ecdsa-sha2-${c}`),
     "ssh-rsa",
 ]);
+/** The security-key types by their SSH wire names (PROTOCOL.u2f in OpenSSH's documentation). */
+export const SECURITY_KEY_WIRE_TYPES: readonly string[] = Object.freeze([
+    "sk-ssh-ed25519@openssh.com",
+    "sk-ecdsa-sha2-nistp256@openssh.com",
+]);
+/**
+ * The public key types pka-fleet installs in authorized_keys, by their SSH wire names: the one
+ * list that the access spec and the on-host script's grammar derive theirs from (host keys take
+ * SOFTWARE_KEY_TYPES: a host key cannot be a security key).
+ */
+export const INSTALLABLE_KEY_TYPES: readonly string[] = Object.freeze([
+    ...SOFTWARE_KEY_TYPES,
+    ...SECURITY_KEY_WIRE_TYPES,
+]);
+
+/** The longest security-key application ("ssh:..." FIDO relying party id) we read. */
+export const MAX_SK_APPLICATION = 255;
 
 /** Public key blob types whose parts we know. Anything else is refused with its name. */
 export const SSH_KEY_TYPES = [
@@ -85,8 +107,6 @@ export const SSH_KEY_TYPES = [
     // Read only so that the rules can refuse them with a reason.
     "ecdsa-sha2-nistp224",
     "ssh-dss",
-    "sk-ssh-ed25519@openssh.com",
-    "sk-ecdsa-sha2-nistp256@openssh.com",
 ];
 
 /** @internal The ecdsa curves by OpenSSH name (core/keygen.ts generates with nodeName). */
