@@ -15,7 +15,7 @@ import { FLEET_REQUIRE_PASSPHRASE, SshKeyPair, SshKeyPairArgs, SshKeyPairGenerat
 
 /** One login account on every instance of the fleet. */
 export interface FleetUser {
-    /** Login name, `^[a-z_][a-z0-9_-]{0,31}$`, not a system account nor an AMI default user. Required. */
+    /** Login name, `^[a-z_][a-z0-9_.-]{0,31}$` (e.g. `jane.doe`), not a system account nor an AMI default user. Required. */
     readonly name: string;
     /** Sudo mode. Default `"none"`. */
     readonly sudo?: SudoMode;

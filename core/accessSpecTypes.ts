@@ -7,9 +7,9 @@ import type { KeyRules } from "./keys/types";
 export type SudoMode = "nopasswd" | "none";
 
 export interface AccessUser {
-    /** Login name, `^[a-z_][a-z0-9_-]{0,31}$`, not a system or cloud-init default account nor a stock group name. */
+    /** Login name, `^[a-z_][a-z0-9_.-]{0,31}$` (e.g. `jane.doe`), not a system or cloud-init default account nor a stock group name. */
     name: string;
-    /** `nopasswd`: full sudo without password through /etc/sudoers.d/90-pka-<name>; `none`: no sudo. */
+    /** `nopasswd`: full sudo without password through /etc/sudoers.d/90-pka-<name> (`.` written `+`); `none`: no sudo. */
     sudo: SudoMode;
     /** OpenSSH public key lines (`type base64 [comment]`), no options. */
     keys: string[];

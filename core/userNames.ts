@@ -3,7 +3,23 @@
  * reason why (system and cloud-init accounts, stock group names).
  */
 
-export const USER_NAME_PATTERN = /^[a-z_][a-z0-9_-]{0,31}$/;
+/**
+ * What useradd accepts on Debian/Ubuntu and RHEL/Amazon Linux (shadow's chkname: letters, digits,
+ * `_`, `.`, `-`, not `-` first, not all digits, not `.` or `..`), cut to lower case with a letter
+ * or `_` first, which already excludes the all-digit names and `.`/`..`. No `+`, so the mapping
+ * of the sudoers drop-in's name below is one to one.
+ */
+export const USER_NAME_PATTERN = /^[a-z_][a-z0-9_.-]{0,31}$/;
+
+/**
+ * The sudoers drop-in of a user: /etc/sudoers.d/90-pka-NAME with every `.` written `+`, because
+ * sudo skips the files of an includedir whose names contain a `.` or end in `~` (sudoers(5),
+ * "Including other files from within sudoers"). Names never contain `+`, so no two users share
+ * a file. The script (STATE_AWK's dn) builds the same name.
+ */
+export function sudoersDropInName(user: string): string {
+    return `90-pka-${user.replace(/\./g, "+")}`;
+}
 
 const SYSTEM_REASON = "is a system account: giving it an SSH login would hand out a service's identity";
 const CLOUD_INIT_REASON =
@@ -129,7 +145,7 @@ export const RESERVED_ACCOUNT_NAMES: readonly string[] = Object.freeze(
 /** Checks a user name; returns the reason it is refused, or undefined. */
 export function userNameProblem(name: string): string | undefined {
     if (!USER_NAME_PATTERN.test(name)) {
-        return "must match ^[a-z_][a-z0-9_-]{0,31}$ (lower-case letter or _ first, then up to 31 of a-z 0-9 _ -)";
+        return "must match ^[a-z_][a-z0-9_.-]{0,31}$ (lower-case letter or _ first, then up to 31 of a-z 0-9 _ . -)";
     }
     if (Object.prototype.hasOwnProperty.call(RESERVED_USER_NAMES, name))
         return `'${name}' ${RESERVED_USER_NAMES[name]}`;

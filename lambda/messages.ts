@@ -48,7 +48,7 @@ export function agentTooOldMessage(instanceId: string, version: string | undefin
 export function conflictLines(stderr: string): { user: string; reason: string }[] {
     const out: { user: string; reason: string }[] = [];
     for (const line of stderr.split("\n")) {
-        const m = /^PKA-CONFLICT ([a-z_][a-z0-9_-]{0,31}\$?) (.+)$/.exec(line);
+        const m = /^PKA-CONFLICT ([a-z_][a-z0-9_.-]{0,31}\$?) (.+)$/.exec(line);
         if (m && out.length < 50) out.push({ user: m[1], reason: redact(m[2].slice(0, 300)) });
     }
     return out;

@@ -14,7 +14,7 @@ export const MANIFEST_VERSION = 1;
 // The manifest's line grammar as POSIX EREs that mean the same in JavaScript. The script checks
 // every line against exactly these (they are interpolated into its text), and documentParameters
 // checks them here too, so TypeScript and sh cannot drift apart.
-export const NAME_ERE = "[a-z_][a-z0-9_-]{0,31}";
+export const NAME_ERE = "[a-z_][a-z0-9_.-]{0,31}";
 export const OPTION_ERE =
     "(restrict|no-agent-forwarding|no-port-forwarding|no-pty|no-user-rc|no-X11-forwarding|" +
     'from="[A-Za-z0-9.:/*?!,-]{1,512}"|command="[A-Za-z0-9 _./:=@%+,-]{1,256}"|' +

@@ -8,10 +8,10 @@ export const REVOKE_AND_REPORT = String.raw`# revoke NAME: no login by any key (
 # without PAM), no sudo, no process left running; then the managed block goes, as the user.
 revoked_n=0
 : >"$WORK/empty"
-while read -r name dropped; do
+while read -r name dropped dropin; do
     revoked_n=$((revoked_n + 1))
     before=$CHANGES
-    sudoers "$name" none 0
+    sudoers "$name" none 0 "$dropin"
     inspect "$name"
     if [ "$exists" = 0 ]; then
         # Gone: a later account of that name is somebody else's.

@@ -48,10 +48,12 @@ function reg(p){return p in ty&&ty[p]~/^regular (empty )?file$/}
 # load(FILE,SET): 0 missing, 1 read but not as this script writes it, 2 as written
 function load(f,set,p,l,pr,c,n,r){p=state "/" f;if(!(p in ty))return 0
 c=reg(p);while((r=(getline l<p))>0){n+=length(l)+1
-if(l!~/^[a-z_][a-z0-9_-]*$/||length(l)>32||l~rre){c=0;continue}
+if(l!~/^[a-z_][a-z0-9_.-]*$/||length(l)>32||l~rre){c=0;continue}
 if(pr!=""&&l<=pr)c=0;pr=l;set[l]=1}
 close(p);return (c&&r==0&&n==sz[p])?2:1}
-function sok(u,p,l,t,r){p=sudoers "/90-pka-" u;if(!reg(p)||md[p]" "ow[p]!="440 0:0")return 0
+# dn(NAME): the file name of the drop-in, "." written "+" (sudo skips a name with a dot; see sudoersDropInName)
+function dn(u){gsub(/\./,"+",u);return "90-pka-" u}
+function sok(u,p,l,t,r){p=sudoers "/" dn(u);if(!reg(p)||md[p]" "ow[p]!="440 0:0")return 0
 while((r=(getline l<p))>0)t=t l "\n";close(p);return r==0&&t==head "\n" u rule "\n"&&length(t)==sz[p]}
 BEGIN{rre="^" reserved "$";um="-"
 while((getline l<"/etc/login.defs")>0){split(l,w);if(w[1]=="UID_MIN"){um=w[2];break}}
@@ -64,11 +66,11 @@ rd=rs==1;mdy=ms==1
 # dropped: ours and no longer in the spec
 for(u in mg)if(!(u in pl)){dr[u]=1;mdy=1;if(!(u in rv))rd=1}
 o=work "/revoked-users";printf "">o;for(u in rv)print u>o;for(u in dr)if(!(u in rv))print u>o;close(o)
-o=work "/revoke";printf "">o;for(u in rv)if(!(u in pl))print u,(u in dr)?1:0>o;for(u in dr)if(!(u in rv))print u,1>o;close(o)
+o=work "/revoke";printf "">o;for(u in rv)if(!(u in pl))print u,(u in dr)?1:0,dn(u)>o;for(u in dr)if(!(u in rv))print u,1,dn(u)>o;close(o)
 # new accounts are recorded before they are created
 o=work "/managed-users";printf "">o;for(u in mg)if(!(u in dr))print u>o
 for(i=1;i<=n;i++)if(!(pn[i] in ex)&&!(pn[i] in mg)){print pn[i]>o;mdy=1};close(o)
 o=work "/todo";printf "">o
-for(i=1;i<=n;i++){u=pn[i];print u,ps[i],pa[i]=="adopt"?"adopt":"-",(u in mg)||(u in rv)?1:0,(u in rv)?1:0,ps[i]=="nopasswd"&&sok(u)?1:0,(u in ex)?1:0>o}
+for(i=1;i<=n;i++){u=pn[i];print u,ps[i],pa[i]=="adopt"?"adopt":"-",(u in mg)||(u in rv)?1:0,(u in rv)?1:0,ps[i]=="nopasswd"&&sok(u)?1:0,(u in ex)?1:0,dn(u)>o}
 close(o);print um,rd,mdy}
 `;

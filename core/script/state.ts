@@ -10,8 +10,8 @@ export const STATE = String.raw`# ---- 6. which accounts are ours --------------
 # again. Anything else on the host is not ours: never taken over without 'adopt', never unlocked.
 # Read under the lock, in one pass: one getent for every user of the spec, one stat for the state
 # files and our drop-ins, and STATE_AWK, which writes WORK/managed-users and WORK/revoked-users
-# (the sets to record), WORK/todo ("NAME SUDO ADOPT OWNED REVOKED SUDO_OK EXISTS" per user, spec
-# order) and WORK/revoke ("NAME DROPPED" per account to revoke), and prints "UID_MIN DIRTY_R
+# (the sets to record), WORK/todo ("NAME SUDO ADOPT OWNED REVOKED SUDO_OK EXISTS DROPIN" per user, spec
+# order) and WORK/revoke ("NAME DROPPED DROPIN" per account to revoke), and prints "UID_MIN DIRTY_R
 # DIRTY_M".
 : >"$WORK/passwd"
 if [ -n "$names" ]; then

@@ -20,14 +20,15 @@ while read -r name sudo _ _ _ sudo_ok _; do
 done <"$WORK/todo"
 
 # ---- 7. apply ------------------------------------------------------------------------------
-# sudoers NAME MODE SUDO_OK: installs or removes /etc/sudoers.d/90-pka-NAME
+# sudoers NAME MODE SUDO_OK DROPIN: installs or removes /etc/sudoers.d/DROPIN, 90-pka-NAME with
+# every "." written "+" (STATE_AWK's dn): sudo skips files in sudoers.d whose names hold a dot.
 sudoers() {
-    target="$SUDOERS_D/90-pka-$1"
+    target="$SUDOERS_D/$4"
     if [ "$2" = nopasswd ]; then
         if [ "$3" = 1 ]; then return 0; fi
         # The text visudo checked (sudo_text, in WORK/sudo.NAME), 0440 by umask. sudo skips names
         # that contain a dot, so the staged file is inert until the rename.
-        put_root "$SUDOERS_D" "90-pka-$1" 337 sudo_text "$1"
+        put_root "$SUDOERS_D" "$4" 337 sudo_text "$1"
     elif [ -e "$target" ] || [ -L "$target" ]; then
         rm -f -- "$target" || fail 18 "cannot remove $target"
         CHANGES=$((CHANGES + 1))
@@ -44,7 +45,7 @@ save_state managed-users
 if [ -x /bin/bash ]; then LOGIN_SHELL=/bin/bash; else LOGIN_SHELL=/bin/sh; fi
 
 users_n=0
-while read -r name sudo adopt owned revoked sudo_ok exists; do
+while read -r name sudo adopt owned revoked sudo_ok exists dropin; do
     users_n=$((users_n + 1))
     # one that step 6 did not find is not looked up again
     [ "$exists" = 0 ] || inspect "$name"
@@ -103,7 +104,7 @@ while read -r name sudo adopt owned revoked sudo_ok exists; do
         '!'*) warn "$name" 'password-locked: sshd refuses its key logins without PAM; unlock it by hand if it should log in' ;;
     esac
     before=$CHANGES
-    sudoers "$name" "$sudo" "$sudo_ok"
+    sudoers "$name" "$sudo" "$sudo_ok" "$dropin"
     if ! home_ok "$name"; then
         conflict "$name" "$home_problem"
     elif ! keys "$name" grant "$WORK/block.$name"; then
