@@ -14,6 +14,14 @@ const OPTION_FLAGS: Readonly<Record<string, string>> = {
     "no-pty": "no-pty",
     "no-user-rc": "no-user-rc",
     "no-x11-forwarding": "no-X11-forwarding",
+    // Re-enable what restrict turns off (sshd(8)); the sk ones apply to security-key keys.
+    "agent-forwarding": "agent-forwarding",
+    "port-forwarding": "port-forwarding",
+    pty: "pty",
+    "user-rc": "user-rc",
+    "x11-forwarding": "X11-forwarding",
+    "no-touch-required": "no-touch-required",
+    "verify-required": "verify-required",
 };
 const OPTION_VALUES = ["from", "command", "expiry-time"];
 export const MAX_KEY_OPTIONS_LENGTH = 1024;

