@@ -274,9 +274,9 @@ describe("errors name the resource and the input as written, once", function () 
             ],
             [
                 "a key option outside the allow-list",
-                { ...base, users: [{ name: "bob", publicKeys: [KEY_CAROL], keyOptions: "agent-forwarding" }] },
+                { ...base, users: [{ name: "bob", publicKeys: [KEY_CAROL], keyOptions: 'tunnel="0"' }] },
                 "`users[0].keyOptions`",
-                /: option 'agent-forwarding' is not allowed/,
+                /: option 'tunnel' is not allowed/,
             ],
             [
                 "a duplicate user",
