@@ -231,15 +231,15 @@ function importedKey(
 }
 
 /**
- * An SSH key pair from one of three sources (`generate`, `onHost`, `publicKey`), optionally
- * registered as an EC2 key pair. Type token `pka-fleet:index:SshKeyPair`.
- */
-/**
  * Set by PkaFleet on its users' child key pairs: the fleet's `keyRules.requirePassphrase`, which
  * the fleet has already applied to them. Not an input (a symbol, so no program or schema sees it).
  */
 export const FLEET_REQUIRE_PASSPHRASE: unique symbol = Symbol("pka-fleet.requirePassphrase");
 
+/**
+ * An SSH key pair from one of three sources (`generate`, `onHost`, `publicKey`), optionally
+ * registered as an EC2 key pair. Type token `pka-fleet:index:SshKeyPair`.
+ */
 export class SshKeyPair extends pulumi.ComponentResource {
     /** The public key, one OpenSSH line (`type base64 comment`). */
     public readonly publicKey: pulumi.Output<string>;

@@ -8,6 +8,7 @@ import { documentParameters } from "./document";
 import type { FleetPlan, FleetUserInput } from "./fleetPlanTypes";
 import { redactSecretValue } from "./keyPairPlan";
 import { parsePublicKey } from "./keys/publicKey";
+import { judgeKeySpec } from "./keys/rules";
 import { SECURITY_KEY_TYPES } from "./keys/types";
 
 /** Builds and validates the final spec once every key is known. */
@@ -95,10 +96,9 @@ export function checkDeploySpec(
             } catch {
                 continue; // not a key: the spec's validation below says why, naming the input
             }
-            if (SECURITY_KEY_TYPES.includes(type))
-                throw new DeploySpecError(
-                    `\`${k.input}\` (${u.name} is a service account): a service account's key cannot be a security key (${type}): a security key needs a person to touch the authenticator at each login, which a non-interactive service account cannot do; give it an ed25519 key.`,
-                );
+            if (!SECURITY_KEY_TYPES.includes(type)) continue;
+            const label = `\`${k.input}\` (${u.name} is a service account)`;
+            throw new DeploySpecError(judgeKeySpec({ type }, plan.keyRules, { service: true, label }).join(" "));
         }
     });
     let spec: AccessSpec;

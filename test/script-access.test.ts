@@ -1,11 +1,10 @@
 /**
- * The access model for real teams on real hosts: dotted user names (and the drop-in name sudo
- * reads for them), command-scoped sudo, supplementary groups. Sandboxed sshd (local/sandbox.ts),
- * the document run the way the SSM agent runs it (local/agent.ts), logins with the real ssh.
+ * The access model for real teams on real hosts: dotted user names and the drop-in name sudo
+ * reads for them. Sandboxed sshd (local/sandbox.ts), the document run the way the SSM agent runs
+ * it (local/agent.ts), logins with the real ssh.
  */
 import { strict as assert } from "assert";
 import { createHash } from "crypto";
-import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -15,21 +14,14 @@ import { sudoersDropInName } from "../core/userNames";
 import { AgentRunResult, runDocumentLikeAgent } from "../local/agent";
 import { SandboxHost, sshRun, startHosts, stopHosts } from "../local/sandbox";
 import { requireReal } from "./support/env";
+import { loginKeys } from "./support/loginKeys";
 import { patience } from "./support/patience";
 
 const DOC = renderDocumentJson();
 const NEEDS = { root: true, commands: ["sshd", "ssh", "ssh-keygen", "sudo", "visudo", "unshare", "nsenter"] };
 
 let dir = "";
-const keys: Record<string, { priv: string; pub: string }> = {};
-function key(name: string): { priv: string; pub: string } {
-    if (!keys[name]) {
-        const priv = path.join(dir, name.replace(/\./g, "_"));
-        execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", `${name}@central`, "-f", priv]);
-        keys[name] = { priv, pub: fs.readFileSync(`${priv}.pub`, "utf8").trim() };
-    }
-    return keys[name];
-}
+const key = loginKeys(() => dir);
 
 /** A user of the spec, its keys named by key() (the rest as the spec takes it). */
 type UserIn = { name: string; keys: string[] } & Record<string, unknown>;

@@ -4,7 +4,6 @@
  */
 import { strict as assert } from "assert";
 import { createHash } from "crypto";
-import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -15,21 +14,14 @@ import { AgentRunResult, runDocumentLikeAgent } from "../local/agent";
 import { HOST_PATH, SandboxHost, sshRun, startHosts, stopHosts } from "../local/sandbox";
 import { parseHostKeyLines } from "../core/hostKeys";
 import { requireReal } from "./support/env";
+import { loginKeys } from "./support/loginKeys";
 import { patience } from "./support/patience";
 
 const DOC = renderDocumentJson();
 const NEEDS = { root: true, commands: ["sshd", "ssh", "ssh-keygen", "sudo", "visudo", "unshare", "nsenter"] };
 
 let dir = "";
-const keys: Record<string, { priv: string; pub: string }> = {};
-function key(name: string): { priv: string; pub: string } {
-    if (!keys[name]) {
-        const priv = path.join(dir, name);
-        execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", `${name}@central`, "-f", priv]);
-        keys[name] = { priv, pub: fs.readFileSync(`${priv}.pub`, "utf8").trim() };
-    }
-    return keys[name];
-}
+const key = loginKeys(() => dir);
 
 interface UserIn {
     name: string;

@@ -44,9 +44,8 @@ const TYPE_NAMES: Record<string, string> = {
     "ssh-dss": "dsa",
     dss: "dsa",
     "sk-ssh-ed25519@openssh.com": "sk-ed25519",
-    // ssh-keygen -t names
+    // ssh-keygen -t name
     "ed25519-sk": "sk-ed25519",
-    "ecdsa-sk": "sk-ecdsa",
 };
 
 /** Why a service account's key cannot be a security key. */
@@ -55,11 +54,11 @@ const SK_SERVICE =
 
 function normalizeType(t: string): { type: string; curve?: string } {
     const lower = String(t).trim().toLowerCase();
-    if (TYPE_NAMES[lower] && TYPE_NAMES[lower] !== "sk-ecdsa") return { type: TYPE_NAMES[lower] };
+    if (TYPE_NAMES[lower]) return { type: TYPE_NAMES[lower] };
     const ec = /^(sk-)?ecdsa-sha2-(nistp\d+)/.exec(lower);
     if (ec) return { type: ec[1] ? "sk-ecdsa" : "ecdsa", curve: ec[2] };
-    // A security key's ecdsa is always P-256 (OpenSSH has no other sk-ecdsa type).
-    if (TYPE_NAMES[lower] === "sk-ecdsa" || lower === "sk-ecdsa") return { type: "sk-ecdsa", curve: "nistp256" };
+    // A security key's ecdsa is always P-256 (OpenSSH has no other sk-ecdsa type); ecdsa-sk is ssh-keygen -t's name.
+    if (lower === "sk-ecdsa" || lower === "ecdsa-sk") return { type: "sk-ecdsa", curve: "nistp256" };
     return { type: lower };
 }
 
