@@ -23,7 +23,29 @@ const OPTION_FLAGS: Readonly<Record<string, string>> = {
     "no-touch-required": "no-touch-required",
     "verify-required": "verify-required",
 };
-const OPTION_VALUES = ["from", "command", "expiry-time"];
+const OPTION_VALUES = ["from", "command", "expiry-time", "permitopen", "permitlisten"];
+/** Options sshd may take more than once (each a further allowed destination or listener). */
+const REPEATABLE = new Set(["permitopen", "permitlisten"]);
+/**
+ * Options sshd knows that a spec may not set, each with the reason (sshd(8), "AUTHORIZED_KEYS FILE
+ * FORMAT"): what it would do, and what to do instead.
+ */
+const REFUSED_REASONS: Readonly<Record<string, string>> = {
+    environment:
+        "it sets variables in the login's environment (sshd honours it only with PermitUserEnvironment, and " +
+        "variables such as LD_PRELOAD or BASH_ENV run code before any forced command); set them in the " +
+        "command's script on the host instead",
+    tunnel:
+        "it forces a tun(4) device, a network-level tunnel (PermitTunnel) pka-fleet does not manage; " +
+        "use port-forwarding with permitopen/permitlisten to allow specific forwards",
+    "cert-authority":
+        "it makes the key a certificate authority that may sign keys for this account, a trust " +
+        "pka-fleet's key lines do not grant; give the user's own public keys",
+    principals:
+        "it only has meaning on a cert-authority line, which pka-fleet does not write; give the user's own public keys",
+};
+/** The capabilities restrict turns off and a flag of the same name turns back on (sshd(8)). */
+const CAPABILITIES = ["agent-forwarding", "port-forwarding", "pty", "user-rc", "x11-forwarding"];
 export const MAX_KEY_OPTIONS_LENGTH = 1024;
 /** The characters a forced command may use: no shell metacharacters, quotes or backslashes. */
 const COMMAND_PATTERN = /^[A-Za-z0-9 _.\/:=@%+,-]{1,256}$/;
@@ -92,6 +114,53 @@ function checkCidr(raw: string, neg: string, p: string, path: string): void {
             path,
             `from= CIDR '${raw}' has host bits set (its address is not the first of the /${bits} block): sshd rejects ` +
                 `the entry, and with it the key, from every address; write the network address ${neg}${net}/${bits}`,
+        );
+    }
+}
+
+/** A port as sshd's permitopen/permitlisten read it: 1-65535, or * for any. */
+const PORT_PATTERN = /^(\*|[1-9][0-9]{0,4})$/;
+/** A host name (letters, digits, - and .), for permitopen a literal one (sshd does no matching there). */
+const LITERAL_HOST = /^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$/;
+
+/**
+ * permitopen="host:port" and permitlisten="[host:]port" (sshd(8)): host a name, an IPv4 address,
+ * an IPv6 address in brackets or *; for permitlisten the name may hold the wildcards * and ?
+ * (ssh_config(5) PATTERNS) and the host may be left out (it then means localhost); port 1-65535
+ * or *. No spaces, quotes or other characters: the value is one token.
+ */
+function checkForward(name: string, value: string, path: string): void {
+    const listen = name === "permitlisten";
+    const form = listen ? "[host:]port" : "host:port";
+    const example = listen ? 'permitlisten="localhost:8080" or permitlisten="8080"' : 'permitopen="db.internal:5432"';
+    const bad = (what: string) =>
+        new AccessSpecError(
+            path,
+            `${name}="${value}": ${what}; write ${form}, e.g. ${example}, [::1]:22 for IPv6, * for any port`,
+        );
+    if (value.length > 300) throw bad("is longer than 300 characters");
+    const colon = value.lastIndexOf(":");
+    if (colon < 0 && !listen) throw bad("has no port");
+    const host = colon < 0 ? undefined : value.slice(0, colon);
+    const port = value.slice(colon + 1);
+    if (!PORT_PATTERN.test(port) || Number(port) > 65535)
+        throw bad(
+            `port '${port}' is not 1-65535 or *` +
+                (/^[a-z]/i.test(port)
+                    ? " (a service name is read from each host's /etc/services: give the number)"
+                    : ""),
+        );
+    if (host === undefined || host === "*") return;
+    if (host.startsWith("[") && host.endsWith("]")) {
+        if (isIP(host.slice(1, -1)) !== 6) throw bad(`'${host}' is not an IPv6 address in brackets`);
+        return;
+    }
+    if (isIP(host) === 4) return;
+    if (host.includes(":")) throw bad(`an IPv6 address must be in brackets, as [${host}]`);
+    const hostOk = listen ? HOST_PATTERN.test(host) : LITERAL_HOST.test(host);
+    if (!hostOk || host.length > 255) {
+        throw bad(
+            `host '${host}' is not a host name (letters, digits, - and .${listen ? ", with * and ? as wildcards" : "; sshd matches it literally"}), an IPv4 address, [IPv6] or *`,
         );
     }
 }
@@ -179,20 +248,62 @@ export function normalizeKeyOptions(text: string, path = "keyOptions", now?: Dat
     for (const token of splitOptions(text, path)) {
         const eq = token.indexOf("=");
         const name = (eq < 0 ? token : token.slice(0, eq)).toLowerCase();
-        if (seen.has(name)) throw new AccessSpecError(path, `option '${name}' appears twice`);
-        seen.add(name);
-        out.push(eq < 0 ? flagOption(token, name, path) : valueOption(token, eq, name, path, now));
+        const option = eq < 0 ? flagOption(token, name, path) : valueOption(token, eq, name, path, now);
+        const key = REPEATABLE.has(name) ? option : name;
+        if (seen.has(key))
+            throw new AccessSpecError(path, `option '${REPEATABLE.has(name) ? option : name}' appears twice`);
+        seen.add(key);
+        out.push(option);
     }
+    checkContradictions(out, path);
     return out.join(",");
+}
+
+/**
+ * Options that undo each other or have no effect as written, refused rather than guessed at:
+ * sshd applies them in order (restrict turns off what came before it), so `pty,restrict` grants
+ * no pty, `pty,no-pty` is ambiguous to a reader, and permitopen/permitlisten limit forwarding
+ * that restrict or no-port-forwarding has turned off (they do not turn it on).
+ */
+function checkContradictions(options: string[], path: string): void {
+    const names = options.map((o) => o.split("=")[0].toLowerCase());
+    const restrictAt = names.indexOf("restrict");
+    for (const c of CAPABILITIES) {
+        const on = names.indexOf(c);
+        if (on >= 0 && names.includes(`no-${c}`)) {
+            throw new AccessSpecError(
+                path,
+                `'${OPTION_FLAGS[c]}' and 'no-${OPTION_FLAGS[c]}' contradict each other; keep one`,
+            );
+        }
+        if (on >= 0 && on < restrictAt) {
+            throw new AccessSpecError(
+                path,
+                `'${OPTION_FLAGS[c]}' before 'restrict' has no effect (restrict turns off what precedes it); write restrict first`,
+            );
+        }
+    }
+    const forwardingOff =
+        names.includes("no-port-forwarding") || (restrictAt >= 0 && !names.includes("port-forwarding"));
+    const limit = names.find((n) => REPEATABLE.has(n));
+    if (limit && forwardingOff) {
+        throw new AccessSpecError(
+            path,
+            `${limit}="..." has no effect while port forwarding is off (${names.includes("no-port-forwarding") ? "no-port-forwarding" : "restrict"}): ` +
+                `it limits forwarding, it does not allow it; add port-forwarding after restrict (and drop no-port-forwarding)`,
+        );
+    }
 }
 
 /** A flag option (`token`, lower-cased `name`) in its OpenSSH spelling. */
 function flagOption(token: string, name: string, path: string): string {
     const flag = OPTION_FLAGS[name];
     if (!flag) {
+        const why = REFUSED_REASONS[name];
         throw new AccessSpecError(
             path,
-            `option '${token}' is not allowed; allowed: ${Object.values(OPTION_FLAGS).join(", ")}, from="...", command="...", expiry-time="..."`,
+            `option '${token}' is not allowed${why ? `: ${why}` : ""}; allowed: ${Object.values(OPTION_FLAGS).join(", ")}, ` +
+                OPTION_VALUES.map((v) => `${v}="..."`).join(", "),
         );
     }
     return flag;
@@ -201,9 +312,10 @@ function flagOption(token: string, name: string, path: string): string {
 /** An option with a value (`token`, its `=` at `eq`, lower-cased `name`), checked, as name="value". */
 function valueOption(token: string, eq: number, name: string, path: string, now: Date | undefined): string {
     if (!OPTION_VALUES.includes(name)) {
+        const why = REFUSED_REASONS[name];
         throw new AccessSpecError(
             path,
-            `option '${token.slice(0, eq)}' is not allowed; allowed with a value: from, command, expiry-time`,
+            `option '${token.slice(0, eq)}' is not allowed${why ? `: ${why}` : ""}; allowed with a value: ${OPTION_VALUES.join(", ")}`,
         );
     }
     const raw = token.slice(eq + 1);
@@ -222,6 +334,7 @@ function valueOption(token: string, eq: number, name: string, path: string, now:
                 `command="${value}" may use only letters, digits, space and _ . / : = @ % + , - (1-256 characters); put anything more complex in a script on the host and name the script`,
             );
         }
-    } else checkExpiry(value, path, now);
+    } else if (name === "expiry-time") checkExpiry(value, path, now);
+    else checkForward(name, value, path);
     return `${name}="${value}"`;
 }

@@ -10,8 +10,13 @@ export interface SshOptions {
     identityFile: string;
     /** known_hosts file pinning the host's keys. */
     knownHostsFile: string;
-    command?: string;
+    /** The remote command ("true" if left out); null for none (ssh -W, ssh -N). */
+    command?: string | null;
     timeoutMs?: number;
+    /** More ssh(1) options, first (so an -o here wins over the defaults below) (e.g. ["-tt"], ["-W", "host:port"], ["-o", "ForwardAgent=SOCK"]). */
+    extraArgs?: string[];
+    /** stdin for ssh (default none: /dev/null). */
+    input?: string;
 }
 
 /**
@@ -20,6 +25,7 @@ export interface SshOptions {
  */
 export function sshRun(host: SandboxHost, opts: SshOptions): Promise<ExecResult> {
     const args = [
+        ...(opts.extraArgs ?? []),
         "-F",
         "/dev/null",
         "-i",
@@ -43,10 +49,11 @@ export function sshRun(host: SandboxHost, opts: SshOptions): Promise<ExecResult>
         "-p",
         String(host.port),
         `${opts.user}@127.0.0.1`,
-        opts.command ?? "true",
+        ...(opts.command === null ? [] : [opts.command ?? "true"]),
     ];
     return collect("ssh", args, {
         timeoutMs: opts.timeoutMs ?? 20000,
+        input: opts.input,
         env: { PATH: process.env.PATH ?? HOST_PATH, HOME: os.tmpdir() },
     });
 }

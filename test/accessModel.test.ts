@@ -3,9 +3,11 @@
  * supplementary groups, validated, rendered to the manifest and checked against its grammar.
  */
 import { strict as assert } from "assert";
+import { spawnSync } from "child_process";
 import { validateAccessSpec } from "../core/accessSpec";
 import { accessSpecHash } from "../core/accessSpecJson";
 import { firstBadManifestLine, renderManifest } from "../core/document";
+import { KEY_LINE_FAST } from "../core/script/grammar";
 import { sudoersDropInName, userNameProblem } from "../core/userNames";
 
 const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAICcSJfqzR2fPLHKwFJlQ45HidriLqLA9ENf7tloHEl6D jane@laptop";
@@ -43,5 +45,49 @@ describe("access model: dotted user names", () => {
             ],
         });
         assert.equal(accessSpecHash(spec), "9cca3f31ee69c7554d398c1267aa01351115ec500386ae33e9af4657aee528b4");
+    });
+});
+
+describe("access model: the key-line grammar means the same in JavaScript and in the script's grep", () => {
+    it("grep -E -x with the script's KEY_LINE_FAST accepts exactly the key lines the TypeScript grammar accepts", () => {
+        const options = [
+            "restrict",
+            'restrict,port-forwarding,permitopen="db.internal:5432",permitopen="[2001:db8::1]:443"',
+            'permitlisten="8080"',
+            'permitlisten="*.example.com:*"',
+            'permitopen="db:1",environment="A=1"',
+            'permitopen="db:1 x"',
+            'permitopen="db:1"x',
+            'permitopen="[::1:22"',
+            'permitopen="db:123456"',
+            'permitopen=""',
+            'permitopen="db:1,command=sh"',
+            'permitopen="a\\"b:1"',
+            'from="10.0.0.0/8",command="/usr/bin/backup --serve"',
+            'command="a;b"',
+            "no-touch-required,verify-required",
+            "pty,agent-forwarding,X11-forwarding,user-rc,port-forwarding",
+            "tunnel",
+            'expiry-time="20301231Z"',
+        ];
+        const lines = options.map((o) => `k jane.doe ${o} ${KEY}`);
+        const js = lines.map((l) => firstBadManifestLine(`pka-access 1 ${"0".repeat(64)}\n${l}\n`) === 0);
+        const r = spawnSync("grep", ["-n", "-E", "-x", "-e", KEY_LINE_FAST.ere], { input: lines.join("\n") + "\n" });
+        const matched = new Set(
+            String(r.stdout)
+                .split("\n")
+                .filter(Boolean)
+                .map((l) => Number(l.split(":")[0]) - 1),
+        );
+        assert.deepEqual(
+            lines.map((_, i) => matched.has(i)),
+            js,
+            "grep and JavaScript disagree",
+        );
+        assert.deepEqual(js.slice(0, 4), [true, true, true, true]);
+        assert.ok(
+            js.slice(4, 12).every((v) => !v),
+            "the smuggling forms are refused",
+        );
     });
 });

@@ -142,11 +142,33 @@ describe("access spec", () => {
     const badOptions: [string, RegExp][] = [
         ["restrict\nssh-ed25519 AAAA", /control character/],
         ["restrict\r", /control character/],
-        ['environment="LD_PRELOAD=/tmp/x.so"', /not allowed/],
-        ['permitopen="localhost:22"', /not allowed/],
-        ["cert-authority", /not allowed/],
-        ['environment="LD_PRELOAD=/tmp/x.so"', /not allowed/],
-        ['tunnel="0"', /not allowed/],
+        ['environment="LD_PRELOAD=/tmp/x.so"', /option 'environment' is not allowed: it sets variables.*LD_PRELOAD/],
+        ["cert-authority", /option 'cert-authority' is not allowed: it makes the key a certificate authority/],
+        ['principals="root"', /option 'principals' is not allowed: it only has meaning on a cert-authority line/],
+        ['tunnel="0"', /option 'tunnel' is not allowed: it forces a tun\(4\) device/],
+        ['permitopen="localhost"', /permitopen="localhost": has no port; write host:port/],
+        ['permitopen="22"', /has no port/],
+        ['permitopen="db:0"', /port '0' is not 1-65535/],
+        ['permitopen="db:65536"', /port '65536'/],
+        ['permitopen="db:022"', /port '022'/],
+        ['permitopen="db:ssh"', /port 'ssh' is not 1-65535 or \*.*service name.*\/etc\/services/],
+        ['permitopen="db.*:22"', /host 'db\.\*' is not a host name.*sshd matches it literally/],
+        ['permitopen="::1:22"', /must be in brackets, as \[::1\]/],
+        ['permitopen="[::g]:22"', /'\[::g\]' is not an IPv6 address/],
+        ['permitopen="[10.0.0.1]:22"', /is not an IPv6 address in brackets/],
+        ['permitopen="a b:22"', /host 'a b'/],
+        ['permitopen="db:22 "', /port/],
+        ['permitopen="x:22",permitopen="x:22"', /option 'permitopen="x:22"' appears twice/],
+        ['permitlisten="a_b:8080"', /host 'a_b'/],
+        ['permitlisten=""', /port '' is not/],
+        [
+            'restrict,permitopen="db:5432"',
+            /permitopen="\.\.\." has no effect while port forwarding is off \(restrict\).*add port-forwarding after restrict/,
+        ],
+        ['no-port-forwarding,permitlisten="8080"', /permitlisten="\.\.\." has no effect .*\(no-port-forwarding\)/],
+        ["pty,no-pty", /'pty' and 'no-pty' contradict each other/],
+        ["X11-forwarding,no-x11-forwarding", /'X11-forwarding' and 'no-X11-forwarding' contradict/],
+        ["pty,restrict", /'pty' before 'restrict' has no effect/],
         ['from="10.0.0.0/8', /unbalanced/],
         ['command="a\\"b"', /backslash/],
         ['command="$(curl evil|sh)"', /may use only/],
@@ -183,6 +205,21 @@ describe("access spec", () => {
         ["x".repeat(2000), /longer than 1024/],
         ["restrict,\u00e9", /non-ASCII/],
     ];
+    it("accepts permitopen and permitlisten in sshd's grammar (name, IPv4, [IPv6], *; port 1-65535 or *), repeated", () => {
+        const ok = [
+            'restrict,port-forwarding,permitopen="db.internal:5432",permitopen="10.0.0.5:22",permitopen="[2001:db8::1]:443"',
+            'permitopen="*:8080",permitopen="localhost:*",permitopen="DB-1:65535"',
+            'restrict,port-forwarding,permitlisten="8080",permitlisten="localhost:9000",permitlisten="[::1]:22000"',
+            'permitlisten="*.example.com:*",permitlisten="host?:1",permitlisten="0.0.0.0:2222"',
+        ];
+        for (const o of ok) assert.equal(normalizeKeyOptions(o), o, o);
+        assert.equal(normalizeKeyOptions('PermitOpen="db:1"'), 'permitopen="db:1"');
+        for (const o of ok) {
+            const s = validateAccessSpec(spec({}, { keyOptions: o }));
+            assert.equal(firstBadManifestLine(renderManifest(s)), 0, o);
+        }
+    });
+
     for (const [opt, why] of badOptions) {
         it(`refuses keyOptions ${JSON.stringify(opt.slice(0, 40))}`, () => {
             rejects(spec({}, { keyOptions: opt }), "users[0].keyOptions", why);
@@ -760,6 +797,23 @@ describe("key options as the real sshd reads them", function () {
         const { ok, log } = sshdAccepts([...bad, ...good, 'from="127.0.0.0/8"']);
         assert.deepEqual(ok, [...bad.map(() => false), ...good.map(() => true), true], log);
         assert.match(log, /invalid from criteria/);
+    });
+
+    it("sshd takes every permitopen/permitlisten and flag we accept, and refuses the key for the port and host forms we refuse", () => {
+        const good = [
+            'restrict,port-forwarding,permitopen="db.internal:5432",permitopen="10.0.0.5:22",permitopen="[2001:db8::1]:443"',
+            'permitopen="*:8080",permitopen="localhost:*",permitopen="DB-1:65535"',
+            'restrict,port-forwarding,permitlisten="8080",permitlisten="localhost:9000",permitlisten="[::1]:22000"',
+            'permitlisten="*.example.com:*",permitlisten="host?:1",permitlisten="0.0.0.0:2222"',
+            "restrict,pty,agent-forwarding,X11-forwarding,user-rc",
+        ];
+        for (const o of good) assert.equal(normalizeKeyOptions(o), o);
+        // Forms sshd itself rejects ("bad key options: invalid permission port"): the key stops working.
+        const bad = ['permitopen="db"', 'permitopen="db:0"', 'permitopen="db:65536"'];
+        for (const o of bad) assert.throws(() => normalizeKeyOptions(o), /permitopen=/, o);
+        const { ok, log } = sshdAccepts([...good, ...bad]);
+        assert.deepEqual(ok, [...good.map(() => true), ...bad.map(() => false)], log);
+        assert.match(log, /bad key options: invalid permission port/);
     });
 
     it("sshd refuses a key whose expiry-time is past, and takes one we accept at the same moment", () => {

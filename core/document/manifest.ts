@@ -18,7 +18,8 @@ export const NAME_ERE = "[a-z_][a-z0-9_.-]{0,31}";
 export const OPTION_ERE =
     "(restrict|(no-)?(agent-forwarding|port-forwarding|pty|user-rc|X11-forwarding)|no-touch-required|verify-required|" +
     'from="[A-Za-z0-9.:/*?!,-]{1,512}"|command="[A-Za-z0-9 _./:=@%+,-]{1,256}"|' +
-    'expiry-time="[0-9]{8}([0-9]{4}([0-9]{2})?)?Z?")';
+    'expiry-time="[0-9]{8}([0-9]{4}([0-9]{2})?)?Z?"|' +
+    'permit(open|listen)="((\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.*?-]+):)?([0-9]{1,5}|\\*)")';
 // A type's "." (sk-...@openssh.com) is written [.]: the same single character in both engines.
 export const KEY_ERE = `(${INSTALLABLE_KEY_TYPES.map((t) => t.replace(/\./g, "[.]")).join("|")}) [A-Za-z0-9+/]+={0,2}( [A-Za-z0-9._@+:=/-]{1,100})?`;
 export const HEADER_ERE = `pka-access ${MANIFEST_VERSION} [0-9a-f]{64}`;
