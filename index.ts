@@ -12,6 +12,8 @@ const config = new pulumi.Config();
 const USER_FIELDS = [
     "name",
     "sudo",
+    "sudoCommands",
+    "groups",
     "publicKeys",
     "generateKey",
     "ec2KeyName",

@@ -17,8 +17,12 @@ import { FLEET_REQUIRE_PASSPHRASE, SshKeyPair, SshKeyPairArgs, SshKeyPairGenerat
 export interface FleetUser {
     /** Login name, `^[a-z_][a-z0-9_.-]{0,31}$` (e.g. `jane.doe`), not a system account nor an AMI default user. Required. */
     readonly name: string;
-    /** Sudo mode. Default `"none"`. */
+    /** Sudo mode: `"nopasswd"`, `"password"` (asks for the user's own password; accounts pka-fleet creates have none) or `"none"`. Full sudo, or only `sudoCommands` when given. Default `"none"`. */
     readonly sudo?: SudoMode;
+    /** Only these commands with sudo, as root: absolute paths, optionally with arguments of letters, digits and `_ . / @ + -` (or `""` for none); no wildcards. Each is checked by `visudo -cf` on the host. Needs `sudo` `"nopasswd"` or `"password"`. Default: all commands. */
+    readonly sudoCommands?: string[];
+    /** Supplementary groups to add the user to where they exist (e.g. `["adm", "docker"]`); a missing group is reported (`PKA-WARN`), never created; only memberships pka-fleet added are ever removed. `root`, `sudo`, `wheel`, `admin`, `shadow`, `disk`, `kmem` are refused. Default: none. */
+    readonly groups?: string[];
     /** Existing OpenSSH public key lines (one key each, no options). An `SshKeyPair`'s `publicKey` output works too. Default: none. */
     readonly publicKeys?: pulumi.Input<string>[];
     /** Generate a key for this user (child `SshKeyPair` `<fleet>-<user>`); its private key is in `privateKeys`. Default: none. */
@@ -27,7 +31,7 @@ export interface FleetUser {
     readonly ec2KeyName?: string;
     /** A non-interactive service account: its generated key may have no passphrase. Default `false` (a person: a generated key needs `generateKey.passphrase`). */
     readonly service?: boolean;
-    /** authorized_keys options for this user's keys, from the allow-list (`restrict`, `no-*`, `command="..."`, `expiry-time="..."`). Default: none. */
+    /** authorized_keys options for this user's keys, from the allow-list (`restrict`, `no-*` and the flags that turn one back on, `command="..."`, `expiry-time="..."`, `permitopen="host:port"`, `permitlisten="[host:]port"`). Default: none. */
     readonly keyOptions?: string;
     /** Source addresses allowed to use this user's keys (CIDRs or addresses; becomes `from="..."`). Default: any. */
     readonly fromCidrs?: string[];

@@ -9,6 +9,7 @@ import { parsePublicKey } from "./keys/publicKey";
 import { judgeKey } from "./keys/rules";
 import { INSTALLABLE_KEY_TYPES, KeyRules } from "./keys/types";
 import { userNameProblem } from "./userNames";
+import { normalizeGroups, normalizeSudoCommands } from "./userAccess";
 
 // Moved to their own modules; re-exported for the importers of this one (components/, lambda/, local/, bench/).
 export type { AccessSpec, AccessUser } from "./accessSpecTypes";
@@ -89,7 +90,7 @@ function normalizeKeyList(list: unknown, path: string, rules: Partial<KeyRules> 
 // ---------------------------------------------------------------------------------------------
 // The spec
 
-const USER_FIELDS = ["name", "sudo", "keys", "keyOptions", "adopt"];
+const USER_FIELDS = ["name", "sudo", "sudoCommands", "groups", "keys", "keyOptions", "adopt"];
 const SPEC_FIELDS = ["users", "fallbackKeys"];
 
 function isObject(x: unknown): x is Record<string, unknown> {
@@ -145,7 +146,10 @@ function validateUser(
         );
     names.set(u.name, i);
     const sudo = u.sudo ?? "none";
-    if (sudo !== "nopasswd" && sudo !== "none") throw new AccessSpecError(`${p}.sudo`, 'must be "nopasswd" or "none"');
+    if (sudo !== "nopasswd" && sudo !== "password" && sudo !== "none")
+        throw new AccessSpecError(`${p}.sudo`, 'must be "nopasswd", "password" or "none"');
+    const sudoCommands = normalizeSudoCommands(u.sudoCommands, sudo, `${p}.sudoCommands`);
+    const groups = normalizeGroups(u.groups, u.name, `${p}.groups`);
     let keys = normalizeKeyList(u.keys, `${p}.keys`, opts.keyRules);
     if (keys.length === 0) keys = fallback;
     if (keys.length === 0) {
@@ -162,6 +166,8 @@ function validateUser(
         throw new AccessSpecError(`${p}.adopt`, "must be true or false (default false)");
     const user: AccessUser =
         keyOptions === undefined ? { name: u.name, sudo, keys } : { name: u.name, sudo, keys, keyOptions };
+    if (sudoCommands) user.sudoCommands = sudoCommands;
+    if (groups) user.groups = groups;
     if (u.adopt === true) user.adopt = true;
     return user;
 }

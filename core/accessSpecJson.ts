@@ -7,11 +7,14 @@ import { AccessSpec } from "./accessSpecTypes";
 
 /** The canonical JSON of a (validated) spec: fixed field order, no whitespace. */
 export function canonicalAccessSpecJson(spec: AccessSpec): string {
-    // `adopt` appears only when true, so a spec without it hashes as it always did.
+    // `adopt` appears only when true and sudoCommands and groups only when set, so a spec without
+    // them hashes as it always did.
     return JSON.stringify({
         users: spec.users.map((u) => ({
             name: u.name,
             sudo: u.sudo,
+            ...(u.sudoCommands?.length ? { sudoCommands: [...u.sudoCommands] } : {}),
+            ...(u.groups?.length ? { groups: [...u.groups] } : {}),
             keys: [...u.keys],
             ...(u.keyOptions === undefined ? {} : { keyOptions: u.keyOptions }),
             ...(u.adopt === true ? { adopt: true } : {}),

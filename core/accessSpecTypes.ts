@@ -4,13 +4,21 @@
  */
 import type { KeyRules } from "./keys/types";
 
-export type SudoMode = "nopasswd" | "none";
+export type SudoMode = "nopasswd" | "password" | "none";
 
 export interface AccessUser {
     /** Login name, `^[a-z_][a-z0-9_.-]{0,31}$` (e.g. `jane.doe`), not a system or cloud-init default account nor a stock group name. */
     name: string;
-    /** `nopasswd`: full sudo without password through /etc/sudoers.d/90-pka-<name> (`.` written `+`); `none`: no sudo. */
+    /**
+     * `nopasswd`: sudo without a password, through /etc/sudoers.d/90-pka-<name> (`.` written `+`);
+     * `password`: sudo that asks for the user's password (accounts pka-fleet creates have none: set one
+     * by other means); `none`: no sudo. Full sudo, or only `sudoCommands` when given.
+     */
     sudo: SudoMode;
+    /** With sudo `nopasswd` or `password`: only these commands (absolute paths, optional arguments), as root. */
+    sudoCommands?: string[];
+    /** Supplementary groups (sorted) the user is added to where they exist; a missing one is reported, never created. */
+    groups?: string[];
     /** OpenSSH public key lines (`type base64 [comment]`), no options. */
     keys: string[];
     /** authorized_keys options for every key of this user, from the allow-list. */

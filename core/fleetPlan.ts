@@ -6,6 +6,7 @@
  */
 import {
     AccessSpec,
+    AccessSpecError,
     canonicalAccessSpecJson,
     normalizeKeyOptions,
     userNameProblem,
@@ -21,6 +22,7 @@ import { checkKeyRuleArgs } from "./keyRuleArgs";
 import { DEFAULT_KEY_RULES, judgeKey, judgeKeySpec, KeyInfo, KeyRules, parsePublicKey } from "./keys";
 import { AUTONAME_SUFFIX_LENGTH, PROVISIONER_AUTONAMES, RETENTION_DAYS, tagsProblem } from "./provisionerPlan";
 import { driftScheduleError } from "./provisionerSchedule";
+import { normalizeGroups, normalizeSudoCommands } from "./userAccess";
 
 const FLEET_NAME = /^[a-z0-9][a-z0-9-]{0,31}$/;
 const IDENTITY_FILE = /^(\/|~\/)[A-Za-z0-9._\/-]{1,255}$/;
@@ -251,6 +253,21 @@ function planKeys(
     return { plainKeys, pendingKeys, pendingBytes };
 }
 
+/** A user's sudoCommands and groups, checked as the spec checks them, in the names of PkaFleet's args. */
+function planUserAccess(u: FleetUserInput, p: string, sudo: string): Pick<PlannedFleetUser, "sudoCommands" | "groups"> {
+    try {
+        const sudoCommands = normalizeSudoCommands(u.sudoCommands, sudo, `${p}.sudoCommands`);
+        const groups = normalizeGroups(u.groups, u.name, `${p}.groups`);
+        return { ...(sudoCommands ? { sudoCommands } : {}), ...(groups ? { groups } : {}) };
+    } catch (e) {
+        if (e instanceof AccessSpecError) {
+            const at = e.message.indexOf(": ");
+            return fail(`\`${e.path}\`${e.message.slice(at + 1)}.`);
+        }
+        throw e;
+    }
+}
+
 /** One user, checked: name, sudo, keys, generated key, options, adopt, identity file. */
 function planUser(u: FleetUserInput, i: number, keyRules: Partial<KeyRules>): UserOutcome {
     const p = `users[${i}]`;
@@ -264,8 +281,9 @@ function planUser(u: FleetUserInput, i: number, keyRules: Partial<KeyRules>): Us
         );
     }
     const sudo = u.sudo ?? "none";
-    if (sudo !== "nopasswd" && sudo !== "none")
-        fail(`\`${p}.sudo\` must be "nopasswd" or "none"; got ${JSON.stringify(sudo)}.`);
+    if (sudo !== "nopasswd" && sudo !== "password" && sudo !== "none")
+        fail(`\`${p}.sudo\` must be "nopasswd", "password" or "none"; got ${JSON.stringify(sudo)}.`);
+    const access = planUserAccess(u, p, sudo);
     const keys = planKeys(u, p, keyRules);
     const keyOptions = planKeyOptions(u, p);
     if (u.adopt !== undefined && typeof u.adopt !== "boolean")
@@ -284,6 +302,7 @@ function planUser(u: FleetUserInput, i: number, keyRules: Partial<KeyRules>): Us
     const user: PlannedFleetUser = {
         name: u.name,
         sudo,
+        ...access,
         keyOptions,
         plainKeys: keys.plainKeys,
         pendingKeys: keys.pendingKeys,
@@ -296,6 +315,7 @@ function planUser(u: FleetUserInput, i: number, keyRules: Partial<KeyRules>): Us
     const probe = {
         name: u.name,
         sudo,
+        ...access,
         keys: keys.pendingKeys > 0 ? [...keys.plainKeys, PROBE_KEY] : keys.plainKeys,
         ...(keyOptions ? { keyOptions } : {}),
         ...(adopt ? { adopt } : {}),

@@ -9,8 +9,10 @@ import type { KeyRules } from "./keys";
 
 /** Sudo for a fleet user. */
 export const SudoMode = {
-    /** Full sudo without a password, through /etc/sudoers.d/90-pka-<user> (checked with visudo). */
+    /** Sudo without a password (all commands, or only `sudoCommands`), through /etc/sudoers.d/90-pka-<user> (checked with visudo). */
     Nopasswd: "nopasswd",
+    /** Sudo that asks for the user's own password (all commands, or only `sudoCommands`). Accounts pka-fleet creates have no password: set one by other means. */
+    Password: "password",
     /** No sudo; a sudoers drop-in left by an earlier spec is removed. */
     None: "none",
 } as const;
@@ -28,6 +30,8 @@ export interface FleetTargetTag {
 export interface FleetUserInput {
     readonly name: string;
     readonly sudo?: SudoMode;
+    readonly sudoCommands?: readonly string[];
+    readonly groups?: readonly string[];
     /** A string is a key known now; anything else (an Output) is a key known only at deployment. */
     readonly publicKeys?: readonly unknown[];
     readonly generateKey?: KeyGenerateInput;
@@ -57,6 +61,10 @@ export interface FleetPlanInput {
 export interface PlannedFleetUser {
     name: string;
     sudo: SudoMode;
+    /** Validated (normalizeSudoCommands); absent for full sudo. */
+    sudoCommands?: string[];
+    /** Validated and sorted (normalizeGroups); absent for none. */
+    groups?: string[];
     keyOptions?: string;
     /** The keys known now, normalized. */
     plainKeys: string[];

@@ -18,6 +18,8 @@ export function buildAccessSpec(plan: FleetPlan, keysByUser: string[][]): Access
             users: plan.users.map((u, i) => ({
                 name: u.name,
                 sudo: u.sudo,
+                ...(u.sudoCommands ? { sudoCommands: u.sudoCommands } : {}),
+                ...(u.groups ? { groups: u.groups } : {}),
                 keys: keysByUser[i],
                 ...(u.keyOptions ? { keyOptions: u.keyOptions } : {}),
                 ...(u.adopt ? { adopt: true } : {}),

@@ -20,7 +20,7 @@
  * queue's message body is not evidence of anything).
  */
 import { Logger } from "@aws-lambda-powertools/logger";
-import { documentParameters } from "../core/document";
+import { documentParameters } from "../core/document/parameters";
 import { OFFBOARD_EVENT_SOURCE } from "../core/events";
 import { parseHostKeyLines } from "../core/hostKeys";
 import { readConfig } from "../core/lambdaConfig";

@@ -11,7 +11,7 @@ import {
     GetCommandInvocationCommandOutput,
     ListCommandInvocationsCommand,
 } from "@aws-sdk/client-ssm";
-import { LISTED_OUTPUT_LIMIT, PLUGIN_ERROR_MARK } from "../core/document";
+import { LISTED_OUTPUT_LIMIT, PLUGIN_ERROR_MARK } from "../core/document/output";
 import { COMMAND_FAILED_STATUSES, sameDocument } from "../core/events";
 import { EXIT_NO_PARAMETERS, MIN_AGENT_VERSION } from "../core/script.sh";
 import { addTarget, aws, BatchContext, deadLetter, fail } from "./context";

@@ -121,6 +121,19 @@ const noEventStreams = {
     },
 };
 
+/**
+ * The document's byte length, which the Lambda needs (SSM counts document plus parameters against
+ * 64 KB) and which is all it needs of the document: core/document/size.ts reads it from this
+ * constant, so the script's text stays out of the bundle. Taken from the built document (tsc runs
+ * before this step); test/bundle-lambda.test.ts checks the bundled value.
+ */
+const renderJs = path.join(root, "bin", "core", "document", "render.js");
+if (!fs.existsSync(renderJs)) {
+    console.error(`bundle-lambda: ${path.relative(root, renderJs)} is missing: run tsc first (npm run build)`);
+    process.exit(1);
+}
+const documentBytes = Buffer.byteLength(require(renderJs).renderDocumentJson());
+
 fs.mkdirSync(path.dirname(outfile), { recursive: true });
 const tmpOut = `${outfile}.${process.pid}.tmp`;
 esbuild
@@ -140,6 +153,7 @@ esbuild
         legalComments: "none",
         logLevel: "warning",
         metafile: true,
+        define: { __PKA_DOCUMENT_BYTES__: String(documentBytes) },
         plugins: [inlineSchemaKeys, noDefaultCredentialChain, sdkManifestVersionOnly, noEventStreams],
     })
     .then((result) => {

@@ -217,7 +217,14 @@ describe("package schema and cross-language plugin (pulumi package add)", functi
             assert.deepStrictEqual(schema.types["pka-fleet:index:SudoMode"].enum.map((e: any) => e.value).sort(), [
                 "none",
                 "nopasswd",
+                "password",
             ]);
+            // FleetUser's sudoCommands and groups are lists of strings in every language.
+            const fleetUser = schema.types["pka-fleet:index:FleetUser"].properties;
+            for (const p of ["sudoCommands", "groups"]) {
+                assert.deepStrictEqual(fleetUser[p].type, "array", p);
+                assert.deepStrictEqual(fleetUser[p].items, { type: "string", plain: true }, p);
+            }
             assert.deepStrictEqual(schema.resources[TOKEN("PkaFleet")].requiredInputs, ["users"]);
             // PkaFleet and Provisioner share one key-rules type (every rule) and one trigger enum.
             const fleetIn = schema.resources[TOKEN("PkaFleet")].inputProperties;

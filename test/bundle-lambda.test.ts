@@ -7,6 +7,7 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { renderDocumentJson } from "../core/document";
 
 const ROOT = path.resolve(__dirname, "..");
 
@@ -92,6 +93,15 @@ describe("bundle-lambda: what the Lambda bundle carries", function () {
             `EC2 schemas: ${ec2Schemas} bytes (all of EC2's are about 1.1 MiB)`,
         );
         assert.ok(bytes <= 400_000, `bin/lambda/provisioner.js would be ${bytes} bytes; the issue's ceiling is 400 KB`);
+    });
+
+    it("carries the document's byte length, not its script: the bundled constant is renderDocumentJson()'s length", () => {
+        const script = inputs.filter((f) => f.startsWith("core/script/") && f !== "core/script/contract.ts");
+        assert.deepStrictEqual(script, [], "the setup script's parts stay out of the Lambda");
+        assert.ok(!inputs.includes("core/document/render.ts"));
+        // esbuild folded the define into the bundle: the byte length appears as a number literal
+        const n = Buffer.byteLength(renderDocumentJson());
+        assert.match(fs.readFileSync(outfile, "utf8"), new RegExp(`[^0-9.]${n}[^0-9.]`), `${n} is in the bundle`);
     });
 
     it("is one CommonJS file exporting handler", () => {

@@ -9,7 +9,9 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { validateAccessSpec } from "../core/accessSpec";
-import { documentParameters, renderDocumentJson } from "../core/document";
+import { sha256Hex } from "../core/accessStore";
+import { documentParameters, renderDocumentJson, SPEC_PARAMETER, SPEC_SHA_PARAMETER } from "../core/document";
+import { sudoersDropIn } from "../core/userAccess";
 import { sudoersDropInName } from "../core/userNames";
 import { AgentRunResult, runDocumentLikeAgent } from "../local/agent";
 import { SandboxHost, sshRun, startHosts, stopHosts } from "../local/sandbox";
@@ -167,6 +169,131 @@ describe("access model on real sshd hosts: dotted names, command sudo, groups", 
         ]);
         assert.equal(await runAs(a, "jane.doe", "jane.doe", "sudo -n true"), 0);
         fs.rmSync(a.path("/etc/sudoers.d/90-pka-jane.doe"));
+    });
+
+    it("command-scoped sudo: the listed commands run with sudo -n, others are refused; the drop-in is sudoersDropIn's, checked by visudo", async () => {
+        const ops = {
+            name: "ops",
+            sudo: "nopasswd",
+            sudoCommands: ["/usr/bin/id -u", '/usr/bin/whoami ""'],
+            keys: ["ops"],
+        };
+        const r = await applyOk(a, [ops, { name: "bob", keys: ["bob"] }]);
+        pin(a, r);
+        const dropIn = a.path("/etc/sudoers.d/90-pka-ops");
+        const expected = sudoersDropIn(validateAccessSpec({ users: [{ ...ops, keys: [key("ops").pub] }] }).users[0]);
+        assert.equal(expected?.file, "90-pka-ops");
+        assert.equal(fs.readFileSync(dropIn, "utf8"), expected?.text);
+        assert.equal(
+            expected?.text,
+            '# Managed by pka-fleet: rewritten or removed on every run; do not edit.\nops ALL=(root) NOPASSWD: /usr/bin/id -u, /usr/bin/whoami ""\n',
+        );
+        assert.equal(fs.statSync(dropIn).mode & 0o777, 0o440);
+        assert.equal((await a.exec(["visudo", "-cf", "/etc/sudoers.d/90-pka-ops"])).code, 0);
+        const out = await login(a, "ops", "ops", "sudo -n /usr/bin/id -u; sudo -n /usr/bin/whoami");
+        assert.equal(out.stdout, "0\nroot\n", out.stderr);
+        for (const other of [
+            "sudo -n /usr/bin/id",
+            "sudo -n /usr/bin/whoami x",
+            "sudo -n true",
+            "sudo -n /bin/sh -c id",
+        ]) {
+            assert.notEqual(await runAs(a, "ops", "ops", other), 0, `${other} must be refused`);
+        }
+        const again = await applyOk(a, [ops, { name: "bob", keys: ["bob"] }]);
+        assert.match(again.stdout, / changes=0 conflicts=0$/m);
+        // the list changes: the drop-in is rewritten
+        const more = { ...ops, sudoCommands: [...ops.sudoCommands, "/usr/bin/true"] };
+        const r2 = await applyOk(a, [more, { name: "bob", keys: ["bob"] }]);
+        assert.match(r2.stdout, /^PKA-USER ops updated sudo=nopasswd$/m);
+        assert.equal(await runAs(a, "ops", "ops", "sudo -n /usr/bin/true"), 0);
+        // password mode: sudo asks (the account has no password, so sudo -n fails), full sudo otherwise
+        await applyOk(a, [
+            { ...ops, sudo: "password", sudoCommands: undefined },
+            { name: "bob", keys: ["bob"] },
+        ]);
+        assert.match(fs.readFileSync(dropIn, "utf8"), /\nops ALL=\(ALL:ALL\) ALL\n$/);
+        const asks = await login(a, "ops", "ops", "sudo -n true");
+        assert.notEqual(asks.code, 0);
+        assert.match(asks.stderr, /password is required/);
+        // sudo none: the drop-in goes
+        await applyOk(a, [
+            { name: "ops", keys: ["ops"] },
+            { name: "bob", keys: ["bob"] },
+        ]);
+        assert.ok(!fs.existsSync(dropIn));
+        assert.notEqual(await runAs(a, "ops", "ops", "sudo -n /usr/bin/id -u"), 0);
+    });
+
+    it("a forged spec with hostile sudo commands or groups is refused by the script, before anything changes", async () => {
+        const before = accessFiles(a);
+        const pub = key("ops").pub;
+        const forged = [
+            ["u ops nopasswd", "s ops /usr/bin/id, ALL"],
+            ["u ops nopasswd", "s ops ALL"],
+            ["u ops nopasswd", "s ops /usr/bin/*"],
+            ["u ops nopasswd", "s ops /usr/bin/id -u=0"],
+            ["u ops nopasswd", 's ops /usr/bin/id "x"'],
+            ["u ops nopasswd", "s ops /usr/bin/../../bin/sh"],
+            ["u ops none", "s ops /usr/bin/id"],
+            ["u ops nopasswd", "s bob /usr/bin/id"],
+            ["u ops none", "g ops sudo"],
+            ["u ops none", "g ops Wheel"],
+            ["u ops none", "g ops adm,sudo"],
+            ["u ops nopasswd", "s ops /usr/bin/id\\"],
+        ];
+        for (const lines of forged) {
+            const manifest = [`pka-access 1 ${"0".repeat(64)}`, ...lines, `k ops ${pub}`, ""].join("\n");
+            const r = await runDocumentLikeAgent(a, DOC, {
+                [SPEC_PARAMETER]: [Buffer.from(manifest).toString("base64")],
+                [SPEC_SHA_PARAMETER]: [sha256Hex(manifest)],
+            });
+            assert.equal(r.responseCode, 12, `${lines.join(" | ")}: ${r.stdout}${r.stderr}`);
+            assert.match(
+                r.stderr,
+                /PKA-ERROR code=12 (spec line \d breaks the spec grammar|sudo commands)/,
+                lines.join(" | "),
+            );
+        }
+        assert.deepEqual(accessFiles(a), before);
+    });
+
+    it("groups: joins the groups that exist, reports the missing one, and leaves only what it added", async () => {
+        assert.equal((await a.exec(["groupadd", "handmade"])).code, 0);
+        assert.equal((await a.exec(["usermod", "-aG", "handmade", "bob"])).code, 0);
+        const groupsOf = async (u: string) => (await login(a, u, u, "id -Gn")).stdout.trim().split(" ").sort();
+        const r = await applyOk(a, [
+            { name: "ops", keys: ["ops"], groups: ["nosuchgroup", "adm"] },
+            { name: "bob", keys: ["bob"], groups: ["handmade", "adm"] },
+        ]);
+        assert.match(r.stdout, /^PKA-WARN ops the groups nosuchgroup do not exist on this host: not added/m);
+        assert.match(r.stdout, /^PKA-SUMMARY status=ok /m);
+        assert.deepEqual(await groupsOf("ops"), ["adm", "ops"]);
+        assert.deepEqual(await groupsOf("bob"), ["adm", "bob", "handmade"]);
+        assert.doesNotMatch(
+            fs.readFileSync(a.path("/etc/group"), "utf8"),
+            /^nosuchgroup:/m,
+            "a missing group is not created",
+        );
+        // recorded: only what this script added (bob was in handmade by hand)
+        assert.equal(fs.readFileSync(a.path("/var/lib/pka-fleet/user-groups"), "utf8"), "bob adm\nops adm\n");
+        const again = await applyOk(a, [
+            { name: "ops", keys: ["ops"], groups: ["nosuchgroup", "adm"] },
+            { name: "bob", keys: ["bob"], groups: ["handmade", "adm"] },
+        ]);
+        assert.match(again.stdout, / changes=0 conflicts=0$/m);
+        // dropped from the spec's groups: adm goes (ours), handmade stays (not ours)
+        await applyOk(a, [
+            { name: "ops", keys: ["ops"], groups: ["adm"] },
+            { name: "bob", keys: ["bob"] },
+        ]);
+        assert.deepEqual(await groupsOf("bob"), ["bob", "handmade"]);
+        assert.equal(fs.readFileSync(a.path("/var/lib/pka-fleet/user-groups"), "utf8"), "ops adm\n");
+        // a revoked user leaves the groups it was added to
+        const rv = await applyOk(a, [{ name: "bob", keys: ["bob"] }]);
+        assert.match(rv.stdout, /^PKA-REVOKED ops$/m);
+        assert.doesNotMatch(fs.readFileSync(a.path("/etc/group"), "utf8"), /^adm:.*\bops\b/m);
+        assert.equal(fs.readFileSync(a.path("/var/lib/pka-fleet/user-groups"), "utf8"), "");
     });
 
     it("leaves the real machine's sudoers.d untouched", () => {

@@ -347,7 +347,7 @@ describe("setup script on real sshd hosts", function () {
             [{ name: "alice", keys: [ok], keyOptions: 'from="*" ssh-ed25519 AAAA' }, "users[0].keyOptions"],
             [{ name: "alice", keys: [ok], keyOptions: 'from="10.0.0.0/8' }, "users[0].keyOptions"],
             [{ name: "alice", keys: [ok], keyOptions: 'from="$(reboot)"' }, "users[0].keyOptions"],
-            [{ name: "alice", keys: [ok], keyOptions: 'permitopen="0.0.0.0:22"' }, "users[0].keyOptions"],
+            [{ name: "alice", keys: [ok], keyOptions: 'permitopen="0.0.0.0:22;reboot"' }, "users[0].keyOptions"],
             [{ name: "alice", keys: [ok], keyOptions: "x".repeat(5000) }, "users[0].keyOptions"],
             [{ name: "alice", keys: [ok], keyOptions: 'expiry-time="20301301; reboot"' }, "users[0].keyOptions"],
             [{ name: "alice", keys: [ok], extra: "$(reboot)" }, "users[0].extra"],

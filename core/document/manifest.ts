@@ -6,6 +6,7 @@ import { accessSpecHash } from "../accessSpecJson";
 import { AccessSpec } from "../accessSpecTypes";
 import { INSTALLABLE_KEY_TYPES } from "../keys/types";
 import { authorizedKeysLines } from "../managedBlock";
+import { GROUP_ERE, SUDO_COMMAND_ERE } from "../userAccess";
 import { RESERVED_ACCOUNT_NAMES } from "../userNames";
 
 /** Version of the line format the script reads (see renderManifest). */
@@ -23,7 +24,9 @@ export const OPTION_ERE =
 // A type's "." (sk-...@openssh.com) is written [.]: the same single character in both engines.
 export const KEY_ERE = `(${INSTALLABLE_KEY_TYPES.map((t) => t.replace(/\./g, "[.]")).join("|")}) [A-Za-z0-9+/]+={0,2}( [A-Za-z0-9._@+:=/-]{1,100})?`;
 export const HEADER_ERE = `pka-access ${MANIFEST_VERSION} [0-9a-f]{64}`;
-export const USER_LINE_ERE = `u ${NAME_ERE} (nopasswd|none)( adopt)?`;
+export const USER_LINE_ERE = `u ${NAME_ERE} (nopasswd|password|none)( adopt)?`;
+export const SUDO_LINE_ERE = `s ${NAME_ERE} ${SUDO_COMMAND_ERE}`;
+export const GROUP_LINE_ERE = `g ${NAME_ERE} ${GROUP_ERE}`;
 export const KEY_LINE_ERE = `k ${NAME_ERE} (${OPTION_ERE}(,${OPTION_ERE})* )?${KEY_ERE}`;
 /**
  * Reserved names as one ERE alternation (whole-name match), for the script. Not the group names: the
@@ -33,7 +36,9 @@ export const KEY_LINE_ERE = `k ${NAME_ERE} (${OPTION_ERE}(,${OPTION_ERE})* )?${K
  */
 export const RESERVED_ERE = `(${RESERVED_ACCOUNT_NAMES.join("|")}|systemd-.*)`;
 
-const MANIFEST_LINE = new RegExp(`^(?:${HEADER_ERE}|${USER_LINE_ERE}|${KEY_LINE_ERE})$`);
+const MANIFEST_LINE = new RegExp(
+    `^(?:${HEADER_ERE}|${USER_LINE_ERE}|${SUDO_LINE_ERE}|${GROUP_LINE_ERE}|${KEY_LINE_ERE})$`,
+);
 
 /** Checks every line of a manifest against the grammar the script enforces; returns the first bad line number or 0. */
 export function firstBadManifestLine(manifest: string): number {
@@ -45,7 +50,9 @@ export function firstBadManifestLine(manifest: string): number {
 /**
  * The spec in the line format the on-host script reads (it has no JSON parser):
  *   pka-access 1 <accessSpecHash>
- *   u <name> <nopasswd|none>[ adopt]
+ *   u <name> <nopasswd|password|none>[ adopt]
+ *   s <name> <sudo command>          (sudoCommands, in order; none: full sudo)
+ *   g <name> <group>                 (groups)
  *   k <name> <authorized_keys line>
  * Every line matches a fixed pattern that the script checks again before it changes anything.
  */
@@ -53,6 +60,8 @@ export function renderManifest(spec: AccessSpec): string {
     const lines = [`pka-access ${MANIFEST_VERSION} ${accessSpecHash(spec)}`];
     for (const u of spec.users) {
         lines.push(`u ${u.name} ${u.sudo}${u.adopt ? " adopt" : ""}`);
+        for (const c of u.sudoCommands ?? []) lines.push(`s ${u.name} ${c}`);
+        for (const g of u.groups ?? []) lines.push(`g ${u.name} ${g}`);
         for (const l of authorizedKeysLines(u)) lines.push(`k ${u.name} ${l}`);
     }
     return lines.join("\n") + "\n";

@@ -5,7 +5,8 @@
 import { AccessSpec, AccessSpecError } from "../accessSpecTypes";
 import { sha256Hex } from "../accessStore";
 import { firstBadManifestLine, renderManifest } from "./manifest";
-import { renderDocumentJson, SPEC_PARAMETER, SPEC_SHA_PARAMETER } from "./render";
+import { SPEC_PARAMETER, SPEC_SHA_PARAMETER } from "./names";
+import { documentJsonBytes } from "./size";
 
 /** SSM's limit for a command: document content plus run-time parameters. */
 export const MAX_COMMAND_BYTES = 64 * 1024;
@@ -14,7 +15,7 @@ export const MAX_SPEC_BASE64 = 65536;
 
 /** Bytes SSM counts for a command: the document content plus the parameters (as JSON). */
 export function commandBytes(parameters: Record<string, string[]>): number {
-    return Buffer.byteLength(renderDocumentJson()) + Buffer.byteLength(JSON.stringify(parameters));
+    return documentJsonBytes() + Buffer.byteLength(JSON.stringify(parameters));
 }
 
 /** The largest AccessSpec base64 value that still fits the 64 KB budget. */

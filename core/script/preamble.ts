@@ -4,7 +4,7 @@
  * programs interpolated from TypeScript), the failure and cleanup handlers and the report counter.
  */
 import { BLOCK_BEGIN, BLOCK_END } from "../managedBlock";
-import { HEADER_ERE, RESERVED_ERE, USER_LINE_ERE } from "../document/manifest";
+import { GROUP_LINE_ERE, HEADER_ERE, RESERVED_ERE, SUDO_LINE_ERE, USER_LINE_ERE } from "../document/manifest";
 import { MAX_REPORTED_USERS } from "./contract";
 import { HOST_KEY_AWK_ERE } from "../hostKeys";
 import { keyLineShell } from "./grammar";
@@ -15,7 +15,8 @@ import { CHECK_AWK, STATE_AWK } from "./specAwk";
 export const PREAMBLE = String.raw`#!/bin/sh
 # pka-fleet host setup, run by the pka-fleet SSM document (README: "Setup document").
 # Input, set by the SSM agent from ENV_VAR parameters (never spliced into this text):
-#   SSM_AccessSpec        base64 of the access manifest (lines: header, u NAME SUDO, k NAME KEYLINE)
+#   SSM_AccessSpec        base64 of the access manifest (lines: header, u NAME SUDO, s NAME CMD,
+#                         g NAME GROUP, k NAME KEYLINE)
 #   SSM_AccessSpecSha256  hex sha256 of the decoded manifest
 # Exit codes: 0 done; 9 the agent passed no parameters (older than 3.3.2746.0, no ENV_VAR);
 # 10 parameters malformed; 11 not base64 or sha256 mismatch;
@@ -40,6 +41,8 @@ BEGIN_MARK=${sq(BLOCK_BEGIN)}
 END_MARK=${sq(BLOCK_END)}
 HEADER_RE=${sq(HEADER_ERE)}
 USER_RE=${sq(USER_LINE_ERE)}
+SUDO_RE=${sq(SUDO_LINE_ERE)}
+GROUP_RE=${sq(GROUP_LINE_ERE)}
 # KEY_LINE_ERE with from= and command= unbounded; CHECK_AWK checks their bounds
 ${keyLineShell()}
 RESERVED_RE=${sq(RESERVED_ERE)}

@@ -8,7 +8,7 @@ export const REVOKE_AND_REPORT = String.raw`# revoke NAME: no login by any key (
 # without PAM), no sudo, no process left running; then the managed block goes, as the user.
 revoked_n=0
 : >"$WORK/empty"
-while read -r name dropped dropin; do
+while read -r name dropped dropin gdel; do
     revoked_n=$((revoked_n + 1))
     before=$CHANGES
     sudoers "$name" none 0 "$dropin"
@@ -34,6 +34,8 @@ while read -r name dropped dropin; do
         fi
         CHANGES=$((CHANGES + 1))
     fi
+    # the groups this script added go with the sudo rule
+    set_groups "$name" - "$gdel" -
     if [ "$dropped" = 1 ] || [ "$CHANGES" -ne "$before" ]; then
         if command -v pkill >/dev/null 2>&1; then
             pkill -KILL -U "$uid" 2>/dev/null || true
@@ -53,6 +55,7 @@ done <"$WORK/revoke"
 
 save_state managed-users
 save_state revoked-users
+save_state user-groups
 
 # ---- 8. report (the host keys were printed first) --------------------------------------------
 if [ "$REPORTED" -gt "$MAX_REPORTED" ]; then

@@ -9,10 +9,11 @@ export const STATE = String.raw`# ---- 6. which accounts are ours --------------
 # revoked-users: accounts of ours dropped from the spec, locked and expired until a spec lists them
 # again. Anything else on the host is not ours: never taken over without 'adopt', never unlocked.
 # Read under the lock, in one pass: one getent for every user of the spec, one stat for the state
-# files and our drop-ins, and STATE_AWK, which writes WORK/managed-users and WORK/revoked-users
-# (the sets to record), WORK/todo ("NAME SUDO ADOPT OWNED REVOKED SUDO_OK EXISTS DROPIN" per user, spec
-# order) and WORK/revoke ("NAME DROPPED DROPIN" per account to revoke), and prints "UID_MIN DIRTY_R
-# DIRTY_M".
+# files and our drop-ins, and STATE_AWK, which writes WORK/managed-users, WORK/revoked-users and
+# WORK/user-groups (the sets to record), WORK/todo ("NAME SUDO ADOPT OWNED REVOKED SUDO_OK EXISTS
+# DROPIN GADD GDEL GMISS" per user, spec order; the last three are lists of groups joined by ",",
+# or "-") and WORK/revoke ("NAME DROPPED DROPIN GDEL" per account to revoke), and prints "UID_MIN
+# DIRTY_R DIRTY_M DIRTY_G".
 : >"$WORK/passwd"
 if [ -n "$names" ]; then
     set -f
@@ -20,12 +21,10 @@ if [ -n "$names" ]; then
     getent passwd -- $names >"$WORK/passwd" 2>/dev/null || true
     set +f
 fi
-stat -c '%F|%a|%u:%g|%s|%n' -- "$STATE_DIR"/*-users "$SUDOERS_D"/90-pka-* >"$WORK/stat" 2>/dev/null || true
-SUDO_HEAD='# Managed by pka-fleet: rewritten or removed on every run; do not edit.'
-SUDO_RULE=' ALL=(ALL:ALL) NOPASSWD: ALL'
-ours=$(awk -v work="$WORK" -v state="$STATE_DIR" -v sudoers="$SUDOERS_D" -v reserved="$RESERVED_RE" \
-    -v head="$SUDO_HEAD" -v rule="$SUDO_RULE" "$STATE_AWK") || fail 18 "cannot read the state in $STATE_DIR"
-read -r uid_min rdirty mdirty <<EOF
+stat -c '%F|%a|%u:%g|%s|%n' -- "$STATE_DIR"/*-users "$STATE_DIR"/user-groups "$SUDOERS_D"/90-pka-* >"$WORK/stat" 2>/dev/null || true
+ours=$(awk -v work="$WORK" -v state="$STATE_DIR" -v sudoers="$SUDOERS_D" -v reserved="$RESERVED_RE" "$STATE_AWK") ||
+    fail 18 "cannot read the state in $STATE_DIR"
+read -r uid_min rdirty mdirty gdirty <<EOF
 $ours
 EOF
 case $uid_min in '' | *[!0-9]*) uid_min=1000 ;; esac
@@ -48,13 +47,14 @@ put_root() {
     rm -f -- "$pr_t"
     fail 18 "cannot write $pr_d/$pr_f"
 }
-# sudo_text NAME: the drop-in for NAME, the only text this script writes into /etc/sudoers.d
-sudo_text() { printf '%s\n%s%s\n' "$SUDO_HEAD" "$1" "$SUDO_RULE"; }
-
 # dirty NAME [0|1]: whether WORK/NAME differs from STATE_DIR/NAME (STATE_AWK's verdict, then
 # kept by state_add, state_del and save_state); sets or tells (exit status)
 dirty() {
-    case $1$# in managed-users1) [ "$mdirty" = 1 ] ;; managed-users2) mdirty=$2 ;; *1) [ "$rdirty" = 1 ] ;; *) rdirty=$2 ;; esac
+    case $1$# in
+        managed-users1) [ "$mdirty" = 1 ] ;; managed-users2) mdirty=$2 ;;
+        revoked-users1) [ "$rdirty" = 1 ] ;; revoked-users2) rdirty=$2 ;;
+        *1) [ "$gdirty" = 1 ] ;; *) gdirty=$2 ;;
+    esac
 }
 # save_state NAME: STATE_DIR/NAME becomes WORK/NAME (sorted) when it differs, so no comparison is needed
 save_state() {

@@ -4,18 +4,12 @@
  * drop-in and its managed block in ~/.ssh/authorized_keys.
  */
 
-export const USERS = String.raw`# Every drop-in is staged and checked with visudo before anything changes; one that is installed
-# already, byte for byte with mode 440 root:root (SUDO_OK from STATE_AWK), needs neither.
-# (umask 337: the shell makes the file 0440, as it is installed; install writes the same text.)
+export const USERS = String.raw`# Every drop-in (CHECK_AWK wrote it to WORK/sudo.NAME) is checked with visudo before anything
+# changes; one that is installed already, byte for byte with mode 440 root:root (SUDO_OK from
+# STATE_AWK), needs no check.
 while read -r name sudo _ _ _ sudo_ok _; do
-    if [ "$sudo" = nopasswd ] && [ "$sudo_ok" != 1 ]; then
-        d="$WORK/sudo.$name"
-        umask 337
-        sudo_text "$name" >"$d"
-        umask 077
-        if ! visudo -cf "$d" >"$WORK/visudo.out" 2>&1; then
-            fail 17 "the sudoers drop-in for $name does not pass visudo -cf; nothing was changed"
-        fi
+    if [ "$sudo" != none ] && [ "$sudo_ok" != 1 ] && ! visudo -cf "$WORK/sudo.$name" >"$WORK/visudo.out" 2>&1; then
+        fail 17 "the sudoers drop-in for $name does not pass visudo -cf; nothing was changed"
     fi
 done <"$WORK/todo"
 
@@ -24,14 +18,44 @@ done <"$WORK/todo"
 # every "." written "+" (STATE_AWK's dn): sudo skips files in sudoers.d whose names hold a dot.
 sudoers() {
     target="$SUDOERS_D/$4"
-    if [ "$2" = nopasswd ]; then
+    if [ "$2" != none ]; then
         if [ "$3" = 1 ]; then return 0; fi
-        # The text visudo checked (sudo_text, in WORK/sudo.NAME), 0440 by umask. sudo skips names
-        # that contain a dot, so the staged file is inert until the rename.
-        put_root "$SUDOERS_D" "$4" 337 sudo_text "$1"
+        # The text visudo checked (WORK/sudo.NAME), 0440 by umask. sudo skips names that contain
+        # a dot, so the staged file is inert until the rename.
+        put_root "$SUDOERS_D" "$4" 337 cat -- "$WORK/sudo.$1"
     elif [ -e "$target" ] || [ -L "$target" ]; then
         rm -f -- "$target" || fail 18 "cannot remove $target"
         CHANGES=$((CHANGES + 1))
+    fi
+    return 0
+}
+
+# set_groups NAME ADD DEL MISS (lists joined by ",", "-" for none): NAME joins the groups ADD,
+# recorded first so that a run stopped half-way can still take them back; leaves the groups DEL,
+# only ever memberships this script recorded adding; and the groups MISS, which do not exist on
+# this host, are reported, never created.
+set_groups() {
+    if [ "$2" != - ]; then
+        for g in $(printf '%s\n' "$2" | tr ',' ' '); do state_add user-groups "$1 $g"; done
+        save_state user-groups
+        if usermod -aG "$2" -- "$1" >/dev/null 2>&1; then
+            CHANGES=$((CHANGES + 1))
+        else
+            warn "$1" "usermod could not add it to the groups $2"
+        fi
+    fi
+    if [ "$3" != - ]; then
+        for g in $(printf '%s\n' "$3" | tr ',' ' '); do
+            if gpasswd -d "$1" "$g" >/dev/null 2>&1; then
+                state_del user-groups "$1 $g"
+                CHANGES=$((CHANGES + 1))
+            else
+                warn "$1" "gpasswd -d could not remove it from the group $g"
+            fi
+        done
+    fi
+    if [ "$4" != - ]; then
+        warn "$1" "the groups $4 do not exist on this host: not added (create them there, or drop them from groups)"
     fi
     return 0
 }
@@ -45,7 +69,7 @@ save_state managed-users
 if [ -x /bin/bash ]; then LOGIN_SHELL=/bin/bash; else LOGIN_SHELL=/bin/sh; fi
 
 users_n=0
-while read -r name sudo adopt owned revoked sudo_ok exists dropin; do
+while read -r name sudo adopt owned revoked sudo_ok exists dropin gadd gdel gmiss; do
     users_n=$((users_n + 1))
     # one that step 6 did not find is not looked up again
     [ "$exists" = 0 ] || inspect "$name"
@@ -110,6 +134,7 @@ while read -r name sudo adopt owned revoked sudo_ok exists dropin; do
     elif ! keys "$name" grant "$WORK/block.$name"; then
         conflict "$name" "$(home_reason "$home_word")"
     fi
+    set_groups "$name" "$gadd" "$gdel" "$gmiss"
     if [ "$what" = unchanged ] && [ "$CHANGES" -ne "$before" ]; then what=updated; fi
     if [ "$what" != unchanged ]; then report "PKA-USER $name $what sudo=$sudo"; fi
 done <"$WORK/todo"
