@@ -85,22 +85,22 @@ function parseCheckKeyArgs(args: string[]): Options {
 }
 
 /**
- * Read at most MAX_KEY_TEXT + 1 bytes: a huge input is refused without reading all of it. `size` is
+ * Read at most `max` + 1 bytes: a huge input is refused without reading all of it. `size` is
  * the whole file's size when it is a regular file (so a refusal names it), else undefined.
  */
-async function readBounded(file: string): Promise<{ data: Buffer; size?: number }> {
+export async function readBounded(file: string, max = MAX_KEY_TEXT): Promise<{ data: Buffer; size?: number }> {
     // stdin may be a pipe, a file, a TTY, or a descriptor another process left non-blocking
     // (where a synchronous read loop would spin on EAGAIN): the stream waits for data instead.
-    if (file === "-") return { data: await readStdinBounded(MAX_KEY_TEXT + 1) };
+    if (file === "-") return { data: await readStdinBounded(max + 1) };
     const fd = fs.openSync(file, "r");
     try {
         const st = fs.fstatSync(fd);
         if (st.isDirectory()) throw Object.assign(new Error("is a directory"), { code: "EISDIR" });
         const chunks: Buffer[] = [];
         let total = 0;
-        const buf = Buffer.alloc(MAX_KEY_TEXT + 1);
-        while (total <= MAX_KEY_TEXT) {
-            const n = fs.readSync(fd, buf, 0, MAX_KEY_TEXT + 1 - total, null);
+        const buf = Buffer.alloc(max + 1);
+        while (total <= max) {
+            const n = fs.readSync(fd, buf, 0, max + 1 - total, null);
             if (n === 0) break;
             chunks.push(Buffer.from(buf.subarray(0, n)));
             total += n;
@@ -112,21 +112,21 @@ async function readBounded(file: string): Promise<{ data: Buffer; size?: number 
 }
 
 /** The rules a key file is judged by, and the level each applies at. */
-interface KeyPolicy {
+export interface KeyPolicy {
     rules: Partial<KeyRules>;
     levels: Record<"ssh-key-algorithm" | "ssh-key-passphrase", EnforcementLevel>;
 }
 
 /** Both key rules are mandatory in the pack (policy/keys.ts). */
-const DEFAULT_POLICY: KeyPolicy = {
+export const DEFAULT_POLICY: KeyPolicy = {
     rules: {},
     levels: { "ssh-key-algorithm": "mandatory", "ssh-key-passphrase": "mandatory" },
 };
 
 /** A bad --config: exit 2 with every problem, without the usage text (the command line was fine). */
-class ConfigError extends Error {}
+export class ConfigError extends Error {}
 
-function readConfig(path: string): KeyPolicy {
+export function readConfig(path: string): KeyPolicy {
     let json: unknown;
     try {
         json = JSON.parse(fs.readFileSync(path, "utf8"));

@@ -13,6 +13,7 @@ import { awsCliProblem } from "../local/awsCli";
 import {
     Account,
     accessRows,
+    auditOneHost,
     Central,
     Fleet,
     FleetModule,
@@ -199,6 +200,7 @@ export async function run(_name: string, args: string[]): Promise<number> {
         const rows = await accessRows(central, fleets, account, failingHosts, mod.SERVICE_USER);
         const strangerClean = await strangerIsClean(central, mod.SERVICE_USER);
         printTable(rows);
+        process.stdout.write(await auditOneHost(fleets, rows, mod.SERVICE_USER));
         printSummary(mod, fleets, rows, account, strangerClean, started);
         return rows.every((r) => r.ok) && strangerClean ? 0 : 1;
     } catch (err) {

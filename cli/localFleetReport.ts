@@ -3,11 +3,33 @@
  * the central server's logins by instance id and by address, the other fleets' keys refused), the
  * table of them, and the closing summary.
  */
+import { auditAuthorizedKeys, formatAudit } from "../core/authorizedKeysAudit";
 
 export type FleetModule = typeof import("../local/fleet");
 export type Fleet = import("../local/fleet").LocalFleet;
 export type Account = import("../local/fleet").LocalAccount;
 export type Central = import("../local/centralServer").LocalCentralServer;
+
+/**
+ * `pka audit` of one reached host's service-user authorized_keys, as the operator would run it on
+ * the host: the managed block the script wrote, judged line by line.
+ */
+export async function auditOneHost(fleets: Fleet[], rows: Row[], serviceUser: string): Promise<string> {
+    const row = rows.find((r) => r.ok);
+    const host = row && fleets.flatMap((f) => f.hosts).find((h) => h.instanceId === row.id);
+    if (!host?.sandbox) return "audit: no host was reached, so there is no authorized_keys to audit\n";
+    const read = await host.sandbox.exec([
+        "/bin/sh",
+        "-c",
+        'cat -- "$(getent passwd "$1" | cut -d: -f6)/.ssh/authorized_keys"',
+        "pka-audit",
+        serviceUser,
+    ]);
+    if (read.code !== 0)
+        return `audit: ${host.name}: cannot read ${serviceUser}'s authorized_keys: ${read.stderr.trim()}\n`;
+    const label = `${host.name}:~${serviceUser}/.ssh/authorized_keys`;
+    return `pka audit ${label}\n${formatAudit(auditAuthorizedKeys(read.stdout), label)}`;
+}
 
 /** A duration in ms as seconds with one decimal ("-" when unknown). */
 export function seconds(ms: number | undefined): string {

@@ -148,6 +148,11 @@ describe("pka local-fleet, the built CLI (real sshd, real Lambda bundle)", funct
                 r.out,
                 /every host refused the other fleets' keys: yes; an unpinned host gets no fleet's settings: yes/,
             );
+            // pka audit of one host's authorized_keys, as the script wrote it: the managed block, judged allowed.
+            assert.match(
+                r.out,
+                /^pka audit web-\w+-\d:~svc_user\/\.ssh\/authorized_keys\n\S+:2 managed allowed ed25519 256 SHA256:\S+ svc_user@pka-web-\w+\n\S+: 1 keys \(1 managed, 0 hand-added\): 1 allowed, 0 violations, 0 lines not keys$/m,
+            );
         });
     });
 

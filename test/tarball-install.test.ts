@@ -9,7 +9,7 @@
  * missing there.
  */
 import * as assert from "assert";
-import { execFileSync, ExecFileSyncOptions } from "child_process";
+import { execFileSync, ExecFileSyncOptions, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -463,6 +463,17 @@ describe("the npm tarball installed in another project", function () {
                 what: "npx pka check-key",
             });
             assert.ok(report.includes(keygenFingerprint(pub, out)), report);
+        });
+
+        it("audit judges an authorized_keys file line by line", () => {
+            const prefix = path.join(out, "cli-k");
+            const file = path.join(out, "cli-authorized_keys");
+            const pub = fs.readFileSync(`${prefix}.pub`, "utf8").trim();
+            fs.writeFileSync(file, `restrict ${pub}\nenvironment="A=b" ${pub}\n`);
+            const r = spawnSync("npx", ["--no", "pka", "audit", file], { cwd: project, encoding: "utf8" });
+            assert.strictEqual(r.status, 1, r.stderr);
+            assert.match(r.stdout, /:1 hand-added allowed ed25519 256 SHA256:/);
+            assert.match(r.stdout, /:2 hand-added violation .*\n    - options: option 'environment' is not allowed/);
         });
 
         it("--version names the installed package's version", () => {

@@ -50,7 +50,7 @@ export function parseKey(text: string | Buffer, opts: { passphrase?: string; lab
     if (lines.length > 1) {
         throw new KeyError(
             label,
-            `holds ${lines.length} lines; expected a single key (${ACCEPTED_LINE}, or one private key file)`,
+            `holds ${lines.length} lines; expected a single key (${ACCEPTED_LINE}, or one private key file); for an authorized_keys file use 'pka audit FILE', which judges each line`,
         );
     }
     return parsePublicKey(lines[0] ?? "", label);
