@@ -7,6 +7,7 @@ const commands: Record<string, { module: string; summary: string }> = {
     keygen: { module: "./keygen", summary: "generate a key pair (OpenSSH, optional passphrase and PuTTY .ppk)" },
     "check-key": { module: "./checkKey", summary: "judge a public or private key by the policy pack's key rules" },
     audit: { module: "./audit", summary: "judge every line of an authorized_keys file (managed block and hand-added)" },
+    cert: { module: "./cert", summary: "issue, show and revoke OpenSSH certificates (user and host)" },
     document: { module: "./document", summary: "print the SSM Command document as SetupDocument deploys it" },
     "document-params": { module: "./document", summary: "print the SendCommand Parameters for an access spec" },
     "local-fleet": {

@@ -77,3 +77,14 @@ export {
 } from "../core/keygen";
 export type { KeyInfo, KeyRules } from "../core/keys";
 export { toPpk, decryptPpk } from "../core/ppk";
+// OpenSSH certificates: issue (user and host), read and judge, revocation lists (KRL).
+export {
+    issueCertificate,
+    parseCertificateLine,
+    certificateProblems,
+    buildKrl,
+    parseDuration,
+    caKeyProblem,
+    CertificateError,
+} from "../core/certs";
+export type { IssueRequest, IssuedCertificate, CertificateInfo, Revocations } from "../core/certs";

@@ -48,7 +48,8 @@ const REFUSED_REASONS: Readonly<Record<string, string>> = {
 const CAPABILITIES = ["agent-forwarding", "port-forwarding", "pty", "user-rc", "x11-forwarding"];
 export const MAX_KEY_OPTIONS_LENGTH = 1024;
 /** The characters a forced command may use: no shell metacharacters, quotes or backslashes. */
-const COMMAND_PATTERN = /^[A-Za-z0-9 _.\/:=@%+,-]{1,256}$/;
+/** command="..." (and a certificate's force-command): no quotes, no shell metacharacters. */
+export const COMMAND_PATTERN = /^[A-Za-z0-9 _.\/:=@%+,-]{1,256}$/;
 const HOST_PATTERN = /^[A-Za-z0-9*?-]+(\.[A-Za-z0-9*?-]+)*$/;
 
 function splitOptions(text: string, path: string): string[] {

@@ -476,6 +476,22 @@ describe("the npm tarball installed in another project", function () {
             assert.match(r.stdout, /:2 hand-added violation .*\n    - options: option 'environment' is not allowed/);
         });
 
+        it("cert issue signs a key with a CA made by pka keygen, and ssh-keygen -L reads the certificate", () => {
+            const ca = path.join(out, "cli-k");
+            const user = path.join(out, "cli-cert-user");
+            execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", user]);
+            const args = ["--ca", ca, "--key", `${user}.pub`, "--principal", "svc_user", "--validity", "1h"];
+            run("npx", ["--no", "pka", "cert", "issue", ...args], { cwd: project, what: "npx pka cert issue" });
+            const listed = execFileSync("ssh-keygen", ["-L", "-f", `${user}-cert.pub`], { encoding: "utf8" });
+            assert.match(listed, /user certificate[\s\S]*Principals: \n\s+svc_user\n/);
+            const shown = spawnSync("npx", ["--no", "pka", "cert", "show", `${user}-cert.pub`], {
+                cwd: project,
+                encoding: "utf8",
+            });
+            assert.strictEqual(shown.status, 0, shown.stderr);
+            assert.match(shown.stdout, /verdict: +ok/);
+        });
+
         it("--version names the installed package's version", () => {
             const { version } = JSON.parse(fs.readFileSync(installed("package.json"), "utf8"));
             // npx reads options before the command as its own (`npx pka --version` prints npm's

@@ -1,0 +1,155 @@
+/**
+ * Issuing a certificate: the CA's private key, the key to certify and what the certificate says,
+ * each checked, then signed. Pure apart from the clock and the random nonce and serial; the same
+ * function serves `pka cert issue`, the components and the local fleet.
+ */
+import * as crypto from "crypto";
+import { judgeKey, judgeKeySpec } from "../keys/rules";
+import { parseBlob } from "../keys/blob";
+import { parseOpensshPrivate } from "../keys/privateKey";
+import { parsePublicKey } from "../keys/publicKey";
+import { KeyError, KeyInfo, KeyRules } from "../keys/types";
+import { encodeBody } from "./format";
+import { checkCriticalOptions, checkExtensions, checkKeyId, checkPrincipals, formatDuration } from "./options";
+import { caSigner } from "./sign";
+import {
+    BACKDATE_SECONDS,
+    CertificateError,
+    CertificateInfo,
+    CertKind,
+    CriticalOptions,
+    DEFAULT_MAX_HOST_VALIDITY_SECONDS,
+    DEFAULT_MAX_USER_VALIDITY_SECONDS,
+    DEFAULT_USER_EXTENSIONS,
+} from "./types";
+import { parseCertificateBlob } from "./format";
+
+export interface IssueRequest {
+    /** The CA's OpenSSH private key (`-----BEGIN OPENSSH PRIVATE KEY-----`). */
+    caPrivateKey: string;
+    /** Its passphrase, when it has one. */
+    caPassphrase?: string;
+    /** The public key to certify: one OpenSSH public key line. */
+    publicKey: string;
+    /** "user" (default) or "host". */
+    kind?: CertKind;
+    principals: string[];
+    /** How long from now the certificate is valid. */
+    validitySeconds: number;
+    /** The longest validity allowed (default 24h for users, 400d for hosts: the policy pack's defaults). */
+    maxValiditySeconds?: number;
+    keyId?: string;
+    /** Default: 63 random bits (unique enough to revoke by serial in a KRL). */
+    serial?: bigint;
+    critical?: CriticalOptions;
+    /** User certificates: default permit-pty only. */
+    extensions?: string[];
+    /** The key rules the certified key must pass (the policy pack's ssh-key-algorithm; default its defaults). */
+    keyRules?: Partial<KeyRules>;
+    /** The certified key is a non-interactive service account's (no security key). */
+    service?: boolean;
+    /** The clock (tests); default now. */
+    now?: Date;
+}
+
+export interface IssuedCertificate {
+    /** The certificate line, as ssh-keygen writes KEY-cert.pub. */
+    line: string;
+    info: CertificateInfo;
+    /** The CA's public key line (for TrustedUserCAKeys or @cert-authority). */
+    caPublicKey: string;
+}
+
+/** Why a key cannot be a CA, or undefined: ed25519, ecdsa (nistp256/384/521), or RSA of 3072 bits or more (signing rsa-sha2-512). */
+export function caKeyProblem(info: Pick<KeyInfo, "type" | "bits" | "curve">): string | undefined {
+    if (info.type === "ed25519") return undefined;
+    if (info.type === "ecdsa") return judgeKeySpec(info, undefined, { label: "the CA key", noPassphraseRule: true })[0];
+    if (info.type === "rsa")
+        return info.bits >= 3072
+            ? undefined
+            : `an RSA CA of ${info.bits} bits is too weak; use ed25519 (or RSA of 3072 bits or more, signing rsa-sha2-512)`;
+    return `a ${info.type} key cannot be a CA; use ed25519 or ecdsa (a CA must be a software key the signer can use unattended)`;
+}
+
+/** Issues a certificate; every refusal is a CertificateError naming the input. */
+export function issueCertificate(req: IssueRequest): IssuedCertificate {
+    const kind: CertKind = req.kind ?? "user";
+    if (kind !== "user" && kind !== "host") throw new CertificateError("kind", `'${String(kind)}' is not user or host`);
+    let ca: ReturnType<typeof parseOpensshPrivate>;
+    let subject: KeyInfo;
+    try {
+        ca = parseOpensshPrivate(req.caPrivateKey, req.caPassphrase, "the CA key");
+        subject = parsePublicKey(req.publicKey, "the key to certify");
+    } catch (e) {
+        if (e instanceof KeyError)
+            throw new CertificateError(e.message.split(":")[0], e.message.replace(/^[^:]*: /, ""));
+        throw e;
+    }
+    if (!ca.plain) {
+        throw new CertificateError(
+            "the CA key",
+            ca.info.encrypted ? "is passphrase-protected; give its passphrase" : "holds no usable private key",
+        );
+    }
+    const caProblem = caKeyProblem(ca.info);
+    if (caProblem) throw new CertificateError("the CA key", caProblem);
+    if (kind === "host" && subject.type.startsWith("sk-"))
+        throw new CertificateError("the key to certify", "a host key cannot be a security key");
+    // A certificate must not launder a key the rules refuse in authorized_keys.
+    const keyProblems =
+        kind === "user"
+            ? judgeKey(subject, req.keyRules, {
+                  label: "the key to certify",
+                  service: req.service,
+                  noPassphraseRule: true,
+              })
+            : judgeKeySpec(subject, req.keyRules, { label: "the key to certify", noPassphraseRule: true });
+    if (keyProblems.length)
+        throw new CertificateError("the key to certify", keyProblems.join(" ").replace(/^the key to certify: /, ""));
+    const principals = checkPrincipals(req.principals, kind);
+    const max =
+        req.maxValiditySeconds ??
+        (kind === "user" ? DEFAULT_MAX_USER_VALIDITY_SECONDS : DEFAULT_MAX_HOST_VALIDITY_SECONDS);
+    if (!Number.isInteger(req.validitySeconds) || req.validitySeconds <= 0) {
+        throw new CertificateError("validity", "must be a positive number of seconds");
+    }
+    if (req.validitySeconds > max) {
+        throw new CertificateError(
+            "validity",
+            `${formatDuration(req.validitySeconds)} is longer than the maximum of ${formatDuration(max)} for a ${kind} certificate; issue a shorter one and renew it`,
+        );
+    }
+    const now = BigInt(Math.floor((req.now ?? new Date()).getTime() / 1000));
+    const blob = Buffer.from(subject.publicKey.split(" ")[1], "base64");
+    const subjectBlob = parseBlob(blob, "the key to certify");
+    const signer = caSigner(ca.plain, "the CA key");
+    if (signer.publicBlob.equals(subjectBlob.blob)) {
+        throw new CertificateError("the key to certify", "is the CA key itself; certify another key");
+    }
+    const serial = req.serial ?? crypto.randomBytes(8).readBigUInt64BE() >> 1n;
+    if (serial < 0n || serial >= 1n << 64n) throw new CertificateError("serial", "must be 0 to 2^64-1");
+    const body = encodeBody({
+        keyBlob: subjectBlob.blob,
+        nonce: crypto.randomBytes(32),
+        serial,
+        kind,
+        keyId: checkKeyId(req.keyId ?? `${principals.join(",")}:${subject.fingerprint}`),
+        principals,
+        validAfter: now - BigInt(BACKDATE_SECONDS),
+        validBefore: now + BigInt(req.validitySeconds),
+        critical: checkCriticalOptions(req.critical ?? {}, kind),
+        extensions: checkExtensions(req.extensions ?? (kind === "user" ? [...DEFAULT_USER_EXTENSIONS] : []), kind),
+        caBlob: signer.publicBlob,
+    });
+    const sig = signer.sign(body);
+    const certBlob = Buffer.concat([body, Buffer.alloc(4), sig]);
+    certBlob.writeUInt32BE(sig.length, body.length);
+    const info = parseCertificateBlob(certBlob);
+    if (!info.signatureValid) throw new Error("internal: a certificate just signed does not verify");
+    const comment = subject.comment ? ` ${subject.comment}` : "";
+    return {
+        line: `${info.certType} ${certBlob.toString("base64")}${comment}`,
+        info,
+        caPublicKey: `${ca.info.publicKey.split(" ").slice(0, 2).join(" ")}`,
+    };
+}
