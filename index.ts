@@ -22,6 +22,7 @@ const USER_FIELDS = [
     "fromCidrs",
     "adopt",
     "identityFile",
+    "principals",
 ];
 const KEY_FIELDS = ["keyType", "bits", "curve", "comment", "rotationTrigger", "ppk"];
 
@@ -125,6 +126,8 @@ function inConfigTerms(message: string, users: readonly { name?: unknown }[]): s
         "keyRules.allowedCurves": "allowedCurves",
         "keyRules.ec2ImportRsaBits": "ec2ImportRsaBits",
         "keyRules.requirePassphrase": "requirePassphrase",
+        "certificates.revokedKeys": "revokedKeys",
+        certificates: "userCaKeys",
     };
     return message.replace(/^PkaFleet "[^"]*": /, "").replace(/`([A-Za-z][A-Za-z0-9.[\]]*)`/g, (all, ref: string) => {
         let m: RegExpExecArray | null;
@@ -132,6 +135,7 @@ function inConfigTerms(message: string, users: readonly { name?: unknown }[]): s
             return key(`keyPassphrases.${String(users[Number(m[1])]?.name)}`);
         if ((m = /^users((?:\[\d+\])(?:\.[A-Za-z]+(?:\[\d+\])?)*)?$/.exec(ref))) return `${key("users")}${m[1] ?? ""}`;
         if ((m = /^triggers(\[\d+\])?$/.exec(ref))) return `${key("triggers")}${m[1] ?? ""}`;
+        if ((m = /^certificates\.userCaKeys(\[\d+\])?$/.exec(ref))) return `${key("userCaKeys")}${m[1] ?? ""}`;
         return direct[ref] ? key(direct[ref]) : all;
     });
 }
@@ -201,6 +205,22 @@ function readKeyRules(): FleetKeyRules {
     return checkKeyRules(rules, (k) => `config \`${config.name}:${keys[k]}\``);
 }
 
+/** Certificate mode from config: on when userCaKeys lists a CA. */
+function readCertificates(): { userCaKeys: string[]; revokedKeys?: string } | undefined {
+    const cas = config.getObject<unknown>("userCaKeys") ?? [];
+    if (!Array.isArray(cas) || cas.some((k) => typeof k !== "string"))
+        throw new pulumi.RunError(`config \`${config.name}:userCaKeys\` must be a list of OpenSSH public key lines.`);
+    const revoked = config.get("revokedKeys") || undefined;
+    if (cas.length === 0) {
+        if (revoked)
+            throw new pulumi.RunError(
+                `config \`${config.name}:revokedKeys\` needs \`${config.name}:userCaKeys\` (certificate mode).`,
+            );
+        return undefined;
+    }
+    return { userCaKeys: cas as string[], ...(revoked ? { revokedKeys: revoked } : {}) };
+}
+
 // Unset (or ""): PkaFleet's default, `main-<stack>`, so the stacks of this program (dev, prod, ...) in one
 // account never share parameter paths or instances; the tag value defaults to the same fleet name.
 const fleetName = config.get("fleetName") || undefined;
@@ -220,6 +240,7 @@ const fleet = buildFleet(
             revokeOnDestroy: config.getBoolean("revokeOnDestroy") ?? true,
             logRetentionDays: config.getNumber("logRetentionDays") ?? 30,
             keyRules: readKeyRules(),
+            certificates: readCertificates(),
         }),
     users,
 );

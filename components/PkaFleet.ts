@@ -39,6 +39,16 @@ export interface FleetUser {
     readonly adopt?: boolean;
     /** Where this user's private key is on the central server, for `sshConfig`: an `onHost` key's `path`, or `~/.ssh/...`. Letters, digits and `._-/` only. Default: `~/.ssh/pka-<fleetName>-<user>` for a generated key (written from `privateKeys`), none otherwise. */
     readonly identityFile?: string;
+    /** Certificate mode (`certificates` set): the principals a user certificate must name to log in as this user (its AuthorizedPrincipalsFile), each a user name. Default: the user's own name. */
+    readonly principals?: string[];
+}
+
+/** Certificate mode: the hosts trust user certificates of these CAs, through an sshd_config.d drop-in checked with `sshd -t`. */
+export interface FleetCertificates {
+    /** The user CAs' OpenSSH public keys (ed25519, ecdsa or RSA of 3072 bits or more), 1 to 8: a CA `SshKeyPair`'s `publicKey` works. Two during a CA rotation. Required. */
+    readonly userCaKeys: pulumi.Input<string>[];
+    /** A key revocation list in OpenSSH's format, base64 (`base64 -w0` of what `pka cert krl` writes): sshd's RevokedKeys. Default: none revoked. */
+    readonly revokedKeys?: pulumi.Input<string>;
 }
 
 export interface PkaFleetArgs {
@@ -62,6 +72,8 @@ export interface PkaFleetArgs {
     readonly keyRules?: FleetKeyRules;
     /** Tags for every taggable child. Default: none. */
     readonly tags?: { [key: string]: string };
+    /** Certificate mode: hosts trust user certificates of `userCaKeys` (TrustedUserCAKeys), with each user's `principals` and the `revokedKeys` KRL; key logins keep working beside it. Default: off (removing it turns certificate mode off on the next push). */
+    readonly certificates?: FleetCertificates;
 }
 
 /**
@@ -139,15 +151,19 @@ function deploySpec(
         ),
     );
     const plainInputs = plainKeyInputs(args.users);
-    const outcome = lateKeys.apply(
-        (late): { ok: Checked; error?: undefined } | { ok?: undefined; error: pulumi.ResourceError } => {
+    const certs = args.certificates
+        ? pulumi.all([pulumi.all(args.certificates.userCaKeys), pulumi.output(args.certificates.revokedKeys)])
+        : pulumi.output(undefined);
+    const outcome = pulumi
+        .all([lateKeys, certs])
+        .apply(([late, c]): { ok: Checked; error?: undefined } | { ok?: undefined; error: pulumi.ResourceError } => {
             try {
-                return { ok: checkDeploySpec(p, plainInputs, late) };
+                const certificates = c ? { userCaKeys: c[0], ...(c[1] ? { revokedKeys: c[1] } : {}) } : undefined;
+                return { ok: checkDeploySpec(p, plainInputs, late, certificates) };
             } catch (e) {
                 return { error: deployError(owner, `PkaFleet "${name}": ${(e as Error).message}`) };
             }
-        },
-    );
+        });
     return {
         checked: outcome.apply((o) => {
             if (o.error) throw o.error;

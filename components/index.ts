@@ -11,7 +11,7 @@ export type { SetupDocumentArgs } from "./SetupDocument";
 export { Provisioner } from "./Provisioner";
 export type { ProvisionerArgs, ProvisionerTargetTag } from "./Provisioner";
 export { PkaFleet, planFleet } from "./PkaFleet";
-export type { FleetUser, PkaFleetArgs } from "./PkaFleet";
+export type { FleetCertificates, FleetUser, PkaFleetArgs } from "./PkaFleet";
 export { deployError } from "./errors";
 
 // The planners the components run (pure, no resource), for users who check args themselves.

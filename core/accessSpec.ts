@@ -10,6 +10,7 @@ import { judgeKey } from "./keys/rules";
 import { INSTALLABLE_KEY_TYPES, KeyRules } from "./keys/types";
 import { userNameProblem } from "./userNames";
 import { normalizeGroups, normalizeSudoCommands } from "./userAccess";
+import { normalizeCertificates, normalizePrincipals } from "./accessCertificates";
 
 // Moved to their own modules; re-exported for the importers of this one (components/, lambda/, local/, bench/).
 export type { AccessSpec, AccessUser } from "./accessSpecTypes";
@@ -90,8 +91,19 @@ function normalizeKeyList(list: unknown, path: string, rules: Partial<KeyRules> 
 // ---------------------------------------------------------------------------------------------
 // The spec
 
-const USER_FIELDS = ["name", "sudo", "sudoCommands", "groups", "keys", "keyOptions", "adopt"];
-const SPEC_FIELDS = ["users", "fallbackKeys"];
+/** The fields of a spec user (the README's spec reference lists each). */
+export const USER_FIELDS: readonly string[] = [
+    "name",
+    "sudo",
+    "sudoCommands",
+    "groups",
+    "keys",
+    "keyOptions",
+    "adopt",
+    "principals",
+];
+/** The fields of a spec. */
+export const SPEC_FIELDS: readonly string[] = ["users", "fallbackKeys", "certificates"];
 
 function isObject(x: unknown): x is Record<string, unknown> {
     return typeof x === "object" && x !== null && !Array.isArray(x);
@@ -116,10 +128,13 @@ export function validateAccessSpec(input: unknown, opts: ValidateAccessSpecOptio
         ...normalizeKeyList(input.fallbackKeys, "fallbackKeys", opts.keyRules),
     ].filter((line, i, all) => all.findIndex((o) => keyId(o) === keyId(line)) === i);
 
+    const certificates = normalizeCertificates(input.certificates);
     const names = new Map<string, number>();
-    const users = input.users.map((u: unknown, i: number) => validateUser(u, i, names, fallback, opts));
+    const users = input.users.map((u: unknown, i: number) =>
+        validateUser(u, i, names, fallback, opts, certificates !== undefined),
+    );
     users.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    return { users };
+    return certificates ? { users, certificates } : { users };
 }
 
 /** users[i] of the spec, normalized; `names` holds the names seen before it (name -> index). */
@@ -129,6 +144,7 @@ function validateUser(
     names: Map<string, number>,
     fallback: string[],
     opts: ValidateAccessSpecOptions,
+    certificates: boolean,
 ): AccessUser {
     const p = `users[${i}]`;
     if (!isObject(u)) throw new AccessSpecError(p, "must be an object { name, sudo, keys, keyOptions }");
@@ -152,12 +168,14 @@ function validateUser(
     const groups = normalizeGroups(u.groups, u.name, `${p}.groups`);
     let keys = normalizeKeyList(u.keys, `${p}.keys`, opts.keyRules);
     if (keys.length === 0) keys = fallback;
-    if (keys.length === 0) {
+    // In certificate mode a user may log in by certificate only.
+    if (keys.length === 0 && !certificates) {
         throw new AccessSpecError(
             `${p}.keys`,
-            "is empty and no fallbackKeys are set; give the user a key, or set fallbackKeys",
+            "is empty and no fallbackKeys are set; give the user a key, or set fallbackKeys (or certificates, for certificate logins only)",
         );
     }
+    const principals = normalizePrincipals(u.principals, certificates, `${p}.principals`);
     const keyOptions =
         u.keyOptions === undefined
             ? undefined
@@ -169,6 +187,7 @@ function validateUser(
     if (sudoCommands) user.sudoCommands = sudoCommands;
     if (groups) user.groups = groups;
     if (u.adopt === true) user.adopt = true;
+    if (principals) user.principals = principals;
     return user;
 }
 

@@ -8,7 +8,7 @@ import { AccessSpec } from "./accessSpecTypes";
 /** The canonical JSON of a (validated) spec: fixed field order, no whitespace. */
 export function canonicalAccessSpecJson(spec: AccessSpec): string {
     // `adopt` appears only when true and sudoCommands and groups only when set, so a spec without
-    // them hashes as it always did.
+    // them hashes as it always did; so do principals and certificates.
     return JSON.stringify({
         users: spec.users.map((u) => ({
             name: u.name,
@@ -18,7 +18,16 @@ export function canonicalAccessSpecJson(spec: AccessSpec): string {
             keys: [...u.keys],
             ...(u.keyOptions === undefined ? {} : { keyOptions: u.keyOptions }),
             ...(u.adopt === true ? { adopt: true } : {}),
+            ...(u.principals?.length ? { principals: [...u.principals] } : {}),
         })),
+        ...(spec.certificates
+            ? {
+                  certificates: {
+                      userCaKeys: [...spec.certificates.userCaKeys],
+                      ...(spec.certificates.revokedKeys ? { revokedKeys: spec.certificates.revokedKeys } : {}),
+                  },
+              }
+            : {}),
     });
 }
 

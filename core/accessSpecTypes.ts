@@ -29,10 +29,24 @@ export interface AccessUser {
      * account (its files, its groups, its processes) to whoever holds the spec's keys.
      */
     adopt?: boolean;
+    /**
+     * Certificate mode (the spec's `certificates` set): the principals a user certificate must name
+     * to log in as this user (its AuthorizedPrincipalsFile). Default: the user's own name.
+     */
+    principals?: string[];
+}
+
+/** Certificate mode: the hosts trust user certificates of these CAs (TrustedUserCAKeys). */
+export interface AccessCertificates {
+    /** The user CAs' public keys, `type base64` (ed25519, ecdsa or RSA of 3072 bits or more). */
+    userCaKeys: string[];
+    /** A key revocation list in OpenSSH's format (PROTOCOL.krl), base64: sshd's RevokedKeys. */
+    revokedKeys?: string;
 }
 
 export interface AccessSpec {
     users: AccessUser[];
+    certificates?: AccessCertificates;
 }
 
 export interface ValidateAccessSpecOptions {

@@ -23,6 +23,7 @@ import { DEFAULT_KEY_RULES, judgeKey, judgeKeySpec, KeyInfo, KeyRules, parsePubl
 import { AUTONAME_SUFFIX_LENGTH, PROVISIONER_AUTONAMES, RETENTION_DAYS, tagsProblem } from "./provisionerPlan";
 import { driftScheduleError } from "./provisionerSchedule";
 import { normalizeGroups, normalizeSudoCommands } from "./userAccess";
+import { planCertificates, planPrincipals } from "./fleetCertificates";
 
 const FLEET_NAME = /^[a-z0-9][a-z0-9-]{0,31}$/;
 const IDENTITY_FILE = /^(\/|~\/)[A-Za-z0-9._\/-]{1,255}$/;
@@ -269,7 +270,7 @@ function planUserAccess(u: FleetUserInput, p: string, sudo: string): Pick<Planne
 }
 
 /** One user, checked: name, sudo, keys, generated key, options, adopt, identity file. */
-function planUser(u: FleetUserInput, i: number, keyRules: Partial<KeyRules>): UserOutcome {
+function planUser(u: FleetUserInput, i: number, keyRules: Partial<KeyRules>, certificates: boolean): UserOutcome {
     const p = `users[${i}]`;
     if (!u || typeof u !== "object") fail(`\`${p}\` must be an object { name, sudo, publicKeys | generateKey }.`);
     if (typeof u.name !== "string") fail(`\`${p}.name\` is required: the login name.`);
@@ -285,6 +286,7 @@ function planUser(u: FleetUserInput, i: number, keyRules: Partial<KeyRules>): Us
         fail(`\`${p}.sudo\` must be "nopasswd", "password" or "none"; got ${JSON.stringify(sudo)}.`);
     const access = planUserAccess(u, p, sudo);
     const keys = planKeys(u, p, keyRules);
+    const principals = planPrincipals(u.principals, certificates, `${p}.principals`);
     const keyOptions = planKeyOptions(u, p);
     if (u.adopt !== undefined && typeof u.adopt !== "boolean")
         fail(`\`${p}.adopt\` must be true or false; got ${JSON.stringify(u.adopt)}.`);
@@ -311,6 +313,7 @@ function planUser(u: FleetUserInput, i: number, keyRules: Partial<KeyRules>): Us
         service: u.service === true,
         adopt,
         ...(u.identityFile !== undefined ? { identityFile: u.identityFile } : {}),
+        ...(principals ? { principals } : {}),
     };
     const probe = {
         name: u.name,
@@ -319,6 +322,7 @@ function planUser(u: FleetUserInput, i: number, keyRules: Partial<KeyRules>): Us
         keys: keys.pendingKeys > 0 ? [...keys.plainKeys, PROBE_KEY] : keys.plainKeys,
         ...(keyOptions ? { keyOptions } : {}),
         ...(adopt ? { adopt } : {}),
+        ...(principals ? { principals } : {}),
     };
     return { user, probe, pendingBytes: keys.pendingBytes };
 }
@@ -335,13 +339,14 @@ export function planFleet(name: string, args: FleetPlanInput, stack: string): Fl
     if (!Array.isArray(args.users) || args.users.length === 0) {
         fail("`users` must list at least one user: { name, sudo, publicKeys | generateKey }.");
     }
-    const outcomes = args.users.map((u, i) => planUser(u, i, settings.keyRules));
+    const certs = planCertificates(args.certificates);
+    const outcomes = args.users.map((u, i) => planUser(u, i, settings.keyRules, certs !== undefined));
     // The same validation the Lambda and the on-host script apply: names (unique, not reserved),
     // options, keys, fallback. Users whose keys are not known yet are checked with a probe key.
     let known: AccessSpec;
     try {
         known = validateAccessSpec(
-            { users: outcomes.map((o) => o.probe) },
+            { users: outcomes.map((o) => o.probe), ...(certs ? { certificates: certs.probe } : {}) },
             { keyRules: settings.keyRules, fallbackKeys: settings.fallbackKeys, now: new Date() },
         );
     } catch (e) {
@@ -351,7 +356,7 @@ export function planFleet(name: string, args: FleetPlanInput, stack: string): Fl
         () => documentParameters(known), // SSM's 64 KB limit for document plus parameters
         (m) => `\`users\`: ${m}`,
     );
-    const pendingBytes = outcomes.reduce((sum, o) => sum + o.pendingBytes, 0);
+    const pendingBytes = outcomes.reduce((sum, o) => sum + o.pendingBytes, certs?.pendingBytes ?? 0);
     const slots = parameterSlots(Buffer.byteLength(canonicalAccessSpecJson(known)) + pendingBytes, ACCESS_CHUNK_BYTES);
     if (slots > ACCESS_MAX_CHUNKS) {
         fail(
@@ -363,6 +368,7 @@ export function planFleet(name: string, args: FleetPlanInput, stack: string): Fl
         accessPath: `/pka/${settings.fleetName}/access`,
         knownHostsPath: `/pka/${settings.fleetName}/known_hosts`,
         users: outcomes.map((o) => o.user),
+        ...(certs ? { certificates: { caInputs: certs.caInputs } } : {}),
         slots,
     };
 }

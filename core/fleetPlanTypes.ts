@@ -41,6 +41,7 @@ export interface FleetUserInput {
     readonly fromCidrs?: readonly string[];
     readonly adopt?: boolean;
     readonly identityFile?: string;
+    readonly principals?: readonly string[];
 }
 
 /** PkaFleet's args as the planner reads them (PkaFleetArgs without its Pulumi types). */
@@ -55,6 +56,8 @@ export interface FleetPlanInput {
     readonly logRetentionDays?: number;
     readonly keyRules?: FleetKeyRules;
     readonly tags?: { readonly [key: string]: string };
+    /** Certificate mode; a string is a value known now, anything else (an Output) at deployment. */
+    readonly certificates?: { readonly userCaKeys: readonly unknown[]; readonly revokedKeys?: unknown };
 }
 
 /** One user of the plan, in the order of `args.users`. */
@@ -75,6 +78,8 @@ export interface PlannedFleetUser {
     service: boolean;
     adopt: boolean;
     identityFile?: string;
+    /** Certificate mode: validated; absent for the default (the user's own name). */
+    principals?: string[];
 }
 
 /** The validated, defaulted args: everything PkaFleet creates follows from this. */
@@ -90,6 +95,8 @@ export interface FleetPlan {
     keyRules: Partial<KeyRules>;
     fallbackKeys: string[];
     users: PlannedFleetUser[];
+    /** Certificate mode: the user CA inputs (strings known now, Outputs at deployment). */
+    certificates?: { caInputs: unknown[] };
     /** Standard-tier parameters reserved for the spec chunks (an upper bound while keys are unknown). */
     slots: number;
 }

@@ -12,9 +12,14 @@ import { judgeKeySpec } from "./keys/rules";
 import { SECURITY_KEY_TYPES } from "./keys/types";
 
 /** Builds and validates the final spec once every key is known. */
-export function buildAccessSpec(plan: FleetPlan, keysByUser: string[][]): AccessSpec {
+export function buildAccessSpec(
+    plan: FleetPlan,
+    keysByUser: string[][],
+    certificates?: { userCaKeys: string[]; revokedKeys?: string },
+): AccessSpec {
     return validateAccessSpec(
         {
+            ...(certificates ? { certificates } : {}),
             users: plan.users.map((u, i) => ({
                 name: u.name,
                 sudo: u.sudo,
@@ -23,6 +28,7 @@ export function buildAccessSpec(plan: FleetPlan, keysByUser: string[][]): Access
                 keys: keysByUser[i],
                 ...(u.keyOptions ? { keyOptions: u.keyOptions } : {}),
                 ...(u.adopt ? { adopt: true } : {}),
+                ...(u.principals ? { principals: u.principals } : {}),
             })),
         },
         { keyRules: plan.keyRules, fallbackKeys: plan.fallbackKeys },
@@ -56,7 +62,7 @@ export function specProblem(e: unknown, keyInputs: string[][]): string {
     if ((m = /^users\[(\d+)\]\.keys$/.exec(path))) {
         return `\`users[${m[1]}]\` has no key: give it \`publicKeys\` or \`generateKey\`, or set \`fallbackPublicKey\` for users without a key of their own.`;
     }
-    if (/^users\[\d+\]\.[A-Za-z]+$/.test(path)) return `\`${path}\`: ${rest}`;
+    if (/^users\[\d+\]\.[A-Za-z]+$/.test(path) || path.startsWith("certificates")) return `\`${path}\`: ${rest}`;
     if (/^fallbackKeys \(option\)\[\d+\]$/.test(path)) return message.split(path).join("`fallbackPublicKey`");
     return `\`users\`: ${rest}`;
 }
@@ -86,6 +92,7 @@ export function checkDeploySpec(
     plan: FleetPlan,
     plainInputs: string[][],
     late: DeployKey[][],
+    certificates?: { userCaKeys: string[]; revokedKeys?: string },
 ): { spec: AccessSpec; chunks: { name: string; value: string }[] } {
     const inputs = plan.users.map((_u, i) => [...(plainInputs[i] ?? []), ...late[i].map((k) => k.input)]);
     // A service account's key known only now must be a software key too (planFleet judged the plain ones).
@@ -108,6 +115,7 @@ export function checkDeploySpec(
         spec = buildAccessSpec(
             plan,
             plan.users.map((u, i) => [...u.plainKeys, ...late[i].map((k) => k.key as string)]),
+            certificates,
         );
     } catch (e) {
         const m = e instanceof AccessSpecError ? /^users\[(\d+)\]\.keys\[(\d+)\]$/.exec(e.path) : null;

@@ -6,7 +6,7 @@ import { strict as assert } from "assert";
 import { spawnSync } from "child_process";
 import { readFileSync } from "fs";
 import { join } from "path";
-import { AccessSpecError, validateAccessSpec } from "../core/accessSpec";
+import { AccessSpecError, SPEC_FIELDS, USER_FIELDS, validateAccessSpec } from "../core/accessSpec";
 import { accessSpecHash } from "../core/accessSpecJson";
 import { firstBadManifestLine, renderManifest } from "../core/document";
 import { KEY_LINE_FAST } from "../core/script/grammar";
@@ -213,16 +213,11 @@ describe("access model: the README's spec reference", () => {
     }
 
     it("lists every field the spec takes", () => {
-        assert.deepEqual([...rows.keys()].sort(), [
-            "adopt",
-            "groups",
-            "keyOptions",
-            "keys",
-            "name",
-            "sudo",
-            "sudoCommands",
-        ]);
-        assert.match(section, /^\| `fallbackKeys` \|/m);
+        assert.deepEqual([...rows.keys()].sort(), [...USER_FIELDS].sort());
+        for (const f of SPEC_FIELDS.filter((x) => x !== "users"))
+            assert.match(section, new RegExp(`^\\| \`${f}[.\`]`, "m"), f);
+        assert.match(section, /^\| `certificates\.userCaKeys` \|/m);
+        assert.match(section, /^\| `certificates\.revokedKeys` \|/m);
     });
 
     it("states the grammar the code enforces for sudoCommands and groups", () => {
@@ -235,7 +230,9 @@ describe("access model: the README's spec reference", () => {
             if (field === "keys") continue; // elided key data; the key rules have their own tests
             const value = JSON.parse(example);
             const user = { name: "ops", sudo: "nopasswd", keys: [KEY], [field]: value };
-            const spec = validateAccessSpec({ users: [user] });
+            // principals need certificate mode: any ed25519 key can stand for the CA here
+            const certificates = field === "principals" ? { certificates: { userCaKeys: [KEY] } } : {};
+            const spec = validateAccessSpec({ users: [user], ...certificates });
             assert.ok(spec.users.length === 1, field);
         }
         const spec = validateAccessSpec({

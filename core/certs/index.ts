@@ -4,15 +4,16 @@
  * imports), no sshpk: signatures are node:crypto's (core/certs/sign.ts says why).
  *
  *   types.ts     CertificateInfo, CertificateError, the limits and defaults
- *   options.ts   validity, principals, key id, critical options, extensions: the checks
+ *   options.ts   validity, principals, key id, critical options, extensions, CA keys: the checks
  *   format.ts    the wire format (PROTOCOL.certkeys): encode the signed body, parse a certificate
  *   sign.ts      CA signatures (ed25519, ecdsa, rsa-sha2-512) and their verification
- *   issue.ts     issueCertificate, caKeyProblem
+ *   issue.ts     issueCertificate
  *   krl.ts       buildKrl: OpenSSH's KRL format (PROTOCOL.krl)
  *   describe.ts  a certificate in words, and why it would be refused now
  */
 export * from "./types";
 export {
+    caKeyProblem,
     checkCriticalOptions,
     checkExtensions,
     checkKeyId,
@@ -21,7 +22,7 @@ export {
     parseDuration,
 } from "./options";
 export { certTypeOf, parseCertificateBlob, parseCertificateLine } from "./format";
-export { caKeyProblem, issueCertificate } from "./issue";
+export { issueCertificate } from "./issue";
 export type { IssueRequest, IssuedCertificate } from "./issue";
 export { buildKrl } from "./krl";
 export type { Revocations } from "./krl";

@@ -10,7 +10,14 @@ import { parseOpensshPrivate } from "../keys/privateKey";
 import { parsePublicKey } from "../keys/publicKey";
 import { KeyError, KeyInfo, KeyRules } from "../keys/types";
 import { encodeBody } from "./format";
-import { checkCriticalOptions, checkExtensions, checkKeyId, checkPrincipals, formatDuration } from "./options";
+import {
+    caKeyProblem,
+    checkCriticalOptions,
+    checkExtensions,
+    checkKeyId,
+    checkPrincipals,
+    formatDuration,
+} from "./options";
 import { caSigner } from "./sign";
 import {
     BACKDATE_SECONDS,
@@ -58,17 +65,6 @@ export interface IssuedCertificate {
     info: CertificateInfo;
     /** The CA's public key line (for TrustedUserCAKeys or @cert-authority). */
     caPublicKey: string;
-}
-
-/** Why a key cannot be a CA, or undefined: ed25519, ecdsa (nistp256/384/521), or RSA of 3072 bits or more (signing rsa-sha2-512). */
-export function caKeyProblem(info: Pick<KeyInfo, "type" | "bits" | "curve">): string | undefined {
-    if (info.type === "ed25519") return undefined;
-    if (info.type === "ecdsa") return judgeKeySpec(info, undefined, { label: "the CA key", noPassphraseRule: true })[0];
-    if (info.type === "rsa")
-        return info.bits >= 3072
-            ? undefined
-            : `an RSA CA of ${info.bits} bits is too weak; use ed25519 (or RSA of 3072 bits or more, signing rsa-sha2-512)`;
-    return `a ${info.type} key cannot be a CA; use ed25519 or ecdsa (a CA must be a software key the signer can use unattended)`;
 }
 
 /** Issues a certificate; every refusal is a CertificateError naming the input. */

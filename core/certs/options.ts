@@ -6,6 +6,8 @@
 import { isIP } from "net";
 import { formatAddress, hostBitsSet, ip4Bytes, ip6Bytes, networkBytes } from "../ipAddress";
 import { COMMAND_PATTERN } from "../keyOptions";
+import { judgeKeySpec } from "../keys/rules";
+import type { KeyInfo } from "../keys/types";
 import {
     CertificateError,
     CertKind,
@@ -162,4 +164,15 @@ export function checkExtensions(list: readonly string[], kind: CertKind, input =
 /** Byte order, as the format sorts option and extension names. */
 export function compareBytes(a: string, b: string): number {
     return Buffer.compare(Buffer.from(a, "utf8"), Buffer.from(b, "utf8"));
+}
+
+/** Why a key cannot be a CA, or undefined: ed25519, ecdsa (nistp256/384/521), or RSA of 3072 bits or more (signing rsa-sha2-512). */
+export function caKeyProblem(info: Pick<KeyInfo, "type" | "bits" | "curve">): string | undefined {
+    if (info.type === "ed25519") return undefined;
+    if (info.type === "ecdsa") return judgeKeySpec(info, undefined, { label: "the CA key", noPassphraseRule: true })[0];
+    if (info.type === "rsa")
+        return info.bits >= 3072
+            ? undefined
+            : `an RSA CA of ${info.bits} bits is too weak; use ed25519 (or RSA of 3072 bits or more, signing rsa-sha2-512)`;
+    return `a ${info.type} key cannot be a CA; use ed25519 or ecdsa (a CA must be a software key the signer can use unattended)`;
 }

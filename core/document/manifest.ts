@@ -28,6 +28,12 @@ export const USER_LINE_ERE = `u ${NAME_ERE} (nopasswd|password|none)( adopt)?`;
 export const SUDO_LINE_ERE = `s ${NAME_ERE} ${SUDO_COMMAND_ERE}`;
 export const GROUP_LINE_ERE = `g ${NAME_ERE} ${GROUP_ERE}`;
 export const KEY_LINE_ERE = `k ${NAME_ERE} (${OPTION_ERE}(,${OPTION_ERE})* )?${KEY_ERE}`;
+/** Certificate mode: a user CA the hosts trust (TrustedUserCAKeys). */
+export const CA_LINE_ERE = "c (ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/]+={0,2}";
+/** Certificate mode: a principal a user accepts (its AuthorizedPrincipalsFile line). */
+export const PRINCIPAL_LINE_ERE = `p ${NAME_ERE} ${NAME_ERE}`;
+/** Certificate mode: the KRL (RevokedKeys), base64, at most one line. */
+export const KRL_LINE_ERE = "r [A-Za-z0-9+/]+={0,2}";
 /**
  * Reserved names as one ERE alternation (whole-name match), for the script. Not the group names: the
  * script also drops reserved names from its record of the accounts it created, and an account it
@@ -37,7 +43,7 @@ export const KEY_LINE_ERE = `k ${NAME_ERE} (${OPTION_ERE}(,${OPTION_ERE})* )?${K
 export const RESERVED_ERE = `(${RESERVED_ACCOUNT_NAMES.join("|")}|systemd-.*)`;
 
 const MANIFEST_LINE = new RegExp(
-    `^(?:${HEADER_ERE}|${USER_LINE_ERE}|${SUDO_LINE_ERE}|${GROUP_LINE_ERE}|${KEY_LINE_ERE})$`,
+    `^(?:${HEADER_ERE}|${USER_LINE_ERE}|${SUDO_LINE_ERE}|${GROUP_LINE_ERE}|${KEY_LINE_ERE}|${CA_LINE_ERE}|${PRINCIPAL_LINE_ERE}|${KRL_LINE_ERE})$`,
 );
 
 /** Checks every line of a manifest against the grammar the script enforces; returns the first bad line number or 0. */
@@ -54,15 +60,24 @@ export function firstBadManifestLine(manifest: string): number {
  *   s <name> <sudo command>          (sudoCommands, in order; none: full sudo)
  *   g <name> <group>                 (groups)
  *   k <name> <authorized_keys line>
+ *   c <type> <base64>                (certificate mode: a user CA, after the header)
+ *   r <base64 KRL>                   (certificate mode: the revocation list, at most one)
+ *   p <name> <principal>             (certificate mode: each user's principals, default its name)
  * Every line matches a fixed pattern that the script checks again before it changes anything.
  */
 export function renderManifest(spec: AccessSpec): string {
     const lines = [`pka-access ${MANIFEST_VERSION} ${accessSpecHash(spec)}`];
+    const certs = spec.certificates;
+    if (certs) {
+        for (const ca of certs.userCaKeys) lines.push(`c ${ca}`);
+        if (certs.revokedKeys) lines.push(`r ${certs.revokedKeys}`);
+    }
     for (const u of spec.users) {
         lines.push(`u ${u.name} ${u.sudo}${u.adopt ? " adopt" : ""}`);
         for (const c of u.sudoCommands ?? []) lines.push(`s ${u.name} ${c}`);
         for (const g of u.groups ?? []) lines.push(`g ${u.name} ${g}`);
         for (const l of authorizedKeysLines(u)) lines.push(`k ${u.name} ${l}`);
+        if (certs) for (const pr of u.principals ?? [u.name]) lines.push(`p ${u.name} ${pr}`);
     }
     return lines.join("\n") + "\n";
 }

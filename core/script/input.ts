@@ -75,17 +75,17 @@ EOF
 if [ -z "$spec_bytes" ] || [ "$spec_bytes" != "$clean_bytes" ]; then
     fail 12 'the spec contains NUL or carriage-return bytes'
 fi
-if grep -Evn -x -e "$HEADER_RE" -e "$USER_RE" -e "$SUDO_RE" -e "$GROUP_RE" -e "$KEYLINE_RE" "$spec" >"$WORK/bad"; then
+if grep -Evn -x -e "$HEADER_RE" -e "$USER_RE" -e "$SUDO_RE" -e "$GROUP_RE" -e "$KEYLINE_RE" -e "$CA_RE" -e "$PRINCIPAL_RE" -e "$KRL_RE" "$spec" >"$WORK/bad"; then
     IFS=: read -r bad _ <"$WORK/bad" || true
     fail 12 "spec line $bad breaks the spec grammar"
 fi
 # Every line matches the grammar now; the awk checks what one line alone cannot show and writes
 # WORK/plan ("NAME SUDO ADOPT GROUPS" per user, in spec order), WORK/block.NAME (each managed
 # block) and WORK/sudo.NAME (the drop-in of each user with sudo, the text visudo checks).
-# It prints "SPEC_HASH NEEDSUDO" and a line of the user names, or what is wrong (and exits 1).
+# It prints "SPEC_HASH NEEDSUDO CERTMODE" and a line of the user names, or what is wrong (and exits 1).
 checked=$(awk -v lines="$spec_lines" -v work="$WORK" -v reserved="$RESERVED_RE" -v b="$BEGIN_MARK" -v e="$END_MARK" "$CHECK_AWK" "$spec") || fail 12 "$checked"
-spec_hash='' needsudo='' names=''
-{ read -r spec_hash needsudo || true; read -r names || true; } <<EOF
+spec_hash='' needsudo='' certmode='' names=''
+{ read -r spec_hash needsudo certmode || true; read -r names || true; } <<EOF
 $checked
 EOF
 

@@ -4,19 +4,29 @@
  * programs interpolated from TypeScript), the failure and cleanup handlers and the report counter.
  */
 import { BLOCK_BEGIN, BLOCK_END } from "../managedBlock";
-import { GROUP_LINE_ERE, HEADER_ERE, RESERVED_ERE, SUDO_LINE_ERE, USER_LINE_ERE } from "../document/manifest";
+import {
+    CA_LINE_ERE,
+    GROUP_LINE_ERE,
+    HEADER_ERE,
+    KRL_LINE_ERE,
+    PRINCIPAL_LINE_ERE,
+    RESERVED_ERE,
+    SUDO_LINE_ERE,
+    USER_LINE_ERE,
+} from "../document/manifest";
 import { MAX_REPORTED_USERS } from "./contract";
 import { HOST_KEY_AWK_ERE } from "../hostKeys";
 import { keyLineShell } from "./grammar";
 import { HOME_HELPER, MERGE_AWK } from "./homeHelper";
 import { sq, sqProgram } from "./quote";
 import { CHECK_AWK, STATE_AWK } from "./specAwk";
+import { DIFF_AWK } from "./certs";
 
 export const PREAMBLE = String.raw`#!/bin/sh
 # pka-fleet host setup, run by the pka-fleet SSM document (README: "Setup document").
 # Input, set by the SSM agent from ENV_VAR parameters (never spliced into this text):
 #   SSM_AccessSpec        base64 of the access manifest (lines: header, u NAME SUDO, s NAME CMD,
-#                         g NAME GROUP, k NAME KEYLINE)
+#                         g NAME GROUP, k NAME KEYLINE; certificate mode: c CA, r KRL, p NAME PRINCIPAL)
 #   SSM_AccessSpecSha256  hex sha256 of the decoded manifest
 # Exit codes: 0 done; 9 the agent passed no parameters (older than 3.3.2746.0, no ENV_VAR);
 # 10 parameters malformed; 11 not base64 or sha256 mismatch;
@@ -43,6 +53,9 @@ HEADER_RE=${sq(HEADER_ERE)}
 USER_RE=${sq(USER_LINE_ERE)}
 SUDO_RE=${sq(SUDO_LINE_ERE)}
 GROUP_RE=${sq(GROUP_LINE_ERE)}
+CA_RE=${sq(CA_LINE_ERE)}
+PRINCIPAL_RE=${sq(PRINCIPAL_LINE_ERE)}
+KRL_RE=${sq(KRL_LINE_ERE)}
 # KEY_LINE_ERE with from= and command= unbounded; CHECK_AWK checks their bounds
 ${keyLineShell()}
 RESERVED_RE=${sq(RESERVED_ERE)}
@@ -56,12 +69,13 @@ CHANGES=0
 REPORTED=0
 CONFLICTS=0
 CONFLICTED=''
+CERT_USERS=''
 # Bytes of an authorized_keys file read at most, and seconds a user's home may take: a user can
 # slow her own update down (a FIFO, a huge file), never the run's other users.
 MAX_AK=1048576
 HOME_TIMEOUT=20
 # shellcheck disable=SC2016
-HOME_HELPER=${sqProgram(HOME_HELPER)} MERGE_AWK=${sqProgram(MERGE_AWK)} CHECK_AWK=${sqProgram(CHECK_AWK)} STATE_AWK=${sqProgram(STATE_AWK)}
+HOME_HELPER=${sqProgram(HOME_HELPER)} MERGE_AWK=${sqProgram(MERGE_AWK)} CHECK_AWK=${sqProgram(CHECK_AWK)} STATE_AWK=${sqProgram(STATE_AWK)} DIFF_AWK=${sqProgram(DIFF_AWK)}
 
 fail() {
     code=$1

@@ -8,6 +8,7 @@
  * `${...}` form, and never contains a double opening brace, so the SSM agent's text substitution
  * has nothing to act on.
  */
+import { CERTS } from "./certs";
 import { HOMES } from "./homes";
 import { INPUT } from "./input";
 import { LOCKING } from "./locking";
@@ -17,7 +18,7 @@ import { STATE } from "./state";
 import { USERS } from "./users";
 
 /** The script's source, comments and all: its parts in order, a blank line between two. */
-const RAW = [PREAMBLE, INPUT, LOCKING, STATE, HOMES, USERS, REVOKE_AND_REPORT].join("\n");
+const RAW = [PREAMBLE, INPUT, LOCKING, STATE, HOMES, USERS, CERTS, REVOKE_AND_REPORT].join("\n");
 
 /**
  * The script exactly as the document carries it: RAW without its comment lines, but for the

@@ -16,8 +16,9 @@ import { KEY_LINE_FAST } from "./grammar";
  * single line can show (the header is line 1 and alone, the last line ends, no user twice, keys
  * only for users of the spec, no reserved name; sudo commands only for a user with sudo, at most
  * MAX_SUDO_COMMANDS of MAX_SUDO_COMMAND_LENGTH, at most MAX_GROUPS groups, none privileged).
- * Writes WORK/plan, WORK/block.NAME and WORK/sudo.NAME (the drop-in: sudoersDropIn's text); prints
- * "SPEC_HASH NEEDSUDO" and a line of the names, or "ERR message" (exit 1). One process instead of
+ * Writes WORK/plan, WORK/block.NAME and WORK/sudo.NAME (the drop-in: sudoersDropIn's text), and in
+ * certificate mode WORK/ca, WORK/krl.b64 and WORK/pr.NAME (the principals); prints
+ * "SPEC_HASH NEEDSUDO CERTMODE" and a line of the names, or "ERR message" (exit 1). One process instead of
  * the two dozen cut/sort/uniq/comm/sed pipelines it replaces; the values it handles are data to it.
  */
 export const CHECK_AWK = String.raw`
@@ -34,6 +35,10 @@ $1=="u"{n++;nm[n]=$2;if(($2 in su)&&dup=="")dup=$2;su[$2]=$3;ad[$2]=$4==""?"-":$
 $1=="s"{u=$2;c=substr($0,length(u)+4);if(u in sc)sc[u]=sc[u] ", " c;else{sc[u]=c;xn++;xu[xn]=u};nc[u]++;next}
 $1=="g"{u=$2;if(u in gs)gs[u]=gs[u] "," $3;else{gs[u]=$3;xn++;xu[xn]=u};ng[u]++;next}
 $1=="k"{if(!($2 in ks)){kn++;ku[kn]=$2};ks[$2]=ks[$2] substr($0,length($2)+4) "\n"}
+# certificate mode: ca the user CAs, kr the KRL, pp[NAME] the principals
+$1=="c"{ca=ca $2 " " $3 "\n";cn++;next}
+$1=="r"{rn++;kr=$2;next}
+$1=="p"{if(!($2 in pp)){pn++;pu[pn]=$2};pp[$2]=pp[$2] $3 "\n";next}
 END{
 if(NR!=lines)fail("the spec does not end with a newline")
 if(bad)fail("spec line " bad " breaks the spec grammar")
@@ -45,10 +50,15 @@ for(i=1;i<=xn;i++){u=xu[i];if(!(u in su))fail("sudo commands or groups for " u "
 if((u in sc)&&su[u]=="none")fail("sudo commands for " u ", whose sudo is none")
 if(nc[u]>${MAX_SUDO_COMMANDS}||ng[u]>${MAX_GROUPS})fail("user " u " has more than ${MAX_SUDO_COMMANDS} sudo commands or ${MAX_GROUPS} groups")}
 for(i=1;i<=n;i++)if(nm[i]~("^" reserved "$"))fail("user " nm[i] " is a reserved system or cloud-init account")
+if(rn>1)fail("the spec has more than one KRL line")
+if(!cn&&(pn||rn))fail("principals or a KRL without a user CA (c line)")
+for(i=1;i<=pn;i++)if(!(pu[i] in su))fail("principals for " pu[i] ", who is not a user of the spec")
+if(cn){f=work "/ca";printf "%s",ca>f;close(f);f=work "/krl.b64";print kr>f;close(f)
+for(i=1;i<=n;i++){u=nm[i];f=work "/pr." u;printf "%s",((u in pp)?pp[u]:u "\n")>f;close(f)}}
 p=work "/plan";printf "">p;all=""
 for(i=1;i<=n;i++){u=nm[i];print u,su[u],ad[u],(u in gs)?gs[u]:"-">p;f=work "/block." u;printf "%s\n%s%s\n",b,ks[u],e>f;close(f);all=all " " u
 if(su[u]!="none"){f=work "/sudo." u;printf "%s\n%s ALL=%s%s%s\n","${SUDO_HEAD}",u,(u in sc)?"(root) ":"(ALL:ALL) ",su[u]=="nopasswd"?"NOPASSWD: ":"",(u in sc)?sc[u]:"ALL">f;close(f)}}
-close(p);print hash,ns+0;print all}
+close(p);print hash,ns+0,(cn?1:0);print all}
 `;
 
 /**

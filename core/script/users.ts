@@ -71,6 +71,7 @@ if [ -x /bin/bash ]; then LOGIN_SHELL=/bin/bash; else LOGIN_SHELL=/bin/sh; fi
 users_n=0
 while read -r name sudo adopt owned revoked sudo_ok exists dropin gadd gdel gmiss; do
     users_n=$((users_n + 1))
+    c0=$CONFLICTS
     # one that step 6 did not find is not looked up again
     [ "$exists" = 0 ] || inspect "$name"
     what=unchanged
@@ -137,5 +138,7 @@ while read -r name sudo adopt owned revoked sudo_ok exists dropin gadd gdel gmis
     set_groups "$name" "$gadd" "$gdel" "$gmiss"
     if [ "$what" = unchanged ] && [ "$CHANGES" -ne "$before" ]; then what=updated; fi
     if [ "$what" != unchanged ]; then report "PKA-USER $name $what sudo=$sudo"; fi
+    # certificate mode: principals only for an account this run manages without a conflict
+    [ "$CONFLICTS" -ne "$c0" ] || CERT_USERS="$CERT_USERS $name"
 done <"$WORK/todo"
 `;
