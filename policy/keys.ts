@@ -27,6 +27,7 @@ import {
     parsePublicKey,
 } from "../core/keys";
 import { readConfig } from "./config";
+import { caKeyProblem } from "../core/certs/options";
 import { KEY_ALGORITHM, KEY_MAX_AGE, KEY_PASSPHRASE, KeyPassphraseConfig } from "./ruleConfig";
 import { findPrivateKeys } from "./secrets";
 import { scriptsOfResource } from "./documents";
@@ -37,7 +38,7 @@ const isDynamic = (type: string) => type.startsWith("pulumi-nodejs:dynamic");
 
 /** A key found in a resource, as much as the resource says about it. */
 export type FoundKey =
-    | { kind: "line"; where: string; line: string; ec2Import?: boolean }
+    | { kind: "line"; where: string; line: string; ec2Import?: boolean; ca?: boolean }
     | { kind: "spec"; where: string; spec: { type: string; bits?: number; curve?: string }; ec2Import?: boolean }
     | { kind: "private"; where: string; text: string };
 
@@ -71,6 +72,13 @@ function keysOfParameterValue(value: string): FoundKey[] {
                         out.push({ kind: "line", where: `value users[${i}].keys[${j}]${who}`, line: k });
                 });
             });
+            // certificate mode: the user CAs are keys too, judged by the key rules and as CAs
+            const cas = isObject(spec.certificates) ? spec.certificates.userCaKeys : undefined;
+            if (Array.isArray(cas))
+                cas.forEach((k: unknown, j: number) => {
+                    if (typeof k === "string")
+                        out.push({ kind: "line", where: `value certificates.userCaKeys[${j}]`, line: k, ca: true });
+                });
             return out;
         }
     } catch {
@@ -163,7 +171,11 @@ export function judgeFound(r: { type: string; name: string }, k: FoundKey, rules
     const ctx = { ec2Import: k.kind !== "private" && k.ec2Import === true, noPassphraseRule: true, label };
     try {
         if (k.kind === "spec") return judgeKeySpec(k.spec, rules, ctx);
-        if (k.kind === "line") return judgeKey(parsePublicKey(k.line, label), rules, ctx);
+        if (k.kind === "line") {
+            const info = parsePublicKey(k.line, label);
+            const ca = k.ca ? caKeyProblem(info) : undefined;
+            return [...judgeKey(info, rules, ctx), ...(ca ? [`${label}: ${ca}`] : [])];
+        }
         return judgeKey(parseKey(k.text, { label }), rules, ctx);
     } catch (e) {
         if (e instanceof KeyEncryptedError) return [];

@@ -320,6 +320,27 @@ describe("policy rules (called directly, engine-shaped arguments)", () => {
             assert.strictEqual(v.length, 1);
             assert.match(v[0], /users\[0\]\.keys\[1\] \(user svc_user\)/);
         });
+        it("judges the user CAs of a certificate-mode access spec by the key rules and as CAs", async () => {
+            const spec = {
+                users: [{ name: "svc_user", sudo: "none", keys: [ED25519.publicKey] }],
+                certificates: { userCaKeys: [ED25519.publicKey, RSA2048_LINE] },
+            };
+            const v = await check(sshKeyAlgorithm, "aws:ssm/parameter:Parameter", "access", {
+                type: "String",
+                value: secret(JSON.stringify(spec)),
+            });
+            assert.strictEqual(v.length, 2, v.join("\n"));
+            assert.match(v[0], /value certificates\.userCaKeys\[1\].*rsa-2048 is too small/);
+            assert.match(v[1], /value certificates\.userCaKeys\[1\]: an RSA CA of 2048 bits is too weak/);
+            const good = { ...spec, certificates: { userCaKeys: [ED25519.publicKey] } };
+            assert.deepStrictEqual(
+                await check(sshKeyAlgorithm, "aws:ssm/parameter:Parameter", "access", {
+                    type: "String",
+                    value: secret(JSON.stringify(good)),
+                }),
+                [],
+            );
+        });
         it("judges the keys of one chunk of a chunked access spec", async () => {
             const spec = JSON.stringify({ users: [{ name: "svc_user", sudo: "none", keys: [RSA2048_LINE] }] });
             const value = `pka1 ${"a".repeat(64)} 0/2\n${spec.slice(0, spec.length - 3)}`;
