@@ -14,6 +14,7 @@ import {
     Account,
     accessRows,
     auditOneHost,
+    certificateLogins,
     Central,
     Fleet,
     FleetModule,
@@ -40,6 +41,7 @@ function hasCommand(cmd: string): boolean {
 }
 
 const USAGE = `usage: pka local-fleet [--fleets N] [--hosts N] [--late-agent SECONDS] [--throttle RPS] [--failing N] [--timeout SECONDS]
+                       [--certificates]
 
   --fleets N            stacks of one program (dev, prod, test), each a fleet in the same account (default 2, at most 3)
   --hosts N             hosts per fleet, each a real sshd in its own namespaces (default 3, at most 50 in all)
@@ -47,6 +49,8 @@ const USAGE = `usage: pka local-fleet [--fleets N] [--hosts N] [--late-agent SEC
   --throttle RPS        the local SSM endpoint throttles every API at RPS requests/s (default off)
   --failing N           the setup document always fails on the last N hosts of each fleet: they end in the DLQ (default 0)
   --timeout SECONDS     give up waiting after this long (default 120)
+  --certificates        certificate mode: each fleet trusts a user CA of its own; an operator's key that no
+                        authorized_keys holds logs in with a certificate the CA issues
 
 Needs Linux, root, Debian's openssh-server and openssh-client (sshd, ssh, ssh-keygen), unshare, nsenter,
 jq and the AWS CLI (Debian's awscli) for the central server's commands.
@@ -59,6 +63,7 @@ interface Flags {
     throttle?: number;
     failing: number;
     timeoutS: number;
+    certificates?: boolean;
 }
 
 function parseFlags(args: string[]): Flags | string {
@@ -98,6 +103,10 @@ function parseFlags(args: string[]): Flags | string {
                 case "--failing":
                     f.failing = value();
                     if (!Number.isInteger(f.failing)) return "--failing must be an integer";
+                    break;
+                case "--certificates":
+                    if (inline !== undefined) return "--certificates takes no value";
+                    f.certificates = true;
                     break;
                 case "--timeout":
                     f.timeoutS = value();
@@ -163,7 +172,7 @@ export async function run(_name: string, args: string[]): Promise<number> {
     process.on("SIGTERM", life.onSignal);
     try {
         say(
-            `pka local-fleet: ${stacks.length} stack(s) of one program (new PkaFleet("${RESOURCE_NAME}", ...) in ${stacks.join(", ")}) in one account, ${flags.hosts} hosts each${flags.throttle ? `, SSM throttled at ${flags.throttle} requests/s` : ""}${flags.lateAgentS ? `, first agent ${flags.lateAgentS} s late` : ""}${flags.failing ? `, ${flags.failing} failing per fleet` : ""}`,
+            `pka local-fleet: ${stacks.length} stack(s) of one program (new PkaFleet("${RESOURCE_NAME}", ...) in ${stacks.join(", ")}) in one account, ${flags.hosts} hosts each${flags.throttle ? `, SSM throttled at ${flags.throttle} requests/s` : ""}${flags.lateAgentS ? `, first agent ${flags.lateAgentS} s late` : ""}${flags.failing ? `, ${flags.failing} failing per fleet` : ""}${flags.certificates ? ", certificate mode" : ""}`,
         );
         const failingHosts = Array.from({ length: flags.failing }, (_, i) => flags.hosts - 1 - i);
         for (const [i, stack] of stacks.entries()) {
@@ -201,8 +210,10 @@ export async function run(_name: string, args: string[]): Promise<number> {
         const strangerClean = await strangerIsClean(central, mod.SERVICE_USER);
         printTable(rows);
         process.stdout.write(await auditOneHost(fleets, rows, mod.SERVICE_USER));
+        const certs = flags.certificates ? await certificateLogins(fleets, mod.SERVICE_USER) : { text: "", ok: true };
+        process.stdout.write(certs.text);
         printSummary(mod, fleets, rows, account, strangerClean, started);
-        return rows.every((r) => r.ok) && strangerClean ? 0 : 1;
+        return rows.every((r) => r.ok) && strangerClean && certs.ok ? 0 : 1;
     } catch (err) {
         if (life.interrupted) return 130;
         process.stderr.write(`pka local-fleet: ${(err as Error).message}\n`);
@@ -277,6 +288,7 @@ function fleetOptions(
         hosts: flags.hosts,
         log: (l) => say(`${stack}: ${l}`),
         failingHosts,
+        certificates: flags.certificates === true,
         agentDelayMs: flags.lateAgentS && i === 0 ? (h) => (h === 0 ? flags.lateAgentS * 1000 : 0) : undefined,
     };
 }

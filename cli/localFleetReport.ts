@@ -156,3 +156,30 @@ export function printSummary(
             `pipeline: ${account.bus.stats.put} events, ${fleets.reduce((a, f) => a + f.lambdaInvocations, 0)} Lambda invocations, ${calls.SendCommand ?? 0} SendCommand calls, ${throttled} throttled responses, DLQ ${dead} host(s); ${((Date.now() - started) / 1000).toFixed(1)} s in all.\n`,
     );
 }
+
+/**
+ * Certificate mode, on every host with access: the operator's key alone is refused (no
+ * authorized_keys holds it); with a one-hour certificate from the fleet's user CA for the service
+ * user it logs in and runs `sudo -n true`.
+ */
+export async function certificateLogins(fleets: Fleet[], serviceUser: string): Promise<{ text: string; ok: boolean }> {
+    const lines: string[] = [];
+    let ok = true;
+    for (const f of fleets) {
+        if (!f.userCa) continue;
+        const certFile = f.userCa.issue(serviceUser, 3600);
+        lines.push(
+            `certificate mode, fleet ${f.plan.fleetName}: user CA ${f.spec.certificates?.userCaKeys[0].slice(0, 40)}..., a 1 h certificate for principal ${serviceUser}`,
+        );
+        for (const h of f.hosts.filter((x) => x.result === "access")) {
+            const bare = await f.login(h, { keyFile: f.userCa.operatorKeyFile });
+            const withCert = await f.login(h, { keyFile: f.userCa.operatorKeyFile, certFile });
+            const good = !bare.ok && withCert.ok;
+            ok &&= good;
+            lines.push(
+                `  ${h.name} ${h.instanceId}: operator key alone ${bare.ok ? "ADMITTED (wrong)" : "refused"}; with the certificate ${withCert.ok ? "ssh ok, sudo -n true ok" : `FAILED: ${withCert.output.split("\n").pop()}`}${good ? "" : "  <- unexpected"}`,
+            );
+        }
+    }
+    return { text: lines.length ? lines.join("\n") + "\n" : "", ok };
+}

@@ -51,6 +51,7 @@ import {
 import type { LocalQueue } from "./queue";
 import type { LocalSsmEndpoint } from "./ssmEndpoint";
 import { trackTemp, untrackTemp } from "./tempPaths";
+import { LocalUserCa, localUserCa } from "./fleetCerts";
 
 // What the tests and `pka local-fleet` import from here.
 export type { FleetHost } from "./fleetHosts";
@@ -85,6 +86,8 @@ export class LocalFleet {
     /** The service account's private key, as PkaFleet's `privateKeys.svc_user` holds it. */
     readonly privateKey: string;
     spec: AccessSpec;
+    /** Certificate mode (opts.certificates): the fleet's user CA and an operator's key. */
+    readonly userCa?: LocalUserCa;
     /** Which code built the spec: PkaFleet's planFleet/buildAccessSpec, or validateAccessSpec when the component cannot load. */
     readonly specSource: string;
     private mappings: EventSourceMapping[] = [];
@@ -104,7 +107,9 @@ export class LocalFleet {
         this.keyFile = key.keyFile;
         this.publicKey = key.publicKey;
         this.privateKey = key.privateKey;
-        this.spec = buildAccessSpec(this.plan, [[key.publicKey]]);
+        this.userCa = opts.certificates ? localUserCa(this.workDir, this.plan.fleetName) : undefined;
+        const certificates = this.userCa ? { userCaKeys: [this.userCa.publicKey] } : undefined;
+        this.spec = buildAccessSpec(this.plan, [[key.publicKey]], certificates);
         this.specSource = "PkaFleet planFleet/buildAccessSpec";
         this.config = localProvisionerConfig(opts);
         const queues = provisionerQueues(`${this.plan.fleetName}-provisioner`, this.config);
@@ -262,10 +267,10 @@ export class LocalFleet {
         return this.tracker.knownHostsFile();
     }
 
-    /** Logs in from the central server's key (or `keyFile`) with the pinned known_hosts and runs `sudo -n true`. */
+    /** Logs in from the central server's key (or `keyFile`, with `certFile` its certificate) with the pinned known_hosts and runs `sudo -n true`. */
     login(
         h: FleetHost,
-        opts: { keyFile?: string; user?: string; command?: string } = {},
+        opts: { keyFile?: string; user?: string; command?: string; certFile?: string } = {},
     ): Promise<{ ok: boolean; output: string }> {
         return this.tracker.login(h, opts);
     }

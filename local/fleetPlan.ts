@@ -38,6 +38,8 @@ export interface LocalFleetOptions {
     fleetName?: string;
     /** Hosts without sshd whose document run succeeds at once (bench bursts). Default false. */
     simulated?: boolean;
+    /** Certificate mode: the fleet trusts a user CA of its own (workDir/user_ca), as PkaFleet's `certificates` does. */
+    certificates?: boolean;
     /**
      * The Provisioner's settings. Every default is what a Provisioner deploys (core/provisionerDefaults.ts):
      * visibility timeout 6 x the function timeout + the batching window (365 s), batches of 50 records

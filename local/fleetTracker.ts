@@ -118,10 +118,10 @@ export class FleetTracker {
         return file;
     }
 
-    /** Logs in from the central server's key (or `keyFile`) with the pinned known_hosts and runs `sudo -n true`. */
+    /** Logs in from the central server's key (or `keyFile`, with `certFile` its certificate) with the pinned known_hosts and runs `sudo -n true`. */
     async login(
         h: FleetHost,
-        opts: { keyFile?: string; user?: string; command?: string } = {},
+        opts: { keyFile?: string; user?: string; command?: string; certFile?: string } = {},
     ): Promise<{ ok: boolean; output: string }> {
         if (!h.sandbox) throw new Error(`${h.name} is simulated: no sshd to log in to`);
         const r = await sshRun(h.sandbox, {
@@ -129,6 +129,7 @@ export class FleetTracker {
             identityFile: opts.keyFile ?? this.f.keyFile,
             knownHostsFile: this.knownHostsFile(),
             command: opts.command ?? "sudo -n true",
+            ...(opts.certFile ? { extraArgs: ["-o", `CertificateFile=${opts.certFile}`] } : {}),
         });
         return { ok: r.code === 0, output: (r.stderr || r.stdout).trim() };
     }

@@ -31,6 +31,8 @@ mkdir -p /run/sshd /var/log/sudo
 chmod 0755 /run/sshd
 rm -f /etc/ssh/ssh_host_*
 {
+    # As Debian, Ubuntu and Amazon Linux 2023 ship it: drop-ins first (the first setting wins)
+    echo "Include /etc/ssh/sshd_config.d/*.conf"
     echo "Port $port"
     echo "ListenAddress 127.0.0.1"
     for t in $keytypes; do echo "HostKey /etc/ssh/ssh_host_$t""_key"; done
@@ -46,6 +48,7 @@ rm -f /etc/ssh/ssh_host_*
     printf '%s' "$extra"
 } >/etc/ssh/sshd_config
 rm -rf /etc/ssh/sshd_config.d
+mkdir -m 755 /etc/ssh/sshd_config.d
 for t in $keytypes; do ssh-keygen -q -N '' -t "$t" -f "/etc/ssh/ssh_host_$t""_key"; done
 exec /usr/sbin/sshd -D -e -f /etc/ssh/sshd_config
 `;

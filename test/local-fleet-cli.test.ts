@@ -119,6 +119,21 @@ async function interruptLocalFleet(
     }
 }
 
+/** Runs the built `pka local-fleet` with `args`; its exit status and everything it printed. */
+function runLocalFleet(args: string[]): Promise<{ code: number | null; out: string }> {
+    return new Promise((resolve) => {
+        const child = spawn(process.execPath, [PKA_CLI, "local-fleet", ...args], {
+            cwd: packageRoot(),
+            env: { ...process.env },
+            stdio: ["ignore", "pipe", "pipe"],
+        });
+        let out = "";
+        child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+        child.stderr!.on("data", (d: Buffer) => (out += d.toString()));
+        child.on("exit", (code) => resolve({ code, out }));
+    });
+}
+
 describe("pka local-fleet, the built CLI (real sshd, real Lambda bundle)", function () {
     this.timeout(120_000);
 
@@ -126,18 +141,7 @@ describe("pka local-fleet, the built CLI (real sshd, real Lambda bundle)", funct
         it("provisions both fleets, runs the README's central-server commands and reaches every host both ways, each refusing the other fleet's key", async function () {
             requireReal(this, { root: true, commands: ["sshd", "ssh", "unshare", "nsenter", "jq", "aws"] });
             ensureBuilt();
-            const root = packageRoot();
-            const r = await new Promise<{ code: number | null; out: string }>((resolve) => {
-                const child = spawn(process.execPath, [PKA_CLI, "local-fleet", "--fleets", "2", "--hosts", "2"], {
-                    cwd: root,
-                    env: { ...process.env },
-                    stdio: ["ignore", "pipe", "pipe"],
-                });
-                let out = "";
-                child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
-                child.stderr!.on("data", (d: Buffer) => (out += d.toString()));
-                child.on("exit", (code) => resolve({ code, out }));
-            });
+            const r = await runLocalFleet(["--fleets", "2", "--hosts", "2"]);
             assert.strictEqual(r.code, 0, r.out);
             const rows = r.out.split("\n").filter((l) => /^\| web-(dev|prod) /.test(l));
             assert.strictEqual(rows.length, 4, r.out);
@@ -153,6 +157,31 @@ describe("pka local-fleet, the built CLI (real sshd, real Lambda bundle)", funct
                 r.out,
                 /^pka audit web-\w+-\d:~svc_user\/\.ssh\/authorized_keys\n\S+:2 managed allowed ed25519 256 SHA256:\S+ svc_user@pka-web-\w+\n\S+: 1 keys \(1 managed, 0 hand-added\): 1 allowed, 0 violations, 0 lines not keys$/m,
             );
+        });
+    });
+
+    describe("pka local-fleet --certificates (npm start -- --certificates)", () => {
+        it("each fleet trusts its own user CA: an operator's key alone is refused, with a 1 h certificate it logs in and sudo runs", async function () {
+            requireReal(this, { root: true, commands: ["sshd", "ssh", "unshare", "nsenter", "jq", "aws"] });
+            ensureBuilt();
+            const r = await runLocalFleet(["--fleets", "2", "--hosts", "2", "--certificates"]);
+            assert.strictEqual(r.code, 0, r.out);
+            assert.match(r.out, /in one account, 2 hosts each, certificate mode\n/);
+            for (const fleet of ["web-dev", "web-prod"]) {
+                assert.match(
+                    r.out,
+                    new RegExp(
+                        `^certificate mode, fleet ${fleet}: user CA ssh-ed25519 \\S+, a 1 h certificate for principal svc_user$`,
+                        "m",
+                    ),
+                );
+                const hosts = r.out
+                    .split("\n")
+                    .filter((l) => l.startsWith(`  ${fleet}-`) && l.includes("operator key alone"));
+                assert.strictEqual(hosts.length, 2, r.out);
+                for (const l of hosts)
+                    assert.match(l, /: operator key alone refused; with the certificate ssh ok, sudo -n true ok$/, l);
+            }
         });
     });
 

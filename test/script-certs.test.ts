@@ -40,13 +40,8 @@ describe("certificate mode on a real sshd host, pushed by the setup script", fun
         execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "user-ca", "-f", path.join(dir, "ca")]);
         caKey = fs.readFileSync(path.join(dir, "ca"), "utf8");
         caPub = fs.readFileSync(path.join(dir, "ca.pub"), "utf8").trim();
-        // As Debian and Amazon Linux 2023 ship it: sshd_config includes sshd_config.d (here at its end,
-        // which is the same for settings the main file does not make).
-        hosts = await startHosts(1, {
-            namePrefix: "pka-certmode",
-            readyTimeoutMs: patience(10_000),
-            sshdConfig: ["Include /etc/ssh/sshd_config.d/*.conf"],
-        });
+        // The sandbox's sshd_config includes sshd_config.d first, as Debian and Amazon Linux 2023 ship it.
+        hosts = await startHosts(1, { namePrefix: "pka-certmode", readyTimeoutMs: patience(10_000) });
         [h] = hosts;
         knownHosts = path.join(dir, "known_hosts");
         fs.writeFileSync(knownHosts, h.knownHostsLines().join("\n") + "\n");
