@@ -6,6 +6,12 @@
 export { SshKeyPair } from "./SshKeyPair";
 export type { SshKeyPairArgs, SshKeyPairConnection, SshKeyPairGenerate, SshKeyPairOnHost } from "./SshKeyPair";
 export { GeneratedSshKey } from "./GeneratedSshKey";
+export { SshCertificateAuthority } from "./SshCertificateAuthority";
+export type {
+    SshCertificateAuthorityArgs,
+    SshCertificateAuthorityGenerate,
+    SshCertificateAuthorityKms,
+} from "./SshCertificateAuthority";
 export { SetupDocument } from "./SetupDocument";
 export type { SetupDocumentArgs } from "./SetupDocument";
 export { Provisioner } from "./Provisioner";
@@ -88,3 +94,12 @@ export {
     CertificateError,
 } from "../core/certs";
 export type { IssueRequest, IssuedCertificate, CertificateInfo, Revocations } from "../core/certs";
+export {
+    CertificateAuthorityKind,
+    KmsCaKeySpec,
+    KMS_CA_SPECS,
+    planCertificateAuthority,
+    certAuthorityLine,
+    sshPublicKeyFromSpki,
+} from "../core/certAuthorityPlan";
+export { kmsCaKeyPolicy, sshSignatureFromKmsDer, KMS_CA_ADMIN_ACTIONS } from "../core/certAuthorityKms";

@@ -25,6 +25,7 @@
  *
  * Importing this module creates nothing and needs no test framework.
  */
+import * as crypto from "crypto";
 import type * as pulumi from "@pulumi/pulumi";
 import { generateKey, parsePublicKey } from "../core/keygen";
 import { createKey, GeneratedKeyInputs } from "./keyPairProvider";
@@ -190,6 +191,13 @@ const AWS_MOCK_STATE: Record<string, (m: MockContext) => { id?: string; extra?: 
         id: name,
         extra: { name, arn: arn("cloudwatch", `alarm:${name}`) },
     }),
+    "aws:kms/key:Key": ({ args, i, arn }) => {
+        const keyId = `mock-${args.name}-key-id`;
+        return {
+            id: keyId,
+            extra: { keyId, arn: arn("kms", `key/${keyId}`), customerMasterKeySpec: i.customerMasterKeySpec },
+        };
+    },
     "aws:ec2/keyPair:KeyPair": ({ args, i, arn }) => {
         const keyName = typeof i.keyName === "string" ? i.keyName : args.name;
         let fingerprint: string | undefined;
@@ -215,6 +223,9 @@ export class PkaMocks implements pulumi.runtime.Mocks {
     private readonly region: string;
     /** onHost keys made so far, by host, path and key spec: like the real command, one that runs again keeps the key; a new spec (rotation) makes a new one. */
     private readonly hostKeys = new Map<string, string>();
+    /** KMS public keys (PEM) by key id, and the key spec each mocked key was created with (by ARN). */
+    private readonly kmsKeys = new Map<string, string>();
+    private readonly kmsSpecs = new Map<string, string>();
 
     constructor(mocks?: pulumi.runtime.Mocks, options: PkaMocksOptions = {}) {
         this.inner = mocks;
@@ -248,9 +259,46 @@ export class PkaMocks implements pulumi.runtime.Mocks {
                 return { name: this.region, region: this.region, id: this.region, description: this.region };
             case "aws:index/getPartition:getPartition":
                 return { partition: "aws", dnsSuffix: "amazonaws.com", id: "aws", reverseDnsPrefix: "com.amazonaws" };
+            case "aws:kms/getPublicKey:getPublicKey":
+                return this.kmsPublicKey(String(args.inputs?.keyId ?? ""));
             default:
                 return args.inputs ?? {};
         }
+    }
+
+    /** KMS GetPublicKey of a mocked key: a real key of its spec (one per key id), as KMS returns it. */
+    private kmsPublicKey(keyId: string): pulumi.runtime.MockCallResult {
+        const spec = this.kmsSpecs.get(keyId) ?? "ECC_NIST_P256";
+        const namedCurve = { ECC_NIST_P256: "prime256v1", ECC_NIST_P384: "secp384r1", ECC_NIST_P521: "secp521r1" }[
+            spec
+        ];
+        const algorithm = {
+            ECC_NIST_P256: "ECDSA_SHA_256",
+            ECC_NIST_P384: "ECDSA_SHA_384",
+            ECC_NIST_P521: "ECDSA_SHA_512",
+        }[spec];
+        if (!namedCurve) return { id: keyId, keyId, keySpec: spec };
+        let pem = this.kmsKeys.get(keyId);
+        if (pem === undefined) {
+            pem = crypto
+                .generateKeyPairSync("ec", { namedCurve })
+                .publicKey.export({ format: "pem", type: "spki" })
+                .toString();
+            this.kmsKeys.set(keyId, pem);
+        }
+        const der = crypto.createPublicKey(pem).export({ format: "der", type: "spki" });
+        return {
+            id: keyId,
+            keyId,
+            arn: keyId.startsWith("arn:") ? keyId : `arn:aws:kms:${this.region}:${this.accountId}:key/${keyId}`,
+            keySpec: spec,
+            customerMasterKeySpec: spec,
+            keyUsage: "SIGN_VERIFY",
+            publicKey: der.toString("base64"),
+            publicKeyPem: pem,
+            signingAlgorithms: [algorithm],
+            encryptionAlgorithms: [],
+        };
     }
 
     /** The real provider's create: a real key, fingerprint, encryption and PPK. */
@@ -295,6 +343,7 @@ export class PkaMocks implements pulumi.runtime.Mocks {
             `arn:aws:${service}:${scope}:${resource}`;
         const made = AWS_MOCK_STATE[args.type]?.({ args, i, name, account, region, arn }) ?? {};
         const extra = made.extra ?? {};
+        if (args.type === "aws:kms/key:Key") this.kmsSpecs.set(String(extra.arn), String(i.customerMasterKeySpec));
         return {
             id: made.id ?? `${args.name}-id`,
             state: { ...i, ...Object.fromEntries(Object.entries(extra).filter(([, v]) => v !== undefined)) },

@@ -3,6 +3,7 @@
 import { PolicyPack, Policies } from "@pulumi/policy";
 import { installConfigValidation } from "./configure";
 import { ssmDocumentInjection } from "./documentInjection";
+import { sshCertificateValidity } from "./certificates";
 import { provisionerLeastPrivilege } from "./iam";
 import { sshKeyAlgorithm, sshKeyMaxAge, sshKeyPassphrase } from "./keys";
 import { lambdaRuntimeSupported } from "./lambda";
@@ -18,6 +19,7 @@ const policies: Policies = [
     ssmDocumentInjection,
     provisionerLeastPrivilege,
     lambdaRuntimeSupported,
+    sshCertificateValidity,
 ];
 
 // ssh-private-key-secret must tell secret values from plain ones, which @pulumi/policy hides.
@@ -26,6 +28,7 @@ installSecretTracking();
 installConfigValidation(policies);
 
 new PolicyPack("pka-fleet", {
-    description: "SSH key rules, injection-proof SSM documents and a least-privilege provisioner, for any stack.",
+    description:
+        "SSH key rules, short-lived certificates, injection-proof SSM documents and a least-privilege provisioner, for any stack.",
     policies,
 });

@@ -34,6 +34,8 @@ import { scriptsOfResource } from "./documents";
 import { analysisDate, describe, isObject, isUnknown, num, pathString, str, unwrap, walkStrings } from "./util";
 
 const SSH_KEY_PAIR = "pka-fleet:index:SshKeyPair";
+/** SshCertificateAuthority: its publicKey output is judged by the key rules and as a CA. */
+const SSH_CA = "pka-fleet:index:SshCertificateAuthority";
 const isDynamic = (type: string) => type.startsWith("pulumi-nodejs:dynamic");
 
 /** A key found in a resource, as much as the resource says about it. */
@@ -205,12 +207,13 @@ export const sshKeyAlgorithm: ResourceValidationPolicy & StackValidationPolicy =
     validateStack: (args: StackValidationArgs, reportViolation) => {
         const rules = keyRules(args);
         for (const r of args.resources) {
-            if (r.type !== SSH_KEY_PAIR) continue;
+            const ca = r.type === SSH_CA;
+            if (r.type !== SSH_KEY_PAIR && !ca) continue;
             const props = unwrap(r.props) as Record<string, unknown>;
             const line = str(props?.publicKey);
             if (line === undefined) continue;
             const ec2Import = str(props.ec2KeyName) !== undefined;
-            for (const v of judgeFound(r, { kind: "line", where: "publicKey", line, ec2Import }, rules))
+            for (const v of judgeFound(r, { kind: "line", where: "publicKey", line, ec2Import, ca }, rules))
                 reportViolation(v, r.urn);
         }
     },

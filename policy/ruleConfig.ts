@@ -266,6 +266,42 @@ export const LAMBDA_RUNTIME_SCHEMA: RuleConfigSchema = {
     },
 };
 
+// ---- ssh-certificate-validity ----
+export interface CertificateValidityConfig {
+    maxUserValidity: string;
+    maxHostValidity: string;
+    forbiddenPrincipals: string[];
+}
+export const CERTIFICATE_VALIDITY_DEFAULTS: CertificateValidityConfig = {
+    maxUserValidity: "24h",
+    maxHostValidity: "400d",
+    forbiddenPrincipals: ["root"],
+};
+/** ssh-keygen's time format (sshd_config(5) TIME FORMATS), as core/certs parseDuration reads it. */
+export const DURATION_PATTERN = "^([0-9]{1,9}[smhdwSMHDW]?)+$";
+export const CERTIFICATE_VALIDITY_SCHEMA: RuleConfigSchema = {
+    additionalProperties: false,
+    properties: {
+        maxUserValidity: {
+            type: "string",
+            pattern: DURATION_PATTERN,
+            description:
+                "Longest validity of a user certificate, and of what a user CA is meant to sign (SshCertificateAuthority maxValidity): 90s, 30m, 8h, 7d, 2w.",
+            default: CERTIFICATE_VALIDITY_DEFAULTS.maxUserValidity,
+        },
+        maxHostValidity: {
+            type: "string",
+            pattern: DURATION_PATTERN,
+            description: "Longest validity of a host certificate, and of what a host CA is meant to sign.",
+            default: CERTIFICATE_VALIDITY_DEFAULTS.maxHostValidity,
+        },
+        forbiddenPrincipals: stringList(
+            "Principals no certificate and no access spec's users[].principals may name (a certificate for root logs in as root wherever root's AuthorizedPrincipalsFile or name matches).",
+            CERTIFICATE_VALIDITY_DEFAULTS.forbiddenPrincipals,
+        ),
+    },
+};
+
 // ---------------------------------------------------------------------------------------------
 // The pack's rules
 
@@ -304,6 +340,11 @@ export const LEAST_PRIVILEGE: RuleConfig<LeastPrivilegeConfig> = {
     schema: LEAST_PRIVILEGE_SCHEMA,
     defaults: LEAST_PRIVILEGE_DEFAULTS,
 };
+export const CERTIFICATE_VALIDITY: RuleConfig<CertificateValidityConfig> = {
+    name: "ssh-certificate-validity",
+    schema: CERTIFICATE_VALIDITY_SCHEMA,
+    defaults: CERTIFICATE_VALIDITY_DEFAULTS,
+};
 export const LAMBDA_RUNTIME: RuleConfig<LambdaRuntimeConfig> = {
     name: "lambda-runtime-supported",
     schema: LAMBDA_RUNTIME_SCHEMA,
@@ -320,4 +361,5 @@ export const PACK_RULES: readonly RuleConfig<object>[] = [
     DOCUMENT_INJECTION,
     LEAST_PRIVILEGE,
     LAMBDA_RUNTIME,
+    CERTIFICATE_VALIDITY,
 ];

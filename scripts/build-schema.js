@@ -35,6 +35,8 @@ const SECRETS = {
     PkaFleet: ["privateKeys", "privateKeysPpk"],
     SshKeyPairGenerate: ["passphrase"],
     SshKeyPairConnection: ["privateKey"],
+    SshCertificateAuthority: ["privateKey"],
+    SshCertificateAuthorityGenerate: ["passphrase"],
 };
 /** Names that look like secrets but hold none (a string property named like a secret must be in SECRETS or here). */
 const NOT_SECRETS = {};
@@ -49,6 +51,9 @@ const INTEGERS = [
     "SshKeyPairGenerate.bits",
     "SshKeyPairOnHost.bits",
     "SshKeyPairConnection.port",
+    "SshCertificateAuthority.maxValiditySeconds",
+    "SshCertificateAuthorityGenerate.bits",
+    "SshCertificateAuthorityKms.deletionWindowInDays",
     "FleetKeyRules.minRsaBits",
     "FleetKeyRules.ec2ImportRsaBits",
     "PkaFleet.logRetentionDays",

@@ -27,7 +27,7 @@ import {
 const ROOT = path.resolve(__dirname, "..");
 const SCHEMA_FILE = path.join(ROOT, "bin", "schema.json");
 const build = require(path.join(ROOT, "scripts", "build-schema.js"));
-const COMPONENTS = ["PkaFleet", "Provisioner", "SetupDocument", "SshKeyPair"];
+const COMPONENTS = ["PkaFleet", "Provisioner", "SetupDocument", "SshCertificateAuthority", "SshKeyPair"];
 const TOKEN = (c: string) => `pka-fleet:index:${c}`;
 
 /** What each component must expose across languages (a subset check: more is fine). */
@@ -46,6 +46,22 @@ const EXPECTED: Record<string, { inputs: string[]; required?: string[]; outputs:
         ],
     },
     SetupDocument: { inputs: ["documentName", "tags"], outputs: ["documentName", "documentArn"] },
+    SshCertificateAuthority: {
+        inputs: ["kind", "generate", "onHost", "publicKey", "kms", "maxValidity", "hostPatterns"],
+        required: ["kind"],
+        outputs: [
+            "kind",
+            "publicKey",
+            "fingerprint",
+            "keyType",
+            "privateKey",
+            "maxValidity",
+            "maxValiditySeconds",
+            "knownHostsLine",
+            "kmsKeyArn",
+            "kmsSigningAlgorithm",
+        ],
+    },
     Provisioner: {
         inputs: [
             "documentName",
@@ -97,11 +113,13 @@ const EXPECTED: Record<string, { inputs: string[]; required?: string[]; outputs:
 const SECRET_OUTPUTS: Record<string, string[]> = {
     SshKeyPair: ["privateKey", "privateKeyPpk"],
     PkaFleet: ["privateKeys", "privateKeysPpk"],
+    SshCertificateAuthority: ["privateKey"],
 };
 /** Args fields holding secrets (types of the schema): marked secret. */
 const SECRET_FIELDS: Record<string, string[]> = {
     SshKeyPairGenerate: ["passphrase"],
     SshKeyPairConnection: ["privateKey"],
+    SshCertificateAuthorityGenerate: ["passphrase"],
 };
 const DYNAMIC = "pulumi-nodejs:dynamic/pka-fleet:GeneratedSshKey";
 

@@ -23,6 +23,7 @@ import { sshKeyAlgorithm, sshKeyMaxAge, sshKeyPassphrase } from "../policy/keys"
 import { lambdaRuntimeSupported } from "../policy/lambda";
 import { sshPrivateKeySecret } from "../policy/secrets";
 import { generateKey } from "../core/keygen";
+import { sshCertificateValidity } from "../policy/certificates";
 import { requireReal } from "./support/env";
 import { Diagnostic, PolicyServer } from "./support/policyHarness";
 
@@ -37,6 +38,7 @@ const POLICIES = [
     ssmDocumentInjection,
     provisionerLeastPrivilege,
     lambdaRuntimeSupported,
+    sshCertificateValidity,
 ];
 
 /** The problems validatePackConfig reports for `config` ([] when it accepts it). */

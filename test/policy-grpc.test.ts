@@ -10,6 +10,10 @@
 import * as assert from "assert";
 import * as crypto from "crypto";
 import * as sshpk from "sshpk";
+import { execFileSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 import { encryptPrivateKey, generateKey } from "../core/keygen";
 import { renderDocumentJson } from "../core/document";
 import {
@@ -31,6 +35,7 @@ const RULES = [
     ["ssm-document-injection", "mandatory"],
     ["provisioner-least-privilege", "mandatory"],
     ["lambda-runtime-supported", "mandatory"],
+    ["ssh-certificate-validity", "mandatory"],
 ] as const;
 
 function opensshLine(publicKey: crypto.KeyObject, comment: string): string {
@@ -433,6 +438,115 @@ describe("policy pack over its gRPC Analyzer protocol", function () {
             assert.deepStrictEqual(
                 (await server.analyzeAll(kp(90))).map((x) => [x.policyName, x.enforcementLevel]),
                 [["ssh-key-max-age", "advisory"]],
+            );
+        });
+    });
+
+    describe("certificates: ssh-certificate-validity (certificates made by the real ssh-keygen -s)", () => {
+        let dir: string;
+        /** A certificate line from ssh-keygen -s with `args` (validity, principals, -h). */
+        const sign = (name: string, args: string[]): string => {
+            execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", name, "-f", path.join(dir, name)]);
+            execFileSync("ssh-keygen", [
+                "-q",
+                "-s",
+                path.join(dir, "ca"),
+                "-I",
+                name,
+                ...args,
+                path.join(dir, `${name}.pub`),
+            ]);
+            return fs.readFileSync(path.join(dir, `${name}-cert.pub`), "utf8").trim();
+        };
+        const param = (name: string, value: string): AnalyzerResourceSpec => ({
+            type: "aws:ssm/parameter:Parameter",
+            name,
+            properties: { name: `/central/${name}`, type: "String", value },
+        });
+        const ca = (
+            name: string,
+            kind: string,
+            seconds: number,
+            publicKey = ED25519.publicKey,
+        ): AnalyzerResourceSpec => ({
+            type: "pka-fleet:index:SshCertificateAuthority",
+            name,
+            properties: { kind, maxValiditySeconds: seconds, maxValidity: `${seconds}s`, publicKey },
+            inputs: {},
+        });
+        before(() => {
+            dir = fs.mkdtempSync(path.join(os.tmpdir(), "pka-policy-certs-"));
+            execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "ca", "-f", path.join(dir, "ca")]);
+        });
+        after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+        it("a 1 h user certificate and a 30 d host certificate pass; 7 d, forever, no principals and root are violations", async () => {
+            await server.configure({});
+            const ok = [
+                param("user-1h", sign("user1h", ["-n", "svc_user", "-V", "+1h"])),
+                param("host-30d", sign("host30d", ["-h", "-n", "i-0abc", "-V", "+30d"])),
+            ];
+            assert.deepStrictEqual(await server.analyzeAll(ok), []);
+            const bad = [
+                param("user-7d", sign("user7d", ["-n", "svc_user", "-V", "+7d"])),
+                param("forever", sign("forever", ["-n", "svc_user"])),
+                param("anyone", sign("anyone", ["-V", "+1h"])),
+                param("root", sign("rootcert", ["-n", "root", "-V", "+1h"])),
+            ];
+            const d = await server.analyzeAll(bad);
+            assert.ok(
+                d.every((x) => x.policyName === "ssh-certificate-validity" && x.enforcementLevel === "mandatory"),
+                JSON.stringify(d),
+            );
+            const text = d.map((x) => x.message).join("\n");
+            assert.match(
+                text,
+                /"user-7d" value: a user certificate \(key id "user7d", serial 0\) is valid for 7d, over the maximum of 24h \(maxUserValidity\)/,
+            );
+            assert.match(text, /"forever" value: a user certificate .* is valid forever/);
+            assert.match(text, /"anyone" value: .* has no principals: OpenSSH accepts it for every user/);
+            assert.match(text, /"root" value: .* names the forbidden principal\(s\) root/);
+            assert.strictEqual(d.length, 4, text);
+            // The bound is configurable: 8 days admits the 7-day certificate.
+            await server.configure({ "ssh-certificate-validity": { maxUserValidity: "8d" } });
+            assert.deepStrictEqual(await server.analyzeAll([bad[0]]), []);
+            await assert.rejects(
+                server.configure({ "ssh-certificate-validity": { maxUserValidity: "1 year" } }),
+                /maxUserValidity/,
+            );
+        });
+
+        it("what an SshCertificateAuthority is meant to sign, and an access spec's principals", async () => {
+            await server.configure({});
+            const d = await server.analyzeAll([ca("user-ca", "user", 7 * 86400), ca("host-ca", "host", 30 * 86400)]);
+            assert.deepStrictEqual(
+                d.map((x) => [
+                    x.policyName,
+                    x.urn.split("::").pop(),
+                    /meant to sign certificates valid for 7d, over the maximum of 24h/.test(x.message),
+                ]),
+                [["ssh-certificate-validity", "user-ca", true]],
+            );
+            const spec = JSON.stringify({
+                users: [{ name: "ops", sudo: "none", keys: [], principals: ["ops", "root"] }],
+            });
+            const s = await server.analyzeAll([param("access", spec)]);
+            assert.strictEqual(s.length, 1, JSON.stringify(s));
+            assert.match(
+                s[0].message,
+                /value users\[0\]\.principals \(user ops\) names the forbidden principal\(s\) root/,
+            );
+        });
+
+        it("ssh-key-algorithm judges an SshCertificateAuthority's key as a CA", async () => {
+            await server.configure({});
+            const weak = opensshLine(crypto.generateKeyPairSync("rsa", { modulusLength: 2048 }).publicKey, "weak-ca");
+            const d = await server.analyzeAll([ca("weak", "user", 3600, weak)]);
+            assert.ok(
+                d.some(
+                    (x) => x.policyName === "ssh-key-algorithm" && /an RSA CA of 2048 bits is too weak/.test(x.message),
+                ),
+                JSON.stringify(d),
             );
         });
     });

@@ -525,7 +525,7 @@ describe("the npm tarball installed in another project", function () {
             assert.ok(fs.existsSync(path.join(packDir(), "PulumiPolicy.yaml")));
         });
 
-        it("Pulumi's run-policy-pack serves it (no TypeScript): its 8 rules, this version, and a rule that fires", async () => {
+        it("Pulumi's run-policy-pack serves it (no TypeScript): its 9 rules, this version, and a rule that fires", async () => {
             server = await PolicyServer.start(90_000, packDir());
             const info = await server.getAnalyzerInfo();
             assert.strictEqual(info.name, "pka-fleet");

@@ -22,8 +22,8 @@ export {
     parseDuration,
 } from "./options";
 export { certTypeOf, parseCertificateBlob, parseCertificateLine } from "./format";
-export { issueCertificate } from "./issue";
-export type { IssueRequest, IssuedCertificate } from "./issue";
+export { issueCertificate, prepareCertificate } from "./issue";
+export type { IssueRequest, IssuedCertificate, PreparedCertificate } from "./issue";
 export { buildKrl } from "./krl";
 export type { Revocations } from "./krl";
 export { certificateProblems, describeCertificate } from "./describe";

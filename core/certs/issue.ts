@@ -69,17 +69,11 @@ export interface IssuedCertificate {
 
 /** Issues a certificate; every refusal is a CertificateError naming the input. */
 export function issueCertificate(req: IssueRequest): IssuedCertificate {
-    const kind: CertKind = req.kind ?? "user";
-    if (kind !== "user" && kind !== "host") throw new CertificateError("kind", `'${String(kind)}' is not user or host`);
     let ca: ReturnType<typeof parseOpensshPrivate>;
-    let subject: KeyInfo;
     try {
         ca = parseOpensshPrivate(req.caPrivateKey, req.caPassphrase, "the CA key");
-        subject = parsePublicKey(req.publicKey, "the key to certify");
     } catch (e) {
-        if (e instanceof KeyError)
-            throw new CertificateError(e.message.split(":")[0], e.message.replace(/^[^:]*: /, ""));
-        throw e;
+        throw asCertificateError(e);
     }
     if (!ca.plain) {
         throw new CertificateError(
@@ -87,7 +81,37 @@ export function issueCertificate(req: IssueRequest): IssuedCertificate {
             ca.info.encrypted ? "is passphrase-protected; give its passphrase" : "holds no usable private key",
         );
     }
-    const caProblem = caKeyProblem(ca.info);
+    const signer = caSigner(ca.plain, "the CA key");
+    const prepared = prepareCertificate({ ...req, caPublicKey: ca.info.publicKey });
+    return prepared.finish(signer.sign(prepared.body));
+}
+
+/** What a signer outside this process (AWS KMS) signs, and how the certificate is completed. */
+export interface PreparedCertificate {
+    /** The certificate up to its signature: the bytes the CA signs. */
+    body: Buffer;
+    /** The certificate from the CA's signature over `body` (string algorithm, string signature); verifies it. */
+    finish(signature: Buffer): IssuedCertificate;
+}
+
+/**
+ * Checks a request and encodes the certificate for `caPublicKey` without signing it: for a CA
+ * whose private key is elsewhere (KMS). The same checks as issueCertificate.
+ */
+export function prepareCertificate(
+    req: Omit<IssueRequest, "caPrivateKey" | "caPassphrase"> & { caPublicKey: string },
+): PreparedCertificate {
+    const kind: CertKind = req.kind ?? "user";
+    if (kind !== "user" && kind !== "host") throw new CertificateError("kind", `'${String(kind)}' is not user or host`);
+    let caInfo: KeyInfo;
+    let subject: KeyInfo;
+    try {
+        caInfo = parsePublicKey(req.caPublicKey, "the CA key");
+        subject = parsePublicKey(req.publicKey, "the key to certify");
+    } catch (e) {
+        throw asCertificateError(e);
+    }
+    const caProblem = caKeyProblem(caInfo);
     if (caProblem) throw new CertificateError("the CA key", caProblem);
     if (kind === "host" && subject.type.startsWith("sk-"))
         throw new CertificateError("the key to certify", "a host key cannot be a security key");
@@ -116,10 +140,9 @@ export function issueCertificate(req: IssueRequest): IssuedCertificate {
         );
     }
     const now = BigInt(Math.floor((req.now ?? new Date()).getTime() / 1000));
-    const blob = Buffer.from(subject.publicKey.split(" ")[1], "base64");
-    const subjectBlob = parseBlob(blob, "the key to certify");
-    const signer = caSigner(ca.plain, "the CA key");
-    if (signer.publicBlob.equals(subjectBlob.blob)) {
+    const subjectBlob = parseBlob(Buffer.from(subject.publicKey.split(" ")[1], "base64"), "the key to certify");
+    const caBlob = parseBlob(Buffer.from(caInfo.publicKey.split(" ")[1], "base64"), "the CA key").blob;
+    if (caBlob.equals(subjectBlob.blob)) {
         throw new CertificateError("the key to certify", "is the CA key itself; certify another key");
     }
     const serial = req.serial ?? crypto.randomBytes(8).readBigUInt64BE() >> 1n;
@@ -135,17 +158,32 @@ export function issueCertificate(req: IssueRequest): IssuedCertificate {
         validBefore: now + BigInt(req.validitySeconds),
         critical: checkCriticalOptions(req.critical ?? {}, kind),
         extensions: checkExtensions(req.extensions ?? (kind === "user" ? [...DEFAULT_USER_EXTENSIONS] : []), kind),
-        caBlob: signer.publicBlob,
+        caBlob,
     });
-    const sig = signer.sign(body);
-    const certBlob = Buffer.concat([body, Buffer.alloc(4), sig]);
-    certBlob.writeUInt32BE(sig.length, body.length);
-    const info = parseCertificateBlob(certBlob);
-    if (!info.signatureValid) throw new Error("internal: a certificate just signed does not verify");
-    const comment = subject.comment ? ` ${subject.comment}` : "";
     return {
-        line: `${info.certType} ${certBlob.toString("base64")}${comment}`,
-        info,
-        caPublicKey: `${ca.info.publicKey.split(" ").slice(0, 2).join(" ")}`,
+        body,
+        finish(sig: Buffer): IssuedCertificate {
+            const certBlob = Buffer.concat([body, Buffer.alloc(4), sig]);
+            certBlob.writeUInt32BE(sig.length, body.length);
+            const info = parseCertificateBlob(certBlob);
+            if (!info.signatureValid) {
+                throw new CertificateError(
+                    "the CA's signature",
+                    "does not verify over the certificate (a signer that is not the CA key?)",
+                );
+            }
+            const comment = subject.comment ? ` ${subject.comment}` : "";
+            return {
+                line: `${info.certType} ${certBlob.toString("base64")}${comment}`,
+                info,
+                caPublicKey: `${caInfo.publicKey.split(" ").slice(0, 2).join(" ")}`,
+            };
+        },
     };
+}
+
+/** A key parser's refusal as a CertificateError naming the same input. */
+function asCertificateError(e: unknown): unknown {
+    if (e instanceof KeyError) return new CertificateError(e.message.split(":")[0], e.message.replace(/^[^:]*: /, ""));
+    return e;
 }

@@ -31,6 +31,7 @@ export const CONTRACT_RULES = [
     "ssm-document-injection",
     "provisioner-least-privilege",
     "lambda-runtime-supported",
+    "ssh-certificate-validity",
 ];
 
 export const POLICY_DIR = path.resolve(__dirname, "..", "..", "policy");
