@@ -57,14 +57,34 @@ export interface LambdaSettings {
     waitQueueUrl?: string;
     /** PKA_AGENT_WAIT_SECONDS: how long after its first event an instance's agent may take to come online before it is dead-lettered (default 3600). */
     agentWaitSeconds?: number;
+    /** Host certificates (PKA_HOST_CERT_*): all set, or none. Needs knownHostsPath (the pinned keys are what it signs). */
+    hostCertificates?: HostCertificateSettings;
+}
+
+/** What the provisioner signs host certificates with, and where they go. Nothing here is secret: the CA's private key stays in KMS. */
+export interface HostCertificateSettings {
+    /** PKA_HOST_CERT_DOCUMENT: the host-certificate Command document (name or ARN). */
+    documentName: string;
+    /** PKA_HOST_CA_KMS_KEY: the host CA's KMS key (ARN); the function's role signs with it through a grant. */
+    kmsKeyArn: string;
+    /** PKA_HOST_CA_PUBLIC_KEY: the CA's public key line (`ecdsa-sha2-nistp256 AAAA...`), what the certificates name as signer. */
+    caPublicKey: string;
+    /** PKA_HOST_CERT_PATH: each host's certificate is recorded in <path>/<instance-id> (read to renew only when due). */
+    path: string;
+    /** PKA_HOST_CERT_VALIDITY_SECONDS: how long a certificate is valid (default 30 days); renewed when less than half is left. */
+    validitySeconds?: number;
 }
 
 /** The configuration as the Lambda reads it: every setting with a default is resolved. */
-export interface ProvisionerConfig extends LambdaSettings {
+export interface ProvisionerConfig extends Omit<LambdaSettings, "hostCertificates"> {
     maxAttempts: number;
     commandTimeoutSeconds: number;
     agentWaitSeconds: number;
+    hostCertificates?: HostCertificateSettings & { validitySeconds: number };
 }
+
+/** The default and the bounds of PKA_HOST_CERT_VALIDITY_SECONDS: 30 days; 1 hour to 400 days (the policy pack's host bound). */
+export const HOST_CERT_VALIDITY = { default: 30 * 86400, min: 3600, max: 400 * 86400 } as const;
 
 export class ConfigError extends Error {
     constructor(message: string) {
@@ -91,6 +111,11 @@ export function lambdaEnvironment(s: LambdaSettings): Record<string, string> {
         ["PKA_WAIT_QUEUE_URL", s.waitQueueUrl],
         ["PKA_QUEUE_URL", s.queueUrl],
         ["PKA_AGENT_WAIT_SECONDS", s.agentWaitSeconds],
+        ["PKA_HOST_CERT_DOCUMENT", s.hostCertificates?.documentName],
+        ["PKA_HOST_CA_KMS_KEY", s.hostCertificates?.kmsKeyArn],
+        ["PKA_HOST_CA_PUBLIC_KEY", s.hostCertificates?.caPublicKey],
+        ["PKA_HOST_CERT_PATH", s.hostCertificates?.path],
+        ["PKA_HOST_CERT_VALIDITY_SECONDS", s.hostCertificates?.validitySeconds],
     ];
     for (const [k, v] of optional) if (v !== undefined) env[k] = String(v);
     return env;
@@ -214,6 +239,53 @@ function readQueueUrl(env: Env): string | undefined {
     return u;
 }
 
+const HOST_CERT_VARS = [
+    "PKA_HOST_CERT_DOCUMENT",
+    "PKA_HOST_CA_KMS_KEY",
+    "PKA_HOST_CA_PUBLIC_KEY",
+    "PKA_HOST_CERT_PATH",
+];
+
+/** The host-certificate settings: all of HOST_CERT_VARS, or none. */
+function readHostCertificates(env: Env, knownHostsPath: string | undefined): ProvisionerConfig["hostCertificates"] {
+    const set = HOST_CERT_VARS.filter((k) => optional(env, k) !== undefined);
+    if (set.length === 0) return undefined;
+    if (set.length < HOST_CERT_VARS.length)
+        throw new ConfigError(
+            `host certificates need all of ${HOST_CERT_VARS.join(", ")}; ${HOST_CERT_VARS.filter((k) => !set.includes(k)).join(", ")} not set`,
+        );
+    if (!knownHostsPath)
+        throw new ConfigError("host certificates need PKA_KNOWN_HOSTS_PATH (they certify the pinned keys)");
+    const kmsKeyArn = required(env, "PKA_HOST_CA_KMS_KEY");
+    if (!/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]{1,64}$/.test(kmsKeyArn))
+        throw new ConfigError(
+            `PKA_HOST_CA_KMS_KEY must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>); got ${JSON.stringify(kmsKeyArn)}`,
+        );
+    const caPublicKey = required(env, "PKA_HOST_CA_PUBLIC_KEY");
+    if (!/^ecdsa-sha2-nistp(256|384|521) [A-Za-z0-9+/]+={0,2}$/.test(caPublicKey))
+        throw new ConfigError(
+            "PKA_HOST_CA_PUBLIC_KEY must be the KMS CA's public key line, `ecdsa-sha2-nistpNNN AAAA...` without a comment",
+        );
+    const path = required(env, "PKA_HOST_CERT_PATH");
+    if (!isParameterPath(path) || parameterPathsOverlap(path, knownHostsPath))
+        throw new ConfigError(
+            `PKA_HOST_CERT_PATH must be a parameter path apart from PKA_KNOWN_HOSTS_PATH; got ${JSON.stringify(path)}`,
+        );
+    return {
+        documentName: required(env, "PKA_HOST_CERT_DOCUMENT"),
+        kmsKeyArn,
+        caPublicKey,
+        path,
+        validitySeconds: integer(
+            env,
+            "PKA_HOST_CERT_VALIDITY_SECONDS",
+            HOST_CERT_VALIDITY.default,
+            HOST_CERT_VALIDITY.min,
+            HOST_CERT_VALIDITY.max,
+        ),
+    };
+}
+
 /** The configuration in `env` (process.env in Lambda); throws ConfigError naming the variable that is wrong. */
 export function readConfig(env: Env): ProvisionerConfig {
     const documentName = required(env, "PKA_DOCUMENT_NAME");
@@ -240,5 +312,6 @@ export function readConfig(env: Env): ProvisionerConfig {
         queueUrl: readQueueUrl(env),
         waitQueueUrl: readWaitQueueUrl(env),
         agentWaitSeconds: integer(env, "PKA_AGENT_WAIT_SECONDS", 3600, 60, 43200),
+        hostCertificates: readHostCertificates(env, knownHostsPath),
     };
 }

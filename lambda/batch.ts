@@ -7,6 +7,7 @@ import { parseQueuedEvent, QueuedEvent, QueuedEventError, sameDocument } from ".
 import { FIFO_BATCH_MAX } from "../core/provisionerDefaults";
 import { addTarget, BatchContext, fail, usesWaitQueue } from "./context";
 import { listOnlineTagged } from "./fleet";
+import { certifyHosts } from "./hostCerts";
 import { pinHostKeys } from "./hostKeys";
 import { provision } from "./provision";
 import { handleResults } from "./results";
@@ -43,6 +44,12 @@ export async function processBatch(ctx: BatchContext, records: SQSRecord[]): Pro
     if (ctx.waiting.size > 0) await rearmWaiting(ctx, round);
     // Last: pinning host keys does not hold up access (it is one PutParameter per new host, and throttled).
     if (pins.length > 0) await pinHostKeys(ctx, pins);
+    // Then their certificates (host CA configured): signed for the keys just pinned.
+    if (pins.length > 0)
+        await certifyHosts(
+            ctx,
+            pins.filter((p) => !ctx.failures.has(p.messageId)),
+        );
 
     ctx.stats.failedRecords = ctx.failures.size;
     return { batchItemFailures: [...ctx.failures].map((itemIdentifier) => ({ itemIdentifier })) };

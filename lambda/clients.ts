@@ -1,5 +1,5 @@
 /**
- * The AWS SDK clients the provisioner Lambda uses (SSM, SQS, EC2), built in one place.
+ * The AWS SDK clients the provisioner Lambda uses (SSM, SQS, EC2, KMS), built in one place.
  *
  * Credentials come from the environment (fromEnv: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
  * AWS_SESSION_TOKEN), which is where Lambda puts the execution role's credentials and where the
@@ -14,6 +14,7 @@
  * (tests and benches: an in-process fake instead of HTTP).
  */
 import { DescribeInstancesCommand, EC2Client } from "@aws-sdk/client-ec2";
+import { KMSClient, SignCommand } from "@aws-sdk/client-kms";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { SSMClient } from "@aws-sdk/client-ssm";
 import { fromEnv } from "@aws-sdk/credential-provider-env";
@@ -32,6 +33,8 @@ export interface Clients {
     sqs: SQSClient;
     /** Created on first use: most batches never need EC2. */
     ec2: () => Promise<EC2Client>;
+    /** Created on first use: only host certificates sign (kms:Sign). */
+    kms: () => Promise<KMSClient>;
 }
 
 /** The EC2 client class and the one command the handler sends (ec2:DescribeInstances). */
@@ -42,7 +45,12 @@ export async function ec2Lib(): Promise<{
     return { EC2Client, DescribeInstancesCommand };
 }
 
-/** The SSM, SQS and (lazily) EC2 clients for `env` (the handler's environment, process.env in Lambda). */
+/** The KMS client class and the one command the handler sends (kms:Sign, host certificates). */
+export async function kmsLib(): Promise<{ KMSClient: typeof KMSClient; SignCommand: typeof SignCommand }> {
+    return { KMSClient, SignCommand };
+}
+
+/** The SSM, SQS and (lazily) EC2 and KMS clients for `env` (the handler's environment, process.env in Lambda). */
 export function createClients(env: Record<string, string | undefined>, opts: ClientOptions = {}): Clients {
     const common = {
         maxAttempts: 1,
@@ -51,11 +59,13 @@ export function createClients(env: Record<string, string | undefined>, opts: Cli
         ...(opts.requestHandler ? { requestHandler: opts.requestHandler as unknown as Record<string, unknown> } : {}),
     };
     let ec2: EC2Client | undefined;
+    let kms: KMSClient | undefined;
     return {
         ssm: new SSMClient(common),
         // With an endpoint override (AWS_ENDPOINT_URL_SQS: a local fleet), the SQS client would still send to the
         // QueueUrl's host by default; use the configured endpoint instead. On AWS both are the same.
         sqs: new SQSClient({ ...common, useQueueUrlAsEndpoint: !(env.AWS_ENDPOINT_URL_SQS || env.AWS_ENDPOINT_URL) }),
         ec2: async () => (ec2 ??= new EC2Client(common)),
+        kms: async () => (kms ??= new KMSClient(common)),
     };
 }

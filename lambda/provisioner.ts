@@ -4,6 +4,7 @@
  *
  *   parse each record (malformed: logged with its messageId and acknowledged)      batch.ts
  *   results  -> Success: host keys to <PKA_KNOWN_HOSTS_PATH>/<id>;                 results.ts, hostKeys.ts
+ *               then (host CA set) a host certificate, signed in KMS, sent with the host-certificate document   hostCerts.ts
  *               Failed/TimedOut/Cancelled: run again (attempt+1) or, past PKA_MAX_ATTEMPTS, dead-letter with the reason
  *   pushes   -> every online tagged instance (or the listed ones)                   batch.ts
  *   the rest -> tag filter (ec2:DescribeInstances) -> readiness (DescribeInstanceInformation, Online)   fleet.ts
@@ -66,12 +67,13 @@ function powertoolsLog(): Log {
 function resolveDeps(partial: Partial<ProvisionerDeps>): ProvisionerDeps {
     const env = partial.env ?? process.env;
     const clients =
-        partial.ssm && partial.ec2 && partial.sqs
+        partial.ssm && partial.ec2 && partial.sqs && partial.kms
             ? undefined
             : createClients(env, { requestHandler: partial.requestHandler });
     return {
         ssm: partial.ssm ?? clients!.ssm,
         ec2: partial.ec2 ?? clients!.ec2,
+        kms: partial.kms ?? clients!.kms,
         sqs: partial.sqs ?? clients!.sqs,
         env,
         log: partial.log ?? powertoolsLog(),

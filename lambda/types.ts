@@ -4,6 +4,7 @@
  * batch's statistics.
  */
 import type { EC2Client } from "@aws-sdk/client-ec2";
+import type { KMSClient } from "@aws-sdk/client-kms";
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import type { SSMClient } from "@aws-sdk/client-ssm";
 import type {
@@ -44,6 +45,8 @@ export interface ProvisionerDeps {
     ssm: SSMClient;
     /** Created on first use: most batches never need EC2. */
     ec2: () => Promise<EC2Client>;
+    /** Created on first use: only host certificates need KMS. */
+    kms: () => Promise<KMSClient>;
     sqs: SQSClient;
     /**
      * Carries every request of the SSM, SQS and EC2 clients the handler builds itself (lambda/clients.ts);
@@ -132,6 +135,10 @@ export interface BatchStats {
     agentNotOnline: number;
     /** Host-key parameters left alone because they already held the keys. */
     knownHostsUnchanged: number;
+    /** Host certificates signed and sent; hosts whose recorded certificate was still current; kms:Sign calls. */
+    hostCertsIssued: number;
+    hostCertsCurrent: number;
+    kmsSignCalls: number;
     failedRecords: number;
 }
 
@@ -157,6 +164,9 @@ export function emptyStats(): BatchStats {
         held: 0,
         agentNotOnline: 0,
         knownHostsUnchanged: 0,
+        hostCertsIssued: 0,
+        hostCertsCurrent: 0,
+        kmsSignCalls: 0,
         failedRecords: 0,
     };
 }

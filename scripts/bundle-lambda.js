@@ -35,7 +35,8 @@ if (!fs.existsSync(entry)) {
  * key built from an identifier free of side effects, so it keeps every shape of the service: all
  * of EC2's (about 1.1 MiB minified) although the handler sends one command. Replacing each such
  * identifier by its string literal (the same value: the constants are top-level `const`s of that
- * file) lets tree shaking drop the unused shapes. The SDK code is otherwise untouched.
+ * file) lets tree shaking drop the unused shapes. The modeled errors' registrations are dropped
+ * too (see below). The SDK code is otherwise untouched.
  */
 const inlineSchemaKeys = {
     name: "pka-inline-sdk-schema-keys",
@@ -50,9 +51,17 @@ const inlineSchemaKeys = {
                         throw new Error(`${args.path}: ${m[1]} is declared twice; the schema layout changed`);
                     consts.set(m[1], m[2]);
                 }
-                const contents = src.replace(/\[(_[A-Za-z0-9_$]+)\]:/g, (all, id) =>
+                const inlined = src.replace(/\[(_[A-Za-z0-9_$]+)\]:/g, (all, id) =>
                     consts.has(id) ? `[${consts.get(id)}]:` : all,
                 );
+                // Each modeled error's class and schema are registered here (SSM: 140 of them). Unregistered,
+                // an error is thrown as the service's base exception with the error's name, `$fault` from the
+                // HTTP status and `$metadata` (ProtocolLib getErrorSchemaOrThrowBaseException), which is all the
+                // handler reads (lambda/retry.ts: the name and the status code). The base exception's
+                // registration (`_s_registry`) stays. Without the calls, tree shaking drops the classes.
+                const contents = inlined.replace(/^n\d+_registry\.registerError\([A-Za-z0-9_$]+, [A-Za-z0-9_$]+\);$/gm, "");
+                if (inlined.includes("registerError(") && !/^_s_registry\.registerError\(/m.test(contents))
+                    throw new Error(`${args.path}: no base exception registration left; the schema layout changed`);
                 return { contents, loader: "js" };
             },
         );

@@ -155,4 +155,75 @@ describe("lambda/clients: the SDK clients the handler builds", () => {
             [instanceId(1)],
         );
     });
+
+    it("the bundle (modeled errors unregistered) still gives the handler each error's name and fault: throttling and a server fault are retried, a client error is not", async () => {
+        const bundle = require("../bin/lambda/provisioner.js") as typeof import("../lambda/provisioner");
+        const fleet = makeFleet({ tagged: 1 });
+        fleet.throttleNext.SendCommand = 2;
+        const seen: Seen[] = [];
+        const warnings: string[] = [];
+        let failFirstSend = true;
+        const inner = recordingHandler(fleet, seen);
+        // One more failure before the throttling: a modeled server error (HTTP 500), which SSM sends as JSON.
+        const handlerWith500: SdkRequestHandler = {
+            async handle(request, o) {
+                const target = String((request.headers as Record<string, string>)["x-amz-target"] ?? "");
+                if (failFirstSend && target === "AmazonSSM.SendCommand") {
+                    failFirstSend = false;
+                    return {
+                        response: {
+                            statusCode: 500,
+                            headers: { "content-type": "application/x-amz-json-1.1" },
+                            body: Buffer.from(JSON.stringify({ __type: "InternalServerError", message: "try again" })),
+                        } as never,
+                    };
+                }
+                return inner.handle(request, o);
+            },
+        };
+        const handler = bundle.createHandler({
+            requestHandler: handlerWith500,
+            env: ENV,
+            log: { ...quiet, warn: (m, x) => warnings.push(`${m} ${JSON.stringify(x)}`) },
+            sleep: async () => {},
+        });
+        const res = await handler(
+            { Records: [record(runningEvent(instanceId(1)), "r1")] },
+            { getRemainingTimeInMillis: () => 60_000 },
+        );
+        assert.deepStrictEqual(res, { batchItemFailures: [] });
+        assert.equal(handler.stats()?.throttled, 2, warnings.join("\n"));
+        assert.ok(
+            warnings.some((w) => w.includes('"error":"InternalServerError"')),
+            warnings.join("\n"),
+        );
+        assert.ok(
+            warnings.some((w) => w.includes('"error":"ThrottlingException"')),
+            warnings.join("\n"),
+        );
+        assert.deepStrictEqual(
+            fleet.commands.flatMap((c) => c.instanceIds),
+            [instanceId(1)],
+        );
+        // A client error (HTTP 400) is not retried: the record fails with the error's own name.
+        const fleet2 = makeFleet({ tagged: 1 });
+        fleet2.documents.clear();
+        const errors: string[] = [];
+        const h2 = bundle.createHandler({
+            requestHandler: recordingHandler(fleet2, []),
+            env: ENV,
+            log: { ...quiet, error: (m, x) => errors.push(`${m} ${JSON.stringify(x)}`) },
+            sleep: async () => {},
+        });
+        const r2 = await h2(
+            { Records: [record(runningEvent(instanceId(1)), "r2")] },
+            { getRemainingTimeInMillis: () => 60_000 },
+        );
+        assert.deepStrictEqual(r2, { batchItemFailures: [{ itemIdentifier: "r2" }] });
+        assert.ok(
+            errors.some((e) => /SendCommand failed .*"error":"InvalidDocument"/.test(e)),
+            errors.join("\n"),
+        );
+        assert.equal(h2.stats()?.throttled, 0);
+    });
 });

@@ -29,11 +29,42 @@ const FULL: ProvisionerConfig = {
     queueUrl: "https://sqs.us-east-1.amazonaws.com/123456789012/web-queue",
     waitQueueUrl: "https://sqs.us-east-1.amazonaws.com/123456789012/web-wait.fifo",
     agentWaitSeconds: 7200,
+    hostCertificates: {
+        documentName: "web-host-certificate",
+        kmsKeyArn: "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+        caPublicKey:
+            "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBEmKSENjQEezOmxkZMy7opKgwFB9nkt5YRrYMjNuG5N87uRgg6CLrbo5wAdT/y6v0mKV0U2w0WZ2YB/++Tpockg=",
+        path: "/pka/web/host_certificates",
+        validitySeconds: 7 * 86400,
+    },
 };
 
 describe("lambda configuration round trip (lambdaEnvironment -> readConfig)", () => {
     it("every setting written is read back as it was", () => {
         assert.deepStrictEqual(readConfig(lambdaEnvironment(FULL)), FULL);
+    });
+
+    it("host certificates: all their variables or none, a KMS key ARN, the CA's key line, a path apart from the pins", () => {
+        const env = lambdaEnvironment(FULL);
+        const without = (k: string) => Object.fromEntries(Object.entries(env).filter(([n]) => n !== k));
+        assert.throws(() => readConfig(without("PKA_HOST_CA_KMS_KEY")), /need all of .*PKA_HOST_CA_KMS_KEY not set/);
+        assert.throws(
+            () => readConfig({ ...env, PKA_HOST_CA_KMS_KEY: "alias/host-ca" }),
+            /PKA_HOST_CA_KMS_KEY must be a KMS key ARN/,
+        );
+        assert.throws(
+            () => readConfig({ ...env, PKA_HOST_CA_PUBLIC_KEY: "ssh-ed25519 AAAA x" }),
+            /PKA_HOST_CA_PUBLIC_KEY must be/,
+        );
+        assert.throws(
+            () => readConfig({ ...env, PKA_HOST_CERT_PATH: "/pka/web/known_hosts/x" }),
+            /apart from PKA_KNOWN_HOSTS_PATH/,
+        );
+        assert.throws(() => readConfig({ ...env, PKA_HOST_CERT_VALIDITY_SECONDS: "600" }), /from 3600 to 34560000/);
+        assert.throws(() => readConfig(without("PKA_KNOWN_HOSTS_PATH")), /need PKA_KNOWN_HOSTS_PATH/);
+        const { PKA_HOST_CERT_VALIDITY_SECONDS: _v, ...noValidity } = env;
+        void _v;
+        assert.strictEqual(readConfig(noValidity).hostCertificates?.validitySeconds, 30 * 86400);
     });
 
     it("settings left unset are not written, and read back as the Lambda's defaults", () => {

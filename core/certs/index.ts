@@ -22,7 +22,8 @@ export {
     parseDuration,
 } from "./options";
 export { certTypeOf, parseCertificateBlob, parseCertificateLine } from "./format";
-export { issueCertificate, prepareCertificate } from "./issue";
+export { issueCertificate } from "./issue";
+export { prepareCertificate } from "./prepare";
 export type { IssueRequest, IssuedCertificate, PreparedCertificate } from "./issue";
 export { buildKrl } from "./krl";
 export type { Revocations } from "./krl";

@@ -6,9 +6,9 @@
 import { hostCertificateScript, MAX_HOST_CERTIFICATES } from "../script/hostCertScript";
 import { DOCUMENT_SCHEMA_VERSION, SPEC_ALLOWED_PATTERN } from "./names";
 
-/** The document's one parameter: base64 of the certificate lines, newline-separated. */
-export const HOST_CERTS_PARAMETER = "HostCertificates";
-export const HOST_CERTS_STEP_NAME = "installHostCertificates";
+import { HOST_CERTS_PARAMETER, HOST_CERTS_STEP_NAME } from "./hostCertificateParameters";
+
+export { HOST_CERTS_PARAMETER, HOST_CERTS_STEP_NAME, hostCertificateParameters } from "./hostCertificateParameters";
 
 /** The document for the host CA `caPublicKey` (`type base64`, no comment). */
 export function renderHostCertificateDocument(caPublicKey: string): object {
@@ -42,9 +42,4 @@ export function renderHostCertificateDocumentJson(caPublicKey: string): string {
     const json = JSON.stringify(renderHostCertificateDocument(caPublicKey));
     if (json.includes("{{")) throw new Error("the host-certificate document must not contain '{{'");
     return json;
-}
-
-/** SendCommand Parameters for `certificates` (lines). */
-export function hostCertificateParameters(certificates: readonly string[]): Record<string, string[]> {
-    return { [HOST_CERTS_PARAMETER]: [Buffer.from(certificates.join("\n") + "\n").toString("base64")] };
 }
