@@ -10,6 +10,7 @@ import { FleetKeyRules } from "../core/keyRuleArgs";
 import { DEFAULT_KEY_RULES, parsePublicKey } from "../core/keys";
 import { deployError } from "./errors";
 import { Provisioner } from "./Provisioner";
+import { FleetHostCertificates, fleetHostCertificates, planHostCertificates } from "./fleetHostCertificates";
 import { SetupDocument } from "./SetupDocument";
 import { FLEET_REQUIRE_PASSPHRASE, SshKeyPair, SshKeyPairArgs, SshKeyPairGenerate } from "./SshKeyPair";
 
@@ -74,6 +75,8 @@ export interface PkaFleetArgs {
     readonly tags?: { [key: string]: string };
     /** Certificate mode: hosts trust user certificates of `userCaKeys` (TrustedUserCAKeys), with each user's `principals` and the `revokedKeys` KRL; key logins keep working beside it. Default: off (removing it turns certificate mode off on the next push). */
     readonly certificates?: FleetCertificates;
+    /** Host certificates: after pinning each host's keys, the provisioner signs its preferred key with a KMS host CA (`SshCertificateAuthority` `kms`) and installs the certificate (`HostCertificate`); the central server trusts one `@cert-authority` line (`hostCertificateAuthorityLine`). Default: off. */
+    readonly hostCertificates?: FleetHostCertificates;
 }
 
 /**
@@ -258,12 +261,16 @@ export class PkaFleet extends pulumi.ComponentResource {
     public readonly sshConfig: pulumi.Output<string>;
     /** Shell command that writes the fleet's pinned host keys to `~/.ssh/known_hosts.pka-<fleet>`. */
     public readonly knownHostsCommand: pulumi.Output<string>;
+    /** Host certificates: the central server's one known_hosts line for the fleet, `@cert-authority PATTERNS CA` (write it to `~/.ssh/known_hosts.pka-<fleet>-ca`). */
+    public readonly hostCertificateAuthorityLine: pulumi.Output<string | undefined>;
 
     constructor(name: string, args: PkaFleetArgs, opts?: pulumi.ComponentResourceOptions) {
         // Validate everything before registering anything: a refused fleet leaves no resource behind.
         let p: FleetPlan;
+        let hcPlan: ReturnType<typeof planHostCertificates> | undefined;
         try {
             p = planFleetInStack(name, args, pulumi.getStack());
+            hcPlan = args.hostCertificates ? planHostCertificates(args.hostCertificates) : undefined;
         } catch (e) {
             // A RunError: Pulumi prints the message alone (no stack); nothing is registered yet.
             throw new pulumi.RunError(`PkaFleet "${name}": ${(e as Error).message}`);
@@ -282,6 +289,17 @@ export class PkaFleet extends pulumi.ComponentResource {
             { tags },
             { parent: this, dependsOn: passed.apply((): pulumi.Resource[] => []) },
         );
+        const hostCerts =
+            args.hostCertificates && hcPlan
+                ? fleetHostCertificates(
+                      this,
+                      name,
+                      args.hostCertificates,
+                      hcPlan,
+                      tags,
+                      passed.apply((): pulumi.Resource[] => []),
+                  )
+                : undefined;
         const provisioner = new Provisioner(
             `${name}-provisioner`,
             {
@@ -298,11 +316,12 @@ export class PkaFleet extends pulumi.ComponentResource {
                 fleetName: p.fleetName,
                 driftCorrectionSchedule: p.schedule,
                 revokeOnDestroy: p.revokeOnDestroy,
+                hostCertificates: hostCerts?.provisioner,
             },
             { parent: this, dependsOn: params },
         );
 
-        const central = centralServerOutputs(p);
+        const central = centralServerOutputs(p, { hostCa: hostCerts !== undefined });
         this.documentName = document.documentName;
         this.queueUrl = provisioner.queueUrl;
         this.dlqUrl = provisioner.dlqUrl;
@@ -314,6 +333,7 @@ export class PkaFleet extends pulumi.ComponentResource {
         this.privateKeysPpk = byUser(keyPairs, (kp) => kp.privateKeyPpk);
         this.sshConfig = pulumi.output(central.sshConfig);
         this.knownHostsCommand = pulumi.output(central.knownHostsCommand);
+        this.hostCertificateAuthorityLine = hostCerts?.authorityLine ?? pulumi.output(undefined as string | undefined);
         this.registerOutputs({
             documentName: this.documentName,
             queueUrl: this.queueUrl,
@@ -326,6 +346,7 @@ export class PkaFleet extends pulumi.ComponentResource {
             privateKeysPpk: this.privateKeysPpk,
             sshConfig: this.sshConfig,
             knownHostsCommand: this.knownHostsCommand,
+            hostCertificateAuthorityLine: this.hostCertificateAuthorityLine,
         });
     }
 }

@@ -4,7 +4,9 @@ import { Trigger } from "../core/events";
 import { FleetKeyRules } from "../core/keyRuleArgs";
 import {
     accessPathProblem,
+    defaultHostCertificatePath,
     defaultKnownHostsPath,
+    hostCertificatesProblem,
     documentArnParts,
     knownHostsPathProblem,
     pathsOverlapProblem,
@@ -15,6 +17,22 @@ import {
 import { tryPlan } from "./errors";
 import { lambdaFunction, offboarding, pushOnChange } from "./provisionerLambda";
 import { allRules, CheckedInputs, dlqAlarms, eventRules, queues, ruleTargets, Wiring } from "./provisionerWiring";
+
+/** Host certificates: what the Lambda signs them with (a KMS host CA) and installs them by. */
+export interface ProvisionerHostCertificates {
+    /** The host-certificate Command document (PkaFleet makes it: core/document/hostCertificates.ts). Required. */
+    readonly documentName: pulumi.Input<string>;
+    /** Its ARN, for the IAM statement. Default: built from the name, the region and the account. */
+    readonly documentArn?: pulumi.Input<string>;
+    /** The host CA's KMS key ARN (SshCertificateAuthority `kmsKeyArn`); the role gets a grant to Sign with it. Required. */
+    readonly kmsKeyArn: pulumi.Input<string>;
+    /** The CA's public key line (SshCertificateAuthority `publicKey`). Required. */
+    readonly caPublicKey: pulumi.Input<string>;
+    /** Parameter Store path where each host's certificate is recorded. Default: the access path's parent + `/host_certificates`. */
+    readonly path?: pulumi.Input<string>;
+    /** How long each certificate is valid, in seconds (3600 to 400 days); renewed past half. Default 30 days. */
+    readonly validitySeconds?: number;
+}
 
 /** The tag that marks the fleet's instances. */
 export interface ProvisionerTargetTag {
@@ -96,6 +114,8 @@ export interface ProvisionerArgs {
      * `<accessParameterPath>-deployed` tells a destroy from a mere replacement. Default `true`.
      */
     readonly revokeOnDestroy?: boolean;
+    /** Host certificates signed after each host's keys are pinned (a KMS host CA). Default: none. */
+    readonly hostCertificates?: ProvisionerHostCertificates;
 }
 
 /**
@@ -149,7 +169,35 @@ function checkedInputs(owner: Provisioner, args: ProvisionerArgs): CheckedInputs
               .all([where, documentName])
               .apply(([w, n]) => `arn:${w.partition}:ssm:${w.region}:${w.account}:document/${n}`);
     const fleet = pulumi.output(args.fleetName ?? args.targetTag.value);
+    const hc = args.hostCertificates;
+    const hostCertificates = hc
+        ? pulumi
+              .all([
+                  hc.documentName,
+                  hc.documentArn ??
+                      pulumi
+                          .all([where, hc.documentName])
+                          .apply(([w, n]) => `arn:${w.partition}:ssm:${w.region}:${w.account}:document/${n}`),
+                  hc.kmsKeyArn,
+                  hc.caPublicKey,
+                  hc.path ?? accessPath.apply(defaultHostCertificatePath),
+                  knownHostsPath,
+                  accessPath,
+              ])
+              .apply(([documentName, documentArn, kmsKeyArn, caPublicKey, path, kh, ap]) => {
+                  check(hostCertificatesProblem({ kmsKeyArn, caPublicKey, path, knownHostsPath: kh, accessPath: ap }));
+                  return {
+                      documentName,
+                      documentArn,
+                      kmsKeyArn,
+                      caPublicKey: caPublicKey.trim().split(/\s+/).slice(0, 2).join(" "),
+                      path,
+                      validitySeconds: hc.validitySeconds,
+                  };
+              })
+        : undefined;
     return {
+        hostCertificates,
         accessPath,
         knownHostsPath,
         specHash,

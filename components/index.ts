@@ -18,6 +18,8 @@ export { Provisioner } from "./Provisioner";
 export type { ProvisionerArgs, ProvisionerTargetTag } from "./Provisioner";
 export { PkaFleet, planFleet } from "./PkaFleet";
 export type { FleetCertificates, FleetUser, PkaFleetArgs } from "./PkaFleet";
+export type { FleetHostCertificates } from "./fleetHostCertificates";
+export type { ProvisionerHostCertificates } from "./Provisioner";
 export { deployError } from "./errors";
 
 // The planners the components run (pure, no resource), for users who check args themselves.

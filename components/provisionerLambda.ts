@@ -20,6 +20,13 @@ export interface Lambda {
     markerName: pulumi.Output<string>;
 }
 
+/** The checked host-certificate settings, or an Output of undefined. */
+function hostCertificatesOf(
+    w: Wiring,
+): pulumi.Output<pulumi.Unwrap<NonNullable<Wiring["inputs"]["hostCertificates"]>> | undefined> {
+    return w.inputs.hostCertificates ?? pulumi.output(undefined);
+}
+
 /** The Lambda role's policy document, once every ARN it names is known. */
 function rolePolicyDocument(
     w: Wiring,
@@ -36,9 +43,9 @@ function rolePolicyDocument(
             accessPath,
             knownHostsPath,
             logGroup.arn,
-            pulumi.all([queue.arn, dlq.arn, waitQueue.arn]),
+            pulumi.all([queue.arn, dlq.arn, waitQueue.arn, hostCertificatesOf(w)]),
         ])
-        .apply(([wh, doc, k, v, ap, kh, lg, [q, d, wq]]) =>
+        .apply(([wh, doc, k, v, ap, kh, lg, [q, d, wq, hc]]) =>
             JSON.stringify(
                 buildProvisionerPolicy({
                     ...wh,
@@ -52,6 +59,7 @@ function rolePolicyDocument(
                     dlqArn: d,
                     waitQueueArn: wq,
                     deployedMarker: deployedMarkerName(ap),
+                    hostCertificates: hc ? { documentArn: hc.documentArn, path: hc.path } : undefined,
                 }),
             ),
         );
@@ -73,9 +81,7 @@ function lambdaVariables(
             accessPath,
             specHash,
             knownHostsPath,
-            dlq.url,
-            waitQueue.url,
-            queue.url,
+            pulumi.all([dlq.url, waitQueue.url, queue.url, hostCertificatesOf(w)]),
             markerName,
         ])
         .apply(
@@ -86,9 +92,7 @@ function lambdaVariables(
                 accessPath,
                 accessSpecSha256,
                 knownHostsPath,
-                dlqUrl,
-                waitUrl,
-                queueUrl,
+                [dlqUrl, waitUrl, queueUrl, hc],
                 marker,
             ]) =>
                 lambdaEnvironment({
@@ -105,6 +109,15 @@ function lambdaVariables(
                     agentWaitSeconds: w.plan.agentWaitSeconds,
                     deployedMarker: marker,
                     keyRules: keyRulesGiven ? w.plan.keyRules : undefined,
+                    hostCertificates: hc
+                        ? {
+                              documentName: hc.documentName,
+                              kmsKeyArn: hc.kmsKeyArn,
+                              caPublicKey: hc.caPublicKey,
+                              path: hc.path,
+                              validitySeconds: hc.validitySeconds,
+                          }
+                        : undefined,
                 }),
         );
 }
@@ -118,6 +131,14 @@ export function lambdaFunction(w: Wiring, q: Queues, role: aws.iam.Role, keyRule
         { role: role.name, policy: rolePolicyDocument(w, q, logGroup) },
         child,
     );
+    // Host certificates: the role may sign with the host CA through a grant, the only way the key's policy allows (core/certAuthorityKms.ts).
+    const grant = w.inputs.hostCertificates
+        ? new aws.kms.Grant(
+              `${name}-host-ca-grant`,
+              { keyId: w.inputs.hostCertificates.kmsKeyArn, granteePrincipal: role.arn, operations: ["Sign"] },
+              child,
+          )
+        : undefined;
     // The marker's name, not the marker resource: the marker is created after the offboarding Invocation, which needs the function.
     const markerName = pulumi
         .all([w.inputs.accessPath, w.inputs.knownHostsPath])
@@ -138,7 +159,10 @@ export function lambdaFunction(w: Wiring, q: Queues, role: aws.iam.Role, keyRule
             tags,
         },
         // After what the caller waits for (the access parameters it writes): the new pin goes live once the spec it names is stored.
-        { parent: w.owner, dependsOn: w.callerDependsOn.apply((d) => [rolePolicy, logGroup, ...d]) },
+        {
+            parent: w.owner,
+            dependsOn: w.callerDependsOn.apply((d) => [rolePolicy, logGroup, ...(grant ? [grant] : []), ...d]),
+        },
     );
     const mapping = new aws.lambda.EventSourceMapping(
         `${name}-mapping`,

@@ -22,6 +22,15 @@ export interface CheckedInputs {
     where: pulumi.Output<{ partition: string; region: string; account: string }>;
     /** The fleet's name in push events. */
     fleet: pulumi.Output<string>;
+    /** Host certificates, checked (the CA key without its comment). */
+    hostCertificates?: pulumi.Output<{
+        documentName: string;
+        documentArn: string;
+        kmsKeyArn: string;
+        caPublicKey: string;
+        path: string;
+        validitySeconds?: number;
+    }>;
 }
 
 /** What every part of the Provisioner is built from. */

@@ -16,11 +16,17 @@ export interface CentralServerFleet {
     user?: string;
     /** `IdentityFile` lines in order (the service account's first): generated keys as `~/.ssh/pka-<fleet>-<user>`, and every `identityFile`. */
     identityFiles: string[];
+    /** Host certificates: `UserKnownHostsFile` also names `~/.ssh/known_hosts.pka-<fleet>-ca`, the one `@cert-authority` line. */
+    hostCa?: boolean;
 }
 
 /** The central server's files of a fleet, relative to `~/.ssh`: the pinned host keys and the hosts' settings (the file `sshConfig` includes). */
-export function centralServerFiles(fleetName: string): { knownHosts: string; config: string } {
-    return { knownHosts: `known_hosts.pka-${fleetName}`, config: `config.pka-${fleetName}` };
+export function centralServerFiles(fleetName: string): { knownHosts: string; config: string; hostCa: string } {
+    return {
+        knownHosts: `known_hosts.pka-${fleetName}`,
+        config: `config.pka-${fleetName}`,
+        hostCa: `known_hosts.pka-${fleetName}-ca`,
+    };
 }
 
 /** The central server's view of a validated fleet plan. */
@@ -46,11 +52,14 @@ export function centralServerFleet(
 }
 
 /** PkaFleet's `sshConfig` and `knownHostsCommand` outputs for a plan (the local fleet runs the same). */
-export function centralServerOutputs(p: Pick<FleetPlan, "fleetName" | "knownHostsPath" | "tag" | "users">): {
+export function centralServerOutputs(
+    p: Pick<FleetPlan, "fleetName" | "knownHostsPath" | "tag" | "users">,
+    opts: { hostCa?: boolean } = {},
+): {
     sshConfig: string;
     knownHostsCommand: string;
 } {
-    const c = centralServerFleet(p);
+    const c = { ...centralServerFleet(p), ...(opts.hostCa ? { hostCa: true } : {}) };
     return { sshConfig: fleetSshConfig(c), knownHostsCommand: knownHostsCommand(c) };
 }
 
@@ -65,7 +74,8 @@ export function fleetHostSettings(c: CentralServerFleet): string[] {
         ...(c.user ? [`    User ${c.user}`] : []),
         ...c.identityFiles.map((f) => `    IdentityFile ${f}`),
         ...(c.identityFiles.length ? ["    IdentitiesOnly yes"] : []),
-        `    UserKnownHostsFile ~/.ssh/${files.knownHosts}`,
+        // ssh reads every file listed (a missing one is empty): the pinned keys, and the host CA's line.
+        `    UserKnownHostsFile ~/.ssh/${files.knownHosts}${c.hostCa ? ` ~/.ssh/${files.hostCa}` : ""}`,
         "    GlobalKnownHostsFile /dev/null",
         "    StrictHostKeyChecking yes",
     ];

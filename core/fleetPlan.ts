@@ -67,6 +67,7 @@ export function fleetResourceNameProblem(name: string): string | undefined {
     const named = [
         ...PROVISIONER_AUTONAMES.map((n) => ({ ...n, suffix: `provisioner-${n.suffix}` })),
         { suffix: "document-document", what: "SSM document", max: 128 },
+        { suffix: "host-certificate", what: "host-certificate SSM document", max: 128 },
     ];
     const fits = Math.min(...named.map((n) => n.max - 1 - n.suffix.length - AUTONAME_SUFFIX_LENGTH));
     for (const n of named) {

@@ -3,6 +3,7 @@
  * derives for its children, tags, the Lambda runtime, and every limit AWS sets on what it deploys.
  * Values a program may give as Outputs are checked by the same functions once they are known.
  */
+import { HOST_CERT_VALIDITY } from "./lambdaConfig";
 import * as fs from "fs";
 import { isParameterPath, parameterPathsOverlap } from "./accessStore";
 import { ALL_TRIGGERS, Trigger } from "./events";
@@ -132,6 +133,35 @@ export function defaultKnownHostsPath(accessParameterPath: string): string {
     return `${accessParameterPath.slice(0, accessParameterPath.lastIndexOf("/")) || ""}/known_hosts`;
 }
 
+/** The default host-certificate path: the access path's parent + `/host_certificates`. */
+export function defaultHostCertificatePath(accessParameterPath: string): string {
+    return `${accessParameterPath.slice(0, accessParameterPath.lastIndexOf("/")) || ""}/host_certificates`;
+}
+
+/** Why the host-certificate settings cannot be deployed (the Lambda's own reading refuses the same), or undefined. */
+export function hostCertificatesProblem(h: {
+    kmsKeyArn: string;
+    caPublicKey: string;
+    path: string;
+    knownHostsPath: string;
+    accessPath: string;
+}): string | undefined {
+    if (!/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]{1,64}$/.test(h.kmsKeyArn))
+        return `\`hostCertificates.kmsKeyArn\` must be a KMS key ARN (SshCertificateAuthority \`kmsKeyArn\`); got ${JSON.stringify(h.kmsKeyArn)}`;
+    if (!/^ecdsa-sha2-nistp(256|384|521) [A-Za-z0-9+/]+={0,2}( .*)?$/.test(h.caPublicKey.trim()))
+        return "`hostCertificates.caPublicKey` must be the KMS host CA's public key (`ecdsa-sha2-nistpNNN AAAA...`, SshCertificateAuthority `publicKey`)";
+    if (!isParameterPath(h.path))
+        return `\`hostCertificates.path\` must be a parameter path like /pka/<fleet>/host_certificates; got ${h.path}`;
+    for (const [what, other] of [
+        ["knownHostsPath", h.knownHostsPath],
+        ["accessParameterPath", h.accessPath],
+        ["the deployed marker", deployedMarkerName(h.accessPath)],
+    ])
+        if (parameterPathsOverlap(h.path, other))
+            return `\`hostCertificates.path\` ${h.path} overlaps ${what} ${other}: the Lambda writes under it; use disjoint paths such as /pka/<fleet>/host_certificates`;
+    return undefined;
+}
+
 /** Why `knownHostsPath` `kh` may not stand beside `accessParameterPath` `ap` (the Lambda writes under `kh`), or undefined. */
 export function pathsOverlapProblem(kh: string, ap: string): string | undefined {
     if (parameterPathsOverlap(kh, ap)) {
@@ -191,6 +221,7 @@ export interface ProvisionerPlanInput {
     readonly tags?: unknown;
     readonly driftCorrectionSchedule?: string;
     readonly revokeOnDestroy?: boolean;
+    readonly hostCertificates?: { readonly validitySeconds?: unknown };
 }
 
 /** The Provisioner's checked settings, defaults applied: everything it deploys that is known now. */
@@ -282,6 +313,16 @@ function argsProblem(name: string, args: ProvisionerPlanInput, p: ProvisionerPla
     if (args.tags && typeof args.tags === "object") {
         const problem = tagsProblem(args.tags as Record<string, unknown>);
         if (problem) return `\`tags\` ${problem}`;
+    }
+    const validity = args.hostCertificates?.validitySeconds;
+    if (
+        validity !== undefined &&
+        (typeof validity !== "number" ||
+            !Number.isInteger(validity) ||
+            validity < HOST_CERT_VALIDITY.min ||
+            validity > HOST_CERT_VALIDITY.max)
+    ) {
+        return `\`hostCertificates.validitySeconds\` must be a whole number of seconds from ${HOST_CERT_VALIDITY.min} (1 hour) to ${HOST_CERT_VALIDITY.max} (400 days, the policy pack's host bound); got ${JSON.stringify(validity)}`;
     }
     if (Array.isArray(args.alarmActions) && args.alarmActions.length > 5) {
         // CloudWatch API Reference, PutMetricAlarm: AlarmActions takes at most 5.

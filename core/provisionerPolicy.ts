@@ -20,6 +20,8 @@ export interface ProvisionerPolicyInput {
     waitQueueArn: string;
     /** The deployed marker parameter (revokeOnDestroy), which the offboarding reads; undefined: no offboarding. */
     deployedMarker?: string;
+    /** Host certificates: the host-certificate document and where the certificates are recorded (kms:Sign comes from a grant on the key, not from this policy). */
+    hostCertificates?: { documentArn: string; path: string };
 }
 
 /** The Lambda role's policy: every statement scoped to what the handler touches. */
@@ -93,6 +95,23 @@ export function buildProvisionerPolicy(i: ProvisionerPolicyInput): {
                 Action: "sqs:SendMessage",
                 Resource: [i.waitQueueArn, i.queueArn],
             },
+            // Host certificates: the host-certificate document (instances: the tagged-instances statement above) and the records.
+            ...(i.hostCertificates !== undefined
+                ? [
+                      {
+                          Sid: "SendCommandHostCertificateDocument",
+                          Effect: "Allow",
+                          Action: "ssm:SendCommand",
+                          Resource: i.hostCertificates.documentArn,
+                      },
+                      {
+                          Sid: "RecordHostCertificates",
+                          Effect: "Allow",
+                          Action: ["ssm:GetParameters", "ssm:PutParameter"],
+                          Resource: param(`${i.hostCertificates.path}/*`),
+                      },
+                  ]
+                : []),
             // Offboarding on destroy: whether the fleet is still deployed (the marker exists) or destroyed (it is gone).
             ...(i.deployedMarker !== undefined
                 ? [

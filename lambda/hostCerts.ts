@@ -10,7 +10,6 @@
  */
 import type { DescribeInstancesCommandOutput } from "@aws-sdk/client-ec2";
 import { GetParametersCommand, PutParameterCommand, SendCommandCommand } from "@aws-sdk/client-ssm";
-import * as crypto from "crypto";
 import { KMS_CA_SPECS, KmsCaKeySpec } from "../core/certAuthorityPlan";
 import { sshSignatureFromKmsDer } from "../core/certAuthorityKms";
 import { parseCertificateLine } from "../core/certs/format";
@@ -23,6 +22,8 @@ import type { HostKeyPin } from "./hostKeys";
 import { chunk, pages } from "./paginate";
 import { errorName } from "./retry";
 
+/** KMS Sign's Message limit for MessageType RAW. */
+const KMS_MAX_RAW_MESSAGE = 4096;
 /** The comment of every host-certificate command (SSM shows it in the command history). */
 export const HOST_CERT_COMMENT = "pka-fleet host certificates";
 const PREFERENCE = ["ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521", "ssh-rsa"];
@@ -125,7 +126,7 @@ export async function certifyHosts(ctx: BatchContext, pins: HostKeyPin[]): Promi
     for (const part of chunk(signed, SEND_COMMAND_MAX_IDS)) await deliver(ctx, part);
 }
 
-/** A certificate for `key` naming `principals`, signed in KMS (the digest of its body: MessageType DIGEST). */
+/** A certificate for `key` naming `principals`, signed in KMS (its body, MessageType RAW). */
 async function sign(ctx: BatchContext, key: string, principals: string[], instanceId: string): Promise<string> {
     const hc = ctx.cfg.hostCertificates!;
     const spec = KMS_CA_SPECS[keySpecOf(hc.caPublicKey)];
@@ -139,6 +140,11 @@ async function sign(ctx: BatchContext, key: string, principals: string[], instan
         keyId: `pka-fleet:${ctx.cfg.tagValue}:${instanceId}`,
         now: new Date(ctx.deps.now()),
     });
+    // KMS Sign takes at most 4096 bytes of RAW message (AWS KMS API Reference, Sign); a host certificate's body is far smaller.
+    if (prepared.body.length > KMS_MAX_RAW_MESSAGE)
+        throw new Error(
+            `the certificate body is ${prepared.body.length} bytes, over KMS Sign's ${KMS_MAX_RAW_MESSAGE}`,
+        );
     const { SignCommand } = await kmsLib();
     const kms = await ctx.deps.kms();
     const out = await aws(ctx, () => {
@@ -146,8 +152,9 @@ async function sign(ctx: BatchContext, key: string, principals: string[], instan
         return kms.send(
             new SignCommand({
                 KeyId: hc.kmsKeyArn,
-                Message: crypto.createHash(spec.hash).update(prepared.body).digest(),
-                MessageType: "DIGEST",
+                // RAW: KMS hashes the body with the algorithm's hash (RFC 5656's for the curve) and signs that.
+                Message: prepared.body,
+                MessageType: "RAW",
                 SigningAlgorithm: spec.signingAlgorithm as "ECDSA_SHA_256",
             }),
         );

@@ -67,7 +67,13 @@ export function describeInstancesOutput(instances: readonly Ec2InstanceView[]): 
             Instances: [
                 {
                     InstanceId: inst.instanceId,
-                    ...(inst.privateIpAddress ? { PrivateIpAddress: inst.privateIpAddress } : {}),
+                    ...(inst.privateIpAddress
+                        ? {
+                              PrivateIpAddress: inst.privateIpAddress,
+                              // EC2's private DNS name of that address (us-east-1's form, ip-A-B-C-D.ec2.internal).
+                              PrivateDnsName: `ip-${inst.privateIpAddress.replace(/\./g, "-")}.ec2.internal`,
+                          }
+                        : {}),
                     Tags: Object.entries(inst.tags).map(([Key, Value]) => ({ Key, Value })),
                 },
             ],

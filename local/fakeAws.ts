@@ -10,6 +10,8 @@
  * The same handler table is served over the wire protocols by local/wire/ (startFakeAwsServer), so
  * the REAL bundled Lambda reaches it through AWS_ENDPOINT_URL_SSM / _EC2 / _SQS.
  */
+import { LocalKms } from "./fake/kms";
+import type { CallContext } from "./wire/handlers";
 import { INSTANCE_ID_RE } from "../core/events";
 import { accessDenied, raise, takeToken, throttled } from "./awsErrors";
 import { fakeEc2Handlers, fakeSqsHandlers } from "./fake/ec2Sqs";
@@ -27,6 +29,8 @@ export interface FakeInstance {
     tags: Record<string, string>;
     /** undefined: the agent never registered (DescribeInstanceInformation does not list it). */
     pingStatus?: PingStatus;
+    /** PrivateIpAddress DescribeInstances reports (none when unset). */
+    privateIp?: string;
     /** AgentVersion DescribeInstanceInformation reports (default 3.3.2746.0). */
     agentVersion?: string;
 }
@@ -73,6 +77,8 @@ export class FakeAwsState {
     readonly instances = new Map<string, FakeInstance>();
     readonly documents = new Set<string>();
     readonly parameters = new Map<string, FakeParameter>();
+    /** KMS (the host CA's key): Sign, as local/fake/kms.ts answers it. */
+    readonly kms = new LocalKms();
     readonly invocations = new Map<string, FakeInvocation>();
     readonly commands: { commandId: string; documentName: string; instanceIds: string[]; comment: string }[] = [];
     readonly queues = new Map<string, FakeMessage[]>();
@@ -149,12 +155,19 @@ export class FakeAwsState {
     handlers(): HandlerTable {
         const wrap = (service: ServiceName, table: Record<string, OpHandler>) =>
             Object.fromEntries(
-                Object.entries(table).map(([op, fn]) => [op, (input: any) => this.call(service, op, input, fn)]),
+                Object.entries(table).map(([op, fn]) => [
+                    op,
+                    (input: any, ctx?: any) => this.call(service, op, input, (i) => fn(i, ctx)),
+                ]),
             );
         return {
             ssm: wrap("ssm", this.ssmHandlers()),
             ec2: wrap("ec2", this.ec2Handlers()),
             sqs: wrap("sqs", this.sqsHandlers()),
+            // Through the wire layer (an SDK request handler), the caller is the signature's access key id.
+            kms: wrap("kms", {
+                Sign: (input: Record<string, unknown>, ctx?: CallContext) => this.kms.sign(input, ctx?.accessKeyId),
+            }),
         };
     }
 }

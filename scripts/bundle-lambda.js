@@ -59,7 +59,10 @@ const inlineSchemaKeys = {
                 // HTTP status and `$metadata` (ProtocolLib getErrorSchemaOrThrowBaseException), which is all the
                 // handler reads (lambda/retry.ts: the name and the status code). The base exception's
                 // registration (`_s_registry`) stays. Without the calls, tree shaking drops the classes.
-                const contents = inlined.replace(/^n\d+_registry\.registerError\([A-Za-z0-9_$]+, [A-Za-z0-9_$]+\);$/gm, "");
+                const contents = inlined.replace(
+                    /^n\d+_registry\.registerError\([A-Za-z0-9_$]+, [A-Za-z0-9_$]+\);$/gm,
+                    "",
+                );
                 if (inlined.includes("registerError(") && !/^_s_registry\.registerError\(/m.test(contents))
                     throw new Error(`${args.path}: no base exception registration left; the schema layout changed`);
                 return { contents, loader: "js" };

@@ -20,6 +20,7 @@
  * Where the model lacks a limit AWS documents (SQS QueueName, EC2 KeyName, Lambda Timeout, ...),
  * awsModels.ts DOCUMENTED_LIMITS adds it, citing the page; such problems say "[documented: ...]".
  */
+import { sshPublicKeyFromSpki } from "../core/certAuthorityPlan";
 import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
@@ -153,6 +154,15 @@ class GovCloudMocks extends AwsMocks {
             case "aws:cloudwatch/metricAlarm:MetricAlarm":
                 state = { name, arn: arn("cloudwatch", `alarm:${name}`) };
                 break;
+            case "aws:kms/key:Key":
+                state = {
+                    keyId: "1234abcd-12ab-34cd-56ef-1234567890ab",
+                    arn: arn("kms", "key/1234abcd-12ab-34cd-56ef-1234567890ab"),
+                };
+                break;
+            case "aws:kms/grant:Grant":
+                state = { grantId: "0c237476b39f8bc44e45212e08498fbe3151305030726c0590dd8d3e9f3d6a60" };
+                break;
             case "aws:ssm/document:Document":
                 state = {
                     name,
@@ -185,8 +195,10 @@ class GovCloudMocks extends AwsMocks {
     }
 
     call(args: pulumi.runtime.MockCallArgs): Record<string, any> {
-        super.call(args);
+        const base = super.call(args);
         switch (args.token) {
+            case "aws:kms/getPublicKey:getPublicKey":
+                return base;
             case "aws:index/getCallerIdentity:getCallerIdentity":
                 return {
                     accountId: ACCOUNT,
@@ -808,6 +820,53 @@ const MAPPERS: Record<string, Mapper> = {
     },
 };
 
+/** KMS's tag list: TagKey/TagValue, not Key/Value. */
+const kmsTags = (tags: Record<string, string> | undefined) =>
+    tags && Object.keys(tags).length
+        ? { Tags: Object.entries(tags).map(([TagKey, TagValue]) => ({ TagKey, TagValue })) }
+        : {};
+Object.assign(MAPPERS, {
+    "aws:kms/key:Key": {
+        // key.go resourceKeyCreate: CreateKey{BypassPolicyLockoutSafetyCheck, KeySpec (customer_master_key_spec),
+        // KeyUsage, Description and Policy when set, MultiRegion, Tags}
+        source: TF("kms/key.go"),
+        known: ["description", "customerMasterKeySpec", "keyUsage", "deletionWindowInDays", "policy", "tags"],
+        map: (i) => [
+            {
+                service: "kms",
+                operation: "CreateKey",
+                input: {
+                    BypassPolicyLockoutSafetyCheck: false,
+                    KeySpec: i.customerMasterKeySpec ?? "SYMMETRIC_DEFAULT",
+                    KeyUsage: i.keyUsage ?? "ENCRYPT_DECRYPT",
+                    ...opt("Description", i.description),
+                    ...opt("Policy", i.policy === undefined ? undefined : goJson(i.policy, false)),
+                    MultiRegion: false,
+                    ...kmsTags(i.tags),
+                },
+            },
+        ],
+    },
+    "aws:kms/grant:Grant": {
+        // grant.go resourceGrantCreate: CreateGrant{GranteePrincipal, KeyId, Operations, Name/RetiringPrincipal/GrantTokens when set}
+        source: TF("kms/grant.go"),
+        known: ["keyId", "granteePrincipal", "operations", "name", "retiringPrincipal", "grantCreationTokens"],
+        map: (i) => [
+            {
+                service: "kms",
+                operation: "CreateGrant",
+                input: {
+                    GranteePrincipal: i.granteePrincipal,
+                    KeyId: i.keyId,
+                    Operations: i.operations,
+                    ...opt("Name", i.name),
+                    ...opt("RetiringPrincipal", i.retiringPrincipal),
+                },
+            },
+        ],
+    },
+} satisfies Record<string, Mapper>);
+
 /** Types that are not AWS resources, skipped by name: Pulumi's own, this package's components and its dynamic provider, the non-AWS providers. */
 const NOT_AWS = ["pulumi:", "pulumi-nodejs:dynamic", "pka-fleet:", "tls:", "random:", "command:"];
 
@@ -970,6 +1029,14 @@ function longestSchedule(accepts: (s: string) => boolean, max = 256): string {
 /** A 100-character key option string of allowed options (keyOptions: restrict, no-*, expiry-time, command). */
 const KEY_OPTIONS = 'no-agent-forwarding,no-port-forwarding,no-pty,no-user-rc,no-x11-forwarding,expiry-time="20991231"';
 
+/** A host CA's public key as KMS would give it (ECC_NIST_P256). */
+const HOST_CA_LINE = sshPublicKeyFromSpki(
+    require("crypto")
+        .generateKeyPairSync("ec", { namedCurve: "prime256v1" })
+        .publicKey.export({ format: "der", type: "spki" }),
+    "host-ca",
+);
+
 function fleetArgs(
     fillers: number,
     extra: Partial<FleetModule.PkaFleetArgs> = {},
@@ -990,6 +1057,12 @@ function fleetArgs(
         },
         tags: maxTags(),
         revokeOnDestroy: true,
+        hostCertificates: {
+            kmsKeyArn: "arn:aws-us-gov:kms:us-gov-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+            caPublicKey: HOST_CA_LINE,
+            validity: "400d",
+            hostPatterns: ["i-*", "*.compute.internal", "!bastion.example.com"],
+        },
         users: [
             // The central server's service account: a generated key, registered in EC2 under the longest key name AWS takes.
             {
@@ -1271,11 +1344,20 @@ describe("AWS's published service models (botocore) accept what pka-fleet sends"
                     `      resource name ${name.length} characters, fleetName ${args.fleetName!.length}, ${args.users.length} users, drift schedule ${schedule.length} characters, ${Object.keys(args.tags!).length} tags`,
                 );
                 const f = new fleet.PkaFleet(name, args);
-                return [f.accessSpecHash, f.queueUrl, f.documentName, f.privateKeys];
+                // The host CA in KMS beside it (CreateKey with its policy).
+                const ca = new fleet.SshCertificateAuthority("host-ca", {
+                    kind: "host",
+                    kms: { deletionWindowInDays: 7 },
+                });
+                return [f.accessSpecHash, f.queueUrl, f.documentName, f.privateKeys, ca.publicKey];
             });
             const r = checkCreated(mocks, codeBytes, "PkaFleet longest");
             assert.ok(
-                r.byOperation["ec2 ImportKeyPair"] === 2 && r.byOperation["ssm PutParameter"] >= 2,
+                r.byOperation["ec2 ImportKeyPair"] === 2 &&
+                    r.byOperation["ssm PutParameter"] >= 2 &&
+                    r.byOperation["kms CreateKey"] === 1 &&
+                    r.byOperation["kms CreateGrant"] === 1 &&
+                    r.byOperation["ssm CreateDocument"] === 2,
                 `every feature on: ${summary(r.byOperation)}`,
             );
             report("PkaFleet", r);

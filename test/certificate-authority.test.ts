@@ -138,14 +138,20 @@ describe("SshCertificateAuthority", function () {
             assert.deepStrictEqual(problems, [], keySpec);
             const sign = validateRequest("kms", "Sign", {
                 KeyId: "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
-                Message: crypto
-                    .createHash(KMS_CA_SPECS[keySpec as keyof typeof KMS_CA_SPECS].hash)
-                    .update("x")
-                    .digest(),
-                MessageType: "DIGEST",
+                Message: Buffer.alloc(4096),
+                MessageType: "RAW",
                 SigningAlgorithm: KMS_CA_SPECS[keySpec as keyof typeof KMS_CA_SPECS].signingAlgorithm,
             });
             assert.deepStrictEqual(sign, [], keySpec);
+            // The model's bound, which lambda/hostCerts.ts checks before it calls: 4096 bytes of RAW message.
+            assert.ok(
+                validateRequest("kms", "Sign", {
+                    KeyId: "k",
+                    Message: Buffer.alloc(4097),
+                    MessageType: "RAW",
+                    SigningAlgorithm: "ECDSA_SHA_256",
+                }).length > 0,
+            );
         }
     });
 

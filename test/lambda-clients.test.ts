@@ -8,8 +8,8 @@ import { DescribeInstancesCommand } from "@aws-sdk/client-ec2";
 import { SendMessageCommand } from "@aws-sdk/client-sqs";
 import { GetParameterCommand, PutParameterCommand } from "@aws-sdk/client-ssm";
 import { createClients, SdkRequestHandler } from "../lambda/clients";
+import { recordingHandler, Seen } from "./support/wireHandler";
 import { createHandler, Log } from "../lambda/provisioner";
-import { dispatchAwsRequest, FakeAwsState } from "../local/fakeAws";
 import { DLQ_URL, ENV, instanceId, makeFleet, record, runningEvent } from "./support/provisionerFixture";
 
 const CREDS = {
@@ -19,45 +19,6 @@ const CREDS = {
     AWS_REGION: "us-east-1",
 };
 const quiet: Log = { debug() {}, info() {}, warn() {}, error() {} };
-
-interface Seen {
-    hostname: string;
-    target?: string;
-    action?: string;
-    authorization: string;
-    token?: string;
-}
-
-/** A request handler that serves `fleet` in-process (the fake's wire layer) and records every request. */
-function recordingHandler(fleet: FakeAwsState, seen: Seen[]): SdkRequestHandler {
-    return {
-        async handle(request) {
-            const headers: Record<string, string> = {};
-            for (const [k, v] of Object.entries(request.headers)) headers[k.toLowerCase()] = v;
-            const body =
-                request.body === undefined
-                    ? ""
-                    : typeof request.body === "string"
-                      ? request.body
-                      : Buffer.from(request.body as Uint8Array).toString("utf8");
-            seen.push({
-                hostname: request.hostname,
-                target: headers["x-amz-target"],
-                action: new URLSearchParams(body).get("Action") ?? undefined,
-                authorization: headers.authorization ?? "",
-                token: headers["x-amz-security-token"],
-            });
-            const out = await dispatchAwsRequest(fleet.handlers(), headers, body);
-            return {
-                response: {
-                    statusCode: out.status,
-                    headers: { "content-type": out.type },
-                    body: Buffer.from(out.body),
-                } as never,
-            };
-        },
-    };
-}
 
 describe("lambda/clients: the SDK clients the handler builds", () => {
     const saved: Record<string, string | undefined> = {};

@@ -30,6 +30,7 @@ const OPERATIONS: Record<ServiceName, Record<string, Operation>> = {
     },
     sqs: { SendMessage: sqsSendMessage, GetQueueUrl: sqsGetQueueUrl },
     ec2: { DescribeInstances: describeInstances },
+    kms: { Sign: (s, input, ctx) => s.kms.sign(input, ctx?.accessKeyId) },
 };
 
 /** Denied while IAM propagates, then counted; throttled when the action's bucket is empty. */

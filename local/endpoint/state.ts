@@ -3,6 +3,7 @@
  * invocations and queues, the knobs, the counters, and the endpoint's own clockwork (its timers and
  * the document runs in flight, both ended by close()).
  */
+import { LocalKms } from "../fake/kms";
 import type { EventEmitter } from "events";
 import { TokenBucketState } from "../awsErrors";
 import type { LocalEventBus, PutEventEntry } from "../eventBus";
@@ -14,6 +15,8 @@ export class EndpointState {
     readonly instances = new Map<string, LocalInstance>();
     readonly documents = new Map<string, SsmDocument>([["AWS-RunShellScript", AWS_RUN_SHELL_SCRIPT]]);
     readonly parameters = new Map<string, Parameter>();
+    /** The account's KMS (the host CA's key). */
+    readonly kms = new LocalKms();
     /** Keyed `<commandId>/<instanceId>`. */
     readonly invocations = new Map<string, Invocation>();
     readonly queues = new Map<string, LocalQueue>();

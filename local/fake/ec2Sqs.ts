@@ -23,7 +23,7 @@ function describeInstances(s: FakeAwsState, i: any): unknown {
     raise(ec2FilterViolation(filters));
     const views = [...s.instances.values()]
         .filter((x) => x.id.startsWith("i-"))
-        .map((x) => ({ instanceId: x.id, state: "running", tags: x.tags }));
+        .map((x) => ({ instanceId: x.id, state: "running", tags: x.tags, privateIpAddress: x.privateIp }));
     return describeInstancesOutput(
         views.filter(
             (v) => (ids.length === 0 || ids.includes(v.instanceId)) && filters.every((f) => matchesEc2Filter(f, v)),

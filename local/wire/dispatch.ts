@@ -3,7 +3,7 @@
  * request handler, local/wire/server.ts):
  *
  * - AWS JSON 1.1 / 1.0, dispatched by the X-Amz-Target header ("AmazonSSM.SendCommand",
- *   "AmazonSQS.SendMessage"): a JSON body, timestamps as epoch seconds, errors as
+ *   "AmazonSQS.SendMessage", "TrentService.Sign" for KMS): a JSON body, timestamps as epoch seconds, errors as
  *   `{ "__type": code, "message": ... }`;
  * - the EC2 Query protocol otherwise (form-encoded `Action=...`, XML responses and errors).
  */
@@ -19,7 +19,7 @@ export interface WireResponse {
     body: string;
 }
 
-const JSON_TARGET_PREFIXES: Record<string, ServiceName> = { AmazonSSM: "ssm", AmazonSQS: "sqs" };
+const JSON_TARGET_PREFIXES: Record<string, ServiceName> = { AmazonSSM: "ssm", AmazonSQS: "sqs", TrentService: "kms" };
 
 /** The access key id a SigV4 `Authorization` header names. */
 export function accessKeyOf(authorization: string | string[] | undefined): string | undefined {

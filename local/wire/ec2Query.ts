@@ -31,7 +31,9 @@ export function decodeEc2Query(params: URLSearchParams): Record<string, any> {
 }
 
 function instanceXml(i: any): string {
-    const ip = i.PrivateIpAddress ? `<privateIpAddress>${xmlEscape(i.PrivateIpAddress)}</privateIpAddress>` : "";
+    const ip =
+        (i.PrivateIpAddress ? `<privateIpAddress>${xmlEscape(i.PrivateIpAddress)}</privateIpAddress>` : "") +
+        (i.PrivateDnsName ? `<privateDnsName>${xmlEscape(i.PrivateDnsName)}</privateDnsName>` : "");
     const tags = (i.Tags ?? [])
         .map((t: any) => `<item><key>${xmlEscape(t.Key)}</key><value>${xmlEscape(t.Value)}</value></item>`)
         .join("");

@@ -1,6 +1,6 @@
 /** What the wire layer serves: one handler per operation of each service, and who calls. */
 
-export type ServiceName = "ssm" | "ec2" | "sqs";
+export type ServiceName = "ssm" | "ec2" | "sqs" | "kms";
 
 /** Who calls: the access key id of the request's signature (`Credential=<key>/...`), standing in for the caller's role. */
 export interface CallContext {

@@ -460,6 +460,82 @@ export class AwsMocks implements pulumi.runtime.Mocks {
                     reject(type, name, "ImportKeyPair accepts only ed25519 and RSA keys");
                 state = { ...i, keyName: i.keyName ?? name, fingerprint: "mock" };
                 break;
+            case "aws:kms/key:Key": {
+                // AWS KMS API Reference, CreateKey: KeySpec, KeyUsage and their pairing; Description <= 8192; Policy <= 32768.
+                const specs = [
+                    "SYMMETRIC_DEFAULT",
+                    "RSA_2048",
+                    "RSA_3072",
+                    "RSA_4096",
+                    "ECC_NIST_P256",
+                    "ECC_NIST_P384",
+                    "ECC_NIST_P521",
+                    "ECC_SECG_P256K1",
+                    "HMAC_224",
+                    "HMAC_256",
+                    "HMAC_384",
+                    "HMAC_512",
+                    "SM2",
+                ];
+                const spec = i.customerMasterKeySpec ?? "SYMMETRIC_DEFAULT";
+                if (!specs.includes(spec)) reject(type, name, `ValidationException: KeySpec ${spec}`);
+                const usage = i.keyUsage ?? "ENCRYPT_DECRYPT";
+                if (spec.startsWith("ECC_") && usage !== "SIGN_VERIFY" && usage !== "KEY_AGREEMENT")
+                    reject(
+                        type,
+                        name,
+                        `ValidationException: an ${spec} key's KeyUsage is SIGN_VERIFY or KEY_AGREEMENT; got ${usage}`,
+                    );
+                if (i.description !== undefined && String(i.description).length > 8192)
+                    reject(type, name, "Description over 8192");
+                if (i.deletionWindowInDays !== undefined && (i.deletionWindowInDays < 7 || i.deletionWindowInDays > 30))
+                    reject(type, name, "PendingWindowInDays must be 7-30");
+                if (i.policy !== undefined) {
+                    const pol = unsecret(i.policy);
+                    if (Buffer.byteLength(pol) > 32768)
+                        reject(type, name, "MalformedPolicyDocumentException: over 32 KB");
+                    try {
+                        JSON.parse(pol);
+                    } catch {
+                        reject(type, name, "MalformedPolicyDocumentException: not JSON");
+                    }
+                }
+                state = { ...i, arn: `arn:aws:kms:${region}:${account}:key/${name}-key-id`, keyId: `${name}-key-id` };
+                break;
+            }
+            case "aws:kms/grant:Grant": {
+                // AWS KMS API Reference, CreateGrant: KeyId, GranteePrincipal and Operations required; Name [a-zA-Z0-9:/_-]{1,256}.
+                const ops = [
+                    "Decrypt",
+                    "Encrypt",
+                    "GenerateDataKey",
+                    "GenerateDataKeyWithoutPlaintext",
+                    "ReEncryptFrom",
+                    "ReEncryptTo",
+                    "Sign",
+                    "Verify",
+                    "GetPublicKey",
+                    "CreateGrant",
+                    "RetireGrant",
+                    "DescribeKey",
+                    "GenerateDataKeyPair",
+                    "GenerateDataKeyPairWithoutPlaintext",
+                    "GenerateMac",
+                    "VerifyMac",
+                    "DeriveSharedSecret",
+                ];
+                if (!i.keyId || !i.granteePrincipal) reject(type, name, "KeyId and GranteePrincipal are required");
+                if (
+                    !Array.isArray(i.operations) ||
+                    i.operations.length === 0 ||
+                    i.operations.some((o: string) => !ops.includes(o))
+                )
+                    reject(type, name, `ValidationException: Operations ${JSON.stringify(i.operations)}`);
+                if (i.name !== undefined && !/^[a-zA-Z0-9:/_-]{1,256}$/.test(i.name))
+                    reject(type, name, "bad grant Name");
+                state = { ...i, grantId: `${name}-grant-id`, grantToken: "token" };
+                break;
+            }
             case "command:remote:Command":
                 reject(type, name, "remote commands are not expected in these tests");
             default:
@@ -478,6 +554,19 @@ export class AwsMocks implements pulumi.runtime.Mocks {
                 return { name: "eu-west-1", region: "eu-west-1", id: "eu-west-1" };
             case "aws:index/getPartition:getPartition":
                 return { partition: "aws", dnsSuffix: "amazonaws.com", id: "aws" };
+            case "aws:kms/getPublicKey:getPublicKey": {
+                // A real P-256 key, as KMS returns an ECC_NIST_P256 key's public half.
+                const pem = require("crypto")
+                    .generateKeyPairSync("ec", { namedCurve: "prime256v1" })
+                    .publicKey.export({ format: "pem", type: "spki" })
+                    .toString();
+                return {
+                    id: args.inputs.keyId,
+                    keyId: args.inputs.keyId,
+                    publicKeyPem: pem,
+                    customerMasterKeySpec: "ECC_NIST_P256",
+                };
+            }
             default:
                 throw new Error(`unmocked call ${args.token}`);
         }
