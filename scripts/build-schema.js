@@ -54,6 +54,7 @@ const INTEGERS = [
     "SshCertificateAuthority.maxValiditySeconds",
     "SshCertificateAuthorityGenerate.bits",
     "SshCertificateAuthorityKms.deletionWindowInDays",
+    "ProvisionerHostCertificates.validitySeconds",
     "FleetKeyRules.minRsaBits",
     "FleetKeyRules.ec2ImportRsaBits",
     "PkaFleet.logRetentionDays",
