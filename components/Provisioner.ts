@@ -14,6 +14,7 @@ import {
     specHashProblem,
     tagKeyProblem,
 } from "../core/provisionerPlan";
+import { withoutComment } from "../core/certAuthorityKms";
 import { tryPlan } from "./errors";
 import { lambdaFunction, offboarding, pushOnChange } from "./provisionerLambda";
 import { allRules, CheckedInputs, dlqAlarms, eventRules, queues, ruleTargets, Wiring } from "./provisionerWiring";
@@ -190,7 +191,7 @@ function checkedInputs(owner: Provisioner, args: ProvisionerArgs): CheckedInputs
                       documentName,
                       documentArn,
                       kmsKeyArn,
-                      caPublicKey: caPublicKey.trim().split(/\s+/).slice(0, 2).join(" "),
+                      caPublicKey: withoutComment(caPublicKey),
                       path,
                       validitySeconds: hc.validitySeconds,
                   };

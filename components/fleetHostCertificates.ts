@@ -4,6 +4,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
+import { withoutComment } from "../core/certAuthorityKms";
 import { certAuthorityLine, checkHostPatterns } from "../core/certAuthorityPlan";
 import { parseDuration } from "../core/certs/options";
 import { renderHostCertificateDocumentJson } from "../core/document/hostCertificates";
@@ -60,7 +61,7 @@ export function fleetHostCertificates(
     tags: Record<string, string>,
     dependsOn: pulumi.Input<pulumi.Resource[]>,
 ): { provisioner: ProvisionerHostCertificates; authorityLine: pulumi.Output<string> } {
-    const caKey = pulumi.output(hc.caPublicKey).apply((k) => k.trim().split(/\s+/).slice(0, 2).join(" "));
+    const caKey = pulumi.output(hc.caPublicKey).apply(withoutComment);
     const document = new aws.ssm.Document(
         `${name}-host-certificate`,
         {

@@ -27,7 +27,9 @@
  */
 import * as crypto from "crypto";
 import type * as pulumi from "@pulumi/pulumi";
+import { KMS_CA_SPECS, KmsCaKeySpec } from "../core/certAuthorityPlan";
 import { generateKey, parsePublicKey } from "../core/keygen";
+import { CURVES } from "../core/keys/types";
 import { createKey, GeneratedKeyInputs } from "./keyPairProvider";
 
 /** What PkaMocks answers without your mocks. */
@@ -269,15 +271,10 @@ export class PkaMocks implements pulumi.runtime.Mocks {
     /** KMS GetPublicKey of a mocked key: a real key of its spec (one per key id), as KMS returns it. */
     private kmsPublicKey(keyId: string): pulumi.runtime.MockCallResult {
         const spec = this.kmsSpecs.get(keyId) ?? "ECC_NIST_P256";
-        const namedCurve = { ECC_NIST_P256: "prime256v1", ECC_NIST_P384: "secp384r1", ECC_NIST_P521: "secp521r1" }[
-            spec
-        ];
-        const algorithm = {
-            ECC_NIST_P256: "ECDSA_SHA_256",
-            ECC_NIST_P384: "ECDSA_SHA_384",
-            ECC_NIST_P521: "ECDSA_SHA_512",
-        }[spec];
-        if (!namedCurve) return { id: keyId, keyId, keySpec: spec };
+        const kms = KMS_CA_SPECS[spec as KmsCaKeySpec];
+        if (!kms) return { id: keyId, keyId, keySpec: spec };
+        const namedCurve = CURVES[kms.curve].nodeName;
+        const algorithm = kms.signingAlgorithm;
         let pem = this.kmsKeys.get(keyId);
         if (pem === undefined) {
             pem = crypto

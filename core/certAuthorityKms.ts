@@ -53,6 +53,21 @@ export function kmsCaKeyPolicy(partition: string, accountId: string): string {
     });
 }
 
+/** A KMS key ARN (AWS KMS Developer Guide, "Key identifiers": arn:<partition>:kms:<region>:<account>:key/<key id>). */
+export const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]{1,64}$/;
+/** A KMS host CA's public key line, `ecdsa-sha2-nistpNNN BASE64` (a comment allowed when `comment`). */
+export function isKmsCaKeyLine(line: string, comment: boolean): boolean {
+    return (
+        comment
+            ? /^ecdsa-sha2-nistp(256|384|521) [A-Za-z0-9+/]+={0,2}( .*)?$/
+            : /^ecdsa-sha2-nistp(256|384|521) [A-Za-z0-9+/]+={0,2}$/
+    ).test(line);
+}
+/** A public key line without its comment (`type base64`): what a script or a certificate names. */
+export function withoutComment(line: string): string {
+    return line.trim().split(/\s+/).slice(0, 2).join(" ");
+}
+
 /** Reads a DER length at `i`; returns [length, next index]. */
 function derLength(der: Buffer, i: number): [number, number] {
     const first = der[i];

@@ -8,6 +8,7 @@
  * endpoints and credentials come from the SDK's default resolution (AWS_ENDPOINT_URL_SSM etc. work).
  */
 import { isParameterPath, parameterPathsOverlap } from "./accessStore";
+import { isKmsCaKeyLine, KMS_KEY_ARN } from "./certAuthorityKms";
 import type { KeyRules } from "./keys/types";
 
 /** What a deploy sets; the settings with a default may be left out (lambdaEnvironment omits them). */
@@ -257,12 +258,12 @@ function readHostCertificates(env: Env, knownHostsPath: string | undefined): Pro
     if (!knownHostsPath)
         throw new ConfigError("host certificates need PKA_KNOWN_HOSTS_PATH (they certify the pinned keys)");
     const kmsKeyArn = required(env, "PKA_HOST_CA_KMS_KEY");
-    if (!/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]{1,64}$/.test(kmsKeyArn))
+    if (!KMS_KEY_ARN.test(kmsKeyArn))
         throw new ConfigError(
             `PKA_HOST_CA_KMS_KEY must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>); got ${JSON.stringify(kmsKeyArn)}`,
         );
     const caPublicKey = required(env, "PKA_HOST_CA_PUBLIC_KEY");
-    if (!/^ecdsa-sha2-nistp(256|384|521) [A-Za-z0-9+/]+={0,2}$/.test(caPublicKey))
+    if (!isKmsCaKeyLine(caPublicKey, false))
         throw new ConfigError(
             "PKA_HOST_CA_PUBLIC_KEY must be the KMS CA's public key line, `ecdsa-sha2-nistpNNN AAAA...` without a comment",
         );

@@ -3,6 +3,7 @@
  * derives for its children, tags, the Lambda runtime, and every limit AWS sets on what it deploys.
  * Values a program may give as Outputs are checked by the same functions once they are known.
  */
+import { isKmsCaKeyLine, KMS_KEY_ARN } from "./certAuthorityKms";
 import { HOST_CERT_VALIDITY } from "./lambdaConfig";
 import * as fs from "fs";
 import { isParameterPath, parameterPathsOverlap } from "./accessStore";
@@ -146,9 +147,9 @@ export function hostCertificatesProblem(h: {
     knownHostsPath: string;
     accessPath: string;
 }): string | undefined {
-    if (!/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]{1,64}$/.test(h.kmsKeyArn))
+    if (!KMS_KEY_ARN.test(h.kmsKeyArn))
         return `\`hostCertificates.kmsKeyArn\` must be a KMS key ARN (SshCertificateAuthority \`kmsKeyArn\`); got ${JSON.stringify(h.kmsKeyArn)}`;
-    if (!/^ecdsa-sha2-nistp(256|384|521) [A-Za-z0-9+/]+={0,2}( .*)?$/.test(h.caPublicKey.trim()))
+    if (!isKmsCaKeyLine(h.caPublicKey.trim(), true))
         return "`hostCertificates.caPublicKey` must be the KMS host CA's public key (`ecdsa-sha2-nistpNNN AAAA...`, SshCertificateAuthority `publicKey`)";
     if (!isParameterPath(h.path))
         return `\`hostCertificates.path\` must be a parameter path like /pka/<fleet>/host_certificates; got ${h.path}`;

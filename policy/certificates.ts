@@ -12,6 +12,7 @@ import type {
 } from "@pulumi/policy";
 import { BACKDATE_SECONDS, CertKind, formatDuration, parseCertificateLine, parseDuration } from "../core/certs";
 import { readConfig } from "./config";
+import { CHUNK_HEADER } from "./keys";
 import { CERTIFICATE_VALIDITY, CertificateValidityConfig } from "./ruleConfig";
 import { describe, isObject, num, pathString, str, unwrap, walkStrings } from "./util";
 
@@ -20,8 +21,6 @@ const SSH_CA = "pka-fleet:index:SshCertificateAuthority";
 const FOREVER = (1n << 64n) - 1n;
 const CERT_LINE =
     /(?:^|[\s"'=,>:[])((?:sk-)?(?:ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp\d+)(?:@openssh\.com)?-cert-v01@openssh\.com[ \t]+AAAA[A-Za-z0-9+/]+={0,3})/g;
-/** The header core/accessStore.ts puts before each chunk of the access spec JSON. */
-const CHUNK_HEADER = /^pka1 [0-9a-f]{64} \d+\/\d+\n/;
 
 /** The configured bounds, in seconds; a bad duration is a config error naming the field. */
 function bounds(cfg: CertificateValidityConfig): Record<CertKind, number> {

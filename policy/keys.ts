@@ -57,7 +57,7 @@ export function keyLinesIn(text: string): string[] {
 }
 
 /** The header core/accessStore.ts puts before each chunk of the access spec JSON. */
-const CHUNK_HEADER = /^pka1 [0-9a-f]{64} \d+\/\d+\n/;
+export const CHUNK_HEADER = /^pka1 [0-9a-f]{64} \d+\/\d+\n/;
 
 /** Keys of an SSM parameter value: an access spec (users[].keys, possibly one chunk of it) or plain key lines. */
 function keysOfParameterValue(value: string): FoundKey[] {

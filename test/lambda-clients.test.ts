@@ -8,7 +8,7 @@ import { DescribeInstancesCommand } from "@aws-sdk/client-ec2";
 import { SendMessageCommand } from "@aws-sdk/client-sqs";
 import { GetParameterCommand, PutParameterCommand } from "@aws-sdk/client-ssm";
 import { createClients, SdkRequestHandler } from "../lambda/clients";
-import { recordingHandler, Seen } from "./support/wireHandler";
+import { recordingHandler, Seen, useSdkEnvironment } from "./support/wireHandler";
 import { createHandler, Log } from "../lambda/provisioner";
 import { DLQ_URL, ENV, instanceId, makeFleet, record, runningEvent } from "./support/provisionerFixture";
 
@@ -21,30 +21,7 @@ const CREDS = {
 const quiet: Log = { debug() {}, info() {}, warn() {}, error() {} };
 
 describe("lambda/clients: the SDK clients the handler builds", () => {
-    const saved: Record<string, string | undefined> = {};
-    before(() => {
-        for (const [k, v] of Object.entries(CREDS)) {
-            saved[k] = process.env[k];
-            process.env[k] = v;
-        }
-        // The SDK would otherwise prefer a profile (and the endpoint overrides) of whoever runs the tests.
-        for (const k of [
-            "AWS_PROFILE",
-            "AWS_ENDPOINT_URL",
-            "AWS_ENDPOINT_URL_SSM",
-            "AWS_ENDPOINT_URL_SQS",
-            "AWS_ENDPOINT_URL_EC2",
-        ]) {
-            saved[k] = process.env[k];
-            delete process.env[k];
-        }
-    });
-    after(() => {
-        for (const [k, v] of Object.entries(saved)) {
-            if (v === undefined) delete process.env[k];
-            else process.env[k] = v;
-        }
-    });
+    useSdkEnvironment(CREDS);
 
     it("an injected requestHandler carries SSM, SQS and EC2 requests, signed with the environment's credentials", async () => {
         const fleet = makeFleet({ tagged: 1 });

@@ -21,7 +21,7 @@ import {
     runningEvent,
     TAG,
 } from "./support/provisionerFixture";
-import { recordingHandler } from "./support/wireHandler";
+import { recordingHandler, useSdkEnvironment } from "./support/wireHandler";
 
 const CERT_DOC = "pka-fleet-host-certificate";
 const CERT_PATH = "/pka/prod/host_certificates";
@@ -87,7 +87,7 @@ function world(n: number, grantee = ROLE_KEY): World {
     return { fleet, handler, ca, hostKeys, logs, now };
 }
 
-/** Provisions instances 1..n and hands their successful results to the handler; returns that batch's response. */
+/** Runs the setup document on `ids` (a launch, or again: a push) and hands its results to the handler; returns that batch's response. */
 async function provisionAndReport(w: World, ids: string[]) {
     await w.handler({ Records: ids.map((id) => record(runningEvent(id))) }, { getRemainingTimeInMillis: () => 60_000 });
     const setup = w.fleet.commands.filter((c) => c.documentName === DOC).pop()!;
@@ -95,11 +95,6 @@ async function provisionAndReport(w: World, ids: string[]) {
         { Records: ids.map((id) => record(resultEvent(id, setup.commandId, "Success"))) },
         { getRemainingTimeInMillis: () => 60_000 },
     );
-}
-
-/** Re-runs the setup document on `ids` (a push) and reports its results. */
-async function rerun(w: World, ids: string[]) {
-    return provisionAndReport(w, ids);
 }
 
 const certCommands = (w: World) => w.fleet.commands.filter((c) => c.documentName === CERT_DOC);
@@ -110,23 +105,7 @@ const certLines = (w: World, i: number) => {
 
 describe("provisioner: host certificates signed in KMS and installed by the host-certificate document", function () {
     this.timeout(30_000);
-    const saved: Record<string, string | undefined> = {};
-    before(() => {
-        for (const [k, v] of Object.entries(CREDS)) {
-            saved[k] = process.env[k];
-            process.env[k] = v;
-        }
-        for (const k of ["AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SSM", "AWS_ENDPOINT_URL_KMS"]) {
-            saved[k] = process.env[k];
-            delete process.env[k];
-        }
-    });
-    after(() => {
-        for (const [k, v] of Object.entries(saved)) {
-            if (v === undefined) delete process.env[k];
-            else process.env[k] = v;
-        }
-    });
+    useSdkEnvironment(CREDS);
 
     it("after pinning: one kms:Sign per host and one host-certificate command for the batch; each certificate is EC2's names for the host's ed25519 key", async () => {
         const w = world(3);
@@ -166,18 +145,18 @@ describe("provisioner: host certificates signed in KMS and installed by the host
         const ids = [1, 2].map(instanceId);
         await provisionAndReport(w, ids);
         assert.equal(w.fleet.kms.signed, 2);
-        await rerun(w, ids);
+        await provisionAndReport(w, ids);
         assert.equal(w.fleet.kms.signed, 2, "current: nothing signed");
         assert.equal(certCommands(w).length, 1);
         assert.equal(w.handler.stats()?.hostCertsCurrent, 2);
         // Host 1's key changes (rebuilt from an image): only it gets a certificate.
         w.hostKeys.set(ids[0], [ed25519Line()]);
-        await rerun(w, ids);
+        await provisionAndReport(w, ids);
         assert.equal(w.fleet.kms.signed, 3);
         assert.deepStrictEqual(certCommands(w)[1].instanceIds, [ids[0]]);
         // 16 days on, past half of 30: both are renewed.
         w.now.ms += 16 * 86400_000;
-        await rerun(w, ids);
+        await provisionAndReport(w, ids);
         assert.equal(w.fleet.kms.signed, 5);
         assert.deepStrictEqual(certCommands(w)[2].instanceIds, ids);
     });

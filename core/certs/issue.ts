@@ -4,8 +4,7 @@
  * (core/certs/prepare.ts), which a signer elsewhere (AWS KMS) uses alone.
  */
 import { parseOpensshPrivate } from "../keys/privateKey";
-import { KeyError } from "../keys/types";
-import { IssueRequest, IssuedCertificate, prepareCertificate } from "./prepare";
+import { asCertificateError, IssueRequest, IssuedCertificate, prepareCertificate } from "./prepare";
 import { caSigner } from "./sign";
 import { CertificateError } from "./types";
 
@@ -29,10 +28,4 @@ export function issueCertificate(req: IssueRequest): IssuedCertificate {
     const signer = caSigner(ca.plain, "the CA key");
     const prepared = prepareCertificate({ ...req, caPublicKey: ca.info.publicKey });
     return prepared.finish(signer.sign(prepared.body));
-}
-
-/** A key parser's refusal as a CertificateError naming the same input. */
-function asCertificateError(e: unknown): unknown {
-    if (e instanceof KeyError) return new CertificateError(e.message.split(":")[0], e.message.replace(/^[^:]*: /, ""));
-    return e;
 }

@@ -162,7 +162,7 @@ export function prepareCertificate(
 }
 
 /** A key parser's refusal as a CertificateError naming the same input. */
-function asCertificateError(e: unknown): unknown {
+export function asCertificateError(e: unknown): unknown {
     if (e instanceof KeyError) return new CertificateError(e.message.split(":")[0], e.message.replace(/^[^:]*: /, ""));
     return e;
 }

@@ -8,13 +8,8 @@
  */
 import * as crypto from "crypto";
 import { KMS_CA_SPECS, KmsCaKeySpec, sshPublicKeyFromSpki } from "../../core/certAuthorityPlan";
+import { CURVES } from "../../core/keys/types";
 import { AwsApiError } from "../awsErrors";
-
-const NODE_CURVE: Record<KmsCaKeySpec, string> = {
-    ECC_NIST_P256: "prime256v1",
-    ECC_NIST_P384: "secp384r1",
-    ECC_NIST_P521: "secp521r1",
-};
 
 interface LocalKey {
     spec: KmsCaKeySpec;
@@ -35,7 +30,9 @@ export class LocalKms {
 
     /** A new key; returns its ARN and its public key as an OpenSSH line (`type base64`). */
     createKey(spec: KmsCaKeySpec = "ECC_NIST_P256", grantees: string[] = []): { arn: string; publicKey: string } {
-        const { publicKey, privateKey } = crypto.generateKeyPairSync("ec", { namedCurve: NODE_CURVE[spec] });
+        const { publicKey, privateKey } = crypto.generateKeyPairSync("ec", {
+            namedCurve: CURVES[KMS_CA_SPECS[spec].curve].nodeName,
+        });
         const arn = `arn:aws:kms:${this.region}:${this.account}:key/${crypto.randomUUID()}`;
         this.keys.set(arn, { spec, privateKey, grantees: new Set(grantees) });
         return { arn, publicKey: sshPublicKeyFromSpki(publicKey.export({ format: "der", type: "spki" }), "") };

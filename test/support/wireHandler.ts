@@ -43,3 +43,29 @@ export function recordingHandler(fleet: FakeAwsState, seen: Seen[]): SdkRequestH
         },
     };
 }
+
+/**
+ * For the calling describe block: the SDK's environment set to `creds` (what Lambda gives the
+ * handler) and the variables that would point the SDK elsewhere (a profile, endpoint overrides of
+ * whoever runs the tests) removed; all put back after.
+ */
+export function useSdkEnvironment(creds: Record<string, string>): void {
+    const saved: Record<string, string | undefined> = {};
+    before(() => {
+        for (const [k, v] of Object.entries(creds)) {
+            saved[k] = process.env[k];
+            process.env[k] = v;
+        }
+        for (const k of Object.keys(process.env))
+            if (k === "AWS_PROFILE" || k.startsWith("AWS_ENDPOINT_URL")) {
+                saved[k] = process.env[k];
+                delete process.env[k];
+            }
+    });
+    after(() => {
+        for (const [k, v] of Object.entries(saved)) {
+            if (v === undefined) delete process.env[k];
+            else process.env[k] = v;
+        }
+    });
+}
